@@ -1,0 +1,83 @@
+//! The one error type of synapse-nn and its `Result` alias.
+//!
+//! Every user-facing failure names its culprit: the spec element, the
+//! dimension that disagrees, the parameter name.
+
+/// Errors returned by synapse-nn.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An architecture spec that does not parse or does not fit together.
+    #[error("bad spec element {index} `{element}`: {reason}")]
+    Spec {
+        /// Position of the element, counting from 0.
+        index: usize,
+        /// The element's text as written.
+        element: String,
+        /// What was expected instead.
+        reason: String,
+    },
+    /// A spec that is well formed but cannot be used (empty, too large, ...).
+    #[error("bad spec: {0}")]
+    SpecWhole(String),
+    /// A tensor whose shape does not fit where it is used.
+    #[error("shape mismatch in {context}: expected {expected}, got {got:?}")]
+    Shape {
+        /// Where the tensor was used.
+        context: String,
+        /// The shape that was expected, in words.
+        expected: String,
+        /// The dims that arrived.
+        got: Vec<usize>,
+    },
+    /// A tensor of the wrong dtype.
+    #[error("dtype mismatch in {context}: expected {expected:?}, got {got:?}")]
+    DType {
+        /// Where the tensor was used.
+        context: String,
+        /// The dtype that was expected.
+        expected: candle_core::DType,
+        /// The dtype that arrived.
+        got: candle_core::DType,
+    },
+    /// A parameter that is missing, unexpected or misnamed.
+    #[error("parameter `{name}`: {reason}")]
+    Parameter {
+        /// The parameter's name, as in SPEC section 2.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A hyperparameter or option out of its range.
+    #[error("invalid {name}: {reason}")]
+    Config {
+        /// The option's name (`lr`, `momentum`, ...).
+        name: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A failure inside candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// `Result` with synapse-nn's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// A [`Error::Config`] error.
+    pub fn config(name: &str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`Error::Shape`] error.
+    pub fn shape(context: impl Into<String>, expected: impl Into<String>, got: &[usize]) -> Self {
+        Error::Shape {
+            context: context.into(),
+            expected: expected.into(),
+            got: got.to_vec(),
+        }
+    }
+}

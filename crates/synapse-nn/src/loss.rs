@@ -1,0 +1,139 @@
+//! Losses (SPEC section 4). `out` is the stack's output `[N, K]`.
+//!
+//! | loss | value | PyTorch |
+//! | --- | --- | --- |
+//! | `sse` | `0.5 * sum (out - y)^2` | `0.5 * MSELoss(reduction="sum")` |
+//! | `mse` | `mean (out - y)^2` | `MSELoss()` |
+//! | `bce` | `-mean [y max(ln p, -100) + (1 - y) max(ln(1 - p), -100)]`, `p = out` | `BCELoss()` |
+//! | `bce-logits` | `mean [max(x, 0) - x y + ln(1 + e^-|x|)]`, `x = out` | `BCEWithLogitsLoss()` |
+//! | `cross-entropy` | `-mean_n log_softmax(out)_{n, y_n}`, `y` `[N]` or `[N, 1]` class indices | `CrossEntropyLoss()` |
+//!
+//! `sse`'s gradient is `out - y`, so SGD with lr 1 on it is the article's rule.
+//! `bce` clamps the probability into `[e^-100, 1]` before the log (the same
+//! value as PyTorch's clamped log); where `p` is exactly 0 or 1 its gradient is
+//! 0 rather than PyTorch's `1/eps`, so prefer `bce-logits`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::{DType, Tensor, D};
+
+use crate::{Error, Result};
+
+/// A training objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Half the sum of squared errors (the article's).
+    Sse,
+    /// Mean squared error.
+    Mse,
+    /// Binary cross-entropy on probabilities.
+    Bce,
+    /// Binary cross-entropy on logits, numerically stable.
+    BceLogits,
+    /// Softmax cross-entropy on logits against class indices.
+    CrossEntropy,
+}
+
+impl Loss {
+    /// All losses, in the order of SPEC section 4.
+    pub const ALL: [Loss; 5] = [
+        Loss::Sse,
+        Loss::Mse,
+        Loss::Bce,
+        Loss::BceLogits,
+        Loss::CrossEntropy,
+    ];
+
+    /// Whether the targets are class indices (one column) rather than values.
+    pub fn is_classification(&self) -> bool {
+        matches!(self, Loss::CrossEntropy)
+    }
+
+    /// The loss of `out` against `target`, a scalar tensor.
+    pub fn forward(&self, out: &Tensor, target: &Tensor) -> Result<Tensor> {
+        let (n, k) = match out.dims() {
+            &[n, k] => (n, k),
+            d => return Err(Error::shape(format!("{self} output"), "[N, K]", d)),
+        };
+        if let Loss::CrossEntropy = self {
+            return cross_entropy(out, target, n, k);
+        }
+        if target.dims() != [n, k] {
+            return Err(Error::shape(
+                format!("{self} target"),
+                format!("[{n}, {k}]"),
+                target.dims(),
+            ));
+        }
+        let target = target.to_dtype(out.dtype())?;
+        let loss = match self {
+            Loss::Sse => ((out - &target)?.sqr()?.sum_all()? * 0.5)?,
+            Loss::Mse => (out - &target)?.sqr()?.mean_all()?,
+            Loss::Bce => {
+                let floor = (-100f64).exp();
+                let log_p = out.clamp(floor, 1.0)?.log()?;
+                let log_q = out.affine(-1.0, 1.0)?.clamp(floor, 1.0)?.log()?;
+                let pos = (&target * &log_p)?;
+                let neg = (target.affine(-1.0, 1.0)? * &log_q)?;
+                (pos + neg)?.mean_all()?.neg()?
+            }
+            Loss::BceLogits => {
+                // max(x,0) - x y + ln(1 + e^-|x|): every exp argument is <= 0.
+                let soft = (out.abs()?.neg()?.exp()? + 1.0)?.log()?;
+                ((out.relu()? - (out * &target)?)? + soft)?.mean_all()?
+            }
+            Loss::CrossEntropy => unreachable!("handled above"),
+        };
+        Ok(loss)
+    }
+}
+
+fn cross_entropy(logits: &Tensor, target: &Tensor, n: usize, k: usize) -> Result<Tensor> {
+    if target.dims() != [n] && target.dims() != [n, 1] {
+        return Err(Error::shape(
+            "cross-entropy target",
+            format!("[{n}] or [{n}, 1] class indices"),
+            target.dims(),
+        ));
+    }
+    let index = target.flatten_all()?.to_dtype(DType::U32)?;
+    let largest = index.max(0)?.to_scalar::<u32>()? as usize;
+    if largest >= k {
+        return Err(Error::config(
+            "cross-entropy target",
+            format!("class index {largest} is out of range for {k} output columns"),
+        ));
+    }
+    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = log_p.gather(&index.unsqueeze(1)?, 1)?;
+    Ok(picked.mean_all()?.neg()?)
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Loss::Sse => "sse",
+            Loss::Mse => "mse",
+            Loss::Bce => "bce",
+            Loss::BceLogits => "bce-logits",
+            Loss::CrossEntropy => "cross-entropy",
+        })
+    }
+}
+
+impl FromStr for Loss {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Loss::ALL
+            .into_iter()
+            .find(|l| l.to_string() == s)
+            .ok_or_else(|| {
+                Error::config(
+                    "loss",
+                    format!("`{s}`: expected sse, mse, bce, bce-logits or cross-entropy"),
+                )
+            })
+    }
+}

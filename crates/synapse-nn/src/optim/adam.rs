@@ -1,0 +1,167 @@
+//! Adam and AdamW, as `torch.optim.Adam` / `torch.optim.AdamW` (amsgrad off).
+//!
+//! For each parameter `p` with gradient `g`, at step `t` (from 1):
+//! ```text
+//! Adam:  g = g + wd * p                AdamW:  p = p * (1 - lr * wd)
+//! m = m + (1 - beta1) * (g - m)        (PyTorch's lerp; m starts at 0)
+//! v = beta2 * v + (1 - beta2) * g * g
+//! denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+//! p = p - (lr / (1 - beta1^t)) * (m / denom)
+//! ```
+
+use candle_core::backprop::GradStore;
+use candle_core::{Tensor, Var};
+
+use super::{check_range, state_tensor, Optimizer, OptimizerState};
+use crate::{Error, Result};
+
+/// Hyperparameters of [`Adam`]; the defaults are PyTorch's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the first moment.
+    pub beta1: f64,
+    /// Decay of the second moment.
+    pub beta2: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// Weight decay: L2 added to the gradient (Adam) or decoupled (AdamW).
+    pub weight_decay: f64,
+    /// `true` for AdamW's decoupled weight decay.
+    pub decoupled: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+        }
+    }
+}
+
+impl AdamConfig {
+    /// PyTorch's `AdamW` defaults (weight decay 0.01).
+    pub fn adamw() -> Self {
+        Self {
+            weight_decay: 0.01,
+            decoupled: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// Adam, or AdamW when `decoupled`.
+#[derive(Debug)]
+pub struct Adam {
+    params: Vec<(String, Var)>,
+    moments: Vec<(Tensor, Tensor)>,
+    config: AdamConfig,
+    step: u64,
+}
+
+impl Adam {
+    /// An optimizer over the named parameters; checks the hyperparameters.
+    pub fn new(params: Vec<(String, Var)>, config: AdamConfig) -> Result<Self> {
+        check_range("lr", config.lr, 0.0, true)?;
+        check_range("eps", config.eps, 0.0, false)?;
+        check_range("weight-decay", config.weight_decay, 0.0, false)?;
+        for (name, beta) in [("beta1", config.beta1), ("beta2", config.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(Error::config(name, format!("{beta} must be in [0, 1)")));
+            }
+        }
+        let moments = params
+            .iter()
+            .map(|(_, p)| Ok((p.zeros_like()?, p.zeros_like()?)))
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            params,
+            moments,
+            config,
+            step: 0,
+        })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &AdamConfig {
+        &self.config
+    }
+
+    fn kind(&self) -> &'static str {
+        if self.config.decoupled {
+            "adamw"
+        } else {
+            "adam"
+        }
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self, grads: &GradStore) -> Result<()> {
+        let c = self.config;
+        self.step += 1;
+        let t = self.step as i32;
+        let step_size = c.lr / (1.0 - c.beta1.powi(t));
+        let bias_correction2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
+        for ((_, p), (m, v)) in self.params.iter().zip(self.moments.iter_mut()) {
+            let Some(g) = grads.get(p) else { continue };
+            let mut g = g.clone();
+            if c.weight_decay != 0.0 {
+                if c.decoupled {
+                    p.set(&(p.as_tensor() * (1.0 - c.lr * c.weight_decay))?)?;
+                } else {
+                    g = (g + (p.as_tensor() * c.weight_decay)?)?;
+                }
+            }
+            *m = (&*m + ((&g - &*m)? * (1.0 - c.beta1))?)?;
+            *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+            let denom = ((v.sqrt()? / bias_correction2_sqrt)? + c.eps)?;
+            let update = ((&*m / denom)? * step_size)?;
+            p.set(&(p.as_tensor() - update)?)?;
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
+    fn state(&self) -> Result<OptimizerState> {
+        let mut tensors = Vec::new();
+        for ((name, _), (m, v)) in self.params.iter().zip(&self.moments) {
+            tensors.push((format!("{name}.exp_avg"), m.copy()?));
+            tensors.push((format!("{name}.exp_avg_sq"), v.copy()?));
+        }
+        Ok(OptimizerState {
+            kind: self.kind().into(),
+            step: self.step,
+            tensors,
+        })
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<()> {
+        state.expect_kind(self.kind())?;
+        self.moments = self
+            .params
+            .iter()
+            .map(|(name, p)| {
+                Ok((
+                    state_tensor(state, &format!("{name}.exp_avg"), p)?,
+                    state_tensor(state, &format!("{name}.exp_avg_sq"), p)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        self.step = state.step;
+        Ok(())
+    }
+}
