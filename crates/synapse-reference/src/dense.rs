@@ -125,9 +125,9 @@ impl RefNetwork {
                 RefLayer::Dense { w, b } => {
                     let mut y = input.matmul(&w.t());
                     if let Some(b) = b {
-                        for r in 0..y.rows {
-                            for c in 0..y.cols {
-                                y.data[r * y.cols + c] += b[c];
+                        for row in y.data.chunks_mut(w.rows) {
+                            for (v, bias) in row.iter_mut().zip(b) {
+                                *v += bias;
                             }
                         }
                     }

@@ -1,0 +1,439 @@
+//! Optimizers against PyTorch's documented update rules, computed in numpy.
+//!
+//! Expected values (after step 3 and step 5) printed by this script:
+//! ```python
+//! import numpy as np
+//! p0 = np.array([[0.5, -1.5], [2.0, 0.25]]); c = np.array([[1.0, 2.0], [0.5, 3.0]])
+//! grad = lambda p: c * p            # loss = 0.5 * sum(c * p^2)
+//! def sgd(lr, momentum=0.0, nesterov=False, wd=0.0, steps=5):     # torch.optim.SGD, dampening 0
+//!     p = p0.copy(); buf = None; out = []
+//!     for _ in range(steps):
+//!         g = grad(p)
+//!         if wd: g = g + wd * p
+//!         if momentum:
+//!             buf = g.copy() if buf is None else buf * momentum + g
+//!             g = g + momentum * buf if nesterov else buf
+//!         p = p - lr * g; out.append(p.ravel().tolist())
+//!     return out
+//! def adam(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, decoupled=False, steps=5):  # Adam / AdamW
+//!     p = p0.copy(); m = np.zeros_like(p); v = np.zeros_like(p); out = []
+//!     for t in range(1, steps + 1):
+//!         g = grad(p)
+//!         if wd and decoupled: p = p * (1 - lr * wd)
+//!         elif wd: g = g + wd * p
+//!         m = m + (1 - b1) * (g - m)
+//!         v = v * b2 + (1 - b2) * g * g
+//!         denom = np.sqrt(v) / np.sqrt(1 - b2 ** t) + eps
+//!         p = p - (lr / (1 - b1 ** t)) * (m / denom); out.append(p.ravel().tolist())
+//!     return out
+//! for name, r in [("plain", sgd(0.1)), ("momentum", sgd(0.1, 0.9)), ("nesterov", sgd(0.1, 0.9, True)),
+//!                 ("momentum_wd", sgd(0.05, 0.8, False, 0.1)), ("adam", adam(0.1)), ("adam_wd", adam(0.1, wd=0.1)),
+//!                 ("adamw", adam(0.1, wd=0.1, decoupled=True)), ("adam_betas", adam(0.05, 0.8, 0.99, 1e-6))]:
+//!     print(name, repr(r[-1]), repr(r[2]))
+//! ```
+
+use candle_core::{Device, Tensor, Var};
+use synapse_nn::{Adam, AdamConfig, Optimizer, Result, Sgd, SgdConfig};
+
+const P0: [[f64; 2]; 2] = [[0.5, -1.5], [2.0, 0.25]];
+const C: [[f64; 2]; 2] = [[1.0, 2.0], [0.5, 3.0]];
+
+fn param() -> Var {
+    Var::from_tensor(&Tensor::new(&P0, &Device::Cpu).unwrap()).unwrap()
+}
+
+/// One step on `loss = 0.5 * sum(c * p^2)`, whose gradient is `c * p`.
+fn step(opt: &mut dyn Optimizer, p: &Var) -> Result<()> {
+    let c = Tensor::new(&C, &Device::Cpu)?;
+    let loss = ((p.as_tensor().sqr()? * c)?.sum_all()? * 0.5)?;
+    opt.step(&loss.backward()?)
+}
+
+/// Runs 5 steps and compares the values after step 3 and step 5.
+fn check(name: &str, mut opt: Box<dyn Optimizer>, p: &Var, after3: [f64; 4], after5: [f64; 4]) {
+    for i in 1..=5 {
+        step(opt.as_mut(), p).unwrap();
+        let got = p.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let expected = match i {
+            3 => after3,
+            5 => after5,
+            _ => continue,
+        };
+        for (g, e) in got.iter().zip(expected) {
+            assert!(
+                (g - e).abs() <= 1e-14 * e.abs().max(1.0),
+                "{name} step {i}: {got:?} vs {expected:?}"
+            );
+        }
+    }
+}
+
+fn sgd(config: SgdConfig) -> (Box<dyn Optimizer>, Var) {
+    let p = param();
+    (
+        Box::new(Sgd::new(vec![("p".into(), p.clone())], config).unwrap()),
+        p,
+    )
+}
+
+fn adam(config: AdamConfig) -> (Box<dyn Optimizer>, Var) {
+    let p = param();
+    (
+        Box::new(Adam::new(vec![("p".into(), p.clone())], config).unwrap()),
+        p,
+    )
+}
+
+#[test]
+fn sgd_plain() {
+    let (opt, p) = sgd(SgdConfig {
+        lr: 0.1,
+        ..Default::default()
+    });
+    check(
+        "plain",
+        opt,
+        &p,
+        [0.36450000000000005, -0.768, 1.71475, 0.08574999999999999],
+        [
+            0.29524500000000004,
+            -0.49152000000000007,
+            1.547561875,
+            0.0420175,
+        ],
+    );
+}
+
+#[test]
+fn sgd_momentum() {
+    let (opt, p) = sgd(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        ..Default::default()
+    });
+    check(
+        "momentum",
+        opt,
+        &p,
+        [
+            0.243,
+            -0.09299999999999997,
+            1.4627499999999998,
+            -0.06950000000000002,
+        ],
+        [
+            -0.014579999999999982,
+            0.87063,
+            0.8343118749999998,
+            -0.19457000000000002,
+        ],
+    );
+}
+
+#[test]
+fn sgd_nesterov() {
+    let (opt, p) = sgd(SgdConfig {
+        lr: 0.1,
+        momentum: 0.9,
+        nesterov: true,
+        ..Default::default()
+    });
+    check(
+        "nesterov",
+        opt,
+        &p,
+        [
+            0.16366050000000001,
+            0.16252800000000017,
+            1.2629252499999999,
+            -0.08704325000000002,
+        ],
+        [
+            -0.05229084195000003,
+            0.6235763712,
+            0.6318846101312499,
+            -0.086963059925,
+        ],
+    );
+}
+
+#[test]
+fn sgd_momentum_weight_decay() {
+    let (opt, p) = sgd(SgdConfig {
+        lr: 0.05,
+        momentum: 0.8,
+        weight_decay: 0.1,
+        ..Default::default()
+    });
+    check(
+        "momentum_wd",
+        opt,
+        &p,
+        [
+            0.3627743125,
+            -0.7490360625000001,
+            1.6938259999999998,
+            0.07364778124999996,
+        ],
+        [
+            0.22181795092031245,
+            -0.09434163346406255,
+            1.3548658753999998,
+            -0.0537437127429688,
+        ],
+    );
+}
+
+#[test]
+fn adam_defaults_with_lr() {
+    let (opt, p) = adam(AdamConfig {
+        lr: 0.1,
+        ..Default::default()
+    });
+    check(
+        "adam",
+        opt,
+        &p,
+        [
+            0.20487125573945109,
+            -1.2009028705180997,
+            1.7006233943434113,
+            -0.030208327052286918,
+        ],
+        [
+            0.02781445653074438,
+            -1.0043581694516794,
+            1.5029557851889337,
+            -0.12760393421288282,
+        ],
+    );
+}
+
+#[test]
+fn adam_l2_weight_decay() {
+    let (opt, p) = adam(AdamConfig {
+        lr: 0.1,
+        weight_decay: 0.1,
+        ..Default::default()
+    });
+    check(
+        "adam_wd",
+        opt,
+        &p,
+        [
+            0.20487125516142357,
+            -1.2009028704691822,
+            1.7006233938329787,
+            -0.030208327177866826,
+        ],
+        [
+            0.02781445559253813,
+            -1.0043581693684187,
+            1.5029557843236176,
+            -0.12760393430660436,
+        ],
+    );
+}
+
+#[test]
+fn adamw_decoupled_weight_decay() {
+    let (opt, p) = adam(AdamConfig {
+        lr: 0.1,
+        weight_decay: 0.1,
+        ..AdamConfig::adamw()
+    });
+    check(
+        "adamw",
+        opt,
+        &p,
+        [
+            0.19341560743603653,
+            -1.1595201600808838,
+            1.6443686858448485,
+            -0.033717813043477415,
+        ],
+        [
+            0.015330364450515763,
+            -0.9415856399836011,
+            1.415566483794352,
+            -0.12679265100643494,
+        ],
+    );
+}
+
+#[test]
+fn adam_other_betas_and_eps() {
+    let (opt, p) = adam(AdamConfig {
+        lr: 0.05,
+        beta1: 0.8,
+        beta2: 0.99,
+        eps: 1e-6,
+        ..Default::default()
+    });
+    check(
+        "adam_betas",
+        opt,
+        &p,
+        [
+            0.3513284106042216,
+            -1.3503594435206827,
+            1.8502626614614899,
+            0.10359532984722572,
+        ],
+        [
+            0.25653016120150984,
+            -1.251660657976419,
+            1.75120498910238,
+            0.019626666820199208,
+        ],
+    );
+}
+
+/// Two steps, save the state, two more; a fresh optimizer restored from the
+/// saved state (and the weights then) must reach the very same bits.
+fn resume_is_exact(make: impl Fn(Var) -> Box<dyn Optimizer>) {
+    let p = param();
+    let mut opt = make(p.clone());
+    step(opt.as_mut(), &p).unwrap();
+    step(opt.as_mut(), &p).unwrap();
+    let state = opt.state().unwrap();
+    let saved = p.as_tensor().copy().unwrap();
+    step(opt.as_mut(), &p).unwrap();
+    step(opt.as_mut(), &p).unwrap();
+
+    let q = Var::from_tensor(&saved).unwrap();
+    let mut resumed = make(q.clone());
+    resumed.load_state(&state).unwrap();
+    step(resumed.as_mut(), &q).unwrap();
+    step(resumed.as_mut(), &q).unwrap();
+    let a = p.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let b = q.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    assert_eq!(
+        a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn state_restores_exactly() {
+    resume_is_exact(|p| {
+        Box::new(
+            Sgd::new(
+                vec![("p".into(), p)],
+                SgdConfig {
+                    lr: 0.1,
+                    momentum: 0.9,
+                    nesterov: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        )
+    });
+    resume_is_exact(|p| {
+        Box::new(
+            Adam::new(
+                vec![("p".into(), p)],
+                AdamConfig {
+                    lr: 0.1,
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+        )
+    });
+    resume_is_exact(|p| Box::new(Adam::new(vec![("p".into(), p)], AdamConfig::adamw()).unwrap()));
+}
+
+#[test]
+fn state_of_another_kind_is_refused() {
+    let (mut s, _) = sgd(SgdConfig::default());
+    let (a, _) = adam(AdamConfig::default());
+    let e = s.load_state(&a.state().unwrap()).unwrap_err().to_string();
+    assert!(e.contains("adam") && e.contains("sgd"), "{e}");
+}
+
+#[test]
+fn bad_hyperparameters_are_named() {
+    let p = || vec![("p".to_string(), param())];
+    for (config, name) in [
+        (
+            SgdConfig {
+                lr: 0.0,
+                ..Default::default()
+            },
+            "lr",
+        ),
+        (
+            SgdConfig {
+                lr: -1.0,
+                ..Default::default()
+            },
+            "lr",
+        ),
+        (
+            SgdConfig {
+                lr: f64::NAN,
+                ..Default::default()
+            },
+            "lr",
+        ),
+        (
+            SgdConfig {
+                momentum: -0.1,
+                ..Default::default()
+            },
+            "momentum",
+        ),
+        (
+            SgdConfig {
+                weight_decay: -1.0,
+                ..Default::default()
+            },
+            "weight-decay",
+        ),
+        (
+            SgdConfig {
+                nesterov: true,
+                ..Default::default()
+            },
+            "nesterov",
+        ),
+    ] {
+        let e = Sgd::new(p(), config).unwrap_err().to_string();
+        assert!(e.contains(&format!("invalid {name}")), "{e}");
+    }
+    for (config, name) in [
+        (
+            AdamConfig {
+                lr: f64::INFINITY,
+                ..Default::default()
+            },
+            "lr",
+        ),
+        (
+            AdamConfig {
+                beta1: 1.0,
+                ..Default::default()
+            },
+            "beta1",
+        ),
+        (
+            AdamConfig {
+                beta2: -0.5,
+                ..Default::default()
+            },
+            "beta2",
+        ),
+        (
+            AdamConfig {
+                eps: -1.0,
+                ..Default::default()
+            },
+            "eps",
+        ),
+    ] {
+        let e = Adam::new(p(), config).unwrap_err().to_string();
+        assert!(e.contains(&format!("invalid {name}")), "{e}");
+    }
+}

@@ -1,0 +1,108 @@
+//! The architecture spec: canonical round trips and one clear error per malformed form.
+
+use synapse_nn::{Activation, ArchSpec, ElementSpec};
+
+fn parse_err(text: &str) -> String {
+    match text.parse::<ArchSpec>() {
+        Ok(spec) => panic!("`{text}` parsed as `{spec}`"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn canonical_form_round_trips() {
+    for text in [
+        "linear(3,1,bias=false), sigmoid",
+        "linear(3,4), sigmoid, linear(4,1,bias=false), sigmoid",
+        "linear(2,8), tanh, linear(8,8), relu, linear(8,8), leaky_relu(0.2), linear(8,3), softmax",
+        "linear(5,5), identity, linear(5,1), leaky_relu(0.01)",
+    ] {
+        let spec: ArchSpec = text.parse().unwrap();
+        assert_eq!(spec.to_string(), text);
+        assert_eq!(spec.to_string().parse::<ArchSpec>().unwrap(), spec);
+    }
+}
+
+#[test]
+fn whitespace_is_ignored_and_defaults_are_filled() {
+    let spec: ArchSpec = " linear( 2 , 3 ) ,\n leaky_relu , linear(3,1, bias = false)"
+        .parse()
+        .unwrap();
+    assert_eq!(
+        spec.to_string(),
+        "linear(2,3), leaky_relu(0.01), linear(3,1,bias=false)"
+    );
+    assert_eq!(
+        spec.elements()[1],
+        ElementSpec::Activation(Activation::LeakyRelu(0.01))
+    );
+}
+
+#[test]
+fn parameter_names_and_shapes_follow_pytorch() {
+    let spec: ArchSpec = "linear(2,8), tanh, linear(8,1), sigmoid".parse().unwrap();
+    let shapes = spec.parameter_shapes();
+    let expected: Vec<(String, Vec<usize>)> = vec![
+        ("0.weight".into(), vec![8, 2]),
+        ("0.bias".into(), vec![8]),
+        ("2.weight".into(), vec![1, 8]),
+        ("2.bias".into(), vec![1]),
+    ];
+    assert_eq!(shapes, expected);
+    assert_eq!(spec.parameter_count(), 8 * 2 + 8 + 8 + 1);
+}
+
+#[test]
+fn unknown_element_is_named() {
+    let e = parse_err("linear(3,4), sigmod, linear(4,1)");
+    assert!(e.contains("element 1 `sigmod`"), "{e}");
+    assert!(e.contains("unknown element"), "{e}");
+    assert!(e.contains("sigmoid, tanh, relu"), "{e}");
+}
+
+#[test]
+fn missing_size_is_explained() {
+    let e = parse_err("linear(3), sigmoid");
+    assert!(e.contains("element 0 `linear(3)`"), "{e}");
+    assert!(e.contains("linear needs two sizes"), "{e}");
+    let e = parse_err("linear");
+    assert!(e.contains("linear needs two sizes"), "{e}");
+}
+
+#[test]
+fn size_mismatch_names_both_sizes() {
+    let e = parse_err("linear(3,4), relu, linear(5,1)");
+    assert!(e.contains("element 2 `linear(5,1)`"), "{e}");
+    assert!(
+        e.contains("input size 5") && e.contains("output size 4"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_numbers_are_named() {
+    for (text, bad) in [
+        ("linear(3,x)", "`x`"),
+        ("linear(-3,1)", "`-3`"),
+        ("linear(0,1)", "`0`"),
+        ("linear(2.5,1)", "`2.5`"),
+        ("linear(2,1), leaky_relu(abc)", "`abc`"),
+        ("linear(2,1), leaky_relu(inf)", "`inf`"),
+        ("linear(2,1,bias=maybe)", "`bias=maybe`"),
+    ] {
+        let e = parse_err(text);
+        assert!(e.contains(bad), "{text}: {e}");
+    }
+}
+
+#[test]
+fn structural_errors_are_clear() {
+    assert!(parse_err("").contains("empty"));
+    assert!(parse_err("   ").contains("empty"));
+    assert!(parse_err("sigmoid, tanh").contains("at least one linear"));
+    assert!(parse_err("linear(3,1),,sigmoid").contains("empty element"));
+    assert!(parse_err("linear(3,1").contains("unbalanced"));
+    assert!(parse_err("linear(3,1))").contains("unbalanced"));
+    assert!(parse_err("sigmoid(2), linear(1,1)").contains("takes no arguments"));
+    assert!(parse_err("linear(3,1)x").contains("after the closing parenthesis"));
+}
