@@ -26,3 +26,8 @@ pub mod prelude {
         SgdConfig,
     };
 }
+
+/// The README's Rust code, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
