@@ -1,1 +1,43 @@
-//! placeholder
+//! synapse-train: datasets, batching, the `Trainer`, metrics and model files.
+//!
+//! - [`load`] reads CSV (optionally gzipped) and `.npz` datasets into a [`Dataset`];
+//! - [`Normalizer`] standardises inputs with training-row statistics;
+//! - [`Trainer`] fits a `Sequential` with a loss and an optimizer over seeded,
+//!   shuffled batches, with validation, schedules, clipping, early stopping,
+//!   checkpoints and an [`Observer`];
+//! - [`Model`] saves and loads safetensors model files (SPEC section 8).
+
+mod atomic;
+mod batch;
+mod checkpoint;
+mod clip;
+mod csv_data;
+mod dataset;
+mod early_stop;
+mod error;
+mod history;
+mod metrics;
+mod model_file;
+mod normalize;
+pub mod npy;
+mod npz_data;
+mod observer;
+mod schedule;
+mod split;
+mod trainer;
+
+pub use atomic::write_atomic;
+pub use batch::{batches, epoch_order, BatchSize};
+pub use checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
+pub use clip::clip_grad_norm;
+pub use dataset::{load, Classes, Dataset, LoadOptions, Targets};
+pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
+pub use error::{Error, Result};
+pub use history::{EpochRecord, History};
+pub use metrics::Metrics;
+pub use model_file::{dtype_name, load_weights, Model, FORMAT, VERSION};
+pub use normalize::Normalizer;
+pub use observer::{Observer, Silent};
+pub use schedule::Schedule;
+pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};
+pub use trainer::{check_fits, predict, predict_classes, TrainConfig, Trainer};

@@ -1,0 +1,260 @@
+//! Reading a CSV dataset (SPEC section 6): a header row, then numbers.
+//!
+//! `--target` columns become `y` (default: the last column), every other
+//! column is an input, in file order. A `.gz` file is decompressed on the fly.
+//! For class targets the column may hold indices or words; words become
+//! indices in sorted order. Every error names the file, line and column.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::dataset::{Classes, Dataset, LoadOptions, Targets};
+use crate::{Error, Result};
+
+/// A cell's place, for error messages.
+struct Cell<'a> {
+    path: &'a Path,
+    line: usize,
+    column: usize,
+    name: &'a str,
+}
+
+impl Cell<'_> {
+    fn error(&self, reason: String) -> Error {
+        Error::Data {
+            path: self.path.to_path_buf(),
+            line: Some(self.line),
+            column: Some(format!("{} (\"{}\")", self.column + 1, self.name)),
+            reason,
+        }
+    }
+
+    fn number(&self, text: &str) -> Result<f64> {
+        match text.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(_) => Err(self.error(format!(
+                "`{text}` is not a finite number (NaN and infinity are not allowed)"
+            ))),
+            Err(_) if text.is_empty() => {
+                Err(self.error("the cell is empty; expected a number".into()))
+            }
+            Err(_) => Err(self.error(format!("`{text}` is not a number"))),
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<Box<dyn Read>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        Ok(Box::new(flate2::read::GzDecoder::new(BufReader::new(file))))
+    } else {
+        Ok(Box::new(BufReader::new(file)))
+    }
+}
+
+/// Reads `path` as a CSV dataset.
+pub fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(open(path)?);
+    let csv_error = |e: csv::Error| match e.kind() {
+        csv::ErrorKind::Io(io) => Error::io(path, std::io::Error::new(io.kind(), io.to_string())),
+        csv::ErrorKind::Utf8 { pos, .. } => Error::Data {
+            path: path.to_path_buf(),
+            line: pos.as_ref().map(|p| p.line() as usize),
+            column: None,
+            reason: "the text is not valid UTF-8".into(),
+        },
+        _ => Error::data(path, e.to_string()),
+    };
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(csv_error)?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(Error::data(
+            path,
+            "the file is empty; expected a header row of column names",
+        ));
+    }
+    let target_cols = target_columns(path, &header, &options.targets)?;
+    if !matches!(options.classes, Classes::No) && target_cols.len() != 1 {
+        return Err(Error::config(
+            "target",
+            format!(
+                "class targets need exactly one target column, got {}",
+                target_cols.len()
+            ),
+        ));
+    }
+    let input_cols: Vec<usize> = (0..header.len())
+        .filter(|c| !target_cols.contains(c))
+        .collect();
+
+    let mut x = Vec::new();
+    let mut raw_targets: Vec<(usize, String)> = Vec::new(); // (line, text) for class targets
+    let mut y = Vec::new();
+    let mut rows = 0usize;
+    let mut record = csv::StringRecord::new();
+    while reader.read_record(&mut record).map_err(csv_error)? {
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a blank line
+        }
+        if record.len() != header.len() {
+            let how = if record.len() < header.len() {
+                "too few"
+            } else {
+                "too many"
+            };
+            return Err(Error::Data {
+                path: path.to_path_buf(),
+                line: Some(line),
+                column: None,
+                reason: format!(
+                    "{how} cells: {} where the header has {}",
+                    record.len(),
+                    header.len()
+                ),
+            });
+        }
+        let cell = |column: usize| Cell {
+            path,
+            line,
+            column,
+            name: &header[column],
+        };
+        for &c in &input_cols {
+            x.push(cell(c).number(&record[c])?);
+        }
+        if let Classes::No = options.classes {
+            for &c in &target_cols {
+                y.push(cell(c).number(&record[c])?);
+            }
+        } else if let Some(&c) = target_cols.first() {
+            raw_targets.push((line, record[c].to_string()));
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(Error::data(path, "the file has a header but no data rows"));
+    }
+    let mut labels = None;
+    if let Some(&c) = target_cols.first() {
+        if !matches!(options.classes, Classes::No) {
+            let (indices, words) = class_indices(&raw_targets, &options.classes, |line| Cell {
+                path,
+                line,
+                column: c,
+                name: &header[c],
+            })?;
+            y = indices;
+            labels = words;
+        }
+    }
+    let k = if matches!(options.classes, Classes::No) {
+        target_cols.len()
+    } else {
+        target_cols.len().min(1)
+    };
+    let dev = Device::Cpu;
+    let x = Tensor::from_vec(x, (rows, input_cols.len()), &dev)?.to_dtype(options.dtype)?;
+    let y = Tensor::from_vec(y, (rows, k), &dev)?.to_dtype(options.dtype)?;
+    let mut data = Dataset::new(x, y)?;
+    data.input_names = input_cols.iter().map(|&c| header[c].clone()).collect();
+    data.target_names = target_cols.iter().map(|&c| header[c].clone()).collect();
+    data.labels = labels;
+    Ok(data)
+}
+
+fn target_columns(path: &Path, header: &[String], targets: &Targets) -> Result<Vec<usize>> {
+    match targets {
+        Targets::Last => Ok(vec![header.len() - 1]),
+        Targets::None => Ok(vec![]),
+        Targets::Named(names) => names
+            .iter()
+            .map(|name| {
+                header.iter().position(|h| h == name).ok_or_else(|| {
+                    Error::data(
+                        path,
+                        format!(
+                            "target column \"{name}\" does not exist; the columns are: {}",
+                            header.join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Class indices from a column of indices or words, and the words when there were words.
+fn class_indices<'a>(
+    raw: &[(usize, String)],
+    classes: &Classes,
+    cell: impl Fn(usize) -> Cell<'a>,
+) -> Result<(Vec<f64>, Option<Vec<String>>)> {
+    let all_numeric = raw.iter().all(|(_, t)| t.parse::<f64>().is_ok());
+    if all_numeric {
+        let mut out = Vec::with_capacity(raw.len());
+        for (line, text) in raw {
+            let c = cell(*line);
+            let v = c.number(text)?;
+            if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+                return Err(c.error(format!(
+                    "`{text}` is not a class index (a whole number 0 or more)"
+                )));
+            }
+            if let Classes::Known(labels) = classes {
+                if v as usize >= labels.len() {
+                    return Err(c.error(format!(
+                        "class index {text} is out of range for {} classes",
+                        labels.len()
+                    )));
+                }
+            }
+            out.push(v);
+        }
+        let labels = match classes {
+            Classes::Known(l) => Some(l.clone()),
+            _ => None,
+        };
+        return Ok((out, labels.filter(|l| !l.is_empty())));
+    }
+    let labels: Vec<String> = match classes {
+        Classes::Known(l) if !l.is_empty() => l.clone(),
+        _ => raw
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    };
+    let mut out = Vec::with_capacity(raw.len());
+    for (line, text) in raw {
+        match labels.iter().position(|l| l == text) {
+            Some(i) => out.push(i as f64),
+            None if text.is_empty() => {
+                return Err(cell(*line).error("the cell is empty; expected a class".into()))
+            }
+            None => {
+                return Err(cell(*line).error(format!(
+                    "unknown class `{text}`; the model knows: {}",
+                    labels.join(", ")
+                )))
+            }
+        }
+    }
+    Ok((out, Some(labels)))
+}

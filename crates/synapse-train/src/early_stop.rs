@@ -1,0 +1,72 @@
+//! Early stopping: stop when the monitored loss (validation loss, or the
+//! training loss without validation rows) has not improved by more than
+//! `min_delta` for `patience` epochs, and optionally restore the best weights.
+
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// When to stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStopping {
+    /// Epochs without improvement before stopping (at least 1).
+    pub patience: usize,
+    /// The smallest decrease that counts as an improvement.
+    pub min_delta: f64,
+    /// Put back the best epoch's weights at the end.
+    pub restore_best: bool,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        Self {
+            patience: 10,
+            min_delta: 0.0,
+            restore_best: true,
+        }
+    }
+}
+
+/// The running state of early stopping (saved in checkpoints).
+#[derive(Debug, Clone, Default)]
+pub struct EarlyStopState {
+    /// The best monitored loss so far and its 1-based epoch.
+    pub best: Option<(f64, usize)>,
+    /// Epochs since the best one.
+    pub wait: usize,
+    /// The weights of the best epoch (when restoring is on).
+    pub best_weights: Option<Vec<(String, Tensor)>>,
+}
+
+/// The scalar part of [`EarlyStopState`], as stored in checkpoint metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopRecord {
+    /// Best loss and its epoch.
+    pub best: Option<(f64, usize)>,
+    /// Epochs since the best one.
+    pub wait: usize,
+}
+
+impl EarlyStopState {
+    /// Records epoch `epoch`'s monitored `loss`; returns `(improved, stop)`.
+    pub fn update(&mut self, rule: &EarlyStopping, loss: f64, epoch: usize) -> (bool, bool) {
+        let improved = match self.best {
+            None => true,
+            Some((best, _)) => loss < best - rule.min_delta,
+        };
+        if improved {
+            self.best = Some((loss, epoch));
+            self.wait = 0;
+        } else {
+            self.wait += 1;
+        }
+        (improved, self.wait >= rule.patience.max(1))
+    }
+
+    /// The part stored as metadata.
+    pub fn record(&self) -> EarlyStopRecord {
+        EarlyStopRecord {
+            best: self.best,
+            wait: self.wait,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The one error type of synapse-train and its `Result` alias.
+//!
+//! Data errors name the file, the line and the column; model-file errors name
+//! the file; divergence names the epoch and the batch.
+
+use std::path::{Path, PathBuf};
+
+/// Errors returned by synapse-train.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Bad data in a dataset file: `file: line L, column C ("name"): reason`.
+    #[error("{}{}: {reason}", path.display(), location(*line, column.as_deref()))]
+    Data {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line in the file, when it applies.
+        line: Option<usize>,
+        /// The column (number and name, or array name), when it applies.
+        column: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model or checkpoint file that cannot be used.
+    #[error("{}: {reason}", path.display())]
+    Model {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The loss became NaN or infinite.
+    #[error("training diverged: the loss became {value} at epoch {epoch}, batch {batch}; try a lower learning rate")]
+    Diverged {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based batch within the epoch.
+        batch: usize,
+        /// The loss value (NaN or infinite).
+        value: f64,
+    },
+    /// An option out of range, or options that do not fit together.
+    #[error("invalid {name}: {reason}")]
+    Config {
+        /// The option.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An error from synapse-nn (spec, shapes, optimizer).
+    #[error(transparent)]
+    Nn(#[from] synapse_nn::Error),
+    /// A failure inside candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+fn location(line: Option<usize>, column: Option<&str>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(": line {l}, column {c}"),
+        (Some(l), None) => format!(": line {l}"),
+        (None, Some(c)) => format!(": {c}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `Result` with synapse-train's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// An [`Error::Data`] about the whole file.
+    pub fn data(path: &Path, reason: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Model`].
+    pub fn model(path: &Path, reason: impl Into<String>) -> Self {
+        Error::Model {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Config`].
+    pub fn config(name: &str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

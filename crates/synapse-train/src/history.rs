@@ -1,0 +1,45 @@
+//! The record of a training run: one entry per epoch.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Metrics;
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches, weighted by batch rows.
+    pub loss: f64,
+    /// The learning rate used.
+    pub lr: f64,
+    /// Figures on the validation rows, when there are any.
+    pub val: Option<Metrics>,
+}
+
+/// Every epoch's record, in order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct History {
+    /// The epochs trained so far.
+    pub epochs: Vec<EpochRecord>,
+}
+
+impl History {
+    /// Training loss per epoch.
+    pub fn losses(&self) -> Vec<f64> {
+        self.epochs.iter().map(|e| e.loss).collect()
+    }
+
+    /// Validation loss per epoch (for the epochs that had one).
+    pub fn val_losses(&self) -> Vec<f64> {
+        self.epochs
+            .iter()
+            .filter_map(|e| e.val.map(|v| v.loss))
+            .collect()
+    }
+
+    /// The last epoch's record.
+    pub fn last(&self) -> Option<&EpochRecord> {
+        self.epochs.last()
+    }
+}

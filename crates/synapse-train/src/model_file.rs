@@ -1,0 +1,247 @@
+//! Model files (SPEC section 8): safetensors with PyTorch's names and our metadata.
+//!
+//! Tensors `"{i}.weight"` `[out, in]` and `"{i}.bias"` `[out]` in the trained
+//! dtype; `__metadata__` holds `format = "synapse"`, `version = "1"`, `arch`
+//! (canonical spec), `dtype`, and when they apply `loss`, `labels` (JSON array)
+//! and `normalize` (JSON). A file without our metadata (PyTorch's
+//! `save_file(model.state_dict(), ...)`) loads when the spec is given.
+//! Weights also import from and export to `.npz` with the same names.
+//! Every write is atomic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use synapse_nn::{ArchSpec, Loss, Sequential};
+
+use crate::atomic::write_atomic;
+use crate::npy::{npz_bytes, read_npz};
+use crate::{Error, Normalizer, Result};
+
+/// The `format` metadata value of a model file.
+pub const FORMAT: &str = "synapse";
+/// The `version` metadata value written, and the only one read.
+pub const VERSION: &str = "1";
+
+/// A trained stack with what prediction needs besides the weights.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The stack.
+    pub net: Sequential,
+    /// The loss it was trained with.
+    pub loss: Option<Loss>,
+    /// Class words, when the targets were words.
+    pub labels: Option<Vec<String>>,
+    /// Input standardisation, when it was trained with `--normalize`.
+    pub normalize: Option<Normalizer>,
+    /// Other metadata, written as given (epochs, final loss, ...) and read back
+    /// with everything the file holds.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Model {
+    /// A model of `net` with nothing else known.
+    pub fn new(net: Sequential) -> Self {
+        Self {
+            net,
+            loss: None,
+            labels: None,
+            normalize: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The file's bytes: safetensors with the metadata of SPEC section 8.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        meta.insert("format".into(), FORMAT.into());
+        meta.insert("version".into(), VERSION.into());
+        meta.insert("arch".into(), self.net.spec().to_string());
+        meta.insert("dtype".into(), dtype_name(self.net.dtype()).into());
+        if let Some(l) = self.loss {
+            meta.insert("loss".into(), l.to_string());
+        }
+        if let Some(labels) = &self.labels {
+            meta.insert(
+                "labels".into(),
+                serde_json::to_string(labels).expect("strings serialise"),
+            );
+        }
+        if let Some(n) = &self.normalize {
+            meta.insert("normalize".into(), n.to_json());
+        }
+        let tensors: Vec<(String, Tensor)> = self.net.snapshot()?;
+        safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
+            .map_err(|e| Error::config("model", format!("cannot encode the model: {e}")))
+    }
+
+    /// Writes the model to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes()?)
+    }
+
+    /// Reads a model file. `arch` is needed when the file has no synapse
+    /// metadata; when both are there they must agree.
+    pub fn load(path: &Path, arch: Option<&ArchSpec>, device: &Device) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(path, &bytes, arch, device)
+    }
+
+    /// Parses a model file's bytes; `path` only names the file in errors.
+    pub fn from_bytes(
+        path: &Path,
+        bytes: &[u8],
+        arch: Option<&ArchSpec>,
+        device: &Device,
+    ) -> Result<Self> {
+        let bad = |reason: String| Error::model(path, reason);
+        if bytes.is_empty() {
+            return Err(bad("the file is empty; expected a safetensors model".into()));
+        }
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+            .map_err(|e| bad(format!("not a safetensors model file ({e})")))?;
+        let metadata: BTreeMap<String, String> = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let ours = metadata.get("format").map(String::as_str) == Some(FORMAT);
+        if ours && metadata.get("version").map(String::as_str) != Some(VERSION) {
+            return Err(bad(format!(
+                "unsupported model version {:?} (this synapse reads {VERSION})",
+                metadata.get("version")
+            )));
+        }
+        let spec = match (metadata.get("arch").filter(|_| ours), arch) {
+            (Some(text), given) => {
+                let stored: ArchSpec = text
+                    .parse()
+                    .map_err(|e| bad(format!("bad arch metadata: {e}")))?;
+                if let Some(g) = given {
+                    if *g != stored {
+                        return Err(bad(format!(
+                            "the file holds `{stored}`, not the given `{g}`"
+                        )));
+                    }
+                }
+                stored
+            }
+            (None, Some(g)) => g.clone(),
+            (None, None) => {
+                return Err(bad(
+                    "has no synapse metadata; give the architecture with --arch SPEC".into(),
+                ))
+            }
+        };
+        let tensors = candle_core::safetensors::load_buffer(bytes, device)
+            .map_err(|e| bad(format!("damaged tensors ({e})")))?;
+        let dtype = common_float_dtype(&tensors).map_err(bad)?;
+        if let Some(stored) = metadata.get("dtype") {
+            if stored != dtype_name(dtype) {
+                return Err(bad(format!(
+                    "the metadata says dtype {stored} but the tensors are {}",
+                    dtype_name(dtype)
+                )));
+            }
+        }
+        let net = Sequential::from_tensors(&spec, &tensors, dtype, device)
+            .map_err(|e| bad(e.to_string()))?;
+        let loss = match metadata.get("loss") {
+            Some(l) => Some(
+                l.parse::<Loss>()
+                    .map_err(|e| bad(format!("bad loss metadata: {e}")))?,
+            ),
+            None => None,
+        };
+        let labels = match metadata.get("labels") {
+            Some(text) => Some(
+                serde_json::from_str::<Vec<String>>(text)
+                    .map_err(|e| bad(format!("bad labels metadata: {e}")))?,
+            ),
+            None => None,
+        };
+        let normalize = match metadata.get("normalize") {
+            Some(text) => Some(Normalizer::from_json(text).map_err(bad)?),
+            None => None,
+        };
+        if let Some(n) = &normalize {
+            if n.mean.len() != spec.input_dim() {
+                return Err(bad(format!(
+                    "normalize has {} columns, the stack takes {}",
+                    n.mean.len(),
+                    spec.input_dim()
+                )));
+            }
+        }
+        Ok(Self {
+            net,
+            loss,
+            labels,
+            normalize,
+            metadata,
+        })
+    }
+
+    /// Writes the weights as an `.npz` (one array per parameter name), atomically.
+    pub fn export_npz(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &npz_bytes(&self.net.snapshot()?)?)
+    }
+}
+
+/// Builds `spec` from the weights in an `.npz` or `.safetensors` file (`--init FILE`).
+pub fn load_weights(
+    path: &Path,
+    spec: &ArchSpec,
+    dtype: DType,
+    device: &Device,
+) -> Result<Sequential> {
+    let bad = |reason: String| Error::model(path, reason);
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let tensors: HashMap<String, Tensor> = if name.ends_with(".npz") {
+        read_npz(path)?
+            .into_iter()
+            .map(|(n, a)| Ok((n, a.to_tensor(DType::F64)?)))
+            .collect::<Result<_>>()?
+    } else {
+        let model = Model::load(path, Some(spec), device)?;
+        model.net.snapshot()?.into_iter().collect()
+    };
+    Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(e.to_string()))
+}
+
+/// `"f32"` or `"f64"` (or candle's name for others).
+pub fn dtype_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "f32",
+        DType::F64 => "f64",
+        other => other.as_str(),
+    }
+}
+
+/// The one float dtype shared by every tensor.
+fn common_float_dtype(tensors: &HashMap<String, Tensor>) -> std::result::Result<DType, String> {
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let Some(first) = names.first() else {
+        return Err("holds no tensors".into());
+    };
+    let dtype = tensors[*first].dtype();
+    for n in &names {
+        let d = tensors[*n].dtype();
+        if !matches!(d, DType::F32 | DType::F64) {
+            return Err(format!(
+                "tensor `{n}` has dtype {}, expected f32 or f64",
+                d.as_str()
+            ));
+        }
+        if d != dtype {
+            return Err(format!(
+                "tensor `{n}` is {} but `{first}` is {}",
+                d.as_str(),
+                dtype.as_str()
+            ));
+        }
+    }
+    Ok(dtype)
+}

@@ -1,0 +1,313 @@
+//! numpy's `.npy` arrays inside `.npz` zip files, read and written.
+//!
+//! Format (numpy's `format.py`): magic `\x93NUMPY`, version `major minor`, a
+//! little-endian header length (u16 in 1.0, u32 in 2.0/3.0), then a Python
+//! dict `{'descr': '<f4', 'fortran_order': False, 'shape': (N, D), }` padded
+//! with spaces, then the raw data. Sizes are checked against the bytes that
+//! are there before anything is allocated, so a lying header cannot exhaust
+//! memory.
+
+use std::io::{Cursor, Read, Write};
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::{Error, Result};
+
+/// The element types we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NpyType {
+    /// `<f4`
+    F32,
+    /// `<f8`
+    F64,
+    /// `<i8`
+    I64,
+    /// `<i4`
+    I32,
+    /// `|u1`
+    U8,
+    /// `|b1`
+    Bool,
+}
+
+impl NpyType {
+    fn from_descr(descr: &str) -> Option<Self> {
+        Some(match descr {
+            "<f4" => NpyType::F32,
+            "<f8" => NpyType::F64,
+            "<i8" => NpyType::I64,
+            "<i4" => NpyType::I32,
+            "|u1" | "<u1" => NpyType::U8,
+            "|b1" => NpyType::Bool,
+            _ => return None,
+        })
+    }
+
+    fn size(self) -> usize {
+        match self {
+            NpyType::F32 | NpyType::I32 => 4,
+            NpyType::F64 | NpyType::I64 => 8,
+            NpyType::U8 | NpyType::Bool => 1,
+        }
+    }
+
+    /// Whether the type holds whole numbers.
+    pub fn is_integer(self) -> bool {
+        !matches!(self, NpyType::F32 | NpyType::F64)
+    }
+}
+
+/// One array: its element type, shape and values (as `f64`, exact for our types up to 2^53).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    /// The element type in the file.
+    pub dtype: NpyType,
+    /// The shape, C order.
+    pub shape: Vec<usize>,
+    /// The raw little-endian bytes, C order.
+    bytes: Vec<u8>,
+}
+
+impl NpyArray {
+    /// The array as a CPU tensor of `dtype` (floats), converting integers.
+    pub fn to_tensor(&self, dtype: DType) -> Result<Tensor> {
+        let dev = Device::Cpu;
+        let b = &self.bytes;
+        let t = match self.dtype {
+            NpyType::F32 => {
+                let v: Vec<f32> = b
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect();
+                Tensor::from_vec(v, self.shape.as_slice(), &dev)?
+            }
+            NpyType::F64 => {
+                let v: Vec<f64> = b
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect();
+                Tensor::from_vec(v, self.shape.as_slice(), &dev)?
+            }
+            _ => Tensor::from_vec(self.values(), self.shape.as_slice(), &dev)?,
+        };
+        Ok(t.to_dtype(dtype)?)
+    }
+
+    /// Every value as `f64`.
+    pub fn values(&self) -> Vec<f64> {
+        let b = &self.bytes;
+        match self.dtype {
+            NpyType::F32 => b
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4")) as f64)
+                .collect(),
+            NpyType::F64 => b
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+                .collect(),
+            NpyType::I64 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8")) as f64)
+                .collect(),
+            NpyType::I32 => b
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4")) as f64)
+                .collect(),
+            NpyType::U8 | NpyType::Bool => b.iter().map(|&v| v as f64).collect(),
+        }
+    }
+}
+
+/// Reads every array of an `.npz` file, in file order, named without `.npy`.
+pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| Error::data(path, format!("not a valid .npz (zip) file: {e}")))?;
+    let mut arrays = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| Error::data(path, format!("damaged .npz entry {i}: {e}")))?;
+        let name = entry
+            .name()
+            .map_err(|e| Error::data(path, format!("damaged .npz entry {i}: {e}")))?
+            .to_string();
+        let name = name.strip_suffix(".npy").unwrap_or(&name).to_string();
+        let declared = entry.size();
+        let array = read_npy(&mut entry, declared).map_err(|reason| Error::Data {
+            path: path.to_path_buf(),
+            line: None,
+            column: Some(format!("array `{name}`")),
+            reason,
+        })?;
+        arrays.push((name, array));
+    }
+    Ok(arrays)
+}
+
+/// Reads one `.npy` stream of `available` bytes.
+fn read_npy(r: &mut impl Read, available: u64) -> std::result::Result<NpyArray, String> {
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)
+        .map_err(|_| "too short for a .npy array".to_string())?;
+    if &magic[..6] != b"\x93NUMPY" {
+        return Err("not a .npy array (bad magic)".into());
+    }
+    let header_len = match magic[6] {
+        1 => {
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b)
+                .map_err(|_| "truncated header".to_string())?;
+            u16::from_le_bytes(b) as u64
+        }
+        2 | 3 => {
+            let mut b = [0u8; 4];
+            r.read_exact(&mut b)
+                .map_err(|_| "truncated header".to_string())?;
+            u32::from_le_bytes(b) as u64
+        }
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let prefix = 8 + if magic[6] == 1 { 2 } else { 4 };
+    if header_len + prefix > available {
+        return Err("truncated header".into());
+    }
+    let mut header = vec![0u8; header_len as usize];
+    r.read_exact(&mut header)
+        .map_err(|_| "truncated header".to_string())?;
+    let header = String::from_utf8(header).map_err(|_| "the header is not text".to_string())?;
+    let (descr, fortran, shape) = parse_header(&header)?;
+    let dtype = NpyType::from_descr(&descr).ok_or_else(|| {
+        format!("unsupported dtype `{descr}` (expected <f4, <f8, <i8, <i4, |u1 or |b1)")
+    })?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+    let size = count
+        .checked_mul(dtype.size())
+        .ok_or_else(|| format!("shape {shape:?} is too large"))?;
+    if size as u64 > available.saturating_sub(prefix + header_len) {
+        return Err(format!(
+            "shape {shape:?} needs {size} bytes but the array holds fewer"
+        ));
+    }
+    let mut bytes = vec![0u8; size];
+    r.read_exact(&mut bytes)
+        .map_err(|_| "truncated data".to_string())?;
+    let mut array = NpyArray {
+        dtype,
+        shape,
+        bytes,
+    };
+    if fortran && array.shape.len() == 2 {
+        array = transpose_fortran(array);
+    } else if fortran && array.shape.len() > 2 {
+        return Err("fortran-ordered arrays of more than 2 dimensions are not supported".into());
+    }
+    Ok(array)
+}
+
+fn transpose_fortran(a: NpyArray) -> NpyArray {
+    let (rows, cols, s) = (a.shape[0], a.shape[1], a.dtype.size());
+    let mut bytes = vec![0u8; a.bytes.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            let from = (c * rows + r) * s;
+            let to = (r * cols + c) * s;
+            bytes[to..to + s].copy_from_slice(&a.bytes[from..from + s]);
+        }
+    }
+    NpyArray { bytes, ..a }
+}
+
+/// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.
+fn parse_header(h: &str) -> std::result::Result<(String, bool, Vec<usize>), String> {
+    let field = |key: &str| -> std::result::Result<&str, String> {
+        let at = h
+            .find(&format!("'{key}'"))
+            .ok_or_else(|| format!("the header has no `{key}`"))?;
+        let rest = h[at + key.len() + 2..].trim_start();
+        rest.strip_prefix(':')
+            .map(str::trim_start)
+            .ok_or_else(|| format!("bad `{key}` in the header"))
+    };
+    let descr = field("descr")?;
+    let descr = descr
+        .strip_prefix('\'')
+        .and_then(|d| d.split('\'').next())
+        .ok_or_else(|| "bad `descr` in the header".to_string())?
+        .to_string();
+    let fortran = field("fortran_order")?.starts_with("True");
+    let shape = field("shape")?;
+    let inner = shape
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| "bad `shape` in the header".to_string())?;
+    let shape = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad dimension `{s}` in the shape"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((descr, fortran, shape))
+}
+
+/// Encodes one float tensor as a `.npy` 1.0 array.
+fn npy_bytes(t: &Tensor) -> Result<Vec<u8>> {
+    let (descr, data): (&str, Vec<u8>) = match t.dtype() {
+        DType::F64 => (
+            "<f8",
+            t.flatten_all()?
+                .to_vec1::<f64>()?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
+        _ => (
+            "<f4",
+            t.flatten_all()?
+                .to_dtype(DType::F32)?
+                .to_vec1::<f32>()?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
+    };
+    let dims: Vec<String> = t.dims().iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // Pad so that the data starts on a multiple of 64 bytes, ending with '\n'.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + data.len());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&data);
+    Ok(out)
+}
+
+/// Encodes named float tensors as an uncompressed `.npz` (as `np.savez` writes).
+pub fn npz_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let fail = |e: String| Error::config("npz export", e);
+    for (name, t) in tensors {
+        zip.start_file(format!("{name}.npy"), options)
+            .map_err(|e| fail(e.to_string()))?;
+        zip.write_all(&npy_bytes(t)?)
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    Ok(zip.finish().map_err(|e| fail(e.to_string()))?.into_inner())
+}

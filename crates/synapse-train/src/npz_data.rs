@@ -1,0 +1,149 @@
+//! Reading an `.npz` dataset (SPEC section 6): `x` `[N, D]` and `y` `[N, K]`
+//! floats, or `y` `[N]` integers for class indices.
+
+use std::path::Path;
+
+use candle_core::DType;
+
+use crate::dataset::{Classes, Dataset, LoadOptions, Targets};
+use crate::npy::read_npz;
+use crate::{Error, Result};
+
+/// Reads `path` as an npz dataset.
+pub fn load_npz(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    let arrays = read_npz(path)?;
+    let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
+    let take = |name: &str| {
+        arrays
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a)
+            .ok_or_else(|| {
+                Error::data(
+                    path,
+                    format!("has no array `{name}` (it has: {})", names.join(", ")),
+                )
+            })
+    };
+    let at = |name: &str, reason: String| Error::Data {
+        path: path.to_path_buf(),
+        line: None,
+        column: Some(format!("array `{name}`")),
+        reason,
+    };
+    let x = take("x")?;
+    if x.shape.len() != 2 {
+        return Err(at(
+            "x",
+            format!("must be 2-D [rows, inputs], got shape {:?}", x.shape),
+        ));
+    }
+    let rows = x.shape[0];
+    if rows == 0 {
+        return Err(at("x", "has no rows".into()));
+    }
+    let x_t = x.to_tensor(options.dtype)?;
+    check_finite(&x_t).map_err(|i| {
+        at(
+            "x",
+            format!(
+                "row {}, column {}: NaN or infinity is not allowed",
+                i / x.shape[1],
+                i % x.shape[1]
+            ),
+        )
+    })?;
+    let y_t = if let Targets::None = options.targets {
+        candle_core::Tensor::zeros((rows, 0), options.dtype, &candle_core::Device::Cpu)?
+    } else {
+        let y = take("y")?;
+        if y.shape.first() != Some(&rows) {
+            return Err(at(
+                "y",
+                format!(
+                    "has {} rows but x has {rows}",
+                    y.shape.first().copied().unwrap_or(0)
+                ),
+            ));
+        }
+        let classes = !matches!(options.classes, Classes::No);
+        let y_t = match (y.shape.len(), classes) {
+            (1, true) => {
+                let values = y.values();
+                if let Some((i, v)) = values
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| **v < 0.0 || v.fract() != 0.0)
+                {
+                    return Err(at(
+                        "y",
+                        format!("row {i}: `{v}` is not a class index (a whole number 0 or more)"),
+                    ));
+                }
+                if let Classes::Known(labels) = &options.classes {
+                    if let Some((i, v)) = values
+                        .iter()
+                        .enumerate()
+                        .find(|(_, v)| **v as usize >= labels.len() && !labels.is_empty())
+                    {
+                        return Err(at(
+                            "y",
+                            format!(
+                                "row {i}: class index {v} is out of range for {} classes",
+                                labels.len()
+                            ),
+                        ));
+                    }
+                }
+                y.to_tensor(options.dtype)?.unsqueeze(1)?
+            }
+            (1, false) => y.to_tensor(options.dtype)?.unsqueeze(1)?,
+            (2, false) => y.to_tensor(options.dtype)?,
+            (2, true) if y.shape[1] == 1 => y.to_tensor(options.dtype)?,
+            (_, true) => {
+                return Err(at(
+                    "y",
+                    format!(
+                        "class targets must be [rows] integers, got shape {:?}",
+                        y.shape
+                    ),
+                ))
+            }
+            _ => {
+                return Err(at(
+                    "y",
+                    format!("must be [rows] or [rows, targets], got shape {:?}", y.shape),
+                ))
+            }
+        };
+        check_finite(&y_t)
+            .map_err(|i| at("y", format!("element {i}: NaN or infinity is not allowed")))?;
+        y_t
+    };
+    let mut data = Dataset::new(x_t, y_t)?;
+    if let Classes::Known(labels) = &options.classes {
+        data.labels = Some(labels.clone()).filter(|l| !l.is_empty());
+    }
+    Ok(data)
+}
+
+/// `Err(flat index)` of the first NaN or infinity.
+fn check_finite(t: &candle_core::Tensor) -> std::result::Result<(), usize> {
+    // Fast path without a copy: a finite sum means every element is finite.
+    let sum = t
+        .sum_all()
+        .and_then(|s| s.to_dtype(DType::F64))
+        .and_then(|s| s.to_scalar::<f64>());
+    if matches!(sum, Ok(v) if v.is_finite()) {
+        return Ok(());
+    }
+    let values = t
+        .flatten_all()
+        .and_then(|f| f.to_dtype(DType::F64))
+        .and_then(|f| f.to_vec1::<f64>())
+        .unwrap_or_default();
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(i),
+        None => Ok(()),
+    }
+}

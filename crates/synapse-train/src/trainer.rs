@@ -1,0 +1,410 @@
+//! The `Trainer`: fit a stack over epochs of batches, evaluate, predict.
+//!
+//! One epoch: set the scheduled learning rate, draw the row order (seeded
+//! shuffle), and for each consecutive batch: forward, loss, backward, clip,
+//! optimizer step. Then validate, record the epoch, apply early stopping and
+//! write the checkpoint when asked. A non-finite loss stops training with
+//! [`Error::Diverged`] and leaves the weights that last gave a finite loss
+//! (a copy of the weights is kept before each step for that).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use candle_core::{Tensor, D};
+use synapse_nn::{Loss, Mt19937, Optimizer, Sequential};
+
+use crate::batch::{batches, epoch_order, BatchSize};
+use crate::checkpoint::Checkpoint;
+use crate::clip::clip_grad_norm;
+use crate::early_stop::{EarlyStopState, EarlyStopping};
+use crate::metrics::scalar;
+use crate::{Dataset, EpochRecord, Error, History, Metrics, Observer, Result, Schedule};
+
+/// Rows per forward pass in `evaluate` and `predict`.
+const EVAL_CHUNK: usize = 8192;
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// The last epoch to run (1-based); a resumed run continues up to it.
+    pub epochs: usize,
+    /// Rows per optimizer step.
+    pub batch_size: BatchSize,
+    /// Shuffle the rows each epoch (seeded).
+    pub shuffle: bool,
+    /// Seed of the data generator (shuffling).
+    pub seed: u32,
+    /// Learning-rate schedule over epochs.
+    pub schedule: Schedule,
+    /// Clip gradients to this global norm.
+    pub clip_norm: Option<f64>,
+    /// Stop early when the monitored loss stops improving.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Write a checkpoint here at the end of every epoch.
+    pub checkpoint: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: BatchSize::default(),
+            shuffle: true,
+            seed: 1,
+            schedule: Schedule::Constant,
+            clip_norm: None,
+            early_stopping: None,
+            checkpoint: None,
+        }
+    }
+}
+
+/// Trains one stack with one loss and one optimizer.
+pub struct Trainer {
+    net: Sequential,
+    loss: Loss,
+    optimizer: Box<dyn Optimizer>,
+    config: TrainConfig,
+    base_lr: f64,
+    rng: Mt19937,
+    history: History,
+    early: EarlyStopState,
+    stopped: bool,
+    /// Extra metadata stored in checkpoints (labels, normalisation, flags).
+    pub checkpoint_metadata: BTreeMap<String, String>,
+}
+
+/// Checks that `data` fits `net` and `loss`: input width, and target width or classes.
+pub fn check_fits(net: &Sequential, loss: Loss, data: &Dataset) -> Result<()> {
+    let spec = net.spec();
+    if data.inputs() != spec.input_dim() {
+        return Err(Error::config(
+            "data",
+            format!(
+                "it has {} input columns but the stack `{spec}` takes {}",
+                data.inputs(),
+                spec.input_dim()
+            ),
+        ));
+    }
+    if loss.is_classification() {
+        if data.targets() != 1 {
+            return Err(Error::config(
+                "data",
+                format!(
+                    "{loss} needs one target column of class indices, got {}",
+                    data.targets()
+                ),
+            ));
+        }
+        let classes = data.class_count()?;
+        if classes > spec.output_dim() {
+            return Err(Error::config(
+                "data",
+                format!(
+                    "it has {classes} classes but the stack `{spec}` has {} outputs",
+                    spec.output_dim()
+                ),
+            ));
+        }
+    } else if data.targets() != spec.output_dim() {
+        return Err(Error::config(
+            "data",
+            format!(
+                "it has {} target columns but the stack `{spec}` has {} outputs",
+                data.targets(),
+                spec.output_dim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Trainer {
+    /// A trainer; the optimizer must have been built over `net.parameters()`.
+    pub fn new(
+        net: Sequential,
+        loss: Loss,
+        optimizer: Box<dyn Optimizer>,
+        config: TrainConfig,
+    ) -> Result<Self> {
+        if config.epochs == 0 {
+            return Err(Error::config("epochs", "must be at least 1"));
+        }
+        if let Some(c) = config.clip_norm {
+            if !(c > 0.0 && c.is_finite()) {
+                return Err(Error::config(
+                    "clip-norm",
+                    format!("{c} must be a finite number greater than 0"),
+                ));
+            }
+        }
+        Ok(Self {
+            base_lr: optimizer.learning_rate(),
+            rng: Mt19937::new(config.seed),
+            net,
+            loss,
+            optimizer,
+            config,
+            history: History::default(),
+            early: EarlyStopState::default(),
+            stopped: false,
+            checkpoint_metadata: BTreeMap::new(),
+        })
+    }
+
+    /// The stack being trained.
+    pub fn network(&self) -> &Sequential {
+        &self.net
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// The epochs trained so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Trains up to `config.epochs` (continuing after a [`Trainer::resume`]).
+    pub fn fit(
+        &mut self,
+        train: &Dataset,
+        val: Option<&Dataset>,
+        observer: &mut dyn Observer,
+    ) -> Result<&History> {
+        check_fits(&self.net, self.loss, train)?;
+        if let Some(v) = val {
+            check_fits(&self.net, self.loss, v)?;
+        }
+        if train.rows() == 0 {
+            return Err(Error::config("data", "has no rows"));
+        }
+        let (dev, dtype) = (self.net.device().clone(), self.net.dtype());
+        let train = train.to_device(&dev, dtype)?;
+        let val = val.map(|v| v.to_device(&dev, dtype)).transpose()?;
+        let n = train.rows();
+        let batch_rows = self.config.batch_size.rows(n);
+        let first = self.history.epochs.len() + 1;
+        observer.on_train_begin(first, self.config.epochs, n.div_ceil(batch_rows));
+        let params = self.net.parameters();
+        let mut last_good: Option<Vec<(String, Tensor)>> = None;
+        for epoch in first..=self.config.epochs {
+            if self.stopped {
+                break;
+            }
+            let lr = self.config.schedule.lr(self.base_lr, epoch - 1);
+            self.optimizer.set_learning_rate(lr);
+            let order = epoch_order(n, self.config.shuffle, &mut self.rng);
+            let whole = !self.config.shuffle && batch_rows >= n;
+            let mut total = 0.0;
+            for (b, rows) in batches(&order, self.config.batch_size).enumerate() {
+                let (xb, yb) = if whole {
+                    (train.x().clone(), train.y().clone())
+                } else {
+                    let idx = Tensor::new(rows, &dev)?;
+                    (
+                        train.x().index_select(&idx, 0)?,
+                        train.y().index_select(&idx, 0)?,
+                    )
+                };
+                let loss = self.loss.forward(&self.net.forward(&xb)?, &yb)?;
+                let value = scalar(&loss)?;
+                if !value.is_finite() {
+                    // Put back the weights of the last step whose loss was finite.
+                    if let Some(good) = &last_good {
+                        self.net.restore(good)?;
+                    }
+                    return Err(Error::Diverged {
+                        epoch,
+                        batch: b + 1,
+                        value,
+                    });
+                }
+                last_good = Some(self.net.snapshot()?);
+                let mut grads = loss.backward()?;
+                if let Some(max) = self.config.clip_norm {
+                    clip_grad_norm(&mut grads, &params, max)?;
+                }
+                self.optimizer.step(&grads)?;
+                total += value * rows.len() as f64;
+                observer.on_batch_end(epoch, b + 1, value);
+            }
+            let val_metrics = val.as_ref().map(|v| self.evaluate(v)).transpose()?;
+            let record = EpochRecord {
+                epoch,
+                loss: total / n as f64,
+                lr,
+                val: val_metrics,
+            };
+            self.history.epochs.push(record.clone());
+            let stop = self.update_early_stopping(&record)?;
+            if let Some(path) = self.config.checkpoint.clone() {
+                self.checkpoint()?.save(&path)?;
+            }
+            observer.on_epoch_end(&record);
+            if stop {
+                self.stopped = true;
+                observer.on_early_stop(epoch, self.early.best.map_or(epoch, |(_, e)| e));
+            }
+        }
+        self.restore_best()?;
+        Ok(&self.history)
+    }
+
+    fn update_early_stopping(&mut self, record: &EpochRecord) -> Result<bool> {
+        let Some(rule) = self.config.early_stopping else {
+            return Ok(false);
+        };
+        let monitored = record.val.map_or(record.loss, |v| v.loss);
+        let (improved, stop) = self.early.update(&rule, monitored, record.epoch);
+        if improved && rule.restore_best {
+            self.early.best_weights = Some(self.net.snapshot()?);
+        }
+        Ok(stop)
+    }
+
+    fn restore_best(&mut self) -> Result<()> {
+        if let (Some(rule), Some(best)) = (self.config.early_stopping, &self.early.best_weights) {
+            if rule.restore_best {
+                self.net.restore(best)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The stack's outputs for `x` `[N, D]`, computed in chunks, without gradients.
+    pub fn predict(&self, x: &Tensor) -> Result<Tensor> {
+        predict(&self.net, x)
+    }
+
+    /// The loss and metrics on `data`.
+    pub fn evaluate(&self, data: &Dataset) -> Result<Metrics> {
+        check_fits(&self.net, self.loss, data)?;
+        let data = data.to_device(self.net.device(), self.net.dtype())?;
+        let out = self.predict(data.x())?;
+        Metrics::compute(self.loss, &out, data.y())
+    }
+
+    /// The state to resume from: weights, optimizer, generator, history, early stopping.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        Ok(Checkpoint {
+            arch: self.net.spec().to_string(),
+            loss: self.loss,
+            dtype: self.net.dtype(),
+            weights: self.net.snapshot()?,
+            optimizer: self.optimizer.state()?,
+            rng: self.rng.to_words(),
+            history: self.history.clone(),
+            early: self.early.record(),
+            best_weights: self.early.best_weights.clone(),
+            stopped: self.stopped,
+            settings: self.settings(),
+            metadata: self.checkpoint_metadata.clone(),
+        })
+    }
+
+    /// The settings a resumed run must share with the run it continues.
+    fn settings(&self) -> String {
+        let c = &self.config;
+        format!(
+            "arch={}; loss={}; dtype={:?}; batch-size={}; shuffle={}; seed={}; schedule={:?}; clip-norm={:?}; early-stopping={:?}; lr={}",
+            self.net.spec(),
+            self.loss,
+            self.net.dtype(),
+            c.batch_size,
+            c.shuffle,
+            c.seed,
+            c.schedule,
+            c.clip_norm,
+            c.early_stopping,
+            self.base_lr
+        )
+    }
+
+    /// Continues from `ckpt`: it must come from a run with the same settings
+    /// and the same `checkpoint_metadata` entry `"settings"`, if any.
+    pub fn resume(&mut self, ckpt: &Checkpoint) -> Result<()> {
+        if ckpt.settings != self.settings() {
+            return Err(Error::config(
+                "resume",
+                format!(
+                    "the checkpoint was made with other settings ({}) than this run ({})",
+                    ckpt.settings,
+                    self.settings()
+                ),
+            ));
+        }
+        if ckpt.metadata.get("settings") != self.checkpoint_metadata.get("settings") {
+            return Err(Error::config(
+                "resume",
+                "the checkpoint was made with other flags than this run",
+            ));
+        }
+        self.net.restore(&ckpt.weights)?;
+        self.optimizer.load_state(&ckpt.optimizer)?;
+        self.rng = Mt19937::from_words(&ckpt.rng).ok_or_else(|| {
+            Error::config("resume", "the checkpoint's generator state is damaged")
+        })?;
+        self.history = ckpt.history.clone();
+        self.early = EarlyStopState {
+            best: ckpt.early.best,
+            wait: ckpt.early.wait,
+            best_weights: ckpt.best_weights.clone(),
+        };
+        self.stopped = ckpt.stopped;
+        Ok(())
+    }
+}
+
+/// `net`'s outputs for `x`, in chunks of rows, detached from the graph.
+pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
+    let x = x.to_device(net.device())?.to_dtype(net.dtype())?;
+    let n = x.dim(0)?;
+    if n <= EVAL_CHUNK {
+        return Ok(net.forward(&x)?.detach());
+    }
+    let mut outs = Vec::new();
+    for start in (0..n).step_by(EVAL_CHUNK) {
+        let len = EVAL_CHUNK.min(n - start);
+        outs.push(net.forward(&x.narrow(0, start, len)?)?.detach());
+    }
+    Ok(Tensor::cat(&outs, 0)?)
+}
+
+/// The predicted class per row: the arg-max of the outputs, or for a single
+/// output the threshold (`>= 0.5` after a sigmoid, else `>= 0`).
+pub fn predict_classes(net: &Sequential, loss: Option<Loss>, out: &Tensor) -> Result<Vec<usize>> {
+    let k = out.dim(1)?;
+    if k > 1 {
+        return Ok(out
+            .argmax(D::Minus1)?
+            .to_dtype(candle_core::DType::F64)?
+            .to_vec1::<f64>()?
+            .into_iter()
+            .map(|v| v as usize)
+            .collect());
+    }
+    let probabilities = loss != Some(Loss::BceLogits)
+        && matches!(
+            net.layers().last(),
+            Some(synapse_nn::Layer::Activation(
+                synapse_nn::Activation::Sigmoid
+            ))
+        );
+    let threshold = if probabilities { 0.5 } else { 0.0 };
+    Ok(out
+        .flatten_all()?
+        .to_dtype(candle_core::DType::F64)?
+        .to_vec1::<f64>()?
+        .into_iter()
+        .map(|v| usize::from(v >= threshold))
+        .collect())
+}
