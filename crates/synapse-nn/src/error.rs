@@ -40,7 +40,7 @@ pub enum Error {
         got: candle_core::DType,
     },
     /// A parameter that is missing, unexpected or misnamed.
-    #[error("parameter `{name}`: {reason}")]
+    #[error("parameter `{name}` {reason}")]
     Parameter {
         /// The parameter's name, as in SPEC section 2.
         name: String,

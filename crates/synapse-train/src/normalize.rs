@@ -23,18 +23,19 @@ impl Normalizer {
     /// The statistics of `x` `[N, D]`.
     pub fn fit(x: &Tensor) -> Result<Self> {
         let x = x.to_dtype(DType::F64)?;
-        let mean = x.mean(0)?;
-        let var = x.broadcast_sub(&mean)?.sqr()?.mean(0)?;
-        let std = var
-            .sqrt()?
+        // sum / n (not sum * (1/n)), as numpy computes mean and std.
+        let n = x.dim(0)? as f64;
+        let mean: Vec<f64> = x.sum(0)?.to_vec1::<f64>()?.iter().map(|s| s / n).collect();
+        let centred = x.broadcast_sub(&Tensor::new(mean.as_slice(), x.device())?)?;
+        let std = centred
+            .sqr()?
+            .sum(0)?
             .to_vec1::<f64>()?
             .into_iter()
+            .map(|s| (s / n).sqrt())
             .map(|s| if s == 0.0 || !s.is_finite() { 1.0 } else { s })
             .collect();
-        Ok(Self {
-            mean: mean.to_vec1()?,
-            std,
-        })
+        Ok(Self { mean, std })
     }
 
     /// `(x - mean) / std`, in `x`'s dtype and device.
@@ -66,7 +67,7 @@ impl Normalizer {
         if n.mean.len() != n.std.len() {
             return Err("bad normalize metadata: mean and std differ in length".into());
         }
-        if n.mean.iter().chain(&n.std).any(|v| !v.is_finite()) || n.std.iter().any(|s| *s == 0.0) {
+        if n.mean.iter().chain(&n.std).any(|v| !v.is_finite()) || n.std.contains(&0.0) {
             return Err("bad normalize metadata: values must be finite, std non-zero".into());
         }
         Ok(n)

@@ -1,0 +1,125 @@
+//! Batching, shuffling, the validation split and normalisation.
+
+use candle_core::{DType, Device, Tensor};
+use synapse_nn::Mt19937;
+use synapse_train::{batches, epoch_order, train_val_split, BatchSize, Dataset, Normalizer};
+
+#[test]
+fn batches_are_consecutive_and_keep_the_last_smaller_one() {
+    let order: Vec<u32> = (0..10).collect();
+    let got: Vec<Vec<u32>> = batches(&order, BatchSize::Rows(4))
+        .map(<[u32]>::to_vec)
+        .collect();
+    assert_eq!(got, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
+    assert_eq!(batches(&order, BatchSize::Full).count(), 1);
+    assert_eq!(batches(&order, BatchSize::Rows(100)).count(), 1);
+    assert_eq!("full".parse::<BatchSize>().unwrap(), BatchSize::Full);
+    assert_eq!("7".parse::<BatchSize>().unwrap(), BatchSize::Rows(7));
+    for bad in ["0", "-1", "x", ""] {
+        assert!(
+            bad.parse::<BatchSize>()
+                .unwrap_err()
+                .to_string()
+                .contains("batch-size"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn shuffling_is_a_seeded_permutation_every_epoch() {
+    let mut a = Mt19937::new(5);
+    let mut b = Mt19937::new(5);
+    let mut previous = Vec::new();
+    for _ in 0..5 {
+        let (oa, ob) = (
+            epoch_order(1000, true, &mut a),
+            epoch_order(1000, true, &mut b),
+        );
+        assert_eq!(oa, ob, "same seed, same order");
+        let mut sorted = oa.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<u32>>(), "a permutation");
+        assert_ne!(oa, previous, "a new order each epoch");
+        previous = oa;
+    }
+    assert_ne!(
+        epoch_order(1000, true, &mut Mt19937::new(6)),
+        epoch_order(1000, true, &mut Mt19937::new(5))
+    );
+    assert_eq!(epoch_order(5, false, &mut a), [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn every_row_is_seen_once_per_epoch() {
+    let mut rng = Mt19937::new(9);
+    for (n, size) in [(1, 1), (7, 3), (100, 32), (64, 64), (65, 64)] {
+        let order = epoch_order(n, true, &mut rng);
+        let mut seen = vec![0; n];
+        let mut count = 0;
+        for batch in batches(&order, BatchSize::Rows(size)) {
+            assert!(!batch.is_empty() && batch.len() <= size);
+            batch.iter().for_each(|&i| seen[i as usize] += 1);
+            count += 1;
+        }
+        assert!(seen.iter().all(|&s| s == 1), "n={n} size={size}");
+        assert_eq!(count, n.div_ceil(size));
+    }
+}
+
+#[test]
+fn validation_split_is_seeded_and_disjoint() {
+    let x = Tensor::arange(0f64, 20.0, &Device::Cpu)
+        .unwrap()
+        .reshape((20, 1))
+        .unwrap();
+    let data = Dataset::new(x.clone(), x).unwrap();
+    let rows = |d: &Dataset| d.x().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let (t1, v1) = train_val_split(&data, 0.25, 3).unwrap();
+    let (t2, v2) = train_val_split(&data, 0.25, 3).unwrap();
+    assert_eq!((rows(&t1), rows(&v1)), (rows(&t2), rows(&v2)));
+    assert_eq!((t1.rows(), v1.rows()), (15, 5));
+    let mut all = [rows(&t1), rows(&v1)].concat();
+    all.sort_by(f64::total_cmp);
+    assert_eq!(all, (0..20).map(f64::from).collect::<Vec<_>>());
+    assert_ne!(rows(&v1), rows(&train_val_split(&data, 0.25, 4).unwrap().1));
+    for bad in [0.0, 1.0, -0.5, f64::NAN, 0.01] {
+        assert!(train_val_split(&data, bad, 1).is_err(), "{bad}");
+    }
+}
+
+// numpy: x = np.array([[1.,10,5],[2,20,5],[4,60,5]]); x.mean(0), x.std(0),
+// (x - x.mean(0)) / np.where(x.std(0) == 0, 1, x.std(0))
+#[test]
+fn normalizer_matches_numpy() {
+    let x = Tensor::new(
+        &[[1.0f64, 10.0, 5.0], [2.0, 20.0, 5.0], [4.0, 60.0, 5.0]],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let n = Normalizer::fit(&x).unwrap();
+    assert_eq!(n.mean, [2.3333333333333335, 30.0, 5.0]);
+    let std = [1.247219128924647, 21.602468994692867, 1.0];
+    for (a, b) in n.std.iter().zip(std) {
+        assert!((a - b).abs() < 1e-15, "{:?}", n.std);
+    }
+    let expected = [
+        [-1.0690449676496978, -0.9258200997725515, 0.0],
+        [-0.2672612419124245, -0.46291004988627577, 0.0],
+        [1.3363062095621219, 1.3887301496588271, 0.0],
+    ];
+    let got = n.apply(&x).unwrap().to_vec2::<f64>().unwrap();
+    for (g, e) in got.iter().flatten().zip(expected.iter().flatten()) {
+        assert!((g - e).abs() < 1e-14, "{got:?}");
+    }
+    // f32 data gets f32 output; the JSON form round-trips.
+    assert_eq!(
+        n.apply(&x.to_dtype(DType::F32).unwrap()).unwrap().dtype(),
+        DType::F32
+    );
+    assert_eq!(Normalizer::from_json(&n.to_json()).unwrap(), n);
+    assert!(Normalizer::from_json("{\"mean\":[1],\"std\":[]}").is_err());
+    assert!(n
+        .apply(&Tensor::zeros((2, 2), DType::F64, &Device::Cpu).unwrap())
+        .is_err());
+}

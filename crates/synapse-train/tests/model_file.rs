@@ -1,0 +1,252 @@
+//! Model files: save -> load is the identity; foreign and broken files are clear errors.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+use synapse_nn::{ArchSpec, Init, Loss, Sequential};
+use synapse_train::{load_weights, predict, Model, Normalizer};
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("synapse-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn bits(net: &Sequential) -> Vec<(String, Vec<u64>)> {
+    net.parameters()
+        .iter()
+        .map(|(n, v)| {
+            let v = v
+                .flatten_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
+            (n.clone(), v.iter().map(|x| x.to_bits()).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn save_then_load_is_the_identity_in_f32_and_f64() {
+    let spec: ArchSpec = "linear(4,5), tanh, linear(5,3,bias=false), softmax"
+        .parse()
+        .unwrap();
+    for dtype in [DType::F32, DType::F64] {
+        let net = Sequential::init(&spec, Init::Torch, 9, dtype, &Device::Cpu).unwrap();
+        let mut model = Model::new(net.clone());
+        model.loss = Some(Loss::CrossEntropy);
+        model.labels = Some(vec!["ant".into(), "bee".into(), "cow".into()]);
+        model.normalize = Some(Normalizer {
+            mean: vec![1.0, 2.0, 3.0, 4.5],
+            std: vec![0.5, 1.0, 2.0, 1.0],
+        });
+        model.metadata.insert("epochs".into(), "12".into());
+        let path = temp(&format!("m-{dtype:?}.safetensors"));
+        model.save(&path).unwrap();
+        let back = Model::load(&path, None, &Device::Cpu).unwrap();
+        assert_eq!(back.net.dtype(), dtype);
+        assert_eq!(back.net.spec(), &spec);
+        assert_eq!(bits(&back.net), bits(&net));
+        assert_eq!(
+            (back.loss, back.labels.clone(), back.normalize.clone()),
+            (model.loss, model.labels.clone(), model.normalize.clone())
+        );
+        assert_eq!(back.metadata.get("epochs").map(String::as_str), Some("12"));
+        assert_eq!(
+            back.metadata.get("format").map(String::as_str),
+            Some("synapse")
+        );
+        let x = Tensor::new(
+            &[[0.1f64, -0.2, 0.3, 0.4], [1.0, 2.0, 3.0, 4.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let a = predict(&net, &x)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        let b = predict(&back.net, &x)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        assert_eq!(a, b);
+    }
+}
+
+/// A safetensors file as PyTorch's `save_file(model.state_dict(), path)` writes it:
+/// the state dict's names, no metadata.
+fn pytorch_file(path: &PathBuf, tensors: &[(&str, Tensor)]) {
+    let data: HashMap<String, Tensor> = tensors
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.clone()))
+        .collect();
+    candle_core::safetensors::save(&data, path).unwrap();
+}
+
+#[test]
+fn a_pytorch_state_dict_loads_with_the_spec() {
+    let dev = Device::Cpu;
+    let path = temp("torch.safetensors");
+    let w0 = Tensor::new(&[[0.5f32, -1.0], [2.0, 0.25]], &dev).unwrap();
+    let b0 = Tensor::new(&[0.1f32, -0.1], &dev).unwrap();
+    let w2 = Tensor::new(&[[1.0f32, 1.0]], &dev).unwrap();
+    let b2 = Tensor::new(&[0.0f32], &dev).unwrap();
+    pytorch_file(
+        &path,
+        &[
+            ("0.weight", w0),
+            ("0.bias", b0),
+            ("2.weight", w2),
+            ("2.bias", b2),
+        ],
+    );
+    let e = Model::load(&path, None, &dev).unwrap_err().to_string();
+    assert!(
+        e.contains("torch.safetensors") && e.contains("--arch"),
+        "{e}"
+    );
+    let spec: ArchSpec = "linear(2,2), relu, linear(2,1)".parse().unwrap();
+    let model = Model::load(&path, Some(&spec), &dev).unwrap();
+    // x = [1, 1]: relu([0.5-1+0.1, 2+0.25-0.1]) = [0, 2.15]; out = 2.15
+    let out = predict(&model.net, &Tensor::new(&[[1f32, 1.0]], &dev).unwrap()).unwrap();
+    assert!((out.to_vec2::<f32>().unwrap()[0][0] - 2.15).abs() < 1e-6);
+    // A wrong spec is a clear error naming the parameter.
+    let wrong: ArchSpec = "linear(2,3), relu, linear(3,1)".parse().unwrap();
+    let e = Model::load(&path, Some(&wrong), &dev)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("0.weight") && e.contains("[2, 2]") && e.contains("[3, 2]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_names_shapes_and_dtypes_are_errors() {
+    let dev = Device::Cpu;
+    let spec: ArchSpec = "linear(2,1)".parse().unwrap();
+    let w = Tensor::new(&[[1f32, 2.0]], &dev).unwrap();
+    let b = Tensor::new(&[0f32], &dev).unwrap();
+    type Case<'a> = (&'a str, Vec<(&'a str, Tensor)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "renamed",
+            vec![("0.weight", w.clone()), ("1.bias", b.clone())],
+            "1.bias",
+        ),
+        (
+            "missing",
+            vec![("0.weight", w.clone())],
+            "0.bias` is missing",
+        ),
+        (
+            "shape",
+            vec![
+                ("0.weight", w.t().unwrap().contiguous().unwrap()),
+                ("0.bias", b.clone()),
+            ],
+            "has shape [2, 1]",
+        ),
+        (
+            "int",
+            vec![
+                ("0.weight", Tensor::new(&[[1u32, 2]], &dev).unwrap()),
+                ("0.bias", b.clone()),
+            ],
+            "dtype u32",
+        ),
+        (
+            "mixed",
+            vec![
+                ("0.weight", w.to_dtype(DType::F64).unwrap()),
+                ("0.bias", b.clone()),
+            ],
+            "f32",
+        ),
+    ];
+    for (name, tensors, expected) in cases {
+        let path = temp(&format!("{name}.safetensors"));
+        pytorch_file(&path, &tensors);
+        let e = Model::load(&path, Some(&spec), &dev)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(expected) && e.contains(&format!("{name}.safetensors")),
+            "{name}: {e}"
+        );
+    }
+}
+
+#[test]
+fn broken_files_are_errors_not_panics() {
+    let dev = Device::Cpu;
+    let spec: ArchSpec = "linear(2,1)".parse().unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &dev).unwrap();
+    let good = Model::new(net).to_bytes().unwrap();
+    let mut junk = vec![0u8; 64];
+    junk.iter_mut()
+        .enumerate()
+        .for_each(|(i, b)| *b = (i * 37 % 251) as u8);
+    for (name, bytes) in [
+        ("empty", Vec::new()),
+        ("truncated", good[..good.len() - 3].to_vec()),
+        ("half", good[..good.len() / 2].to_vec()),
+        ("random", junk),
+    ] {
+        let path = temp(&format!("{name}.safetensors"));
+        std::fs::write(&path, &bytes).unwrap();
+        let e = Model::load(&path, None, &dev).unwrap_err().to_string();
+        assert!(e.contains(&format!("{name}.safetensors")), "{name}: {e}");
+    }
+    let e = Model::load(&temp("absent.safetensors"), None, &dev)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("absent.safetensors") && e.contains("No such file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn weights_export_to_npz_and_import_back() {
+    let dev = Device::Cpu;
+    let spec: ArchSpec = "linear(3,4), relu, linear(4,2)".parse().unwrap();
+    let net = Sequential::init(&spec, Init::He, 4, DType::F64, &dev).unwrap();
+    let npz = temp("w.npz");
+    Model::new(net.clone()).export_npz(&npz).unwrap();
+    let back = load_weights(&npz, &spec, DType::F64, &dev).unwrap();
+    assert_eq!(bits(&back), bits(&net));
+    let st = temp("w.safetensors");
+    Model::new(net.clone()).save(&st).unwrap();
+    assert_eq!(
+        bits(&load_weights(&st, &spec, DType::F64, &dev).unwrap()),
+        bits(&net)
+    );
+    let other: ArchSpec = "linear(3,5), relu, linear(5,2)".parse().unwrap();
+    let e = load_weights(&npz, &other, DType::F64, &dev)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("w.npz") && e.contains("0.weight"), "{e}");
+}
+
+#[test]
+fn a_failed_save_leaves_the_old_file_whole() {
+    let spec: ArchSpec = "linear(2,1)".parse().unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+    let e = Model::new(net)
+        .save(&temp("no-such-folder/m.safetensors"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no-such-folder") && e.contains("does not exist"),
+        "{e}"
+    );
+    assert!(!temp("no-such-folder").exists());
+}
