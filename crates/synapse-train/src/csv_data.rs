@@ -88,6 +88,10 @@ pub fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
             "the file is empty; expected a header row of column names",
         ));
     }
+    let dropped = match &options.targets {
+        Targets::Drop(names) => target_columns(path, &header, &Targets::Named(names.clone()))?,
+        _ => Vec::new(),
+    };
     let target_cols = target_columns(path, &header, &options.targets)?;
     if !matches!(options.classes, Classes::No) && target_cols.len() != 1 {
         return Err(Error::config(
@@ -99,7 +103,7 @@ pub fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
         ));
     }
     let input_cols: Vec<usize> = (0..header.len())
-        .filter(|c| !target_cols.contains(c))
+        .filter(|c| !target_cols.contains(c) && !dropped.contains(c))
         .collect();
 
     let mut x = Vec::new();
@@ -181,7 +185,7 @@ pub fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
 fn target_columns(path: &Path, header: &[String], targets: &Targets) -> Result<Vec<usize>> {
     match targets {
         Targets::Last => Ok(vec![header.len() - 1]),
-        Targets::None => Ok(vec![]),
+        Targets::None | Targets::Drop(_) => Ok(vec![]),
         Targets::Named(names) => names
             .iter()
             .map(|name| {

@@ -21,6 +21,8 @@ pub enum Targets {
     Named(Vec<String>),
     /// None: every column is an input (for prediction).
     None,
+    /// These named columns are ignored (not even parsed); no targets (for prediction).
+    Drop(Vec<String>),
 }
 
 /// How the target column maps to classes.

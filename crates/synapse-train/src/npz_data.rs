@@ -53,7 +53,7 @@ pub fn load_npz(path: &Path, options: &LoadOptions) -> Result<Dataset> {
             ),
         )
     })?;
-    let y_t = if let Targets::None = options.targets {
+    let y_t = if let Targets::None | Targets::Drop(_) = options.targets {
         candle_core::Tensor::zeros((rows, 0), options.dtype, &candle_core::Device::Cpu)?
     } else {
         let y = take("y")?;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use candle_core::{Tensor, D};
-use synapse_nn::{Loss, Mt19937, Optimizer, Sequential};
+use synapse_nn::{ArchSpec, Loss, Mt19937, Optimizer, Sequential};
 
 use crate::batch::{batches, epoch_order, BatchSize};
 use crate::checkpoint::Checkpoint;
@@ -75,8 +75,7 @@ pub struct Trainer {
 }
 
 /// Checks that `data` fits `net` and `loss`: input width, and target width or classes.
-pub fn check_fits(net: &Sequential, loss: Loss, data: &Dataset) -> Result<()> {
-    let spec = net.spec();
+pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
     if data.inputs() != spec.input_dim() {
         return Err(Error::config(
             "data",
@@ -180,9 +179,9 @@ impl Trainer {
         val: Option<&Dataset>,
         observer: &mut dyn Observer,
     ) -> Result<&History> {
-        check_fits(&self.net, self.loss, train)?;
+        check_fits(self.net.spec(), self.loss, train)?;
         if let Some(v) = val {
-            check_fits(&self.net, self.loss, v)?;
+            check_fits(self.net.spec(), self.loss, v)?;
         }
         if train.rows() == 0 {
             return Err(Error::config("data", "has no rows"));
@@ -287,7 +286,7 @@ impl Trainer {
 
     /// The loss and metrics on `data`.
     pub fn evaluate(&self, data: &Dataset) -> Result<Metrics> {
-        check_fits(&self.net, self.loss, data)?;
+        check_fits(self.net.spec(), self.loss, data)?;
         let data = data.to_device(self.net.device(), self.net.dtype())?;
         let out = self.predict(data.x())?;
         Metrics::compute(self.loss, &out, data.y())

@@ -313,7 +313,9 @@ fn data_width_must_match_the_stack() {
         &Device::Cpu,
     )
     .unwrap();
-    let e = check_fits(&net, Loss::Mse, &d).unwrap_err().to_string();
+    let e = check_fits(net.spec(), Loss::Mse, &d)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("3 input columns") && e.contains("takes 2"),
         "{e}"
@@ -326,13 +328,15 @@ fn data_width_must_match_the_stack() {
         &Device::Cpu,
     )
     .unwrap();
-    let e = check_fits(&net, Loss::Mse, &d).unwrap_err().to_string();
+    let e = check_fits(net.spec(), Loss::Mse, &d)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("1 target columns") && e.contains("2 outputs"),
         "{e}"
     );
     let d = load(&csv("c.csv", "a,b,c,y\n1,2,3,4\n"), &classes()).unwrap();
-    let e = check_fits(&net, Loss::CrossEntropy, &d)
+    let e = check_fits(net.spec(), Loss::CrossEntropy, &d)
         .unwrap_err()
         .to_string();
     assert!(e.contains("5 classes") && e.contains("2 outputs"), "{e}");

@@ -1,0 +1,246 @@
+//! The command line as clap parses it: flags and their help, nothing more.
+//! Meaning (validation, defaults that depend on other flags) is in `config.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// synapse: train small neural networks on your own CSV or npz data.
+#[derive(Debug, Parser)]
+#[command(name = "synapse", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a network on a data file and save it as a safetensors model.
+    #[command(
+        after_help = "Example (the article's neuron):\n  synapse train --data examples/data/article.csv --arch 'linear(3,1,bias=false), sigmoid' \\\n    --loss sse --optimizer sgd --lr 1 --batch-size full --epochs 15000 --init numpy-uniform \\\n    --dtype f64 --out article.safetensors"
+    )]
+    Train(TrainArgs),
+    /// Print a model's outputs (or predicted classes) for inputs.
+    #[command(
+        after_help = "Examples:\n  synapse predict --model article.safetensors --input 1,0,0\n  synapse predict --model iris.safetensors --data new_flowers.csv --label"
+    )]
+    Predict(PredictArgs),
+    /// Print a model's loss and metrics on a labelled data file.
+    #[command(
+        after_help = "Example:\n  synapse eval --model iris.safetensors --data examples/data/iris.csv"
+    )]
+    Eval(EvalArgs),
+    /// Print each element of a stack, its output shape and parameter count.
+    #[command(
+        after_help = "Examples:\n  synapse summary --arch 'linear(64,128), relu, linear(128,10)'\n  synapse summary --model article.safetensors"
+    )]
+    Summary(SummaryArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptimizerKind {
+    Sgd,
+    Adam,
+    Adamw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DTypeArg {
+    F32,
+    F64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Training data: a CSV file with a header row (or .csv.gz), or an .npz with arrays x and y.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'.
+    #[arg(long, value_name = "SPEC")]
+    pub arch: String,
+    /// The loss: sse, mse, bce, bce-logits or cross-entropy.
+    #[arg(long, value_name = "LOSS")]
+    pub loss: String,
+    /// Where to write the trained model (safetensors), atomically.
+    #[arg(long, value_name = "MODEL.safetensors")]
+    pub out: PathBuf,
+    /// Target columns of a CSV, comma-separated (default: the last column).
+    #[arg(long, value_name = "COLS")]
+    pub target: Option<String>,
+    /// The optimizer.
+    #[arg(long, value_enum, default_value = "sgd")]
+    pub optimizer: OptimizerKind,
+    /// Learning rate (default 0.01 for sgd, 0.001 for adam and adamw).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// SGD momentum.
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub momentum: f64,
+    /// Nesterov momentum (SGD, needs --momentum).
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Weight decay (L2 for sgd and adam, decoupled for adamw; default 0, 0.01 for adamw).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+    /// Adam's first-moment decay.
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.9,
+        allow_negative_numbers = true
+    )]
+    pub beta1: f64,
+    /// Adam's second-moment decay.
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 0.999,
+        allow_negative_numbers = true
+    )]
+    pub beta2: f64,
+    /// Adam's epsilon.
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 1e-8,
+        allow_negative_numbers = true
+    )]
+    pub eps: f64,
+    /// Passes over the data.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
+    pub epochs: String,
+    /// Rows per optimizer step, or 'full' for one batch of all rows.
+    #[arg(
+        long,
+        value_name = "N|full",
+        default_value = "32",
+        allow_negative_numbers = true
+    )]
+    pub batch_size: String,
+    /// Keep the rows in file order (no shuffling each epoch).
+    #[arg(long)]
+    pub no_shuffle: bool,
+    /// Seed for initialisation, shuffling and the validation split.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u32,
+    /// Initialisation: torch, numpy-uniform (alias article), xavier, he, or a FILE.npz / FILE.safetensors.
+    #[arg(long, value_name = "VALUE", default_value = "torch")]
+    pub init: String,
+    /// Standardise each input column with the training rows' mean and deviation (stored in the model).
+    #[arg(long)]
+    pub normalize: bool,
+    /// Float precision of training and of the saved model.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: DTypeArg,
+    /// Where to train.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+    /// Hold out this fraction of the rows (seeded) for validation.
+    #[arg(
+        long,
+        value_name = "F",
+        conflicts_with = "val",
+        allow_negative_numbers = true
+    )]
+    pub val_split: Option<f64>,
+    /// A separate validation file, read like --data.
+    #[arg(long, value_name = "FILE")]
+    pub val: Option<PathBuf>,
+    /// Stop after this many epochs without improvement (validation loss, else training loss) and keep the best weights.
+    #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
+    pub early_stop: Option<String>,
+    /// Draw the loss per epoch to FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Write a checkpoint (weights, optimizer, generator, history) here after every epoch.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue the run saved in this checkpoint (same flags) up to --epochs.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+    /// Print nothing while training.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Allow stacks of more than 100 million parameters.
+    #[arg(long)]
+    pub allow_large: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// The model file (safetensors).
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The stack, for a model file without synapse metadata (e.g. saved by PyTorch).
+    #[arg(long, value_name = "SPEC")]
+    pub arch: Option<String>,
+    /// One row of inputs, comma-separated.
+    #[arg(
+        long,
+        value_name = "V1,V2,...",
+        conflicts_with = "data",
+        allow_hyphen_values = true
+    )]
+    pub input: Option<String>,
+    /// A CSV (inputs in order) or an npz (array x) of rows to predict.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Columns of the CSV to drop first (its target columns).
+    #[arg(long, value_name = "COLS", requires = "data")]
+    pub target: Option<String>,
+    /// Print the predicted class (its word when the model has labels) instead of the outputs.
+    #[arg(long)]
+    pub label: bool,
+    /// Where to run.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The model file (safetensors).
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Labelled data: CSV with a header row, or npz with x and y.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Target columns of the CSV (default: the last column).
+    #[arg(long, value_name = "COLS")]
+    pub target: Option<String>,
+    /// The loss to report (default: the model's).
+    #[arg(long, value_name = "LOSS")]
+    pub loss: Option<String>,
+    /// The stack, for a model file without synapse metadata.
+    #[arg(long, value_name = "SPEC")]
+    pub arch: Option<String>,
+    /// Where to run.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceArg,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SummaryArgs {
+    /// A model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// A spec.
+    #[arg(long, value_name = "SPEC")]
+    pub arch: Option<String>,
+}

@@ -1,0 +1,230 @@
+//! From parsed flags to plain, checked settings: every error names its flag.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Result};
+use candle_core::{DType, Device};
+use synapse_nn::{AdamConfig, ArchSpec, Init, Loss, SgdConfig};
+use synapse_train::{BatchSize, Targets};
+
+use crate::args::{DTypeArg, DeviceArg, OptimizerKind, TrainArgs};
+
+/// Stacks above this many parameters need `--allow-large`.
+pub const LARGE_PARAMETERS: usize = 100_000_000;
+
+/// How the weights start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InitChoice {
+    /// A scheme drawn from the seed.
+    Scheme(Init),
+    /// Weights read from an .npz or .safetensors file.
+    File(std::path::PathBuf),
+}
+
+/// The optimizer and its hyperparameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OptimizerChoice {
+    Sgd(SgdConfig),
+    Adam(AdamConfig),
+}
+
+pub fn parse_spec(text: &str, flag: &str) -> Result<ArchSpec> {
+    text.parse::<ArchSpec>().map_err(|e| anyhow!("{flag}: {e}"))
+}
+
+pub fn parse_loss(text: &str) -> Result<Loss> {
+    text.parse::<Loss>().map_err(|_| {
+        anyhow!("--loss `{text}`: expected sse, mse, bce, bce-logits or cross-entropy")
+    })
+}
+
+pub fn dtype(d: DTypeArg) -> DType {
+    match d {
+        DTypeArg::F32 => DType::F32,
+        DTypeArg::F64 => DType::F64,
+    }
+}
+
+pub fn device(d: DeviceArg) -> Result<Device> {
+    match d {
+        DeviceArg::Cpu => Ok(Device::Cpu),
+        DeviceArg::Cuda if cfg!(feature = "cuda") => {
+            Device::new_cuda(0).map_err(|e| anyhow!("--device cuda: no usable CUDA device ({e})"))
+        }
+        DeviceArg::Cuda => bail!(
+            "--device cuda: this synapse was built without CUDA; rebuild it with `cargo install --path crates/synapse-cli --features cuda`"
+        ),
+    }
+}
+
+/// Splits `a,b,c` into column names.
+pub fn columns(text: &str, flag: &str) -> Result<Vec<String>> {
+    let cols: Vec<String> = text.split(',').map(|c| c.trim().to_string()).collect();
+    if cols.iter().any(String::is_empty) {
+        bail!("{flag} `{text}`: expected column names separated by commas");
+    }
+    Ok(cols)
+}
+
+pub fn targets(target: Option<&str>) -> Result<Targets> {
+    Ok(match target {
+        Some(t) => Targets::Named(columns(t, "--target")?),
+        None => Targets::Last,
+    })
+}
+
+fn positive_count(text: &str, flag: &str) -> Result<usize> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("{flag} `{text}`: expected a whole number of at least 1"),
+    }
+}
+
+fn finite(value: f64, flag: &str, min: f64, strict: bool) -> Result<f64> {
+    let ok = value.is_finite() && if strict { value > min } else { value >= min };
+    if !ok {
+        let rel = if strict { "greater than" } else { "at least" };
+        bail!("{flag} {value}: expected a finite number {rel} {min}");
+    }
+    Ok(value)
+}
+
+/// Every setting of `synapse train`, checked.
+#[derive(Debug, Clone)]
+pub struct TrainJob {
+    pub spec: ArchSpec,
+    pub loss: Loss,
+    pub optimizer: OptimizerChoice,
+    pub epochs: usize,
+    pub batch_size: BatchSize,
+    pub init: InitChoice,
+    pub dtype: DType,
+    pub early_stop: Option<usize>,
+}
+
+impl TrainJob {
+    pub fn from_args(a: &TrainArgs) -> Result<Self> {
+        let spec = parse_spec(&a.arch, "--arch")?;
+        if spec.parameter_count() > LARGE_PARAMETERS && !a.allow_large {
+            bail!(
+                "--arch: the stack has {} parameters, more than {LARGE_PARAMETERS}; pass --allow-large to train it anyway",
+                spec.parameter_count()
+            );
+        }
+        let loss = parse_loss(&a.loss)?;
+        let epochs = positive_count(&a.epochs, "--epochs")?;
+        let batch_size: BatchSize = a.batch_size.parse().map_err(|_| {
+            anyhow!(
+                "--batch-size `{}`: expected a whole number of at least 1, or full",
+                a.batch_size
+            )
+        })?;
+        let early_stop = a
+            .early_stop
+            .as_deref()
+            .map(|p| positive_count(p, "--early-stop"))
+            .transpose()?;
+        if let Some(f) = a.val_split {
+            if !(f > 0.0 && f < 1.0) {
+                bail!("--val-split {f}: expected a fraction between 0 and 1");
+            }
+        }
+        let weight_decay = a
+            .weight_decay
+            .map(|w| finite(w, "--weight-decay", 0.0, false))
+            .transpose()?;
+        let optimizer = match a.optimizer {
+            OptimizerKind::Sgd => {
+                let momentum = finite(a.momentum, "--momentum", 0.0, false)?;
+                if a.nesterov && momentum == 0.0 {
+                    bail!("--nesterov needs a --momentum greater than 0");
+                }
+                OptimizerChoice::Sgd(SgdConfig {
+                    lr: finite(a.lr.unwrap_or(0.01), "--lr", 0.0, true)?,
+                    momentum,
+                    nesterov: a.nesterov,
+                    weight_decay: weight_decay.unwrap_or(0.0),
+                })
+            }
+            kind => {
+                let base = if kind == OptimizerKind::Adamw {
+                    AdamConfig::adamw()
+                } else {
+                    AdamConfig::default()
+                };
+                for (flag, v) in [("--beta1", a.beta1), ("--beta2", a.beta2)] {
+                    if !(0.0..1.0).contains(&v) {
+                        bail!("{flag} {v}: expected a number in [0, 1)");
+                    }
+                }
+                OptimizerChoice::Adam(AdamConfig {
+                    lr: finite(a.lr.unwrap_or(base.lr), "--lr", 0.0, true)?,
+                    beta1: a.beta1,
+                    beta2: a.beta2,
+                    eps: finite(a.eps, "--eps", 0.0, false)?,
+                    weight_decay: weight_decay.unwrap_or(base.weight_decay),
+                    decoupled: base.decoupled,
+                })
+            }
+        };
+        if !matches!(a.optimizer, OptimizerKind::Sgd) && (a.momentum != 0.0 || a.nesterov) {
+            bail!("--momentum and --nesterov apply to --optimizer sgd only");
+        }
+        let lower = a.init.to_ascii_lowercase();
+        let init = if lower.ends_with(".npz") || lower.ends_with(".safetensors") {
+            InitChoice::File(a.init.clone().into())
+        } else {
+            InitChoice::Scheme(a.init.parse::<Init>().map_err(|_| {
+                anyhow!("--init `{}`: expected torch, numpy-uniform (or article), xavier, he, or a FILE.npz / FILE.safetensors", a.init)
+            })?)
+        };
+        check_out_folder(&a.out, "--out")?;
+        if let Some(p) = &a.plot {
+            let ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if ext != "svg" && ext != "png" {
+                bail!(
+                    "--plot {}: expected a file ending in .svg or .png",
+                    p.display()
+                );
+            }
+            check_out_folder(p, "--plot")?;
+            crate::plot::register_font().map_err(|e| anyhow!("--plot {}: {e}", p.display()))?;
+        }
+        if let Some(c) = &a.checkpoint {
+            check_out_folder(c, "--checkpoint")?;
+        }
+        Ok(Self {
+            spec,
+            loss,
+            optimizer,
+            epochs,
+            batch_size,
+            init,
+            dtype: dtype(a.dtype),
+            early_stop,
+        })
+    }
+}
+
+/// An output's folder must exist before any work is done.
+pub fn check_out_folder(path: &Path, flag: &str) -> Result<()> {
+    if path.file_name().is_none() || path.is_dir() {
+        bail!("{flag} {}: expected a file name", path.display());
+    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}

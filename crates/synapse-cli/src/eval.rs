@@ -1,0 +1,50 @@
+//! `synapse eval`: the loss and metrics of a model on labelled data.
+
+use anyhow::{anyhow, Result};
+use synapse_nn::Loss;
+use synapse_train::{check_fits, load, Classes, LoadOptions, Metrics, Model};
+
+use crate::args::EvalArgs;
+use crate::config::{device, parse_loss, parse_spec, targets};
+
+pub fn run(a: &EvalArgs) -> Result<()> {
+    let dev = device(a.device)?;
+    let arch = a
+        .arch
+        .as_deref()
+        .map(|s| parse_spec(s, "--arch"))
+        .transpose()?;
+    let model = Model::load(&a.model, arch.as_ref(), &dev)?;
+    let loss = match (&a.loss, model.loss) {
+        (Some(l), _) => parse_loss(l)?,
+        (None, Some(l)) => l,
+        (None, None) => {
+            return Err(anyhow!(
+                "{}: the model has no loss metadata; give --loss",
+                a.model.display()
+            ))
+        }
+    };
+    let classes = match (&model.labels, loss) {
+        (Some(l), Loss::CrossEntropy) => Classes::Known(l.clone()),
+        (None, Loss::CrossEntropy) => Classes::Infer,
+        _ => Classes::No,
+    };
+    let options = LoadOptions {
+        targets: targets(a.target.as_deref())?,
+        classes,
+        dtype: model.net.dtype(),
+    };
+    let data = load(&a.data, &options)?;
+    check_fits(model.net.spec(), loss, &data).map_err(|e| anyhow!("{}: {e}", a.data.display()))?;
+    let data = match &model.normalize {
+        Some(n) => data.with_x(n.apply(data.x())?)?,
+        None => data,
+    };
+    let data = data.to_device(&dev, model.net.dtype())?;
+    let out = synapse_train::predict(&model.net, data.x())?;
+    for (name, value) in Metrics::compute(loss, &out, data.y())?.figures() {
+        println!("{name}: {value}");
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! `synapse predict`: outputs (or classes) for `--input`, `--data`, or prompted values.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Result};
+use candle_core::{DType, Tensor};
+use synapse_train::{load, predict_classes, Classes, LoadOptions, Model, Targets};
+
+use crate::args::PredictArgs;
+use crate::config::{columns, device, parse_spec};
+
+pub fn run(a: &PredictArgs) -> Result<()> {
+    let dev = device(a.device)?;
+    let arch = a
+        .arch
+        .as_deref()
+        .map(|s| parse_spec(s, "--arch"))
+        .transpose()?;
+    let model = Model::load(&a.model, arch.as_ref(), &dev)?;
+    let width = model.net.spec().input_dim();
+    let x = match (&a.input, &a.data) {
+        (Some(text), _) => Tensor::from_vec(parse_row(text, width)?, (1, width), &dev)?,
+        (None, Some(path)) => {
+            let targets = match &a.target {
+                Some(t) => Targets::Drop(columns(t, "--target")?),
+                None => Targets::None,
+            };
+            let options = LoadOptions {
+                targets,
+                classes: Classes::No,
+                dtype: DType::F64,
+            };
+            let data = load(path, &options)?;
+            if data.inputs() != width {
+                bail!(
+                    "{}: it has {} input columns but the model takes {width}",
+                    path.display(),
+                    data.inputs()
+                );
+            }
+            data.x().clone()
+        }
+        (None, None) => {
+            if !io::stdin().is_terminal() {
+                bail!("give --input V1,V2,... or --data FILE (stdin is not a terminal to ask on)");
+            }
+            match ask(width)? {
+                Some(row) => Tensor::from_vec(row, (1, width), &dev)?,
+                None => bail!("stdin closed before all {width} inputs were given"),
+            }
+        }
+    };
+    let x = x.to_dtype(model.net.dtype())?;
+    let x = match &model.normalize {
+        Some(n) => n.apply(&x)?,
+        None => x,
+    };
+    let out = synapse_train::predict(&model.net, &x)?;
+    let mut stdout = io::stdout().lock();
+    if a.label {
+        if model.loss.is_some_and(|l| {
+            !l.is_classification()
+                && !matches!(l, synapse_nn::Loss::Bce | synapse_nn::Loss::BceLogits)
+        }) {
+            bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
+        }
+        for class in predict_classes(&model.net, model.loss, &out)? {
+            match model.labels.as_ref().and_then(|l| l.get(class)) {
+                Some(word) => writeln!(stdout, "{word}")?,
+                None => writeln!(stdout, "{class}")?,
+            }
+        }
+    } else {
+        for line in format_rows(&out)? {
+            writeln!(stdout, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Each row's outputs in Rust's shortest round-trip form for the model's dtype.
+pub fn format_rows(out: &Tensor) -> Result<Vec<String>> {
+    fn join<T: std::fmt::Display>(rows: Vec<Vec<T>>) -> Vec<String> {
+        rows.iter()
+            .map(|r| r.iter().map(T::to_string).collect::<Vec<_>>().join(","))
+            .collect()
+    }
+    Ok(match out.dtype() {
+        DType::F32 => join(out.to_vec2::<f32>()?),
+        _ => join(out.to_dtype(DType::F64)?.to_vec2::<f64>()?),
+    })
+}
+
+fn parse_row(text: &str, width: usize) -> Result<Vec<f64>> {
+    let cells: Vec<&str> = text.split(',').map(str::trim).collect();
+    if cells.len() != width {
+        bail!(
+            "--input `{text}`: {} values given, the model takes {width}",
+            cells.len()
+        );
+    }
+    cells
+        .iter()
+        .map(|c| match c.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => bail!("--input `{text}`: `{c}` is not a finite number"),
+        })
+        .collect()
+}
+
+/// Asks for each input in turn, as the article does; asks again after a non-number.
+fn ask(width: usize) -> Result<Option<Vec<f64>>> {
+    let mut lines = io::stdin().lock().lines();
+    let mut row = Vec::with_capacity(width);
+    for i in 1..=width {
+        loop {
+            eprint!("Input {i} of {width}: ");
+            io::stderr().flush()?;
+            let Some(line) = lines.next() else {
+                return Ok(None);
+            };
+            match line?.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() => {
+                    row.push(v);
+                    break;
+                }
+                _ => eprintln!("Please type a number."),
+            }
+        }
+    }
+    Ok(Some(row))
+}
