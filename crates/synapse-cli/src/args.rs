@@ -19,7 +19,7 @@ pub enum Command {
     #[command(
         after_help = "Example (the article's neuron):\n  synapse train --data examples/data/article.csv --arch 'linear(3,1,bias=false), sigmoid' \\\n    --loss sse --optimizer sgd --lr 1 --batch-size full --epochs 15000 --init numpy-uniform \\\n    --dtype f64 --out article.safetensors"
     )]
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Print a model's outputs (or predicted classes) for inputs.
     #[command(
         after_help = "Examples:\n  synapse predict --model article.safetensors --input 1,0,0\n  synapse predict --model iris.safetensors --data new_flowers.csv --label"

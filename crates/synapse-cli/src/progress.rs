@@ -96,7 +96,10 @@ impl Observer for Progress {
             }
             Progress::Lines { start, first, last } => {
                 let every = (*last + 1 - *first).div_ceil(100).max(1);
-                if r.epoch == *first || r.epoch == *last || (r.epoch - *first + 1) % every == 0 {
+                if r.epoch == *first
+                    || r.epoch == *last
+                    || (r.epoch - *first + 1).is_multiple_of(every)
+                {
                     eprintln!(
                         "epoch {}/{last}: {} ({:.1}s)",
                         r.epoch,
