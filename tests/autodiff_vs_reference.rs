@@ -4,69 +4,15 @@
 //! must agree after every step to 1e-10, relative to the largest weight of
 //! each tensor.
 
+mod common;
+
 use anyhow::Result;
+use common::{assert_agree, to_reference, TOL};
 use synapse::nn::{
     Activation, ArchSpec, ElementSpec, Init, Loss, Mt19937, Optimizer, Sequential, Sgd, SgdConfig,
 };
 use synapse::prelude::{DType, Device, Tensor};
-use synapse::reference::{ArticleNeuron, Matrix, RefActivation, RefLayer, RefLoss, RefNetwork};
-
-const TOL: f64 = 1e-10;
-
-/// The reference network with the same weights as `net`.
-fn to_reference(net: &Sequential) -> Result<RefNetwork> {
-    let mut layers = Vec::new();
-    let params = net.parameters();
-    for (i, e) in net.spec().elements().iter().enumerate() {
-        layers.push(match *e {
-            ElementSpec::Linear {
-                input,
-                output,
-                bias,
-            } => {
-                let get = |name: String| -> Result<Vec<f64>> {
-                    let (_, v) = params
-                        .iter()
-                        .find(|(n, _)| *n == name)
-                        .expect("named parameter");
-                    Ok(v.flatten_all()?.to_vec1::<f64>()?)
-                };
-                RefLayer::Dense {
-                    w: Matrix::new(output, input, get(format!("{i}.weight"))?),
-                    b: if bias {
-                        Some(get(format!("{i}.bias"))?)
-                    } else {
-                        None
-                    },
-                }
-            }
-            ElementSpec::Activation(a) => RefLayer::Activation(match a {
-                Activation::Sigmoid => RefActivation::Sigmoid,
-                Activation::Tanh => RefActivation::Tanh,
-                Activation::Relu => RefActivation::Relu,
-                Activation::Identity => RefActivation::Identity,
-                other => anyhow::bail!("the reference has no {other}"),
-            }),
-        });
-    }
-    Ok(RefNetwork { layers })
-}
-
-fn assert_agree(net: &Sequential, reference: &RefNetwork, context: &str) -> Result<()> {
-    for ((name, var), expected) in net.parameters().iter().zip(reference.parameters()) {
-        let got = var.flatten_all()?.to_vec1::<f64>()?;
-        let scale = expected
-            .iter()
-            .fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
-        for (g, e) in got.iter().zip(&expected) {
-            assert!(
-                (g - e).abs() <= TOL * scale,
-                "{context}, {name}: {got:?} vs {expected:?}"
-            );
-        }
-    }
-    Ok(())
-}
+use synapse::reference::{ArticleNeuron, Matrix, RefLoss};
 
 #[test]
 fn article_network_agrees_after_every_step() -> Result<()> {

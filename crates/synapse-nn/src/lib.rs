@@ -24,5 +24,5 @@ pub use linear::Linear;
 pub use loss::Loss;
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use rng::Mt19937;
-pub use sequential::{Layer, Sequential};
+pub use sequential::{Layer, Sequential, MAX_PARAMETERS};
 pub use spec::{ArchSpec, ElementSpec, LinearShape};

@@ -25,6 +25,10 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use crate::{Activation, ArchSpec, ElementSpec, Error, Init, Linear, Result};
 
+/// The most parameters a stack may have (16 GiB of f64): beyond it a spec is
+/// refused before anything is allocated. Callers set lower limits of their own.
+pub const MAX_PARAMETERS: usize = 1 << 31;
+
 /// One element of a stack.
 #[derive(Debug, Clone)]
 pub enum Layer {
@@ -108,6 +112,12 @@ impl Sequential {
         dtype: DType,
         device: &Device,
     ) -> Result<Self> {
+        let count = spec.parameter_count();
+        if count > MAX_PARAMETERS {
+            return Err(Error::SpecWhole(format!(
+                "`{spec}` has {count} parameters, more than the {MAX_PARAMETERS} that can be allocated"
+            )));
+        }
         let mut tensors = HashMap::new();
         for (name, shape, values) in init.draw(spec, seed) {
             let t = Tensor::from_vec(values, shape, device)?.to_dtype(dtype)?;

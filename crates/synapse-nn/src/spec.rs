@@ -36,14 +36,16 @@ pub enum ElementSpec {
 }
 
 impl ElementSpec {
-    /// Number of trainable numbers in the element.
+    /// Number of trainable numbers in the element (saturating at `usize::MAX`).
     pub fn parameter_count(&self) -> usize {
         match *self {
             ElementSpec::Linear {
                 input,
                 output,
                 bias,
-            } => output * input + if bias { output } else { 0 },
+            } => output
+                .saturating_mul(input)
+                .saturating_add(if bias { output } else { 0 }),
             ElementSpec::Activation(_) => 0,
         }
     }
@@ -133,9 +135,12 @@ impl ArchSpec {
         self.linears().last().map_or(0, |l| l.output)
     }
 
-    /// Total number of trainable numbers.
+    /// Total number of trainable numbers (saturating at `usize::MAX`).
     pub fn parameter_count(&self) -> usize {
-        self.elements.iter().map(ElementSpec::parameter_count).sum()
+        self.elements
+            .iter()
+            .map(ElementSpec::parameter_count)
+            .fold(0, usize::saturating_add)
     }
 
     /// Each linear layer with its position in the stack.

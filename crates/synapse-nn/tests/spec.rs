@@ -106,3 +106,27 @@ fn structural_errors_are_clear() {
     assert!(parse_err("sigmoid(2), linear(1,1)").contains("takes no arguments"));
     assert!(parse_err("linear(3,1)x").contains("after the closing parenthesis"));
 }
+
+// Found by fuzzing (fuzz/artifacts/spec_parser): sizes whose product overflows.
+#[test]
+fn huge_sizes_do_not_overflow_and_are_refused_before_allocation() {
+    let spec: ArchSpec = "linear(7777777777277777727,4)".parse().unwrap();
+    assert_eq!(spec.parameter_count(), usize::MAX);
+    let big: ArchSpec = "linear(100000,100000)".parse().unwrap();
+    assert_eq!(big.parameter_count(), 10_000_100_000);
+    for s in [spec, big] {
+        let e = synapse_nn::Sequential::init(
+            &s,
+            synapse_nn::Init::Torch,
+            1,
+            candle_core::DType::F32,
+            &candle_core::Device::Cpu,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("parameters") && e.contains("can be allocated"),
+            "{e}"
+        );
+    }
+}

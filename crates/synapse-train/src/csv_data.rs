@@ -37,13 +37,22 @@ impl Cell<'_> {
         match text.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
             Ok(_) => Err(self.error(format!(
-                "`{text}` is not a finite number (NaN and infinity are not allowed)"
+                "`{}` is not a finite number (NaN and infinity are not allowed)",
+                shorten(text)
             ))),
             Err(_) if text.is_empty() => {
                 Err(self.error("the cell is empty; expected a number".into()))
             }
-            Err(_) => Err(self.error(format!("`{text}` is not a number"))),
+            Err(_) => Err(self.error(format!("`{}` is not a number", shorten(text)))),
         }
+    }
+}
+
+/// A cell's text for a message: at most 40 characters.
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
     }
 }
 
@@ -61,11 +70,16 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
 
 /// Reads `path` as a CSV dataset.
 pub fn load_csv(path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    read_csv(open(path)?, path, options)
+}
+
+/// Reads CSV text from `input`; `path` only names the file in errors.
+pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<Dataset> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(open(path)?);
+        .from_reader(input);
     let csv_error = |e: csv::Error| match e.kind() {
         csv::ErrorKind::Io(io) => Error::io(path, std::io::Error::new(io.kind(), io.to_string())),
         csv::ErrorKind::Utf8 { pos, .. } => Error::Data {
@@ -217,7 +231,8 @@ fn class_indices<'a>(
             let v = c.number(text)?;
             if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
                 return Err(c.error(format!(
-                    "`{text}` is not a class index (a whole number 0 or more)"
+                    "`{}` is not a class index (a whole number 0 or more)",
+                    shorten(text)
                 )));
             }
             if let Classes::Known(labels) = classes {
@@ -254,7 +269,8 @@ fn class_indices<'a>(
             }
             None => {
                 return Err(cell(*line).error(format!(
-                    "unknown class `{text}`; the model knows: {}",
+                    "unknown class `{}`; the model knows: {}",
+                    shorten(text),
                     labels.join(", ")
                 )))
             }

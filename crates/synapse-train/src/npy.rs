@@ -122,7 +122,15 @@ impl NpyArray {
 /// Reads every array of an `.npz` file, in file order, named without `.npy`.
 pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+    read_npz_from(std::io::BufReader::new(file), path)
+}
+
+/// Reads every array of an `.npz` from `input`; `path` only names the file in errors.
+pub fn read_npz_from(
+    input: impl Read + std::io::Seek,
+    path: &Path,
+) -> Result<Vec<(String, NpyArray)>> {
+    let mut zip = zip::ZipArchive::new(input)
         .map_err(|e| Error::data(path, format!("not a valid .npz (zip) file: {e}")))?;
     let mut arrays = Vec::new();
     for i in 0..zip.len() {
@@ -193,9 +201,18 @@ fn read_npy(r: &mut impl Read, available: u64) -> std::result::Result<NpyArray, 
             "shape {shape:?} needs {size} bytes but the array holds fewer"
         ));
     }
-    let mut bytes = vec![0u8; size];
-    r.read_exact(&mut bytes)
-        .map_err(|_| "truncated data".to_string())?;
+    // Grow with the bytes that really arrive: a lying header cannot make us
+    // allocate what the file does not hold.
+    let mut bytes = Vec::new();
+    r.take(size as u64)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("damaged data ({e})"))?;
+    if bytes.len() != size {
+        return Err(format!(
+            "truncated data: shape {shape:?} needs {size} bytes, the array holds {}",
+            bytes.len()
+        ));
+    }
     let mut array = NpyArray {
         dtype,
         shape,

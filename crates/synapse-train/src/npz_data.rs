@@ -11,7 +11,23 @@ use crate::{Error, Result};
 
 /// Reads `path` as an npz dataset.
 pub fn load_npz(path: &Path, options: &LoadOptions) -> Result<Dataset> {
-    let arrays = read_npz(path)?;
+    npz_dataset(read_npz(path)?, path, options)
+}
+
+/// A dataset from npz bytes in memory; `path` only names the file in errors.
+pub fn read_npz_dataset(bytes: &[u8], path: &Path, options: &LoadOptions) -> Result<Dataset> {
+    npz_dataset(
+        crate::npy::read_npz_from(std::io::Cursor::new(bytes), path)?,
+        path,
+        options,
+    )
+}
+
+fn npz_dataset(
+    arrays: Vec<(String, crate::npy::NpyArray)>,
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<Dataset> {
     let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
     let take = |name: &str| {
         arrays

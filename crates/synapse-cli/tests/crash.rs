@@ -1,0 +1,137 @@
+//! Crash safety: `synapse train --checkpoint` killed with SIGKILL at random
+//! moments never leaves a torn checkpoint or `--out`, and resuming from
+//! whatever is there ends with exactly the weights of an uninterrupted run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use candle_core::Device;
+use synapse_nn::Mt19937;
+use synapse_train::{Checkpoint, Model};
+
+const BIN: &str = env!("CARGO_BIN_EXE_synapse");
+const KILLS: usize = 24;
+
+fn workdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("synapse-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The training command: iris, small batches, enough epochs to take a while.
+fn train(out: &Path, extra: &[&str]) -> Command {
+    let data = format!(
+        "{}/../../examples/data/iris.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut c = Command::new(BIN);
+    c.args([
+        "train",
+        "--data",
+        &data,
+        "--arch",
+        "linear(4,16), tanh, linear(16,3)",
+        "--loss",
+        "cross-entropy",
+    ])
+    .args([
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "600",
+        "--seed",
+        "3",
+    ])
+    .args(["--normalize", "--quiet", "--out"])
+    .arg(out)
+    .args(extra)
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    c
+}
+
+fn weights(path: &Path) -> Vec<(String, Vec<u32>)> {
+    let model = Model::load(path, None, &Device::Cpu).expect("a whole model file");
+    model
+        .net
+        .snapshot()
+        .unwrap()
+        .into_iter()
+        .map(|(n, t)| {
+            (
+                n,
+                t.flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_never_tears_files_and_resume_finishes_the_same() {
+    let dir = workdir();
+    let reference = dir.join("reference.safetensors");
+    assert!(train(&reference, &[]).status().unwrap().success());
+
+    let out = dir.join("out.safetensors");
+    let ckpt = dir.join("run.ckpt");
+    // An old model at --out: every kill must leave it whole (or the new one whole).
+    std::fs::copy(&reference, &out).unwrap();
+    let old = std::fs::read(&out).unwrap();
+    let mut rng = Mt19937::new(77);
+    let (mut killed, mut epochs_seen) = (0, Vec::new());
+    for _ in 0..KILLS {
+        let ck = ckpt.to_str().unwrap();
+        let mut cmd = if ckpt.exists() {
+            train(&out, &["--checkpoint", ck, "--resume", ck])
+        } else {
+            train(&out, &["--checkpoint", ck])
+        };
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.uniform(5.0, 120.0) as u64));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed += 1;
+        }
+        child.wait().unwrap();
+        if ckpt.exists() {
+            let c = Checkpoint::load(&ckpt).expect("the checkpoint is whole after a kill");
+            epochs_seen.push(c.history.epochs.len());
+        }
+        let now = std::fs::read(&out).unwrap();
+        assert!(
+            now == old || Model::load(&out, None, &Device::Cpu).is_ok(),
+            "--out is torn"
+        );
+    }
+    assert!(killed >= 20, "only {killed} runs were killed mid-way");
+    assert!(
+        epochs_seen.windows(2).all(|w| w[0] <= w[1]),
+        "checkpoints only move forward: {epochs_seen:?}"
+    );
+    // Finish from whatever is there.
+    let ck = ckpt.to_str().unwrap();
+    let args: Vec<&str> = if ckpt.exists() {
+        vec!["--checkpoint", ck, "--resume", ck]
+    } else {
+        vec!["--checkpoint", ck]
+    };
+    assert!(train(&out, &args).status().unwrap().success());
+    assert_eq!(
+        weights(&out),
+        weights(&reference),
+        "resumed run differs from the uninterrupted one"
+    );
+}

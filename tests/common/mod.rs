@@ -1,0 +1,66 @@
+//! Helpers shared by the integration tests: the reference network built from a
+//! `Sequential`, and the comparison of their weights.
+
+#![allow(dead_code)]
+
+use anyhow::Result;
+use synapse::nn::{Activation, ElementSpec, Sequential};
+use synapse::reference::{Matrix, RefActivation, RefLayer, RefNetwork};
+
+/// Relative tolerance between autodiff and the reference, in f64.
+pub const TOL: f64 = 1e-10;
+
+/// The reference network with the same weights as `net`.
+pub fn to_reference(net: &Sequential) -> Result<RefNetwork> {
+    let mut layers = Vec::new();
+    let params = net.parameters();
+    for (i, e) in net.spec().elements().iter().enumerate() {
+        layers.push(match *e {
+            ElementSpec::Linear {
+                input,
+                output,
+                bias,
+            } => {
+                let get = |name: String| -> Result<Vec<f64>> {
+                    let (_, v) = params
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .expect("named parameter");
+                    Ok(v.flatten_all()?.to_vec1::<f64>()?)
+                };
+                RefLayer::Dense {
+                    w: Matrix::new(output, input, get(format!("{i}.weight"))?),
+                    b: if bias {
+                        Some(get(format!("{i}.bias"))?)
+                    } else {
+                        None
+                    },
+                }
+            }
+            ElementSpec::Activation(a) => RefLayer::Activation(match a {
+                Activation::Sigmoid => RefActivation::Sigmoid,
+                Activation::Tanh => RefActivation::Tanh,
+                Activation::Relu => RefActivation::Relu,
+                Activation::Identity => RefActivation::Identity,
+                other => anyhow::bail!("the reference has no {other}"),
+            }),
+        });
+    }
+    Ok(RefNetwork { layers })
+}
+
+pub fn assert_agree(net: &Sequential, reference: &RefNetwork, context: &str) -> Result<()> {
+    for ((name, var), expected) in net.parameters().iter().zip(reference.parameters()) {
+        let got = var.flatten_all()?.to_vec1::<f64>()?;
+        let scale = expected
+            .iter()
+            .fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(
+                (g - e).abs() <= TOL * scale,
+                "{context}, {name}: {got:?} vs {expected:?}"
+            );
+        }
+    }
+    Ok(())
+}
