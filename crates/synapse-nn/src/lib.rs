@@ -7,6 +7,7 @@
 
 mod activation;
 mod error;
+mod fused;
 mod gradcheck;
 pub mod init;
 mod linear;

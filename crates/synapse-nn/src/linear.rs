@@ -69,18 +69,21 @@ impl Linear {
         self.weight.dims()[0]
     }
 
+    /// Checks that `x` is `[batch, in]`.
+    pub fn check_input(&self, x: &Tensor) -> Result<()> {
+        match x.dims() {
+            &[_, i] if i == self.in_features() => Ok(()),
+            d => Err(Error::shape(
+                "linear input",
+                format!("[batch, {}]", self.in_features()),
+                d,
+            )),
+        }
+    }
+
     /// `x W^T + b` for `x` of shape `[batch, in]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match x.dims() {
-            &[_, i] if i == self.in_features() => {}
-            d => {
-                return Err(Error::shape(
-                    "linear input",
-                    format!("[batch, {}]", self.in_features()),
-                    d,
-                ))
-            }
-        }
+        self.check_input(x)?;
         let y = x.matmul(&self.weight.t()?)?;
         match &self.bias {
             Some(b) => Ok(y.broadcast_add(b)?),

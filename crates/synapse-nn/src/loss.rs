@@ -18,7 +18,7 @@ use std::str::FromStr;
 
 use candle_core::{DType, Tensor, D};
 
-use crate::{Error, Result};
+use crate::{fused, Error, Result};
 
 /// A training objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +56,36 @@ impl Loss {
             &[n, k] => (n, k),
             d => return Err(Error::shape(format!("{self} output"), "[N, K]", d)),
         };
-        if let Loss::CrossEntropy = self {
-            return cross_entropy(out, target, n, k);
-        }
-        if target.dims() != [n, k] {
+        if self.is_classification() {
+            if target.dims() != [n] && target.dims() != [n, 1] {
+                return Err(Error::shape(
+                    "cross-entropy target",
+                    format!("[{n}] or [{n}, 1] class indices"),
+                    target.dims(),
+                ));
+            }
+        } else if target.dims() != [n, k] {
             return Err(Error::shape(
                 format!("{self} target"),
                 format!("[{n}, {k}]"),
                 target.dims(),
             ));
+        }
+        if fused::is_fusable(&[out]) {
+            if let Some(loss) = fused::fused_loss(*self, out, target) {
+                return loss.map_err(|e| match e {
+                    candle_core::Error::Msg(m) if m.starts_with("invalid cross-entropy target") => {
+                        Error::config(
+                            "cross-entropy target",
+                            m.trim_start_matches("invalid cross-entropy target: "),
+                        )
+                    }
+                    other => Error::Candle(other),
+                });
+            }
+        }
+        if let Loss::CrossEntropy = self {
+            return cross_entropy(out, target, k);
         }
         let target = target.to_dtype(out.dtype())?;
         let loss = match self {
@@ -89,14 +110,7 @@ impl Loss {
     }
 }
 
-fn cross_entropy(logits: &Tensor, target: &Tensor, n: usize, k: usize) -> Result<Tensor> {
-    if target.dims() != [n] && target.dims() != [n, 1] {
-        return Err(Error::shape(
-            "cross-entropy target",
-            format!("[{n}] or [{n}, 1] class indices"),
-            target.dims(),
-        ));
-    }
+fn cross_entropy(logits: &Tensor, target: &Tensor, k: usize) -> Result<Tensor> {
     let index = target.flatten_all()?.to_dtype(DType::U32)?;
     let largest = index.max(0)?.to_scalar::<u32>()? as usize;
     if largest >= k {

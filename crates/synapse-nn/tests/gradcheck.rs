@@ -198,3 +198,48 @@ fn stable_losses_stay_finite_for_huge_logits() {
         }
     }
 }
+
+#[test]
+fn fused_dense_layers_match_finite_differences() {
+    // Sequential fuses a linear layer with the activation after it on the CPU.
+    let mut rng = Mt19937::new(14);
+    for act in ["identity", "sigmoid", "tanh", "relu"] {
+        for bias in ["", ",bias=false"] {
+            let spec: synapse_nn::ArchSpec = format!("linear(4,3{bias}), {act}, linear(3,2)")
+                .parse()
+                .unwrap();
+            let net = synapse_nn::Sequential::init(
+                &spec,
+                synapse_nn::Init::Torch,
+                3,
+                DType::F64,
+                &Device::Cpu,
+            )
+            .unwrap();
+            let x = var(random(&mut rng, 5, 4, -2.0, 2.0, 0.0));
+            let c = random(&mut rng, 5, 2, -1.0, 1.0, 0.0);
+            let mut vars: Vec<Var> = net.parameters().into_iter().map(|(_, v)| v).collect();
+            vars.push(x.clone());
+            assert_close(
+                &spec.to_string(),
+                || Ok((net.forward(x.as_tensor())? * &c)?.sum_all()?),
+                &vars,
+            );
+            // The fused forward equals the element-by-element one.
+            let mut y = x.as_tensor().clone();
+            for layer in net.layers() {
+                y = layer.forward(&y).unwrap();
+            }
+            let fused = net.forward(x.as_tensor()).unwrap();
+            let diff = (fused - y)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert!(diff < 1e-14, "{spec}: {diff}");
+        }
+    }
+}

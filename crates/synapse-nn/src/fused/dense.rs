@@ -1,0 +1,259 @@
+//! A dense layer and its activation in one op: `y = act(x W^T + b)`.
+//!
+//! Shapes: `x` `[batch, in]`, `W` `[out, in]`, `b` `[out]`, `y` `[batch, out]`.
+//! Backward, from `dy`: `dz = dy * act'(y)` (sigmoid `y(1-y)`, tanh `1-y^2`,
+//! relu `[y > 0]`, identity 1), `dW = dz^T x`, `db = sum_rows dz`,
+//! `dx = dz W` (only when `x` needs a gradient).
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+
+use super::gemm::{gemm_into, matmul};
+use super::storage::{Real, View};
+use crate::Activation;
+
+/// The activations that fuse with a dense layer (derivative known from the output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FusedAct {
+    Identity,
+    Sigmoid,
+    Tanh,
+    Relu,
+}
+
+impl FusedAct {
+    /// The fused form of an activation, if it has one.
+    pub(crate) fn of(a: &Activation) -> Option<Self> {
+        match a {
+            Activation::Identity => Some(FusedAct::Identity),
+            Activation::Sigmoid => Some(FusedAct::Sigmoid),
+            Activation::Tanh => Some(FusedAct::Tanh),
+            Activation::Relu => Some(FusedAct::Relu),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn apply<T: Real>(self, z: T) -> T {
+        match self {
+            FusedAct::Identity => z,
+            // 1 / (e^-z + 1), as candle's sigmoid (and numpy's 1 / (1 + e^-z)).
+            FusedAct::Sigmoid => ((-z).exp() + T::one()).recip(),
+            FusedAct::Tanh => z.tanh(),
+            FusedAct::Relu => {
+                if z > T::zero() {
+                    z
+                } else {
+                    T::zero()
+                }
+            }
+        }
+    }
+
+    /// `dy * act'` written with the output `y`, as the unfused backward computes it.
+    #[inline]
+    fn grad<T: Real>(self, dy: T, y: T) -> T {
+        match self {
+            FusedAct::Identity => dy,
+            FusedAct::Sigmoid => dy * ((T::one() - y) * y),
+            FusedAct::Tanh => dy * (T::one() - y * y),
+            FusedAct::Relu => {
+                if y > T::zero() {
+                    dy
+                } else {
+                    T::zero()
+                }
+            }
+        }
+    }
+}
+
+/// The forward op; the bias is the optional third argument.
+struct Dense(FusedAct);
+
+fn forward<T: Real>(
+    act: FusedAct,
+    x: View<T>,
+    w: View<T>,
+    b: Option<View<T>>,
+) -> Result<(CpuStorage, Shape)> {
+    let (batch, out) = (x.rows, w.rows);
+    if x.cols != w.cols || b.is_some_and(|b| b.cols != out) {
+        candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols, w.cols);
+    }
+    let mut y = vec![T::zero(); batch * out];
+    if let Some(b) = b {
+        for row in y.chunks_mut(out) {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = b.at(0, j);
+            }
+        }
+    }
+    // W^T as a view: element (k, j) of W^T is W[j, k].
+    let wt = View {
+        data: w.data,
+        rows: w.cols,
+        cols: w.rows,
+        rs: w.cs,
+        cs: w.rs,
+    };
+    gemm_into(&mut y, x, wt, b.is_some());
+    if act != FusedAct::Identity {
+        y.iter_mut().for_each(|v| *v = act.apply(*v));
+    }
+    Ok((T::storage(y), Shape::from((batch, out))))
+}
+
+fn dispatch(
+    act: FusedAct,
+    x: (&CpuStorage, &Layout),
+    w: (&CpuStorage, &Layout),
+    b: Option<(&CpuStorage, &Layout)>,
+) -> Result<(CpuStorage, Shape)> {
+    match x.0 {
+        CpuStorage::F32(_) => forward::<f32>(
+            act,
+            View::new(x.0, x.1)?,
+            View::new(w.0, w.1)?,
+            b.map(|b| View::new(b.0, b.1)).transpose()?,
+        ),
+        CpuStorage::F64(_) => forward::<f64>(
+            act,
+            View::new(x.0, x.1)?,
+            View::new(w.0, w.1)?,
+            b.map(|b| View::new(b.0, b.1)).transpose()?,
+        ),
+        _ => candle_core::bail!("dense: f32 or f64 only"),
+    }
+}
+
+/// `dz = dy * act'(y)`, elementwise, outside the graph.
+struct ActGrad(FusedAct);
+
+impl CustomOp2 for ActGrad {
+    fn name(&self) -> &'static str {
+        "synapse-act-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(
+            act: FusedAct,
+            s1: &CpuStorage,
+            l1: &Layout,
+            s2: &CpuStorage,
+            l2: &Layout,
+        ) -> Result<(CpuStorage, Shape)> {
+            let (dy, y) = (View::<T>::new(s1, l1)?, View::<T>::new(s2, l2)?);
+            let mut dz = Vec::with_capacity(dy.rows * dy.cols);
+            match (dy.contiguous(), y.contiguous()) {
+                (Some(a), Some(b)) => dz.extend(a.iter().zip(b).map(|(&g, &o)| act.grad(g, o))),
+                _ => {
+                    for r in 0..dy.rows {
+                        for c in 0..dy.cols {
+                            dz.push(act.grad(dy.at(r, c), y.at(r, c)));
+                        }
+                    }
+                }
+            }
+            Ok((T::storage(dz), l1.shape().clone()))
+        }
+        match s1 {
+            CpuStorage::F32(_) => run::<f32>(self.0, s1, l1, s2, l2),
+            CpuStorage::F64(_) => run::<f64>(self.0, s1, l1, s2, l2),
+            _ => candle_core::bail!("act-grad: f32 or f64 only"),
+        }
+    }
+}
+
+/// The gradients `(dx, dW, db)` of the fused layer.
+fn backward(
+    act: FusedAct,
+    x: &Tensor,
+    w: &Tensor,
+    y: &Tensor,
+    dy: &Tensor,
+    bias: bool,
+) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
+    let dz = match act {
+        FusedAct::Identity => dy.clone(),
+        _ => dy.apply_op2_no_bwd(y, &ActGrad(act))?,
+    };
+    let dw = matmul(&dz.t()?, x)?;
+    let db = if bias { Some(dz.sum(0)?) } else { None };
+    let dx = if x.track_op() {
+        Some(matmul(&dz, w)?)
+    } else {
+        None
+    };
+    Ok((dx, dw, db))
+}
+
+impl CustomOp3 for Dense {
+    fn name(&self) -> &'static str {
+        "synapse-dense"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        dispatch(self.0, (s1, l1), (s2, l2), Some((s3, l3)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, db) = backward(self.0, x, w, y, dy, true)?;
+        Ok((dx, Some(dw), db))
+    }
+}
+
+impl CustomOp2 for Dense {
+    fn name(&self) -> &'static str {
+        "synapse-dense-nobias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        dispatch(self.0, (s1, l1), (s2, l2), None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = backward(self.0, x, w, y, dy, false)?;
+        Ok((dx, Some(dw)))
+    }
+}
+
+/// `act(x W^T + b)` as one op with its own backward (CPU, f32/f64).
+pub(crate) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: FusedAct) -> Result<Tensor> {
+    match b {
+        Some(b) => x.apply_op3(w, b, Dense(act)),
+        None => x.apply_op2(w, Dense(act)),
+    }
+}

@@ -1,0 +1,234 @@
+//! Losses as single ops (CPU, f32/f64), summing in f64. `o` is the output
+//! `[N, K]`, `t` the target; `n = N K` elements, `s` the incoming gradient.
+//!
+//! | loss | value | gradient |
+//! | --- | --- | --- |
+//! | sse | `0.5 sum (o - t)^2` | `s (o - t)` |
+//! | mse | `sum (o - t)^2 / n` | `s 2 (o - t) / n` |
+//! | bce-logits | `sum [max(o,0) - o t + ln(1 + e^-abs(o))] / n` | `s (sigmoid(o) - t) / n` |
+//! | cross-entropy | `sum_i [lse(o_i) - o_i,t_i] / N` | `s (softmax(o_i)_j - [j = t_i]) / N` |
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+
+use super::storage::{Real, View};
+use crate::Loss;
+
+struct LossOp(Loss);
+
+struct LossGrad {
+    loss: Loss,
+    scale: f64,
+}
+
+/// The class index of row `i` of a `[N]` or `[N, 1]` target, checked against `k`.
+fn class<T: Real>(t: &View<T>, i: usize, k: usize) -> Result<usize> {
+    let v = if t.rows == 1 && t.cols > 1 {
+        t.at(0, i)
+    } else {
+        t.at(i, 0)
+    }
+    .as_f64();
+    if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < k) {
+        candle_core::bail!(
+            "invalid cross-entropy target: class index {v} is out of range for {k} output columns"
+        );
+    }
+    Ok(v as usize)
+}
+
+fn check_target<T: Real>(loss: Loss, o: &View<T>, t: &View<T>) -> Result<()> {
+    let ok = match loss {
+        Loss::CrossEntropy => {
+            (t.rows == o.rows && t.cols == 1) || (t.rows == 1 && t.cols == o.rows)
+        }
+        _ => t.rows == o.rows && t.cols == o.cols,
+    };
+    if !ok {
+        candle_core::bail!(
+            "{loss} target [{}, {}] does not fit output [{}, {}]",
+            t.rows,
+            t.cols,
+            o.rows,
+            o.cols
+        );
+    }
+    Ok(())
+}
+
+/// `(max, ln sum e^(x - max))` of row `i`.
+fn log_sum_exp<T: Real>(o: &View<T>, i: usize) -> (f64, f64) {
+    let max = (0..o.cols)
+        .map(|j| o.at(i, j).as_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = (0..o.cols).map(|j| (o.at(i, j).as_f64() - max).exp()).sum();
+    (max, sum.ln())
+}
+
+fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<f64> {
+    check_target(loss, &o, &t)?;
+    let n = (o.rows * o.cols) as f64;
+    let mut total = 0.0f64;
+    match loss {
+        Loss::CrossEntropy => {
+            for i in 0..o.rows {
+                let c = class(&t, i, o.cols)?;
+                let (max, lse) = log_sum_exp(&o, i);
+                total += max + lse - o.at(i, c).as_f64();
+            }
+            return Ok(total / o.rows as f64);
+        }
+        _ => {
+            for i in 0..o.rows {
+                for j in 0..o.cols {
+                    let (x, y) = (o.at(i, j).as_f64(), t.at(i, j).as_f64());
+                    total += match loss {
+                        Loss::Sse | Loss::Mse => (x - y) * (x - y),
+                        _ => x.max(0.0) - x * y + (-x.abs()).exp().ln_1p(),
+                    };
+                }
+            }
+        }
+    }
+    Ok(match loss {
+        Loss::Sse => 0.5 * total,
+        _ => total / n,
+    })
+}
+
+fn gradient<T: Real>(loss: Loss, scale: f64, o: View<T>, t: View<T>) -> Result<Vec<T>> {
+    check_target(loss, &o, &t)?;
+    let n = (o.rows * o.cols) as f64;
+    let mut g = Vec::with_capacity(o.rows * o.cols);
+    match loss {
+        // Written as the unfused graph computes it, so that sse with lr 1 is
+        // the article's update bit for bit.
+        Loss::Sse => {
+            let s = T::from_f64(scale);
+            for i in 0..o.rows {
+                g.extend((0..o.cols).map(|j| (o.at(i, j) - t.at(i, j)) * s));
+            }
+        }
+        Loss::Mse => {
+            let s = T::from_f64(2.0 * scale / n);
+            for i in 0..o.rows {
+                g.extend((0..o.cols).map(|j| (o.at(i, j) - t.at(i, j)) * s));
+            }
+        }
+        Loss::BceLogits => {
+            let s = scale / n;
+            for i in 0..o.rows {
+                g.extend((0..o.cols).map(|j| {
+                    let x = o.at(i, j).as_f64();
+                    T::from_f64((1.0 / (1.0 + (-x).exp()) - t.at(i, j).as_f64()) * s)
+                }));
+            }
+        }
+        Loss::CrossEntropy => {
+            let s = scale / o.rows as f64;
+            for i in 0..o.rows {
+                let c = class(&t, i, o.cols)?;
+                let (max, lse) = log_sum_exp(&o, i);
+                g.extend((0..o.cols).map(|j| {
+                    let p = (o.at(i, j).as_f64() - max - lse).exp();
+                    T::from_f64((p - if j == c { 1.0 } else { 0.0 }) * s)
+                }));
+            }
+        }
+        Loss::Bce => candle_core::bail!("bce is not fused"),
+    }
+    Ok(g)
+}
+
+impl CustomOp2 for LossOp {
+    fn name(&self) -> &'static str {
+        "synapse-loss"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let shape = Shape::from(());
+        match s1 {
+            CpuStorage::F32(_) => {
+                let v = value::<f32>(self.0, View::new(s1, l1)?, View::new(s2, l2)?)?;
+                Ok((CpuStorage::F32(vec![v as f32]), shape))
+            }
+            CpuStorage::F64(_) => {
+                let v = value::<f64>(self.0, View::new(s1, l1)?, View::new(s2, l2)?)?;
+                Ok((CpuStorage::F64(vec![v]), shape))
+            }
+            _ => candle_core::bail!("loss: f32 or f64 only"),
+        }
+    }
+
+    fn bwd(
+        &self,
+        o: &Tensor,
+        t: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let scale = grad.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        let g = o.apply_op2_no_bwd(
+            t,
+            &LossGrad {
+                loss: self.0,
+                scale,
+            },
+        )?;
+        Ok((Some(g), None))
+    }
+}
+
+impl CustomOp2 for LossGrad {
+    fn name(&self) -> &'static str {
+        "synapse-loss-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let shape = l1.shape().clone();
+        match s1 {
+            CpuStorage::F32(_) => Ok((
+                CpuStorage::F32(gradient::<f32>(
+                    self.loss,
+                    self.scale,
+                    View::new(s1, l1)?,
+                    View::new(s2, l2)?,
+                )?),
+                shape,
+            )),
+            CpuStorage::F64(_) => Ok((
+                CpuStorage::F64(gradient::<f64>(
+                    self.loss,
+                    self.scale,
+                    View::new(s1, l1)?,
+                    View::new(s2, l2)?,
+                )?),
+                shape,
+            )),
+            _ => candle_core::bail!("loss: f32 or f64 only"),
+        }
+    }
+}
+
+/// The loss as one op with its own backward; `None` when the loss has no fused form.
+pub(crate) fn fused_loss(loss: Loss, out: &Tensor, target: &Tensor) -> Option<Result<Tensor>> {
+    if loss == Loss::Bce {
+        return None;
+    }
+    let target = match target.to_dtype(out.dtype()) {
+        Ok(t) => t,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(out.apply_op2(&target, LossOp(loss)))
+}
