@@ -80,6 +80,12 @@ fn random_spec(rng: &mut Mt19937) -> ArchSpec {
 
 #[test]
 fn random_stacks_agree_after_every_step() -> Result<()> {
+    // Both the fused CPU kernels and the plain tensor path.
+    synapse::nn::with_fused_ops(true, random_stacks)?;
+    synapse::nn::with_fused_ops(false, random_stacks)
+}
+
+fn random_stacks() -> Result<()> {
     let dev = Device::Cpu;
     let mut rng = Mt19937::new(2024);
     let mut seen = std::collections::HashSet::new();

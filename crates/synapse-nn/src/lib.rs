@@ -19,6 +19,7 @@ mod spec;
 
 pub use activation::{Activation, DEFAULT_LEAKY_SLOPE};
 pub use error::{Error, Result};
+pub use fused::with_fused_ops;
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
 pub use linear::Linear;

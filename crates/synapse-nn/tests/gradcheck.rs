@@ -80,6 +80,12 @@ fn linear_with_and_without_bias_matches_finite_differences() {
 
 #[test]
 fn every_loss_matches_finite_differences() {
+    // Fused single-op losses (CPU) and the tensor expressions.
+    synapse_nn::with_fused_ops(true, every_loss);
+    synapse_nn::with_fused_ops(false, every_loss);
+}
+
+fn every_loss() {
     let mut rng = Mt19937::new(13);
     for loss in Loss::ALL {
         let (out, target) = match loss {

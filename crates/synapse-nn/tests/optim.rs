@@ -49,8 +49,29 @@ fn step(opt: &mut dyn Optimizer, p: &Var) -> Result<()> {
     opt.step(&loss.backward()?)
 }
 
-/// Runs 5 steps and compares the values after step 3 and step 5.
-fn check(name: &str, mut opt: Box<dyn Optimizer>, p: &Var, after3: [f64; 4], after5: [f64; 4]) {
+/// Runs 5 steps and compares the values after step 3 and step 5, once with the
+/// fused in-place kernels and once with plain tensor operations.
+fn check(
+    name: &str,
+    make: impl Fn() -> (Box<dyn Optimizer>, Var),
+    after3: [f64; 4],
+    after5: [f64; 4],
+) {
+    for fused in [true, false] {
+        let (opt, p) = make();
+        synapse_nn::with_fused_ops(fused, || {
+            check_path(&format!("{name} fused={fused}"), opt, &p, after3, after5)
+        });
+    }
+}
+
+fn check_path(
+    name: &str,
+    mut opt: Box<dyn Optimizer>,
+    p: &Var,
+    after3: [f64; 4],
+    after5: [f64; 4],
+) {
     for i in 1..=5 {
         step(opt.as_mut(), p).unwrap();
         let got = p.flatten_all().unwrap().to_vec1::<f64>().unwrap();
@@ -86,14 +107,14 @@ fn adam(config: AdamConfig) -> (Box<dyn Optimizer>, Var) {
 
 #[test]
 fn sgd_plain() {
-    let (opt, p) = sgd(SgdConfig {
-        lr: 0.1,
-        ..Default::default()
-    });
     check(
         "plain",
-        opt,
-        &p,
+        || {
+            sgd(SgdConfig {
+                lr: 0.1,
+                ..Default::default()
+            })
+        },
         [0.36450000000000005, -0.768, 1.71475, 0.08574999999999999],
         [
             0.29524500000000004,
@@ -106,15 +127,15 @@ fn sgd_plain() {
 
 #[test]
 fn sgd_momentum() {
-    let (opt, p) = sgd(SgdConfig {
-        lr: 0.1,
-        momentum: 0.9,
-        ..Default::default()
-    });
     check(
         "momentum",
-        opt,
-        &p,
+        || {
+            sgd(SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                ..Default::default()
+            })
+        },
         [
             0.243,
             -0.09299999999999997,
@@ -132,16 +153,16 @@ fn sgd_momentum() {
 
 #[test]
 fn sgd_nesterov() {
-    let (opt, p) = sgd(SgdConfig {
-        lr: 0.1,
-        momentum: 0.9,
-        nesterov: true,
-        ..Default::default()
-    });
     check(
         "nesterov",
-        opt,
-        &p,
+        || {
+            sgd(SgdConfig {
+                lr: 0.1,
+                momentum: 0.9,
+                nesterov: true,
+                ..Default::default()
+            })
+        },
         [
             0.16366050000000001,
             0.16252800000000017,
@@ -159,16 +180,16 @@ fn sgd_nesterov() {
 
 #[test]
 fn sgd_momentum_weight_decay() {
-    let (opt, p) = sgd(SgdConfig {
-        lr: 0.05,
-        momentum: 0.8,
-        weight_decay: 0.1,
-        ..Default::default()
-    });
     check(
         "momentum_wd",
-        opt,
-        &p,
+        || {
+            sgd(SgdConfig {
+                lr: 0.05,
+                momentum: 0.8,
+                weight_decay: 0.1,
+                ..Default::default()
+            })
+        },
         [
             0.3627743125,
             -0.7490360625000001,
@@ -186,14 +207,14 @@ fn sgd_momentum_weight_decay() {
 
 #[test]
 fn adam_defaults_with_lr() {
-    let (opt, p) = adam(AdamConfig {
-        lr: 0.1,
-        ..Default::default()
-    });
     check(
         "adam",
-        opt,
-        &p,
+        || {
+            adam(AdamConfig {
+                lr: 0.1,
+                ..Default::default()
+            })
+        },
         [
             0.20487125573945109,
             -1.2009028705180997,
@@ -211,15 +232,15 @@ fn adam_defaults_with_lr() {
 
 #[test]
 fn adam_l2_weight_decay() {
-    let (opt, p) = adam(AdamConfig {
-        lr: 0.1,
-        weight_decay: 0.1,
-        ..Default::default()
-    });
     check(
         "adam_wd",
-        opt,
-        &p,
+        || {
+            adam(AdamConfig {
+                lr: 0.1,
+                weight_decay: 0.1,
+                ..Default::default()
+            })
+        },
         [
             0.20487125516142357,
             -1.2009028704691822,
@@ -237,15 +258,15 @@ fn adam_l2_weight_decay() {
 
 #[test]
 fn adamw_decoupled_weight_decay() {
-    let (opt, p) = adam(AdamConfig {
-        lr: 0.1,
-        weight_decay: 0.1,
-        ..AdamConfig::adamw()
-    });
     check(
         "adamw",
-        opt,
-        &p,
+        || {
+            adam(AdamConfig {
+                lr: 0.1,
+                weight_decay: 0.1,
+                ..AdamConfig::adamw()
+            })
+        },
         [
             0.19341560743603653,
             -1.1595201600808838,
@@ -263,17 +284,17 @@ fn adamw_decoupled_weight_decay() {
 
 #[test]
 fn adam_other_betas_and_eps() {
-    let (opt, p) = adam(AdamConfig {
-        lr: 0.05,
-        beta1: 0.8,
-        beta2: 0.99,
-        eps: 1e-6,
-        ..Default::default()
-    });
     check(
         "adam_betas",
-        opt,
-        &p,
+        || {
+            adam(AdamConfig {
+                lr: 0.05,
+                beta1: 0.8,
+                beta2: 0.99,
+                eps: 1e-6,
+                ..Default::default()
+            })
+        },
         [
             0.3513284106042216,
             -1.3503594435206827,

@@ -12,7 +12,10 @@ mod dense;
 mod gemm;
 mod loss;
 mod storage;
+mod update;
 
 pub(crate) use dense::{dense, FusedAct};
 pub(crate) use loss::fused_loss;
 pub(crate) use storage::is_fusable;
+pub use storage::with_fused_ops;
+pub(crate) use update::{update, Update};

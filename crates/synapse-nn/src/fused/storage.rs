@@ -84,10 +84,24 @@ impl<'a, T: Real> View<'a, T> {
     }
 }
 
-/// Whether the fused kernels apply: every tensor on the CPU, in f32 or f64.
+thread_local! {
+    static ENABLED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Runs `f` with the fused CPU kernels turned on or off on this thread (they
+/// are on by default). For tests and benchmarks that compare both paths.
+pub fn with_fused_ops<R>(enabled: bool, f: impl FnOnce() -> R) -> R {
+    let before = ENABLED.with(|e| e.replace(enabled));
+    let out = f();
+    ENABLED.with(|e| e.set(before));
+    out
+}
+
+/// Whether the fused kernels apply: turned on, every tensor on the CPU, in f32 or f64.
 pub(crate) fn is_fusable(tensors: &[&Tensor]) -> bool {
-    tensors
-        .iter()
-        .all(|t| t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64))
+    ENABLED.with(|e| e.get())
+        && tensors
+            .iter()
+            .all(|t| t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64))
         && tensors.windows(2).all(|w| w[0].dtype() == w[1].dtype())
 }

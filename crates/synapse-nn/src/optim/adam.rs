@@ -13,6 +13,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
 use super::{check_range, state_tensor, Optimizer, OptimizerState};
+use crate::fused::{self, Update};
 use crate::{Error, Result};
 
 /// Hyperparameters of [`Adam`]; the defaults are PyTorch's.
@@ -108,9 +109,45 @@ impl Optimizer for Adam {
         self.step += 1;
         let t = self.step as i32;
         let step_size = c.lr / (1.0 - c.beta1.powi(t));
-        let bias_correction2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
+        let bc2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
         for ((_, p), (m, v)) in self.params.iter().zip(self.moments.iter_mut()) {
             let Some(g) = grads.get(p) else { continue };
+            if fused::is_fusable(&[p, g, m]) {
+                // L2 decay enters the moments through g' = g + wd p; AdamW decays p.
+                let l2 = if c.decoupled { 0.0 } else { c.weight_decay };
+                fused::update(
+                    m,
+                    g,
+                    p,
+                    Update::AdamFirst {
+                        beta1: c.beta1,
+                        wd: l2,
+                    },
+                )?;
+                fused::update(
+                    v,
+                    g,
+                    p,
+                    Update::AdamSecond {
+                        beta2: c.beta2,
+                        wd: l2,
+                    },
+                )?;
+                let decay =
+                    (c.decoupled && c.weight_decay != 0.0).then_some(1.0 - c.lr * c.weight_decay);
+                fused::update(
+                    p,
+                    m,
+                    v,
+                    Update::AdamParam {
+                        step_size,
+                        bc2_sqrt,
+                        eps: c.eps,
+                        decay,
+                    },
+                )?;
+                continue;
+            }
             let mut g = g.clone();
             if c.weight_decay != 0.0 {
                 if c.decoupled {
@@ -120,8 +157,11 @@ impl Optimizer for Adam {
                 }
             }
             *m = (&*m + ((&g - &*m)? * (1.0 - c.beta1))?)?;
-            *v = ((&*v * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-            let denom = ((v.sqrt()? / bias_correction2_sqrt)? + c.eps)?;
+            *v = ((&*v * c.beta2)? + ((&g * (1.0 - c.beta2))? * &g)?)?;
+            let denom = (v
+                .sqrt()?
+                .broadcast_div(&Tensor::new(bc2_sqrt, v.device())?.to_dtype(v.dtype())?)?
+                + c.eps)?;
             let update = ((&*m / denom)? * step_size)?;
             p.set(&(p.as_tensor() - update)?)?;
         }

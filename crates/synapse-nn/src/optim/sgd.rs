@@ -12,6 +12,7 @@ use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
 use super::{check_range, state_tensor, Optimizer, OptimizerState};
+use crate::fused::{self, Update};
 use crate::{Error, Result};
 
 /// Hyperparameters of [`Sgd`]. PyTorch has no default learning rate; ours is 0.01.
@@ -76,24 +77,11 @@ impl Optimizer for Sgd {
         let c = self.config;
         for ((_, p), buf) in self.params.iter().zip(self.buffers.iter_mut()) {
             let Some(g) = grads.get(p) else { continue };
-            let mut g = if c.weight_decay != 0.0 {
-                (g + (p.as_tensor() * c.weight_decay)?)?
+            if fused::is_fusable(&[p, g]) {
+                step_in_place(&c, p, g, buf)?;
             } else {
-                g.clone()
-            };
-            if c.momentum != 0.0 {
-                let b = match buf.take() {
-                    None => g.copy()?,
-                    Some(b) => ((b * c.momentum)? + &g)?,
-                };
-                g = if c.nesterov {
-                    (g + (&b * c.momentum)?)?
-                } else {
-                    b.clone()
-                };
-                *buf = Some(b);
+                step_tensors(&c, p, g, buf)?;
             }
-            p.set(&(p.as_tensor() - (g * c.lr)?)?)?;
         }
         self.step += 1;
         Ok(())
@@ -135,4 +123,57 @@ impl Optimizer for Sgd {
         self.step = state.step;
         Ok(())
     }
+}
+
+/// The update on the CPU: one pass per tensor, no allocation after the first step.
+fn step_in_place(c: &SgdConfig, p: &Var, g: &Tensor, buf: &mut Option<Tensor>) -> Result<()> {
+    let wd = c.weight_decay;
+    if c.momentum == 0.0 {
+        return Ok(fused::update(p, g, g, Update::Sgd { lr: c.lr, wd })?);
+    }
+    let first = buf.is_none();
+    let b = match buf {
+        Some(b) => b.clone(),
+        None => buf.insert(p.zeros_like()?).clone(),
+    };
+    fused::update(
+        &b,
+        g,
+        p,
+        Update::MomentumBuffer {
+            momentum: c.momentum,
+            wd,
+            first,
+        },
+    )?;
+    let rule = Update::SgdMomentum {
+        lr: c.lr,
+        momentum: c.momentum,
+        wd,
+        nesterov: c.nesterov,
+    };
+    Ok(fused::update(p, g, &b, rule)?)
+}
+
+/// The update with tensor operations, on any device.
+fn step_tensors(c: &SgdConfig, p: &Var, g: &Tensor, buf: &mut Option<Tensor>) -> Result<()> {
+    let mut g = if c.weight_decay != 0.0 {
+        (g + (p.as_tensor() * c.weight_decay)?)?
+    } else {
+        g.clone()
+    };
+    if c.momentum != 0.0 {
+        let b = match buf.take() {
+            None => g.copy()?,
+            Some(b) => ((b * c.momentum)? + &g)?,
+        };
+        g = if c.nesterov {
+            (g + (&b * c.momentum)?)?
+        } else {
+            b.clone()
+        };
+        *buf = Some(b);
+    }
+    p.set(&(p.as_tensor() - (g * c.lr)?)?)?;
+    Ok(())
 }
