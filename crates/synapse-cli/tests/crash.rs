@@ -85,7 +85,12 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
     let reference = dir.join("reference.safetensors");
     let started = std::time::Instant::now();
     let ref_ckpt = dir.join("reference.ckpt");
-    assert!(train(&reference, &["--checkpoint", ref_ckpt.to_str().unwrap()]).status().unwrap().success());
+    assert!(
+        train(&reference, &["--checkpoint", ref_ckpt.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
     // Kill moments scale with the machine's speed: 24 kills spend about 3/4 of a whole run.
     let whole = started.elapsed().as_secs_f64() * 1000.0;
 
@@ -104,7 +109,9 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
             train(&out, &["--checkpoint", ck])
         };
         let mut child = cmd.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.uniform(whole / 100.0, whole / 20.0) as u64));
+        std::thread::sleep(Duration::from_millis(
+            rng.uniform(whole / 100.0, whole / 20.0) as u64,
+        ));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             killed += 1;

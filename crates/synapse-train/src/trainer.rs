@@ -4,8 +4,9 @@
 //! shuffle), and for each consecutive batch: forward, loss, backward, clip,
 //! optimizer step. Then validate, record the epoch, apply early stopping and
 //! write the checkpoint when asked. A non-finite loss stops training with
-//! [`Error::Diverged`] and leaves the weights that last gave a finite loss
-//! (a copy of the weights is kept before each step for that).
+//! [`Error::Diverged`] and puts back the weights of the end of the last
+//! epoch that finished (the starting weights when the first epoch diverges);
+//! one copy of the weights per epoch is kept for that, not one per step.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -194,11 +195,11 @@ impl Trainer {
         let first = self.history.epochs.len() + 1;
         observer.on_train_begin(first, self.config.epochs, n.div_ceil(batch_rows));
         let params = self.net.parameters();
-        let mut last_good: Option<Vec<(String, Tensor)>> = None;
         for epoch in first..=self.config.epochs {
             if self.stopped {
                 break;
             }
+            let last_good = self.net.snapshot()?;
             let lr = self.config.schedule.lr(self.base_lr, epoch - 1);
             self.optimizer.set_learning_rate(lr);
             let order = epoch_order(n, self.config.shuffle, &mut self.rng);
@@ -217,17 +218,14 @@ impl Trainer {
                 let loss = self.loss.forward(&self.net.forward(&xb)?, &yb)?;
                 let value = scalar(&loss)?;
                 if !value.is_finite() {
-                    // Put back the weights of the last step whose loss was finite.
-                    if let Some(good) = &last_good {
-                        self.net.restore(good)?;
-                    }
+                    // Put back the weights of the end of the last whole epoch.
+                    self.net.restore(&last_good)?;
                     return Err(Error::Diverged {
                         epoch,
                         batch: b + 1,
                         value,
                     });
                 }
-                last_good = Some(self.net.snapshot()?);
                 let mut grads = loss.backward()?;
                 if let Some(max) = self.config.clip_norm {
                     clip_grad_norm(&mut grads, &params, max)?;

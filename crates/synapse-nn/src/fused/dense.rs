@@ -7,7 +7,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::gemm::{gemm_into, matmul};
+use super::gemm::{gemm_into, matmul, product};
 use super::storage::{Real, View};
 use crate::Activation;
 
@@ -49,6 +49,32 @@ impl FusedAct {
         }
     }
 
+    /// Applies the activation to every element; one loop per activation so
+    /// that each vectorises.
+    fn apply_all<T: Real>(self, v: &mut [T]) {
+        match self {
+            FusedAct::Identity => {}
+            FusedAct::Sigmoid => v.iter_mut().for_each(|x| *x = FusedAct::Sigmoid.apply(*x)),
+            FusedAct::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
+            FusedAct::Relu => v.iter_mut().for_each(|x| *x = x.max(T::zero())),
+        }
+    }
+
+    /// `dz = dy * act'(y)` for contiguous slices, one loop per activation.
+    fn grad_all<T: Real>(self, dy: &[T], y: &[T], dz: &mut Vec<T>) {
+        let (one, zero) = (T::one(), T::zero());
+        match self {
+            FusedAct::Identity => dz.extend_from_slice(dy),
+            FusedAct::Sigmoid => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * ((one - o) * o))),
+            FusedAct::Tanh => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * (one - o * o))),
+            FusedAct::Relu => dz.extend(
+                dy.iter()
+                    .zip(y)
+                    .map(|(&g, &o)| if o > zero { g } else { zero }),
+            ),
+        }
+    }
+
     /// `dy * act'` written with the output `y`, as the unfused backward computes it.
     #[inline]
     fn grad<T: Real>(self, dy: T, y: T) -> T {
@@ -80,14 +106,6 @@ fn forward<T: Real>(
     if x.cols != w.cols || b.is_some_and(|b| b.cols != out) {
         candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols, w.cols);
     }
-    let mut y = vec![T::zero(); batch * out];
-    if let Some(b) = b {
-        for row in y.chunks_mut(out) {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = b.at(0, j);
-            }
-        }
-    }
     // W^T as a view: element (k, j) of W^T is W[j, k].
     let wt = View {
         data: w.data,
@@ -96,10 +114,18 @@ fn forward<T: Real>(
         rs: w.cs,
         cs: w.rs,
     };
-    gemm_into(&mut y, x, wt, b.is_some());
-    if act != FusedAct::Identity {
-        y.iter_mut().for_each(|v| *v = act.apply(*v));
-    }
+    let mut y = match b {
+        None => product(x, wt),
+        Some(b) => {
+            let mut y = Vec::with_capacity(batch * out);
+            for _ in 0..batch {
+                y.extend((0..out).map(|j| b.at(0, j)));
+            }
+            gemm_into(&mut y, x, wt, true);
+            y
+        }
+    };
+    act.apply_all(&mut y);
     Ok((T::storage(y), Shape::from((batch, out))))
 }
 
@@ -151,7 +177,7 @@ impl CustomOp2 for ActGrad {
             let (dy, y) = (View::<T>::new(s1, l1)?, View::<T>::new(s2, l2)?);
             let mut dz = Vec::with_capacity(dy.rows * dy.cols);
             match (dy.contiguous(), y.contiguous()) {
-                (Some(a), Some(b)) => dz.extend(a.iter().zip(b).map(|(&g, &o)| act.grad(g, o))),
+                (Some(a), Some(b)) => act.grad_all(a, b, &mut dz),
                 _ => {
                     for r in 0..dy.rows {
                         for c in 0..dy.cols {

@@ -33,18 +33,26 @@ pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
     }
 }
 
-/// `dst (m x n, row-major) = beta * dst + a (m x k) * b (k x n)`; `beta` is 0 or 1.
+/// `dst (m x n, row-major) = [dst +] a (m x k) * b (k x n)`, accumulating when asked.
 pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    debug_assert_eq!(b.rows, k);
-    debug_assert_eq!(dst.len(), m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
+    assert_eq!(dst.len(), a.rows * b.cols, "gemm_into: destination size");
+    if a.cols == 0 {
         if !accumulate {
             dst.iter_mut().for_each(|v| *v = T::zero());
         }
+        return;
+    }
+    // SAFETY: dst holds m x n elements, checked above.
+    unsafe { gemm_raw(dst.as_mut_ptr(), a, b, accumulate) }
+}
+
+/// # Safety
+/// `dst` must be valid for writes (and reads when `accumulate`) of
+/// `a.rows * b.cols` elements, row-major, with `a.cols > 0`.
+unsafe fn gemm_raw<T: Real>(dst: *mut T, a: View<T>, b: View<T>, accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    debug_assert_eq!(b.rows, k);
+    if m == 0 || n == 0 {
         return;
     }
     // SAFETY: the views come from candle layouts whose strides address
@@ -54,7 +62,7 @@ pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumula
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -72,6 +80,22 @@ pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumula
             threads_for(2 * m * n * k),
         );
     }
+}
+
+/// A fresh `a * b`, written by gemm without zero-filling first.
+pub(crate) fn product<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
+    let n = a.rows * b.cols;
+    if a.cols == 0 {
+        return vec![T::zero(); n];
+    }
+    let mut dst: Vec<T> = Vec::with_capacity(n);
+    // SAFETY: with k > 0 and no accumulation, gemm writes every one of the n
+    // elements and reads none; the length is set only after.
+    unsafe {
+        gemm_raw(dst.as_mut_ptr(), a, b, false);
+        dst.set_len(n);
+    }
+    dst
 }
 
 /// `a * b` for 2-D tensors as a no-backward op (used inside backward passes).
@@ -105,8 +129,7 @@ impl CustomOp2 for MatMul {
                     b.cols
                 );
             }
-            let mut dst = vec![T::zero(); a.rows * b.cols];
-            gemm_into(&mut dst, a, b, false);
+            let dst = product(a, b);
             Ok((T::storage(dst), Shape::from((a.rows, b.cols))))
         }
         match s1 {

@@ -1,0 +1,129 @@
+//! synapse's benchmarks (a bench binary: prints figures, asserts nothing).
+//!
+//! ```text
+//! cargo bench --bench synapse_bench -- article [REPS]     # A: 15,000 article steps, f64
+//! cargo bench --bench synapse_bench -- mlp [ROWS] [EPOCHS] # B: 784-256(relu)-10, batch 128, f32
+//! ```
+//! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
+//! `name value unit`; `scripts/bench.sh` runs these beside numpy and PyTorch.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor};
+use synapse::nn::{ArchSpec, Init, Loss, Mt19937, Optimizer, Sequential, Sgd, SgdConfig};
+use synapse::reference::ArticleNeuron;
+use synapse::train::{BatchSize, Dataset, Silent, TrainConfig, Trainer};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A: the article's 15,000 full-batch SGD steps with autodiff in f64.
+fn article(reps: usize) -> anyhow::Result<()> {
+    let dev = Device::Cpu;
+    let spec: ArchSpec = "linear(3,1,bias=false), sigmoid".parse()?;
+    let x = Tensor::new(&ArticleNeuron::TRAINING_INPUTS, &dev)?;
+    let y = Tensor::new(&ArticleNeuron::TRAINING_OUTPUTS, &dev)?.unsqueeze(1)?;
+    let mut times = Vec::new();
+    for _ in 0..reps {
+        let net = Sequential::init(&spec, Init::NumpyUniform, 1, DType::F64, &dev)?;
+        let start = Instant::now();
+        let mut sgd = Sgd::new(
+            net.parameters(),
+            SgdConfig {
+                lr: 1.0,
+                ..Default::default()
+            },
+        )?;
+        for _ in 0..15_000 {
+            let loss = Loss::Sse.forward(&net.forward(&x)?, &y)?;
+            sgd.step(&loss.backward()?)?;
+        }
+        times.push(start.elapsed().as_secs_f64());
+        let w = net.parameters()[0].1.flatten_all()?.to_vec1::<f64>()?;
+        anyhow::ensure!((w[0] - 10.0874090).abs() < 1e-6, "wrong result {w:?}");
+    }
+    println!("article_train_seconds {:.5} s", median(times));
+    Ok(())
+}
+
+/// B: MNIST-shaped synthetic data (loaded before timing), one epoch of the Trainer.
+fn mlp(rows: usize, epochs: usize) -> anyhow::Result<()> {
+    let dev = Device::Cpu;
+    let mut rng = Mt19937::new(1);
+    let x: Vec<f32> = (0..rows * 784)
+        .map(|_| rng.random_sample() as f32)
+        .collect();
+    let y: Vec<f32> = (0..rows).map(|_| rng.interval(9) as f32).collect();
+    let data = Dataset::new(
+        Tensor::from_vec(x, (rows, 784), &dev)?,
+        Tensor::from_vec(y, (rows, 1), &dev)?,
+    )?;
+    let spec: ArchSpec = "linear(784,256), relu, linear(256,10)".parse()?;
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &dev)?;
+    let opt: Box<dyn Optimizer> = Box::new(Sgd::new(
+        net.parameters(),
+        SgdConfig {
+            lr: 0.01,
+            ..Default::default()
+        },
+    )?);
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: BatchSize::Rows(128),
+        ..Default::default()
+    };
+    let mut trainer = Trainer::new(net, Loss::CrossEntropy, opt, config)?;
+    let mut per_epoch = Vec::new();
+    for e in 0..epochs + 1 {
+        let start = Instant::now();
+        trainer.fit(&data, None, &mut Silent)?;
+        if e > 0 {
+            per_epoch.push(start.elapsed().as_secs_f64()); // the first epoch warms up
+        }
+        // One more epoch next time.
+        let more = TrainConfig {
+            epochs: trainer.history().epochs.len() + 1,
+            ..trainer.config().clone()
+        };
+        trainer = rebuild(trainer, more)?;
+    }
+    let seconds = median(per_epoch);
+    println!("mlp_rows_per_second {:.0} rows/s", rows as f64 / seconds);
+    println!("mlp_epoch_seconds {seconds:.4} s");
+    Ok(())
+}
+
+/// The same trainer with a later last epoch (its state carried by a checkpoint in memory).
+fn rebuild(trainer: Trainer, config: TrainConfig) -> anyhow::Result<Trainer> {
+    let ckpt = trainer.checkpoint()?;
+    let net = trainer.network().clone();
+    let opt: Box<dyn Optimizer> = Box::new(Sgd::new(
+        net.parameters(),
+        SgdConfig {
+            lr: 0.01,
+            ..Default::default()
+        },
+    )?);
+    let mut next = Trainer::new(net, Loss::CrossEntropy, opt, config)?;
+    next.resume(&ckpt)?;
+    Ok(next)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let num =
+        |i: usize, default: usize| args.get(i).and_then(|v| v.parse().ok()).unwrap_or(default);
+    match args.first().map(String::as_str) {
+        Some("article") => article(num(1, 5)),
+        Some("mlp") => mlp(num(1, 60_000), num(2, 3)),
+        _ => {
+            article(5)?;
+            mlp(60_000, 3)
+        }
+    }
+}
