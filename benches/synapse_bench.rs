@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench synapse_bench -- article [REPS]     # A: 15,000 article steps, f64
 //! cargo bench --bench synapse_bench -- mlp [ROWS] [EPOCHS] # B: 784-256(relu)-10, batch 128, f32
+//! cargo bench --bench synapse_bench -- make-npz FILE [ROWS] # B's data as .npz (x f32, y class column)
 //! ```
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
 //! `name value unit`; `scripts/bench.sh` runs these beside numpy and PyTorch.
@@ -111,6 +112,27 @@ fn rebuild(trainer: Trainer, config: TrainConfig) -> anyhow::Result<Trainer> {
     Ok(next)
 }
 
+/// MNIST-shaped random data: `x` `[rows, 784]` f32 in [0, 1), `y` `[rows]` classes 0..9.
+fn mnist_like(rows: usize) -> anyhow::Result<(Tensor, Tensor)> {
+    let dev = Device::Cpu;
+    let mut rng = Mt19937::new(1);
+    let x: Vec<f32> = (0..rows * 784)
+        .map(|_| rng.random_sample() as f32)
+        .collect();
+    let y: Vec<f32> = (0..rows).map(|_| rng.interval(9) as f32).collect();
+    Ok((
+        Tensor::from_vec(x, (rows, 784), &dev)?,
+        Tensor::from_vec(y, (rows, 1), &dev)?,
+    ))
+}
+
+fn make_npz(path: &str, rows: usize) -> anyhow::Result<()> {
+    let (x, y) = mnist_like(rows)?;
+    let bytes = synapse::train::npy::npz_bytes(&[("x".into(), x), ("y".into(), y)])?;
+    synapse::train::write_atomic(std::path::Path::new(path), &bytes)?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -121,6 +143,10 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("article") => article(num(1, 5)),
         Some("mlp") => mlp(num(1, 60_000), num(2, 3)),
+        Some("make-npz") => make_npz(
+            args.get(1).map_or("mnist_like.npz", String::as_str),
+            num(2, 60_000),
+        ),
         _ => {
             article(5)?;
             mlp(60_000, 3)

@@ -95,7 +95,7 @@ def train_torch(threads, path, epochs=1):
     torch.set_num_threads(threads)
     data = np.load(path)
     x = torch.from_numpy(data["x"])
-    y = torch.from_numpy(data["y"].astype(np.int64))
+    y = torch.from_numpy(data["y"].reshape(-1).astype(np.int64))
     model = mlp_model(torch)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     for _ in range(epochs):

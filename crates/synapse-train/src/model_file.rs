@@ -201,7 +201,7 @@ pub fn load_weights(
     let tensors: HashMap<String, Tensor> = if name.ends_with(".npz") {
         read_npz(path)?
             .into_iter()
-            .map(|(n, a)| Ok((n, a.to_tensor(DType::F64)?)))
+            .map(|(n, a)| Ok((n, a.into_tensor(DType::F64)?)))
             .collect::<Result<_>>()?
     } else {
         let model = Model::load(path, Some(spec), device)?;

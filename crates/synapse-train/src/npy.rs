@@ -58,65 +58,87 @@ impl NpyType {
     }
 }
 
-/// One array: its element type, shape and values (as `f64`, exact for our types up to 2^53).
+/// The values of an array: floats typed (read straight into their final
+/// buffer, no second copy), whole numbers as their little-endian bytes.
+#[derive(Debug, Clone, PartialEq)]
+enum NpyData {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Raw(Vec<u8>),
+}
+
+/// One array: its element type, shape and values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NpyArray {
     /// The element type in the file.
     pub dtype: NpyType,
     /// The shape, C order.
     pub shape: Vec<usize>,
-    /// The raw little-endian bytes, C order.
-    bytes: Vec<u8>,
+    data: NpyData,
 }
 
 impl NpyArray {
-    /// The array as a CPU tensor of `dtype` (floats), converting integers.
-    pub fn to_tensor(&self, dtype: DType) -> Result<Tensor> {
+    /// The array as a CPU tensor of `dtype` (floats), converting whole numbers.
+    /// Consumes the array: f32 and f64 data become the tensor without a copy.
+    pub fn into_tensor(self, dtype: DType) -> Result<Tensor> {
         let dev = Device::Cpu;
-        let b = &self.bytes;
-        let t = match self.dtype {
-            NpyType::F32 => {
-                let v: Vec<f32> = b
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect();
-                Tensor::from_vec(v, self.shape.as_slice(), &dev)?
-            }
-            NpyType::F64 => {
-                let v: Vec<f64> = b
-                    .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                    .collect();
-                Tensor::from_vec(v, self.shape.as_slice(), &dev)?
-            }
-            _ => Tensor::from_vec(self.values(), self.shape.as_slice(), &dev)?,
+        let shape = self.shape.clone();
+        let t = match self.data {
+            NpyData::F32(v) => Tensor::from_vec(v, shape, &dev)?,
+            NpyData::F64(v) => Tensor::from_vec(v, shape, &dev)?,
+            NpyData::Raw(_) => Tensor::from_vec(self.values(), shape, &dev)?,
         };
         Ok(t.to_dtype(dtype)?)
     }
 
     /// Every value as `f64`.
     pub fn values(&self) -> Vec<f64> {
-        let b = &self.bytes;
-        match self.dtype {
-            NpyType::F32 => b
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4")) as f64)
-                .collect(),
-            NpyType::F64 => b
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
-                .collect(),
-            NpyType::I64 => b
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8")) as f64)
-                .collect(),
-            NpyType::I32 => b
-                .chunks_exact(4)
-                .map(|c| i32::from_le_bytes(c.try_into().expect("4")) as f64)
-                .collect(),
-            NpyType::U8 | NpyType::Bool => b.iter().map(|&v| v as f64).collect(),
+        match &self.data {
+            NpyData::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            NpyData::F64(v) => v.clone(),
+            NpyData::Raw(b) => match self.dtype {
+                NpyType::I64 => b
+                    .chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8")) as f64)
+                    .collect(),
+                NpyType::I32 => b
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes(c.try_into().expect("4")) as f64)
+                    .collect(),
+                _ => b.iter().map(|&v| v as f64).collect(),
+            },
         }
     }
+}
+
+/// Reads `count` elements of `N` bytes each, in chunks, growing the buffer
+/// only with what arrives: a lying header cannot make us allocate what the
+/// file does not hold.
+fn read_elements<T, const N: usize>(
+    r: &mut impl Read,
+    count: usize,
+    decode: fn([u8; N]) -> T,
+) -> std::result::Result<Vec<T>, String> {
+    const CHUNK: usize = 1 << 16;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; CHUNK * N];
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        r.read_exact(&mut buf[..n * N]).map_err(|_| {
+            format!(
+                "truncated data: {count} elements expected, {} found",
+                count - left
+            )
+        })?;
+        out.extend(
+            buf[..n * N]
+                .chunks_exact(N)
+                .map(|c| decode(c.try_into().expect("N bytes"))),
+        );
+        left -= n;
+    }
+    Ok(out)
 }
 
 /// Reads every array of an `.npz` file, in file order, named without `.npy`.
@@ -201,23 +223,12 @@ fn read_npy(r: &mut impl Read, available: u64) -> std::result::Result<NpyArray, 
             "shape {shape:?} needs {size} bytes but the array holds fewer"
         ));
     }
-    // Grow with the bytes that really arrive: a lying header cannot make us
-    // allocate what the file does not hold.
-    let mut bytes = Vec::new();
-    r.take(size as u64)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("damaged data ({e})"))?;
-    if bytes.len() != size {
-        return Err(format!(
-            "truncated data: shape {shape:?} needs {size} bytes, the array holds {}",
-            bytes.len()
-        ));
-    }
-    let mut array = NpyArray {
-        dtype,
-        shape,
-        bytes,
+    let data = match dtype {
+        NpyType::F32 => NpyData::F32(read_elements(r, count, f32::from_le_bytes)?),
+        NpyType::F64 => NpyData::F64(read_elements(r, count, f64::from_le_bytes)?),
+        _ => NpyData::Raw(read_elements(r, size, |b: [u8; 1]| b[0])?),
     };
+    let mut array = NpyArray { dtype, shape, data };
     if fortran && array.shape.len() == 2 {
         array = transpose_fortran(array);
     } else if fortran && array.shape.len() > 2 {
@@ -227,16 +238,22 @@ fn read_npy(r: &mut impl Read, available: u64) -> std::result::Result<NpyArray, 
 }
 
 fn transpose_fortran(a: NpyArray) -> NpyArray {
-    let (rows, cols, s) = (a.shape[0], a.shape[1], a.dtype.size());
-    let mut bytes = vec![0u8; a.bytes.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            let from = (c * rows + r) * s;
-            let to = (r * cols + c) * s;
-            bytes[to..to + s].copy_from_slice(&a.bytes[from..from + s]);
+    fn t<T: Copy>(v: &[T], rows: usize, cols: usize, size: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(v.len());
+        for r in 0..rows {
+            for c in 0..cols {
+                out.extend_from_slice(&v[(c * rows + r) * size..][..size]);
+            }
         }
+        out
     }
-    NpyArray { bytes, ..a }
+    let (rows, cols) = (a.shape[0], a.shape[1]);
+    let data = match &a.data {
+        NpyData::F32(v) => NpyData::F32(t(v, rows, cols, 1)),
+        NpyData::F64(v) => NpyData::F64(t(v, rows, cols, 1)),
+        NpyData::Raw(v) => NpyData::Raw(t(v, rows, cols, a.dtype.size())),
+    };
+    NpyArray { data, ..a }
 }
 
 /// Parses `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }`.

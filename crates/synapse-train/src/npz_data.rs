@@ -24,22 +24,18 @@ pub fn read_npz_dataset(bytes: &[u8], path: &Path, options: &LoadOptions) -> Res
 }
 
 fn npz_dataset(
-    arrays: Vec<(String, crate::npy::NpyArray)>,
+    mut arrays: Vec<(String, crate::npy::NpyArray)>,
     path: &Path,
     options: &LoadOptions,
 ) -> Result<Dataset> {
-    let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
-    let take = |name: &str| {
-        arrays
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, a)| a)
-            .ok_or_else(|| {
-                Error::data(
-                    path,
-                    format!("has no array `{name}` (it has: {})", names.join(", ")),
-                )
-            })
+    let names: Vec<String> = arrays.iter().map(|(n, _)| n.clone()).collect();
+    // Arrays are moved out, so that their data become tensors without a copy.
+    let mut take = |name: &str| match arrays.iter().position(|(n, _)| n == name) {
+        Some(i) => Ok(arrays.swap_remove(i).1),
+        None => Err(Error::data(
+            path,
+            format!("has no array `{name}` (it has: {})", names.join(", ")),
+        )),
     };
     let at = |name: &str, reason: String| Error::Data {
         path: path.to_path_buf(),
@@ -58,14 +54,15 @@ fn npz_dataset(
     if rows == 0 {
         return Err(at("x", "has no rows".into()));
     }
-    let x_t = x.to_tensor(options.dtype)?;
+    let x_cols = x.shape[1];
+    let x_t = x.into_tensor(options.dtype)?;
     check_finite(&x_t).map_err(|i| {
         at(
             "x",
             format!(
                 "row {}, column {}: NaN or infinity is not allowed",
-                i / x.shape[1],
-                i % x.shape[1]
+                i / x_cols,
+                i % x_cols
             ),
         )
     })?;
@@ -111,11 +108,11 @@ fn npz_dataset(
                         ));
                     }
                 }
-                y.to_tensor(options.dtype)?.unsqueeze(1)?
+                y.into_tensor(options.dtype)?.unsqueeze(1)?
             }
-            (1, false) => y.to_tensor(options.dtype)?.unsqueeze(1)?,
-            (2, false) => y.to_tensor(options.dtype)?,
-            (2, true) if y.shape[1] == 1 => y.to_tensor(options.dtype)?,
+            (1, false) => y.into_tensor(options.dtype)?.unsqueeze(1)?,
+            (2, false) => y.into_tensor(options.dtype)?,
+            (2, true) if y.shape[1] == 1 => y.into_tensor(options.dtype)?,
             (_, true) => {
                 return Err(at(
                     "y",
