@@ -4,6 +4,7 @@
 //! cargo bench --bench synapse_bench -- article [REPS]     # A: 15,000 article steps, f64
 //! cargo bench --bench synapse_bench -- mlp [ROWS] [EPOCHS] # B: 784-256(relu)-10, batch 128, f32
 //! cargo bench --bench synapse_bench -- make-npz FILE [ROWS] # B's data as .npz (x f32, y class column)
+//! cargo bench --bench synapse_bench -- matmul              # B's largest product alone, GFLOP/s
 //! ```
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
 //! `name value unit`; `scripts/bench.sh` runs these beside numpy and PyTorch.
@@ -143,6 +144,22 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("article") => article(num(1, 5)),
         Some("mlp") => mlp(num(1, 60_000), num(2, 3)),
+        Some("matmul") => {
+            // candle's matmul (gemm with its own threading) on B's biggest product.
+            let a = Tensor::ones((128, 784), DType::F32, &Device::Cpu)?;
+            let b = Tensor::ones((784, 256), DType::F32, &Device::Cpu)?;
+            let start = Instant::now();
+            for _ in 0..2000 {
+                a.matmul(&b)?;
+            }
+            let s = start.elapsed().as_secs_f64() / 2000.0;
+            println!(
+                "matmul_128x784x256 {:.1} us ({:.1} GFLOP/s)",
+                s * 1e6,
+                2.0 * 128.0 * 784.0 * 256.0 / s / 1e9
+            );
+            Ok(())
+        }
         Some("make-npz") => make_npz(
             args.get(1).map_or("mnist_like.npz", String::as_str),
             num(2, 60_000),
