@@ -5,7 +5,9 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). libFuzzer needs unstable
-# rustc flags; RUSTC_BOOTSTRAP=1 allows them on the stable toolchain.
+# rustc flags; RUSTC_BOOTSTRAP=1 allows them on the stable toolchain. Built
+# without a sanitizer (-s none): our code is safe Rust and the targets hunt
+# panics, hangs (-timeout=10) and runaway memory (-rss_limit_mb=2048).
 # Crashes land in fuzz/artifacts/TARGET/; new inputs grow fuzz/corpus/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
@@ -14,7 +16,7 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(spec_parser csv_loader npz_loader model_loader)
 export RUSTC_BOOTSTRAP=1
-cargo fuzz build -s none "${targets[@]/#/}" >/dev/null 2>&1 || cargo fuzz build -s none
+cargo fuzz build -s none
 mkdir -p logs
 status=0
 for t in "${targets[@]}"; do
