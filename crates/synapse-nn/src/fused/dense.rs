@@ -196,6 +196,34 @@ impl CustomOp2 for ActGrad {
     }
 }
 
+/// `db = sum_rows dz`, `[batch, out] -> [out]`, row after row (candle's
+/// `sum(0)` walks the strided column instead).
+struct RowSum;
+
+impl candle_core::CustomOp1 for RowSum {
+    fn name(&self) -> &'static str {
+        "synapse-row-sum"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+            let v = View::<T>::new(s, l)?;
+            let mut out = vec![T::zero(); v.cols];
+            for r in 0..v.rows {
+                for (c, o) in out.iter_mut().enumerate() {
+                    *o += v.at(r, c);
+                }
+            }
+            Ok((T::storage(out), Shape::from(v.cols)))
+        }
+        match s {
+            CpuStorage::F32(_) => run::<f32>(s, l),
+            CpuStorage::F64(_) => run::<f64>(s, l),
+            _ => candle_core::bail!("row-sum: f32 or f64 only"),
+        }
+    }
+}
+
 /// The gradients `(dx, dW, db)` of the fused layer.
 fn backward(
     act: FusedAct,
@@ -210,7 +238,11 @@ fn backward(
         _ => dy.apply_op2_no_bwd(y, &ActGrad(act))?,
     };
     let dw = matmul(&dz.t()?, x)?;
-    let db = if bias { Some(dz.sum(0)?) } else { None };
+    let db = if bias {
+        Some(dz.apply_op1_no_bwd(&RowSum)?)
+    } else {
+        None
+    };
     let dx = if x.track_op() {
         Some(matmul(&dz, w)?)
     } else {
