@@ -8,8 +8,11 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::storage::{Real, View};
 
-/// Products below this many flops run on one thread.
-const PARALLEL_FLOPS: usize = 1 << 22;
+/// Products below this many flops run on one thread. Measured on a 2-core
+/// machine: splitting the MLP benchmark's 51-Mflop products over two threads
+/// made the whole training step slower (the workers' spinning competes with
+/// the element-wise kernels), so only larger products fan out.
+const PARALLEL_FLOPS: usize = 1 << 26;
 
 /// The worker threads available: `RAYON_NUM_THREADS` if set, else the cores (read once).
 fn max_threads() -> usize {
