@@ -8,7 +8,7 @@
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::gemm::{gemm_into, matmul, product};
-use super::storage::{Real, View};
+use super::storage::{with_float, Real, View};
 use crate::Activation;
 
 /// The activations that fuse with a dense layer (derivative known from the output).
@@ -135,21 +135,12 @@ fn dispatch(
     w: (&CpuStorage, &Layout),
     b: Option<(&CpuStorage, &Layout)>,
 ) -> Result<(CpuStorage, Shape)> {
-    match x.0 {
-        CpuStorage::F32(_) => forward::<f32>(
-            act,
-            View::new(x.0, x.1)?,
-            View::new(w.0, w.1)?,
-            b.map(|b| View::new(b.0, b.1)).transpose()?,
-        ),
-        CpuStorage::F64(_) => forward::<f64>(
-            act,
-            View::new(x.0, x.1)?,
-            View::new(w.0, w.1)?,
-            b.map(|b| View::new(b.0, b.1)).transpose()?,
-        ),
-        _ => candle_core::bail!("dense: f32 or f64 only"),
-    }
+    with_float!(x.0, "dense", T => forward::<T>(
+        act,
+        View::new(x.0, x.1)?,
+        View::new(w.0, w.1)?,
+        b.map(|b| View::new(b.0, b.1)).transpose()?,
+    ))
 }
 
 /// `dz = dy * act'(y)`, elementwise, outside the graph.
@@ -188,11 +179,7 @@ impl CustomOp2 for ActGrad {
             }
             Ok((T::storage(dz), l1.shape().clone()))
         }
-        match s1 {
-            CpuStorage::F32(_) => run::<f32>(self.0, s1, l1, s2, l2),
-            CpuStorage::F64(_) => run::<f64>(self.0, s1, l1, s2, l2),
-            _ => candle_core::bail!("act-grad: f32 or f64 only"),
-        }
+        with_float!(s1, "act-grad", T => run::<T>(self.0, s1, l1, s2, l2))
     }
 }
 
@@ -216,11 +203,7 @@ impl candle_core::CustomOp1 for RowSum {
             }
             Ok((T::storage(out), Shape::from(v.cols)))
         }
-        match s {
-            CpuStorage::F32(_) => run::<f32>(s, l),
-            CpuStorage::F64(_) => run::<f64>(s, l),
-            _ => candle_core::bail!("row-sum: f32 or f64 only"),
-        }
+        with_float!(s, "row-sum", T => run::<T>(s, l))
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::storage::{Real, View};
+use super::storage::{with_float, Real, View};
 
 /// Products below this many flops run on one thread. Measured on a 2-core
 /// machine: splitting the MLP benchmark's 51-Mflop products over two threads
@@ -135,11 +135,7 @@ impl CustomOp2 for MatMul {
             let dst = product(a, b);
             Ok((T::storage(dst), Shape::from((a.rows, b.cols))))
         }
-        match s1 {
-            CpuStorage::F32(_) => run::<f32>(s1, l1, s2, l2),
-            CpuStorage::F64(_) => run::<f64>(s1, l1, s2, l2),
-            _ => candle_core::bail!("synapse-matmul: f32 or f64 only"),
-        }
+        with_float!(s1, "synapse-matmul", T => run::<T>(s1, l1, s2, l2))
     }
 }
 

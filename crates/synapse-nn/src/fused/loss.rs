@@ -10,7 +10,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::storage::{Real, View};
+use super::storage::{with_float, Real, View};
 use crate::Loss;
 
 struct LossOp(Loss);
@@ -151,18 +151,10 @@ impl CustomOp2 for LossOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let shape = Shape::from(());
-        match s1 {
-            CpuStorage::F32(_) => {
-                let v = value::<f32>(self.0, View::new(s1, l1)?, View::new(s2, l2)?)?;
-                Ok((CpuStorage::F32(vec![v as f32]), shape))
-            }
-            CpuStorage::F64(_) => {
-                let v = value::<f64>(self.0, View::new(s1, l1)?, View::new(s2, l2)?)?;
-                Ok((CpuStorage::F64(vec![v]), shape))
-            }
-            _ => candle_core::bail!("loss: f32 or f64 only"),
-        }
+        with_float!(s1, "loss", T => {
+            let v = value::<T>(self.0, View::new(s1, l1)?, View::new(s2, l2)?)?;
+            Ok((T::storage(vec![T::from_f64(v)]), Shape::from(())))
+        })
     }
 
     fn bwd(
@@ -196,28 +188,10 @@ impl CustomOp2 for LossGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let shape = l1.shape().clone();
-        match s1 {
-            CpuStorage::F32(_) => Ok((
-                CpuStorage::F32(gradient::<f32>(
-                    self.loss,
-                    self.scale,
-                    View::new(s1, l1)?,
-                    View::new(s2, l2)?,
-                )?),
-                shape,
-            )),
-            CpuStorage::F64(_) => Ok((
-                CpuStorage::F64(gradient::<f64>(
-                    self.loss,
-                    self.scale,
-                    View::new(s1, l1)?,
-                    View::new(s2, l2)?,
-                )?),
-                shape,
-            )),
-            _ => candle_core::bail!("loss: f32 or f64 only"),
-        }
+        with_float!(s1, "loss-grad", T => {
+            let g = gradient::<T>(self.loss, self.scale, View::new(s1, l1)?, View::new(s2, l2)?)?;
+            Ok((T::storage(g), l1.shape().clone()))
+        })
     }
 }
 

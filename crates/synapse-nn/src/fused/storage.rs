@@ -2,6 +2,25 @@
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
 
+/// Runs `$body` with `$T` the storage's float type (f32 or f64), else an
+/// error naming `$op`: one generic kernel instead of a match per op.
+macro_rules! with_float {
+    ($storage:expr, $op:expr, $T:ident => $body:expr) => {
+        match $storage {
+            candle_core::CpuStorage::F32(_) => {
+                type $T = f32;
+                $body
+            }
+            candle_core::CpuStorage::F64(_) => {
+                type $T = f64;
+                $body
+            }
+            _ => candle_core::bail!("{}: f32 or f64 only", $op),
+        }
+    };
+}
+pub(crate) use with_float;
+
 /// The float types the fused kernels handle.
 pub(crate) trait Real:
     num_traits::Float + Send + Sync + 'static + std::ops::AddAssign
