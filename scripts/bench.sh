@@ -20,7 +20,7 @@ trap 'rm -rf "$work"' EXIT
 echo "building (release)..." >&2
 bench=$(cargo bench --bench synapse_bench --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*synapse_bench-[^)]*\)).*/\1/p' | tail -1)
 cargo build --release -q -p synapse-cli
-synapse=target/release/synapse
+synapse=${CARGO_TARGET_DIR:-target}/release/synapse
 [ -x "$bench" ] || { echo "error: the bench binary was not built" >&2; exit 1; }
 
 have_numpy=0; have_torch=0
