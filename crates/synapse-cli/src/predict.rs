@@ -58,10 +58,10 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     let out = synapse_train::predict(&model.net, &x)?;
     let mut stdout = io::stdout().lock();
     if a.label {
-        if model.loss.is_some_and(|l| {
-            !l.is_classification()
-                && !matches!(l, synapse_nn::Loss::Bce | synapse_nn::Loss::BceLogits)
-        }) {
+        if matches!(
+            model.loss,
+            Some(synapse_nn::Loss::Sse | synapse_nn::Loss::Mse)
+        ) {
             bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
         }
         for class in predict_classes(&model.net, model.loss, &out)? {

@@ -73,15 +73,8 @@ impl Loss {
         }
         if fused::is_fusable(&[out]) {
             if let Some(loss) = fused::fused_loss(*self, out, target) {
-                return loss.map_err(|e| match e {
-                    candle_core::Error::Msg(m) if m.starts_with("invalid cross-entropy target") => {
-                        Error::config(
-                            "cross-entropy target",
-                            m.trim_start_matches("invalid cross-entropy target: "),
-                        )
-                    }
-                    other => Error::Candle(other),
-                });
+                // The kernel's own message names the bad class index.
+                return Ok(loss?);
             }
         }
         if let Loss::CrossEntropy = self {

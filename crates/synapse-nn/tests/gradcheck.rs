@@ -255,3 +255,18 @@ fn fused_dense_layers_match_finite_differences() {
         }
     }
 }
+
+#[test]
+fn an_out_of_range_class_index_is_an_error_on_both_paths() {
+    let logits = Tensor::new(&[[0.5f64, -0.5, 1.0], [1.0, 2.0, 3.0]], &Device::Cpu).unwrap();
+    let target = Tensor::new(&[1.0f64, 3.0], &Device::Cpu).unwrap();
+    for fused in [true, false] {
+        let e = synapse_nn::with_fused_ops(fused, || Loss::CrossEntropy.forward(&logits, &target))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("class index 3") && e.contains("out of range for 3 output columns"),
+            "fused={fused}: {e}"
+        );
+    }
+}

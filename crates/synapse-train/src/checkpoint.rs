@@ -78,7 +78,6 @@ impl Checkpoint {
             .iter()
             .map(|(k, v)| (format!("meta.{k}"), v.clone()))
             .collect();
-        let json = |v: &dyn erased::Json| v.json();
         meta.extend([
             ("format".to_string(), CHECKPOINT_FORMAT.to_string()),
             ("version".into(), "1".into()),
@@ -196,14 +195,7 @@ impl Checkpoint {
     }
 }
 
-mod erased {
-    /// Serialises any of our metadata records as JSON.
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).expect("plain records serialise")
-        }
-    }
+/// A metadata record as JSON.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain records serialise")
 }
