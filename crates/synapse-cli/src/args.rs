@@ -44,6 +44,17 @@ pub enum OptimizerKind {
     Adamw,
 }
 
+impl OptimizerKind {
+    /// The name as written on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => "sgd",
+            OptimizerKind::Adam => "adam",
+            OptimizerKind::Adamw => "adamw",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DTypeArg {
     F32,
@@ -79,44 +90,24 @@ pub struct TrainArgs {
     /// Learning rate (default 0.01 for sgd, 0.001 for adam and adamw).
     #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// SGD momentum.
-    #[arg(
-        long,
-        value_name = "F",
-        default_value_t = 0.0,
-        allow_negative_numbers = true
-    )]
-    pub momentum: f64,
+    /// SGD momentum (sgd only; default 0).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
     /// Nesterov momentum (SGD, needs --momentum).
     #[arg(long)]
     pub nesterov: bool,
     /// Weight decay (L2 for sgd and adam, decoupled for adamw; default 0, 0.01 for adamw).
     #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
-    /// Adam's first-moment decay.
-    #[arg(
-        long,
-        value_name = "F",
-        default_value_t = 0.9,
-        allow_negative_numbers = true
-    )]
-    pub beta1: f64,
-    /// Adam's second-moment decay.
-    #[arg(
-        long,
-        value_name = "F",
-        default_value_t = 0.999,
-        allow_negative_numbers = true
-    )]
-    pub beta2: f64,
-    /// Adam's epsilon.
-    #[arg(
-        long,
-        value_name = "F",
-        default_value_t = 1e-8,
-        allow_negative_numbers = true
-    )]
-    pub eps: f64,
+    /// Adam's first-moment decay (adam and adamw; default 0.9).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub beta1: Option<f64>,
+    /// Adam's second-moment decay (adam and adamw; default 0.999).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub beta2: Option<f64>,
+    /// Adam's epsilon (adam and adamw; default 1e-8).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub eps: Option<f64>,
     /// Passes over the data.
     #[arg(
         long,

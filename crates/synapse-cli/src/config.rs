@@ -57,13 +57,49 @@ pub fn device(d: DeviceArg) -> Result<Device> {
     }
 }
 
-/// Splits `a,b,c` into column names.
+/// Prefixes a library error with the flag that named its file:
+/// `--data data.csv: line 3, ...`.
+pub fn flagged(flag: &'static str) -> impl Fn(synapse_train::Error) -> anyhow::Error {
+    move |e| {
+        let text = format!("{flag} {e}");
+        anyhow::Error::new(e).context(text)
+    }
+}
+
+/// A library error about a data file, as `FLAG FILE: reason`.
+pub fn about_file(flag: &str, path: &Path, e: synapse_train::Error) -> anyhow::Error {
+    let reason = match &e {
+        synapse_train::Error::Config { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    };
+    anyhow!("{flag} {}: {reason}", path.display())
+}
+
+/// Splits `a,b,c` into column names, each named once.
 pub fn columns(text: &str, flag: &str) -> Result<Vec<String>> {
     let cols: Vec<String> = text.split(',').map(|c| c.trim().to_string()).collect();
     if cols.iter().any(String::is_empty) {
         bail!("{flag} `{text}`: expected column names separated by commas");
     }
+    if let Some((_, c)) = cols
+        .iter()
+        .enumerate()
+        .find(|(i, c)| cols[..*i].contains(c))
+    {
+        bail!("{flag} `{text}`: the column `{c}` is named twice");
+    }
     Ok(cols)
+}
+
+/// `--target` names CSV columns; an npz file has arrays `x` and `y` instead.
+pub fn check_target_applies(target: Option<&str>, data: &Path, flag: &str) -> Result<()> {
+    if target.is_some() && synapse_train::is_npz(data) {
+        bail!(
+            "--target: {flag} {} is an npz file, whose targets are its array `y`; --target names CSV columns",
+            data.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn targets(target: Option<&str>) -> Result<Targets> {
@@ -133,9 +169,23 @@ impl TrainJob {
             .weight_decay
             .map(|w| finite(w, "--weight-decay", 0.0, false))
             .transpose()?;
+        let given = |flags: &[(&'static str, bool)]| {
+            flags
+                .iter()
+                .find(|(_, given)| *given)
+                .map(|(flag, _)| *flag)
+        };
         let optimizer = match a.optimizer {
             OptimizerKind::Sgd => {
-                let momentum = finite(a.momentum, "--momentum", 0.0, false)?;
+                let adam_only = [
+                    ("--beta1", a.beta1.is_some()),
+                    ("--beta2", a.beta2.is_some()),
+                    ("--eps", a.eps.is_some()),
+                ];
+                if let Some(flag) = given(&adam_only) {
+                    bail!("{flag} applies to --optimizer adam and adamw only, not sgd");
+                }
+                let momentum = finite(a.momentum.unwrap_or(0.0), "--momentum", 0.0, false)?;
                 if a.nesterov && momentum == 0.0 {
                     bail!("--nesterov needs a --momentum greater than 0");
                 }
@@ -147,29 +197,38 @@ impl TrainJob {
                 })
             }
             kind => {
+                let sgd_only = [
+                    ("--momentum", a.momentum.is_some()),
+                    ("--nesterov", a.nesterov),
+                ];
+                if let Some(flag) = given(&sgd_only) {
+                    bail!(
+                        "{flag} applies to --optimizer sgd only, not {}",
+                        kind.name()
+                    );
+                }
                 let base = if kind == OptimizerKind::Adamw {
                     AdamConfig::adamw()
                 } else {
                     AdamConfig::default()
                 };
-                for (flag, v) in [("--beta1", a.beta1), ("--beta2", a.beta2)] {
+                let beta1 = a.beta1.unwrap_or(base.beta1);
+                let beta2 = a.beta2.unwrap_or(base.beta2);
+                for (flag, v) in [("--beta1", beta1), ("--beta2", beta2)] {
                     if !(0.0..1.0).contains(&v) {
-                        bail!("{flag} {v}: expected a number in [0, 1)");
+                        bail!("--{} {v}: expected a number in [0, 1)", &flag[2..]);
                     }
                 }
                 OptimizerChoice::Adam(AdamConfig {
                     lr: finite(a.lr.unwrap_or(base.lr), "--lr", 0.0, true)?,
-                    beta1: a.beta1,
-                    beta2: a.beta2,
-                    eps: finite(a.eps, "--eps", 0.0, false)?,
+                    beta1,
+                    beta2,
+                    eps: finite(a.eps.unwrap_or(base.eps), "--eps", 0.0, false)?,
                     weight_decay: weight_decay.unwrap_or(base.weight_decay),
                     decoupled: base.decoupled,
                 })
             }
         };
-        if !matches!(a.optimizer, OptimizerKind::Sgd) && (a.momentum != 0.0 || a.nesterov) {
-            bail!("--momentum and --nesterov apply to --optimizer sgd only");
-        }
         let lower = a.init.to_ascii_lowercase();
         let init = if lower.ends_with(".npz") || lower.ends_with(".safetensors") {
             InitChoice::File(a.init.clone().into())
@@ -178,7 +237,6 @@ impl TrainJob {
                 anyhow!("--init `{}`: expected torch, numpy-uniform (or article), xavier, he, or a FILE.npz / FILE.safetensors", a.init)
             })?)
         };
-        check_out_folder(&a.out, "--out")?;
         if let Some(p) = &a.plot {
             let ext = p
                 .extension()
@@ -191,11 +249,7 @@ impl TrainJob {
                     p.display()
                 );
             }
-            check_out_folder(p, "--plot")?;
             crate::plot::register_font().map_err(|e| anyhow!("--plot {}: {e}", p.display()))?;
-        }
-        if let Some(c) = &a.checkpoint {
-            check_out_folder(c, "--checkpoint")?;
         }
         Ok(Self {
             spec,
@@ -208,23 +262,4 @@ impl TrainJob {
             early_stop,
         })
     }
-}
-
-/// An output's folder must exist before any work is done.
-pub fn check_out_folder(path: &Path, flag: &str) -> Result<()> {
-    if path.file_name().is_none() || path.is_dir() {
-        bail!("{flag} {}: expected a file name", path.display());
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        bail!(
-            "{flag} {}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    Ok(())
 }

@@ -5,7 +5,9 @@ use synapse_nn::Loss;
 use synapse_train::{check_fits, load, Classes, LoadOptions, Metrics, Model};
 
 use crate::args::EvalArgs;
-use crate::config::{device, parse_loss, parse_spec, targets};
+use crate::config::{
+    about_file, check_target_applies, device, flagged, parse_loss, parse_spec, targets,
+};
 
 pub fn run(a: &EvalArgs) -> Result<()> {
     let dev = device(a.device)?;
@@ -14,13 +16,14 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         .as_deref()
         .map(|s| parse_spec(s, "--arch"))
         .transpose()?;
-    let model = Model::load(&a.model, arch.as_ref(), &dev)?;
+    check_target_applies(a.target.as_deref(), &a.data, "--data")?;
+    let model = Model::load(&a.model, arch.as_ref(), &dev).map_err(flagged("--model"))?;
     let loss = match (&a.loss, model.loss) {
         (Some(l), _) => parse_loss(l)?,
         (None, Some(l)) => l,
         (None, None) => {
             return Err(anyhow!(
-                "{}: the model has no loss metadata; give --loss",
+                "--model {}: the model has no loss metadata; give --loss",
                 a.model.display()
             ))
         }
@@ -35,8 +38,8 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         classes,
         dtype: model.net.dtype(),
     };
-    let data = load(&a.data, &options)?;
-    check_fits(model.net.spec(), loss, &data).map_err(|e| anyhow!("{}: {e}", a.data.display()))?;
+    let data = load(&a.data, &options).map_err(flagged("--data"))?;
+    check_fits(model.net.spec(), loss, &data).map_err(|e| about_file("--data", &a.data, e))?;
     let data = match &model.normalize {
         Some(n) => data.with_x(n.apply(data.x())?)?,
         None => data,
@@ -44,7 +47,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let data = data.to_device(&dev, model.net.dtype())?;
     let out = synapse_train::predict(&model.net, data.x())?;
     for (name, value) in Metrics::compute(loss, &out, data.y())?.figures() {
-        println!("{name}: {value}");
+        println!("{name}: {}", crate::progress::figure(value));
     }
     Ok(())
 }

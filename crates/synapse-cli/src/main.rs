@@ -3,10 +3,14 @@
 //! Parsing (clap, `args.rs`) is apart from meaning (`config.rs`); each
 //! subcommand is a `run` function. Errors are one line on stderr beginning
 //! `error: `, exit 2 for bad usage or input, exit 1 when training diverged.
+//! A closed output pipe (`synapse predict ... | head`) ends the command
+//! quietly with exit 0, as ripgrep does.
 
 mod args;
 mod config;
 mod eval;
+mod message;
+mod paths;
 mod plot;
 mod predict;
 mod progress;
@@ -15,7 +19,7 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
 
 use crate::args::{Cli, Command};
@@ -27,14 +31,8 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
-        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            return ExitCode::from(2);
-        }
         Err(e) => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("error: bad usage").trim_end();
-            eprintln!("{first} (see --help)");
+            eprintln!("error: {} (see --help)", usage_error(&e));
             return ExitCode::from(2);
         }
     };
@@ -46,9 +44,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let message = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {message}");
+            eprintln!("error: {}", message::render(&e));
             let diverged = e.chain().any(|c| {
                 matches!(
                     c.downcast_ref::<synapse_train::Error>(),
@@ -58,4 +56,35 @@ fn main() -> ExitCode {
             ExitCode::from(if diverged { 1 } else { 2 })
         }
     }
+}
+
+/// clap's error as one line, naming what is missing or wrong.
+fn usage_error(e: &clap::Error) -> String {
+    let names = |kind| match e.get(kind) {
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        Some(ContextValue::String(s)) => s.clone(),
+        _ => String::new(),
+    };
+    let text = match e.kind() {
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+            "no subcommand given; expected train, predict, eval or summary".to_string()
+        }
+        ErrorKind::MissingRequiredArgument => {
+            format!("missing required flags: {}", names(ContextKind::InvalidArg))
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("bad usage").trim_end();
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        }
+    };
+    message::clean(&text)
+}
+
+/// Whether the error is a write to a closed pipe (the reader went away).
+fn closed_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

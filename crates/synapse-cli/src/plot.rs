@@ -1,13 +1,14 @@
 //! `--plot FILE.svg|FILE.png`: training (and validation) loss per epoch, with
 //! axes, labels and a legend. Text is measured (and, in PNG, drawn) with a
 //! TrueType font found on the system (DejaVu Sans, Liberation Sans, ...),
-//! looked up before training starts. The file is written atomically.
+//! looked up before training starts. The file is written atomically, in the
+//! same step as the model (`train.rs`).
 
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
-use synapse_train::{write_atomic, History};
+use synapse_train::History;
 
 const FONT_PATHS: [&str; 6] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -18,7 +19,9 @@ const FONT_PATHS: [&str; 6] = [
     "C:\\Windows\\Fonts\\arial.ttf",
 ];
 
-pub fn plot_history(history: &History, path: &Path) -> Result<()> {
+/// The picture of `history` as the bytes of an SVG or PNG file (by `path`'s
+/// extension); the caller writes it, together with the model, atomically.
+pub fn render_history(history: &History, path: &Path) -> Result<Vec<u8>> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -33,8 +36,7 @@ pub fn plot_history(history: &History, path: &Path) -> Result<()> {
             history,
         )
         .map_err(fail)?;
-        write_atomic(path, svg.as_bytes())?;
-        return Ok(());
+        return Ok(svg.into_bytes());
     }
     let (w, h) = (800u32, 500u32);
     let mut rgb = vec![255u8; (w * h * 3) as usize];
@@ -43,8 +45,7 @@ pub fn plot_history(history: &History, path: &Path) -> Result<()> {
         history,
     )
     .map_err(fail)?;
-    write_atomic(path, &encode_png(&rgb, w, h)?)?;
-    Ok(())
+    encode_png(&rgb, w, h)
 }
 
 /// Makes a system font available to plotters (once per process).

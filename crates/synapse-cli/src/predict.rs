@@ -7,7 +7,7 @@ use candle_core::{DType, Tensor};
 use synapse_train::{load, predict_classes, Classes, LoadOptions, Model, Targets};
 
 use crate::args::PredictArgs;
-use crate::config::{columns, device, parse_spec};
+use crate::config::{check_target_applies, columns, device, flagged, parse_spec};
 
 pub fn run(a: &PredictArgs) -> Result<()> {
     let dev = device(a.device)?;
@@ -16,7 +16,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         .as_deref()
         .map(|s| parse_spec(s, "--arch"))
         .transpose()?;
-    let model = Model::load(&a.model, arch.as_ref(), &dev)?;
+    let model = Model::load(&a.model, arch.as_ref(), &dev).map_err(flagged("--model"))?;
     let width = model.net.spec().input_dim();
     let x = match (&a.input, &a.data) {
         (Some(text), _) => Tensor::from_vec(parse_row(text, width)?, (1, width), &dev)?,
@@ -30,10 +30,11 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 classes: Classes::No,
                 dtype: DType::F64,
             };
-            let data = load(path, &options)?;
+            check_target_applies(a.target.as_deref(), path, "--data")?;
+            let data = load(path, &options).map_err(flagged("--data"))?;
             if data.inputs() != width {
                 bail!(
-                    "{}: it has {} input columns but the model takes {width}",
+                    "--data {}: it has {} input columns but the model takes {width}",
                     path.display(),
                     data.inputs()
                 );
@@ -63,6 +64,16 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             Some(synapse_nn::Loss::Sse | synapse_nn::Loss::Mse)
         ) {
             bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
+        }
+        if let Some(labels) = &model.labels {
+            let outputs = model.net.spec().output_dim();
+            if labels.len() != outputs && outputs > 1 {
+                bail!(
+                    "--model {}: it has {} labels but {outputs} outputs, so a class cannot be named",
+                    a.model.display(),
+                    labels.len()
+                );
+            }
         }
         for class in predict_classes(&model.net, model.loss, &out)? {
             match model.labels.as_ref().and_then(|l| l.get(class)) {

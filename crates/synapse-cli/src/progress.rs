@@ -47,10 +47,10 @@ impl Progress {
 }
 
 fn describe(r: &EpochRecord) -> String {
-    let mut s = format!("loss {:.6}", r.loss);
+    let mut s = format!("loss {}", figure(r.loss));
     if let Some(v) = r.val {
         for (name, value) in v.figures() {
-            s += &format!(" val_{name} {value:.6}");
+            s += &format!(" val_{name} {}", figure(value));
         }
     }
     s
@@ -83,7 +83,7 @@ impl Observer for Progress {
 
     fn on_batch_end(&mut self, epoch: usize, _batch: usize, loss: f64) {
         if let Progress::Bar { bar, last } = self {
-            bar.set_message(format!("{epoch}/{last} loss {loss:.6}"));
+            bar.set_message(format!("{epoch}/{last} loss {}", figure(loss)));
             bar.inc(1);
         }
     }
@@ -116,5 +116,44 @@ impl Observer for Progress {
             self.finish();
             eprintln!("early stop after epoch {epoch}: no improvement since epoch {best}; keeping epoch {best}'s weights");
         }
+    }
+}
+
+/// A figure for a person: 6 significant digits, no trailing zeros, and
+/// scientific notation below 1e-4 or from 1e6 on (`1e-7`, not `0.000000`).
+pub fn figure(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return v.to_string();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-4..6).contains(&magnitude) {
+        let text = format!("{v:.5e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        return format!("{}e{exponent}", trim_zeros(mantissa));
+    }
+    let decimals = (5 - magnitude).max(0) as usize;
+    trim_zeros(&format!("{v:.decimals$}")).to_string()
+}
+
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::figure;
+
+    #[test]
+    fn figures_have_six_significant_digits() {
+        assert_eq!(figure(0.9800000000000001), "0.98");
+        assert_eq!(figure(1e-7), "1e-7");
+        assert_eq!(figure(0.123456789), "0.123457");
+        assert_eq!(figure(3262.6123), "3262.61");
+        assert_eq!(figure(-2.5e7), "-2.5e7");
+        assert_eq!(figure(0.0), "0");
     }
 }

@@ -1,21 +1,44 @@
-//! `synapse train`: load, (normalise), initialise, fit, save atomically.
+//! `synapse train`: check every file, load, (normalise), initialise, fit,
+//! then write the model and the plot together, atomically.
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use synapse_nn::{Adam, Loss, Optimizer, Sequential, Sgd};
 use synapse_train::{
-    load, load_weights, train_val_split, Checkpoint, Classes, Dataset, EarlyStopping, LoadOptions,
-    Model, Normalizer, TrainConfig, Trainer,
+    load, load_weights, settings, train_val_split, write_all_atomic, Checkpoint, Classes, Dataset,
+    EarlyStopping, LoadOptions, Model, Normalizer, TrainConfig, Trainer,
 };
 
 use crate::args::TrainArgs;
-use crate::config::{device, targets, InitChoice, OptimizerChoice, TrainJob};
-use crate::plot::plot_history;
+use crate::config::{
+    about_file, check_target_applies, device, flagged, targets, InitChoice, OptimizerChoice,
+    TrainJob,
+};
+use crate::paths::Files;
+use crate::plot::render_history;
 use crate::progress::Progress;
 
 pub fn run(a: &TrainArgs) -> Result<()> {
     let job = TrainJob::from_args(a)?;
+    let init_file = match &job.init {
+        InitChoice::File(p) => Some(p.as_path()),
+        InitChoice::Scheme(_) => None,
+    };
+    Files::default()
+        .input("--data", Some(&a.data))
+        .input("--val", a.val.as_deref())
+        .input("--init", init_file)
+        .input("--resume", a.resume.as_deref())
+        .output("--out", Some(&a.out))
+        .output("--checkpoint", a.checkpoint.as_deref())
+        .output("--plot", a.plot.as_deref())
+        .may_share("--resume", "--checkpoint")
+        .check()?;
+    check_target_applies(a.target.as_deref(), &a.data, "--data")?;
+    if let Some(v) = &a.val {
+        check_target_applies(a.target.as_deref(), v, "--val")?;
+    }
     let dev = device(a.device)?;
     let classes = if job.loss.is_classification() {
         Classes::Infer
@@ -27,7 +50,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         classes,
         dtype: job.dtype,
     };
-    let data = load(&a.data, &options)?;
+    let data = load(&a.data, &options).map_err(flagged("--data"))?;
+    synapse_train::check_training_data(&job.spec, job.loss, &data)
+        .map_err(|e| about_file("--data", &a.data, e))?;
     let (train, val) = match (&a.val, a.val_split) {
         (Some(path), _) => {
             let known = match (&data.labels, job.loss) {
@@ -41,7 +66,11 @@ pub fn run(a: &TrainArgs) -> Result<()> {
                     classes: known,
                     ..options.clone()
                 },
-            )?;
+            )
+            .map_err(flagged("--val"))?;
+            same_columns(&data, &v, &a.data, path)?;
+            synapse_train::check_fits(&job.spec, job.loss, &v)
+                .map_err(|e| about_file("--val", path, e))?;
             (data.clone(), Some(v))
         }
         (None, Some(f)) => {
@@ -62,18 +91,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         }
     };
     let (train, val) = (scaled(&train)?, val.as_ref().map(scaled).transpose()?);
-    let fits = |d: &Dataset, path: &Path| -> Result<()> {
-        synapse_train::check_fits(&job.spec, job.loss, d)
-            .map_err(|e| anyhow!("{}: {e}", path.display()))
-    };
-    fits(&train, &a.data)?;
-    if let Some(v) = &val {
-        fits(v, a.val.as_deref().unwrap_or(&a.data))?;
-    }
 
     let net = match &job.init {
         InitChoice::Scheme(init) => Sequential::init(&job.spec, *init, a.seed, job.dtype, &dev)?,
-        InitChoice::File(path) => load_weights(path, &job.spec, job.dtype, &dev)?,
+        InitChoice::File(path) => {
+            load_weights(path, &job.spec, job.dtype, &dev).map_err(flagged("--init"))?
+        }
     };
     let optimizer: Box<dyn Optimizer> = match job.optimizer {
         OptimizerChoice::Sgd(c) => Box::new(Sgd::new(net.parameters(), c)?),
@@ -94,12 +117,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     let mut trainer = Trainer::new(net, job.loss, optimizer, config)?;
     trainer
         .checkpoint_metadata
-        .insert("settings".into(), settings(a, &job));
+        .insert("settings".into(), run_settings(a, &job));
     if let Some(path) = &a.resume {
-        let ckpt = Checkpoint::load(path)?;
-        trainer
-            .resume(&ckpt)
-            .with_context(|| format!("--resume {}", path.display()))?;
+        let ckpt = Checkpoint::load(path).map_err(flagged("--resume"))?;
+        trainer.resume(&ckpt).map_err(|e| resume_error(path, e))?;
     }
     let mut progress = Progress::new(a.quiet);
     let result = trainer.fit(&train, val.as_ref(), &mut progress);
@@ -119,16 +140,24 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             .metadata
             .insert("final_loss".into(), last.loss.to_string());
     }
-    model.save(&a.out)?;
-    if let Some(plot) = &a.plot {
-        plot_history(&history, plot)?;
+    // Everything that can fail is done before the first file is replaced.
+    let model_bytes = model.to_bytes()?;
+    let plot_bytes = a
+        .plot
+        .as_ref()
+        .map(|p| render_history(&history, p))
+        .transpose()?;
+    let mut files: Vec<(&Path, &[u8])> = vec![(&a.out, &model_bytes)];
+    if let (Some(p), Some(bytes)) = (&a.plot, &plot_bytes) {
+        files.push((p, bytes));
     }
+    write_all_atomic(&files).map_err(|e| anyhow!("--out {e}"))?;
     if !a.quiet {
         let last = history.last().map_or(String::new(), |e| {
-            let val = e
-                .val
-                .map_or(String::new(), |v| format!(", val_loss {:.6}", v.loss));
-            format!(": loss {:.6}{val}", e.loss)
+            let val = e.val.map_or(String::new(), |v| {
+                format!(", val_loss {}", crate::progress::figure(v.loss))
+            });
+            format!(": loss {}{val}", crate::progress::figure(e.loss))
         });
         eprintln!(
             "trained {} epochs{last}; saved {}",
@@ -139,17 +168,97 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The flags a resumed run must share with the run it continues.
-fn settings(a: &TrainArgs, job: &TrainJob) -> String {
-    format!(
-        "data={}; target={:?}; optimizer={:?}; init={}; normalize={}; val={:?}; val-split={:?}; early-stop={:?}",
-        a.data.display(),
-        a.target,
-        job.optimizer,
-        a.init,
-        a.normalize,
-        a.val,
-        a.val_split,
-        job.early_stop
-    )
+/// A `--val` file must have `--data`'s columns, by name and in order.
+fn same_columns(data: &Dataset, val: &Dataset, data_path: &Path, val_path: &Path) -> Result<()> {
+    let (a, b) = (
+        data.input_names.iter().chain(&data.target_names),
+        val.input_names.iter().chain(&val.target_names),
+    );
+    let (na, nb) = (
+        data.input_names.len() + data.target_names.len(),
+        val.input_names.len() + val.target_names.len(),
+    );
+    if let Some((x, y)) = a.zip(b).find(|(x, y)| x != y) {
+        bail!(
+            "--val {}: its columns differ from --data {}: `{y}` where --data has `{x}`",
+            val_path.display(),
+            data_path.display()
+        );
+    }
+    if na != nb {
+        bail!(
+            "--val {}: it has {nb} columns, --data {} has {na}",
+            val_path.display(),
+            data_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// A refused `--resume`, naming the flag that differs.
+fn resume_error(path: &Path, e: synapse_train::Error) -> anyhow::Error {
+    let text = match &e {
+        synapse_train::Error::ResumeMismatch {
+            setting,
+            checkpoint,
+            run,
+        } => {
+            let flag = flag_of(setting);
+            format!("the checkpoint was made with {flag} {checkpoint}, this run has {flag} {run}")
+        }
+        synapse_train::Error::NothingLeft { trained, epochs } => format!(
+            "the checkpoint has already trained {trained} epochs and --epochs is {epochs}: nothing is left to do (give --epochs {trained} or more)"
+        ),
+        other => other.to_string(),
+    };
+    anyhow!("--resume {}: {text}", path.display())
+}
+
+/// The flag behind a trainer setting's name (or a flag already).
+fn flag_of(setting: &str) -> String {
+    let flag = match setting {
+        "shuffle" => "--no-shuffle",
+        "schedule" => "--lr-schedule",
+        "clip-norm" => "--clip-grad-norm",
+        "early-stopping" => "--early-stop",
+        s if s.starts_with("--") => s,
+        s => return format!("--{s}"),
+    };
+    flag.to_string()
+}
+
+/// The flags a resumed run must share with the run it continues, `--flag=value`.
+fn run_settings(a: &TrainArgs, job: &TrainJob) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
+    let optimizer = match job.optimizer {
+        OptimizerChoice::Sgd(c) => vec![
+            ("--optimizer", "sgd".to_string()),
+            ("--momentum", c.momentum.to_string()),
+            ("--nesterov", c.nesterov.to_string()),
+            ("--weight-decay", c.weight_decay.to_string()),
+        ],
+        OptimizerChoice::Adam(c) => vec![
+            (
+                "--optimizer",
+                if c.decoupled { "adamw" } else { "adam" }.to_string(),
+            ),
+            ("--beta1", c.beta1.to_string()),
+            ("--beta2", c.beta2.to_string()),
+            ("--eps", c.eps.to_string()),
+            ("--weight-decay", c.weight_decay.to_string()),
+        ],
+    };
+    let mut pairs = vec![
+        ("--data", a.data.display().to_string()),
+        ("--target", opt(a.target.clone())),
+        ("--init", a.init.clone()),
+        ("--normalize", a.normalize.to_string()),
+        (
+            "--val",
+            opt(a.val.as_ref().map(|p| p.display().to_string())),
+        ),
+        ("--val-split", opt(a.val_split.map(|f| f.to_string()))),
+    ];
+    pairs.extend(optimizer);
+    settings::join(&pairs)
 }

@@ -382,7 +382,7 @@ fn resume_from_a_checkpoint_gives_the_uninterrupted_weights() {
     let lr = other.iter().position(|a| a == "0.05").unwrap();
     other[lr] = "0.5".into();
     other.extend(["--resume".to_string(), p(&ckpt).to_string()]);
-    fails(&other, 2, "other");
+    fails(&other, 2, "made with --lr 0.05, this run has --lr 0.5");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::dataset::{Classes, Dataset, LoadOptions, Targets};
 use crate::{Error, Result};
@@ -21,6 +21,7 @@ struct Cell<'a> {
     line: usize,
     column: usize,
     name: &'a str,
+    dtype: DType,
 }
 
 impl Cell<'_> {
@@ -35,6 +36,12 @@ impl Cell<'_> {
 
     fn number(&self, text: &str) -> Result<f64> {
         match text.parse::<f64>() {
+            Ok(v) if self.dtype == DType::F32 && v.is_finite() && v.abs() > f32::MAX as f64 => {
+                Err(self.error(format!(
+                    "`{}` does not fit in f32 (whose largest size is about 3.4e38); use the f64 dtype (--dtype f64) or rescale the column",
+                    shorten(text)
+                )))
+            }
             Ok(v) if v.is_finite() => Ok(v),
             Ok(_) => Err(self.error(format!(
                 "`{}` is not a finite number (NaN and infinity are not allowed)",
@@ -102,6 +109,23 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
             "the file is empty; expected a header row of column names",
         ));
     }
+    if let Some((j, name)) = header
+        .iter()
+        .enumerate()
+        .find(|(j, h)| header[..*j].contains(h))
+    {
+        let first = header.iter().position(|h| h == name).unwrap_or(0);
+        return Err(Error::Data {
+            path: path.to_path_buf(),
+            line: Some(1),
+            column: Some(format!("{} (\"{}\")", j + 1, shorten(name))),
+            reason: format!(
+                "the header names column {} \"{}\" again; every column needs its own name",
+                first + 1,
+                shorten(name)
+            ),
+        });
+    }
     let dropped = match &options.targets {
         Targets::Drop(names) => target_columns(path, &header, &Targets::Named(names.clone()))?,
         _ => Vec::new(),
@@ -152,6 +176,7 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
             line,
             column,
             name: &header[column],
+            dtype: options.dtype,
         };
         for &c in &input_cols {
             x.push(cell(c).number(&record[c])?);
@@ -176,6 +201,7 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
                 line,
                 column: c,
                 name: &header[c],
+                dtype: options.dtype,
             })?;
             y = indices;
             labels = words;
@@ -202,13 +228,21 @@ fn target_columns(path: &Path, header: &[String], targets: &Targets) -> Result<V
         Targets::None | Targets::Drop(_) => Ok(vec![]),
         Targets::Named(names) => names
             .iter()
-            .map(|name| {
+            .enumerate()
+            .map(|(i, name)| {
+                if names[..i].contains(name) {
+                    return Err(Error::data(
+                        path,
+                        format!("target column \"{}\" is named twice", shorten(name)),
+                    ));
+                }
                 header.iter().position(|h| h == name).ok_or_else(|| {
                     Error::data(
                         path,
                         format!(
-                            "target column \"{name}\" does not exist; the columns are: {}",
-                            header.join(", ")
+                            "target column \"{}\" does not exist; the columns are: {}",
+                            shorten(name),
+                            list_columns(header)
                         ),
                     )
                 })
@@ -217,14 +251,33 @@ fn target_columns(path: &Path, header: &[String], targets: &Targets) -> Result<V
     }
 }
 
+/// The column names for a message: the first few, each cut, and how many more.
+fn list_columns(header: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut text = header
+        .iter()
+        .take(SHOWN)
+        .map(|h| shorten(h))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if header.len() > SHOWN {
+        text.push_str(&format!(" and {} more", header.len() - SHOWN));
+    }
+    text
+}
+
 /// Class indices from a column of indices or words, and the words when there were words.
+///
+/// With known words (a trained model's labels), every cell is read as one of
+/// them, even a cell that looks like a number: labels `["1", "10", "2"]` are words.
 fn class_indices<'a>(
     raw: &[(usize, String)],
     classes: &Classes,
     cell: impl Fn(usize) -> Cell<'a>,
 ) -> Result<(Vec<f64>, Option<Vec<String>>)> {
+    let known_words = matches!(classes, Classes::Known(l) if !l.is_empty());
     let all_numeric = raw.iter().all(|(_, t)| t.parse::<f64>().is_ok());
-    if all_numeric {
+    if all_numeric && !known_words {
         let mut out = Vec::with_capacity(raw.len());
         for (line, text) in raw {
             let c = cell(*line);
@@ -271,7 +324,7 @@ fn class_indices<'a>(
                 return Err(cell(*line).error(format!(
                     "unknown class `{}`; the model knows: {}",
                     shorten(text),
-                    labels.join(", ")
+                    list_columns(&labels)
                 )))
             }
         }

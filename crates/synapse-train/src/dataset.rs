@@ -182,10 +182,16 @@ impl Dataset {
     }
 }
 
+/// Whether `path` is read as an npz file (by its extension).
+pub fn is_npz(path: &Path) -> bool {
+    path.to_string_lossy()
+        .to_ascii_lowercase()
+        .ends_with(".npz")
+}
+
 /// Reads a dataset: `.npz` by its extension, CSV (`.csv`, `.csv.gz`, anything else) otherwise.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    if name.ends_with(".npz") {
+    if is_npz(path) {
         npz_data::load_npz(path, options)
     } else {
         csv_data::load_csv(path, options)

@@ -37,7 +37,7 @@ pub enum Error {
         reason: String,
     },
     /// The loss became NaN or infinite.
-    #[error("training diverged: the loss became {value} at epoch {epoch}, batch {batch}; try a lower learning rate")]
+    #[error("training diverged: the loss became {value} at epoch {epoch}, batch {batch}; {hint}")]
     Diverged {
         /// 1-based epoch.
         epoch: usize,
@@ -45,6 +45,26 @@ pub enum Error {
         batch: usize,
         /// The loss value (NaN or infinite).
         value: f64,
+        /// What to change: a lower learning rate, or the cause when it is known.
+        hint: String,
+    },
+    /// A resumed run differs from the run its checkpoint came from.
+    #[error("the checkpoint was made with {setting} {checkpoint}, this run has {setting} {run}")]
+    ResumeMismatch {
+        /// The setting that differs (`lr`, `batch-size`, or a caller's key).
+        setting: String,
+        /// Its value in the checkpoint.
+        checkpoint: String,
+        /// Its value in this run.
+        run: String,
+    },
+    /// A resumed run asks for fewer epochs than its checkpoint has trained.
+    #[error("the checkpoint has already trained {trained} epochs, more than the {epochs} asked for: nothing is left to do")]
+    NothingLeft {
+        /// Epochs in the checkpoint.
+        trained: usize,
+        /// The last epoch asked for.
+        epochs: usize,
     },
     /// An option out of range, or options that do not fit together.
     #[error("invalid {name}: {reason}")]

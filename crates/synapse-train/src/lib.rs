@@ -23,14 +23,15 @@ pub mod npy;
 pub mod npz_data;
 mod observer;
 mod schedule;
+pub mod settings;
 mod split;
 mod trainer;
 
-pub use atomic::write_atomic;
+pub use atomic::{special_kind, writable_target, write_all_atomic, write_atomic};
 pub use batch::{batches, epoch_order, BatchSize};
 pub use checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
 pub use clip::clip_grad_norm;
-pub use dataset::{load, Classes, Dataset, LoadOptions, Targets};
+pub use dataset::{is_npz, load, Classes, Dataset, LoadOptions, Targets};
 pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
 pub use error::{Error, Result};
 pub use history::{EpochRecord, History};
@@ -40,4 +41,6 @@ pub use normalize::Normalizer;
 pub use observer::{Observer, Silent};
 pub use schedule::Schedule;
 pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};
-pub use trainer::{check_fits, predict, predict_classes, TrainConfig, Trainer};
+pub use trainer::{
+    check_fits, check_training_data, predict, predict_classes, TrainConfig, Trainer,
+};

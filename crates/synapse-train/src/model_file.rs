@@ -207,7 +207,19 @@ pub fn load_weights(
         let model = Model::load(path, Some(spec), device)?;
         model.net.snapshot()?.into_iter().collect()
     };
-    Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(e.to_string()))
+    let net =
+        Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(e.to_string()))?;
+    for (name, t) in net.snapshot()? {
+        let values = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "tensor `{name}` holds {} at element {i} (in {}); initial weights must be finite",
+                values[i],
+                dtype_name(dtype)
+            )));
+        }
+    }
+    Ok(net)
 }
 
 /// `"f32"` or `"f64"` (or candle's name for others).

@@ -91,6 +91,21 @@ impl NpyArray {
         Ok(t.to_dtype(dtype)?)
     }
 
+    /// The first value (flat index, value) that is finite but too large for
+    /// f32, where the array holds wider numbers than f32.
+    pub fn first_too_large_for_f32(&self) -> Option<(usize, f64)> {
+        let too_large = |v: f64| v.is_finite() && v.abs() > f32::MAX as f64;
+        match &self.data {
+            NpyData::F32(_) => None,
+            NpyData::F64(v) => v.iter().copied().enumerate().find(|&(_, v)| too_large(v)),
+            NpyData::Raw(_) => self
+                .values()
+                .into_iter()
+                .enumerate()
+                .find(|&(_, v)| too_large(v)),
+        }
+    }
+
     /// Every value as `f64`.
     pub fn values(&self) -> Vec<f64> {
         match &self.data {

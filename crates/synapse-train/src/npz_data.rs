@@ -43,7 +43,28 @@ fn npz_dataset(
         column: Some(format!("array `{name}`")),
         reason,
     };
+    if let Targets::Named(names) = &options.targets {
+        return Err(Error::data(
+            path,
+            format!(
+                "target columns ({}) were named, but an npz file has no columns: its targets are the array `y`",
+                names.join(", ")
+            ),
+        ));
+    }
+    let fits_f32 = |name: &str, a: &crate::npy::NpyArray| {
+        match a.first_too_large_for_f32() {
+        Some((i, v)) if options.dtype == DType::F32 => Err(at(
+            name,
+            format!(
+                "element {i} ({v}) does not fit in f32 (whose largest size is about 3.4e38); use the f64 dtype (--dtype f64) or rescale it"
+            ),
+        )),
+        _ => Ok(()),
+    }
+    };
     let x = take("x")?;
+    fits_f32("x", &x)?;
     if x.shape.len() != 2 {
         return Err(at(
             "x",
@@ -79,9 +100,10 @@ fn npz_dataset(
                 ),
             ));
         }
+        fits_f32("y", &y)?;
         let classes = !matches!(options.classes, Classes::No);
         let y_t = match (y.shape.len(), classes) {
-            (1, true) => {
+            (1, true) | (2, true) if y.shape.get(1).is_none_or(|&k| k == 1) => {
                 let values = y.values();
                 if let Some((i, v)) = values
                     .iter()
@@ -108,11 +130,10 @@ fn npz_dataset(
                         ));
                     }
                 }
-                y.into_tensor(options.dtype)?.unsqueeze(1)?
+                y.into_tensor(options.dtype)?.reshape((rows, 1))?
             }
             (1, false) => y.into_tensor(options.dtype)?.unsqueeze(1)?,
             (2, false) => y.into_tensor(options.dtype)?,
-            (2, true) if y.shape[1] == 1 => y.into_tensor(options.dtype)?,
             (_, true) => {
                 return Err(at(
                     "y",

@@ -37,6 +37,19 @@ pub enum Schedule {
     },
 }
 
+/// The command line's form: `constant`, `step:EVERY:GAMMA`, `exponential:GAMMA`,
+/// `cosine:T_MAX:MIN_LR`.
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Schedule::Constant => write!(f, "constant"),
+            Schedule::Step { every, gamma } => write!(f, "step:{every}:{gamma}"),
+            Schedule::Exponential { gamma } => write!(f, "exponential:{gamma}"),
+            Schedule::Cosine { t_max, min } => write!(f, "cosine:{t_max}:{min}"),
+        }
+    }
+}
+
 impl Schedule {
     /// The rate for `epoch` (0-based) given the initial rate `lr0`.
     pub fn lr(&self, lr0: f64, epoch: usize) -> f64 {

@@ -19,7 +19,7 @@ use crate::checkpoint::Checkpoint;
 use crate::clip::clip_grad_norm;
 use crate::early_stop::{EarlyStopState, EarlyStopping};
 use crate::metrics::scalar;
-use crate::{Dataset, EpochRecord, Error, History, Metrics, Observer, Result, Schedule};
+use crate::{settings, Dataset, EpochRecord, Error, History, Metrics, Observer, Result, Schedule};
 
 /// Rows per forward pass in `evaluate` and `predict`.
 const EVAL_CHUNK: usize = 8192;
@@ -75,7 +75,9 @@ pub struct Trainer {
     pub checkpoint_metadata: BTreeMap<String, String>,
 }
 
-/// Checks that `data` fits `net` and `loss`: input width, and target width or classes.
+/// Checks that `data` fits `net` and `loss`: input width, target width or
+/// classes (no more classes than outputs), and for `bce`/`bce-logits` targets
+/// in `[0, 1]`. Any data that a stack is trained on or evaluated with.
 pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
     if data.inputs() != spec.input_dim() {
         return Err(Error::config(
@@ -117,7 +119,66 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
             ),
         ));
     }
+    if matches!(loss, Loss::Bce | Loss::BceLogits) {
+        check_probabilities(loss, data)?;
+    }
     Ok(())
+}
+
+/// [`check_fits`], and what training data needs beyond it: for
+/// cross-entropy, at least two classes and one output per class.
+pub fn check_training_data(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
+    check_fits(spec, loss, data)?;
+    if loss.is_classification() {
+        let classes = data.class_count()?;
+        let known = match &data.labels {
+            Some(l) => format!(" ({})", l.join(", ")),
+            None => String::new(),
+        };
+        if classes < 2 {
+            return Err(Error::config(
+                "data",
+                format!("{loss} needs at least 2 classes, the target column has {classes}{known}"),
+            ));
+        }
+        if classes != spec.output_dim() {
+            return Err(Error::config(
+                "data",
+                format!(
+                    "it has {classes} classes{known} but the stack `{spec}` has {} outputs; {loss} needs one output per class",
+                    spec.output_dim()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `bce` and `bce-logits` targets are probabilities: every one in `[0, 1]`.
+fn check_probabilities(loss: Loss, data: &Dataset) -> Result<()> {
+    let y = data.y().to_dtype(candle_core::DType::F64)?;
+    let (lo, hi) = (
+        y.min_all()?.to_scalar::<f64>()?,
+        y.max_all()?.to_scalar::<f64>()?,
+    );
+    if lo >= 0.0 && hi <= 1.0 {
+        return Ok(());
+    }
+    let k = data.targets().max(1);
+    let values = y.flatten_all()?.to_vec1::<f64>()?;
+    let at = values
+        .iter()
+        .position(|v| !(0.0..=1.0).contains(v))
+        .unwrap_or(0);
+    Err(Error::config(
+        "data",
+        format!(
+            "data row {}, target column \"{}\": {} is outside [0, 1]; {loss} takes probabilities as targets",
+            at / k + 1,
+            data.target_names.get(at % k).map_or("", String::as_str),
+            values[at]
+        ),
+    ))
 }
 
 impl Trainer {
@@ -224,6 +285,7 @@ impl Trainer {
                         epoch,
                         batch: b + 1,
                         value,
+                        hint: divergence_hint(&self.net, self.loss),
                     });
                 }
                 let mut grads = loss.backward()?;
@@ -311,39 +373,54 @@ impl Trainer {
     /// The settings a resumed run must share with the run it continues.
     fn settings(&self) -> String {
         let c = &self.config;
-        format!(
-            "arch={}; loss={}; dtype={:?}; batch-size={}; shuffle={}; seed={}; schedule={:?}; clip-norm={:?}; early-stopping={:?}; lr={}",
-            self.net.spec(),
-            self.loss,
-            self.net.dtype(),
-            c.batch_size,
-            c.shuffle,
-            c.seed,
-            c.schedule,
-            c.clip_norm,
-            c.early_stopping,
-            self.base_lr
-        )
+        let early = c.early_stopping.map_or("none".to_string(), |e| {
+            format!(
+                "patience {}, min_delta {}, restore_best {}",
+                e.patience, e.min_delta, e.restore_best
+            )
+        });
+        settings::join(&[
+            ("arch", self.net.spec().to_string()),
+            ("loss", self.loss.to_string()),
+            ("dtype", crate::dtype_name(self.net.dtype()).to_string()),
+            ("batch-size", c.batch_size.to_string()),
+            ("shuffle", c.shuffle.to_string()),
+            ("seed", c.seed.to_string()),
+            ("schedule", c.schedule.to_string()),
+            (
+                "clip-norm",
+                c.clip_norm.map_or("none".into(), |v| v.to_string()),
+            ),
+            ("early-stopping", early),
+            ("lr", self.base_lr.to_string()),
+        ])
     }
 
     /// Continues from `ckpt`: it must come from a run with the same settings
     /// and the same `checkpoint_metadata` entry `"settings"`, if any.
     pub fn resume(&mut self, ckpt: &Checkpoint) -> Result<()> {
-        if ckpt.settings != self.settings() {
-            return Err(Error::config(
-                "resume",
-                format!(
-                    "the checkpoint was made with other settings ({}) than this run ({})",
-                    ckpt.settings,
-                    self.settings()
-                ),
-            ));
+        let none = String::new();
+        let pairs = [
+            (&ckpt.settings, &self.settings()),
+            (
+                ckpt.metadata.get("settings").unwrap_or(&none),
+                self.checkpoint_metadata.get("settings").unwrap_or(&none),
+            ),
+        ];
+        for (theirs, ours) in pairs {
+            if let Some((setting, checkpoint, run)) = settings::first_difference(theirs, ours) {
+                return Err(Error::ResumeMismatch {
+                    setting,
+                    checkpoint,
+                    run,
+                });
+            }
         }
-        if ckpt.metadata.get("settings") != self.checkpoint_metadata.get("settings") {
-            return Err(Error::config(
-                "resume",
-                "the checkpoint was made with other flags than this run",
-            ));
+        if ckpt.history.epochs.len() > self.config.epochs {
+            return Err(Error::NothingLeft {
+                trained: ckpt.history.epochs.len(),
+                epochs: self.config.epochs,
+            });
         }
         self.net.restore(&ckpt.weights)?;
         self.optimizer.load_state(&ckpt.optimizer)?;
@@ -358,6 +435,22 @@ impl Trainer {
         };
         self.stopped = ckpt.stopped;
         Ok(())
+    }
+}
+
+/// What to change when the loss diverged: `bce` on outputs that no final
+/// sigmoid keeps in `[0, 1]` is a mistake of the stack, not of the rate.
+fn divergence_hint(net: &Sequential, loss: Loss) -> String {
+    let ends_in_sigmoid = matches!(
+        net.layers().last(),
+        Some(synapse_nn::Layer::Activation(
+            synapse_nn::Activation::Sigmoid
+        ))
+    );
+    if loss == Loss::Bce && !ends_in_sigmoid {
+        "bce takes probabilities in [0, 1], but the stack does not end with sigmoid, so its outputs leave that range: end it with sigmoid, or use bce-logits".into()
+    } else {
+        "try a lower learning rate".into()
     }
 }
 

@@ -102,6 +102,7 @@ fn divergence_names_epoch_and_batch_and_keeps_good_weights() {
             epoch,
             batch,
             value,
+            ..
         } => {
             assert!(
                 *epoch >= 1 && (1..=2).contains(batch) && !value.is_finite(),
