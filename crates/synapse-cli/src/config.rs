@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 use candle_core::{DType, Device};
 use synapse_nn::{AdamConfig, ArchSpec, Init, Loss, SgdConfig};
-use synapse_train::{BatchSize, Targets};
+use synapse_train::{BatchSize, Schedule, Targets};
 
 use crate::args::{DTypeArg, DeviceArg, OptimizerKind, TrainArgs};
 
@@ -136,6 +136,8 @@ pub struct TrainJob {
     pub init: InitChoice,
     pub dtype: DType,
     pub early_stop: Option<usize>,
+    pub schedule: Schedule,
+    pub clip_norm: Option<f64>,
 }
 
 impl TrainJob {
@@ -251,6 +253,29 @@ impl TrainJob {
             }
             crate::plot::register_font().map_err(|e| anyhow!("--plot {}: {e}", p.display()))?;
         }
+        let schedule: Schedule = a.lr_schedule.parse().map_err(|e: synapse_train::Error| {
+            let reason = match e {
+                synapse_train::Error::Config { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            anyhow!("--lr-schedule {reason}")
+        })?;
+        let clip_norm = a
+            .clip_grad_norm
+            .map(|c| finite(c, "--clip-grad-norm", 0.0, true))
+            .transpose()?;
+        if a.save_best && a.val.is_none() && a.val_split.is_none() {
+            bail!("--save-best needs validation rows: give --val FILE or --val-split F");
+        }
+        if a.class_weights.is_some() && !loss.is_classification() {
+            bail!("--class-weights applies to --loss cross-entropy only, not {loss}");
+        }
+        if let Some(p) = &a.log {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !ext.eq_ignore_ascii_case("csv") {
+                bail!("--log {}: expected a file ending in .csv", p.display());
+            }
+        }
         Ok(Self {
             spec,
             loss,
@@ -260,6 +285,8 @@ impl TrainJob {
             init,
             dtype: dtype(a.dtype),
             early_stop,
+            schedule,
+            clip_norm,
         })
     }
 }

@@ -9,6 +9,7 @@
 mod args;
 mod config;
 mod eval;
+mod log;
 mod message;
 mod paths;
 mod plot;

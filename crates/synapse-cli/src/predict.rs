@@ -7,7 +7,9 @@ use candle_core::{DType, Tensor};
 use synapse_train::{load, predict_classes, Classes, LoadOptions, Model, Targets};
 
 use crate::args::PredictArgs;
-use crate::config::{check_target_applies, columns, device, flagged, parse_spec};
+use synapse_nn::{Activation, Loss};
+
+use crate::config::{check_target_applies, columns, device, flagged, parse_loss, parse_spec};
 
 pub fn run(a: &PredictArgs) -> Result<()> {
     let dev = device(a.device)?;
@@ -57,12 +59,26 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         None => x,
     };
     let out = synapse_train::predict(&model.net, &x)?;
+    let loss = match &a.loss {
+        Some(l) => Some(parse_loss(l)?),
+        None => model.loss,
+    };
     let mut stdout = io::stdout().lock();
-    if a.label {
-        if matches!(
-            model.loss,
-            Some(synapse_nn::Loss::Sse | synapse_nn::Loss::Mse)
-        ) {
+    if a.proba {
+        let probabilities = match loss {
+            Some(Loss::CrossEntropy) => Activation::Softmax.forward(&out)?,
+            Some(Loss::BceLogits) => Activation::Sigmoid.forward(&out)?,
+            Some(Loss::Bce) => out,
+            Some(other) => bail!("--proba needs a classifier; the model was trained with {other}"),
+            None => bail!(
+                "--proba: the model file has no loss metadata; give --loss cross-entropy, bce or bce-logits"
+            ),
+        };
+        for line in format_rows(&probabilities)? {
+            writeln!(stdout, "{line}")?;
+        }
+    } else if a.label {
+        if matches!(loss, Some(Loss::Sse | Loss::Mse)) {
             bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
         }
         if let Some(labels) = &model.labels {
@@ -75,7 +91,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 );
             }
         }
-        for class in predict_classes(&model.net, model.loss, &out)? {
+        for class in predict_classes(&model.net, loss, &out)? {
             match model.labels.as_ref().and_then(|l| l.get(class)) {
                 Some(word) => writeln!(stdout, "{word}")?,
                 None => writeln!(stdout, "{class}")?,

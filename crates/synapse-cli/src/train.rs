@@ -16,6 +16,7 @@ use crate::config::{
     TrainJob,
 };
 use crate::paths::Files;
+use crate::log::{EpochLog, Tee};
 use crate::plot::render_history;
 use crate::progress::Progress;
 
@@ -33,6 +34,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         .output("--out", Some(&a.out))
         .output("--checkpoint", a.checkpoint.as_deref())
         .output("--plot", a.plot.as_deref())
+        .output("--log", a.log.as_deref())
         .may_share("--resume", "--checkpoint")
         .check()?;
     check_target_applies(a.target.as_deref(), &a.data, "--data")?;
@@ -107,12 +109,21 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         batch_size: job.batch_size,
         shuffle: !a.no_shuffle,
         seed: a.seed,
-        early_stopping: job.early_stop.map(|patience| EarlyStopping {
-            patience,
-            ..Default::default()
-        }),
+        early_stopping: match (job.early_stop, a.save_best) {
+            (Some(patience), _) => Some(EarlyStopping {
+                patience,
+                ..Default::default()
+            }),
+            // The best validation epoch's weights, without stopping early.
+            (None, true) => Some(EarlyStopping {
+                patience: usize::MAX,
+                ..Default::default()
+            }),
+            (None, false) => None,
+        },
         checkpoint: a.checkpoint.clone(),
-        ..Default::default()
+        schedule: job.schedule,
+        clip_norm: job.clip_norm,
     };
     let mut trainer = Trainer::new(net, job.loss, optimizer, config)?;
     trainer
@@ -122,10 +133,21 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         let ckpt = Checkpoint::load(path).map_err(flagged("--resume"))?;
         trainer.resume(&ckpt).map_err(|e| resume_error(path, e))?;
     }
+    let mut log = a
+        .log
+        .as_deref()
+        .map(|p| EpochLog::start(p, trainer.history()))
+        .transpose()?;
     let mut progress = Progress::new(a.quiet);
-    let result = trainer.fit(&train, val.as_ref(), &mut progress);
+    let result = trainer.fit(
+        &train,
+        val.as_ref(),
+        &mut Tee(&mut progress, log.as_mut()),
+    );
     progress.finish();
+    let logged = log.map(EpochLog::finish).transpose();
     result?;
+    logged?;
 
     let history = trainer.history().clone();
     let mut model = Model::new(trainer.network().clone());

@@ -19,7 +19,10 @@ use crate::checkpoint::Checkpoint;
 use crate::clip::clip_grad_norm;
 use crate::early_stop::{EarlyStopState, EarlyStopping};
 use crate::metrics::scalar;
-use crate::{settings, Dataset, EpochRecord, Error, History, Metrics, Observer, Result, Schedule};
+use crate::{
+    settings, Dataset, EpochRecord, Error, History, LrScheduler, Metrics, Observer, Result,
+    Schedule,
+};
 
 /// Rows per forward pass in `evaluate` and `predict`.
 const EVAL_CHUNK: usize = 8192;
@@ -67,6 +70,7 @@ pub struct Trainer {
     optimizer: Box<dyn Optimizer>,
     config: TrainConfig,
     base_lr: f64,
+    scheduler: LrScheduler,
     rng: Mt19937,
     history: History,
     early: EarlyStopState,
@@ -200,8 +204,10 @@ impl Trainer {
                 ));
             }
         }
+        config.schedule.validate()?;
         Ok(Self {
             base_lr: optimizer.learning_rate(),
+            scheduler: LrScheduler::new(config.schedule, optimizer.learning_rate()),
             rng: Mt19937::new(config.seed),
             net,
             loss,
@@ -260,8 +266,9 @@ impl Trainer {
             if self.stopped {
                 break;
             }
+            let started = std::time::Instant::now();
             let last_good = self.net.snapshot()?;
-            let lr = self.config.schedule.lr(self.base_lr, epoch - 1);
+            let lr = self.scheduler.lr();
             self.optimizer.set_learning_rate(lr);
             let order = epoch_order(n, self.config.shuffle, &mut self.rng);
             let whole = !self.config.shuffle && batch_rows >= n;
@@ -302,8 +309,10 @@ impl Trainer {
                 loss: total / n as f64,
                 lr,
                 val: val_metrics,
+                seconds: started.elapsed().as_secs_f64(),
             };
             self.history.epochs.push(record.clone());
+            self.scheduler.step(record.monitored());
             let stop = self.update_early_stopping(&record)?;
             if let Some(path) = self.config.checkpoint.clone() {
                 self.checkpoint()?.save(&path)?;
@@ -322,8 +331,7 @@ impl Trainer {
         let Some(rule) = self.config.early_stopping else {
             return Ok(false);
         };
-        let monitored = record.val.map_or(record.loss, |v| v.loss);
-        let (improved, stop) = self.early.update(&rule, monitored, record.epoch);
+        let (improved, stop) = self.early.update(&rule, record.monitored(), record.epoch);
         if improved && rule.restore_best {
             self.early.best_weights = Some(self.net.snapshot()?);
         }
@@ -428,6 +436,11 @@ impl Trainer {
             Error::config("resume", "the checkpoint's generator state is damaged")
         })?;
         self.history = ckpt.history.clone();
+        // The schedule's state is a function of the recorded epochs: replay them.
+        self.scheduler = LrScheduler::new(self.config.schedule, self.base_lr);
+        for record in &self.history.epochs {
+            self.scheduler.step(record.monitored());
+        }
         self.early = EarlyStopState {
             best: ckpt.early.best,
             wait: ckpt.early.wait,
