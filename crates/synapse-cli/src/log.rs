@@ -26,13 +26,8 @@ pub struct EpochLog {
 impl EpochLog {
     /// Creates (or empties) `path` and writes the rows of `history`.
     pub fn start(path: &Path, history: &History) -> Result<Self> {
-        let file = File::create(path).map_err(|e| {
-            anyhow!(
-                "--log {}: {}",
-                path.display(),
-                crate::message::os_error(&e)
-            )
-        })?;
+        let file = File::create(path)
+            .map_err(|e| anyhow!("--log {}: {}", path.display(), crate::message::os_error(&e)))?;
         let mut log = Self {
             path: path.to_path_buf(),
             out: BufWriter::new(file),

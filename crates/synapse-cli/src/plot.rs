@@ -29,7 +29,14 @@ pub fn render_history(history: &History, path: &Path) -> Result<Vec<u8>> {
         .to_ascii_lowercase();
     let fail = |e: String| anyhow!("--plot {}: {e}", path.display());
     register_font().map_err(fail)?;
-    let (w, h) = (800u32, if Lower::of(history).is_some() { 800 } else { 500 });
+    let (w, h) = (
+        800u32,
+        if Lower::of(history).is_some() {
+            800
+        } else {
+            500
+        },
+    );
     if ext == "svg" {
         let mut svg = String::new();
         draw(
@@ -75,15 +82,27 @@ struct Lower {
 impl Lower {
     fn of(history: &History) -> Option<Self> {
         let metric = history.epochs.first().and_then(|r| r.val).and_then(|v| {
-            let name = if v.accuracy.is_some() { "validation accuracy" } else { "validation mae" };
+            let name = if v.accuracy.is_some() {
+                "validation accuracy"
+            } else {
+                "validation mae"
+            };
             let points = history
                 .epochs
                 .iter()
-                .filter_map(|r| r.val.and_then(|v| v.accuracy.or(v.mae)).map(|m| (r.epoch as f64, m)))
+                .filter_map(|r| {
+                    r.val
+                        .and_then(|v| v.accuracy.or(v.mae))
+                        .map(|m| (r.epoch as f64, m))
+                })
                 .collect::<Vec<_>>();
             (!points.is_empty()).then_some((name, points))
         });
-        let lr: Vec<(f64, f64)> = history.epochs.iter().map(|r| (r.epoch as f64, r.lr)).collect();
+        let lr: Vec<(f64, f64)> = history
+            .epochs
+            .iter()
+            .map(|r| (r.epoch as f64, r.lr))
+            .collect();
         let varies = lr.windows(2).any(|w| w[0].1 != w[1].1);
         let lr = varies.then_some(lr);
         (metric.is_some() || lr.is_some()).then_some(Self { metric, lr })
@@ -94,13 +113,18 @@ impl Lower {
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
     if !lo.is_finite() {
         (0.0, 1.0)
     } else if hi > lo {
         (lo, hi)
     } else {
-        (lo - 0.5 * lo.abs().max(1e-12), hi + 0.5 * hi.abs().max(1e-12))
+        (
+            lo - 0.5 * lo.abs().max(1e-12),
+            hi + 0.5 * hi.abs().max(1e-12),
+        )
     }
 }
 
@@ -119,7 +143,12 @@ fn draw_lower<DB: DrawingBackend>(
     };
     let (primary, primary_name, primary_style, secondary) = match lower.metric {
         Some((name, points)) => (points, name, metric_style, lower.lr),
-        None => (lower.lr.unwrap_or_default(), "learning rate", lr_style, None),
+        None => (
+            lower.lr.unwrap_or_default(),
+            "learning rate",
+            lr_style,
+            None,
+        ),
     };
     let (lo, hi) = range(primary.iter().map(|p| p.1));
     let (slo, shi) = range(secondary.iter().flatten().map(|p| p.1));

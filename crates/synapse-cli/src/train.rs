@@ -15,8 +15,8 @@ use crate::config::{
     about_file, check_target_applies, device, flagged, targets, InitChoice, OptimizerChoice,
     TrainJob,
 };
-use crate::paths::Files;
 use crate::log::{EpochLog, Tee};
+use crate::paths::Files;
 use crate::plot::render_history;
 use crate::progress::Progress;
 
@@ -139,11 +139,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         .map(|p| EpochLog::start(p, trainer.history()))
         .transpose()?;
     let mut progress = Progress::new(a.quiet);
-    let result = trainer.fit(
-        &train,
-        val.as_ref(),
-        &mut Tee(&mut progress, log.as_mut()),
-    );
+    let result = trainer.fit(&train, val.as_ref(), &mut Tee(&mut progress, log.as_mut()));
     progress.finish();
     let logged = log.map(EpochLog::finish).transpose();
     result?;

@@ -67,7 +67,12 @@ impl Metrics {
         let o = flat(out)?;
         let y = flat(target)?;
         let n = o.len().max(1) as f64;
-        let mse = o.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / n;
+        let mse = o
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            / n;
         m.mse = Some(mse);
         m.mae = Some(o.iter().zip(&y).map(|(a, b)| (a - b).abs()).sum::<f64>() / n);
         m.rmse = Some(mse.sqrt());
@@ -138,7 +143,11 @@ impl Confusion {
             }
             present += 1;
             let (fp, fneg) = (predicted as f64 - tp, truly as f64 - tp);
-            p += if predicted > 0 { tp / predicted as f64 } else { 0.0 };
+            p += if predicted > 0 {
+                tp / predicted as f64
+            } else {
+                0.0
+            };
             r += if truly > 0 { tp / truly as f64 } else { 0.0 };
             let denom = 2.0 * tp + fp + fneg;
             f += if denom > 0.0 { 2.0 * tp / denom } else { 0.0 };

@@ -90,15 +90,13 @@ impl Schedule {
                 if every == 0 {
                     return bad("EVERY must be at least 1");
                 }
-                positive_finite(gamma).then_some(()).map_or_else(
-                    || bad("GAMMA must be a finite number greater than 0"),
-                    Ok,
-                )
+                positive_finite(gamma)
+                    .then_some(())
+                    .map_or_else(|| bad("GAMMA must be a finite number greater than 0"), Ok)
             }
-            Schedule::Exponential { gamma } => positive_finite(gamma).then_some(()).map_or_else(
-                || bad("GAMMA must be a finite number greater than 0"),
-                Ok,
-            ),
+            Schedule::Exponential { gamma } => positive_finite(gamma)
+                .then_some(())
+                .map_or_else(|| bad("GAMMA must be a finite number greater than 0"), Ok),
             Schedule::Cosine { t_max, min } => {
                 if t_max == 0 {
                     return bad("T_MAX must be at least 1");
