@@ -116,7 +116,7 @@ proptest! {
             prop_assert_eq!(bits(&a), bits(&b));
         }
         // And it writes the same bytes again.
-        prop_assert_eq!(back.to_bytes().unwrap().len(), bytes.len());
+        prop_assert_eq!(back.to_bytes().unwrap(), bytes);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! `optimizer_step`, `history` (JSON), `early_stop` (JSON), `stopped`,
 //! `settings`, and the caller's entries prefixed `meta.`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -73,7 +73,7 @@ impl Checkpoint {
             "rng".into(),
             Tensor::new(self.rng.as_slice(), &Device::Cpu)?,
         ));
-        let mut meta: HashMap<String, String> = self
+        let mut meta: BTreeMap<String, String> = self
             .metadata
             .iter()
             .map(|(k, v)| (format!("meta.{k}"), v.clone()))
@@ -91,10 +91,7 @@ impl Checkpoint {
             ("stopped".into(), self.stopped.to_string()),
             ("settings".into(), self.settings.clone()),
         ]);
-        let bytes =
-            safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
-                .map_err(|e| Error::config("checkpoint", format!("cannot encode: {e}")))?;
-        write_atomic(path, &bytes)
+        write_atomic(path, &crate::safetensors_bytes::encode(&tensors, meta)?)
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].

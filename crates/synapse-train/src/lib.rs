@@ -22,6 +22,7 @@ mod normalize;
 pub mod npy;
 pub mod npz_data;
 mod observer;
+mod safetensors_bytes;
 mod schedule;
 pub mod settings;
 mod split;

@@ -53,7 +53,7 @@ impl Model {
 
     /// The file's bytes: safetensors with the metadata of SPEC section 8.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        let mut meta: BTreeMap<String, String> = self.metadata.clone();
         meta.insert("format".into(), FORMAT.into());
         meta.insert("version".into(), VERSION.into());
         meta.insert("arch".into(), self.net.spec().to_string());
@@ -70,9 +70,7 @@ impl Model {
         if let Some(n) = &self.normalize {
             meta.insert("normalize".into(), n.to_json());
         }
-        let tensors: Vec<(String, Tensor)> = self.net.snapshot()?;
-        safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
-            .map_err(|e| Error::config("model", format!("cannot encode the model: {e}")))
+        crate::safetensors_bytes::encode(&self.net.snapshot()?, meta)
     }
 
     /// Writes the model to `path` atomically.
