@@ -408,7 +408,7 @@ fn rows(n: usize, off: f64) -> String {
         let k = (i + off as usize) % 2;
         let y = if k == 0 {
             0
-        } else if (i + off as usize) % 3 != 0 {
+        } else if !(i + off as usize).is_multiple_of(3) {
             1
         } else {
             2

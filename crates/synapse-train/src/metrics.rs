@@ -157,12 +157,11 @@ impl Confusion {
     }
 }
 
-/// True and predicted classes per row (or element, for bce) and the class count.
-fn classes_of(
-    loss: Loss,
-    out: &Tensor,
-    target: &Tensor,
-) -> Result<Option<(Vec<usize>, Vec<usize>, usize)>> {
+/// True classes, predicted classes (per row, or element for bce) and the class count.
+type Classified = (Vec<usize>, Vec<usize>, usize);
+
+/// The classes of a classifier's outputs; `None` for regression losses.
+fn classes_of(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Option<Classified>> {
     Ok(match loss {
         Loss::CrossEntropy => {
             let pred = out.argmax(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;

@@ -159,7 +159,7 @@ impl LrScheduler {
         self.lr = match self.schedule {
             Schedule::Constant => lr,
             Schedule::Step { every, gamma } => {
-                if e % every.max(1) == 0 {
+                if e.is_multiple_of(every.max(1)) {
                     lr * gamma
                 } else {
                     lr
