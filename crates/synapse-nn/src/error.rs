@@ -55,6 +55,26 @@ pub enum Error {
         /// What is wrong with its value.
         reason: String,
     },
+    /// An optimizer setting out of its range, named by its config field
+    /// (`lr`, `momentum`, `nesterov`, `weight_decay`, `beta1`, `beta2`, `eps`),
+    /// so that a CLI can map it to its flag.
+    #[error("invalid {name} {value}: expected {expected}")]
+    Setting {
+        /// The field of `SgdConfig` / `AdamConfig`.
+        name: &'static str,
+        /// The value given (for `nesterov`, the momentum).
+        value: f64,
+        /// What was expected, in words.
+        expected: &'static str,
+    },
+    /// A class index that is not a whole number in `0..classes` (see [`crate::class_index`]).
+    #[error("class index {value} is out of range for {classes} output columns (expected a whole number from 0 to {})", classes.saturating_sub(1))]
+    ClassIndex {
+        /// The value found in the target.
+        value: f64,
+        /// The number of output columns (classes).
+        classes: usize,
+    },
     /// A failure inside candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -5,25 +5,25 @@
 //! Shapes follow PyTorch: batches are rows, `[batch, features]`; a linear
 //! weight is `[out, in]`.
 
-mod activation;
+mod elements;
 mod error;
-mod fused;
 mod gradcheck;
 pub mod init;
-mod linear;
+mod kernel;
 mod loss;
 pub mod optim;
 mod rng;
 mod sequential;
 mod spec;
 
-pub use activation::{Activation, DEFAULT_LEAKY_SLOPE};
+pub use elements::{Activation, Linear, DEFAULT_LEAKY_SLOPE};
 pub use error::{Error, Result};
-pub use fused::with_fused_ops;
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
-pub use linear::Linear;
-pub use loss::Loss;
+#[doc(hidden)]
+pub use kernel::kernel_calls;
+pub use kernel::with_fused_ops;
+pub use loss::{class_index, class_indices, Loss};
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use rng::Mt19937;
 pub use sequential::{Layer, Sequential, MAX_PARAMETERS};

@@ -23,7 +23,6 @@ use std::fmt;
 
 use candle_core::{DType, Device, Tensor, Var};
 
-use crate::fused::{self, FusedAct};
 use crate::{Activation, ArchSpec, ElementSpec, Error, Init, Linear, Result};
 
 /// The most parameters a stack may have (16 GiB of f64): beyond it a spec is
@@ -199,21 +198,14 @@ impl Sequential {
                 got: x.dtype(),
             });
         }
-        let fuse = fused::is_fusable(&[x]);
         let mut y = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
             match (&self.layers[i], self.layers.get(i + 1)) {
-                // A dense layer and the activation after it, in one op (CPU, f32/f64).
-                (Layer::Linear(l), next) if fuse => {
-                    l.check_input(&y)?;
-                    let act = match next {
-                        Some(Layer::Activation(a)) => FusedAct::of(a),
-                        _ => None,
-                    };
-                    let bias = l.bias().map(|b| b.as_tensor());
-                    y = fused::dense(&y, l.weight(), bias, act.unwrap_or(FusedAct::Identity))?;
-                    i += if act.is_some() { 2 } else { 1 };
+                // A dense layer and the activation after it: one kernel on the CPU.
+                (Layer::Linear(l), Some(Layer::Activation(a))) => {
+                    y = l.forward_then(&y, Some(a))?;
+                    i += 2;
                 }
                 (layer, _) => {
                     y = layer.forward(&y)?;

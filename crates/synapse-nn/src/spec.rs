@@ -16,7 +16,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::activation::DEFAULT_LEAKY_SLOPE;
+use crate::DEFAULT_LEAKY_SLOPE;
 use crate::{Activation, Error, Result};
 
 /// One element of a stack, as written in a spec.
