@@ -55,8 +55,10 @@ fn run() -> Result<ExitCode> {
             ..Default::default()
         },
     )?;
+    // Training mode; the article's stack has no dropout, so nothing is drawn.
+    let mut dropout = Mt19937::new(args.seed);
     for _ in 0..args.iterations {
-        let loss = Loss::Sse.forward(&net.forward(&x)?, &y)?;
+        let loss = Loss::Sse.forward(&net.forward(&x, Mode::Train(&mut dropout))?, &y)?;
         sgd.step(&loss.backward()?)?;
     }
     let end = column(&net)?;
@@ -96,7 +98,7 @@ fn run() -> Result<ExitCode> {
         input[0], input[1], input[2]
     );
     let out = net
-        .forward(&Tensor::new(&[input], &dev)?)?
+        .forward(&Tensor::new(&[input], &dev)?, Mode::Eval)?
         .flatten_all()?
         .to_vec1::<f64>()?;
     println!("New Output data: ");

@@ -9,7 +9,8 @@ mod common;
 use anyhow::Result;
 use common::{assert_agree, to_reference, TOL};
 use synapse::nn::{
-    Activation, ArchSpec, ElementSpec, Init, Loss, Mt19937, Optimizer, Sequential, Sgd, SgdConfig,
+    Activation, ArchSpec, ElementSpec, Init, Loss, Mode, Mt19937, Optimizer, Sequential, Sgd,
+    SgdConfig,
 };
 use synapse::prelude::{DType, Device, Tensor};
 use synapse::reference::{ArticleNeuron, Matrix, RefLoss};
@@ -31,7 +32,11 @@ fn article_network_agrees_after_every_step() -> Result<()> {
         },
     )?;
     for step in 1..=15_000 {
-        sgd.step(&Loss::Sse.forward(&net.forward(&x)?, &y)?.backward()?)?;
+        sgd.step(
+            &Loss::Sse
+                .forward(&net.forward(&x, Mode::Eval)?, &y)?
+                .backward()?,
+        )?;
         neuron.step(
             &ArticleNeuron::TRAINING_INPUTS,
             &ArticleNeuron::TRAINING_OUTPUTS,
@@ -119,7 +124,7 @@ fn random_stacks() -> Result<()> {
             },
         )?;
         for step in 1..=10 {
-            let out = net.forward(&xt)?;
+            let out = net.forward(&xt, Mode::Eval)?;
             let value = loss.0.forward(&out, &yt)?.to_scalar::<f64>()?;
             let expected = loss.1.value(&reference.forward(&xm), &ym);
             assert!(
@@ -137,6 +142,7 @@ fn random_stacks() -> Result<()> {
         seen.extend(spec.elements().iter().map(|e| match e {
             ElementSpec::Linear { bias, .. } => format!("linear bias={bias}"),
             ElementSpec::Activation(a) => a.to_string(),
+            other => other.to_string(),
         }));
     }
     // Every activation and both kinds of linear layer were exercised.

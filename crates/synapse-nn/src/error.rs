@@ -47,6 +47,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A buffer (a batchnorm's running statistics) that is missing or misshapen.
+    #[error("buffer `{name}` {reason}")]
+    Buffer {
+        /// The buffer's name, as in SPEC section 2 (`"1.running_mean"`).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A hyperparameter or option out of its range.
     #[error("invalid {name}: {reason}")]
     Config {

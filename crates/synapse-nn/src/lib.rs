@@ -11,12 +11,16 @@ mod gradcheck;
 pub mod init;
 mod kernel;
 mod loss;
+mod mode;
 pub mod optim;
 mod rng;
 mod sequential;
 mod spec;
 
-pub use elements::{Activation, Linear, DEFAULT_LEAKY_SLOPE};
+pub use elements::{
+    flatten, Activation, BatchNorm, BatchNormState, Conv2d, Dropout, Layer, LayerNorm, Linear,
+    Pool2d, PoolKind, Reshape, DEFAULT_LEAKY_SLOPE,
+};
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
@@ -24,7 +28,11 @@ pub use init::Init;
 pub use kernel::kernel_calls;
 pub use kernel::with_fused_ops;
 pub use loss::{class_index, class_indices, Loss};
+pub use mode::Mode;
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use rng::Mt19937;
-pub use sequential::{Layer, Sequential, MAX_PARAMETERS};
-pub use spec::{ArchSpec, ElementSpec, LinearShape};
+pub use sequential::{Sequential, MAX_PARAMETERS};
+pub use spec::{
+    ArchSpec, ElementKind, ElementSpec, LinearShape, RowShape, DEFAULT_BN_MOMENTUM,
+    DEFAULT_NORM_EPS,
+};

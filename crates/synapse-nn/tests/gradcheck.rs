@@ -4,7 +4,7 @@
 //! asserts that autodiff's gradient equals the central difference to 1e-7.
 
 use candle_core::{DType, Device, Tensor, Var};
-use synapse_nn::{gradcheck, Activation, Linear, Loss, Mt19937, Result};
+use synapse_nn::{gradcheck, Activation, Linear, Loss, Mode, Mt19937, Result};
 
 const H: f64 = 1e-6;
 const TOL: f64 = 1e-7;
@@ -234,15 +234,15 @@ fn fused_dense_layers_match_finite_differences() {
             vars.push(x.clone());
             assert_close(
                 &spec.to_string(),
-                || Ok((net.forward(x.as_tensor())? * &c)?.sum_all()?),
+                || Ok((net.forward(x.as_tensor(), Mode::Eval)? * &c)?.sum_all()?),
                 &vars,
             );
             // The fused forward equals the element-by-element one.
             let mut y = x.as_tensor().clone();
             for layer in net.layers() {
-                y = layer.forward(&y).unwrap();
+                y = layer.forward(&y, &mut Mode::Eval).unwrap();
             }
-            let fused = net.forward(x.as_tensor()).unwrap();
+            let fused = net.forward(x.as_tensor(), Mode::Eval).unwrap();
             let diff = (fused - y)
                 .unwrap()
                 .abs()

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use candle_core::{Tensor, D};
-use synapse_nn::{ArchSpec, Loss, Mt19937, Optimizer, Sequential};
+use synapse_nn::{ArchSpec, Loss, Mode, Mt19937, Optimizer, Sequential};
 
 use crate::batch::{batches, epoch_order, BatchSize};
 use crate::checkpoint::Checkpoint;
@@ -23,6 +23,10 @@ use crate::{Dataset, EpochRecord, Error, History, Metrics, Observer, Result, Sch
 
 /// Rows per forward pass in `evaluate` and `predict`.
 const EVAL_CHUNK: usize = 8192;
+
+/// The dropout generator is `Mt19937::new(seed + DROPOUT_SEED_OFFSET)`
+/// (wrapping), apart from the shuffling generator `Mt19937::new(seed)`.
+pub const DROPOUT_SEED_OFFSET: u32 = 0x5eed;
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +72,8 @@ pub struct Trainer {
     config: TrainConfig,
     base_lr: f64,
     rng: Mt19937,
+    /// Dropout masks in training steps (see [`DROPOUT_SEED_OFFSET`]).
+    dropout: Mt19937,
     history: History,
     early: EarlyStopState,
     stopped: bool,
@@ -142,6 +148,7 @@ impl Trainer {
         Ok(Self {
             base_lr: optimizer.learning_rate(),
             rng: Mt19937::new(config.seed),
+            dropout: Mt19937::new(config.seed.wrapping_add(DROPOUT_SEED_OFFSET)),
             net,
             loss,
             optimizer,
@@ -215,7 +222,8 @@ impl Trainer {
                         train.y().index_select(&idx, 0)?,
                     )
                 };
-                let loss = self.loss.forward(&self.net.forward(&xb)?, &yb)?;
+                let out = self.net.forward(&xb, Mode::Train(&mut self.dropout))?;
+                let loss = self.loss.forward(&out, &yb)?;
                 let value = scalar(&loss)?;
                 if !value.is_finite() {
                     // Put back the weights of the end of the last whole epoch.
@@ -366,12 +374,12 @@ pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
     let x = x.to_device(net.device())?.to_dtype(net.dtype())?;
     let n = x.dim(0)?;
     if n <= EVAL_CHUNK {
-        return Ok(net.forward(&x)?.detach());
+        return Ok(net.forward(&x, Mode::Eval)?.detach());
     }
     let mut outs = Vec::new();
     for start in (0..n).step_by(EVAL_CHUNK) {
         let len = EVAL_CHUNK.min(n - start);
-        outs.push(net.forward(&x.narrow(0, start, len)?)?.detach());
+        outs.push(net.forward(&x.narrow(0, start, len)?, Mode::Eval)?.detach());
     }
     Ok(Tensor::cat(&outs, 0)?)
 }
