@@ -18,7 +18,7 @@
 //!     return [math.sin(0.71 * i + 0.2) for i in range(n)]
 //!
 //! CASES = [  # (spec, torch module, input shape, modes of the steps)
-//!     ("conv2d(2,3,3,stride=2,padding=1)", lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1), [2, 2, 5, 5], ["eval"]),
+//!     ("conv2d(2,3,3,stride=2,padding=1)", lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1), [2, 2, 5, 6], ["eval"]),
 //!     ("conv2d(2,2,2,bias=false)", lambda: nn.Conv2d(2, 2, 2, bias=False), [2, 2, 4, 3], ["eval"]),
 //!     ("conv2d(2,2,1), maxpool2d(3,stride=2)", lambda: nn.Sequential(nn.Conv2d(2, 2, 1), nn.MaxPool2d(3, stride=2)), [2, 2, 7, 6], ["eval"]),
 //!     ("conv2d(3,3,1,bias=false), avgpool2d(2)", lambda: nn.Sequential(nn.Conv2d(3, 3, 1, bias=False), nn.AvgPool2d(2)), [1, 3, 5, 5], ["eval"]),

@@ -9,6 +9,13 @@
 //! `[batch, OUT, (H+2P-K)/S+1, (W+2P-K)/S+1]`. Backward: autodiff through
 //! candle's `conv2d` (its backward is a transposed convolution for `dx` and a
 //! convolution of `x` by `dy` for `dw`). No kernel of ours.
+//!
+//! The padding is applied by hand (`pad_with_zeros`) and the padded input cut
+//! to the rows and columns the windows reach before candle's `conv2d` runs
+//! with no padding: candle 0.11's backward derives one output padding from
+//! the height and uses it for the width too, which gives a wrong shape when
+//! `(H+2P-K) % S != (W+2P-K) % S`; with the input cut to size that padding
+//! is 0 in both directions.
 //! Reference: `synapse_reference` conv2d.
 
 use candle_core::{Tensor, Var};
@@ -102,7 +109,13 @@ impl Conv2d {
                 ))
             }
         }
-        let y = x.conv2d(&self.weight, self.padding, self.stride, 1, 1)?;
+        let (p, s) = (self.padding, self.stride);
+        let x = x.pad_with_zeros(2, p, p)?.pad_with_zeros(3, p, p)?;
+        let (h, w) = (x.dim(2)?, x.dim(3)?);
+        let x = x
+            .narrow(2, 0, (h - k) / s * s + k)?
+            .narrow(3, 0, (w - k) / s * s + k)?;
+        let y = x.conv2d(&self.weight, 0, s, 1, 1)?;
         match &self.bias {
             Some(b) => Ok(y.broadcast_add(&b.reshape((1, c_out, 1, 1))?)?),
             None => Ok(y),
