@@ -52,17 +52,17 @@ pub struct ArchSpec {
 impl ArchSpec {
     /// Checks and wraps a list of elements: sizes, and shapes through the stack.
     pub fn new(elements: Vec<ElementSpec>) -> Result<Self> {
+        let input = elements
+            .iter()
+            .find_map(ElementSpec::input_requirement)
+            .unwrap_or_else(RowShape::any);
+        let shapes = infer(&elements, &input)?;
         if !elements.iter().any(|e| e.parameter_count() > 0) {
             return Err(Error::SpecWhole(
                 "a stack needs at least one linear(IN,OUT), conv2d, batchnorm or layernorm layer"
                     .into(),
             ));
         }
-        let input = elements
-            .iter()
-            .find_map(ElementSpec::input_requirement)
-            .unwrap_or_else(RowShape::any);
-        let shapes = infer(&elements, &input)?;
         Ok(Self {
             elements,
             input,
