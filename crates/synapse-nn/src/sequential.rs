@@ -69,7 +69,7 @@ impl Sequential {
             };
             if t.dtype() != want {
                 return Err(Error::DType {
-                    context: format!("{name}"),
+                    context: name.clone(),
                     expected: want,
                     got: t.dtype(),
                 });

@@ -42,7 +42,7 @@ impl<'a, T: Real> View<'a, T> {
             let last = (rows - 1)
                 .checked_mul(rs)
                 .and_then(|a| (cols - 1).checked_mul(cs).and_then(|b| a.checked_add(b)));
-            if !last.is_some_and(|last| last < data.len()) {
+            if last.is_none_or(|last| last >= data.len()) {
                 candle_core::bail!(
                     "kernel view: [{rows}, {cols}] with strides [{rs}, {cs}] exceeds {} elements",
                     data.len()

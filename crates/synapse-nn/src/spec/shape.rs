@@ -157,7 +157,7 @@ impl ElementSpec {
                 )),
             }
         };
-        let image = |channels: Option<usize>| -> Result<(Option<usize>, Option<usize>, Option<usize>), String> {
+        let image = |channels: Option<usize>| -> Result<[Option<usize>; 3], String> {
             match dims {
                 [c, h, w] => {
                     if let (Some(want), Some(got)) = (channels, c) {
@@ -167,7 +167,7 @@ impl ElementSpec {
                             ));
                         }
                     }
-                    Ok((*c, *h, *w))
+                    Ok([*c, *h, *w])
                 }
                 _ => Err(format!(
                     "it takes images [batch, C, H, W] but gets {input}; a flat row needs reshape(C,H,W) before it"
@@ -224,7 +224,7 @@ impl ElementSpec {
                 padding,
                 ..
             } => {
-                let (_, h, w) = image(Some(*c_in))?;
+                let [_, h, w] = image(Some(*c_in))?;
                 RowShape::new(vec![
                     Some(*output),
                     window(h, *kernel, *stride, *padding)?,
@@ -233,7 +233,7 @@ impl ElementSpec {
             }
             ElementSpec::MaxPool2d { kernel, stride }
             | ElementSpec::AvgPool2d { kernel, stride } => {
-                let (c, h, w) = image(None)?;
+                let [c, h, w] = image(None)?;
                 RowShape::new(vec![
                     c,
                     window(h, *kernel, *stride, 0)?,
