@@ -7,8 +7,8 @@ mod common;
 
 use common::{assert_close, Lcg};
 use synapse_reference::{
-    Array, RefActivation, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense, RefDropout,
-    RefElement, RefLayerNorm, RefLoss, RefMaxPool2d, RefMode, RefReshape, RefStack,
+    Array, RefActivation, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense, RefDropout, RefElement,
+    RefLayerNorm, RefLoss, RefMaxPool2d, RefMode, RefReshape, RefStack,
 };
 
 const H: f64 = 1e-5;
@@ -86,9 +86,21 @@ fn pools() {
     let x = Lcg::new(3).array(&[2, 2, 7, 6], -2.0, 2.0);
     for (k, stride) in [(2, 2), (2, 1), (3, 2), (3, 1), (4, 3)] {
         let max = RefElement::MaxPool2d(RefMaxPool2d { k, stride });
-        check(&one(max), &x, RefMode::Train, 4, &format!("maxpool k {k} s {stride}"));
+        check(
+            &one(max),
+            &x,
+            RefMode::Train,
+            4,
+            &format!("maxpool k {k} s {stride}"),
+        );
         let avg = RefElement::AvgPool2d(RefAvgPool2d { k, stride });
-        check(&one(avg), &x, RefMode::Train, 5, &format!("avgpool k {k} s {stride}"));
+        check(
+            &one(avg),
+            &x,
+            RefMode::Train,
+            5,
+            &format!("avgpool k {k} s {stride}"),
+        );
     }
 }
 
@@ -131,8 +143,20 @@ fn layernorm() {
     ln.weight = rng.array(&[5], 0.5, 1.5);
     ln.bias = rng.array(&[5], -0.5, 0.5);
     let s = one(RefElement::LayerNorm(ln));
-    check(&s, &rng.array(&[4, 5], -2.0, 2.0), RefMode::Train, 11, "layernorm [4,5]");
-    check(&s, &rng.array(&[2, 3, 5], -2.0, 2.0), RefMode::Eval, 12, "layernorm [2,3,5]");
+    check(
+        &s,
+        &rng.array(&[4, 5], -2.0, 2.0),
+        RefMode::Train,
+        11,
+        "layernorm [4,5]",
+    );
+    check(
+        &s,
+        &rng.array(&[2, 3, 5], -2.0, 2.0),
+        RefMode::Eval,
+        12,
+        "layernorm [2,3,5]",
+    );
 }
 
 #[test]
@@ -156,9 +180,24 @@ fn reshape_flatten_dense_and_activations() {
     let reshape = RefElement::Reshape(RefReshape::Unflatten(vec![3, 2, 2]));
     check(&one(reshape), &x, RefMode::Train, 17, "reshape");
     let x4 = rng.array(&[2, 3, 2, 2], -2.0, 2.0);
-    check(&one(RefElement::Reshape(RefReshape::Flatten)), &x4, RefMode::Train, 18, "flatten");
-    let dense = RefDense::new(rng.array(&[4, 2], -1.0, 1.0), Some(rng.array(&[4], -1.0, 1.0)));
-    check(&one(RefElement::Dense(dense)), &x4, RefMode::Train, 19, "dense on [2,3,2,2]");
+    check(
+        &one(RefElement::Reshape(RefReshape::Flatten)),
+        &x4,
+        RefMode::Train,
+        18,
+        "flatten",
+    );
+    let dense = RefDense::new(
+        rng.array(&[4, 2], -1.0, 1.0),
+        Some(rng.array(&[4], -1.0, 1.0)),
+    );
+    check(
+        &one(RefElement::Dense(dense)),
+        &x4,
+        RefMode::Train,
+        19,
+        "dense on [2,3,2,2]",
+    );
     for a in [
         RefActivation::Sigmoid,
         RefActivation::Tanh,
@@ -168,7 +207,13 @@ fn reshape_flatten_dense_and_activations() {
         RefActivation::LeakyRelu(0.3),
         RefActivation::Softmax,
     ] {
-        check(&one(RefElement::Activation(a)), &x4, RefMode::Train, 20, &format!("{a:?}"));
+        check(
+            &one(RefElement::Activation(a)),
+            &x4,
+            RefMode::Train,
+            20,
+            &format!("{a:?}"),
+        );
     }
 }
 
@@ -198,7 +243,12 @@ fn losses() {
 
 /// A small CNN with every kind, through `gradients` and a loss.
 fn cnn(rng: &mut Lcg) -> RefStack {
-    let conv = RefConv2d::new(rng.array(&[3, 1, 3, 3], -0.5, 0.5), Some(rng.array(&[3], -0.1, 0.1)), 1, 1);
+    let conv = RefConv2d::new(
+        rng.array(&[3, 1, 3, 3], -0.5, 0.5),
+        Some(rng.array(&[3], -0.1, 0.1)),
+        1,
+        1,
+    );
     let mut ln = RefLayerNorm::new(5);
     ln.weight = rng.array(&[5], 0.5, 1.5);
     ln.bias = rng.array(&[5], -0.5, 0.5);
@@ -210,11 +260,17 @@ fn cnn(rng: &mut Lcg) -> RefStack {
         RefElement::MaxPool2d(RefMaxPool2d { k: 2, stride: 2 }),
         RefElement::AvgPool2d(RefAvgPool2d { k: 2, stride: 1 }),
         RefElement::Reshape(RefReshape::Flatten),
-        RefElement::Dense(RefDense::new(rng.array(&[5, 12], -0.5, 0.5), Some(rng.array(&[5], -0.1, 0.1)))),
+        RefElement::Dense(RefDense::new(
+            rng.array(&[5, 12], -0.5, 0.5),
+            Some(rng.array(&[5], -0.1, 0.1)),
+        )),
         RefElement::LayerNorm(ln),
         RefElement::Dropout(RefDropout {
             p: 0.25,
-            mask: Some(Array::new(vec![4, 5], (0..20).map(|i| f64::from(i % 3 != 1)).collect())),
+            mask: Some(Array::new(
+                vec![4, 5],
+                (0..20).map(|i| f64::from(i % 3 != 1)).collect(),
+            )),
         }),
         RefElement::Activation(RefActivation::Tanh),
         RefElement::Dense(RefDense::new(rng.array(&[3, 5], -0.5, 0.5), None)),
@@ -233,7 +289,17 @@ fn a_whole_cnn_through_the_loss() {
         let names: Vec<&str> = grads.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
-            ["1.weight", "1.bias", "2.weight", "2.bias", "7.weight", "7.bias", "8.weight", "8.bias", "11.weight"]
+            [
+                "1.weight",
+                "1.bias",
+                "2.weight",
+                "2.bias",
+                "7.weight",
+                "7.bias",
+                "8.weight",
+                "8.bias",
+                "11.weight"
+            ]
         );
         for (k, (name, g)) in grads.iter().enumerate() {
             let mut s = stack.clone();
@@ -260,8 +326,16 @@ fn sgd_step_moves_parameters_and_buffers() {
     let before = stack.clone();
     let grads = stack.gradients(&x, &t, RefLoss::CrossEntropy, RefMode::Train);
     let loss = stack.sgd_step(&x, &t, RefLoss::CrossEntropy, 0.1, RefMode::Train);
-    assert_eq!(loss, RefLoss::CrossEntropy.forward(&before.forward(&x, RefMode::Train), &t));
-    for (((name, p0), (_, p1)), (_, g)) in before.parameters().iter().zip(stack.parameters()).zip(&grads) {
+    assert_eq!(
+        loss,
+        RefLoss::CrossEntropy.forward(&before.forward(&x, RefMode::Train), &t)
+    );
+    for (((name, p0), (_, p1)), (_, g)) in before
+        .parameters()
+        .iter()
+        .zip(stack.parameters())
+        .zip(&grads)
+    {
         let want = p0.zip(g, |p, d| p - 0.1 * d);
         assert_eq!(p1, want, "{name}");
     }
@@ -275,7 +349,10 @@ fn sgd_step_moves_parameters_and_buffers() {
         names[..5],
         ["1.weight", "1.bias", "2.weight", "2.bias", "2.running_mean"].map(String::from)
     );
-    assert_eq!(names[5..7], ["2.running_var", "2.num_batches_tracked"].map(String::from));
+    assert_eq!(
+        names[5..7],
+        ["2.running_var", "2.num_batches_tracked"].map(String::from)
+    );
     // in evaluation the buffers stay
     let mut eval = before.clone();
     eval.sgd_step(&x, &t, RefLoss::CrossEntropy, 0.1, RefMode::Eval);

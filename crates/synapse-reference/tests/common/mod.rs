@@ -23,14 +23,19 @@ impl Lcg {
 
     pub fn array(&mut self, shape: &[usize], lo: f64, hi: f64) -> Array {
         let n = shape.iter().product();
-        Array::new(shape.to_vec(), (0..n).map(|_| self.uniform(lo, hi)).collect())
+        Array::new(
+            shape.to_vec(),
+            (0..n).map(|_| self.uniform(lo, hi)).collect(),
+        )
     }
 }
 
 /// `x[i] = ((i * a) % m - m/2) / 8`: dyadic values that Python writes exactly
 /// as `[((i * a) % m - m // 2) / 8 for i in range(n)]`.
 pub fn dyadic(shape: &[usize], a: usize, m: usize) -> Array {
-    Array::from_fn(shape.to_vec(), |i| ((i * a) % m) as f64 / 8.0 - (m / 2) as f64 / 8.0)
+    Array::from_fn(shape.to_vec(), |i| {
+        ((i * a) % m) as f64 / 8.0 - (m / 2) as f64 / 8.0
+    })
 }
 
 /// Asserts `|got - want| <= tol * max(1, |want|)` element by element.
