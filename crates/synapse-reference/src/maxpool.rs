@@ -9,8 +9,9 @@
 //!
 //! Ties: the argmax is the FIRST maximum in row-major order within the window,
 //! as PyTorch's CPU kernel keeps it (it replaces the running maximum only when
-//! `v > max`, or when `v` is NaN, so a NaN wins and propagates). Checked on
-//! ties against PyTorch in `tests/pytorch_values.rs`. Overlapping windows
+//! `v > max`, or whenever `v` is NaN: so the LAST NaN of a window wins and
+//! propagates; an all `-inf` window picks its first element). Checked against
+//! PyTorch in `tests/pytorch_values.rs`. Overlapping windows
 //! (`S < K`) add their gradients into a shared element.
 
 use crate::pool::each_window;
@@ -39,9 +40,6 @@ impl RefMaxPool2d {
             let v = x.data[o];
             if v > max || v.is_nan() {
                 (best, max) = (o, v);
-                if v.is_nan() {
-                    break;
-                }
             }
         }
         best

@@ -715,3 +715,25 @@ fn a_cnn_stack_trains_like_nn_sequential() {
         "eval output",
     );
 }
+
+// ```python
+// import torch, torch.nn.functional as F
+// nan, inf = float("nan"), float("inf")
+// for v in [[1.0, nan, 5.0, nan], [-inf, -inf, -inf, -inf]]:
+//     x = torch.tensor(v, dtype=torch.float64).reshape(1, 1, 2, 2)
+//     print(F.max_pool2d(x, 2, return_indices=True))
+// ```
+// It printed `(tensor([[[[nan]]]]), tensor([[[[3]]]]))` and
+// `(tensor([[[[-inf]]]]), tensor([[[[0]]]]))`: the last NaN wins, and an
+// all `-inf` window routes to its first element.
+#[test]
+fn maxpool_nan_and_minus_infinity_windows() {
+    let pool = RefMaxPool2d::new(2);
+    let one = Array::new(vec![1, 1, 1, 1], vec![1.0]);
+    let x = Array::new(vec![1, 1, 2, 2], vec![1.0, f64::NAN, 5.0, f64::NAN]);
+    assert!(pool.forward(&x).data[0].is_nan());
+    assert_eq!(pool.backward(&x, &one).data, [0.0, 0.0, 0.0, 1.0]);
+    let x = Array::new(vec![1, 1, 2, 2], vec![f64::NEG_INFINITY; 4]);
+    assert_eq!(pool.forward(&x).data, [f64::NEG_INFINITY]);
+    assert_eq!(pool.backward(&x, &one).data, [1.0, 0.0, 0.0, 0.0]);
+}
