@@ -59,8 +59,8 @@ impl RefElement {
         }
     }
 
-    /// `(dx, parameter gradients in `parameters()` order)` from the input `x`,
-    /// the output `y = forward(x, mode)` and `dy = dL/dy`.
+    /// `(dx, grads)` from the input `x`, the output `y = forward(x, mode)` and
+    /// `dy = dL/dy`; `grads` are the parameter gradients in `parameters()` order.
     pub fn backward(&self, x: &Array, y: &Array, dy: &Array, mode: RefMode) -> (Array, Vec<Array>) {
         match self {
             RefElement::Dense(d) => d.backward(x, dy),
