@@ -298,7 +298,8 @@ impl Trainer {
         Metrics::compute(self.loss, &out, data.y())
     }
 
-    /// The state to resume from: weights, optimizer, generator, history, early stopping.
+    /// The state to resume from: weights and buffers, optimizer, both
+    /// generators (data and dropout), history, early stopping.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
         Ok(Checkpoint {
             arch: self.net.spec().to_string(),
@@ -307,6 +308,7 @@ impl Trainer {
             weights: self.net.snapshot()?,
             optimizer: self.optimizer.state()?,
             rng: self.rng.to_words(),
+            dropout_rng: Some(self.dropout.to_words()),
             history: self.history.clone(),
             early: self.early.record(),
             best_weights: self.early.best_weights.clone(),
@@ -358,6 +360,14 @@ impl Trainer {
         self.rng = Mt19937::from_words(&ckpt.rng).ok_or_else(|| {
             Error::config("resume", "the checkpoint's generator state is damaged")
         })?;
+        if let Some(words) = &ckpt.dropout_rng {
+            self.dropout = Mt19937::from_words(words).ok_or_else(|| {
+                Error::config(
+                    "resume",
+                    "the checkpoint's dropout generator state is damaged",
+                )
+            })?;
+        }
         self.history = ckpt.history.clone();
         self.early = EarlyStopState {
             best: ckpt.early.best,
