@@ -224,7 +224,7 @@ fn common_float_dtype(tensors: &HashMap<String, Tensor>) -> std::result::Result<
     // Batchnorm counts (`{i}.num_batches_tracked`) are integers, like PyTorch's.
     let mut names: Vec<&String> = tensors
         .iter()
-        .filter(|(n, t)| !(n.ends_with(".num_batches_tracked") && !t.dtype().is_float()))
+        .filter(|(n, t)| !n.ends_with(".num_batches_tracked") || t.dtype().is_float())
         .map(|(n, _)| n)
         .collect();
     names.sort();
