@@ -231,7 +231,12 @@ pub fn dtype_name(dtype: DType) -> &'static str {
 
 /// The one float dtype shared by every tensor.
 fn common_float_dtype(tensors: &HashMap<String, Tensor>) -> std::result::Result<DType, String> {
-    let mut names: Vec<&String> = tensors.keys().collect();
+    // Batchnorm counts (`{i}.num_batches_tracked`) are integers, like PyTorch's.
+    let mut names: Vec<&String> = tensors
+        .iter()
+        .filter(|(n, t)| !n.ends_with(".num_batches_tracked") || t.dtype().is_float())
+        .map(|(n, _)| n)
+        .collect();
     names.sort();
     let Some(first) = names.first() else {
         return Err("holds no tensors".into());

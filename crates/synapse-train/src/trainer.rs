@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use candle_core::{Tensor, D};
-use synapse_nn::{ArchSpec, Loss, Mt19937, Optimizer, Sequential};
+use synapse_nn::{ArchSpec, Loss, Mode, Mt19937, Optimizer, Sequential};
 
 use crate::batch::{batches, epoch_order, BatchSize};
 use crate::checkpoint::Checkpoint;
@@ -26,6 +26,10 @@ use crate::{
 
 /// Rows per forward pass in `evaluate` and `predict`.
 const EVAL_CHUNK: usize = 8192;
+
+/// The dropout generator is `Mt19937::new(seed + DROPOUT_SEED_OFFSET)`
+/// (wrapping), apart from the shuffling generator `Mt19937::new(seed)`.
+pub const DROPOUT_SEED_OFFSET: u32 = 0x5eed;
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +76,8 @@ pub struct Trainer {
     base_lr: f64,
     scheduler: LrScheduler,
     rng: Mt19937,
+    /// Dropout masks in training steps (see [`DROPOUT_SEED_OFFSET`]).
+    dropout: Mt19937,
     history: History,
     early: EarlyStopState,
     stopped: bool,
@@ -209,6 +215,7 @@ impl Trainer {
             base_lr: optimizer.learning_rate(),
             scheduler: LrScheduler::new(config.schedule, optimizer.learning_rate()),
             rng: Mt19937::new(config.seed),
+            dropout: Mt19937::new(config.seed.wrapping_add(DROPOUT_SEED_OFFSET)),
             net,
             loss,
             optimizer,
@@ -283,7 +290,8 @@ impl Trainer {
                         train.y().index_select(&idx, 0)?,
                     )
                 };
-                let loss = self.loss.forward(&self.net.forward(&xb)?, &yb)?;
+                let out = self.net.forward(&xb, Mode::Train(&mut self.dropout))?;
+                let loss = self.loss.forward(&out, &yb)?;
                 let value = scalar(&loss)?;
                 if !value.is_finite() {
                     // Put back the weights of the end of the last whole epoch.
@@ -360,7 +368,8 @@ impl Trainer {
         Metrics::compute(self.loss, &out, data.y())
     }
 
-    /// The state to resume from: weights, optimizer, generator, history, early stopping.
+    /// The state to resume from: weights and buffers, optimizer, both
+    /// generators (data and dropout), history, early stopping.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
         Ok(Checkpoint {
             arch: self.net.spec().to_string(),
@@ -369,6 +378,7 @@ impl Trainer {
             weights: self.net.snapshot()?,
             optimizer: self.optimizer.state()?,
             rng: self.rng.to_words(),
+            dropout_rng: Some(self.dropout.to_words()),
             history: self.history.clone(),
             early: self.early.record(),
             best_weights: self.early.best_weights.clone(),
@@ -435,6 +445,14 @@ impl Trainer {
         self.rng = Mt19937::from_words(&ckpt.rng).ok_or_else(|| {
             Error::config("resume", "the checkpoint's generator state is damaged")
         })?;
+        if let Some(words) = &ckpt.dropout_rng {
+            self.dropout = Mt19937::from_words(words).ok_or_else(|| {
+                Error::config(
+                    "resume",
+                    "the checkpoint's dropout generator state is damaged",
+                )
+            })?;
+        }
         self.history = ckpt.history.clone();
         // The schedule's state is a function of the recorded epochs: replay them.
         self.scheduler = LrScheduler::new(self.config.schedule, self.base_lr);
@@ -472,12 +490,12 @@ pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
     let x = x.to_device(net.device())?.to_dtype(net.dtype())?;
     let n = x.dim(0)?;
     if n <= EVAL_CHUNK {
-        return Ok(net.forward(&x)?.detach());
+        return Ok(net.forward(&x, Mode::Eval)?.detach());
     }
     let mut outs = Vec::new();
     for start in (0..n).step_by(EVAL_CHUNK) {
         let len = EVAL_CHUNK.min(n - start);
-        outs.push(net.forward(&x.narrow(0, start, len)?)?.detach());
+        outs.push(net.forward(&x.narrow(0, start, len)?, Mode::Eval)?.detach());
     }
     Ok(Tensor::cat(&outs, 0)?)
 }

@@ -12,13 +12,22 @@
 //! `bce` clamps the probability into `[e^-100, 1]` before the log (the same
 //! value as PyTorch's clamped log); where `p` is exactly 0 or 1 its gradient is
 //! 0 rather than PyTorch's `1/eps`, so prefer `bce-logits`.
+//!
+//! Every loss is defined below in plain candle ops; all but `bce` also have a
+//! CPU kernel (`kernel.rs`), chosen by [`crate::kernel::use_kernel`]. Class
+//! indices are checked once, by [`class_index`], before either path runs.
 
 use std::fmt;
 use std::str::FromStr;
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{Tensor, D};
 
-use crate::{fused, Error, Result};
+mod class;
+mod kernel;
+
+pub use class::{class_index, class_indices};
+
+use crate::{Error, Result};
 
 /// A training objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,16 +80,14 @@ impl Loss {
                 target.dims(),
             ));
         }
-        if fused::is_fusable(&[out]) {
-            if let Some(loss) = fused::fused_loss(*self, out, target) {
-                // The kernel's own message names the bad class index.
-                return Ok(loss?);
-            }
-        }
-        if let Loss::CrossEntropy = self {
-            return cross_entropy(out, target, k);
-        }
         let target = target.to_dtype(out.dtype())?;
+        let classes = match self {
+            Loss::CrossEntropy => Some(class_indices(&target, k)?),
+            _ => None,
+        };
+        if crate::kernel::use_kernel(self.has_kernel(), &[out, &target]) {
+            return kernel::loss(*self, out, &target).map_err(Error::from);
+        }
         let loss = match self {
             Loss::Sse => ((out - &target)?.sqr()?.sum_all()? * 0.5)?,
             Loss::Mse => (out - &target)?.sqr()?.mean_all()?,
@@ -97,24 +104,24 @@ impl Loss {
                 let soft = (out.abs()?.neg()?.exp()? + 1.0)?.log()?;
                 ((out.relu()? - (out * &target)?)? + soft)?.mean_all()?
             }
-            Loss::CrossEntropy => unreachable!("handled above"),
+            Loss::CrossEntropy => {
+                let index: Vec<u32> = classes
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|&c| c as u32)
+                    .collect();
+                let index = Tensor::from_vec(index, (n, 1), out.device())?;
+                let log_p = candle_nn::ops::log_softmax(out, D::Minus1)?;
+                log_p.gather(&index, 1)?.mean_all()?.neg()?
+            }
         };
         Ok(loss)
     }
-}
 
-fn cross_entropy(logits: &Tensor, target: &Tensor, k: usize) -> Result<Tensor> {
-    let index = target.flatten_all()?.to_dtype(DType::U32)?;
-    let largest = index.max(0)?.to_scalar::<u32>()? as usize;
-    if largest >= k {
-        return Err(Error::config(
-            "cross-entropy target",
-            format!("class index {largest} is out of range for {k} output columns"),
-        ));
+    /// Whether the loss has a CPU kernel (all but `bce`).
+    fn has_kernel(&self) -> bool {
+        !matches!(self, Loss::Bce)
     }
-    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let picked = log_p.gather(&index.unsqueeze(1)?, 1)?;
-    Ok(picked.mean_all()?.neg()?)
 }
 
 impl fmt::Display for Loss {
