@@ -81,6 +81,11 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         }
         (None, None) => (data.clone(), None),
     };
+    let class_weights = a
+        .class_weights
+        .as_deref()
+        .map(|text| class_weights(text, &train, data.class_count()?))
+        .transpose()?;
     let normalize = if a.normalize {
         Some(Normalizer::fit(train.x())?)
     } else {
@@ -122,6 +127,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
             (None, false) => None,
         },
         checkpoint: a.checkpoint.clone(),
+        class_weights,
         schedule: job.schedule,
         clip_norm: job.clip_norm,
     };
@@ -184,6 +190,42 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--class-weights`: `auto` (n_rows / (n_classes * rows of the class), on the
+/// training rows) or one weight per class.
+fn class_weights(text: &str, train: &Dataset, classes: usize) -> Result<Vec<f64>> {
+    if text == "auto" {
+        let mut counts = vec![0usize; classes];
+        let y = train.y().to_dtype(candle_core::DType::F64)?.flatten_all()?;
+        for v in y.to_vec1::<f64>()? {
+            counts[v as usize] += 1;
+        }
+        if let Some(c) = counts.iter().position(|&n| n == 0) {
+            bail!("--class-weights auto: class {c} has no training rows, so it has no weight; give the weights by hand");
+        }
+        let (n, k) = (train.rows() as f64, classes as f64);
+        return Ok(counts.iter().map(|&c| n / (k * c as f64)).collect());
+    }
+    let weights: Vec<f64> = text
+        .split(',')
+        .map(|w| match w.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            _ => Err(anyhow!(
+                "--class-weights `{text}`: `{w}` is not a finite weight of at least 0"
+            )),
+        })
+        .collect::<Result<_>>()?;
+    if weights.len() != classes {
+        bail!(
+            "--class-weights `{text}`: {} weights for {classes} classes",
+            weights.len()
+        );
+    }
+    if weights.iter().all(|&w| w == 0.0) {
+        bail!("--class-weights `{text}`: at least one weight must be above 0");
+    }
+    Ok(weights)
 }
 
 /// A `--val` file must have `--data`'s columns, by name and in order.

@@ -163,12 +163,13 @@ impl Model {
             Some(text) => Some(Normalizer::from_json(text).map_err(bad)?),
             None => None,
         };
-        if let Some(n) = &normalize {
-            if n.mean.len() != spec.input_dim() {
+        // A stack that starts with a convolution learns its image size from
+        // the data, so its statistics' length is checked when they are applied.
+        if let (Some(n), Some(width)) = (&normalize, spec.input_width()) {
+            if n.mean.len() != width {
                 return Err(bad(format!(
-                    "normalize has {} columns, the stack takes {}",
-                    n.mean.len(),
-                    spec.input_dim()
+                    "normalize has {} columns, the stack takes {width}",
+                    n.mean.len()
                 )));
             }
         }

@@ -50,6 +50,9 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Write a checkpoint here at the end of every epoch.
     pub checkpoint: Option<PathBuf>,
+    /// Cross-entropy class weights, one per output (`CrossEntropyLoss(weight=)`):
+    /// the training loss and the validation loss are their weighted means.
+    pub class_weights: Option<Vec<f64>>,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +66,7 @@ impl Default for TrainConfig {
             clip_norm: None,
             early_stopping: None,
             checkpoint: None,
+            class_weights: None,
         }
     }
 }
@@ -89,16 +93,7 @@ pub struct Trainer {
 /// classes (no more classes than outputs), and for `bce`/`bce-logits` targets
 /// in `[0, 1]`. Any data that a stack is trained on or evaluated with.
 pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
-    if data.inputs() != spec.input_dim() {
-        return Err(Error::config(
-            "data",
-            format!(
-                "it has {} input columns but the stack `{spec}` takes {}",
-                data.inputs(),
-                spec.input_dim()
-            ),
-        ));
-    }
+    let outputs = stack_outputs(spec, data)?;
     if loss.is_classification() {
         if data.targets() != 1 {
             return Err(Error::config(
@@ -110,22 +105,18 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
             ));
         }
         let classes = data.class_count()?;
-        if classes > spec.output_dim() {
+        if classes > outputs {
             return Err(Error::config(
                 "data",
-                format!(
-                    "it has {classes} classes but the stack `{spec}` has {} outputs",
-                    spec.output_dim()
-                ),
+                format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
             ));
         }
-    } else if data.targets() != spec.output_dim() {
+    } else if data.targets() != outputs {
         return Err(Error::config(
             "data",
             format!(
-                "it has {} target columns but the stack `{spec}` has {} outputs",
-                data.targets(),
-                spec.output_dim()
+                "it has {} target columns but the stack `{spec}` has {outputs} outputs",
+                data.targets()
             ),
         ));
     }
@@ -133,6 +124,24 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
         check_probabilities(loss, data)?;
     }
     Ok(())
+}
+
+/// The stack's outputs per row for `data`'s rows, or an error naming the
+/// element that does not fit them (e.g. a convolution fed flat CSV rows).
+fn stack_outputs(spec: &ArchSpec, data: &Dataset) -> Result<usize> {
+    let row = data.row_shape();
+    let out = spec.check_input(row).map_err(|e| {
+        let flat = if row.len() == 1 {
+            format!("its rows are flat ({} values)", row[0])
+        } else {
+            format!("its rows have the shape {row:?}")
+        };
+        Error::config(
+            "data",
+            format!("{flat}, which the stack does not take: {e}"),
+        )
+    })?;
+    Ok(out.iter().product())
 }
 
 /// [`check_fits`], and what training data needs beyond it: for
@@ -151,12 +160,12 @@ pub fn check_training_data(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Resul
                 format!("{loss} needs at least 2 classes, the target column has {classes}{known}"),
             ));
         }
-        if classes != spec.output_dim() {
+        let outputs = stack_outputs(spec, data)?;
+        if classes != outputs {
             return Err(Error::config(
                 "data",
                 format!(
-                    "it has {classes} classes{known} but the stack `{spec}` has {} outputs; {loss} needs one output per class",
-                    spec.output_dim()
+                    "it has {classes} classes{known} but the stack `{spec}` has {outputs} outputs; {loss} needs one output per class"
                 ),
             ));
         }
@@ -291,7 +300,9 @@ impl Trainer {
                     )
                 };
                 let out = self.net.forward(&xb, Mode::Train(&mut self.dropout))?;
-                let loss = self.loss.forward(&out, &yb)?;
+                let loss =
+                    self.loss
+                        .forward_weighted(&out, &yb, self.config.class_weights.as_deref())?;
                 let value = scalar(&loss)?;
                 if !value.is_finite() {
                     // Put back the weights of the end of the last whole epoch.
@@ -365,7 +376,11 @@ impl Trainer {
         check_fits(self.net.spec(), self.loss, data)?;
         let data = data.to_device(self.net.device(), self.net.dtype())?;
         let out = self.predict(data.x())?;
-        Metrics::compute(self.loss, &out, data.y())
+        let mut m = Metrics::compute(self.loss, &out, data.y())?;
+        if let Some(w) = &self.config.class_weights {
+            m.loss = scalar(&self.loss.forward_weighted(&out, data.y(), Some(w))?)?;
+        }
+        Ok(m)
     }
 
     /// The state to resume from: weights and buffers, optimizer, both
@@ -411,6 +426,12 @@ impl Trainer {
             ),
             ("early-stopping", early),
             ("lr", self.base_lr.to_string()),
+            (
+                "class-weights",
+                c.class_weights.as_ref().map_or("none".into(), |w| {
+                    w.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+                }),
+            ),
         ])
     }
 

@@ -61,6 +61,19 @@ impl Loss {
 
     /// The loss of `out` against `target`, a scalar tensor.
     pub fn forward(&self, out: &Tensor, target: &Tensor) -> Result<Tensor> {
+        self.forward_weighted(out, target, None)
+    }
+
+    /// The loss with class weights `w` (cross-entropy only), PyTorch's
+    /// `CrossEntropyLoss(weight=w)`: `-sum_n w[y_n] log_softmax(out)_{n,y_n} / sum_n w[y_n]`,
+    /// the weighted mean. Weights must be finite, at least 0, one per output
+    /// column. Weighted losses take the plain tensor path.
+    pub fn forward_weighted(
+        &self,
+        out: &Tensor,
+        target: &Tensor,
+        class_weights: Option<&[f64]>,
+    ) -> Result<Tensor> {
         let (n, k) = match out.dims() {
             &[n, k] => (n, k),
             d => return Err(Error::shape(format!("{self} output"), "[N, K]", d)),
@@ -85,7 +98,24 @@ impl Loss {
             Loss::CrossEntropy => Some(class_indices(&target, k)?),
             _ => None,
         };
-        if crate::kernel::use_kernel(self.has_kernel(), &[out, &target]) {
+        if let Some(w) = class_weights {
+            if *self != Loss::CrossEntropy {
+                return Err(Error::config(
+                    "class weights",
+                    format!("apply to cross-entropy only, not {self}"),
+                ));
+            }
+            if w.len() != k || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(Error::config(
+                    "class weights",
+                    format!(
+                        "expected {k} finite weights of at least 0 (one per output column), got {w:?}"
+                    ),
+                ));
+            }
+        }
+        let has_kernel = self.has_kernel() && class_weights.is_none();
+        if crate::kernel::use_kernel(has_kernel, &[out, &target]) {
             return kernel::loss(*self, out, &target).map_err(Error::from);
         }
         let loss = match self {
@@ -105,14 +135,21 @@ impl Loss {
                 ((out.relu()? - (out * &target)?)? + soft)?.mean_all()?
             }
             Loss::CrossEntropy => {
-                let index: Vec<u32> = classes
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|&c| c as u32)
-                    .collect();
+                let classes = classes.unwrap_or_default();
+                let index: Vec<u32> = classes.iter().map(|&c| c as u32).collect();
                 let index = Tensor::from_vec(index, (n, 1), out.device())?;
                 let log_p = candle_nn::ops::log_softmax(out, D::Minus1)?;
-                log_p.gather(&index, 1)?.mean_all()?.neg()?
+                let picked = log_p.gather(&index, 1)?;
+                match class_weights {
+                    None => picked.mean_all()?.neg()?,
+                    Some(w) => {
+                        let per_row: Vec<f64> = classes.iter().map(|&c| w[c]).collect();
+                        let total: f64 = per_row.iter().sum();
+                        let per_row = Tensor::from_vec(per_row, (n, 1), out.device())?
+                            .to_dtype(out.dtype())?;
+                        ((picked * per_row)?.sum_all()? / total)?.neg()?
+                    }
+                }
             }
         };
         Ok(loss)
