@@ -130,6 +130,14 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
 /// element that does not fit them (e.g. a convolution fed flat CSV rows).
 fn stack_outputs(spec: &ArchSpec, data: &Dataset) -> Result<usize> {
     let row = data.row_shape();
+    if let (&[n], Some(width)) = (row, spec.input_width()) {
+        if n != width {
+            return Err(Error::config(
+                "data",
+                format!("it has {n} input columns but the stack `{spec}` takes {width}"),
+            ));
+        }
+    }
     let out = spec.check_input(row).map_err(|e| {
         let flat = if row.len() == 1 {
             format!("its rows are flat ({} values)", row[0])
