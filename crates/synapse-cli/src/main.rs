@@ -7,6 +7,7 @@
 mod args;
 mod config;
 mod eval;
+mod export;
 mod plot;
 mod predict;
 mod progress;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Summary(a) => summary::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
