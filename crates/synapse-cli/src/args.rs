@@ -256,7 +256,7 @@ pub struct ExportArgs {
     /// Where to write the ONNX model, atomically.
     #[arg(long, value_name = "FILE.onnx")]
     pub out: PathBuf,
-    /// The ONNX opset (17 or newer).
+    /// The ONNX opset: 17 (the default) to 23.
     #[arg(long, value_name = "N", default_value_t = synapse_train::onnx::DEFAULT_OPSET, allow_negative_numbers = true)]
     pub opset: i64,
 }
