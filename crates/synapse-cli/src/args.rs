@@ -35,6 +35,9 @@ pub enum Command {
         after_help = "Examples:\n  synapse summary --arch 'linear(64,128), relu, linear(128,10)'\n  synapse summary --model article.safetensors"
     )]
     Summary(SummaryArgs),
+    /// Write a model as an ONNX file (evaluation mode) for onnxruntime, tract, TensorRT...
+    #[command(after_help = "Example:\n  synapse export --model iris.safetensors --out iris.onnx")]
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -264,4 +267,17 @@ pub struct SummaryArgs {
     /// A spec.
     #[arg(long, value_name = "SPEC")]
     pub arch: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The model file (safetensors, as written by `synapse train`).
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Where to write the ONNX model, atomically.
+    #[arg(long, value_name = "FILE.onnx")]
+    pub out: PathBuf,
+    /// The ONNX opset: 17 (the default) to 23.
+    #[arg(long, value_name = "N", default_value_t = synapse_train::onnx::DEFAULT_OPSET, allow_negative_numbers = true)]
+    pub opset: i64,
 }

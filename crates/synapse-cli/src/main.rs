@@ -9,6 +9,7 @@
 mod args;
 mod config;
 mod eval;
+mod export;
 mod log;
 mod message;
 mod paths;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Summary(a) => summary::run(a),
+        Command::Export(a) => export::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,6 +74,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A model that ONNX export cannot write (SPEC section 7, `export`).
+    #[error("cannot export to ONNX: {0}")]
+    Export(String),
     /// An error from synapse-nn (spec, shapes, optimizer).
     #[error(transparent)]
     Nn(#[from] synapse_nn::Error),

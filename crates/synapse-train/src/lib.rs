@@ -5,7 +5,8 @@
 //! - [`Trainer`] fits a `Sequential` with a loss and an optimizer over seeded,
 //!   shuffled batches, with validation, schedules, clipping, early stopping,
 //!   checkpoints and an [`Observer`];
-//! - [`Model`] saves and loads safetensors model files (SPEC section 8).
+//! - [`Model`] saves and loads safetensors model files (SPEC section 8);
+//! - [`onnx`] exports a model as an ONNX file (`synapse export`).
 
 mod atomic;
 mod batch;
@@ -22,6 +23,7 @@ mod normalize;
 pub mod npy;
 pub mod npz_data;
 mod observer;
+pub mod onnx;
 mod safetensors_bytes;
 mod schedule;
 pub mod settings;
@@ -40,6 +42,7 @@ pub use metrics::{Confusion, Metrics};
 pub use model_file::{dtype_name, load_weights, Model, FORMAT, VERSION};
 pub use normalize::Normalizer;
 pub use observer::{Observer, Silent};
+pub use onnx::{save_onnx, to_onnx};
 pub use schedule::{LrScheduler, Schedule};
 pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};
 pub use trainer::{

@@ -1,0 +1,198 @@
+//! ONNX export (SPEC section 7, `synapse export`): a [`Model`] as an ONNX model.
+//!
+//! The graph is the stack in evaluation mode:
+//! `input [batch, in]` -> (`Sub` mean, `Div` std when the model normalises)
+//! -> element 0 -> ... -> element n-1 -> `output [batch, out]`, with `batch` a
+//! symbolic dimension and every tensor in the model's float type (`FLOAT` for
+//! f32, `DOUBLE` for f64). Initializers carry the state_dict names
+//! (`"0.weight"`, ...); `metadata_props` carry `arch`, `loss` and `labels`
+//! (a JSON array) as the model file does. The messages are the prost types of
+//! [`proto`]; each element is one arm of [`element::element`].
+//!
+//! ```
+//! use candle_core::{DType, Device};
+//! use synapse_nn::{Init, Sequential};
+//! use synapse_train::{onnx, Model};
+//! let spec = "linear(3,4), tanh, linear(4,1)".parse()?;
+//! let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu)?;
+//! let model = Model::new(net);
+//! let bytes = onnx::to_onnx(&model, onnx::DEFAULT_OPSET)?;
+//! assert!(bytes.len() > 4 * 21); // at least the 21 f32 parameters
+//! assert!(onnx::to_onnx(&model, 16).is_err());
+//! # Ok::<(), synapse_train::Error>(())
+//! ```
+
+pub mod element;
+#[rustfmt::skip]
+#[allow(clippy::all, missing_docs)]
+pub mod proto;
+pub mod tensor;
+
+use std::path::Path;
+
+use prost::Message;
+
+use self::element::{element, Slot};
+use self::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto};
+use self::tensor::{value_info, vector, Float};
+use crate::atomic::write_atomic;
+use crate::{Error, Model, Result};
+
+/// The opset written when none is asked for.
+pub const DEFAULT_OPSET: i64 = 17;
+/// The oldest opset written (`LayerNormalization` appears in 17).
+pub const MIN_OPSET: i64 = 17;
+/// The newest opset written: the ops used keep their meaning up to it (ONNX 1.18).
+pub const MAX_OPSET: i64 = 23;
+
+/// The graph's input and output names.
+pub const INPUT: &str = "input";
+/// See [`INPUT`].
+pub const OUTPUT: &str = "output";
+
+/// An opset outside [`MIN_OPSET`]..=[`MAX_OPSET`] is an [`Error::Config`] named `opset`.
+pub fn check_opset(opset: i64) -> Result<()> {
+    if opset < MIN_OPSET {
+        return Err(Error::config(
+            "opset",
+            format!("{opset} is older than {MIN_OPSET}, the oldest opset synapse exports"),
+        ));
+    }
+    if opset > MAX_OPSET {
+        return Err(Error::config(
+            "opset",
+            format!("{opset} is newer than {MAX_OPSET}, the newest opset synapse knows"),
+        ));
+    }
+    Ok(())
+}
+
+/// The IR version that ONNX released with `opset` (17, 18: 8; 19, 20: 9; 21, 22: 10; 23: 11).
+pub fn ir_version(opset: i64) -> i64 {
+    match opset {
+        ..=18 => 8,
+        19 | 20 => 9,
+        21 | 22 => 10,
+        _ => 11,
+    }
+}
+
+/// The ONNX model's bytes (a serialised `ModelProto`) for `model` at `opset`.
+pub fn to_onnx(model: &Model, opset: i64) -> Result<Vec<u8>> {
+    check_opset(opset)?;
+    let float = Float::of(model.net.dtype())?;
+    let mut metadata_props = vec![entry("arch", model.net.spec().to_string())];
+    if let Some(loss) = model.loss {
+        metadata_props.push(entry("loss", loss.to_string()));
+    }
+    if let Some(labels) = &model.labels {
+        let json = serde_json::to_string(labels).expect("strings serialise");
+        metadata_props.push(entry("labels", json));
+    }
+    let proto = ModelProto {
+        ir_version: ir_version(opset),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
+        producer_name: "synapse".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: Some(graph(model, float)?),
+        metadata_props,
+        ..Default::default()
+    };
+    Ok(proto.encode_to_vec())
+}
+
+/// Writes [`to_onnx`]'s bytes to `path` atomically: on any error nothing is written.
+pub fn save_onnx(model: &Model, opset: i64, path: &Path) -> Result<()> {
+    write_atomic(path, &to_onnx(model, opset)?)
+}
+
+/// The graph: normalisation, then each element in turn.
+fn graph(model: &Model, float: Float) -> Result<GraphProto> {
+    let spec = model.net.spec();
+    let dims = |shape: &synapse_nn::RowShape| {
+        shape
+            .dims()
+            .map(<[Option<usize>]>::to_vec)
+            .ok_or_else(|| Error::Export(format!("the rows of `{spec}` have no known rank")))
+    };
+    let input = dims(spec.input_shape())?;
+    let mut g = GraphProto {
+        name: "synapse".into(),
+        input: vec![value_info(INPUT, &input, float)],
+        output: vec![value_info(OUTPUT, &dims(spec.output_shape())?, float)],
+        ..Default::default()
+    };
+    let mut current = INPUT.to_string();
+    if let Some(n) = &model.normalize {
+        if input.len() != 1 {
+            return Err(Error::Export(format!(
+                "normalize applies to flat rows, but `{spec}` takes rows of {}",
+                spec.input_shape()
+            )));
+        }
+        if let Some(bad) = n.std.iter().find(|s| **s == 0.0) {
+            return Err(Error::Export(format!("normalize has a std of {bad}")));
+        }
+        g.initializer
+            .push(vector("normalize.mean", &n.mean, float)?);
+        g.initializer.push(vector("normalize.std", &n.std, float)?);
+        g.node.push(binary(
+            "Sub",
+            [INPUT, "normalize.mean"],
+            "normalize.centred",
+        ));
+        g.node.push(binary(
+            "Div",
+            ["normalize.centred", "normalize.std"],
+            "normalize.output",
+        ));
+        current = "normalize.output".into();
+    }
+    for (index, layer) in model.net.layers().iter().enumerate() {
+        let output = format!("{index}.output");
+        let slot = Slot {
+            index,
+            input: &current,
+            output: &output,
+            float,
+        };
+        let piece = element(layer, &slot)?;
+        if !piece.nodes.is_empty() {
+            current = output;
+        }
+        g.node.extend(piece.nodes);
+        g.initializer.extend(piece.initializers);
+    }
+    // The last value written becomes `output`; a graph that wrote nothing copies its input.
+    match g.node.last_mut() {
+        Some(last) if last.output.first() == Some(&current) => last.output[0] = OUTPUT.into(),
+        _ => g.node.push(NodeProto {
+            name: "output.Identity".into(),
+            op_type: "Identity".into(),
+            input: vec![current],
+            output: vec![OUTPUT.into()],
+            ..Default::default()
+        }),
+    }
+    Ok(g)
+}
+
+fn binary(op: &str, input: [&str; 2], output: &str) -> NodeProto {
+    NodeProto {
+        name: format!("normalize.{op}"),
+        op_type: op.into(),
+        input: input.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
+    }
+}
+
+fn entry(key: &str, value: String) -> StringStringEntryProto {
+    StringStringEntryProto {
+        key: key.into(),
+        value,
+    }
+}
