@@ -109,12 +109,13 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
             "the file is empty; expected a header row of column names",
         ));
     }
-    if let Some((j, name)) = header
+    // One pass with a set: headers can have millions of columns.
+    let mut seen = std::collections::HashMap::with_capacity(header.len());
+    let duplicate = header
         .iter()
         .enumerate()
-        .find(|(j, h)| header[..*j].contains(h))
-    {
-        let first = header.iter().position(|h| h == name).unwrap_or(0);
+        .find_map(|(j, h)| seen.insert(h.as_str(), j).map(|first| (j, h, first)));
+    if let Some((j, name, first)) = duplicate {
         return Err(Error::Data {
             path: path.to_path_buf(),
             line: Some(1),
