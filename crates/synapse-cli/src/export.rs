@@ -9,24 +9,31 @@ use candle_core::Device;
 use synapse_train::{onnx, save_onnx, Model};
 
 use crate::args::ExportArgs;
-use crate::config::check_out_folder;
+use crate::config::flagged;
+use crate::paths::Files;
 
 pub fn run(a: &ExportArgs) -> Result<()> {
     onnx::check_opset(a.opset).map_err(|e| match e {
         synapse_train::Error::Config { reason, .. } => anyhow!("--opset: {reason}"),
         other => other.into(),
     })?;
-    check_out_folder(&a.out, "--out")?;
-    let model = Model::load(&a.model, None, &Device::Cpu)?;
-    save_onnx(&model, a.opset, &a.out)?;
+    Files::default()
+        .input("--model", Some(&a.model))
+        .output("--out", Some(&a.out))
+        .check()?;
+    let model = Model::load(&a.model, None, &Device::Cpu).map_err(flagged("--model"))?;
+    save_onnx(&model, a.opset, &a.out).map_err(|e| match e {
+        e @ synapse_train::Error::Io { .. } => flagged("--out")(e),
+        e => anyhow!("--model {}: {e}", a.model.display()),
+    })?;
     let spec = model.net.spec();
     println!(
-        "{}: ONNX opset {}, input [batch, {}] {}, output [batch, {}]",
+        "{}: ONNX opset {}, input {} {}, output {}",
         a.out.display(),
         a.opset,
-        spec.input_dim(),
+        spec.input_shape(),
         synapse_train::dtype_name(model.net.dtype()),
-        spec.output_dim()
+        spec.output_shape()
     );
     Ok(())
 }

@@ -85,11 +85,15 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
     let reference = dir.join("reference.safetensors");
     let started = std::time::Instant::now();
     let ref_ckpt = dir.join("reference.ckpt");
+    let first = train(&reference, &["--checkpoint", ref_ckpt.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
     assert!(
-        train(&reference, &["--checkpoint", ref_ckpt.to_str().unwrap()])
-            .status()
-            .unwrap()
-            .success()
+        first.status.success(),
+        "the uninterrupted run failed ({:?}): {}",
+        first.status,
+        String::from_utf8_lossy(&first.stderr)
     );
     // One epoch's time, to spread the kills over a few epochs of progress.
     let epoch_ms = started.elapsed().as_secs_f64() * 1000.0 / 600.0;
@@ -150,10 +154,15 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
     // wrote nothing would fail here rather than leave an old file to compare.
     std::fs::remove_file(&out).unwrap();
     let ck = ckpt.to_str().unwrap();
-    assert!(train(&out, &["--checkpoint", ck, "--resume", ck])
-        .status()
-        .unwrap()
-        .success());
+    let last = train(&out, &["--checkpoint", ck, "--resume", ck])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        last.status.success(),
+        "the final resume failed: {}",
+        String::from_utf8_lossy(&last.stderr)
+    );
     assert_eq!(
         weights(&out),
         weights(&reference),

@@ -200,7 +200,12 @@ pub fn load_weights(
     let tensors: HashMap<String, Tensor> = if name.ends_with(".npz") {
         read_npz(path)?
             .into_iter()
-            .map(|(n, a)| Ok((n, a.into_tensor(DType::F64)?)))
+            .map(|(n, a)| {
+                // Whole-number arrays (a batchnorm's `num_batches_tracked`) stay integers.
+                let whole = matches!(a.dtype, crate::npy::NpyType::I64 | crate::npy::NpyType::I32);
+                let t = a.into_tensor(DType::F64)?;
+                Ok((n, if whole { t.to_dtype(DType::I64)? } else { t }))
+            })
             .collect::<Result<_>>()?
     } else {
         let model = Model::load(path, Some(spec), device)?;

@@ -81,8 +81,11 @@ pub fn write_arrays(path: &Path, arrays: &[(&str, Vec<usize>, Vec<f64>)]) {
     for (name, shape, values) in arrays {
         zip.start_file(format!("{name}.npy"), stored).unwrap();
         let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+        // A batchnorm's count is an integer in PyTorch's state_dict.
+        let int = name.ends_with("num_batches_tracked");
         let mut header = format!(
-            "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}{}), }}",
+            "{{'descr': '{}', 'fortran_order': False, 'shape': ({}{}), }}",
+            if int { "<i8" } else { "<f8" },
             dims.join(", "),
             if shape.len() == 1 { "," } else { "" }
         );
@@ -94,7 +97,11 @@ pub fn write_arrays(path: &Path, arrays: &[(&str, Vec<usize>, Vec<f64>)]) {
         bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
         bytes.extend_from_slice(header.as_bytes());
         for v in values {
-            bytes.extend_from_slice(&v.to_le_bytes());
+            if int {
+                bytes.extend_from_slice(&(*v as i64).to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
         }
         std::io::Write::write_all(&mut zip, &bytes).unwrap();
     }
