@@ -6,11 +6,9 @@
 //! words (sorted, SPEC section 6). Files are read by [`load`]: CSV (optionally
 //! gzipped) or `.npz`.
 
-use std::path::Path;
-
 use candle_core::{DType, Device, Tensor};
 
-use crate::{csv_data, npz_data, Error, Result};
+use crate::{Error, Result};
 
 /// The most classes a target column may index (`2^24`): the loaders check
 /// class indices with [`synapse_nn::class_index`] against it, and the losses
@@ -195,21 +193,5 @@ impl Dataset {
         }
         let max = self.y.to_dtype(DType::F64)?.max_all()?.to_scalar::<f64>()?;
         Ok(max as usize + 1)
-    }
-}
-
-/// Whether `path` is read as an npz file (by its extension).
-pub fn is_npz(path: &Path) -> bool {
-    path.to_string_lossy()
-        .to_ascii_lowercase()
-        .ends_with(".npz")
-}
-
-/// Reads a dataset: `.npz` by its extension, CSV (`.csv`, `.csv.gz`, anything else) otherwise.
-pub fn load(path: &Path, options: &LoadOptions) -> Result<Dataset> {
-    if is_npz(path) {
-        npz_data::load_npz(path, options)
-    } else {
-        csv_data::load_csv(path, options)
     }
 }
