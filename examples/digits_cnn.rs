@@ -5,10 +5,17 @@
 //! (the MLP of `digits.rs` reaches about 0.978), with
 //! `cargo run --release --example digits_cnn`.
 //!
-//! The stack: the 64 pixels of a row become a 1x8x8 image, two 3x3
-//! convolutions with batch normalisation, a 2x2 max pool, dropout, and a
-//! linear layer to the 10 classes. Batchnorm and dropout train in training
-//! mode; `evaluate` runs in evaluation mode (running statistics, no dropout).
+//! The stack: the 64 pixels of a row become a 1x8x8 image, 32 3x3 filters,
+//! a 2x2 max pool, dropout, and a linear layer to the 10 classes. Dropout
+//! works in training mode only; `evaluate` runs in evaluation mode.
+//!
+//! The same from the shell (`--val-split 0.2 --seed 7` is this split):
+//!
+//! ```sh
+//! synapse train --data examples/data/digits.csv.gz --loss cross-entropy --normalize \
+//!   --arch 'reshape(1,8,8), conv2d(1,32,3,padding=1), relu, maxpool2d(2), flatten, dropout(0.5), linear(512,10)' \
+//!   --optimizer adam --lr 0.002 --epochs 25 --batch-size 32 --val-split 0.2 --seed 7 --out cnn.safetensors
+//! ```
 
 use std::path::Path;
 use std::time::Instant;
@@ -34,11 +41,9 @@ fn main() -> Result<()> {
         test.with_x(norm.apply(test.x())?)?,
     );
 
-    let spec: ArchSpec = "reshape(1,8,8), \
-        conv2d(1,16,3,padding=1), batchnorm2d(16), relu, \
-        conv2d(16,32,3,padding=1), batchnorm2d(32), relu, maxpool2d(2), \
-        flatten, dropout(0.25), linear(512,10)"
-        .parse()?;
+    let spec: ArchSpec =
+        "reshape(1,8,8), conv2d(1,32,3,padding=1), relu, maxpool2d(2), flatten, dropout(0.5), linear(512,10)"
+            .parse()?;
     let net = Sequential::init(&spec, Init::Torch, 7, DType::F32, &Device::Cpu)?;
     let opt = Adam::new(
         net.parameters(),
@@ -48,7 +53,7 @@ fn main() -> Result<()> {
         },
     )?;
     let config = TrainConfig {
-        epochs: 30,
+        epochs: 25,
         batch_size: BatchSize::Rows(32),
         seed: 7,
         ..Default::default()
