@@ -74,6 +74,19 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// Distributed training: another rank failed and reports why; this rank
+    /// stops without a message of its own.
+    #[error("rank {rank} failed")]
+    PeerFailed {
+        /// The lowest failing rank (the one that reports).
+        rank: usize,
+    },
+    /// Distributed training: the message passing failed, or the ranks disagree.
+    #[error("distributed training: {reason}")]
+    Collective {
+        /// What went wrong.
+        reason: String,
+    },
     /// An error from synapse-nn (spec, shapes, optimizer).
     #[error(transparent)]
     Nn(#[from] synapse_nn::Error),

@@ -5,6 +5,8 @@
 //! - [`Trainer`] fits a `Sequential` with a loss and an optimizer over seeded,
 //!   shuffled batches, with validation, schedules, clipping, early stopping,
 //!   checkpoints and an [`Observer`];
+//! - [`distributed`]: data-parallel training over a [`distributed::Collective`]
+//!   (MPI behind the `mpi` feature);
 //! - [`Model`] saves and loads safetensors model files (SPEC section 8).
 
 mod atomic;
@@ -12,6 +14,7 @@ mod batch;
 mod checkpoint;
 mod clip;
 pub mod csv_data;
+pub mod distributed;
 mod dataset;
 mod early_stop;
 mod error;
