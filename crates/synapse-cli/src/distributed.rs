@@ -85,9 +85,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         Ok(()) => return Ok(()),
         Err(e) if !world.used.get() => {
             // Failed before fit: join the agreement fit starts with.
-            match agree(&*world, Err::<(), _>(synapse_train::Error::Collective {
-                reason: String::new(),
-            })) {
+            match agree(
+                &*world,
+                Err::<(), _>(synapse_train::Error::Collective {
+                    reason: String::new(),
+                }),
+            ) {
                 Err(synapse_train::Error::PeerFailed { .. }) => None,
                 _ => Some(e),
             }
@@ -121,7 +124,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 /// Meets every rank once more (after the reporter printed), then ends this
 /// one quietly with `code`.
 #[cfg(feature = "mpi")]
-fn quiet_after_meeting(world: &dyn synapse_train::distributed::Collective, code: u8) -> anyhow::Error {
+fn quiet_after_meeting(
+    world: &dyn synapse_train::distributed::Collective,
+    code: u8,
+) -> anyhow::Error {
     let _ = synapse_train::distributed::agree(world, Ok(()));
     Reported { code }.into()
 }

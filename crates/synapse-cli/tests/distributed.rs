@@ -11,7 +11,15 @@ fn distributed_without_mpi_says_how_to_build_it() {
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("m.safetensors");
     let o = Command::new(env!("CARGO_BIN_EXE_synapse"))
-        .args(["train", "--data", "missing.csv", "--arch", "linear(1,1)", "--loss", "mse"])
+        .args([
+            "train",
+            "--data",
+            "missing.csv",
+            "--arch",
+            "linear(1,1)",
+            "--loss",
+            "mse",
+        ])
         .arg("--out")
         .arg(&out)
         .arg("--distributed")
@@ -21,7 +29,13 @@ fn distributed_without_mpi_says_how_to_build_it() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: --distributed needs synapse built with MPI"), "{err}");
-    assert!(err.contains("--features mpi") && err.contains("libopenmpi-dev"), "{err}");
+    assert!(
+        err.starts_with("error: --distributed needs synapse built with MPI"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--features mpi") && err.contains("libopenmpi-dev"),
+        "{err}"
+    );
     assert!(!out.exists());
 }

@@ -130,8 +130,14 @@ fn two_and_three_ranks_match_one_process() {
     let dir = workdir("parity");
     let data = write_data(&dir);
     for (name, opt) in [
-        ("momentum", ["--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9"]),
-        ("adam", ["--optimizer", "adam", "--lr", "0.05", "--beta1", "0.9"]),
+        (
+            "momentum",
+            ["--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9"],
+        ),
+        (
+            "adam",
+            ["--optimizer", "adam", "--lr", "0.05", "--beta1", "0.9"],
+        ),
     ] {
         let mut extra = vec!["--epochs", "8"];
         extra.extend(opt);
@@ -177,11 +183,18 @@ fn a_resume_under_mpirun_equals_the_uninterrupted_run() {
     distributed(3, &train_args(&data, &whole, &with("6", &[])));
     let c = ckpt.to_str().unwrap().to_string();
     let c: &'static str = Box::leak(c.into_boxed_str());
-    distributed(3, &train_args(&data, &part, &with("3", &["--checkpoint", c])));
+    distributed(
+        3,
+        &train_args(&data, &part, &with("3", &["--checkpoint", c])),
+    );
     assert_ne!(weights(&part), weights(&whole));
     distributed(
         3,
-        &train_args(&data, &part, &with("6", &["--resume", c, "--checkpoint", c])),
+        &train_args(
+            &data,
+            &part,
+            &with("6", &["--resume", c, "--checkpoint", c]),
+        ),
     );
     assert_eq!(weights(&part), weights(&whole));
 }

@@ -368,7 +368,11 @@ fn an_error_on_one_rank_ends_every_rank_once() {
         |_| 1,
         |r| if r == 1 { narrow() } else { data(&case) },
     );
-    assert!(matches!(runs[1], Err(Error::Config { .. })), "{:?}", runs[1]);
+    assert!(
+        matches!(runs[1], Err(Error::Config { .. })),
+        "{:?}",
+        runs[1]
+    );
     for r in [0, 2] {
         assert!(
             matches!(runs[r], Err(Error::PeerFailed { rank: 1 })),
@@ -402,7 +406,14 @@ fn divergence_ends_every_rank_at_the_same_batch() {
     let runs = run_ranks(&case, 3, |_| 1, poisoned);
     for r in &runs {
         assert!(
-            matches!(r, Err(Error::Diverged { epoch: 1, batch: 1, .. })),
+            matches!(
+                r,
+                Err(Error::Diverged {
+                    epoch: 1,
+                    batch: 1,
+                    ..
+                })
+            ),
             "{r:?}"
         );
     }

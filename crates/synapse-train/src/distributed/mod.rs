@@ -173,7 +173,10 @@ mod tests {
     fn settle_lets_the_lowest_failing_rank_report() {
         let err = || Error::config("x", "bad");
         let slots = [0.0, 1.0, 1.0];
-        assert!(matches!(settle::<()>(1, &slots, Err(err())), Err(Error::Config { .. })));
+        assert!(matches!(
+            settle::<()>(1, &slots, Err(err())),
+            Err(Error::Config { .. })
+        ));
         assert!(matches!(
             settle::<()>(2, &slots, Err(err())),
             Err(Error::PeerFailed { rank: 1 })
