@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use synapse::nn::{ArchSpec, Init, Loss, Mt19937, Optimizer, Sequential, Sgd, SgdConfig};
+use synapse::nn::{ArchSpec, Init, Loss, Mode, Mt19937, Optimizer, Sequential, Sgd, SgdConfig};
 use synapse::reference::ArticleNeuron;
 use synapse::train::{BatchSize, Dataset, Silent, TrainConfig, Trainer};
 
@@ -38,8 +38,9 @@ fn article(reps: usize) -> anyhow::Result<()> {
                 ..Default::default()
             },
         )?;
+        let mut dropout = Mt19937::new(1);
         for _ in 0..15_000 {
-            let loss = Loss::Sse.forward(&net.forward(&x)?, &y)?;
+            let loss = Loss::Sse.forward(&net.forward(&x, Mode::Train(&mut dropout))?, &y)?;
             sgd.step(&loss.backward()?)?;
         }
         times.push(start.elapsed().as_secs_f64());

@@ -29,11 +29,15 @@ fn main() -> Result<()> {
                 ..Default::default()
             },
         )?;
+        let mut dropout = Mt19937::new(1);
         for _ in 0..20_000 {
-            let loss = Loss::Sse.forward(&net.forward(&x)?, &y)?;
+            let loss = Loss::Sse.forward(&net.forward(&x, Mode::Train(&mut dropout))?, &y)?;
             sgd.step(&loss.backward()?)?;
         }
-        let out = net.forward(&x)?.flatten_all()?.to_vec1::<f64>()?;
+        let out = net
+            .forward(&x, Mode::Eval)?
+            .flatten_all()?
+            .to_vec1::<f64>()?;
         let right = out
             .iter()
             .zip([0.0, 1.0, 1.0, 0.0])

@@ -9,7 +9,7 @@
 //! use synapse::prelude::*;
 //! let spec: ArchSpec = "linear(2,8), tanh, linear(8,1), sigmoid".parse()?;
 //! let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu)?;
-//! let y = net.forward(&Tensor::zeros((4, 2), DType::F32, &Device::Cpu)?)?;
+//! let y = net.forward(&Tensor::zeros((4, 2), DType::F32, &Device::Cpu)?, Mode::Eval)?;
 //! assert_eq!(y.dims(), [4, 1]);
 //! # Ok::<(), synapse::nn::Error>(())
 //! ```
@@ -22,8 +22,8 @@ pub use synapse_train as train;
 pub mod prelude {
     pub use candle_core::{DType, Device, Tensor, Var};
     pub use synapse_nn::{
-        Activation, Adam, AdamConfig, ArchSpec, Init, Linear, Loss, Optimizer, Sequential, Sgd,
-        SgdConfig,
+        Activation, Adam, AdamConfig, ArchSpec, Init, Linear, Loss, Mode, Mt19937, Optimizer,
+        Sequential, Sgd, SgdConfig,
     };
 }
 

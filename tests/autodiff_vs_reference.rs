@@ -9,10 +9,14 @@ mod common;
 use anyhow::Result;
 use common::{assert_agree, to_reference, TOL};
 use synapse::nn::{
-    Activation, ArchSpec, ElementSpec, Init, Loss, Mt19937, Optimizer, Sequential, Sgd, SgdConfig,
+    Activation, ArchSpec, ElementSpec, Init, Loss, Mode, Mt19937, Optimizer, Sequential, Sgd,
+    SgdConfig,
 };
 use synapse::prelude::{DType, Device, Tensor};
-use synapse::reference::{ArticleNeuron, Matrix, RefLoss};
+use synapse::reference::{
+    Array, ArticleNeuron, Matrix, RefActivation, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,
+    RefDropout, RefElement, RefLayerNorm, RefLoss, RefMaxPool2d, RefMode, RefReshape, RefStack,
+};
 
 #[test]
 fn article_network_agrees_after_every_step() -> Result<()> {
@@ -31,7 +35,11 @@ fn article_network_agrees_after_every_step() -> Result<()> {
         },
     )?;
     for step in 1..=15_000 {
-        sgd.step(&Loss::Sse.forward(&net.forward(&x)?, &y)?.backward()?)?;
+        sgd.step(
+            &Loss::Sse
+                .forward(&net.forward(&x, Mode::Eval)?, &y)?
+                .backward()?,
+        )?;
         neuron.step(
             &ArticleNeuron::TRAINING_INPUTS,
             &ArticleNeuron::TRAINING_OUTPUTS,
@@ -119,7 +127,7 @@ fn random_stacks() -> Result<()> {
             },
         )?;
         for step in 1..=10 {
-            let out = net.forward(&xt)?;
+            let out = net.forward(&xt, Mode::Eval)?;
             let value = loss.0.forward(&out, &yt)?.to_scalar::<f64>()?;
             let expected = loss.1.value(&reference.forward(&xm), &ym);
             assert!(
@@ -137,6 +145,7 @@ fn random_stacks() -> Result<()> {
         seen.extend(spec.elements().iter().map(|e| match e {
             ElementSpec::Linear { bias, .. } => format!("linear bias={bias}"),
             ElementSpec::Activation(a) => a.to_string(),
+            other => other.to_string(),
         }));
     }
     // Every activation and both kinds of linear layer were exercised.
@@ -151,4 +160,296 @@ fn random_stacks() -> Result<()> {
         assert!(seen.contains(kind), "{kind} never drawn: {seen:?}");
     }
     Ok(())
+}
+
+/// A random stack with the layers beyond dense ones, drawn from `rng`, and the
+/// shape of its input rows: either images (sometimes given flat, behind a
+/// `reshape`) through conv2d, batchnorm2d, an activation and a pool, then
+/// flatten and linear; or flat rows through linear, a norm, an activation,
+/// dropout and linear.
+fn random_layer_spec(rng: &mut Mt19937) -> (ArchSpec, Vec<usize>) {
+    let act = ["relu", "tanh", "sigmoid", "identity"];
+    let pick = |rng: &mut Mt19937, n: u32| rng.interval(n - 1) as usize;
+    let mut parts: Vec<String> = Vec::new();
+    let row: Vec<usize>;
+    if rng.interval(1) == 0 {
+        let (c, h, w) = (1 + pick(rng, 2), 4 + pick(rng, 3), 4 + pick(rng, 3));
+        if rng.interval(1) == 0 {
+            parts.push(format!("reshape({c},{h},{w})"));
+            row = vec![c * h * w];
+        } else {
+            row = vec![c, h, w];
+        }
+        let (out, k, stride, pad) = (
+            1 + pick(rng, 3),
+            1 + pick(rng, 3),
+            1 + pick(rng, 2),
+            pick(rng, 2),
+        );
+        let bias = if rng.interval(1) == 0 {
+            ""
+        } else {
+            ",bias=false"
+        };
+        let stride_text = if stride == 1 {
+            String::new()
+        } else {
+            format!(",stride={stride}")
+        };
+        let pad_text = if pad == 0 {
+            String::new()
+        } else {
+            format!(",padding={pad}")
+        };
+        parts.push(format!(
+            "conv2d({c},{out},{k}{stride_text}{pad_text}{bias})"
+        ));
+        if rng.interval(1) == 0 {
+            parts.push(format!("batchnorm2d({out},momentum=0.3)"));
+        }
+        parts.push(act[pick(rng, 4)].into());
+        let (pk, ps) = (1 + pick(rng, 2), 1 + pick(rng, 2));
+        let pool = if rng.interval(1) == 0 {
+            "maxpool2d"
+        } else {
+            "avgpool2d"
+        };
+        parts.push(format!("{pool}({pk},stride={ps})"));
+        parts.push("flatten".into());
+        // The width after flatten, from the spec's own shape inference.
+        let partial: ArchSpec = parts.join(", ").parse().expect("a valid prefix");
+        let width = partial
+            .shapes_for(&synapse::nn::RowShape::known(&row))
+            .map(|s| s.last().and_then(|s| s.width()))
+            .ok()
+            .flatten();
+        let Some(width) = width else {
+            // The pool did not fit this image: drop it and try again.
+            return random_layer_spec(rng);
+        };
+        parts.push(format!("linear({width},{})", 1 + pick(rng, 3)));
+    } else {
+        let (d, hidden) = (1 + pick(rng, 5), 2 + pick(rng, 5));
+        row = vec![d];
+        parts.push(format!("linear({d},{hidden})"));
+        match pick(rng, 3) {
+            0 => parts.push(format!("batchnorm({hidden},eps=0.001)")),
+            1 => parts.push(format!("layernorm({hidden})")),
+            _ => {}
+        }
+        parts.push(act[pick(rng, 4)].into());
+        if rng.interval(1) == 0 {
+            parts.push("dropout(0.4)".into());
+        }
+        parts.push(format!("linear({hidden},{})", 1 + pick(rng, 3)));
+        if rng.interval(1) == 0 {
+            parts.push(act[pick(rng, 4)].into());
+        }
+    }
+    match parts.join(", ").parse() {
+        Ok(spec) => (spec, row),
+        // A pool or kernel larger than its input: draw another stack.
+        Err(_) => random_layer_spec(rng),
+    }
+}
+
+/// The reference stack with the same state as `net`; dropout masks come later.
+fn to_ref_stack(net: &Sequential) -> Result<RefStack> {
+    let state: std::collections::HashMap<String, Tensor> = net.state().into_iter().collect();
+    let get = |name: String| -> Result<Array> {
+        let t = &state[&name];
+        Ok(Array::new(
+            t.dims().to_vec(),
+            t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?,
+        ))
+    };
+    let mut elements = Vec::new();
+    for (i, e) in net.spec().elements().iter().enumerate() {
+        let opt = |present: bool, name: String| present.then(|| get(name)).transpose();
+        elements.push(match e {
+            ElementSpec::Linear { bias, .. } => RefElement::Dense(RefDense::new(
+                get(format!("{i}.weight"))?,
+                opt(*bias, format!("{i}.bias"))?,
+            )),
+            ElementSpec::Activation(a) => RefElement::Activation(match a {
+                Activation::Sigmoid => RefActivation::Sigmoid,
+                Activation::Tanh => RefActivation::Tanh,
+                Activation::Relu => RefActivation::Relu,
+                Activation::Identity => RefActivation::Identity,
+                Activation::Softmax => RefActivation::Softmax,
+                other => anyhow::bail!("the reference has no {other}"),
+            }),
+            ElementSpec::Dropout(p) => RefElement::Dropout(RefDropout::new(*p)),
+            ElementSpec::BatchNorm {
+                features: n,
+                eps,
+                momentum,
+            }
+            | ElementSpec::BatchNorm2d {
+                channels: n,
+                eps,
+                momentum,
+            } => {
+                let mut b = RefBatchNorm::new(*n);
+                b.weight = get(format!("{i}.weight"))?;
+                b.bias = get(format!("{i}.bias"))?;
+                b.running_mean = get(format!("{i}.running_mean"))?;
+                b.running_var = get(format!("{i}.running_var"))?;
+                b.num_batches_tracked =
+                    state[&format!("{i}.num_batches_tracked")].to_scalar::<i64>()? as u64;
+                (b.eps, b.momentum) = (*eps, *momentum);
+                RefElement::BatchNorm(b)
+            }
+            ElementSpec::LayerNorm { features, eps } => {
+                let mut l = RefLayerNorm::new(*features);
+                l.weight = get(format!("{i}.weight"))?;
+                l.bias = get(format!("{i}.bias"))?;
+                l.eps = *eps;
+                RefElement::LayerNorm(l)
+            }
+            ElementSpec::Reshape(dims) => RefElement::Reshape(RefReshape::Unflatten(dims.clone())),
+            ElementSpec::Flatten => RefElement::Reshape(RefReshape::Flatten),
+            ElementSpec::Conv2d {
+                stride,
+                padding,
+                bias,
+                ..
+            } => RefElement::Conv2d(RefConv2d::new(
+                get(format!("{i}.weight"))?,
+                opt(*bias, format!("{i}.bias"))?,
+                *stride,
+                *padding,
+            )),
+            ElementSpec::MaxPool2d { kernel, stride } => {
+                let mut p = RefMaxPool2d::new(*kernel);
+                p.stride = *stride;
+                RefElement::MaxPool2d(p)
+            }
+            ElementSpec::AvgPool2d { kernel, stride } => {
+                let mut p = RefAvgPool2d::new(*kernel);
+                p.stride = *stride;
+                RefElement::AvgPool2d(p)
+            }
+        });
+    }
+    Ok(RefStack::new(elements))
+}
+
+/// Gives each reference dropout the mask our dropout draws from `rng` for a
+/// batch of `rows` (the documented order: one `random_sample` per value of
+/// its input, element after element, kept when `u >= p`).
+fn set_masks(
+    reference: &mut RefStack,
+    spec: &ArchSpec,
+    input: &[usize],
+    rows: usize,
+    rng: &Mt19937,
+) {
+    let mut rng = rng.clone();
+    let shapes = spec
+        .shapes_for(&synapse::nn::RowShape::known(input))
+        .expect("shapes");
+    for (i, e) in reference.elements.iter_mut().enumerate() {
+        if let RefElement::Dropout(d) = e {
+            let row = if i == 0 {
+                input.to_vec()
+            } else {
+                shapes[i - 1].concrete().expect("known")
+            };
+            let n = rows * row.iter().product::<usize>();
+            let mask: Vec<f64> = (0..n)
+                .map(|_| f64::from(u8::from(rng.random_sample() >= d.p)))
+                .collect();
+            let shape: Vec<usize> = std::iter::once(rows).chain(row).collect();
+            d.mask = Some(Array::new(shape, mask));
+        }
+    }
+}
+
+fn assert_state_agrees(net: &Sequential, reference: &RefStack, context: &str) -> Result<()> {
+    let expected = reference.state_dict();
+    let got = net.state();
+    assert_eq!(got.len(), expected.len(), "{context}: state size");
+    for ((name, t), (ref_name, e)) in got.iter().zip(&expected) {
+        assert_eq!(name, ref_name, "{context}");
+        let g = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        let scale = e.data.iter().fold(1f64, |m, v| m.max(v.abs()));
+        for (a, b) in g.iter().zip(&e.data) {
+            assert!(
+                (a - b).abs() <= TOL * scale,
+                "{context}, {name}: {g:?} vs {:?}",
+                e.data
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Trains `spec` three SGD steps in training mode on both sides and compares
+/// every parameter and buffer after each step, then the evaluation outputs.
+fn layer_stack_agrees(seed: u32) -> Result<()> {
+    let dev = Device::Cpu;
+    let mut rng = Mt19937::new(seed);
+    let (spec, row) = random_layer_spec(&mut rng);
+    let net = Sequential::init(&spec, Init::Torch, seed, DType::F64, &dev)?;
+    let mut reference = to_ref_stack(&net)?;
+    let rows = 2 + rng.interval(3) as usize;
+    let n: usize = rows * row.iter().product::<usize>();
+    let x: Vec<f64> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+    let out_width = spec.check_input(&row)?.iter().product::<usize>();
+    let y: Vec<f64> = (0..rows * out_width)
+        .map(|_| rng.uniform(-1.0, 1.0))
+        .collect();
+    let x_shape: Vec<usize> = std::iter::once(rows).chain(row.iter().copied()).collect();
+    let (xa, ya) = (
+        Array::new(x_shape.clone(), x.clone()),
+        Array::new(vec![rows, out_width], y.clone()),
+    );
+    let (xt, yt) = (
+        Tensor::from_vec(x, x_shape, &dev)?,
+        Tensor::from_vec(y, (rows, out_width), &dev)?,
+    );
+    let lr = 0.1;
+    let mut sgd = Sgd::new(
+        net.parameters(),
+        SgdConfig {
+            lr,
+            ..Default::default()
+        },
+    )?;
+    let mut dropout = Mt19937::new(seed ^ 0xd0);
+    for step in 1..=3 {
+        set_masks(&mut reference, &spec, &row, rows, &dropout);
+        let out = net.forward(&xt, Mode::Train(&mut dropout))?;
+        sgd.step(&Loss::Mse.forward(&out, &yt)?.backward()?)?;
+        reference.sgd_step(&xa, &ya, RefLoss::Mse, lr, RefMode::Train);
+        assert_state_agrees(&net, &reference, &format!("`{spec}` step {step}"))?;
+    }
+    let got = net
+        .forward(&xt, Mode::Eval)?
+        .flatten_all()?
+        .to_vec1::<f64>()?;
+    let want = reference.forward(&xa, RefMode::Eval).data;
+    let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
+    for (a, b) in got.iter().zip(&want) {
+        assert!(
+            (a - b).abs() <= TOL * scale,
+            "`{spec}` eval: {got:?} vs {want:?}"
+        );
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Random stacks with convolutions, pools, norms and dropout: autodiff on
+    /// both paths (kernels on and off) equals the hand-coded reference after
+    /// each of three SGD steps, weights and batchnorm running statistics to 1e-10.
+    #[test]
+    fn random_layer_stacks_agree_with_the_reference(seed in proptest::prelude::any::<u32>()) {
+        for kernels in [true, false] {
+            synapse::nn::with_fused_ops(kernels, || layer_stack_agrees(seed)).unwrap();
+        }
+    }
 }

@@ -44,6 +44,7 @@ pub fn to_reference(net: &Sequential) -> Result<RefNetwork> {
                 Activation::Identity => RefActivation::Identity,
                 other => anyhow::bail!("the reference has no {other}"),
             }),
+            ref other => anyhow::bail!("the reference has no {other}"),
         });
     }
     Ok(RefNetwork { layers })

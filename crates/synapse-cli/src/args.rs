@@ -165,6 +165,25 @@ pub struct TrainArgs {
     /// Continue the run saved in this checkpoint (same flags) up to --epochs.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    /// Learning-rate schedule, PyTorch's: constant, step:EVERY:GAMMA, exponential:GAMMA,
+    /// cosine:T_MAX[:MIN_LR], or plateau:PATIENCE:FACTOR (ReduceLROnPlateau on the validation
+    /// loss, else the training loss).
+    #[arg(long, value_name = "SCHEDULE", default_value = "constant")]
+    pub lr_schedule: String,
+    /// Clip the global gradient norm to F before each step (clip_grad_norm_).
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub clip_grad_norm: Option<f64>,
+    /// Cross-entropy class weights W0,W1,... (CrossEntropyLoss(weight=)), or auto:
+    /// n_rows / (n_classes * rows of the class), counted on the training rows.
+    #[arg(long, value_name = "auto|W0,W1,...", allow_hyphen_values = true)]
+    pub class_weights: Option<String>,
+    /// Write one CSV row per epoch here as training goes: epoch,lr,loss[,val_loss][,val
+    /// metrics],seconds.
+    #[arg(long, value_name = "FILE.csv")]
+    pub log: Option<PathBuf>,
+    /// With validation, save the weights of the epoch with the lowest validation loss.
+    #[arg(long)]
+    pub save_best: bool,
     /// Print nothing while training.
     #[arg(long)]
     pub quiet: bool,
@@ -203,8 +222,15 @@ pub struct PredictArgs {
     #[arg(long, value_name = "COLS", requires = "data")]
     pub target: Option<String>,
     /// Print the predicted class (its word when the model has labels) instead of the outputs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "proba")]
     pub label: bool,
+    /// Print class probabilities: softmax of a cross-entropy model's logits, sigmoid of a
+    /// bce-logits model's.
+    #[arg(long)]
+    pub proba: bool,
+    /// The loss the model was trained with, for a file without metadata (with --proba or --label).
+    #[arg(long, value_name = "LOSS")]
+    pub loss: Option<String>,
     /// Where to run.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
@@ -227,6 +253,10 @@ pub struct EvalArgs {
     /// The stack, for a model file without synapse metadata.
     #[arg(long, value_name = "SPEC")]
     pub arch: Option<String>,
+    /// Also print the confusion matrix (classifiers): a header of labels, then one row of
+    /// counts per true class.
+    #[arg(long)]
+    pub confusion: bool,
     /// Where to run.
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,

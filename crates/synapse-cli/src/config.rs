@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Result};
 use candle_core::{DType, Device};
 use synapse_nn::{AdamConfig, ArchSpec, Init, Loss, SgdConfig};
-use synapse_train::{BatchSize, Targets};
+use synapse_train::{BatchSize, Schedule, Targets};
 
 use crate::args::{DTypeArg, DeviceArg, OptimizerKind, TrainArgs};
 
@@ -125,6 +125,25 @@ fn finite(value: f64, flag: &str, min: f64, strict: bool) -> Result<f64> {
     Ok(value)
 }
 
+/// The library's refusal of an optimizer setting, named by its flag.
+fn setting_error(e: synapse_nn::Error) -> anyhow::Error {
+    match e {
+        synapse_nn::Error::Setting {
+            name,
+            value,
+            expected,
+        } => {
+            let flag = format!("--{}", name.replace('_', "-"));
+            if name == "nesterov" {
+                anyhow!("--nesterov needs {expected} (--momentum is {value})")
+            } else {
+                anyhow!("{flag} {value}: expected {expected}")
+            }
+        }
+        other => anyhow!(other),
+    }
+}
+
 /// Every setting of `synapse train`, checked.
 #[derive(Debug, Clone)]
 pub struct TrainJob {
@@ -136,6 +155,8 @@ pub struct TrainJob {
     pub init: InitChoice,
     pub dtype: DType,
     pub early_stop: Option<usize>,
+    pub schedule: Schedule,
+    pub clip_norm: Option<f64>,
 }
 
 impl TrainJob {
@@ -165,16 +186,14 @@ impl TrainJob {
                 bail!("--val-split {f}: expected a fraction between 0 and 1");
             }
         }
-        let weight_decay = a
-            .weight_decay
-            .map(|w| finite(w, "--weight-decay", 0.0, false))
-            .transpose()?;
         let given = |flags: &[(&'static str, bool)]| {
             flags
                 .iter()
                 .find(|(_, given)| *given)
                 .map(|(flag, _)| *flag)
         };
+        // Which flags apply is the command line's rule; the values' rules are
+        // the optimizer's own (`SgdConfig::check`, `AdamConfig::check`).
         let optimizer = match a.optimizer {
             OptimizerKind::Sgd => {
                 let adam_only = [
@@ -185,16 +204,14 @@ impl TrainJob {
                 if let Some(flag) = given(&adam_only) {
                     bail!("{flag} applies to --optimizer adam and adamw only, not sgd");
                 }
-                let momentum = finite(a.momentum.unwrap_or(0.0), "--momentum", 0.0, false)?;
-                if a.nesterov && momentum == 0.0 {
-                    bail!("--nesterov needs a --momentum greater than 0");
-                }
-                OptimizerChoice::Sgd(SgdConfig {
-                    lr: finite(a.lr.unwrap_or(0.01), "--lr", 0.0, true)?,
-                    momentum,
+                let c = SgdConfig {
+                    lr: a.lr.unwrap_or(0.01),
+                    momentum: a.momentum.unwrap_or(0.0),
                     nesterov: a.nesterov,
-                    weight_decay: weight_decay.unwrap_or(0.0),
-                })
+                    weight_decay: a.weight_decay.unwrap_or(0.0),
+                };
+                c.check().map_err(setting_error)?;
+                OptimizerChoice::Sgd(c)
             }
             kind => {
                 let sgd_only = [
@@ -212,21 +229,16 @@ impl TrainJob {
                 } else {
                     AdamConfig::default()
                 };
-                let beta1 = a.beta1.unwrap_or(base.beta1);
-                let beta2 = a.beta2.unwrap_or(base.beta2);
-                for (flag, v) in [("--beta1", beta1), ("--beta2", beta2)] {
-                    if !(0.0..1.0).contains(&v) {
-                        bail!("--{} {v}: expected a number in [0, 1)", &flag[2..]);
-                    }
-                }
-                OptimizerChoice::Adam(AdamConfig {
-                    lr: finite(a.lr.unwrap_or(base.lr), "--lr", 0.0, true)?,
-                    beta1,
-                    beta2,
-                    eps: finite(a.eps.unwrap_or(base.eps), "--eps", 0.0, false)?,
-                    weight_decay: weight_decay.unwrap_or(base.weight_decay),
+                let c = AdamConfig {
+                    lr: a.lr.unwrap_or(base.lr),
+                    beta1: a.beta1.unwrap_or(base.beta1),
+                    beta2: a.beta2.unwrap_or(base.beta2),
+                    eps: a.eps.unwrap_or(base.eps),
+                    weight_decay: a.weight_decay.unwrap_or(base.weight_decay),
                     decoupled: base.decoupled,
-                })
+                };
+                c.check().map_err(setting_error)?;
+                OptimizerChoice::Adam(c)
             }
         };
         let lower = a.init.to_ascii_lowercase();
@@ -251,6 +263,29 @@ impl TrainJob {
             }
             crate::plot::register_font().map_err(|e| anyhow!("--plot {}: {e}", p.display()))?;
         }
+        let schedule: Schedule = a.lr_schedule.parse().map_err(|e: synapse_train::Error| {
+            let reason = match e {
+                synapse_train::Error::Config { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            anyhow!("--lr-schedule {reason}")
+        })?;
+        let clip_norm = a
+            .clip_grad_norm
+            .map(|c| finite(c, "--clip-grad-norm", 0.0, true))
+            .transpose()?;
+        if a.save_best && a.val.is_none() && a.val_split.is_none() {
+            bail!("--save-best needs validation rows: give --val FILE or --val-split F");
+        }
+        if a.class_weights.is_some() && !loss.is_classification() {
+            bail!("--class-weights applies to --loss cross-entropy only, not {loss}");
+        }
+        if let Some(p) = &a.log {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !ext.eq_ignore_ascii_case("csv") {
+                bail!("--log {}: expected a file ending in .csv", p.display());
+            }
+        }
         Ok(Self {
             spec,
             loss,
@@ -260,6 +295,8 @@ impl TrainJob {
             init,
             dtype: dtype(a.dtype),
             early_stop,
+            schedule,
+            clip_norm,
         })
     }
 }

@@ -1,8 +1,8 @@
 //! `synapse eval`: the loss and metrics of a model on labelled data.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use synapse_nn::Loss;
-use synapse_train::{check_fits, load, Classes, LoadOptions, Metrics, Model};
+use synapse_train::{check_fits, load, Classes, Confusion, LoadOptions, Metrics, Model};
 
 use crate::args::EvalArgs;
 use crate::config::{
@@ -48,6 +48,23 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let out = synapse_train::predict(&model.net, data.x())?;
     for (name, value) in Metrics::compute(loss, &out, data.y())?.figures() {
         println!("{name}: {}", crate::progress::figure(value));
+    }
+    if a.confusion {
+        let Some(c) = Confusion::of(loss, &out, data.y())? else {
+            bail!("--confusion needs a classifier; the model was trained with {loss}");
+        };
+        let names: Vec<String> = (0..c.counts.len())
+            .map(|i| match &model.labels {
+                Some(l) if l.len() == c.counts.len() => l[i].clone(),
+                _ => i.to_string(),
+            })
+            .collect();
+        println!("confusion (rows: true class, columns: predicted class):");
+        println!("true\\predicted,{}", names.join(","));
+        for (name, row) in names.iter().zip(&c.counts) {
+            let counts: Vec<String> = row.iter().map(usize::to_string).collect();
+            println!("{name},{}", counts.join(","));
+        }
     }
     Ok(())
 }

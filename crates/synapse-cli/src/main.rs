@@ -10,6 +10,7 @@ mod args;
 mod config;
 mod distributed;
 mod eval;
+mod log;
 mod message;
 mod paths;
 mod plot;

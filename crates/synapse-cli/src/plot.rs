@@ -29,16 +29,23 @@ pub fn render_history(history: &History, path: &Path) -> Result<Vec<u8>> {
         .to_ascii_lowercase();
     let fail = |e: String| anyhow!("--plot {}: {e}", path.display());
     register_font().map_err(fail)?;
+    let (w, h) = (
+        800u32,
+        if Lower::of(history).is_some() {
+            800
+        } else {
+            500
+        },
+    );
     if ext == "svg" {
         let mut svg = String::new();
         draw(
-            SVGBackend::with_string(&mut svg, (800, 500)).into_drawing_area(),
+            SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area(),
             history,
         )
         .map_err(fail)?;
         return Ok(svg.into_bytes());
     }
-    let (w, h) = (800u32, 500u32);
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     draw(
         BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area(),
@@ -65,12 +72,148 @@ pub fn register_font() -> Result<(), String> {
         .clone()
 }
 
+/// The lower panel: the validation metric (accuracy for a classifier, mae
+/// for regression) and the learning rate when the schedule changes it.
+struct Lower {
+    metric: Option<(&'static str, Vec<(f64, f64)>)>,
+    lr: Option<Vec<(f64, f64)>>,
+}
+
+impl Lower {
+    fn of(history: &History) -> Option<Self> {
+        let metric = history.epochs.first().and_then(|r| r.val).and_then(|v| {
+            let name = if v.accuracy.is_some() {
+                "validation accuracy"
+            } else {
+                "validation mae"
+            };
+            let points = history
+                .epochs
+                .iter()
+                .filter_map(|r| {
+                    r.val
+                        .and_then(|v| v.accuracy.or(v.mae))
+                        .map(|m| (r.epoch as f64, m))
+                })
+                .collect::<Vec<_>>();
+            (!points.is_empty()).then_some((name, points))
+        });
+        let lr: Vec<(f64, f64)> = history
+            .epochs
+            .iter()
+            .map(|r| (r.epoch as f64, r.lr))
+            .collect();
+        let varies = lr.windows(2).any(|w| w[0].1 != w[1].1);
+        let lr = varies.then_some(lr);
+        (metric.is_some() || lr.is_some()).then_some(Self { metric, lr })
+    }
+}
+
+/// The smallest and largest finite values, widened when equal.
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi > lo {
+        (lo, hi)
+    } else {
+        (
+            lo - 0.5 * lo.abs().max(1e-12),
+            hi + 0.5 * hi.abs().max(1e-12),
+        )
+    }
+}
+
+fn draw_lower<DB: DrawingBackend>(
+    area: DrawingArea<DB, plotters::coord::Shift>,
+    lower: Lower,
+    last: f64,
+) -> Result<(), String> {
+    let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
+    let lr_style = GREEN.mix(0.8).stroke_width(2);
+    let metric_style = MAGENTA.stroke_width(2);
+    let caption = match (&lower.metric, &lower.lr) {
+        (Some((name, _)), Some(_)) => format!("{name} and learning rate"),
+        (Some((name, _)), None) => name.to_string(),
+        _ => "learning rate".to_string(),
+    };
+    let (primary, primary_name, primary_style, secondary) = match lower.metric {
+        Some((name, points)) => (points, name, metric_style, lower.lr),
+        None => (
+            lower.lr.unwrap_or_default(),
+            "learning rate",
+            lr_style,
+            None,
+        ),
+    };
+    let (lo, hi) = range(primary.iter().map(|p| p.1));
+    let (slo, shi) = range(secondary.iter().flatten().map(|p| p.1));
+    let mut chart = ChartBuilder::on(&area)
+        .caption(caption, ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .right_y_label_area_size(if secondary.is_some() { 80 } else { 0 })
+        .build_cartesian_2d(1f64..last, lo..hi)
+        .map_err(e)?
+        .set_secondary_coord(1f64..last, slo..shi);
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_desc(primary_name)
+        .y_label_formatter(&|y| crate::progress::figure(*y))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+        .map_err(e)?;
+    chart
+        .draw_series(LineSeries::new(primary, primary_style))
+        .map_err(e)?
+        .label(primary_name)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], primary_style));
+    if let Some(lr) = secondary {
+        chart
+            .configure_secondary_axes()
+            .y_desc("learning rate")
+            .y_label_formatter(&|y| crate::progress::figure(*y))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()
+            .map_err(e)?;
+        chart
+            .draw_secondary_series(LineSeries::new(lr, lr_style))
+            .map_err(e)?
+            .label("learning rate (right axis)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], lr_style));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     history: &History,
 ) -> Result<(), String> {
     let e = |err: DrawingAreaErrorKind<DB::ErrorType>| err.to_string();
     root.fill(&WHITE).map_err(e)?;
+    let last = history.epochs.len().max(2) as f64;
+    let root = match Lower::of(history) {
+        Some(lower) => {
+            let (upper, bottom) = root.split_vertically(500);
+            draw_lower(bottom, lower, last)?;
+            upper
+        }
+        None => root,
+    };
     let train: Vec<(f64, f64)> = history
         .epochs
         .iter()
@@ -94,7 +237,6 @@ fn draw<DB: DrawingBackend>(
     } else {
         (0.0, 1.0)
     };
-    let last = history.epochs.len().max(2) as f64;
     let mut chart = ChartBuilder::on(&root)
         .caption("Training loss per epoch", ("sans-serif", 24))
         .margin(15)

@@ -7,7 +7,9 @@ use candle_core::{DType, Tensor};
 use synapse_train::{load, predict_classes, Classes, LoadOptions, Model, Targets};
 
 use crate::args::PredictArgs;
-use crate::config::{check_target_applies, columns, device, flagged, parse_spec};
+use synapse_nn::{Activation, Loss};
+
+use crate::config::{check_target_applies, columns, device, flagged, parse_loss, parse_spec};
 
 pub fn run(a: &PredictArgs) -> Result<()> {
     let dev = device(a.device)?;
@@ -17,9 +19,21 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         .map(|s| parse_spec(s, "--arch"))
         .transpose()?;
     let model = Model::load(&a.model, arch.as_ref(), &dev).map_err(flagged("--model"))?;
-    let width = model.net.spec().input_dim();
+    let spec = model.net.spec();
+    // A row typed in is flat: it needs a stack whose input width the spec fixes.
+    let width = || {
+        spec.input_width().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the model takes rows of shape {} whose size comes with the data: give --data FILE.npz",
+                spec.input_shape()
+            )
+        })
+    };
     let x = match (&a.input, &a.data) {
-        (Some(text), _) => Tensor::from_vec(parse_row(text, width)?, (1, width), &dev)?,
+        (Some(text), _) => {
+            let width = width().map_err(|e| anyhow::anyhow!("--input: {e}"))?;
+            Tensor::from_vec(parse_row(text, width)?, (1, width), &dev)?
+        }
         (None, Some(path)) => {
             let targets = match &a.target {
                 Some(t) => Targets::Drop(columns(t, "--target")?),
@@ -32,16 +46,21 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             };
             check_target_applies(a.target.as_deref(), path, "--data")?;
             let data = load(path, &options).map_err(flagged("--data"))?;
-            if data.inputs() != width {
+            if let Err(e) = spec.check_input(data.row_shape()) {
                 bail!(
-                    "--data {}: it has {} input columns but the model takes {width}",
+                    "--data {}: its rows ({}) do not fit the model: {e}",
                     path.display(),
-                    data.inputs()
+                    if data.row_shape().len() == 1 {
+                        format!("{} input columns", data.inputs())
+                    } else {
+                        format!("shape {:?}", data.row_shape())
+                    }
                 );
             }
             data.x().clone()
         }
         (None, None) => {
+            let width = width()?;
             if !io::stdin().is_terminal() {
                 bail!("give --input V1,V2,... or --data FILE (stdin is not a terminal to ask on)");
             }
@@ -57,16 +76,30 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         None => x,
     };
     let out = synapse_train::predict(&model.net, &x)?;
+    let loss = match &a.loss {
+        Some(l) => Some(parse_loss(l)?),
+        None => model.loss,
+    };
     let mut stdout = io::stdout().lock();
-    if a.label {
-        if matches!(
-            model.loss,
-            Some(synapse_nn::Loss::Sse | synapse_nn::Loss::Mse)
-        ) {
+    if a.proba {
+        let probabilities = match loss {
+            Some(Loss::CrossEntropy) => Activation::Softmax.forward(&out)?,
+            Some(Loss::BceLogits) => Activation::Sigmoid.forward(&out)?,
+            Some(Loss::Bce) => out,
+            Some(other) => bail!("--proba needs a classifier; the model was trained with {other}"),
+            None => bail!(
+                "--proba: the model file has no loss metadata; give --loss cross-entropy, bce or bce-logits"
+            ),
+        };
+        for line in format_rows(&probabilities)? {
+            writeln!(stdout, "{line}")?;
+        }
+    } else if a.label {
+        if matches!(loss, Some(Loss::Sse | Loss::Mse)) {
             bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
         }
         if let Some(labels) = &model.labels {
-            let outputs = model.net.spec().output_dim();
+            let outputs = spec.output_dim();
             if labels.len() != outputs && outputs > 1 {
                 bail!(
                     "--model {}: it has {} labels but {outputs} outputs, so a class cannot be named",
@@ -75,7 +108,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 );
             }
         }
-        for class in predict_classes(&model.net, model.loss, &out)? {
+        for class in predict_classes(&model.net, loss, &out)? {
             match model.labels.as_ref().and_then(|l| l.get(class)) {
                 Some(word) => writeln!(stdout, "{word}")?,
                 None => writeln!(stdout, "{class}")?,

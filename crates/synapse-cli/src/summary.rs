@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use candle_core::Device;
-use synapse_nn::{ArchSpec, ElementSpec};
+use synapse_nn::ArchSpec;
 use synapse_train::{dtype_name, Model};
 
 use crate::args::SummaryArgs;
@@ -38,42 +38,58 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
     Ok(())
 }
 
-/// The table: one row per element, then the total.
+/// The table: one row per element (output shape, parameters, buffer values),
+/// then the totals. Sizes that only data can give print as `?`.
 pub fn render(spec: &ArchSpec) -> String {
-    let mut rows = vec![(
+    let mut rows = vec![[
         "#".to_string(),
         "element".to_string(),
         "output shape".to_string(),
         "params".to_string(),
-    )];
-    let mut width = spec.input_dim();
-    for (i, e) in spec.elements().iter().enumerate() {
-        if let ElementSpec::Linear { output, .. } = e {
-            width = *output;
-        }
-        rows.push((
+        "buffers".to_string(),
+    ]];
+    for (i, (e, shape)) in spec.elements().iter().zip(spec.output_shapes()).enumerate() {
+        let buffers: usize = e
+            .buffer_shapes()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>().max(1))
+            .sum();
+        rows.push([
             i.to_string(),
             e.to_string(),
-            format!("[batch, {width}]"),
+            shape.to_string(),
             e.parameter_count().to_string(),
-        ));
+            buffers.to_string(),
+        ]);
     }
-    let w: [usize; 4] = [
-        rows.iter().map(|r| r.0.len()).max().unwrap_or(0),
-        rows.iter().map(|r| r.1.len()).max().unwrap_or(0),
-        rows.iter().map(|r| r.2.len()).max().unwrap_or(0),
-        rows.iter().map(|r| r.3.len()).max().unwrap_or(0),
-    ];
-    let mut out = format!("input: [batch, {}]\n", spec.input_dim());
-    for (a, b, c, d) in &rows {
+    let mut w = [0usize; 5];
+    for r in &rows {
+        for (k, cell) in r.iter().enumerate() {
+            w[k] = w[k].max(cell.chars().count());
+        }
+    }
+    let mut out = format!("input: {}\n", spec.input_shape());
+    let buffers = spec.buffer_count() > 0;
+    for [a, b, c, d, e] in &rows {
         out += &format!(
-            "{a:>w0$}  {b:<w1$}  {c:<w2$}  {d:>w3$}\n",
+            "{a:>w0$}  {b:<w1$}  {c:<w2$}  {d:>w3$}",
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
             w3 = w[3]
         );
+        // The buffers column only for stacks that have buffers (batchnorm).
+        if buffers {
+            out += &format!("  {e:>w4$}", w4 = w[4]);
+        }
+        out += "\n";
     }
     out += &format!("total parameters: {}\n", spec.parameter_count());
+    if buffers {
+        out += &format!(
+            "total buffer values: {} (running statistics, not trained)\n",
+            spec.buffer_count()
+        );
+    }
     out
 }

@@ -17,6 +17,7 @@ use crate::config::{
     about_file, check_target_applies, device, flagged, targets, InitChoice, OptimizerChoice,
     TrainJob,
 };
+use crate::log::{EpochLog, Tee};
 use crate::paths::Files;
 use crate::plot::render_history;
 use crate::progress::Progress;
@@ -42,6 +43,7 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         .output("--out", Some(&a.out))
         .output("--checkpoint", a.checkpoint.as_deref())
         .output("--plot", a.plot.as_deref())
+        .output("--log", a.log.as_deref())
         .may_share("--resume", "--checkpoint")
         .check()?;
     check_target_applies(a.target.as_deref(), &a.data, "--data")?;
@@ -88,6 +90,11 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         }
         (None, None) => (data.clone(), None),
     };
+    let class_weights = a
+        .class_weights
+        .as_deref()
+        .map(|text| class_weights(text, &train, data.class_count()?))
+        .transpose()?;
     let normalize = if a.normalize {
         Some(Normalizer::fit(train.x())?)
     } else {
@@ -116,12 +123,22 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         batch_size: job.batch_size,
         shuffle: !a.no_shuffle,
         seed: a.seed,
-        early_stopping: job.early_stop.map(|patience| EarlyStopping {
-            patience,
-            ..Default::default()
-        }),
+        early_stopping: match (job.early_stop, a.save_best) {
+            (Some(patience), _) => Some(EarlyStopping {
+                patience,
+                ..Default::default()
+            }),
+            // The best validation epoch's weights, without stopping early.
+            (None, true) => Some(EarlyStopping {
+                patience: usize::MAX,
+                ..Default::default()
+            }),
+            (None, false) => None,
+        },
         checkpoint: a.checkpoint.clone(),
-        ..Default::default()
+        class_weights,
+        schedule: job.schedule,
+        clip_norm: job.clip_norm,
     };
     let mut trainer = Trainer::new(net, job.loss, optimizer, config)?;
     if let Some(c) = ranks {
@@ -134,10 +151,19 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         let ckpt = Checkpoint::load(path).map_err(flagged("--resume"))?;
         trainer.resume(&ckpt).map_err(|e| resume_error(path, e))?;
     }
+    // Rank 0 alone writes the log and prints progress.
+    let mut log = a
+        .log
+        .as_deref()
+        .filter(|_| leader)
+        .map(|p| EpochLog::start(p, trainer.history()))
+        .transpose()?;
     let mut progress = Progress::new(a.quiet || !leader);
-    let result = trainer.fit(&train, val.as_ref(), &mut progress);
+    let result = trainer.fit(&train, val.as_ref(), &mut Tee(&mut progress, log.as_mut()));
     progress.finish();
+    let logged = log.map(EpochLog::finish).transpose();
     result?;
+    logged?;
     if !leader {
         return Ok(());
     }
@@ -181,6 +207,42 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--class-weights`: `auto` (n_rows / (n_classes * rows of the class), on the
+/// training rows) or one weight per class.
+fn class_weights(text: &str, train: &Dataset, classes: usize) -> Result<Vec<f64>> {
+    if text == "auto" {
+        let mut counts = vec![0usize; classes];
+        let y = train.y().to_dtype(candle_core::DType::F64)?.flatten_all()?;
+        for v in y.to_vec1::<f64>()? {
+            counts[v as usize] += 1;
+        }
+        if let Some(c) = counts.iter().position(|&n| n == 0) {
+            bail!("--class-weights auto: class {c} has no training rows, so it has no weight; give the weights by hand");
+        }
+        let (n, k) = (train.rows() as f64, classes as f64);
+        return Ok(counts.iter().map(|&c| n / (k * c as f64)).collect());
+    }
+    let weights: Vec<f64> = text
+        .split(',')
+        .map(|w| match w.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+            _ => Err(anyhow!(
+                "--class-weights `{text}`: `{w}` is not a finite weight of at least 0"
+            )),
+        })
+        .collect::<Result<_>>()?;
+    if weights.len() != classes {
+        bail!(
+            "--class-weights `{text}`: {} weights for {classes} classes",
+            weights.len()
+        );
+    }
+    if weights.iter().all(|&w| w == 0.0) {
+        bail!("--class-weights `{text}`: at least one weight must be above 0");
+    }
+    Ok(weights)
 }
 
 /// A `--val` file must have `--data`'s columns, by name and in order.

@@ -42,9 +42,19 @@ fn ok<S: AsRef<str>>(args: &[S]) -> Output {
     o
 }
 
-/// Asserts a clean failure: the exit code, one `error: ` line naming `needle`, no panic.
+/// Asserts a clean failure: the exit code, one `error: ` line naming `needle`,
+/// no panic, and every test folder named in the arguments (the one holding
+/// `--out`, checkpoints, inputs) exactly as it was: same entries, inodes,
+/// sizes and modification times.
 fn fails<S: AsRef<str>>(args: &[S], code: i32, needle: &str) {
+    let folders: std::collections::BTreeSet<PathBuf> = args
+        .iter()
+        .filter_map(|a| Path::new(a.as_ref()).parent().map(Path::to_path_buf))
+        .filter(|d| d.starts_with(std::env::temp_dir()) && d.is_dir())
+        .collect();
+    let before: Vec<_> = folders.iter().map(|d| snapshot(d)).collect();
     let o = run(args);
+    let after: Vec<_> = folders.iter().map(|d| snapshot(d)).collect();
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
@@ -59,6 +69,28 @@ fn fails<S: AsRef<str>>(args: &[S], code: i32, needle: &str) {
         !err.contains("panicked") && !err.contains("backtrace"),
         "{err}"
     );
+    assert_eq!(before, after, "{args:?} changed {folders:?}");
+}
+
+/// Every entry of `dir`: name, inode, size, modification time.
+fn snapshot(dir: &Path) -> Vec<(String, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                m.ino(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+            )
+        })
+        .collect();
+    entries.sort();
+    entries
 }
 
 fn p(path: &Path) -> &str {
@@ -235,7 +267,7 @@ fn pytorch_safetensors_loads_with_arch() {
 }
 
 #[test]
-fn eval_of_a_regression_prints_mse_and_mae() {
+fn eval_of_a_regression_prints_mse_mae_rmse_and_r2() {
     let dir = workdir("regression");
     let model = dir.join("d.safetensors");
     ok(&[
@@ -266,7 +298,7 @@ fn eval_of_a_regression_prints_mse_and_mae() {
         .lines()
         .map(|l| l.split(": ").next().unwrap())
         .collect();
-    assert_eq!(names, ["loss", "mse", "mae"], "{eval}");
+    assert_eq!(names, ["loss", "mse", "mae", "rmse", "r2"], "{eval}");
 }
 
 #[test]
@@ -300,15 +332,69 @@ fn plots_are_valid_svg_and_png() {
                 "{}",
                 &text[..60]
             );
-            for word in ["epoch", "loss", "training loss", "validation loss"] {
+            for word in [
+                "epoch",
+                "loss",
+                "training loss",
+                "validation loss",
+                "validation accuracy",
+            ] {
                 assert!(text.contains(word), "{word}");
             }
         } else {
-            let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-            let reader = decoder.read_info().unwrap();
-            assert_eq!((reader.info().width, reader.info().height), (800, 500));
+            // A second panel below the loss: the validation accuracy.
+            assert_eq!(png_size(bytes), (800, 800));
         }
     }
+    // Without validation and with a constant rate, one panel.
+    let plot = dir.join("plain.png");
+    ok(&[
+        "train",
+        "--data",
+        &data("iris.csv"),
+        "--arch",
+        "linear(4,8), tanh, linear(8,3)",
+        "--loss",
+        "cross-entropy",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--plot",
+        p(&plot),
+        "--out",
+        p(&dir.join("m.safetensors")),
+    ]);
+    assert_eq!(png_size(std::fs::read(&plot).unwrap()), (800, 500));
+    // A changing rate gets the second panel, its axis named.
+    let plot = dir.join("rate.svg");
+    ok(&[
+        "train",
+        "--data",
+        &data("iris.csv"),
+        "--arch",
+        "linear(4,8), tanh, linear(8,3)",
+        "--loss",
+        "cross-entropy",
+        "--epochs",
+        "4",
+        "--lr-schedule",
+        "step:2:0.5",
+        "--quiet",
+        "--plot",
+        p(&plot),
+        "--out",
+        p(&dir.join("m.safetensors")),
+    ]);
+    let text = std::fs::read_to_string(&plot).unwrap();
+    assert!(text.contains("learning rate"), "no learning-rate panel");
+    assert!(!text.contains("validation accuracy"));
+}
+
+fn png_size(bytes: Vec<u8>) -> (u32, u32) {
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    (reader.info().width, reader.info().height)
 }
 
 #[test]
@@ -748,10 +834,10 @@ fn help_and_version() {
 #[test]
 fn predict_asks_on_a_terminal_and_asks_again_after_a_word() {
     // `script` (util-linux) gives the binary a terminal for stdin.
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` is not installed");
-        return;
-    }
+    assert!(
+        Command::new("script").arg("--version").output().is_ok(),
+        "this test needs `script` (util-linux; Debian's bsdutils package): .ci/run installs it"
+    );
     let dir = workdir("prompt");
     let model = dir.join("a.safetensors");
     ok(&[

@@ -91,8 +91,8 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
             .unwrap()
             .success()
     );
-    // Kill moments scale with the machine's speed: 24 kills spend about 3/4 of a whole run.
-    let whole = started.elapsed().as_secs_f64() * 1000.0;
+    // One epoch's time, to spread the kills over a few epochs of progress.
+    let epoch_ms = started.elapsed().as_secs_f64() * 1000.0 / 600.0;
 
     let out = dir.join("out.safetensors");
     let ckpt = dir.join("run.ckpt");
@@ -108,19 +108,28 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
         } else {
             train(&out, &["--checkpoint", ck])
         };
+        let before = modified(&ckpt);
         let mut child = cmd.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(
-            rng.uniform(whole / 100.0, whole / 20.0) as u64,
+        // Kill only once the run is under way (it has written a new checkpoint),
+        // then after a random part of a few epochs: mid-run on a fast machine and
+        // on a busy one alike, without depending on how long start-up takes.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while modified(&ckpt) == before
+            && child.try_wait().unwrap().is_none()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_micros(
+            (rng.uniform(0.0, 3.0) * epoch_ms * 1000.0) as u64,
         ));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             killed += 1;
         }
         child.wait().unwrap();
-        if ckpt.exists() {
-            let c = Checkpoint::load(&ckpt).expect("the checkpoint is whole after a kill");
-            epochs_seen.push(c.history.epochs.len());
-        }
+        let c = Checkpoint::load(&ckpt).expect("a whole checkpoint exists after each kill");
+        epochs_seen.push(c.history.epochs.len());
         let now = std::fs::read(&out).unwrap();
         assert!(
             now == old || Model::load(&out, None, &Device::Cpu).is_ok(),
@@ -132,17 +141,27 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
         epochs_seen.windows(2).all(|w| w[0] <= w[1]),
         "checkpoints only move forward: {epochs_seen:?}"
     );
-    // Finish from whatever is there.
+    let resumed_from = *epochs_seen.last().unwrap();
+    assert!(
+        resumed_from > 0 && resumed_from < 600,
+        "the last run must resume mid-way: {epochs_seen:?}"
+    );
+    // Finish from the checkpoint. --out is removed first, so a run that
+    // wrote nothing would fail here rather than leave an old file to compare.
+    std::fs::remove_file(&out).unwrap();
     let ck = ckpt.to_str().unwrap();
-    let args: Vec<&str> = if ckpt.exists() {
-        vec!["--checkpoint", ck, "--resume", ck]
-    } else {
-        vec!["--checkpoint", ck]
-    };
-    assert!(train(&out, &args).status().unwrap().success());
+    assert!(train(&out, &["--checkpoint", ck, "--resume", ck])
+        .status()
+        .unwrap()
+        .success());
     assert_eq!(
         weights(&out),
         weights(&reference),
         "resumed run differs from the uninterrupted one"
     );
+}
+
+/// A file's modification time, `None` while it does not exist.
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

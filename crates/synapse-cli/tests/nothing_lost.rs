@@ -9,76 +9,14 @@
 //! input (`wrong_readings_are_errors`, `word_labels_stay_words`), and
 //! messages (`messages_a_person_can_act_on`, `closed_pipe_is_quiet`).
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synapse");
-const NEURON: &str = "linear(3,1,bias=false), sigmoid";
-
-fn workdir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synapse-lost-{}-{test}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    fs::copy(
-        format!(
-            "{}/../../examples/data/article.csv",
-            env!("CARGO_MANIFEST_DIR")
-        ),
-        dir.join("data.csv"),
-    )
-    .unwrap();
-    dir
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
-}
-
-/// Every entry of `dir` (not following links): (inode, size, mtime in ns, kind).
-fn snapshot(dir: &Path) -> BTreeMap<String, (u64, u64, i128, String)> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = fs::symlink_metadata(e.path()).unwrap();
-            let mtime = m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128;
-            let kind = format!("{:?}", m.file_type());
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                (m.ino(), m.size(), mtime, kind),
-            )
-        })
-        .collect()
-}
-
-/// Runs a command that must fail with `code`, one `error: ` line holding every
-/// `needle`, and no change to any entry of `dir`. Returns the message.
-fn fails_cleanly(dir: &Path, args: &[&str], code: i32, needles: &[&str]) -> String {
-    let before = snapshot(dir);
-    let o = run_in(dir, args);
-    let after = snapshot(dir);
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
-    assert!(err.starts_with("error: "), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
-    for needle in needles {
-        assert!(err.contains(needle), "{args:?}: `{needle}` not in {err}");
-    }
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "{err}"
-    );
-    assert_eq!(before, after, "{args:?} changed the folder");
-    err
-}
+use common::{fails_cleanly, run_in, snapshot, workdir, write_arrays, BIN, NEURON};
 
 fn train<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
@@ -621,31 +559,4 @@ fn write_npz(path: &Path) {
 /// An npz `--init` file for the neuron: `0.weight` [1, 3] holding `bad` once.
 fn write_init_npz(path: &Path, bad: f64) {
     write_arrays(path, &[("0.weight", vec![1, 3], vec![0.5, bad, -0.5])]);
-}
-
-fn write_arrays(path: &Path, arrays: &[(&str, Vec<usize>, Vec<f64>)]) {
-    let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
-    let stored =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for (name, shape, values) in arrays {
-        zip.start_file(format!("{name}.npy"), stored).unwrap();
-        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-        let mut header = format!(
-            "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}{}), }}",
-            dims.join(", "),
-            if shape.len() == 1 { "," } else { "" }
-        );
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(header.as_bytes());
-        for v in values {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        std::io::Write::write_all(&mut zip, &bytes).unwrap();
-    }
-    zip.finish().unwrap();
 }

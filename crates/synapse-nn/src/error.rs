@@ -47,6 +47,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A buffer (a batchnorm's running statistics) that is missing or misshapen.
+    #[error("buffer `{name}` {reason}")]
+    Buffer {
+        /// The buffer's name, as in SPEC section 2 (`"1.running_mean"`).
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A hyperparameter or option out of its range.
     #[error("invalid {name}: {reason}")]
     Config {
@@ -54,6 +62,26 @@ pub enum Error {
         name: String,
         /// What is wrong with its value.
         reason: String,
+    },
+    /// An optimizer setting out of its range, named by its config field
+    /// (`lr`, `momentum`, `nesterov`, `weight_decay`, `beta1`, `beta2`, `eps`),
+    /// so that a CLI can map it to its flag.
+    #[error("invalid {name} {value}: expected {expected}")]
+    Setting {
+        /// The field of `SgdConfig` / `AdamConfig`.
+        name: &'static str,
+        /// The value given (for `nesterov`, the momentum).
+        value: f64,
+        /// What was expected, in words.
+        expected: &'static str,
+    },
+    /// A class index that is not a whole number in `0..classes` (see [`crate::class_index`]).
+    #[error("class index {value} is out of range for {classes} output columns (expected a whole number from 0 to {})", classes.saturating_sub(1))]
+    ClassIndex {
+        /// The value found in the target.
+        value: f64,
+        /// The number of output columns (classes).
+        classes: usize,
     },
     /// A failure inside candle.
     #[error(transparent)]

@@ -1,20 +1,21 @@
 //! Initialisers (SPEC section 3), all drawn from our seeded [`Mt19937`].
 //!
-//! | init | weight `[out, in]` | bias `[out]` |
-//! | --- | --- | --- |
-//! | `torch` | U(-k, k), `k = 1/sqrt(in)` (PyTorch's `nn.Linear`) | U(-k, k) |
-//! | `numpy-uniform` | `2*np.random.random((in, out)) - 1`, transposed | `2*np.random.random(out) - 1` |
-//! | `xavier` | U(-a, a), `a = sqrt(6/(in + out))` | 0 |
-//! | `he` | U(-a, a), `a = sqrt(6/in)` (Kaiming uniform, ReLU gain) | 0 |
+//! | init | linear weight `[out, in]` | conv weight `[out, in, k, k]` | bias `[out]` |
+//! | --- | --- | --- | --- |
+//! | `torch` | U(-b, b), `b = 1/sqrt(in)` (PyTorch's `nn.Linear`) | U(-b, b), `b = 1/sqrt(in k k)` | U(-b, b) |
+//! | `numpy-uniform` | `2*np.random.random((in, out)) - 1`, transposed | `2*np.random.random((out, in, k, k)) - 1`, as drawn | `2*np.random.random(out) - 1` |
+//! | `xavier` | U(-a, a), `a = sqrt(6/(fan_in + fan_out))` | same, `fan = in k k, out k k` | 0 |
+//! | `he` | U(-a, a), `a = sqrt(6/fan_in)` (Kaiming uniform, ReLU gain) | same | 0 |
 //!
-//! One generator seeded once walks the linear layers in stack order, weight
-//! first, so `numpy-uniform` reproduces numpy's stream bit for bit. For the
-//! others the weight is drawn row-major in `[out, in]` order.
+//! Norm layers (`batchnorm*`, `layernorm`) start at weight 1 and bias 0 and
+//! draw nothing. One generator seeded once walks the elements in stack order,
+//! weight before bias, so `numpy-uniform` reproduces numpy's stream bit for
+//! bit. For the others weights are drawn row-major in their stored order.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{ArchSpec, Error, Mt19937, Result};
+use crate::{ArchSpec, ElementSpec, Error, Mt19937, Result};
 
 /// How a stack's parameters are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -33,47 +34,100 @@ pub enum Init {
 impl Init {
     /// Draws every parameter of `spec` in its stable order (see
     /// [`ArchSpec::parameter_shapes`]); each is a flat row-major `Vec<f64>`.
+    /// Buffers are not drawn (see `Sequential::init`).
     pub fn draw(&self, spec: &ArchSpec, seed: u32) -> Vec<(String, Vec<usize>, Vec<f64>)> {
         let mut rng = Mt19937::new(seed);
         let mut out = Vec::new();
-        for layer in spec.linears() {
-            let (i, fan_in, fan_out) = (layer.index, layer.input, layer.output);
-            let count = fan_in * fan_out;
-            let weight: Vec<f64> = match self {
-                Init::NumpyUniform => {
-                    // Drawn as (in, out) row-major, stored as [out, in].
-                    let drawn: Vec<f64> = (0..count)
-                        .map(|_| 2.0 * rng.random_sample() - 1.0)
-                        .collect();
-                    let mut w = vec![0.0; count];
-                    for r in 0..fan_in {
-                        for c in 0..fan_out {
-                            w[c * fan_in + r] = drawn[r * fan_out + c];
+        for (i, e) in spec.elements().iter().enumerate() {
+            match *e {
+                ElementSpec::Linear {
+                    input,
+                    output,
+                    bias,
+                } => {
+                    let count = input * output;
+                    let weight: Vec<f64> = match self {
+                        Init::NumpyUniform => {
+                            // Drawn as (in, out) row-major, stored as [out, in].
+                            let drawn: Vec<f64> = (0..count)
+                                .map(|_| 2.0 * rng.random_sample() - 1.0)
+                                .collect();
+                            let mut w = vec![0.0; count];
+                            for r in 0..input {
+                                for c in 0..output {
+                                    w[c * input + r] = drawn[r * output + c];
+                                }
+                            }
+                            w
                         }
+                        _ => self.uniform(&mut rng, count, input, output),
+                    };
+                    out.push((format!("{i}.weight"), vec![output, input], weight));
+                    if bias {
+                        out.push((
+                            format!("{i}.bias"),
+                            vec![output],
+                            self.bias(&mut rng, output, input),
+                        ));
                     }
-                    w
                 }
-                _ => {
-                    let bound = self.weight_bound(fan_in, fan_out);
-                    (0..count).map(|_| rng.uniform(-bound, bound)).collect()
-                }
-            };
-            out.push((format!("{i}.weight"), vec![fan_out, fan_in], weight));
-            if layer.bias {
-                let bias: Vec<f64> = match self {
-                    Init::NumpyUniform => (0..fan_out)
-                        .map(|_| 2.0 * rng.random_sample() - 1.0)
-                        .collect(),
-                    Init::Torch => {
-                        let bound = 1.0 / (fan_in as f64).sqrt();
-                        (0..fan_out).map(|_| rng.uniform(-bound, bound)).collect()
+                ElementSpec::Conv2d {
+                    input,
+                    output,
+                    kernel,
+                    bias,
+                    ..
+                } => {
+                    let area = kernel * kernel;
+                    let count = output * input * area;
+                    // numpy-uniform: (out, in, k, k) row-major, stored as drawn.
+                    let weight = match self {
+                        Init::NumpyUniform => (0..count)
+                            .map(|_| 2.0 * rng.random_sample() - 1.0)
+                            .collect(),
+                        _ => self.uniform(&mut rng, count, input * area, output * area),
+                    };
+                    out.push((
+                        format!("{i}.weight"),
+                        vec![output, input, kernel, kernel],
+                        weight,
+                    ));
+                    if bias {
+                        out.push((
+                            format!("{i}.bias"),
+                            vec![output],
+                            self.bias(&mut rng, output, input * area),
+                        ));
                     }
-                    Init::Xavier | Init::He => vec![0.0; fan_out],
-                };
-                out.push((format!("{i}.bias"), vec![fan_out], bias));
+                }
+                ElementSpec::BatchNorm { features: n, .. }
+                | ElementSpec::BatchNorm2d { channels: n, .. }
+                | ElementSpec::LayerNorm { features: n, .. } => {
+                    out.push((format!("{i}.weight"), vec![n], vec![1.0; n]));
+                    out.push((format!("{i}.bias"), vec![n], vec![0.0; n]));
+                }
+                _ => {}
             }
         }
         out
+    }
+
+    /// `count` weights from U(-b, b) with this init's bound for the fans.
+    fn uniform(&self, rng: &mut Mt19937, count: usize, fan_in: usize, fan_out: usize) -> Vec<f64> {
+        let bound = self.weight_bound(fan_in, fan_out);
+        (0..count).map(|_| rng.uniform(-bound, bound)).collect()
+    }
+
+    /// A bias of `n` values for a layer with `fan_in` inputs per output.
+    fn bias(&self, rng: &mut Mt19937, n: usize, fan_in: usize) -> Vec<f64> {
+        match self {
+            Init::NumpyUniform => (0..n).map(|_| 2.0 * rng.random_sample() - 1.0).collect(),
+            Init::Torch => {
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                (0..n).map(|_| rng.uniform(-bound, bound)).collect()
+            }
+            Init::Xavier | Init::He => vec![0.0; n],
+        }
     }
 
     fn weight_bound(&self, fan_in: usize, fan_out: usize) -> f64 {

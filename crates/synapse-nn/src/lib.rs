@@ -5,26 +5,34 @@
 //! Shapes follow PyTorch: batches are rows, `[batch, features]`; a linear
 //! weight is `[out, in]`.
 
-mod activation;
+mod elements;
 mod error;
-mod fused;
 mod gradcheck;
 pub mod init;
-mod linear;
+mod kernel;
 mod loss;
+mod mode;
 pub mod optim;
 mod rng;
 mod sequential;
 mod spec;
 
-pub use activation::{Activation, DEFAULT_LEAKY_SLOPE};
+pub use elements::{
+    flatten, Activation, BatchNorm, BatchNormState, Conv2d, Dropout, Layer, LayerNorm, Linear,
+    Pool2d, PoolKind, Reshape, DEFAULT_LEAKY_SLOPE,
+};
 pub use error::{Error, Result};
-pub use fused::with_fused_ops;
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
-pub use linear::Linear;
-pub use loss::Loss;
+#[doc(hidden)]
+pub use kernel::kernel_calls;
+pub use kernel::with_fused_ops;
+pub use loss::{class_index, class_indices, Loss};
+pub use mode::Mode;
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use rng::Mt19937;
-pub use sequential::{Layer, Sequential, MAX_PARAMETERS};
-pub use spec::{ArchSpec, ElementSpec, LinearShape};
+pub use sequential::{Sequential, MAX_PARAMETERS};
+pub use spec::{
+    ArchSpec, ElementKind, ElementSpec, LinearShape, RowShape, DEFAULT_BN_MOMENTUM,
+    DEFAULT_NORM_EPS,
+};

@@ -1,18 +1,21 @@
-//! `Sequential`: an ordered stack of layers, `y = f_n(... f_1(f_0(x)))`.
+//! `Sequential`: an ordered stack of elements, `y = f_n(... f_1(f_0(x)))`.
 //!
-//! Shapes: input `[batch, in]` with `in` the first linear's inputs, output
-//! `[batch, out]`. Parameters are listed in a stable order with PyTorch's
-//! `nn.Sequential` names (SPEC section 2): element `i` owns `"{i}.weight"`
-//! `[out, in]` and `"{i}.bias"` `[out]`. We never rely on a `VarMap`'s order.
+//! Shapes: rows are `[batch, ...]` as [`ArchSpec::input_shape`] says (`[batch, in]`
+//! for a dense stack, `[batch, C, H, W]` for one that starts with `conv2d`).
+//! State follows PyTorch's `nn.Sequential` state_dict (SPEC section 2):
+//! element `i` owns `"{i}.weight"` and `"{i}.bias"` (learned: [`Sequential::parameters`])
+//! and, for a batchnorm, `"{i}.running_mean"`, `"{i}.running_var"` and
+//! `"{i}.num_batches_tracked"` (not learned: [`Sequential::buffers`]).
+//! [`Sequential::state`] lists both in state_dict order. We never rely on a `VarMap`.
 //!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
-//! use synapse_nn::{Init, Sequential};
+//! use synapse_nn::{Init, Mode, Sequential};
 //! let spec = "linear(3,4), sigmoid, linear(4,1), sigmoid".parse()?;
 //! let net = Sequential::init(&spec, Init::NumpyUniform, 1, DType::F64, &Device::Cpu)?;
 //! let names: Vec<String> = net.parameters().into_iter().map(|(n, _)| n).collect();
 //! assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
-//! let y = net.forward(&Tensor::zeros((5, 3), DType::F64, &Device::Cpu)?)?;
+//! let y = net.forward(&Tensor::zeros((5, 3), DType::F64, &Device::Cpu)?, Mode::Eval)?;
 //! assert_eq!(y.dims(), [5, 1]);
 //! assert_eq!(net.to_string(), "linear(3,4), sigmoid, linear(4,1), sigmoid");
 //! # Ok::<(), synapse_nn::Error>(())
@@ -23,42 +26,15 @@ use std::fmt;
 
 use candle_core::{DType, Device, Tensor, Var};
 
-use crate::fused::{self, FusedAct};
-use crate::{Activation, ArchSpec, ElementSpec, Error, Init, Linear, Result};
+use crate::elements::{BatchNormState, Layer, PoolKind};
+use crate::{
+    ArchSpec, BatchNorm, Conv2d, Dropout, ElementSpec, Error, Init, LayerNorm, Linear, Mode,
+    Pool2d, Reshape, Result,
+};
 
 /// The most parameters a stack may have (16 GiB of f64): beyond it a spec is
 /// refused before anything is allocated. Callers set lower limits of their own.
 pub const MAX_PARAMETERS: usize = 1 << 31;
-
-/// One element of a stack.
-#[derive(Debug, Clone)]
-pub enum Layer {
-    /// A dense layer with parameters.
-    Linear(Linear),
-    /// An activation without parameters.
-    Activation(Activation),
-}
-
-impl Layer {
-    /// Applies the element.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Layer::Linear(l) => l.forward(x),
-            Layer::Activation(a) => a.forward(x),
-        }
-    }
-
-    fn spec(&self) -> ElementSpec {
-        match self {
-            Layer::Linear(l) => ElementSpec::Linear {
-                input: l.in_features(),
-                output: l.out_features(),
-                bias: l.bias().is_some(),
-            },
-            Layer::Activation(a) => ElementSpec::Activation(*a),
-        }
-    }
-}
 
 /// An ordered stack of layers on one device, in one dtype.
 #[derive(Debug, Clone)]
@@ -73,39 +49,43 @@ impl Sequential {
     /// Builds a stack from given layers; sizes, dtypes and devices must agree.
     pub fn new(layers: Vec<Layer>) -> Result<Self> {
         let spec = ArchSpec::new(layers.iter().map(Layer::spec).collect())?;
-        let first = layers
-            .iter()
-            .find_map(|l| match l {
-                Layer::Linear(l) => Some(l.weight().clone()),
-                Layer::Activation(_) => None,
-            })
-            .expect("ArchSpec::new guarantees a linear layer");
+        let Some((_, first)) = layers.iter().flat_map(Layer::parameters).next() else {
+            return Err(Error::SpecWhole(
+                "a stack needs at least one layer with parameters".into(),
+            ));
+        };
+        let (dtype, device) = (first.dtype(), first.device().clone());
         let net = Self {
             layers,
             spec,
-            dtype: first.dtype(),
-            device: first.device().clone(),
+            dtype,
+            device,
         };
-        let params = net.parameters();
-        for (name, p) in &params {
-            if p.dtype() != first.dtype() {
+        for (name, t) in net.state() {
+            let want = if name.ends_with(".num_batches_tracked") {
+                DType::I64
+            } else {
+                dtype
+            };
+            if t.dtype() != want {
                 return Err(Error::DType {
-                    context: format!("parameter {name}"),
-                    expected: first.dtype(),
-                    got: p.dtype(),
+                    context: name.clone(),
+                    expected: want,
+                    got: t.dtype(),
                 });
             }
-            if !p.device().same_device(first.device()) {
+            if !t.device().same_device(&net.device) {
                 return Err(Error::Parameter {
-                    name: name.clone(),
-                    reason: "is on another device than 0's parameters".into(),
+                    name,
+                    reason: "is on another device than the first parameter".into(),
                 });
             }
         }
         Ok(net)
     }
 
-    /// A stack with randomly drawn parameters (see [`Init`]).
+    /// A stack with randomly drawn parameters (see [`Init`]) and fresh buffers
+    /// (running mean 0, running variance 1, no batches tracked).
     pub fn init(
         spec: &ArchSpec,
         init: Init,
@@ -113,7 +93,7 @@ impl Sequential {
         dtype: DType,
         device: &Device,
     ) -> Result<Self> {
-        let count = spec.parameter_count();
+        let count = spec.parameter_count().saturating_add(spec.buffer_count());
         if count > MAX_PARAMETERS {
             return Err(Error::SpecWhole(format!(
                 "`{spec}` has {count} parameters, more than the {MAX_PARAMETERS} that can be allocated"
@@ -124,74 +104,154 @@ impl Sequential {
             let t = Tensor::from_vec(values, shape, device)?.to_dtype(dtype)?;
             tensors.insert(name, t);
         }
+        for (name, shape) in spec.buffer_shapes() {
+            let t = if name.ends_with(".num_batches_tracked") {
+                Tensor::new(0i64, device)?
+            } else if name.ends_with(".running_var") {
+                Tensor::ones(shape, dtype, device)?
+            } else {
+                Tensor::zeros(shape, dtype, device)?
+            };
+            tensors.insert(name, t);
+        }
         Self::from_tensors(spec, &tensors, dtype, device)
     }
 
-    /// A stack whose parameters are the given tensors, named as in SPEC
-    /// section 2; every name must be present with its exact shape, and no other.
-    /// Tensors are copied to `device` and converted to `dtype`.
+    /// A stack whose state is the given tensors, named as in SPEC section 2:
+    /// every parameter and every buffer must be present with its exact shape,
+    /// and nothing else. Float tensors are copied to `device` and converted to
+    /// `dtype`; `num_batches_tracked` may be any integer dtype (stored as I64).
     pub fn from_tensors(
         spec: &ArchSpec,
         tensors: &HashMap<String, Tensor>,
         dtype: DType,
         device: &Device,
     ) -> Result<Self> {
-        let expected = spec.parameter_shapes();
+        let (params, buffers) = (spec.parameter_shapes(), spec.buffer_shapes());
         if let Some(extra) = tensors
             .keys()
-            .filter(|k| !expected.iter().any(|(n, _)| n == *k))
+            .filter(|k| !params.iter().chain(&buffers).any(|(n, _)| n == *k))
             .min()
         {
             return Err(Error::Parameter {
                 name: extra.clone(),
-                reason: format!("is not a parameter of `{spec}`"),
+                reason: format!("is not a parameter or buffer of `{spec}`"),
             });
         }
         let take = |name: String, shape: &[usize]| -> Result<Var> {
-            let t = tensors.get(&name).ok_or_else(|| Error::Parameter {
-                name: name.clone(),
-                reason: format!("is missing (expected shape {shape:?})"),
-            })?;
+            let buffer = buffers.iter().any(|(n, _)| *n == name);
+            let fail = |reason: String| {
+                if buffer {
+                    Error::Buffer {
+                        name: name.clone(),
+                        reason,
+                    }
+                } else {
+                    Error::Parameter {
+                        name: name.clone(),
+                        reason,
+                    }
+                }
+            };
+            let t = tensors
+                .get(&name)
+                .ok_or_else(|| fail(format!("is missing (expected shape {shape:?})")))?;
             if t.dims() != shape {
-                return Err(Error::Parameter {
-                    name,
-                    reason: format!("has shape {:?}, expected {shape:?}", t.dims()),
-                });
+                return Err(fail(format!(
+                    "has shape {:?}, expected {shape:?}",
+                    t.dims()
+                )));
             }
-            if !t.dtype().is_float() {
-                return Err(Error::Parameter {
-                    name,
-                    reason: format!("has dtype {:?}, expected a float", t.dtype()),
-                });
-            }
-            let t = t.to_device(device)?.to_dtype(dtype)?;
+            let counter = name.ends_with(".num_batches_tracked");
+            let t = if counter {
+                if t.dtype().is_float() {
+                    return Err(fail(format!(
+                        "has dtype {:?}, expected an integer",
+                        t.dtype()
+                    )));
+                }
+                t.to_device(device)?.to_dtype(DType::I64)?
+            } else {
+                if !t.dtype().is_float() {
+                    return Err(fail(format!("has dtype {:?}, expected a float", t.dtype())));
+                }
+                t.to_device(device)?.to_dtype(dtype)?
+            };
             // A fresh copy, so the stack never shares storage with its source.
             Ok(Var::from_tensor(&t.copy()?)?)
         };
         let mut layers = Vec::with_capacity(spec.elements().len());
         for (i, e) in spec.elements().iter().enumerate() {
+            let p = |suffix: &str, shape: &[usize]| take(format!("{i}.{suffix}"), shape);
             layers.push(match *e {
                 ElementSpec::Linear {
                     input,
                     output,
                     bias,
                 } => {
-                    let w = take(format!("{i}.weight"), &[output, input])?;
-                    let b = if bias {
-                        Some(take(format!("{i}.bias"), &[output])?)
-                    } else {
-                        None
-                    };
+                    let w = p("weight", &[output, input])?;
+                    let b = bias.then(|| p("bias", &[output])).transpose()?;
                     Layer::Linear(Linear::new(w, b)?)
                 }
                 ElementSpec::Activation(a) => Layer::Activation(a),
+                ElementSpec::Dropout(prob) => Layer::Dropout(Dropout::new(prob)?),
+                ElementSpec::BatchNorm {
+                    features: n,
+                    eps,
+                    momentum,
+                }
+                | ElementSpec::BatchNorm2d {
+                    channels: n,
+                    eps,
+                    momentum,
+                } => {
+                    let state = BatchNormState {
+                        weight: p("weight", &[n])?,
+                        bias: p("bias", &[n])?,
+                        running_mean: p("running_mean", &[n])?,
+                        running_var: p("running_var", &[n])?,
+                        num_batches_tracked: p("num_batches_tracked", &[])?,
+                    };
+                    let spatial = matches!(e, ElementSpec::BatchNorm2d { .. });
+                    Layer::BatchNorm(BatchNorm::new(state, eps, momentum, spatial)?)
+                }
+                ElementSpec::LayerNorm { features, eps } => Layer::LayerNorm(LayerNorm::new(
+                    p("weight", &[features])?,
+                    p("bias", &[features])?,
+                    eps,
+                )?),
+                ElementSpec::Reshape(ref dims) => Layer::Reshape(Reshape::new(dims.clone())?),
+                ElementSpec::Flatten => Layer::Flatten,
+                ElementSpec::Conv2d {
+                    input,
+                    output,
+                    kernel,
+                    stride,
+                    padding,
+                    bias,
+                } => {
+                    let w = p("weight", &[output, input, kernel, kernel])?;
+                    let b = bias.then(|| p("bias", &[output])).transpose()?;
+                    Layer::Conv2d(Conv2d::new(w, b, stride, padding)?)
+                }
+                ElementSpec::MaxPool2d { kernel, stride } => {
+                    Layer::Pool2d(Pool2d::new(PoolKind::Max, kernel, stride)?)
+                }
+                ElementSpec::AvgPool2d { kernel, stride } => {
+                    Layer::Pool2d(Pool2d::new(PoolKind::Avg, kernel, stride)?)
+                }
             });
         }
         Self::new(layers)
     }
 
-    /// Runs the stack on `x` of shape `[batch, in]`.
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// Runs the stack on a batch, in training or evaluation (see [`Mode`]).
+    ///
+    /// # Shapes
+    /// `x` `[batch, ...]` fitting [`ArchSpec::input_shape`]; the output is
+    /// `[batch, ...]` as [`ArchSpec::output_shapes`] says (`[batch, out]` for a
+    /// stack that ends with a linear layer).
+    pub fn forward(&self, x: &Tensor, mut mode: Mode<'_>) -> Result<Tensor> {
         if x.dtype() != self.dtype() {
             return Err(Error::DType {
                 context: "stack input".into(),
@@ -199,24 +259,29 @@ impl Sequential {
                 got: x.dtype(),
             });
         }
-        let fuse = fused::is_fusable(&[x]);
+        if x.rank() == 0 {
+            return Err(Error::shape("stack input", "[batch, ...]", x.dims()));
+        }
+        // Checks the whole input against the spec before any work (so that a
+        // batchnorm never updates its statistics in a forward that then fails),
+        // naming the first element it does not fit. Dense stacks skip it: each
+        // linear checks its input, nothing there has state, and the article's
+        // 4-row steps would pay a few percent for it.
+        let dense = |l: &Layer| matches!(l, Layer::Linear(_) | Layer::Activation(_));
+        if !self.layers.iter().all(dense) {
+            self.spec.check_input(&x.dims()[1..])?;
+        }
         let mut y = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
             match (&self.layers[i], self.layers.get(i + 1)) {
-                // A dense layer and the activation after it, in one op (CPU, f32/f64).
-                (Layer::Linear(l), next) if fuse => {
-                    l.check_input(&y)?;
-                    let act = match next {
-                        Some(Layer::Activation(a)) => FusedAct::of(a),
-                        _ => None,
-                    };
-                    let bias = l.bias().map(|b| b.as_tensor());
-                    y = fused::dense(&y, l.weight(), bias, act.unwrap_or(FusedAct::Identity))?;
-                    i += if act.is_some() { 2 } else { 1 };
+                // A dense layer and the activation after it (one CPU kernel).
+                (Layer::Linear(l), Some(Layer::Activation(a))) => {
+                    y = l.forward_then(&y, Some(a))?;
+                    i += 2;
                 }
                 (layer, _) => {
-                    y = layer.forward(&y)?;
+                    y = layer.forward(&y, &mut mode)?;
                     i += 1;
                 }
             }
@@ -224,38 +289,72 @@ impl Sequential {
         Ok(y)
     }
 
-    /// The parameters with their names, in the stable order of SPEC section 2.
+    /// The learned parameters with their names, in the stable order of SPEC
+    /// section 2 (what optimizers get).
     pub fn parameters(&self) -> Vec<(String, Var)> {
-        let mut params = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            if let Layer::Linear(l) = layer {
-                params.push((format!("{i}.weight"), l.weight().clone()));
-                if let Some(b) = l.bias() {
-                    params.push((format!("{i}.bias"), b.clone()));
-                }
-            }
-        }
-        params
+        self.collect(|l| l.parameters())
     }
 
-    /// Copies of the current parameter values, named, in the stable order.
-    pub fn snapshot(&self) -> Result<Vec<(String, Tensor)>> {
-        self.parameters()
+    /// The buffers (batchnorm running statistics and counts) with their names;
+    /// never learned, so never given to an optimizer. They share storage with
+    /// the stack: they show its updates.
+    pub fn buffers(&self) -> Vec<(String, Tensor)> {
+        self.collect(|l| l.buffers())
             .into_iter()
-            .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
+            .map(|(n, v)| (n, v.as_tensor().clone()))
             .collect()
     }
 
-    /// Sets every parameter from a [`Sequential::snapshot`] of the same stack.
+    /// Parameters and buffers in PyTorch's state_dict order (element by
+    /// element, its parameters then its buffers), sharing storage with the stack.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        self.collect(|l| {
+            let mut all = l.parameters();
+            all.extend(l.buffers());
+            all
+        })
+        .into_iter()
+        .map(|(n, v)| (n, v.as_tensor().clone()))
+        .collect()
+    }
+
+    fn collect<'a>(
+        &'a self,
+        of: impl Fn(&'a Layer) -> Vec<(&'static str, &'a Var)>,
+    ) -> Vec<(String, Var)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            out.extend(
+                of(layer)
+                    .into_iter()
+                    .map(|(n, v)| (format!("{i}.{n}"), v.clone())),
+            );
+        }
+        out
+    }
+
+    /// Copies of the whole state (parameters and buffers), named, in state_dict order.
+    pub fn snapshot(&self) -> Result<Vec<(String, Tensor)>> {
+        self.state()
+            .into_iter()
+            .map(|(n, t)| Ok((n, t.copy()?)))
+            .collect()
+    }
+
+    /// Sets every parameter and buffer from a [`Sequential::snapshot`] of the same stack.
     pub fn restore(&self, snapshot: &[(String, Tensor)]) -> Result<()> {
-        let params = self.parameters();
-        if params.len() != snapshot.len() {
+        let vars = self.collect(|l| {
+            let mut all = l.parameters();
+            all.extend(l.buffers());
+            all
+        });
+        if vars.len() != snapshot.len() {
             return Err(Error::config(
                 "snapshot",
-                format!("has {} tensors, the stack {}", snapshot.len(), params.len()),
+                format!("has {} tensors, the stack {}", snapshot.len(), vars.len()),
             ));
         }
-        for ((name, var), (snap_name, t)) in params.iter().zip(snapshot) {
+        for ((name, var), (snap_name, t)) in vars.iter().zip(snapshot) {
             if name != snap_name {
                 return Err(Error::Parameter {
                     name: snap_name.clone(),

@@ -4,7 +4,7 @@
 //! asserts that autodiff's gradient equals the central difference to 1e-7.
 
 use candle_core::{DType, Device, Tensor, Var};
-use synapse_nn::{gradcheck, Activation, Linear, Loss, Mt19937, Result};
+use synapse_nn::{gradcheck, Activation, Linear, Loss, Mode, Mt19937, Result};
 
 const H: f64 = 1e-6;
 const TOL: f64 = 1e-7;
@@ -234,15 +234,15 @@ fn fused_dense_layers_match_finite_differences() {
             vars.push(x.clone());
             assert_close(
                 &spec.to_string(),
-                || Ok((net.forward(x.as_tensor())? * &c)?.sum_all()?),
+                || Ok((net.forward(x.as_tensor(), Mode::Eval)? * &c)?.sum_all()?),
                 &vars,
             );
             // The fused forward equals the element-by-element one.
             let mut y = x.as_tensor().clone();
             for layer in net.layers() {
-                y = layer.forward(&y).unwrap();
+                y = layer.forward(&y, &mut Mode::Eval).unwrap();
             }
-            let fused = net.forward(x.as_tensor()).unwrap();
+            let fused = net.forward(x.as_tensor(), Mode::Eval).unwrap();
             let diff = (fused - y)
                 .unwrap()
                 .abs()
@@ -268,5 +268,76 @@ fn an_out_of_range_class_index_is_an_error_on_both_paths() {
             e.contains("class index 3") && e.contains("out of range for 3 output columns"),
             "fused={fused}: {e}"
         );
+    }
+}
+
+#[test]
+fn new_elements_match_finite_differences_in_both_modes() {
+    // Gradients of sum(y * c) with respect to every parameter and the input.
+    let mut rng = Mt19937::new(15);
+    for (text, shape) in [
+        ("linear(5,4), dropout(0.4), tanh, linear(4,2)", vec![3, 5]),
+        (
+            "linear(5,4), batchnorm(4,eps=0.01,momentum=0.3), sigmoid",
+            vec![6, 5],
+        ),
+        ("conv2d(2,3,2), batchnorm2d(3)", vec![3, 2, 4, 4]),
+        ("linear(5,6), layernorm(6), tanh", vec![4, 5]),
+        (
+            "reshape(2,3,4), layernorm(4), flatten, linear(24,2)",
+            vec![2, 24],
+        ),
+        ("conv2d(2,3,3,stride=2,padding=1), relu", vec![2, 2, 5, 6]),
+        (
+            "conv2d(1,2,2,bias=false), maxpool2d(2,stride=1)",
+            vec![2, 1, 5, 5],
+        ),
+        (
+            "conv2d(1,2,1), avgpool2d(3,stride=2), flatten, linear(8,1)",
+            vec![2, 1, 6, 6],
+        ),
+    ] {
+        let spec: synapse_nn::ArchSpec = text.parse().unwrap();
+        let net = synapse_nn::Sequential::init(
+            &spec,
+            synapse_nn::Init::Torch,
+            4,
+            DType::F64,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let n: usize = shape.iter().product();
+        let x = var(random(&mut rng, 1, n, -2.0, 2.0, 1e-3)
+            .reshape(shape.as_slice())
+            .unwrap());
+        // One training step first, so that evaluation uses moved running statistics.
+        net.forward(x.as_tensor(), Mode::Train(&mut Mt19937::new(5)))
+            .unwrap();
+        let y0 = net.forward(x.as_tensor(), Mode::Eval).unwrap();
+        let c = random(&mut rng, 1, y0.elem_count(), -1.0, 1.0, 0.0)
+            .reshape(y0.shape())
+            .unwrap();
+        let mut vars: Vec<Var> = net.parameters().into_iter().map(|(_, v)| v).collect();
+        vars.push(x.clone());
+        for train in [true, false] {
+            for fused in [true, false] {
+                synapse_nn::with_fused_ops(fused, || {
+                    assert_close(
+                        &format!("{text} train={train} kernels={fused}"),
+                        || {
+                            // The same generator each call: the same dropout mask.
+                            let mut dropout = Mt19937::new(5);
+                            let mode = if train {
+                                Mode::Train(&mut dropout)
+                            } else {
+                                Mode::Eval
+                            };
+                            Ok((net.forward(x.as_tensor(), mode)? * &c)?.sum_all()?)
+                        },
+                        &vars,
+                    )
+                });
+            }
+        }
     }
 }

@@ -411,7 +411,7 @@ fn bad_hyperparameters_are_named() {
                 weight_decay: -1.0,
                 ..Default::default()
             },
-            "weight-decay",
+            "weight_decay",
         ),
         (
             SgdConfig {
@@ -421,8 +421,11 @@ fn bad_hyperparameters_are_named() {
             "nesterov",
         ),
     ] {
-        let e = Sgd::new(p(), config).unwrap_err().to_string();
-        assert!(e.contains(&format!("invalid {name}")), "{e}");
+        // The typed error names the config field, for a CLI to map to its flag.
+        match Sgd::new(p(), config).unwrap_err() {
+            synapse_nn::Error::Setting { name: got, .. } => assert_eq!(got, name),
+            e => panic!("{name}: {e}"),
+        }
     }
     for (config, name) in [
         (
@@ -454,7 +457,12 @@ fn bad_hyperparameters_are_named() {
             "eps",
         ),
     ] {
-        let e = Adam::new(p(), config).unwrap_err().to_string();
-        assert!(e.contains(&format!("invalid {name}")), "{e}");
+        match Adam::new(p(), config).unwrap_err() {
+            e @ synapse_nn::Error::Setting { name: got, .. } => {
+                assert_eq!(got, name);
+                assert!(e.to_string().contains(&format!("invalid {name}")), "{e}");
+            }
+            e => panic!("{name}: {e}"),
+        }
     }
 }

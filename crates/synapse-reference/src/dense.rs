@@ -1,207 +1,79 @@
-//! Hand-written backprop for a stack of dense layers and activations.
+//! The dense layer, PyTorch's `nn.Linear`, with its hand-written backward.
 //!
-//! Shapes as in synapse: `x` `[batch, in]`, `W` `[out, in]`, `b` `[out]`.
-//! Each forward step has its local derivative beside it:
+//! Shapes: `x` `[..., in]` (usually `[batch, in]`), `W` `[out, in]`, `b` `[out]`,
+//! `y` `[..., out]`; every leading dimension is a row.
 //!
 //! | step | forward | backward (given `dy`) |
 //! | --- | --- | --- |
 //! | dense | `y = x W^T + b` | `dW = dy^T x`, `db = sum_rows dy`, `dx = dy W` |
-//! | sigmoid | `y = 1 / (1 + e^-x)` | `dx = dy * y (1 - y)` |
-//! | tanh | `y = tanh x` | `dx = dy * (1 - y^2)` |
-//! | relu | `y = max(x, 0)` | `dx = dy * [x > 0]` |
-//! | identity | `y = x` | `dx = dy` |
-//! | sse | `L = 0.5 sum (out - t)^2` | `dout = out - t` |
-//! | mse | `L = mean (out - t)^2` | `dout = 2 (out - t) / (N K)` |
+//!
+//! ```
+//! use synapse_reference::{Array, RefDense};
+//! let d = RefDense::new(Array::new(vec![1, 2], vec![2.0, -1.0]), Some(Array::new(vec![1], vec![0.5])));
+//! assert_eq!(d.forward(&Array::new(vec![1, 2], vec![3.0, 4.0])).data, vec![2.5]);
+//! ```
 
-use crate::article::{sigmoid, sigmoid_derivative};
-use crate::Matrix;
+use crate::{Array, Matrix};
 
-/// An activation the reference knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefActivation {
-    /// `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `tanh x`.
-    Tanh,
-    /// `max(x, 0)`.
-    Relu,
-    /// `x`.
-    Identity,
-}
-
-/// A loss the reference knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefLoss {
-    /// `0.5 * sum (out - t)^2`.
-    Sse,
-    /// `mean (out - t)^2`.
-    Mse,
-}
-
-/// One element of the reference stack.
+/// `y = x W^T + b`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RefLayer {
-    /// `y = x W^T + b`; `w` is `[out, in]`.
-    Dense {
-        /// The weight, `[out, in]`.
-        w: Matrix,
-        /// The bias, `[out]`, if any.
-        b: Option<Vec<f64>>,
-    },
-    /// An element-wise activation.
-    Activation(RefActivation),
+pub struct RefDense {
+    /// The weight, `[out, in]`.
+    pub w: Array,
+    /// The bias, `[out]`, if any.
+    pub b: Option<Array>,
 }
 
-/// The gradient of one element's parameters (empty for activations).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefGrad {
-    /// `dL/dW`, `[out, in]`, for a dense layer.
-    pub w: Option<Matrix>,
-    /// `dL/db`, `[out]`, for a dense layer with bias.
-    pub b: Option<Vec<f64>>,
-}
-
-/// A stack of dense layers and activations, in plain `f64`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefNetwork {
-    /// The elements, in order.
-    pub layers: Vec<RefLayer>,
-}
-
-impl RefActivation {
-    fn forward(self, x: f64) -> f64 {
-        match self {
-            RefActivation::Sigmoid => sigmoid(x),
-            RefActivation::Tanh => x.tanh(),
-            RefActivation::Relu => x.max(0.0),
-            RefActivation::Identity => x,
+impl RefDense {
+    /// A dense layer from its weight `[out, in]` and optional bias `[out]`.
+    pub fn new(w: Array, b: Option<Array>) -> Self {
+        assert_eq!(w.rank(), 2, "dense weight is [out, in]");
+        if let Some(b) = &b {
+            assert_eq!(b.shape, vec![w.shape[0]], "dense bias is [out]");
         }
+        Self { w, b }
     }
 
-    /// `dy/dx` from the input `x` and the output `y`.
-    fn derivative(self, x: f64, y: f64) -> f64 {
-        match self {
-            RefActivation::Sigmoid => sigmoid_derivative(y),
-            RefActivation::Tanh => 1.0 - y * y,
-            RefActivation::Relu => {
-                if x > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            RefActivation::Identity => 1.0,
-        }
-    }
-}
-
-impl RefLoss {
-    /// The loss value.
-    pub fn value(self, out: &Matrix, target: &Matrix) -> f64 {
-        let sq: f64 = out.zip(target, |o, t| (o - t) * (o - t)).data.iter().sum();
-        match self {
-            RefLoss::Sse => 0.5 * sq,
-            RefLoss::Mse => sq / out.data.len() as f64,
-        }
+    fn weight(&self) -> Matrix {
+        Matrix::new(self.w.shape[0], self.w.shape[1], self.w.data.clone())
     }
 
-    /// `dL/dout`.
-    pub fn gradient(self, out: &Matrix, target: &Matrix) -> Matrix {
-        let n = out.data.len() as f64;
-        match self {
-            RefLoss::Sse => out.zip(target, |o, t| o - t),
-            RefLoss::Mse => out.zip(target, |o, t| 2.0 * (o - t) / n),
-        }
-    }
-}
-
-impl RefNetwork {
-    /// Every element's output, the input first: `outs[0] = x`, `outs[i+1] = layer_i(outs[i])`.
-    pub fn forward_all(&self, x: &Matrix) -> Vec<Matrix> {
-        let mut outs = vec![x.clone()];
-        for layer in &self.layers {
-            let input = outs.last().expect("starts non-empty");
-            let y = match layer {
-                RefLayer::Dense { w, b } => {
-                    let mut y = input.matmul(&w.t());
-                    if let Some(b) = b {
-                        for row in y.data.chunks_mut(w.rows) {
-                            for (v, bias) in row.iter_mut().zip(b) {
-                                *v += bias;
-                            }
-                        }
-                    }
-                    y
-                }
-                RefLayer::Activation(a) => input.map(|v| a.forward(v)),
-            };
-            outs.push(y);
-        }
-        outs
+    fn out_shape(&self, x: &Array) -> Vec<usize> {
+        assert_eq!(x.shape.last(), Some(&self.w.shape[1]), "dense input size");
+        let mut shape = x.shape.clone();
+        *shape.last_mut().expect("rank >= 1") = self.w.shape[0];
+        shape
     }
 
-    /// The stack's output.
-    pub fn forward(&self, x: &Matrix) -> Matrix {
-        self.forward_all(x).pop().expect("non-empty")
-    }
-
-    /// The gradient of `loss(forward(x), target)` for every element, in order.
-    pub fn gradients(&self, x: &Matrix, target: &Matrix, loss: RefLoss) -> Vec<RefGrad> {
-        let outs = self.forward_all(x);
-        let mut dy = loss.gradient(outs.last().expect("non-empty"), target);
-        let mut grads = Vec::with_capacity(self.layers.len());
-        for (i, layer) in self.layers.iter().enumerate().rev() {
-            let (input, output) = (&outs[i], &outs[i + 1]);
-            match layer {
-                RefLayer::Dense { w, b } => {
-                    let dw = dy.t().matmul(input);
-                    let db = b.as_ref().map(|_| {
-                        (0..dy.cols)
-                            .map(|c| (0..dy.rows).map(|r| dy.at(r, c)).sum())
-                            .collect()
-                    });
-                    dy = dy.matmul(w);
-                    grads.push(RefGrad { w: Some(dw), b: db });
-                }
-                RefLayer::Activation(a) => {
-                    let local = input.zip(output, |xv, yv| a.derivative(xv, yv));
-                    dy = dy.zip(&local, |d, l| d * l);
-                    grads.push(RefGrad { w: None, b: None });
+    /// `y = x W^T + b`: `[..., in]` to `[..., out]`.
+    pub fn forward(&self, x: &Array) -> Array {
+        let shape = self.out_shape(x);
+        let mut y = x.to_matrix().matmul(&self.weight().t());
+        if let Some(b) = &self.b {
+            for row in y.data.chunks_mut(b.numel()) {
+                for (v, bias) in row.iter_mut().zip(&b.data) {
+                    *v += bias;
                 }
             }
         }
-        grads.reverse();
-        grads
+        Array::new(shape, y.data)
     }
 
-    /// One step of plain gradient descent: `p -= lr * dL/dp`.
-    pub fn sgd_step(&mut self, x: &Matrix, target: &Matrix, loss: RefLoss, lr: f64) {
-        let grads = self.gradients(x, target, loss);
-        for (layer, g) in self.layers.iter_mut().zip(grads) {
-            if let RefLayer::Dense { w, b } = layer {
-                let dw = g.w.expect("dense layers have a weight gradient");
-                *w = w.zip(&dw, |p, d| p - lr * d);
-                if let (Some(b), Some(db)) = (b.as_mut(), g.b) {
-                    for (p, d) in b.iter_mut().zip(db) {
-                        *p -= lr * d;
-                    }
-                }
-            }
+    /// `(dx, [dW, db])` given `dy = dL/dy`; `db` only with a bias.
+    pub fn backward(&self, x: &Array, dy: &Array) -> (Array, Vec<Array>) {
+        let (xm, dym) = (x.to_matrix(), dy.to_matrix());
+        // dW = dy^T x
+        let dw = dym.t().matmul(&xm);
+        let mut grads = vec![Array::new(self.w.shape.clone(), dw.data)];
+        // db = sum over rows of dy
+        if self.b.is_some() {
+            let db = (0..dym.cols)
+                .map(|c| (0..dym.rows).map(|r| dym.at(r, c)).sum())
+                .collect();
+            grads.push(Array::new(vec![dym.cols], db));
         }
-    }
-
-    /// All parameters flattened, in synapse's order: each dense layer's
-    /// weight (row-major `[out, in]`) then its bias.
-    pub fn parameters(&self) -> Vec<Vec<f64>> {
-        let mut params = Vec::new();
-        for layer in &self.layers {
-            if let RefLayer::Dense { w, b } = layer {
-                params.push(w.data.clone());
-                if let Some(b) = b {
-                    params.push(b.clone());
-                }
-            }
-        }
-        params
+        // dx = dy W
+        let dx = dym.matmul(&self.weight());
+        (Array::new(x.shape.clone(), dx.data), grads)
     }
 }

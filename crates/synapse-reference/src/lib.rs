@@ -1,14 +1,45 @@
 //! synapse-reference: the hand-coded network in plain Rust `f64`, no candle.
 //!
 //! It is the independent check of synapse's autodiff: the article's neuron as
-//! the article writes it ([`ArticleNeuron`]) and hand-written backprop for
-//! stacks of dense layers ([`RefNetwork`]), each forward step with its
-//! derivative beside it. It depends on nothing of ours.
+//! the article writes it ([`ArticleNeuron`]), and hand-written backprop for
+//! PyTorch-style stacks ([`RefStack`] on N-d [`Array`]s, NCHW): dense,
+//! activations, conv2d, max/avg pooling, batchnorm, layernorm, dropout with
+//! an explicit mask, reshape/flatten, and the losses. Each element's file
+//! states its forward step with its derivative beside it. [`RefNetwork`] is
+//! the dense-only view on [`Matrix`]. It depends on nothing of ours, and
+//! asserts on misuse: it is a test oracle, never fed user input.
 
+mod activation;
+mod array;
 mod article;
+mod avgpool;
+mod batchnorm;
+mod conv2d;
 mod dense;
+mod dropout;
+mod element;
+mod layernorm;
+mod loss;
 mod matrix;
+mod maxpool;
+mod network;
+mod pool;
+mod reshape;
+mod stack;
 
+pub use activation::RefActivation;
+pub use array::Array;
 pub use article::{sigmoid, sigmoid_derivative, ArticleNeuron};
-pub use dense::{RefActivation, RefGrad, RefLayer, RefLoss, RefNetwork};
+pub use avgpool::RefAvgPool2d;
+pub use batchnorm::RefBatchNorm;
+pub use conv2d::RefConv2d;
+pub use dense::RefDense;
+pub use dropout::RefDropout;
+pub use element::{RefElement, RefMode};
+pub use layernorm::RefLayerNorm;
+pub use loss::RefLoss;
 pub use matrix::Matrix;
+pub use maxpool::RefMaxPool2d;
+pub use network::{RefGrad, RefLayer, RefNetwork};
+pub use reshape::RefReshape;
+pub use stack::RefStack;

@@ -3,12 +3,14 @@
 //!
 //! Tensors: `model.{name}` (weights), `optim.{name}` (optimizer state, e.g.
 //! `optim.0.weight.exp_avg`), `best.{name}` (early stopping's best weights),
-//! `rng` (the generator's 625 words, u32). Metadata: `format =
+//! `rng` (the data generator's 625 words, u32), `dropout_rng` (the dropout
+//! generator's words; absent in checkpoints older than dropout). The weights
+//! are the whole state: parameters and batchnorm buffers. Metadata: `format =
 //! "synapse-checkpoint"`, `version`, `arch`, `loss`, `dtype`, `optimizer`,
 //! `optimizer_step`, `history` (JSON), `early_stop` (JSON), `stopped`,
 //! `settings`, and the caller's entries prefixed `meta.`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -37,6 +39,8 @@ pub struct Checkpoint {
     pub optimizer: OptimizerState,
     /// The data generator's words.
     pub rng: Vec<u32>,
+    /// The dropout generator's words (`None` in older checkpoints).
+    pub dropout_rng: Option<Vec<u32>>,
     /// Epochs so far.
     pub history: History,
     /// Early stopping's scalars.
@@ -73,7 +77,13 @@ impl Checkpoint {
             "rng".into(),
             Tensor::new(self.rng.as_slice(), &Device::Cpu)?,
         ));
-        let mut meta: HashMap<String, String> = self
+        if let Some(words) = &self.dropout_rng {
+            tensors.push((
+                "dropout_rng".into(),
+                Tensor::new(words.as_slice(), &Device::Cpu)?,
+            ));
+        }
+        let mut meta: BTreeMap<String, String> = self
             .metadata
             .iter()
             .map(|(k, v)| (format!("meta.{k}"), v.clone()))
@@ -91,10 +101,7 @@ impl Checkpoint {
             ("stopped".into(), self.stopped.to_string()),
             ("settings".into(), self.settings.clone()),
         ]);
-        let bytes =
-            safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
-                .map_err(|e| Error::config("checkpoint", format!("cannot encode: {e}")))?;
-        write_atomic(path, &bytes)
+        write_atomic(path, &crate::safetensors_bytes::encode(&tensors, meta)?)
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
@@ -127,13 +134,13 @@ impl Checkpoint {
                 })
                 .collect()
         };
-        // Weights in the stack's stable order: the order of the spec's parameters.
+        // Weights in the stack's stable order: the spec's state (parameters, buffers).
         let arch = get("arch")?;
         let spec: synapse_nn::ArchSpec = arch
             .parse()
             .map_err(|e| bad(format!("bad arch metadata: {e}")))?;
         let order = |named: Vec<(String, Tensor)>| -> Result<Vec<(String, Tensor)>> {
-            spec.parameter_shapes()
+            spec.state_shapes()
                 .into_iter()
                 .map(|(n, _)| {
                     named
@@ -182,6 +189,11 @@ impl Checkpoint {
                 tensors: with_prefix("optim."),
             },
             rng,
+            dropout_rng: tensors
+                .get("dropout_rng")
+                .map(|t| t.to_vec1::<u32>())
+                .transpose()
+                .map_err(|_| bad("generator state `dropout_rng` is damaged".into()))?,
             history,
             early,
             best_weights,

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::dataset::{Classes, Dataset, LoadOptions, Targets};
+use crate::dataset::{Classes, Dataset, LoadOptions, Targets, MAX_CLASSES};
 use crate::{Error, Result};
 
 /// A cell's place, for error messages.
@@ -282,7 +282,7 @@ fn class_indices<'a>(
         for (line, text) in raw {
             let c = cell(*line);
             let v = c.number(text)?;
-            if v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+            if synapse_nn::class_index(v, MAX_CLASSES).is_err() {
                 return Err(c.error(format!(
                     "`{}` is not a class index (a whole number 0 or more)",
                     shorten(text)

@@ -1,4 +1,5 @@
-//! `Dataset`: inputs `x` `[N, D]` and targets `y` `[N, K]` as tensors, with names.
+//! `Dataset`: inputs `x` `[N, D]` (or `[N, C, H, W]` from an npz) and targets
+//! `y` `[N, K]` as tensors, with names.
 //!
 //! For class targets (`cross-entropy`), `y` is `[N, 1]` holding class indices
 //! `0..C-1` as floats, and `labels` holds the class words when the file had
@@ -10,6 +11,11 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use crate::{csv_data, npz_data, Error, Result};
+
+/// The most classes a target column may index (`2^24`): the loaders check
+/// class indices with [`synapse_nn::class_index`] against it, and the losses
+/// against the stack's outputs.
+pub const MAX_CLASSES: usize = 1 << 24;
 
 /// Which columns are targets.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -72,11 +78,16 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Wraps `x` `[N, D]` and `y` `[N, K]` (K may be 0); names default to `x0..`, `y0..`.
+    /// Wraps `x` `[N, D]` (or `[N, C, H, W]`, images for a convolution) and
+    /// `y` `[N, K]` (K may be 0); names default to `x0..`, `y0..`.
     pub fn new(x: Tensor, y: Tensor) -> Result<Self> {
-        let (n, d) = x.dims2().map_err(|_| {
-            Error::config("x", format!("must be [rows, inputs], got {:?}", x.dims()))
-        })?;
+        if x.rank() < 2 {
+            return Err(Error::config(
+                "x",
+                format!("must be [rows, inputs...], got {:?}", x.dims()),
+            ));
+        }
+        let (n, d) = (x.dims()[0], x.dims()[1..].iter().product::<usize>());
         let (m, k) = y.dims2().map_err(|_| {
             Error::config("y", format!("must be [rows, targets], got {:?}", y.dims()))
         })?;
@@ -110,9 +121,14 @@ impl Dataset {
         self.x.dims()[0]
     }
 
-    /// Number of input columns.
+    /// Number of input values per row (columns, or `C*H*W` for images).
     pub fn inputs(&self) -> usize {
-        self.x.dims()[1]
+        self.x.dims()[1..].iter().product()
+    }
+
+    /// The dims of one input row: `[D]`, or `[C, H, W]` for images.
+    pub fn row_shape(&self) -> &[usize] {
+        &self.x.dims()[1..]
     }
 
     /// Number of target columns.

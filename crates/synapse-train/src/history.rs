@@ -15,6 +15,17 @@ pub struct EpochRecord {
     pub lr: f64,
     /// Figures on the validation rows, when there are any.
     pub val: Option<Metrics>,
+    /// Wall-clock seconds the epoch took (training and validation).
+    #[serde(default)]
+    pub seconds: f64,
+}
+
+impl EpochRecord {
+    /// The loss that early stopping and the plateau schedule watch: the
+    /// validation loss, or else the training loss.
+    pub fn monitored(&self) -> f64 {
+        self.val.map_or(self.loss, |v| v.loss)
+    }
 }
 
 /// Every epoch's record, in order.

@@ -25,6 +25,7 @@ mod normalize;
 pub mod npy;
 pub mod npz_data;
 mod observer;
+mod safetensors_bytes;
 mod schedule;
 pub mod settings;
 mod split;
@@ -38,11 +39,11 @@ pub use dataset::{is_npz, load, Classes, Dataset, LoadOptions, Targets};
 pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
 pub use error::{Error, Result};
 pub use history::{EpochRecord, History};
-pub use metrics::Metrics;
+pub use metrics::{Confusion, Metrics};
 pub use model_file::{dtype_name, load_weights, Model, FORMAT, VERSION};
 pub use normalize::Normalizer;
 pub use observer::{Observer, Silent};
-pub use schedule::Schedule;
+pub use schedule::{LrScheduler, Schedule};
 pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};
 pub use trainer::{
     check_fits, check_training_data, predict, predict_classes, TrainConfig, Trainer,

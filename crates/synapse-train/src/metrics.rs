@@ -2,10 +2,17 @@
 //!
 //! | loss | figures |
 //! | --- | --- |
-//! | `cross-entropy` | `accuracy`: share of rows whose arg-max is the class |
-//! | `bce` | `accuracy`: share of elements where `out >= 0.5` matches `y >= 0.5` |
-//! | `bce-logits` | `accuracy`: the same with `out >= 0` |
-//! | `sse`, `mse` | `mse = mean (out - y)^2`, `mae = mean abs(out - y)` |
+//! | `cross-entropy` | `accuracy`: share of rows whose arg-max is the class; macro `precision`, `recall`, `f1` |
+//! | `bce` | the same over every element, the class being `out >= 0.5` against `y >= 0.5` |
+//! | `bce-logits` | the same with `out >= 0` |
+//! | `sse`, `mse` | `mse = mean (out - y)^2`, `mae = mean abs(out - y)`, `rmse = sqrt(mse)`, `r2` |
+//!
+//! Macro averages follow scikit-learn's `average="macro"`: over the classes
+//! that occur among the targets or the predictions, with a class's precision
+//! (recall) 0 when it was never predicted (never true), and its
+//! `f1 = 2 tp / (2 tp + fp + fn)`. `r2 = 1 - SS_res / SS_tot` per output column,
+//! averaged over the columns; a constant column scores 1 when predicted
+//! exactly, else 0 (scikit-learn's `r2_score`).
 
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
@@ -20,10 +27,25 @@ pub struct Metrics {
     pub loss: f64,
     /// Classification accuracy in `[0, 1]`.
     pub accuracy: Option<f64>,
+    /// Macro-averaged precision.
+    #[serde(default)]
+    pub precision: Option<f64>,
+    /// Macro-averaged recall.
+    #[serde(default)]
+    pub recall: Option<f64>,
+    /// Macro-averaged F1 score.
+    #[serde(default)]
+    pub f1: Option<f64>,
     /// Mean squared error.
     pub mse: Option<f64>,
     /// Mean absolute error.
     pub mae: Option<f64>,
+    /// Root of the mean squared error.
+    #[serde(default)]
+    pub rmse: Option<f64>,
+    /// Coefficient of determination, averaged over output columns.
+    #[serde(default)]
+    pub r2: Option<f64>,
 }
 
 impl Metrics {
@@ -34,36 +56,159 @@ impl Metrics {
             loss: value,
             ..Default::default()
         };
-        let y = target.to_dtype(out.dtype())?;
-        match loss {
-            Loss::CrossEntropy => {
-                let pred = out.argmax(1)?.to_dtype(DType::F64)?;
-                let y = y.flatten_all()?.to_dtype(DType::F64)?;
-                m.accuracy = Some(scalar(&pred.eq(&y)?.to_dtype(DType::F64)?.mean_all()?)?);
-            }
-            Loss::Bce | Loss::BceLogits => {
-                let threshold = if loss == Loss::Bce { 0.5 } else { 0.0 };
-                let pred = out.ge(threshold)?;
-                let truth = y.ge(0.5)?;
-                m.accuracy = Some(scalar(&pred.eq(&truth)?.to_dtype(DType::F64)?.mean_all()?)?);
-            }
-            Loss::Sse | Loss::Mse => {
-                let diff = (out - &y)?;
-                m.mse = Some(scalar(&diff.sqr()?.mean_all()?)?);
-                m.mae = Some(scalar(&diff.abs()?.mean_all()?)?);
-            }
+        if let Some((truth, pred, classes)) = classes_of(loss, out, target)? {
+            let c = Confusion::new(&truth, &pred, classes);
+            m.accuracy = Some(c.accuracy());
+            let (p, r, f) = c.macro_scores();
+            (m.precision, m.recall, m.f1) = (Some(p), Some(r), Some(f));
+            return Ok(m);
         }
+        let k = out.dim(1)?;
+        let o = flat(out)?;
+        let y = flat(target)?;
+        let n = o.len().max(1) as f64;
+        let mse = o
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            / n;
+        m.mse = Some(mse);
+        m.mae = Some(o.iter().zip(&y).map(|(a, b)| (a - b).abs()).sum::<f64>() / n);
+        m.rmse = Some(mse.sqrt());
+        m.r2 = Some(r2(&o, &y, k.max(1)));
         Ok(m)
     }
 
-    /// `name: value` pairs in print order: loss, then accuracy or mse and mae.
+    /// `name: value` pairs in print order: loss, then the classifier's or
+    /// the regression's figures.
     pub fn figures(&self) -> Vec<(&'static str, f64)> {
         let mut out = vec![("loss", self.loss)];
-        out.extend(self.accuracy.map(|v| ("accuracy", v)));
-        out.extend(self.mse.map(|v| ("mse", v)));
-        out.extend(self.mae.map(|v| ("mae", v)));
+        let rest = [
+            ("accuracy", self.accuracy),
+            ("precision", self.precision),
+            ("recall", self.recall),
+            ("f1", self.f1),
+            ("mse", self.mse),
+            ("mae", self.mae),
+            ("rmse", self.rmse),
+            ("r2", self.r2),
+        ];
+        out.extend(rest.into_iter().filter_map(|(n, v)| v.map(|v| (n, v))));
         out
     }
+}
+
+/// Counts of (true class, predicted class) pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confusion {
+    /// `counts[t][p]`: rows of true class `t` predicted as `p`.
+    pub counts: Vec<Vec<usize>>,
+}
+
+impl Confusion {
+    /// Counts `truth` against `pred`, classes `0..classes`.
+    pub fn new(truth: &[usize], pred: &[usize], classes: usize) -> Self {
+        let top = truth.iter().chain(pred).copied().max().map_or(0, |m| m + 1);
+        let c = classes.max(top);
+        let mut counts = vec![vec![0; c]; c];
+        for (&t, &p) in truth.iter().zip(pred) {
+            counts[t][p] += 1;
+        }
+        Self { counts }
+    }
+
+    /// The confusion of a classifier's outputs (`None` for regression losses).
+    pub fn of(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Option<Self>> {
+        Ok(classes_of(loss, out, target)?.map(|(t, p, c)| Self::new(&t, &p, c)))
+    }
+
+    /// Share of the diagonal.
+    pub fn accuracy(&self) -> f64 {
+        let total: usize = self.counts.iter().flatten().sum();
+        let right: usize = (0..self.counts.len()).map(|i| self.counts[i][i]).sum();
+        right as f64 / total.max(1) as f64
+    }
+
+    /// Macro precision, recall and F1 over the classes that occur.
+    pub fn macro_scores(&self) -> (f64, f64, f64) {
+        let c = self.counts.len();
+        let (mut p, mut r, mut f, mut present) = (0.0, 0.0, 0.0, 0usize);
+        for k in 0..c {
+            let tp = self.counts[k][k] as f64;
+            let truly: usize = self.counts[k].iter().sum();
+            let predicted: usize = (0..c).map(|t| self.counts[t][k]).sum();
+            if truly == 0 && predicted == 0 {
+                continue;
+            }
+            present += 1;
+            let (fp, fneg) = (predicted as f64 - tp, truly as f64 - tp);
+            p += if predicted > 0 {
+                tp / predicted as f64
+            } else {
+                0.0
+            };
+            r += if truly > 0 { tp / truly as f64 } else { 0.0 };
+            let denom = 2.0 * tp + fp + fneg;
+            f += if denom > 0.0 { 2.0 * tp / denom } else { 0.0 };
+        }
+        let n = present.max(1) as f64;
+        (p / n, r / n, f / n)
+    }
+}
+
+/// True classes, predicted classes (per row, or element for bce) and the class count.
+type Classified = (Vec<usize>, Vec<usize>, usize);
+
+/// The classes of a classifier's outputs; `None` for regression losses.
+fn classes_of(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Option<Classified>> {
+    Ok(match loss {
+        Loss::CrossEntropy => {
+            let pred = out.argmax(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let truth = flat(target)?;
+            Some((
+                truth.iter().map(|&v| v as usize).collect(),
+                pred.iter().map(|&v| v as usize).collect(),
+                out.dim(1)?,
+            ))
+        }
+        Loss::Bce | Loss::BceLogits => {
+            let threshold = if loss == Loss::Bce { 0.5 } else { 0.0 };
+            let pred = flat(out)?;
+            let truth = flat(target)?;
+            Some((
+                truth.iter().map(|&v| usize::from(v >= 0.5)).collect(),
+                pred.iter().map(|&v| usize::from(v >= threshold)).collect(),
+                2,
+            ))
+        }
+        Loss::Sse | Loss::Mse => None,
+    })
+}
+
+/// Mean over output columns of `1 - SS_res / SS_tot`.
+fn r2(out: &[f64], y: &[f64], k: usize) -> f64 {
+    let rows = y.len() / k;
+    let mut total = 0.0;
+    for j in 0..k {
+        let col = |v: &[f64], i: usize| v[i * k + j];
+        let mean = (0..rows).map(|i| col(y, i)).sum::<f64>() / rows.max(1) as f64;
+        let ss_res: f64 = (0..rows).map(|i| (col(y, i) - col(out, i)).powi(2)).sum();
+        let ss_tot: f64 = (0..rows).map(|i| (col(y, i) - mean).powi(2)).sum();
+        total += if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else if ss_res == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    total / k as f64
+}
+
+/// Every element as `f64`, row-major.
+fn flat(t: &Tensor) -> Result<Vec<f64>> {
+    Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
 }
 
 /// A scalar tensor as `f64`.

@@ -53,7 +53,7 @@ impl Model {
 
     /// The file's bytes: safetensors with the metadata of SPEC section 8.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        let mut meta: BTreeMap<String, String> = self.metadata.clone();
         meta.insert("format".into(), FORMAT.into());
         meta.insert("version".into(), VERSION.into());
         meta.insert("arch".into(), self.net.spec().to_string());
@@ -70,9 +70,7 @@ impl Model {
         if let Some(n) = &self.normalize {
             meta.insert("normalize".into(), n.to_json());
         }
-        let tensors: Vec<(String, Tensor)> = self.net.snapshot()?;
-        safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
-            .map_err(|e| Error::config("model", format!("cannot encode the model: {e}")))
+        crate::safetensors_bytes::encode(&self.net.snapshot()?, meta)
     }
 
     /// Writes the model to `path` atomically.
@@ -165,12 +163,13 @@ impl Model {
             Some(text) => Some(Normalizer::from_json(text).map_err(bad)?),
             None => None,
         };
-        if let Some(n) = &normalize {
-            if n.mean.len() != spec.input_dim() {
+        // A stack that starts with a convolution learns its image size from
+        // the data, so its statistics' length is checked when they are applied.
+        if let (Some(n), Some(width)) = (&normalize, spec.input_width()) {
+            if n.mean.len() != width {
                 return Err(bad(format!(
-                    "normalize has {} columns, the stack takes {}",
-                    n.mean.len(),
-                    spec.input_dim()
+                    "normalize has {} columns, the stack takes {width}",
+                    n.mean.len()
                 )));
             }
         }
@@ -233,7 +232,12 @@ pub fn dtype_name(dtype: DType) -> &'static str {
 
 /// The one float dtype shared by every tensor.
 fn common_float_dtype(tensors: &HashMap<String, Tensor>) -> std::result::Result<DType, String> {
-    let mut names: Vec<&String> = tensors.keys().collect();
+    // Batchnorm counts (`{i}.num_batches_tracked`) are integers, like PyTorch's.
+    let mut names: Vec<&String> = tensors
+        .iter()
+        .filter(|(n, t)| !n.ends_with(".num_batches_tracked") || t.dtype().is_float())
+        .map(|(n, _)| n)
+        .collect();
     names.sort();
     let Some(first) = names.first() else {
         return Err("holds no tensors".into());

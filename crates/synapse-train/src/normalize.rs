@@ -20,9 +20,9 @@ pub struct Normalizer {
 }
 
 impl Normalizer {
-    /// The statistics of `x` `[N, D]`.
+    /// The statistics of `x` `[N, D]` (or `[N, C, H, W]`: one per value of a row).
     pub fn fit(x: &Tensor) -> Result<Self> {
-        let x = x.to_dtype(DType::F64)?;
+        let x = x.to_dtype(DType::F64)?.flatten_from(1)?;
         // sum / n (not sum * (1/n)), as numpy computes mean and std.
         let n = x.dim(0)? as f64;
         let mean: Vec<f64> = x.sum(0)?.to_vec1::<f64>()?.iter().map(|s| s / n).collect();
@@ -38,8 +38,12 @@ impl Normalizer {
         Ok(Self { mean, std })
     }
 
-    /// `(x - mean) / std`, in `x`'s dtype and device.
+    /// `(x - mean) / std`, in `x`'s dtype and device; `x` keeps its shape.
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        if x.rank() > 2 {
+            let flat = self.apply(&x.flatten_from(1)?)?;
+            return Ok(flat.reshape(x.dims())?);
+        }
         let d = x.dims().last().copied().unwrap_or(0);
         if d != self.mean.len() {
             return Err(Error::config(

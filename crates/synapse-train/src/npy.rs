@@ -317,6 +317,14 @@ fn npy_bytes(t: &Tensor) -> Result<Vec<u8>> {
                 .flat_map(|v| v.to_le_bytes())
                 .collect(),
         ),
+        DType::I64 => (
+            "<i8",
+            t.flatten_all()?
+                .to_vec1::<i64>()?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
+        ),
         _ => (
             "<f4",
             t.flatten_all()?

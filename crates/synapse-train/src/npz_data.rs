@@ -5,7 +5,7 @@ use std::path::Path;
 
 use candle_core::DType;
 
-use crate::dataset::{Classes, Dataset, LoadOptions, Targets};
+use crate::dataset::{Classes, Dataset, LoadOptions, Targets, MAX_CLASSES};
 use crate::npy::read_npz;
 use crate::{Error, Result};
 
@@ -65,17 +65,20 @@ fn npz_dataset(
     };
     let x = take("x")?;
     fits_f32("x", &x)?;
-    if x.shape.len() != 2 {
+    if x.shape.len() < 2 {
         return Err(at(
             "x",
-            format!("must be 2-D [rows, inputs], got shape {:?}", x.shape),
+            format!(
+                "must be [rows, inputs] (or [rows, C, H, W] images), got shape {:?}",
+                x.shape
+            ),
         ));
     }
     let rows = x.shape[0];
     if rows == 0 {
         return Err(at("x", "has no rows".into()));
     }
-    let x_cols = x.shape[1];
+    let x_cols: usize = x.shape[1..].iter().product::<usize>().max(1);
     let x_t = x.into_tensor(options.dtype)?;
     check_finite(&x_t).map_err(|i| {
         at(
@@ -108,7 +111,7 @@ fn npz_dataset(
                 if let Some((i, v)) = values
                     .iter()
                     .enumerate()
-                    .find(|(_, v)| **v < 0.0 || v.fract() != 0.0)
+                    .find(|(_, v)| synapse_nn::class_index(**v, MAX_CLASSES).is_err())
                 {
                     return Err(at(
                         "y",

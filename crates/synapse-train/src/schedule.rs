@@ -1,14 +1,35 @@
-//! Learning-rate schedules, as functions of the epoch (0-based), like
-//! PyTorch's `StepLR`, `ExponentialLR` and `CosineAnnealingLR` stepped once per epoch.
+//! Learning-rate schedules, stepped once after every epoch as PyTorch's
+//! schedulers are, with PyTorch's own (recursive) formulas, so that the rates
+//! agree to the last bit. `e` is the number of epochs done (`last_epoch`),
+//! `lr` the rate of the epoch before:
 //!
-//! | schedule | lr at epoch `e` |
-//! | --- | --- |
-//! | constant | `lr0` |
-//! | step(every, gamma) | `lr0 * gamma^floor(e / every)` |
-//! | exponential(gamma) | `lr0 * gamma^e` |
-//! | cosine(t_max, min) | `min + (lr0 - min) (1 + cos(pi e / t_max)) / 2` |
+//! | `--lr-schedule` | PyTorch | rate after epoch `e` |
+//! | --- | --- | --- |
+//! | `constant` | none | `lr0` |
+//! | `step:EVERY:GAMMA` | `StepLR` | `lr * GAMMA` when `e % EVERY == 0`, else `lr` |
+//! | `exponential:GAMMA` | `ExponentialLR` | `lr * GAMMA` |
+//! | `cosine:T_MAX[:MIN]` | `CosineAnnealingLR` | `MIN + (1 + cos(pi e/T)) / (1 + cos(pi (e-1)/T)) (lr - MIN)`, or `lr + (lr0 - MIN)(1 - cos(pi/T))/2` when `(e - 1 - T) % 2T == 0`: after `T_MAX` the rate rises again |
+//! | `plateau:PATIENCE:FACTOR` | `ReduceLROnPlateau` (mode min, threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8) | `lr * FACTOR` after more than `PATIENCE` epochs in a row whose monitored loss was not below `best * (1 - 1e-4)` |
 //!
-//! A pure function of the epoch, so a resumed run gets the same rates.
+//! The plateau schedule watches the validation loss, or else the epoch's
+//! training loss. A resumed run replays the history it loads (the state is a
+//! function of the recorded epochs), so its rates are the uninterrupted run's.
+//!
+//! ```
+//! use synapse_train::{LrScheduler, Schedule};
+//! let mut s = LrScheduler::new(Schedule::Step { every: 2, gamma: 0.5 }, 1.0);
+//! let mut rates = vec![s.lr()];
+//! for _ in 0..4 {
+//!     s.step(0.0);
+//!     rates.push(s.lr());
+//! }
+//! assert_eq!(rates, [1.0, 1.0, 0.5, 0.5, 0.25]);
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Error, Result};
 
 /// How the learning rate changes over epochs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -28,39 +49,206 @@ pub enum Schedule {
         /// Factor.
         gamma: f64,
     },
-    /// Cosine annealing from `lr0` down to `min` over `t_max` epochs.
+    /// Cosine annealing from `lr0` down to `min` over `t_max` epochs, and up again.
     Cosine {
         /// Epochs of one half period.
         t_max: usize,
         /// The lowest rate.
         min: f64,
     },
+    /// Multiply by `factor` when the monitored loss stops improving.
+    Plateau {
+        /// Epochs without improvement that are tolerated.
+        patience: usize,
+        /// Factor (in `(0, 1)`).
+        factor: f64,
+    },
+}
+
+/// `ReduceLROnPlateau`'s relative threshold.
+const PLATEAU_THRESHOLD: f64 = 1e-4;
+/// `ReduceLROnPlateau`'s smallest change of rate.
+const PLATEAU_EPS: f64 = 1e-8;
+
+impl Schedule {
+    /// The rate of epoch `epoch` (0-based) for the schedules that depend on
+    /// the epoch alone (the plateau schedule stays at `lr0` here).
+    pub fn lr(&self, lr0: f64, epoch: usize) -> f64 {
+        let mut s = LrScheduler::new(*self, lr0);
+        for _ in 0..epoch {
+            s.step(0.0);
+        }
+        s.lr()
+    }
+
+    /// Checks the numbers: positive counts, factors and rates in range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: &str| Err(Error::config("lr-schedule", format!("{self}: {reason}")));
+        match *self {
+            Schedule::Constant => Ok(()),
+            Schedule::Step { every, gamma } => {
+                if every == 0 {
+                    return bad("EVERY must be at least 1");
+                }
+                positive_finite(gamma)
+                    .then_some(())
+                    .map_or_else(|| bad("GAMMA must be a finite number greater than 0"), Ok)
+            }
+            Schedule::Exponential { gamma } => positive_finite(gamma)
+                .then_some(())
+                .map_or_else(|| bad("GAMMA must be a finite number greater than 0"), Ok),
+            Schedule::Cosine { t_max, min } => {
+                if t_max == 0 {
+                    return bad("T_MAX must be at least 1");
+                }
+                if !(min.is_finite() && min >= 0.0) {
+                    return bad("MIN_LR must be a finite number of at least 0");
+                }
+                Ok(())
+            }
+            Schedule::Plateau { factor, .. } => {
+                if !(factor > 0.0 && factor < 1.0) {
+                    return bad("FACTOR must be between 0 and 1");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn positive_finite(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// A schedule's running state: the current rate and, for the plateau
+/// schedule, the best loss so far and the epochs since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LrScheduler {
+    schedule: Schedule,
+    base: f64,
+    lr: f64,
+    epochs: usize,
+    best: f64,
+    bad_epochs: usize,
+}
+
+impl LrScheduler {
+    /// The state before the first epoch: rate `base`.
+    pub fn new(schedule: Schedule, base: f64) -> Self {
+        Self {
+            schedule,
+            base,
+            lr: base,
+            epochs: 0,
+            best: f64::INFINITY,
+            bad_epochs: 0,
+        }
+    }
+
+    /// The rate of the next epoch.
+    pub fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    /// Steps past one epoch whose monitored loss was `monitored` (used by the
+    /// plateau schedule only).
+    pub fn step(&mut self, monitored: f64) {
+        self.epochs += 1;
+        let e = self.epochs;
+        let lr = self.lr;
+        self.lr = match self.schedule {
+            Schedule::Constant => lr,
+            Schedule::Step { every, gamma } => {
+                if e.is_multiple_of(every.max(1)) {
+                    lr * gamma
+                } else {
+                    lr
+                }
+            }
+            Schedule::Exponential { gamma } => lr * gamma,
+            Schedule::Cosine { t_max, min } => {
+                let t = t_max.max(1) as f64;
+                let pi = std::f64::consts::PI;
+                let (e_i, t_i) = (e as i64, t_max.max(1) as i64);
+                if (e_i - 1 - t_i).rem_euclid(2 * t_i) == 0 {
+                    lr + (self.base - min) * (1.0 - (pi / t).cos()) / 2.0
+                } else {
+                    (1.0 + (pi * e as f64 / t).cos()) / (1.0 + (pi * (e - 1) as f64 / t).cos())
+                        * (lr - min)
+                        + min
+                }
+            }
+            Schedule::Plateau { patience, factor } => {
+                if monitored < self.best * (1.0 - PLATEAU_THRESHOLD) {
+                    self.best = monitored;
+                    self.bad_epochs = 0;
+                } else {
+                    self.bad_epochs += 1;
+                }
+                if self.bad_epochs > patience {
+                    self.bad_epochs = 0;
+                    let reduced = (lr * factor).max(0.0);
+                    if lr - reduced > PLATEAU_EPS {
+                        reduced
+                    } else {
+                        lr
+                    }
+                } else {
+                    lr
+                }
+            }
+        };
+    }
 }
 
 /// The command line's form: `constant`, `step:EVERY:GAMMA`, `exponential:GAMMA`,
-/// `cosine:T_MAX:MIN_LR`.
-impl std::fmt::Display for Schedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+/// `cosine:T_MAX:MIN_LR`, `plateau:PATIENCE:FACTOR`.
+impl fmt::Display for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Schedule::Constant => write!(f, "constant"),
             Schedule::Step { every, gamma } => write!(f, "step:{every}:{gamma}"),
             Schedule::Exponential { gamma } => write!(f, "exponential:{gamma}"),
             Schedule::Cosine { t_max, min } => write!(f, "cosine:{t_max}:{min}"),
+            Schedule::Plateau { patience, factor } => write!(f, "plateau:{patience}:{factor}"),
         }
     }
 }
 
-impl Schedule {
-    /// The rate for `epoch` (0-based) given the initial rate `lr0`.
-    pub fn lr(&self, lr0: f64, epoch: usize) -> f64 {
-        match *self {
-            Schedule::Constant => lr0,
-            Schedule::Step { every, gamma } => lr0 * gamma.powi((epoch / every.max(1)) as i32),
-            Schedule::Exponential { gamma } => lr0 * gamma.powi(epoch as i32),
-            Schedule::Cosine { t_max, min } => {
-                let t = epoch.min(t_max.max(1)) as f64 / t_max.max(1) as f64;
-                min + (lr0 - min) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
-            }
-        }
+impl FromStr for Schedule {
+    type Err = Error;
+
+    /// Parses the command line's form; `cosine:T_MAX` means a minimum of 0.
+    fn from_str(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let expected = "expected constant, step:EVERY:GAMMA, exponential:GAMMA, cosine:T_MAX[:MIN_LR] or plateau:PATIENCE:FACTOR";
+        let bad = || Error::config("lr-schedule", format!("`{s}`: {expected}"));
+        let count = |t: &str| t.parse::<usize>().map_err(|_| bad());
+        let number = |t: &str| t.parse::<f64>().map_err(|_| bad());
+        let schedule = match parts.as_slice() {
+            ["constant"] => Schedule::Constant,
+            ["step", every, gamma] => Schedule::Step {
+                every: count(every)?,
+                gamma: number(gamma)?,
+            },
+            ["exponential", gamma] => Schedule::Exponential {
+                gamma: number(gamma)?,
+            },
+            ["cosine", t_max] => Schedule::Cosine {
+                t_max: count(t_max)?,
+                min: 0.0,
+            },
+            ["cosine", t_max, min] => Schedule::Cosine {
+                t_max: count(t_max)?,
+                min: number(min)?,
+            },
+            ["plateau", patience, factor] => Schedule::Plateau {
+                patience: count(patience)?,
+                factor: number(factor)?,
+            },
+            _ => return Err(bad()),
+        };
+        schedule.validate()?;
+        Ok(schedule)
     }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use candle_core::{Tensor, D};
-use synapse_nn::{ArchSpec, Loss, Mt19937, Optimizer, Sequential};
+use synapse_nn::{ArchSpec, Loss, Mode, Mt19937, Optimizer, Sequential};
 
 use crate::batch::{batches, epoch_order, BatchSize};
 use crate::checkpoint::Checkpoint;
@@ -22,10 +22,17 @@ use crate::distributed::step::Replicas;
 use crate::distributed::{agree, Collective};
 use crate::early_stop::{EarlyStopState, EarlyStopping};
 use crate::metrics::scalar;
-use crate::{settings, Dataset, EpochRecord, Error, History, Metrics, Observer, Result, Schedule};
+use crate::{
+    settings, Dataset, EpochRecord, Error, History, LrScheduler, Metrics, Observer, Result,
+    Schedule,
+};
 
 /// Rows per forward pass in `evaluate` and `predict`.
 const EVAL_CHUNK: usize = 8192;
+
+/// The dropout generator is `Mt19937::new(seed + DROPOUT_SEED_OFFSET)`
+/// (wrapping), apart from the shuffling generator `Mt19937::new(seed)`.
+pub const DROPOUT_SEED_OFFSET: u32 = 0x5eed;
 
 /// How to train.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +53,9 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStopping>,
     /// Write a checkpoint here at the end of every epoch.
     pub checkpoint: Option<PathBuf>,
+    /// Cross-entropy class weights, one per output (`CrossEntropyLoss(weight=)`):
+    /// the training loss and the validation loss are their weighted means.
+    pub class_weights: Option<Vec<f64>>,
 }
 
 impl Default for TrainConfig {
@@ -59,6 +69,7 @@ impl Default for TrainConfig {
             clip_norm: None,
             early_stopping: None,
             checkpoint: None,
+            class_weights: None,
         }
     }
 }
@@ -70,7 +81,10 @@ pub struct Trainer {
     optimizer: Box<dyn Optimizer>,
     config: TrainConfig,
     base_lr: f64,
+    scheduler: LrScheduler,
     rng: Mt19937,
+    /// Dropout masks in training steps (see [`DROPOUT_SEED_OFFSET`]).
+    dropout: Mt19937,
     history: History,
     early: EarlyStopState,
     stopped: bool,
@@ -84,16 +98,7 @@ pub struct Trainer {
 /// classes (no more classes than outputs), and for `bce`/`bce-logits` targets
 /// in `[0, 1]`. Any data that a stack is trained on or evaluated with.
 pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
-    if data.inputs() != spec.input_dim() {
-        return Err(Error::config(
-            "data",
-            format!(
-                "it has {} input columns but the stack `{spec}` takes {}",
-                data.inputs(),
-                spec.input_dim()
-            ),
-        ));
-    }
+    let outputs = stack_outputs(spec, data)?;
     if loss.is_classification() {
         if data.targets() != 1 {
             return Err(Error::config(
@@ -105,22 +110,18 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
             ));
         }
         let classes = data.class_count()?;
-        if classes > spec.output_dim() {
+        if classes > outputs {
             return Err(Error::config(
                 "data",
-                format!(
-                    "it has {classes} classes but the stack `{spec}` has {} outputs",
-                    spec.output_dim()
-                ),
+                format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
             ));
         }
-    } else if data.targets() != spec.output_dim() {
+    } else if data.targets() != outputs {
         return Err(Error::config(
             "data",
             format!(
-                "it has {} target columns but the stack `{spec}` has {} outputs",
-                data.targets(),
-                spec.output_dim()
+                "it has {} target columns but the stack `{spec}` has {outputs} outputs",
+                data.targets()
             ),
         ));
     }
@@ -128,6 +129,32 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
         check_probabilities(loss, data)?;
     }
     Ok(())
+}
+
+/// The stack's outputs per row for `data`'s rows, or an error naming the
+/// element that does not fit them (e.g. a convolution fed flat CSV rows).
+fn stack_outputs(spec: &ArchSpec, data: &Dataset) -> Result<usize> {
+    let row = data.row_shape();
+    if let (&[n], Some(width)) = (row, spec.input_width()) {
+        if n != width {
+            return Err(Error::config(
+                "data",
+                format!("it has {n} input columns but the stack `{spec}` takes {width}"),
+            ));
+        }
+    }
+    let out = spec.check_input(row).map_err(|e| {
+        let flat = if row.len() == 1 {
+            format!("its rows are flat ({} values)", row[0])
+        } else {
+            format!("its rows have the shape {row:?}")
+        };
+        Error::config(
+            "data",
+            format!("{flat}, which the stack does not take: {e}"),
+        )
+    })?;
+    Ok(out.iter().product())
 }
 
 /// [`check_fits`], and what training data needs beyond it: for
@@ -146,12 +173,12 @@ pub fn check_training_data(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Resul
                 format!("{loss} needs at least 2 classes, the target column has {classes}{known}"),
             ));
         }
-        if classes != spec.output_dim() {
+        let outputs = stack_outputs(spec, data)?;
+        if classes != outputs {
             return Err(Error::config(
                 "data",
                 format!(
-                    "it has {classes} classes{known} but the stack `{spec}` has {} outputs; {loss} needs one output per class",
-                    spec.output_dim()
+                    "it has {classes} classes{known} but the stack `{spec}` has {outputs} outputs; {loss} needs one output per class"
                 ),
             ));
         }
@@ -205,9 +232,12 @@ impl Trainer {
                 ));
             }
         }
+        config.schedule.validate()?;
         Ok(Self {
             base_lr: optimizer.learning_rate(),
+            scheduler: LrScheduler::new(config.schedule, optimizer.learning_rate()),
             rng: Mt19937::new(config.seed),
+            dropout: Mt19937::new(config.seed.wrapping_add(DROPOUT_SEED_OFFSET)),
             net,
             loss,
             optimizer,
@@ -285,8 +315,9 @@ impl Trainer {
             if self.stopped {
                 break;
             }
+            let started = std::time::Instant::now();
             let last_good = self.net.snapshot()?;
-            let lr = self.config.schedule.lr(self.base_lr, epoch - 1);
+            let lr = self.scheduler.lr();
             self.optimizer.set_learning_rate(lr);
             let order = epoch_order(n, self.config.shuffle, &mut self.rng);
             let whole = !self.config.shuffle && batch_rows >= n;
@@ -294,10 +325,19 @@ impl Trainer {
             for (b, rows) in batches(&order, self.config.batch_size).enumerate() {
                 let (value, grads) = match replicas.as_mut() {
                     Some(r) => {
-                        let (net, loss) = (&self.net, self.loss);
-                        r.step(loss, rows, (train.x(), train.y()), whole, |x, y| {
-                            Ok(loss.forward(&net.forward(x)?, y)?)
-                        })?
+                        let (net, loss, dropout) = (&self.net, self.loss, &mut self.dropout);
+                        let weights = self.config.class_weights.as_deref();
+                        r.step(
+                            loss,
+                            weights,
+                            rows,
+                            (train.x(), train.y()),
+                            whole,
+                            |x, y| {
+                                let out = net.forward(x, Mode::Train(dropout))?;
+                                Ok(loss.forward_weighted(&out, y, weights)?)
+                            },
+                        )?
                     }
                     None => {
                         let (xb, yb) = if whole {
@@ -309,7 +349,12 @@ impl Trainer {
                                 train.y().index_select(&idx, 0)?,
                             )
                         };
-                        let loss = self.loss.forward(&self.net.forward(&xb)?, &yb)?;
+                        let out = self.net.forward(&xb, Mode::Train(&mut self.dropout))?;
+                        let loss = self.loss.forward_weighted(
+                            &out,
+                            &yb,
+                            self.config.class_weights.as_deref(),
+                        )?;
                         let value = scalar(&loss)?;
                         let grads = value.is_finite().then(|| loss.backward()).transpose()?;
                         (value, grads)
@@ -332,7 +377,7 @@ impl Trainer {
                 total += value * rows.len() as f64;
                 observer.on_batch_end(epoch, b + 1, value);
             }
-            let ended = self.end_epoch(epoch, total / n as f64, lr, val.as_ref());
+            let ended = self.end_epoch(epoch, total / n as f64, lr, val.as_ref(), started);
             let (record, stop) = match &replicas {
                 Some(r) => agree(r.collective(), ended)?,
                 None => ended?,
@@ -377,6 +422,7 @@ impl Trainer {
         loss: f64,
         lr: f64,
         val: Option<&Dataset>,
+        started: std::time::Instant,
     ) -> Result<(EpochRecord, bool)> {
         let val_metrics = val.map(|v| self.evaluate(v)).transpose()?;
         let record = EpochRecord {
@@ -384,8 +430,10 @@ impl Trainer {
             loss,
             lr,
             val: val_metrics,
+            seconds: started.elapsed().as_secs_f64(),
         };
         self.history.epochs.push(record.clone());
+        self.scheduler.step(record.monitored());
         let stop = self.update_early_stopping(&record)?;
         let writes = self.collective.as_ref().is_none_or(|c| c.rank() == 0);
         if let (Some(path), true) = (self.config.checkpoint.clone(), writes) {
@@ -398,8 +446,7 @@ impl Trainer {
         let Some(rule) = self.config.early_stopping else {
             return Ok(false);
         };
-        let monitored = record.val.map_or(record.loss, |v| v.loss);
-        let (improved, stop) = self.early.update(&rule, monitored, record.epoch);
+        let (improved, stop) = self.early.update(&rule, record.monitored(), record.epoch);
         if improved && rule.restore_best {
             self.early.best_weights = Some(self.net.snapshot()?);
         }
@@ -425,10 +472,15 @@ impl Trainer {
         check_fits(self.net.spec(), self.loss, data)?;
         let data = data.to_device(self.net.device(), self.net.dtype())?;
         let out = self.predict(data.x())?;
-        Metrics::compute(self.loss, &out, data.y())
+        let mut m = Metrics::compute(self.loss, &out, data.y())?;
+        if let Some(w) = &self.config.class_weights {
+            m.loss = scalar(&self.loss.forward_weighted(&out, data.y(), Some(w))?)?;
+        }
+        Ok(m)
     }
 
-    /// The state to resume from: weights, optimizer, generator, history, early stopping.
+    /// The state to resume from: weights and buffers, optimizer, both
+    /// generators (data and dropout), history, early stopping.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
         Ok(Checkpoint {
             arch: self.net.spec().to_string(),
@@ -437,6 +489,7 @@ impl Trainer {
             weights: self.net.snapshot()?,
             optimizer: self.optimizer.state()?,
             rng: self.rng.to_words(),
+            dropout_rng: Some(self.dropout.to_words()),
             history: self.history.clone(),
             early: self.early.record(),
             best_weights: self.early.best_weights.clone(),
@@ -469,6 +522,12 @@ impl Trainer {
             ),
             ("early-stopping", early),
             ("lr", self.base_lr.to_string()),
+            (
+                "class-weights",
+                c.class_weights.as_ref().map_or("none".into(), |w| {
+                    w.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+                }),
+            ),
         ])
     }
 
@@ -503,7 +562,20 @@ impl Trainer {
         self.rng = Mt19937::from_words(&ckpt.rng).ok_or_else(|| {
             Error::config("resume", "the checkpoint's generator state is damaged")
         })?;
+        if let Some(words) = &ckpt.dropout_rng {
+            self.dropout = Mt19937::from_words(words).ok_or_else(|| {
+                Error::config(
+                    "resume",
+                    "the checkpoint's dropout generator state is damaged",
+                )
+            })?;
+        }
         self.history = ckpt.history.clone();
+        // The schedule's state is a function of the recorded epochs: replay them.
+        self.scheduler = LrScheduler::new(self.config.schedule, self.base_lr);
+        for record in &self.history.epochs {
+            self.scheduler.step(record.monitored());
+        }
         self.early = EarlyStopState {
             best: ckpt.early.best,
             wait: ckpt.early.wait,
@@ -535,12 +607,12 @@ pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
     let x = x.to_device(net.device())?.to_dtype(net.dtype())?;
     let n = x.dim(0)?;
     if n <= EVAL_CHUNK {
-        return Ok(net.forward(&x)?.detach());
+        return Ok(net.forward(&x, Mode::Eval)?.detach());
     }
     let mut outs = Vec::new();
     for start in (0..n).step_by(EVAL_CHUNK) {
         let len = EVAL_CHUNK.min(n - start);
-        outs.push(net.forward(&x.narrow(0, start, len)?)?.detach());
+        outs.push(net.forward(&x.narrow(0, start, len)?, Mode::Eval)?.detach());
     }
     Ok(Tensor::cat(&outs, 0)?)
 }

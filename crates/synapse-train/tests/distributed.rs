@@ -105,6 +105,7 @@ struct Case {
     dtype: DType,
     clip: Option<f64>,
     seed: u32,
+    class_weights: Option<Vec<f64>>,
 }
 
 impl Default for Case {
@@ -119,6 +120,7 @@ impl Default for Case {
             dtype: DType::F64,
             clip: None,
             seed: 7,
+            class_weights: None,
         }
     }
 }
@@ -180,6 +182,7 @@ fn trainer(case: &Case, init_seed: u32) -> Trainer {
         batch_size: BatchSize::Rows(case.batch),
         seed: case.seed,
         clip_norm: case.clip,
+        class_weights: case.class_weights.clone(),
         ..Default::default()
     };
     Trainer::new(net, case.loss, opt, config).unwrap()
@@ -293,6 +296,14 @@ fn every_loss_and_clipping_match_one_process() {
         };
         assert_parity(&case, 3, 1e-10);
     }
+    // Class weights: the mean divides by the targets' weights, not the rows.
+    let case = Case {
+        arch: "linear(3,5), relu, linear(5,2)",
+        loss: Loss::CrossEntropy,
+        class_weights: Some(vec![0.3, 2.5]),
+        ..Case::default()
+    };
+    assert_parity(&case, 3, 1e-10);
     // More ranks than rows in a batch: batches of 3 and 1 row over 4 ranks.
     let case = Case {
         rows: 4,

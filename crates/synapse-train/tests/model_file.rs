@@ -249,4 +249,26 @@ fn a_failed_save_leaves_the_old_file_whole() {
         "{e}"
     );
     assert!(!temp("no-such-folder").exists());
+
+    // An old model, and a save that fails after it started: the temporary file
+    // it needs is taken (by a folder), so the write fails before any rename.
+    let dir = temp("failed-save");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    let old_net = Sequential::init(&spec, Init::Torch, 2, DType::F32, &Device::Cpu).unwrap();
+    Model::new(old_net).save(&path).unwrap();
+    let old = std::fs::read(&path).unwrap();
+    let blocker = dir.join(format!(".m.safetensors.tmp-{}", std::process::id()));
+    std::fs::create_dir(&blocker).unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 3, DType::F32, &Device::Cpu).unwrap();
+    let e = Model::new(net).save(&path).unwrap_err().to_string();
+    assert!(e.contains("m.safetensors"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), old, "the old model is whole");
+    std::fs::remove_dir(&blocker).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["m.safetensors"], "no temporary file remains");
 }

@@ -12,9 +12,9 @@
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use super::{check_range, state_tensor, Optimizer, OptimizerState};
-use crate::fused::{self, Update};
-use crate::{Error, Result};
+use super::kernel::{update, Update};
+use super::{check_setting, state_tensor, Optimizer, OptimizerState};
+use crate::Result;
 
 /// Hyperparameters of [`Adam`]; the defaults are PyTorch's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,6 +57,35 @@ impl AdamConfig {
     }
 }
 
+impl AdamConfig {
+    /// Checks every setting: `lr` finite and > 0, `beta1` and `beta2` in
+    /// `[0, 1)`, `eps` and `weight_decay` finite and >= 0. The error,
+    /// [`crate::Error::Setting`], names the field.
+    pub fn check(&self) -> Result<()> {
+        check_setting(
+            "lr",
+            self.lr,
+            self.lr > 0.0,
+            "a finite number greater than 0",
+        )?;
+        for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            check_setting(name, beta, (0.0..1.0).contains(&beta), "a number in [0, 1)")?;
+        }
+        check_setting(
+            "eps",
+            self.eps,
+            self.eps >= 0.0,
+            "a finite number at least 0",
+        )?;
+        check_setting(
+            "weight_decay",
+            self.weight_decay,
+            self.weight_decay >= 0.0,
+            "a finite number at least 0",
+        )
+    }
+}
+
 /// Adam, or AdamW when `decoupled`.
 #[derive(Debug)]
 pub struct Adam {
@@ -67,16 +96,10 @@ pub struct Adam {
 }
 
 impl Adam {
-    /// An optimizer over the named parameters; checks the hyperparameters.
+    /// An optimizer over the named parameters; checks the hyperparameters
+    /// ([`AdamConfig::check`]).
     pub fn new(params: Vec<(String, Var)>, config: AdamConfig) -> Result<Self> {
-        check_range("lr", config.lr, 0.0, true)?;
-        check_range("eps", config.eps, 0.0, false)?;
-        check_range("weight-decay", config.weight_decay, 0.0, false)?;
-        for (name, beta) in [("beta1", config.beta1), ("beta2", config.beta2)] {
-            if !(0.0..1.0).contains(&beta) {
-                return Err(Error::config(name, format!("{beta} must be in [0, 1)")));
-            }
-        }
+        config.check()?;
         let moments = params
             .iter()
             .map(|(_, p)| Ok((p.zeros_like()?, p.zeros_like()?)))
@@ -112,10 +135,10 @@ impl Optimizer for Adam {
         let bc2_sqrt = (1.0 - c.beta2.powi(t)).sqrt();
         for ((_, p), (m, v)) in self.params.iter().zip(self.moments.iter_mut()) {
             let Some(g) = grads.get(p) else { continue };
-            if fused::is_fusable(&[p, g, m]) {
+            if crate::kernel::use_kernel(true, &[p, g, m]) {
                 // L2 decay enters the moments through g' = g + wd p; AdamW decays p.
                 let l2 = if c.decoupled { 0.0 } else { c.weight_decay };
-                fused::update(
+                update(
                     m,
                     g,
                     p,
@@ -124,7 +147,7 @@ impl Optimizer for Adam {
                         wd: l2,
                     },
                 )?;
-                fused::update(
+                update(
                     v,
                     g,
                     p,
@@ -135,7 +158,7 @@ impl Optimizer for Adam {
                 )?;
                 let decay =
                     (c.decoupled && c.weight_decay != 0.0).then_some(1.0 - c.lr * c.weight_decay);
-                fused::update(
+                update(
                     p,
                     m,
                     v,

@@ -5,6 +5,7 @@
 //! hand out and take back as an [`OptimizerState`] for checkpoints.
 
 mod adam;
+mod kernel;
 mod sgd;
 
 pub use adam::{Adam, AdamConfig};
@@ -62,17 +63,16 @@ impl OptimizerState {
     }
 }
 
-/// Checks that `value` is finite and at least `min` (or above it when `strict`).
-fn check_range(name: &str, value: f64, min: f64, strict: bool) -> Result<()> {
-    let ok = value.is_finite() && if strict { value > min } else { value >= min };
-    if ok {
+/// [`Error::Setting`] unless `value` is finite and `ok`.
+fn check_setting(name: &'static str, value: f64, ok: bool, expected: &'static str) -> Result<()> {
+    if value.is_finite() && ok {
         Ok(())
     } else {
-        let bound = if strict { "greater than" } else { "at least" };
-        Err(Error::config(
+        Err(Error::Setting {
             name,
-            format!("{value} must be a finite number {bound} {min}"),
-        ))
+            value,
+            expected,
+        })
     }
 }
 

@@ -11,8 +11,8 @@
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use super::{check_range, state_tensor, Optimizer, OptimizerState};
-use crate::fused::{self, Update};
+use super::kernel::{update, Update};
+use super::{check_setting, state_tensor, Optimizer, OptimizerState};
 use crate::{Error, Result};
 
 /// Hyperparameters of [`Sgd`]. PyTorch has no default learning rate; ours is 0.01.
@@ -39,6 +39,40 @@ impl Default for SgdConfig {
     }
 }
 
+impl SgdConfig {
+    /// Checks every setting: `lr` finite and > 0, `momentum` and
+    /// `weight_decay` finite and >= 0, `nesterov` only with a momentum > 0.
+    /// The error, [`Error::Setting`], names the field.
+    pub fn check(&self) -> Result<()> {
+        check_setting(
+            "lr",
+            self.lr,
+            self.lr > 0.0,
+            "a finite number greater than 0",
+        )?;
+        check_setting(
+            "momentum",
+            self.momentum,
+            self.momentum >= 0.0,
+            "a finite number at least 0",
+        )?;
+        check_setting(
+            "weight_decay",
+            self.weight_decay,
+            self.weight_decay >= 0.0,
+            "a finite number at least 0",
+        )?;
+        if self.nesterov && self.momentum == 0.0 {
+            return Err(Error::Setting {
+                name: "nesterov",
+                value: self.momentum,
+                expected: "a momentum greater than 0",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Stochastic gradient descent.
 #[derive(Debug)]
 pub struct Sgd {
@@ -49,14 +83,10 @@ pub struct Sgd {
 }
 
 impl Sgd {
-    /// An optimizer over the named parameters; checks the hyperparameters.
+    /// An optimizer over the named parameters; checks the hyperparameters
+    /// ([`SgdConfig::check`]).
     pub fn new(params: Vec<(String, Var)>, config: SgdConfig) -> Result<Self> {
-        check_range("lr", config.lr, 0.0, true)?;
-        check_range("momentum", config.momentum, 0.0, false)?;
-        check_range("weight-decay", config.weight_decay, 0.0, false)?;
-        if config.nesterov && config.momentum == 0.0 {
-            return Err(Error::config("nesterov", "needs a momentum greater than 0"));
-        }
+        config.check()?;
         let buffers = vec![None; params.len()];
         Ok(Self {
             params,
@@ -77,7 +107,7 @@ impl Optimizer for Sgd {
         let c = self.config;
         for ((_, p), buf) in self.params.iter().zip(self.buffers.iter_mut()) {
             let Some(g) = grads.get(p) else { continue };
-            if fused::is_fusable(&[p, g]) {
+            if crate::kernel::use_kernel(true, &[p, g]) {
                 step_in_place(&c, p, g, buf)?;
             } else {
                 step_tensors(&c, p, g, buf)?;
@@ -125,18 +155,18 @@ impl Optimizer for Sgd {
     }
 }
 
-/// The update on the CPU: one pass per tensor, no allocation after the first step.
+/// The update on the CPU kernel: one pass per tensor, no allocation after the first step.
 fn step_in_place(c: &SgdConfig, p: &Var, g: &Tensor, buf: &mut Option<Tensor>) -> Result<()> {
     let wd = c.weight_decay;
     if c.momentum == 0.0 {
-        return Ok(fused::update(p, g, g, Update::Sgd { lr: c.lr, wd })?);
+        return Ok(update(p, g, g, Update::Sgd { lr: c.lr, wd })?);
     }
     let first = buf.is_none();
     let b = match buf {
         Some(b) => b.clone(),
         None => buf.insert(p.zeros_like()?).clone(),
     };
-    fused::update(
+    update(
         &b,
         g,
         p,
@@ -152,10 +182,10 @@ fn step_in_place(c: &SgdConfig, p: &Var, g: &Tensor, buf: &mut Option<Tensor>) -
         wd,
         nesterov: c.nesterov,
     };
-    Ok(fused::update(p, g, &b, rule)?)
+    Ok(update(p, g, &b, rule)?)
 }
 
-/// The update with tensor operations, on any device.
+/// The update in plain tensor operations, on any device.
 fn step_tensors(c: &SgdConfig, p: &Var, g: &Tensor, buf: &mut Option<Tensor>) -> Result<()> {
     let mut g = if c.weight_decay != 0.0 {
         (g + (p.as_tensor() * c.weight_decay)?)?

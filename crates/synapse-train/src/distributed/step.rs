@@ -93,12 +93,38 @@ impl Buffer {
 }
 
 /// `den_r / den`: rank r's share of the global batch's loss. The mean losses
-/// divide by the rows (times the outputs, which cancel); `sse` is a sum.
-pub fn share(loss: Loss, local_rows: usize, global_rows: usize) -> f64 {
-    match loss {
-        Loss::Sse => 1.0,
-        _ => local_rows as f64 / global_rows as f64,
-    }
+/// divide by the rows (times the outputs, which cancel); `sse` is a sum;
+/// cross-entropy with class weights divides by the sum of the targets'
+/// weights (`CrossEntropyLoss(weight=)`), so the share is that of the slice
+/// `range` of the batch `rows` of targets `y`.
+fn share(
+    loss: Loss,
+    class_weights: Option<&[f64]>,
+    rows: &[u32],
+    range: &std::ops::Range<usize>,
+    y: &Tensor,
+) -> Result<f64> {
+    Ok(match (loss, class_weights) {
+        (Loss::Sse, _) => 1.0,
+        (Loss::CrossEntropy, Some(w)) => {
+            let idx = Tensor::new(rows, y.device())?;
+            let classes = y
+                .index_select(&idx, 0)?
+                .flatten_all()?
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?;
+            let weight = |c: &f64| w.get(*c as usize).copied().unwrap_or(0.0);
+            let den: f64 = classes.iter().map(weight).sum();
+            let mine: f64 = classes[range.clone()].iter().map(weight).sum();
+            // No weight in the whole batch: 0/0 on every rank, as in one process.
+            if den == 0.0 {
+                1.0
+            } else {
+                mine / den
+            }
+        }
+        _ => range.len() as f64 / rows.len() as f64,
+    })
 }
 
 /// A model's replica on one rank: its parameters and the step's buffer.
@@ -185,9 +211,11 @@ impl Replicas {
     /// (`whole`: the batch is all of `x` in order). `loss_of` gives the
     /// loss tensor of a slice. Returns the global loss, and the summed
     /// gradients unless that loss is NaN or infinite.
+    #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
         loss: Loss,
+        class_weights: Option<&[f64]>,
         rows: &[u32],
         (x, y): (&Tensor, &Tensor),
         whole: bool,
@@ -198,11 +226,14 @@ impl Replicas {
         let (at_loss, at_failed) = (self.numel + n_params, self.numel + n_params + 1);
         self.buf.clear();
         let range = slice_range(rows.len(), size, rank);
-        let scale = share(loss, range.len(), rows.len());
         let local = if range.is_empty() {
             Ok(())
         } else {
-            self.local_part(rows, range, (x, y), whole, scale, loss_of)
+            // A slice whose targets weigh nothing contributes nothing.
+            share(loss, class_weights, rows, &range, y).and_then(|scale| match scale {
+                0.0 => Ok(()),
+                _ => self.local_part(rows, range, (x, y), whole, scale, loss_of),
+            })
         };
         if local.is_err() {
             self.buf.set(at_failed + rank, 1.0);

@@ -1,8 +1,13 @@
 //! A dense layer: `y = x W^T + b`.
 //!
 //! Shapes: `x` `[batch, in]`, `W` `[out, in]` (PyTorch's layout), `b` `[out]`,
-//! `y` `[batch, out]`. Gradients (autodiff): `dW = dy^T x`, `db = sum_batch dy`,
-//! `dx = dy W`.
+//! `y` `[batch, out]`. Gradients: `dW = dy^T x`, `db = sum_batch dy`, `dx = dy W`.
+//!
+//! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
+//! candle ops below (matmul, broadcast add), which autodiff differentiates on
+//! any device, and the CPU kernel in `kernel.rs`, which also applies a
+//! following sigmoid, tanh, relu or identity in the same pass and carries its
+//! own backward. Reference: `synapse_reference::RefLayer::Dense`.
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -16,9 +21,12 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
+mod kernel;
+
 use candle_core::{Tensor, Var};
 
-use crate::{Error, Result};
+use crate::{Activation, Error, Result};
+use kernel::KernelAct;
 
 /// A dense layer built from given parameters (see [`crate::init`] for random ones).
 #[derive(Debug, Clone)]
@@ -81,12 +89,35 @@ impl Linear {
         }
     }
 
-    /// `x W^T + b` for `x` of shape `[batch, in]`.
+    /// `x W^T + b` for `x` of shape `[batch, in]`; `[batch, out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_then(x, None)
+    }
+
+    /// `act(x W^T + b)`: the layer and the activation after it in the stack.
+    ///
+    /// # Shapes
+    /// `x` `[batch, in]` to `[batch, out]`.
+    pub fn forward_then(&self, x: &Tensor, act: Option<&Activation>) -> Result<Tensor> {
         self.check_input(x)?;
+        let bias = self.bias.as_ref().map(|b| b.as_tensor());
+        let mut tensors = vec![x, self.weight.as_tensor()];
+        tensors.extend(bias);
+        if crate::kernel::use_kernel(true, &tensors) {
+            let fused = act.and_then(KernelAct::of);
+            let y = kernel::dense(x, &self.weight, bias, fused.unwrap_or(KernelAct::Identity))?;
+            return match (act, fused) {
+                (Some(a), None) => a.forward(&y),
+                _ => Ok(y),
+            };
+        }
         let y = x.matmul(&self.weight.t()?)?;
-        match &self.bias {
-            Some(b) => Ok(y.broadcast_add(b)?),
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        match act {
+            Some(a) => a.forward(&y),
             None => Ok(y),
         }
     }

@@ -1,4 +1,5 @@
-//! A dense layer and its activation in one op: `y = act(x W^T + b)`.
+//! The CPU kernel of a dense layer and the activation after it, in one op:
+//! `y = act(x W^T + b)`, with its hand-written backward.
 //!
 //! Shapes: `x` `[batch, in]`, `W` `[out, in]`, `b` `[out]`, `y` `[batch, out]`.
 //! Backward, from `dy`: `dz = dy * act'(y)` (sigmoid `y(1-y)`, tanh `1-y^2`,
@@ -7,27 +8,28 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::gemm::{gemm_into, matmul, product};
-use super::storage::{with_float, Real, View};
+use crate::kernel::gemm::{gemm_into, matmul, product};
+use crate::kernel::storage::{with_float, Real};
+use crate::kernel::view::View;
 use crate::Activation;
 
-/// The activations that fuse with a dense layer (derivative known from the output).
+/// The activations the kernel applies after the product (derivative known from the output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FusedAct {
+pub(crate) enum KernelAct {
     Identity,
     Sigmoid,
     Tanh,
     Relu,
 }
 
-impl FusedAct {
-    /// The fused form of an activation, if it has one.
+impl KernelAct {
+    /// The kernel's form of an activation, if it has one.
     pub(crate) fn of(a: &Activation) -> Option<Self> {
         match a {
-            Activation::Identity => Some(FusedAct::Identity),
-            Activation::Sigmoid => Some(FusedAct::Sigmoid),
-            Activation::Tanh => Some(FusedAct::Tanh),
-            Activation::Relu => Some(FusedAct::Relu),
+            Activation::Identity => Some(KernelAct::Identity),
+            Activation::Sigmoid => Some(KernelAct::Sigmoid),
+            Activation::Tanh => Some(KernelAct::Tanh),
+            Activation::Relu => Some(KernelAct::Relu),
             _ => None,
         }
     }
@@ -35,11 +37,11 @@ impl FusedAct {
     #[inline]
     fn apply<T: Real>(self, z: T) -> T {
         match self {
-            FusedAct::Identity => z,
+            KernelAct::Identity => z,
             // 1 / (e^-z + 1), as candle's sigmoid (and numpy's 1 / (1 + e^-z)).
-            FusedAct::Sigmoid => ((-z).exp() + T::one()).recip(),
-            FusedAct::Tanh => z.tanh(),
-            FusedAct::Relu => {
+            KernelAct::Sigmoid => ((-z).exp() + T::one()).recip(),
+            KernelAct::Tanh => z.tanh(),
+            KernelAct::Relu => {
                 if z > T::zero() {
                     z
                 } else {
@@ -53,10 +55,10 @@ impl FusedAct {
     /// that each vectorises.
     fn apply_all<T: Real>(self, v: &mut [T]) {
         match self {
-            FusedAct::Identity => {}
-            FusedAct::Sigmoid => v.iter_mut().for_each(|x| *x = FusedAct::Sigmoid.apply(*x)),
-            FusedAct::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
-            FusedAct::Relu => v.iter_mut().for_each(|x| *x = x.max(T::zero())),
+            KernelAct::Identity => {}
+            KernelAct::Sigmoid => v.iter_mut().for_each(|x| *x = KernelAct::Sigmoid.apply(*x)),
+            KernelAct::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
+            KernelAct::Relu => v.iter_mut().for_each(|x| *x = x.max(T::zero())),
         }
     }
 
@@ -64,10 +66,10 @@ impl FusedAct {
     fn grad_all<T: Real>(self, dy: &[T], y: &[T], dz: &mut Vec<T>) {
         let (one, zero) = (T::one(), T::zero());
         match self {
-            FusedAct::Identity => dz.extend_from_slice(dy),
-            FusedAct::Sigmoid => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * ((one - o) * o))),
-            FusedAct::Tanh => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * (one - o * o))),
-            FusedAct::Relu => dz.extend(
+            KernelAct::Identity => dz.extend_from_slice(dy),
+            KernelAct::Sigmoid => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * ((one - o) * o))),
+            KernelAct::Tanh => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * (one - o * o))),
+            KernelAct::Relu => dz.extend(
                 dy.iter()
                     .zip(y)
                     .map(|(&g, &o)| if o > zero { g } else { zero }),
@@ -79,10 +81,10 @@ impl FusedAct {
     #[inline]
     fn grad<T: Real>(self, dy: T, y: T) -> T {
         match self {
-            FusedAct::Identity => dy,
-            FusedAct::Sigmoid => dy * ((T::one() - y) * y),
-            FusedAct::Tanh => dy * (T::one() - y * y),
-            FusedAct::Relu => {
+            KernelAct::Identity => dy,
+            KernelAct::Sigmoid => dy * ((T::one() - y) * y),
+            KernelAct::Tanh => dy * (T::one() - y * y),
+            KernelAct::Relu => {
                 if y > T::zero() {
                     dy
                 } else {
@@ -94,26 +96,21 @@ impl FusedAct {
 }
 
 /// The forward op; the bias is the optional third argument.
-struct Dense(FusedAct);
+struct Dense(KernelAct);
 
 fn forward<T: Real>(
-    act: FusedAct,
+    act: KernelAct,
     x: View<T>,
     w: View<T>,
     b: Option<View<T>>,
 ) -> Result<(CpuStorage, Shape)> {
-    let (batch, out) = (x.rows, w.rows);
-    if x.cols != w.cols || b.is_some_and(|b| b.cols != out) {
-        candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols, w.cols);
+    crate::kernel::count_call();
+    let (batch, out) = (x.rows(), w.rows());
+    if x.cols() != w.cols() || b.is_some_and(|b| b.cols() != out) {
+        candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols(), w.cols());
     }
     // W^T as a view: element (k, j) of W^T is W[j, k].
-    let wt = View {
-        data: w.data,
-        rows: w.cols,
-        cols: w.rows,
-        rs: w.cs,
-        cs: w.rs,
-    };
+    let wt = w.t();
     let mut y = match b {
         None => product(x, wt),
         Some(b) => {
@@ -130,7 +127,7 @@ fn forward<T: Real>(
 }
 
 fn dispatch(
-    act: FusedAct,
+    act: KernelAct,
     x: (&CpuStorage, &Layout),
     w: (&CpuStorage, &Layout),
     b: Option<(&CpuStorage, &Layout)>,
@@ -144,7 +141,7 @@ fn dispatch(
 }
 
 /// `dz = dy * act'(y)`, elementwise, outside the graph.
-struct ActGrad(FusedAct);
+struct ActGrad(KernelAct);
 
 impl CustomOp2 for ActGrad {
     fn name(&self) -> &'static str {
@@ -159,19 +156,19 @@ impl CustomOp2 for ActGrad {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         fn run<T: Real>(
-            act: FusedAct,
+            act: KernelAct,
             s1: &CpuStorage,
             l1: &Layout,
             s2: &CpuStorage,
             l2: &Layout,
         ) -> Result<(CpuStorage, Shape)> {
             let (dy, y) = (View::<T>::new(s1, l1)?, View::<T>::new(s2, l2)?);
-            let mut dz = Vec::with_capacity(dy.rows * dy.cols);
+            let mut dz = Vec::with_capacity(dy.rows() * dy.cols());
             match (dy.contiguous(), y.contiguous()) {
                 (Some(a), Some(b)) => act.grad_all(a, b, &mut dz),
                 _ => {
-                    for r in 0..dy.rows {
-                        for c in 0..dy.cols {
+                    for r in 0..dy.rows() {
+                        for c in 0..dy.cols() {
                             dz.push(act.grad(dy.at(r, c), y.at(r, c)));
                         }
                     }
@@ -195,21 +192,21 @@ impl candle_core::CustomOp1 for RowSum {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         fn run<T: Real>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
             let v = View::<T>::new(s, l)?;
-            let mut out = vec![T::zero(); v.cols];
-            for r in 0..v.rows {
+            let mut out = vec![T::zero(); v.cols()];
+            for r in 0..v.rows() {
                 for (c, o) in out.iter_mut().enumerate() {
                     *o += v.at(r, c);
                 }
             }
-            Ok((T::storage(out), Shape::from(v.cols)))
+            Ok((T::storage(out), Shape::from(v.cols())))
         }
         with_float!(s, "row-sum", T => run::<T>(s, l))
     }
 }
 
-/// The gradients `(dx, dW, db)` of the fused layer.
+/// The gradients `(dx, dW, db)` of the layer.
 fn backward(
-    act: FusedAct,
+    act: KernelAct,
     x: &Tensor,
     w: &Tensor,
     y: &Tensor,
@@ -217,7 +214,7 @@ fn backward(
     bias: bool,
 ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
     let dz = match act {
-        FusedAct::Identity => dy.clone(),
+        KernelAct::Identity => dy.clone(),
         _ => dy.apply_op2_no_bwd(y, &ActGrad(act))?,
     };
     let dw = matmul(&dz.t()?, x)?;
@@ -292,7 +289,7 @@ impl CustomOp2 for Dense {
 }
 
 /// `act(x W^T + b)` as one op with its own backward (CPU, f32/f64).
-pub(crate) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: FusedAct) -> Result<Tensor> {
+pub(super) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: KernelAct) -> Result<Tensor> {
     match b {
         Some(b) => x.apply_op3(w, b, Dense(act)),
         None => x.apply_op2(w, Dense(act)),

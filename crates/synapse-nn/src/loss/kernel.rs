@@ -1,4 +1,5 @@
-//! Losses as single ops (CPU, f32/f64), summing in f64. `o` is the output
+//! The CPU kernel of the losses that have one (all but `bce`): value and
+//! gradient each in one pass (f32/f64), summing in f64. `o` is the output
 //! `[N, K]`, `t` the target; `n = N K` elements, `s` the incoming gradient.
 //!
 //! | loss | value | gradient |
@@ -10,7 +11,8 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::storage::{with_float, Real, View};
+use crate::kernel::storage::{with_float, Real};
+use crate::kernel::view::View;
 use crate::Loss;
 
 struct LossOp(Loss);
@@ -20,36 +22,31 @@ struct LossGrad {
     scale: f64,
 }
 
-/// The class index of row `i` of a `[N]` or `[N, 1]` target, checked against `k`.
+/// The class index of row `i` of a `[N]` or `[N, 1]` target, by the one rule
+/// of [`crate::class_index`] (already checked by `Loss::forward`).
 fn class<T: Real>(t: &View<T>, i: usize, k: usize) -> Result<usize> {
-    let v = if t.rows == 1 && t.cols > 1 {
+    let v = if t.rows() == 1 && t.cols() > 1 {
         t.at(0, i)
     } else {
         t.at(i, 0)
-    }
-    .as_f64();
-    if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < k) {
-        candle_core::bail!(
-            "invalid cross-entropy target: class index {v} is out of range for {k} output columns"
-        );
-    }
-    Ok(v as usize)
+    };
+    crate::class_index(v.as_f64(), k).map_err(candle_core::Error::wrap)
 }
 
 fn check_target<T: Real>(loss: Loss, o: &View<T>, t: &View<T>) -> Result<()> {
     let ok = match loss {
         Loss::CrossEntropy => {
-            (t.rows == o.rows && t.cols == 1) || (t.rows == 1 && t.cols == o.rows)
+            (t.rows() == o.rows() && t.cols() == 1) || (t.rows() == 1 && t.cols() == o.rows())
         }
-        _ => t.rows == o.rows && t.cols == o.cols,
+        _ => t.rows() == o.rows() && t.cols() == o.cols(),
     };
     if !ok {
         candle_core::bail!(
             "{loss} target [{}, {}] does not fit output [{}, {}]",
-            t.rows,
-            t.cols,
-            o.rows,
-            o.cols
+            t.rows(),
+            t.cols(),
+            o.rows(),
+            o.cols()
         );
     }
     Ok(())
@@ -57,29 +54,32 @@ fn check_target<T: Real>(loss: Loss, o: &View<T>, t: &View<T>) -> Result<()> {
 
 /// `(max, ln sum e^(x - max))` of row `i`.
 fn log_sum_exp<T: Real>(o: &View<T>, i: usize) -> (f64, f64) {
-    let max = (0..o.cols)
+    let max = (0..o.cols())
         .map(|j| o.at(i, j).as_f64())
         .fold(f64::NEG_INFINITY, f64::max);
-    let sum: f64 = (0..o.cols).map(|j| (o.at(i, j).as_f64() - max).exp()).sum();
+    let sum: f64 = (0..o.cols())
+        .map(|j| (o.at(i, j).as_f64() - max).exp())
+        .sum();
     (max, sum.ln())
 }
 
 fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<f64> {
+    crate::kernel::count_call();
     check_target(loss, &o, &t)?;
-    let n = (o.rows * o.cols) as f64;
+    let n = (o.rows() * o.cols()) as f64;
     let mut total = 0.0f64;
     match loss {
         Loss::CrossEntropy => {
-            for i in 0..o.rows {
-                let c = class(&t, i, o.cols)?;
+            for i in 0..o.rows() {
+                let c = class(&t, i, o.cols())?;
                 let (max, lse) = log_sum_exp(&o, i);
                 total += max + lse - o.at(i, c).as_f64();
             }
-            return Ok(total / o.rows as f64);
+            return Ok(total / o.rows() as f64);
         }
         _ => {
-            for i in 0..o.rows {
-                for j in 0..o.cols {
+            for i in 0..o.rows() {
+                for j in 0..o.cols() {
                     let (x, y) = (o.at(i, j).as_f64(), t.at(i, j).as_f64());
                     total += match loss {
                         Loss::Sse | Loss::Mse => (x - y) * (x - y),
@@ -97,38 +97,38 @@ fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<f64> {
 
 fn gradient<T: Real>(loss: Loss, scale: f64, o: View<T>, t: View<T>) -> Result<Vec<T>> {
     check_target(loss, &o, &t)?;
-    let n = (o.rows * o.cols) as f64;
-    let mut g = Vec::with_capacity(o.rows * o.cols);
+    let n = (o.rows() * o.cols()) as f64;
+    let mut g = Vec::with_capacity(o.rows() * o.cols());
     match loss {
         // Written as the unfused graph computes it, so that sse with lr 1 is
         // the article's update bit for bit.
         Loss::Sse => {
             let s = T::from_f64(scale);
-            for i in 0..o.rows {
-                g.extend((0..o.cols).map(|j| (o.at(i, j) - t.at(i, j)) * s));
+            for i in 0..o.rows() {
+                g.extend((0..o.cols()).map(|j| (o.at(i, j) - t.at(i, j)) * s));
             }
         }
         Loss::Mse => {
             let s = T::from_f64(2.0 * scale / n);
-            for i in 0..o.rows {
-                g.extend((0..o.cols).map(|j| (o.at(i, j) - t.at(i, j)) * s));
+            for i in 0..o.rows() {
+                g.extend((0..o.cols()).map(|j| (o.at(i, j) - t.at(i, j)) * s));
             }
         }
         Loss::BceLogits => {
             let s = scale / n;
-            for i in 0..o.rows {
-                g.extend((0..o.cols).map(|j| {
+            for i in 0..o.rows() {
+                g.extend((0..o.cols()).map(|j| {
                     let x = o.at(i, j).as_f64();
                     T::from_f64((1.0 / (1.0 + (-x).exp()) - t.at(i, j).as_f64()) * s)
                 }));
             }
         }
         Loss::CrossEntropy => {
-            let s = scale / o.rows as f64;
-            for i in 0..o.rows {
-                let c = class(&t, i, o.cols)?;
+            let s = scale / o.rows() as f64;
+            for i in 0..o.rows() {
+                let c = class(&t, i, o.cols())?;
                 let (max, lse) = log_sum_exp(&o, i);
-                g.extend((0..o.cols).map(|j| {
+                g.extend((0..o.cols()).map(|j| {
                     let p = (o.at(i, j).as_f64() - max - lse).exp();
                     T::from_f64((p - if j == c { 1.0 } else { 0.0 }) * s)
                 }));
@@ -195,14 +195,7 @@ impl CustomOp2 for LossGrad {
     }
 }
 
-/// The loss as one op with its own backward; `None` when the loss has no fused form.
-pub(crate) fn fused_loss(loss: Loss, out: &Tensor, target: &Tensor) -> Option<Result<Tensor>> {
-    if loss == Loss::Bce {
-        return None;
-    }
-    let target = match target.to_dtype(out.dtype()) {
-        Ok(t) => t,
-        Err(e) => return Some(Err(e)),
-    };
-    Some(out.apply_op2(&target, LossOp(loss)))
+/// The loss as one op with its own backward; `target` already in `out`'s dtype.
+pub(super) fn loss(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Tensor> {
+    out.apply_op2(target, LossOp(loss))
 }

@@ -12,13 +12,22 @@
 //! `bce` clamps the probability into `[e^-100, 1]` before the log (the same
 //! value as PyTorch's clamped log); where `p` is exactly 0 or 1 its gradient is
 //! 0 rather than PyTorch's `1/eps`, so prefer `bce-logits`.
+//!
+//! Every loss is defined below in plain candle ops; all but `bce` also have a
+//! CPU kernel (`kernel.rs`), chosen by [`crate::kernel::use_kernel`]. Class
+//! indices are checked once, by [`class_index`], before either path runs.
 
 use std::fmt;
 use std::str::FromStr;
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{Tensor, D};
 
-use crate::{fused, Error, Result};
+mod class;
+mod kernel;
+
+pub use class::{class_index, class_indices};
+
+use crate::{Error, Result};
 
 /// A training objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +61,19 @@ impl Loss {
 
     /// The loss of `out` against `target`, a scalar tensor.
     pub fn forward(&self, out: &Tensor, target: &Tensor) -> Result<Tensor> {
+        self.forward_weighted(out, target, None)
+    }
+
+    /// The loss with class weights `w` (cross-entropy only), PyTorch's
+    /// `CrossEntropyLoss(weight=w)`: `-sum_n w[y_n] log_softmax(out)_{n,y_n} / sum_n w[y_n]`,
+    /// the weighted mean. Weights must be finite, at least 0, one per output
+    /// column. Weighted losses take the plain tensor path.
+    pub fn forward_weighted(
+        &self,
+        out: &Tensor,
+        target: &Tensor,
+        class_weights: Option<&[f64]>,
+    ) -> Result<Tensor> {
         let (n, k) = match out.dims() {
             &[n, k] => (n, k),
             d => return Err(Error::shape(format!("{self} output"), "[N, K]", d)),
@@ -71,16 +93,31 @@ impl Loss {
                 target.dims(),
             ));
         }
-        if fused::is_fusable(&[out]) {
-            if let Some(loss) = fused::fused_loss(*self, out, target) {
-                // The kernel's own message names the bad class index.
-                return Ok(loss?);
+        let target = target.to_dtype(out.dtype())?;
+        let classes = match self {
+            Loss::CrossEntropy => Some(class_indices(&target, k)?),
+            _ => None,
+        };
+        if let Some(w) = class_weights {
+            if *self != Loss::CrossEntropy {
+                return Err(Error::config(
+                    "class weights",
+                    format!("apply to cross-entropy only, not {self}"),
+                ));
+            }
+            if w.len() != k || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
+                return Err(Error::config(
+                    "class weights",
+                    format!(
+                        "expected {k} finite weights of at least 0 (one per output column), got {w:?}"
+                    ),
+                ));
             }
         }
-        if let Loss::CrossEntropy = self {
-            return cross_entropy(out, target, k);
+        let has_kernel = self.has_kernel() && class_weights.is_none();
+        if crate::kernel::use_kernel(has_kernel, &[out, &target]) {
+            return kernel::loss(*self, out, &target).map_err(Error::from);
         }
-        let target = target.to_dtype(out.dtype())?;
         let loss = match self {
             Loss::Sse => ((out - &target)?.sqr()?.sum_all()? * 0.5)?,
             Loss::Mse => (out - &target)?.sqr()?.mean_all()?,
@@ -97,24 +134,31 @@ impl Loss {
                 let soft = (out.abs()?.neg()?.exp()? + 1.0)?.log()?;
                 ((out.relu()? - (out * &target)?)? + soft)?.mean_all()?
             }
-            Loss::CrossEntropy => unreachable!("handled above"),
+            Loss::CrossEntropy => {
+                let classes = classes.unwrap_or_default();
+                let index: Vec<u32> = classes.iter().map(|&c| c as u32).collect();
+                let index = Tensor::from_vec(index, (n, 1), out.device())?;
+                let log_p = candle_nn::ops::log_softmax(out, D::Minus1)?;
+                let picked = log_p.gather(&index, 1)?;
+                match class_weights {
+                    None => picked.mean_all()?.neg()?,
+                    Some(w) => {
+                        let per_row: Vec<f64> = classes.iter().map(|&c| w[c]).collect();
+                        let total: f64 = per_row.iter().sum();
+                        let per_row = Tensor::from_vec(per_row, (n, 1), out.device())?
+                            .to_dtype(out.dtype())?;
+                        ((picked * per_row)?.sum_all()? / total)?.neg()?
+                    }
+                }
+            }
         };
         Ok(loss)
     }
-}
 
-fn cross_entropy(logits: &Tensor, target: &Tensor, k: usize) -> Result<Tensor> {
-    let index = target.flatten_all()?.to_dtype(DType::U32)?;
-    let largest = index.max(0)?.to_scalar::<u32>()? as usize;
-    if largest >= k {
-        return Err(Error::config(
-            "cross-entropy target",
-            format!("class index {largest} is out of range for {k} output columns"),
-        ));
+    /// Whether the loss has a CPU kernel (all but `bce`).
+    fn has_kernel(&self) -> bool {
+        !matches!(self, Loss::Bce)
     }
-    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let picked = log_p.gather(&index.unsqueeze(1)?, 1)?;
-    Ok(picked.mean_all()?.neg()?)
 }
 
 impl fmt::Display for Loss {

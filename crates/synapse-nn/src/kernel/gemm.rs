@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::storage::{with_float, Real, View};
+use super::storage::{with_float, Real};
+use super::view::View;
 
 /// Products below this many flops run on one thread. Measured on a 2-core
 /// machine: splitting the MLP benchmark's 51-Mflop products over two threads
@@ -37,29 +38,47 @@ pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
 }
 
 /// `dst (m x n, row-major) = [dst +] a (m x k) * b (k x n)`, accumulating when asked.
+///
+/// Panics if `dst.len() != m * n` or `a.cols() != b.rows()`: callers check the
+/// sizes of user tensors first (with an error naming them); this is an
+/// internal invariant.
 pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) {
-    assert_eq!(dst.len(), a.rows * b.cols, "gemm_into: destination size");
-    if a.cols == 0 {
+    assert_eq!(
+        dst.len(),
+        a.rows() * b.cols(),
+        "gemm_into: destination size"
+    );
+    assert_eq!(a.cols(), b.rows(), "gemm_into: inner sizes");
+    if a.cols() == 0 {
         if !accumulate {
             dst.iter_mut().for_each(|v| *v = T::zero());
         }
         return;
     }
-    // SAFETY: dst holds m x n elements, checked above.
+    // SAFETY: dst is an initialised slice of exactly m x n elements, borrowed
+    // mutably (so it overlaps neither view's shared slice); k = a.cols() = b.rows() > 0.
     unsafe { gemm_raw(dst.as_mut_ptr(), a, b, accumulate) }
 }
 
+/// `dst = [dst +] a * b` through the `gemm` crate.
+///
 /// # Safety
-/// `dst` must be valid for writes (and reads when `accumulate`) of
-/// `a.rows * b.cols` elements, row-major, with `a.cols > 0`.
+/// - `dst` is valid for writes of `a.rows() * b.cols()` elements, laid out
+///   row-major (row stride `b.cols()`, column stride 1);
+/// - when `accumulate`, those elements are also initialised (they are read);
+/// - `dst`'s elements do not overlap the memory of `a` or `b`;
+/// - `a.cols() == b.rows()` and `a.cols() > 0`.
+///
+/// The views themselves need no precondition: a [`View`] addresses only
+/// elements inside its slice (checked when it was built).
 unsafe fn gemm_raw<T: Real>(dst: *mut T, a: View<T>, b: View<T>, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    debug_assert_eq!(b.rows, k);
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: the views come from candle layouts whose strides address
-    // elements inside their slices; dst is m x n row-major and exclusively ours.
+    let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
+    // SAFETY: the caller guarantees dst (m x n row-major, disjoint from a and
+    // b) and k; the views' strides address elements inside their slices.
     unsafe {
         gemm::gemm(
             m,
@@ -69,12 +88,12 @@ unsafe fn gemm_raw<T: Real>(dst: *mut T, a: View<T>, b: View<T>, accumulate: boo
             1,
             n as isize,
             accumulate,
-            a.data.as_ptr(),
-            a.cs as isize,
-            a.rs as isize,
-            b.data.as_ptr(),
-            b.cs as isize,
-            b.rs as isize,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
             if accumulate { T::one() } else { T::zero() },
             T::one(),
             false,
@@ -85,15 +104,18 @@ unsafe fn gemm_raw<T: Real>(dst: *mut T, a: View<T>, b: View<T>, accumulate: boo
     }
 }
 
-/// A fresh `a * b`, written by gemm without zero-filling first.
+/// A fresh `a * b`, written by gemm without zero-filling first. Panics if
+/// `a.cols() != b.rows()` (an internal invariant, as for [`gemm_into`]).
 pub(crate) fn product<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
-    let n = a.rows * b.cols;
-    if a.cols == 0 {
+    assert_eq!(a.cols(), b.rows(), "product: inner sizes");
+    let n = a.rows() * b.cols();
+    if a.cols() == 0 {
         return vec![T::zero(); n];
     }
     let mut dst: Vec<T> = Vec::with_capacity(n);
-    // SAFETY: with k > 0 and no accumulation, gemm writes every one of the n
-    // elements and reads none; the length is set only after.
+    // SAFETY: the new Vec's buffer holds n elements, is ours alone, and is
+    // written (not read: no accumulation) in full by gemm since k > 0; the
+    // length is set only after.
     unsafe {
         gemm_raw(dst.as_mut_ptr(), a, b, false);
         dst.set_len(n);
@@ -123,17 +145,17 @@ impl CustomOp2 for MatMul {
             l2: &Layout,
         ) -> Result<(CpuStorage, Shape)> {
             let (a, b) = (View::<T>::new(s1, l1)?, View::<T>::new(s2, l2)?);
-            if a.cols != b.rows {
+            if a.cols() != b.rows() {
                 candle_core::bail!(
                     "matmul: [{}, {}] x [{}, {}]",
-                    a.rows,
-                    a.cols,
-                    b.rows,
-                    b.cols
+                    a.rows(),
+                    a.cols(),
+                    b.rows(),
+                    b.cols()
                 );
             }
             let dst = product(a, b);
-            Ok((T::storage(dst), Shape::from((a.rows, b.cols))))
+            Ok((T::storage(dst), Shape::from((a.rows(), b.cols()))))
         }
         with_float!(s1, "synapse-matmul", T => run::<T>(s1, l1, s2, l2))
     }

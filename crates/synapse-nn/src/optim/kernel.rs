@@ -1,5 +1,6 @@
-//! Optimizer updates in place (CPU, f32/f64): one pass over a parameter or a
-//! state tensor, no allocation. Each rule is PyTorch's, in PyTorch's order of
+//! The CPU kernel of the optimizer updates, in place (f32/f64): one pass over
+//! a parameter or a state tensor, no allocation. The plain-op definitions are
+//! in `sgd.rs` and `adam.rs`; [`crate::kernel::use_kernel`] picks. Each rule is PyTorch's, in PyTorch's order of
 //! operations (`g' = g + wd p` is `grad.add(param, alpha=wd)`, and so on).
 //!
 //! | update | target | from | new value |
@@ -13,7 +14,7 @@
 
 use candle_core::{CpuStorage, InplaceOp3, Layout, Result, Tensor};
 
-use super::storage::Real;
+use crate::kernel::storage::Real;
 
 /// One in-place update rule and its constants.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +131,7 @@ impl InplaceOp3 for Update {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<()> {
+        crate::kernel::count_call();
         let n = l1.shape().elem_count();
         for l in [l1, l2, l3] {
             if !l.is_contiguous() || l.shape().elem_count() != n {

@@ -1,0 +1,110 @@
+//! `--log FILE.csv`: one row per epoch, written and flushed as training goes,
+//! so a crash leaves the rows so far.
+//!
+//! Columns: `epoch,lr,loss`, then with validation `val_loss` and the other
+//! validation figures (`val_accuracy,val_precision,val_recall,val_f1` for a
+//! classifier, `val_mse,val_mae,val_rmse,val_r2` for regression), then
+//! `seconds`. Numbers are written in Rust's shortest round-trip form, so a
+//! spreadsheet or `float()` reads back the exact values. A resumed run
+//! writes the checkpoint's epochs first.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Result};
+use synapse_train::{EpochRecord, History, Observer};
+
+/// The log file, opened when training starts.
+pub struct EpochLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+    header: bool,
+    failed: Option<std::io::Error>,
+}
+
+impl EpochLog {
+    /// Creates (or empties) `path` and writes the rows of `history`.
+    pub fn start(path: &Path, history: &History) -> Result<Self> {
+        let file = File::create(path)
+            .map_err(|e| anyhow!("--log {}: {}", path.display(), crate::message::os_error(&e)))?;
+        let mut log = Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            header: false,
+            failed: None,
+        };
+        for r in &history.epochs {
+            log.row(r);
+        }
+        Ok(log)
+    }
+
+    fn row(&mut self, r: &EpochRecord) {
+        if self.failed.is_some() {
+            return;
+        }
+        let figures = r.val.map(|v| v.figures()).unwrap_or_default();
+        let mut text = String::new();
+        if !self.header {
+            text.push_str("epoch,lr,loss");
+            for (name, _) in &figures {
+                text.push_str(&format!(",val_{name}"));
+            }
+            text.push_str(",seconds\n");
+            self.header = true;
+        }
+        text.push_str(&format!("{},{},{}", r.epoch, r.lr, r.loss));
+        for (_, value) in &figures {
+            text.push_str(&format!(",{value}"));
+        }
+        text.push_str(&format!(",{}\n", r.seconds));
+        let written = self
+            .out
+            .write_all(text.as_bytes())
+            .and_then(|()| self.out.flush());
+        if let Err(e) = written {
+            self.failed = Some(e);
+        }
+    }
+
+    /// The first write error, if any, naming the flag.
+    pub fn finish(mut self) -> Result<()> {
+        let flushed = self.out.flush();
+        match self.failed.take().map_or(flushed, Err) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(anyhow!(
+                "--log {}: {}",
+                self.path.display(),
+                crate::message::os_error(&e)
+            )),
+        }
+    }
+}
+
+impl Observer for EpochLog {
+    fn on_epoch_end(&mut self, record: &EpochRecord) {
+        self.row(record);
+    }
+}
+
+/// Two observers in turn.
+pub struct Tee<'a>(pub &'a mut dyn Observer, pub Option<&'a mut EpochLog>);
+
+impl Observer for Tee<'_> {
+    fn on_train_begin(&mut self, first: usize, last: usize, batches: usize) {
+        self.0.on_train_begin(first, last, batches);
+    }
+    fn on_batch_end(&mut self, epoch: usize, batch: usize, loss: f64) {
+        self.0.on_batch_end(epoch, batch, loss);
+    }
+    fn on_epoch_end(&mut self, record: &EpochRecord) {
+        self.0.on_epoch_end(record);
+        if let Some(log) = self.1.as_deref_mut() {
+            log.on_epoch_end(record);
+        }
+    }
+    fn on_early_stop(&mut self, epoch: usize, best: usize) {
+        self.0.on_early_stop(epoch, best);
+    }
+}

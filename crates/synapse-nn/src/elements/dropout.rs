@@ -1,0 +1,68 @@
+//! `dropout(P)`: in training, each value is zeroed with probability `P` and the
+//! others scaled by `1/(1-P)`; in evaluation, the identity (`nn.Dropout`).
+//!
+//! `y = x * m`, `m_i = 1/(1-P)` if `u_i >= P` else 0, with one
+//! `u_i = random_sample()` per value in row-major order (see [`crate::Mode`]).
+//! Backward (autodiff): `dx = dy * m`. Shapes: any, `y` like `x`. The mask
+//! is drawn from our generator, so it differs from PyTorch's for the same
+//! seed; the distribution and the scaling are PyTorch's. No kernel.
+//!
+//! ```
+//! use candle_core::{Device, Tensor};
+//! use synapse_nn::{Dropout, Mode, Mt19937};
+//! let x = Tensor::ones((2, 3), candle_core::DType::F64, &Device::Cpu)?;
+//! let y = Dropout::new(0.5)?.forward(&x, &mut Mode::Train(&mut Mt19937::new(1)))?;
+//! // np.random.seed(1); np.random.random(6) >= 0.5 -> [F, T, F, F, F, F]
+//! assert_eq!(y.to_vec2::<f64>()?, [[0.0, 2.0, 0.0], [0.0, 0.0, 0.0]]);
+//! # Ok::<(), synapse_nn::Error>(())
+//! ```
+
+use candle_core::Tensor;
+
+use crate::{Error, Mode, Result};
+
+/// Dropout with probability `p` in `[0, 1)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dropout {
+    p: f64,
+}
+
+impl Dropout {
+    /// Checks `0 <= p < 1`.
+    pub fn new(p: f64) -> Result<Self> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::config("dropout", format!("{p} must be in [0, 1)")));
+        }
+        Ok(Self { p })
+    }
+
+    /// The probability of zeroing a value.
+    pub fn p(&self) -> f64 {
+        self.p
+    }
+
+    /// Applies dropout in training, the identity in evaluation.
+    ///
+    /// # Shapes
+    /// Any; the output has the input's shape.
+    pub fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        let Mode::Train(rng) = mode else {
+            return Ok(x.clone());
+        };
+        if self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        let scale = 1.0 / (1.0 - self.p);
+        let mask: Vec<f64> = (0..x.elem_count())
+            .map(|_| {
+                if rng.random_sample() >= self.p {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        Ok((x * mask)?)
+    }
+}

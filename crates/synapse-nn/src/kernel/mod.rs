@@ -1,0 +1,66 @@
+//! CPU kernels: the one place that decides between a kernel and plain candle ops.
+//!
+//! Every element kind, loss and optimizer update is defined in plain candle ops
+//! (what autodiff differentiates, on every device). Some also have a CPU
+//! kernel: a candle custom op that does the same work in one pass and carries
+//! its own, hand-written backward. Which runs is decided by [`use_kernel`] and
+//! nowhere else: a kernel runs when the kind has one, kernels are on for this
+//! thread ([`with_fused_ops`]), and every tensor is on the CPU in f32 or f64
+//! (all of one dtype). Otherwise the plain ops run.
+//!
+//! | kind | plain definition and kernel |
+//! | --- | --- |
+//! | linear (+ sigmoid/tanh/relu/identity after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
+//! | losses sse, mse, bce-logits, cross-entropy | `loss/mod.rs`, `loss/kernel.rs` |
+//! | SGD and Adam updates | `optim/sgd.rs`, `optim/adam.rs`, `optim/kernel.rs` |
+//!
+//! The shared pieces live here: [`storage`] (typed access to candle's CPU
+//! storage), [`view`] (checked strided 2-D views) and [`gemm`] (size-aware
+//! products through the `gemm` crate).
+
+pub(crate) mod gemm;
+pub(crate) mod storage;
+pub(crate) mod view;
+
+use std::cell::Cell;
+
+use candle_core::{DType, Tensor};
+
+thread_local! {
+    static ENABLED: Cell<bool> = const { Cell::new(true) };
+    static CALLS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runs `f` with the CPU kernels turned on or off on this thread (they are on
+/// by default). With them off, every element, loss and update runs as plain
+/// candle ops: tests and benchmarks compare both paths this way.
+pub fn with_fused_ops<R>(enabled: bool, f: impl FnOnce() -> R) -> R {
+    let before = ENABLED.with(|e| e.replace(enabled));
+    let out = f();
+    ENABLED.with(|e| e.set(before));
+    out
+}
+
+/// THE decision: whether a kind that `has_kernel` runs its CPU kernel on these
+/// tensors. True when kernels are on for this thread, every tensor is on the
+/// CPU, and all are f32, or all f64.
+pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
+    has_kernel
+        && ENABLED.with(|e| e.get())
+        && tensors
+            .iter()
+            .all(|t| t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64))
+        && tensors.windows(2).all(|w| w[0].dtype() == w[1].dtype())
+}
+
+/// Counts one kernel run on this thread (called by each kernel's forward).
+pub(crate) fn count_call() {
+    CALLS.with(|c| c.set(c.get() + 1));
+}
+
+/// How many kernel forwards ran on this thread so far. For the test that
+/// proves the kernel path really runs; not part of the API.
+#[doc(hidden)]
+pub fn kernel_calls() -> u64 {
+    CALLS.with(|c| c.get())
+}

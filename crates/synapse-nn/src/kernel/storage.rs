@@ -1,0 +1,63 @@
+//! Access to candle's CPU storage as typed slices, for the CPU kernels: the
+//! float types they handle ([`Real`]: f32, f64) and one dispatch on them.
+
+use candle_core::{CpuStorage, Result};
+
+/// Runs `$body` with `$T` the storage's float type (f32 or f64), else an
+/// error naming `$op`: one generic kernel instead of a match per op.
+macro_rules! with_float {
+    ($storage:expr, $op:expr, $T:ident => $body:expr) => {
+        match $storage {
+            candle_core::CpuStorage::F32(_) => {
+                type $T = f32;
+                $body
+            }
+            candle_core::CpuStorage::F64(_) => {
+                type $T = f64;
+                $body
+            }
+            _ => candle_core::bail!("{}: f32 or f64 only", $op),
+        }
+    };
+}
+pub(crate) use with_float;
+
+/// The float types the fused kernels handle.
+pub(crate) trait Real:
+    num_traits::Float + Send + Sync + 'static + std::ops::AddAssign
+{
+    fn slice(s: &CpuStorage) -> Result<&[Self]>;
+    fn storage(v: Vec<Self>) -> CpuStorage;
+    fn from_f64(v: f64) -> Self;
+    fn as_f64(self) -> f64;
+}
+
+impl Real for f32 {
+    fn slice(s: &CpuStorage) -> Result<&[Self]> {
+        s.as_slice::<f32>()
+    }
+    fn storage(v: Vec<Self>) -> CpuStorage {
+        CpuStorage::F32(v)
+    }
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Real for f64 {
+    fn slice(s: &CpuStorage) -> Result<&[Self]> {
+        s.as_slice::<f64>()
+    }
+    fn storage(v: Vec<Self>) -> CpuStorage {
+        CpuStorage::F64(v)
+    }
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn as_f64(self) -> f64 {
+        self
+    }
+}

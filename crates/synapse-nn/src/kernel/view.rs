@@ -1,0 +1,104 @@
+//! A checked, read-only 2-D strided view of candle CPU storage.
+//!
+//! Element `(r, c)` is `data[r * rs + c * cs]`. The fields are private and the
+//! only constructors check that every addressed element lies inside `data`,
+//! so code holding a `View` (including the unsafe product in `gemm.rs`) may
+//! rely on it: **for all `r < rows`, `c < cols`: `r * rs + c * cs < data.len()`**,
+//! computed without overflow.
+
+use candle_core::{CpuStorage, Layout, Result};
+
+use super::storage::Real;
+
+/// A 2-D strided view whose every element is inside its slice (checked at construction).
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a, T: Real> View<'a, T> {
+    /// The view of a 0-D, 1-D (one row) or 2-D tensor's storage.
+    pub fn new(s: &'a CpuStorage, l: &Layout) -> Result<Self> {
+        let all = T::slice(s)?;
+        let Some(data) = all.get(l.start_offset()..) else {
+            candle_core::bail!("kernel view: offset {} past the storage", l.start_offset());
+        };
+        let (rows, cols, rs, cs) = match (l.dims(), l.stride()) {
+            (&[r, c], &[rs, cs]) => (r, c, rs, cs),
+            (&[c], &[cs]) => (1, c, 0, cs),
+            (&[], _) => (1, 1, 0, 0),
+            (d, _) => candle_core::bail!("kernel view: expected a 0-, 1- or 2-D tensor, got {d:?}"),
+        };
+        Self::checked(data, rows, cols, rs, cs)
+    }
+
+    /// A view after checking that its last element lies inside `data`.
+    pub fn checked(data: &'a [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Result<Self> {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1)
+                .checked_mul(rs)
+                .and_then(|a| (cols - 1).checked_mul(cs).and_then(|b| a.checked_add(b)));
+            if last.is_none_or(|last| last >= data.len()) {
+                candle_core::bail!(
+                    "kernel view: [{rows}, {cols}] with strides [{rs}, {cs}] exceeds {} elements",
+                    data.len()
+                );
+            }
+        }
+        Ok(Self {
+            data,
+            rows,
+            cols,
+            rs,
+            cs,
+        })
+    }
+
+    /// The transposed view (no copy): element `(r, c)` is this view's `(c, r)`.
+    pub fn t(self) -> Self {
+        Self {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// `(row stride, column stride)`, in elements.
+    pub fn strides(&self) -> (usize, usize) {
+        (self.rs, self.cs)
+    }
+
+    /// The first element's address (valid for the reads the strides describe).
+    pub fn as_ptr(&self) -> *const T {
+        self.data.as_ptr()
+    }
+
+    /// Element `(r, c)` (bounds-checked).
+    #[inline]
+    pub fn at(&self, r: usize, c: usize) -> T {
+        self.data[r * self.rs + c * self.cs]
+    }
+
+    /// The elements in row-major order as one contiguous slice, when they are.
+    pub fn contiguous(&self) -> Option<&'a [T]> {
+        let n = self.rows * self.cols;
+        let dense = (self.cs == 1 && (self.rs == self.cols || self.rows == 1)) || n <= 1;
+        dense.then(|| &self.data[..n])
+    }
+}

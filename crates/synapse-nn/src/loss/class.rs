@@ -1,0 +1,37 @@
+//! The one rule for class indices, used by every loss path and by the data
+//! loaders: a class index is a whole number `c` with `0 <= c < classes`,
+//! where `classes` is the number of output columns.
+//!
+//! ```
+//! use synapse_nn::class_index;
+//! assert_eq!(class_index(2.0, 3)?, 2);
+//! assert!(class_index(3.0, 3).is_err());
+//! assert!(class_index(-1.0, 3).is_err());
+//! assert!(class_index(0.5, 3).is_err());
+//! # Ok::<(), synapse_nn::Error>(())
+//! ```
+
+use candle_core::{DType, Tensor};
+
+use crate::{Error, Result};
+
+/// `value` as a class index for a model with `classes` output columns, or
+/// [`Error::ClassIndex`] when it is not a whole number in `0..classes`.
+pub fn class_index(value: f64, classes: usize) -> Result<usize> {
+    if value >= 0.0 && value.fract() == 0.0 && value < classes as f64 {
+        Ok(value as usize)
+    } else {
+        Err(Error::ClassIndex { value, classes })
+    }
+}
+
+/// The class indices of a `[N]` or `[N, 1]` target tensor (any dtype), each checked by [`class_index`].
+pub fn class_indices(target: &Tensor, classes: usize) -> Result<Vec<usize>> {
+    target
+        .flatten_all()?
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()?
+        .into_iter()
+        .map(|v| class_index(v, classes))
+        .collect()
+}

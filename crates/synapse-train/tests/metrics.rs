@@ -1,0 +1,125 @@
+//! Metrics against scikit-learn (1.x), computed independently from the same
+//! outputs and targets by this script:
+//!
+//! ```python
+//! import numpy as np
+//! from sklearn.metrics import (accuracy_score, precision_score, recall_score, f1_score,
+//!     confusion_matrix, mean_squared_error, mean_absolute_error, r2_score)
+//! logits = np.array([[2.0,1.0,0.1,-1.0],[0.5,2.5,0.2,0.0],[0.1,0.2,3.0,0.0],[1.5,1.4,0.0,0.0],
+//!     [0.0,0.1,0.2,2.0],[3.0,0.0,0.0,0.0],[0.0,0.0,1.0,0.5],[0.2,0.1,0.0,-0.5],[0.0,1.0,0.9,0.0],
+//!     [1.0,0.0,2.0,0.0]])
+//! y = np.array([0,1,2,1,2,0,2,1,1,0]); pred = logits.argmax(1)
+//! print(accuracy_score(y, pred))                                    # 0.6
+//! for f in (precision_score, recall_score, f1_score):
+//!     print(f(y, pred, average='macro', zero_division=0))           # 0.5416666666666666
+//!                                                                   # 0.45833333333333326
+//!                                                                   # 0.47619047619047616
+//! print(confusion_matrix(y, pred, labels=[0,1,2,3]).tolist())
+//! # [[2, 0, 1, 0], [2, 2, 0, 0], [0, 0, 2, 1], [0, 0, 0, 0]]
+//! o = np.array([0.3,-1.2,2.0,-0.1,0.0,1.1,-0.4,0.8]); t = np.array([1,0,1,1,0,0,0,1.0])
+//! pb, tb = (o >= 0).astype(int), (t >= 0.5).astype(int)             # bce-logits: threshold 0
+//! # accuracy 0.625, precision 0.6333333333333333, recall 0.625, f1 0.6190476190476191
+//! out = np.array([[1.0,2.0],[2.5,0.0],[3.0,-1.0],[0.5,4.0],[2.0,2.0]])
+//! yt = np.array([[1.2,2.5],[2.0,0.5],[2.9,-2.0],[1.0,3.0],[2.0,1.0]])
+//! # mse 0.40499999999999997, mae 0.53, rmse sqrt(mse) 0.6363961030678927,
+//! # r2_score (uniform average of the columns) 0.7669044665012407
+//! ```
+
+use candle_core::{Device, Tensor};
+use synapse_nn::Loss;
+use synapse_train::{Confusion, Metrics};
+
+fn close(a: Option<f64>, b: f64) {
+    let a = a.expect("the figure is computed");
+    assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0), "{a} vs {b}");
+}
+
+#[test]
+fn classifier_figures_match_scikit_learn() {
+    let dev = Device::Cpu;
+    let logits = Tensor::new(
+        &[
+            [2.0f64, 1.0, 0.1, -1.0],
+            [0.5, 2.5, 0.2, 0.0],
+            [0.1, 0.2, 3.0, 0.0],
+            [1.5, 1.4, 0.0, 0.0],
+            [0.0, 0.1, 0.2, 2.0],
+            [3.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.5],
+            [0.2, 0.1, 0.0, -0.5],
+            [0.0, 1.0, 0.9, 0.0],
+            [1.0, 0.0, 2.0, 0.0],
+        ],
+        &dev,
+    )
+    .unwrap();
+    let y = Tensor::new(&[0f64, 1., 2., 1., 2., 0., 2., 1., 1., 0.], &dev)
+        .unwrap()
+        .unsqueeze(1)
+        .unwrap();
+    let m = Metrics::compute(Loss::CrossEntropy, &logits, &y).unwrap();
+    close(m.accuracy, 0.6);
+    close(m.precision, 0.5416666666666666);
+    close(m.recall, 0.45833333333333326);
+    close(m.f1, 0.47619047619047616);
+    assert_eq!((m.mse, m.r2), (None, None));
+    let c = Confusion::of(Loss::CrossEntropy, &logits, &y)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c.counts,
+        [[2, 0, 1, 0], [2, 2, 0, 0], [0, 0, 2, 1], [0, 0, 0, 0]]
+    );
+}
+
+#[test]
+fn binary_figures_match_scikit_learn() {
+    let dev = Device::Cpu;
+    let o = Tensor::new(&[0.3f64, -1.2, 2.0, -0.1, 0.0, 1.1, -0.4, 0.8], &dev)
+        .unwrap()
+        .unsqueeze(1)
+        .unwrap();
+    let t = Tensor::new(&[1f64, 0., 1., 1., 0., 0., 0., 1.], &dev)
+        .unwrap()
+        .unsqueeze(1)
+        .unwrap();
+    let m = Metrics::compute(Loss::BceLogits, &o, &t).unwrap();
+    close(m.accuracy, 0.625);
+    close(m.precision, 0.6333333333333333);
+    close(m.recall, 0.625);
+    close(m.f1, 0.6190476190476191);
+}
+
+#[test]
+fn regression_figures_match_scikit_learn() {
+    let dev = Device::Cpu;
+    let out = Tensor::new(
+        &[
+            [1.0f64, 2.0],
+            [2.5, 0.0],
+            [3.0, -1.0],
+            [0.5, 4.0],
+            [2.0, 2.0],
+        ],
+        &dev,
+    )
+    .unwrap();
+    let y = Tensor::new(
+        &[
+            [1.2f64, 2.5],
+            [2.0, 0.5],
+            [2.9, -2.0],
+            [1.0, 3.0],
+            [2.0, 1.0],
+        ],
+        &dev,
+    )
+    .unwrap();
+    let m = Metrics::compute(Loss::Mse, &out, &y).unwrap();
+    close(m.mse, 0.40499999999999997);
+    close(m.mae, 0.53);
+    close(m.rmse, 0.6363961030678927);
+    close(m.r2, 0.7669044665012407);
+    close(Some(m.loss), 0.40499999999999997);
+    assert_eq!(m.accuracy, None);
+}
