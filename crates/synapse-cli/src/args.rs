@@ -193,6 +193,13 @@ pub struct TrainArgs {
     /// Allow stacks of more than 100 million parameters.
     #[arg(long)]
     pub allow_large: bool,
+    /// Data-parallel training over MPI: run as `mpirun -np W synapse train ... --distributed`.
+    /// Every rank reads the same files; each batch of --batch-size rows is split across the W
+    /// ranks and their gradients summed, so a step equals the one-process step. Rank 0 alone
+    /// prints and writes --out, --checkpoint and --plot. Batchnorm uses each rank's own batch
+    /// statistics (like PyTorch's DDP without SyncBatchNorm). Needs a build with --features mpi.
+    #[arg(long)]
+    pub distributed: bool,
 }
 
 #[derive(Debug, Args)]

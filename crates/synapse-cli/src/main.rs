@@ -8,6 +8,7 @@
 
 mod args;
 mod config;
+mod distributed;
 mod eval;
 mod export;
 mod log;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match &cli.command {
+        Command::Train(a) if a.distributed => distributed::run(a),
         Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
@@ -49,15 +51,27 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(r) = e.downcast_ref::<distributed::Reported>() {
+                return ExitCode::from(r.code);
+            }
             eprintln!("error: {}", message::render(&e));
-            let diverged = e.chain().any(|c| {
-                matches!(
-                    c.downcast_ref::<synapse_train::Error>(),
-                    Some(synapse_train::Error::Diverged { .. })
-                )
-            });
-            ExitCode::from(if diverged { 1 } else { 2 })
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// 1 when training diverged, else 2 (SPEC section 9).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let diverged = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<synapse_train::Error>(),
+            Some(synapse_train::Error::Diverged { .. })
+        )
+    });
+    if diverged {
+        1
+    } else {
+        2
     }
 }
 

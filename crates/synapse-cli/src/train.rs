@@ -2,9 +2,11 @@
 //! then write the model and the plot together, atomically.
 
 use std::path::Path;
+use std::rc::Rc;
 
 use anyhow::{anyhow, bail, Result};
 use synapse_nn::{Adam, Loss, Optimizer, Sequential, Sgd};
+use synapse_train::distributed::Collective;
 use synapse_train::{
     load, load_weights, settings, train_val_split, write_all_atomic, Checkpoint, Classes, Dataset,
     EarlyStopping, LoadOptions, Model, Normalizer, TrainConfig, Trainer,
@@ -21,6 +23,13 @@ use crate::plot::render_history;
 use crate::progress::Progress;
 
 pub fn run(a: &TrainArgs) -> Result<()> {
+    run_on(a, None)
+}
+
+/// `train`, as one of the ranks of `ranks` when distributed (see
+/// `distributed.rs`): rank 0 alone prints and writes the files.
+pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
+    let leader = ranks.as_ref().is_none_or(|c| c.rank() == 0);
     let job = TrainJob::from_args(a)?;
     let init_file = match &job.init {
         InitChoice::File(p) => Some(p.as_path()),
@@ -132,6 +141,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         clip_norm: job.clip_norm,
     };
     let mut trainer = Trainer::new(net, job.loss, optimizer, config)?;
+    if let Some(c) = ranks {
+        trainer = trainer.with_collective(c);
+    }
     trainer
         .checkpoint_metadata
         .insert("settings".into(), run_settings(a, &job));
@@ -139,17 +151,22 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         let ckpt = Checkpoint::load(path).map_err(flagged("--resume"))?;
         trainer.resume(&ckpt).map_err(|e| resume_error(path, e))?;
     }
+    // Rank 0 alone writes the log and prints progress.
     let mut log = a
         .log
         .as_deref()
+        .filter(|_| leader)
         .map(|p| EpochLog::start(p, trainer.history()))
         .transpose()?;
-    let mut progress = Progress::new(a.quiet);
+    let mut progress = Progress::new(a.quiet || !leader);
     let result = trainer.fit(&train, val.as_ref(), &mut Tee(&mut progress, log.as_mut()));
     progress.finish();
     let logged = log.map(EpochLog::finish).transpose();
     result?;
     logged?;
+    if !leader {
+        return Ok(());
+    }
 
     let history = trainer.history().clone();
     let mut model = Model::new(trainer.network().clone());

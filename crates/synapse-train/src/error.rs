@@ -77,6 +77,19 @@ pub enum Error {
     /// A model that ONNX export cannot write (SPEC section 7, `export`).
     #[error("cannot export to ONNX: {0}")]
     Export(String),
+    /// Distributed training: another rank failed and reports why; this rank
+    /// stops without a message of its own.
+    #[error("rank {rank} failed")]
+    PeerFailed {
+        /// The lowest failing rank (the one that reports).
+        rank: usize,
+    },
+    /// Distributed training: the message passing failed, or the ranks disagree.
+    #[error("distributed training: {reason}")]
+    Collective {
+        /// What went wrong.
+        reason: String,
+    },
     /// An error from synapse-nn (spec, shapes, optimizer).
     #[error(transparent)]
     Nn(#[from] synapse_nn::Error),

@@ -5,6 +5,8 @@
 //! - [`Trainer`] fits a `Sequential` with a loss and an optimizer over seeded,
 //!   shuffled batches, with validation, schedules, clipping, early stopping,
 //!   checkpoints and an [`Observer`];
+//! - [`distributed`]: data-parallel training over a [`distributed::Collective`]
+//!   (MPI behind the `mpi` feature);
 //! - [`Model`] saves and loads safetensors model files (SPEC section 8);
 //! - [`onnx`] exports a model as an ONNX file (`synapse export`).
 
@@ -14,6 +16,7 @@ mod checkpoint;
 mod clip;
 pub mod csv_data;
 mod dataset;
+pub mod distributed;
 mod early_stop;
 mod error;
 mod history;

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use candle_core::{Tensor, D};
 use synapse_nn::{ArchSpec, Loss, Mode, Mt19937, Optimizer, Sequential};
@@ -17,6 +18,8 @@ use synapse_nn::{ArchSpec, Loss, Mode, Mt19937, Optimizer, Sequential};
 use crate::batch::{batches, epoch_order, BatchSize};
 use crate::checkpoint::Checkpoint;
 use crate::clip::clip_grad_norm;
+use crate::distributed::step::Replicas;
+use crate::distributed::{agree, Collective};
 use crate::early_stop::{EarlyStopState, EarlyStopping};
 use crate::metrics::scalar;
 use crate::{
@@ -87,6 +90,8 @@ pub struct Trainer {
     stopped: bool,
     /// Extra metadata stored in checkpoints (labels, normalisation, flags).
     pub checkpoint_metadata: BTreeMap<String, String>,
+    /// Data-parallel training over these ranks (see [`Trainer::with_collective`]).
+    collective: Option<Rc<dyn Collective>>,
 }
 
 /// Checks that `data` fits `net` and `loss`: input width, target width or
@@ -241,7 +246,24 @@ impl Trainer {
             early: EarlyStopState::default(),
             stopped: false,
             checkpoint_metadata: BTreeMap::new(),
+            collective: None,
         })
+    }
+
+    /// Trains data-parallel over `c` (SPEC section 7, "Distributed"): every
+    /// rank calls `fit` with the same data and settings; each global batch is
+    /// cut into `c.size()` slices ([`crate::distributed::slice_range`]), the
+    /// scaled gradients and losses are summed in one all-reduce per step, and
+    /// every rank takes the same optimizer step. `fit` starts by agreeing
+    /// that every rank is ready and setting every rank's weights to rank
+    /// 0's, and ends by checking that all ranks hold the same weights. An
+    /// error on one rank ends `fit` on every rank: that rank (the lowest, if
+    /// several) returns its error, the others [`Error::PeerFailed`]. Only
+    /// rank 0 writes the checkpoint. Without this call (or with
+    /// [`crate::distributed::Solo`]) training is the single-process one.
+    pub fn with_collective(mut self, c: Rc<dyn Collective>) -> Self {
+        self.collective = Some(c);
+        self
     }
 
     /// The stack being trained.
@@ -271,16 +293,19 @@ impl Trainer {
         val: Option<&Dataset>,
         observer: &mut dyn Observer,
     ) -> Result<&History> {
-        check_fits(self.net.spec(), self.loss, train)?;
-        if let Some(v) = val {
-            check_fits(self.net.spec(), self.loss, v)?;
-        }
-        if train.rows() == 0 {
-            return Err(Error::config("data", "has no rows"));
-        }
-        let (dev, dtype) = (self.net.device().clone(), self.net.dtype());
-        let train = train.to_device(&dev, dtype)?;
-        let val = val.map(|v| v.to_device(&dev, dtype)).transpose()?;
+        let ready = self.fit_data(train, val);
+        let mut replicas = None;
+        let (train, val) = match self.collective.clone() {
+            None => ready?,
+            Some(c) => {
+                let ready = agree(&*c, ready)?;
+                let mut r = Replicas::new(c, &self.net)?;
+                r.broadcast_weights()?;
+                replicas = Some(r);
+                ready
+            }
+        };
+        let dev = self.net.device().clone();
         let n = train.rows();
         let batch_rows = self.config.batch_size.rows(n);
         let first = self.history.epochs.len() + 1;
@@ -298,21 +323,44 @@ impl Trainer {
             let whole = !self.config.shuffle && batch_rows >= n;
             let mut total = 0.0;
             for (b, rows) in batches(&order, self.config.batch_size).enumerate() {
-                let (xb, yb) = if whole {
-                    (train.x().clone(), train.y().clone())
-                } else {
-                    let idx = Tensor::new(rows, &dev)?;
-                    (
-                        train.x().index_select(&idx, 0)?,
-                        train.y().index_select(&idx, 0)?,
-                    )
+                let (value, grads) = match replicas.as_mut() {
+                    Some(r) => {
+                        let (net, loss, dropout) = (&self.net, self.loss, &mut self.dropout);
+                        let weights = self.config.class_weights.as_deref();
+                        r.step(
+                            loss,
+                            weights,
+                            rows,
+                            (train.x(), train.y()),
+                            whole,
+                            |x, y| {
+                                let out = net.forward(x, Mode::Train(dropout))?;
+                                Ok(loss.forward_weighted(&out, y, weights)?)
+                            },
+                        )?
+                    }
+                    None => {
+                        let (xb, yb) = if whole {
+                            (train.x().clone(), train.y().clone())
+                        } else {
+                            let idx = Tensor::new(rows, &dev)?;
+                            (
+                                train.x().index_select(&idx, 0)?,
+                                train.y().index_select(&idx, 0)?,
+                            )
+                        };
+                        let out = self.net.forward(&xb, Mode::Train(&mut self.dropout))?;
+                        let loss = self.loss.forward_weighted(
+                            &out,
+                            &yb,
+                            self.config.class_weights.as_deref(),
+                        )?;
+                        let value = scalar(&loss)?;
+                        let grads = value.is_finite().then(|| loss.backward()).transpose()?;
+                        (value, grads)
+                    }
                 };
-                let out = self.net.forward(&xb, Mode::Train(&mut self.dropout))?;
-                let loss =
-                    self.loss
-                        .forward_weighted(&out, &yb, self.config.class_weights.as_deref())?;
-                let value = scalar(&loss)?;
-                if !value.is_finite() {
+                let Some(mut grads) = grads.filter(|_| value.is_finite()) else {
                     // Put back the weights of the end of the last whole epoch.
                     self.net.restore(&last_good)?;
                     return Err(Error::Diverged {
@@ -321,8 +369,7 @@ impl Trainer {
                         value,
                         hint: divergence_hint(&self.net, self.loss),
                     });
-                }
-                let mut grads = loss.backward()?;
+                };
                 if let Some(max) = self.config.clip_norm {
                     clip_grad_norm(&mut grads, &params, max)?;
                 }
@@ -330,20 +377,11 @@ impl Trainer {
                 total += value * rows.len() as f64;
                 observer.on_batch_end(epoch, b + 1, value);
             }
-            let val_metrics = val.as_ref().map(|v| self.evaluate(v)).transpose()?;
-            let record = EpochRecord {
-                epoch,
-                loss: total / n as f64,
-                lr,
-                val: val_metrics,
-                seconds: started.elapsed().as_secs_f64(),
+            let ended = self.end_epoch(epoch, total / n as f64, lr, val.as_ref(), started);
+            let (record, stop) = match &replicas {
+                Some(r) => agree(r.collective(), ended)?,
+                None => ended?,
             };
-            self.history.epochs.push(record.clone());
-            self.scheduler.step(record.monitored());
-            let stop = self.update_early_stopping(&record)?;
-            if let Some(path) = self.config.checkpoint.clone() {
-                self.checkpoint()?.save(&path)?;
-            }
             observer.on_epoch_end(&record);
             if stop {
                 self.stopped = true;
@@ -351,7 +389,57 @@ impl Trainer {
             }
         }
         self.restore_best()?;
+        if let Some(r) = &replicas {
+            r.check_identical()?;
+        }
         Ok(&self.history)
+    }
+
+    /// `fit`'s data, checked and moved to the stack's device and dtype.
+    fn fit_data(
+        &self,
+        train: &Dataset,
+        val: Option<&Dataset>,
+    ) -> Result<(Dataset, Option<Dataset>)> {
+        check_fits(self.net.spec(), self.loss, train)?;
+        if let Some(v) = val {
+            check_fits(self.net.spec(), self.loss, v)?;
+        }
+        if train.rows() == 0 {
+            return Err(Error::config("data", "has no rows"));
+        }
+        let (dev, dtype) = (self.net.device().clone(), self.net.dtype());
+        let train = train.to_device(&dev, dtype)?;
+        let val = val.map(|v| v.to_device(&dev, dtype)).transpose()?;
+        Ok((train, val))
+    }
+
+    /// The end of an epoch: validate, record, early stopping, checkpoint
+    /// (written by rank 0 alone when distributed). Whether to stop.
+    fn end_epoch(
+        &mut self,
+        epoch: usize,
+        loss: f64,
+        lr: f64,
+        val: Option<&Dataset>,
+        started: std::time::Instant,
+    ) -> Result<(EpochRecord, bool)> {
+        let val_metrics = val.map(|v| self.evaluate(v)).transpose()?;
+        let record = EpochRecord {
+            epoch,
+            loss,
+            lr,
+            val: val_metrics,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        self.history.epochs.push(record.clone());
+        self.scheduler.step(record.monitored());
+        let stop = self.update_early_stopping(&record)?;
+        let writes = self.collective.as_ref().is_none_or(|c| c.rank() == 0);
+        if let (Some(path), true) = (self.config.checkpoint.clone(), writes) {
+            self.checkpoint()?.save(&path)?;
+        }
+        Ok((record, stop))
     }
 
     fn update_early_stopping(&mut self, record: &EpochRecord) -> Result<bool> {

@@ -1,0 +1,291 @@
+//! `mpirun -np W synapse train ... --distributed` against one process
+//! (built with `--features mpi`; needs OpenMPI's `mpirun` on the PATH).
+//!
+//! Each test starts `mpirun` itself with W = 2 and 3 ranks (`--oversubscribe`,
+//! so a 2-core machine runs 3). Data: 10 rows, batch 4, shuffled: batches of
+//! 4, 4, 2 rows; over 3 ranks slices of 2, 1, 1 and, for the last batch, 1, 1
+//! and an empty one. The library-level checks of the same rules (more losses,
+//! f32, clipping) run without MPI in `crates/synapse-train/tests/distributed.rs`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use candle_core::{DType, Device};
+
+const BIN: &str = env!("CARGO_BIN_EXE_synapse");
+
+fn workdir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("synapse-mpi-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 10 rows: inputs a, b, c and two regression targets.
+fn write_data(dir: &Path) -> PathBuf {
+    let mut text = String::from("a,b,c,y1,y2\n");
+    for i in 0..10 {
+        let t = i as f64;
+        let (a, b, c) = ((0.7 * t).sin(), (1.3 * t + 0.5).cos(), 0.1 * t - 0.45);
+        text.push_str(&format!("{a},{b},{c},{},{}\n", a + b * c, a - c));
+    }
+    let path = dir.join("d.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The flags of every run here (the optimizer's come from the caller).
+fn train_args(data: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y1,y2",
+        "--arch",
+        "linear(3,5), tanh, linear(5,2)",
+        "--loss",
+        "mse",
+        "--dtype",
+        "f64",
+        "--batch-size",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+/// `program args...` under `mpirun -np w`.
+fn mpirun(w: usize, program: &str, args: &[String]) -> Output {
+    Command::new("mpirun")
+        .args(["-q", "--oversubscribe", "-np", &w.to_string(), program])
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("mpirun runs (is OpenMPI installed?)")
+}
+
+fn single(args: &[String]) -> Output {
+    let o = Command::new(BIN)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn distributed(w: usize, args: &[String]) -> Output {
+    let mut args = args.to_vec();
+    args.push("--distributed".into());
+    let o = mpirun(w, BIN, &args);
+    assert!(o.status.success(), "W={w}: {}", stderr(&o));
+    o
+}
+
+/// Every weight of a model file, in name order, as f64.
+fn weights(path: &Path) -> Vec<f64> {
+    let mut tensors: Vec<_> = candle_core::safetensors::load(path, &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    tensors
+        .iter()
+        .flat_map(|(_, t)| {
+            t.flatten_all()
+                .unwrap()
+                .to_dtype(DType::F64)
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// (largest absolute difference, largest relative difference).
+fn diff(a: &[f64], b: &[f64]) -> (f64, f64) {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold((0.0, 0.0), |(abs, rel), (x, y)| {
+        let d = (x - y).abs();
+        (abs.max(d), rel.max(d / y.abs().max(1e-300)))
+    })
+}
+
+#[test]
+fn two_and_three_ranks_match_one_process() {
+    let dir = workdir("parity");
+    let data = write_data(&dir);
+    for (name, opt) in [
+        (
+            "momentum",
+            ["--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9"],
+        ),
+        (
+            "adam",
+            ["--optimizer", "adam", "--lr", "0.05", "--beta1", "0.9"],
+        ),
+    ] {
+        let mut extra = vec!["--epochs", "8"];
+        extra.extend(opt);
+        let one = dir.join(format!("{name}-1.safetensors"));
+        single(&train_args(&data, &one, &extra));
+        let want = weights(&one);
+        for w in [2, 3] {
+            let out = dir.join(format!("{name}-{w}.safetensors"));
+            let o = distributed(w, &train_args(&data, &out, &extra));
+            let (abs, rel) = diff(&weights(&out), &want);
+            eprintln!("{name}, W={w}: largest difference {abs:e} (relative {rel:e})");
+            assert!(abs < 1e-10, "{name}, W={w}: weights differ by {abs}");
+            // Rank 0 alone prints: one summary line, no other rank's progress.
+            let err = stderr(&o);
+            assert_eq!(err.matches("trained 8 epochs").count(), 1, "{err}");
+            assert_eq!(err.matches("epoch 1/8").count(), 1, "{err}");
+        }
+        // Training moved the weights far from where they started.
+        let start = dir.join(format!("{name}-start.safetensors"));
+        let mut first = extra.clone();
+        first[1] = "1";
+        single(&train_args(&data, &start, &first));
+        assert!(diff(&weights(&start), &want).0 > 1e-3);
+    }
+}
+
+#[test]
+fn a_resume_under_mpirun_equals_the_uninterrupted_run() {
+    let dir = workdir("resume");
+    let data = write_data(&dir);
+    let (whole, part, ckpt) = (
+        dir.join("whole.safetensors"),
+        dir.join("part.safetensors"),
+        dir.join("run.ckpt"),
+    );
+    let opt = ["--optimizer", "adam", "--lr", "0.05"];
+    let with = |epochs: &'static str, more: &[&'static str]| {
+        let mut v = vec!["--epochs", epochs];
+        v.extend(opt);
+        v.extend(more);
+        v
+    };
+    distributed(3, &train_args(&data, &whole, &with("6", &[])));
+    let c = ckpt.to_str().unwrap().to_string();
+    let c: &'static str = Box::leak(c.into_boxed_str());
+    distributed(
+        3,
+        &train_args(&data, &part, &with("3", &["--checkpoint", c])),
+    );
+    assert_ne!(weights(&part), weights(&whole));
+    distributed(
+        3,
+        &train_args(
+            &data,
+            &part,
+            &with("6", &["--resume", c, "--checkpoint", c]),
+        ),
+    );
+    assert_eq!(weights(&part), weights(&whole));
+}
+
+/// A script that runs `synapse` with `$1` for rank 1 and `$2` for the others
+/// put in place of `@`, then the remaining arguments.
+fn per_rank_script(dir: &Path, flag: &str, rank1: &Path, others: &Path) -> PathBuf {
+    let script = dir.join("rank.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nv='{}'\n[ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && v='{}'\nexec '{BIN}' \"$@\" {flag} \"$v\"\n",
+            others.display(),
+            rank1.display()
+        ),
+    )
+    .unwrap();
+    let mut perm = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&script, perm).unwrap();
+    script
+}
+
+#[test]
+fn the_initial_weights_are_rank_zeros() {
+    // Two different starting points (one epoch from seeds 1 and 2); rank 1
+    // is given the second, every other rank the first. The run must equal
+    // one process started from the first: rank 0's weights were broadcast.
+    let dir = workdir("init");
+    let data = write_data(&dir);
+    let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    single(&train_args(&data, &a, &["--epochs", "1", "--seed", "1"]));
+    single(&train_args(&data, &b, &["--epochs", "1", "--seed", "2"]));
+    assert!(diff(&weights(&a), &weights(&b)).0 > 1e-3);
+    let (one, three) = (dir.join("one.safetensors"), dir.join("three.safetensors"));
+    let extra = ["--epochs", "4", "--lr", "0.2"];
+    let mut with_a = extra.to_vec();
+    with_a.extend(["--init", a.to_str().unwrap()]);
+    single(&train_args(&data, &one, &with_a));
+    let script = per_rank_script(&dir, "--init", &b, &a);
+    let mut args = train_args(&data, &three, &extra);
+    args.push("--distributed".into());
+    let o = mpirun(3, script.to_str().unwrap(), &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (abs, _) = diff(&weights(&three), &weights(&one));
+    assert!(abs < 1e-10, "{abs}");
+}
+
+/// One `error: ` line naming `needle`, exit `code`, no model written.
+fn assert_one_error(o: &Output, code: i32, needle: &str, out: &Path) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(lines[0].contains(needle), "`{needle}` not in {err}");
+    assert!(!out.exists(), "{} was written", out.display());
+}
+
+#[test]
+fn an_error_on_one_rank_ends_every_rank() {
+    let dir = workdir("errors");
+    let data = write_data(&dir);
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "a,b,c,y1,y2\n1,2,3,4,5\n1,2,x,4,5\n").unwrap();
+    let out = dir.join("m.safetensors");
+    // Rank 1 reads a broken file; the others are fine and would train.
+    let script = per_rank_script(&dir, "--data", &bad, &data);
+    let mut args = train_args(&data, &out, &["--epochs", "3"]);
+    let at = args.iter().position(|a| a == "--data").unwrap();
+    args.drain(at..at + 2);
+    args.push("--distributed".into());
+    let o = mpirun(3, script.to_str().unwrap(), &args);
+    assert_one_error(&o, 2, "rank 1: --data", &out);
+    assert!(stderr(&o).contains("line 3, column 3"));
+    // Divergence: every rank sees it; rank 0 reports it; exit 1.
+    let mut args = train_args(&data, &out, &["--epochs", "5", "--lr", "1e30", "--quiet"]);
+    args.push("--distributed".into());
+    let o = mpirun(2, BIN, &args);
+    assert_one_error(&o, 1, "training diverged", &out);
+}
+
+#[test]
+fn one_distributed_process_is_plain_training_bit_for_bit() {
+    let dir = workdir("alone");
+    let data = write_data(&dir);
+    let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    let extra = ["--epochs", "5", "--momentum", "0.5"];
+    single(&train_args(&data, &a, &extra));
+    let mut args = train_args(&data, &b, &extra);
+    args.push("--distributed".into());
+    single(&args);
+    assert_eq!(weights(&a), weights(&b));
+}
