@@ -1,4 +1,4 @@
-//! The `synapse` command: train, predict, eval, summary (SPEC section 7).
+//! The `synapse` command: train, predict, eval, summary, export (SPEC section 7).
 //!
 //! Parsing (clap, `args.rs`) is apart from meaning (`config.rs`); each
 //! subcommand is a `run` function. Errors are one line on stderr beginning
@@ -84,7 +84,7 @@ fn usage_error(e: &clap::Error) -> String {
     };
     let text = match e.kind() {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-            "no subcommand given; expected train, predict, eval or summary".to_string()
+            "no subcommand given; expected train, predict, eval, summary or export".to_string()
         }
         ErrorKind::MissingRequiredArgument => {
             format!("missing required flags: {}", names(ContextKind::InvalidArg))
