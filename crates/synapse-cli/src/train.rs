@@ -226,22 +226,20 @@ fn class_weights(text: &str, train: &Dataset, classes: usize) -> Result<Vec<f64>
     }
     let weights: Vec<f64> = text
         .split(',')
-        .map(|w| match w.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-            _ => Err(anyhow!(
-                "--class-weights `{text}`: `{w}` is not a finite weight of at least 0"
-            )),
+        .map(|w| {
+            w.trim()
+                .parse::<f64>()
+                .map_err(|_| anyhow!("--class-weights `{text}`: `{w}` is not a number"))
         })
         .collect::<Result<_>>()?;
-    if weights.len() != classes {
-        bail!(
-            "--class-weights `{text}`: {} weights for {classes} classes",
-            weights.len()
-        );
-    }
-    if weights.iter().all(|&w| w == 0.0) {
-        bail!("--class-weights `{text}`: at least one weight must be above 0");
-    }
+    // The rule for the values is the loss's own.
+    synapse_nn::check_class_weights(&weights, classes).map_err(|e| {
+        let reason = match e {
+            synapse_nn::Error::Config { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        anyhow!("--class-weights `{text}`: {reason}")
+    })?;
     Ok(weights)
 }
 

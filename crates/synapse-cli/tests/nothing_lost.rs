@@ -341,6 +341,26 @@ fn wrong_readings_are_errors() {
             &[flag, "applies to --optimizer"],
         );
     }
+    // Class weights: one per class, finite, at least 0, not all 0 (the loss's rule).
+    write("three.csv", "a,b,c,y\n0,0,1,0\n1,1,1,1\n1,0,1,2\n");
+    for (weights, needle) in [
+        ("1,2", "got 2"),
+        ("1,-1,2", "at least 0"),
+        ("0,0,0", "not all 0"),
+        ("1,x,2", "`x` is not a number"),
+    ] {
+        fails_cleanly(
+            d,
+            &t(
+                "three.csv",
+                "linear(3,3)",
+                "cross-entropy",
+                &["--class-weights", weights],
+            ),
+            2,
+            &["--class-weights", needle],
+        );
+    }
     write("huge.csv", "a,b,c,y\n0,0,1e39,0\n1,1,1,1\n");
     fails_cleanly(
         d,

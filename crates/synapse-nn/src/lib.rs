@@ -27,7 +27,7 @@ pub use init::Init;
 #[doc(hidden)]
 pub use kernel::kernel_calls;
 pub use kernel::with_fused_ops;
-pub use loss::{class_index, class_indices, Loss};
+pub use loss::{check_class_weights, class_index, class_indices, Loss};
 pub use mode::Mode;
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use rng::Mt19937;

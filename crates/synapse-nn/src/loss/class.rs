@@ -35,3 +35,22 @@ pub fn class_indices(target: &Tensor, classes: usize) -> Result<Vec<usize>> {
         .map(|v| class_index(v, classes))
         .collect()
 }
+
+/// Class weights for `classes` outputs (`CrossEntropyLoss(weight=)`): one per
+/// class, each finite and at least 0, not all 0 (their sum divides the loss).
+pub fn check_class_weights(weights: &[f64], classes: usize) -> Result<()> {
+    let fine = weights.len() == classes
+        && weights.iter().all(|v| v.is_finite() && *v >= 0.0)
+        && weights.iter().any(|v| *v > 0.0);
+    if fine {
+        return Ok(());
+    }
+    Err(Error::config(
+        "class weights",
+        format!(
+            "expected {classes} finite weights of at least 0 (one per output column, not all 0), got {} ({})",
+            weights.len(),
+            weights.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+        ),
+    ))
+}

@@ -25,7 +25,7 @@ use candle_core::{Tensor, D};
 mod class;
 mod kernel;
 
-pub use class::{class_index, class_indices};
+pub use class::{check_class_weights, class_index, class_indices};
 
 use crate::{Error, Result};
 
@@ -105,14 +105,7 @@ impl Loss {
                     format!("apply to cross-entropy only, not {self}"),
                 ));
             }
-            if w.len() != k || w.iter().any(|v| !(v.is_finite() && *v >= 0.0)) {
-                return Err(Error::config(
-                    "class weights",
-                    format!(
-                        "expected {k} finite weights of at least 0 (one per output column), got {w:?}"
-                    ),
-                ));
-            }
+            check_class_weights(w, k)?;
         }
         let has_kernel = self.has_kernel() && class_weights.is_none();
         if crate::kernel::use_kernel(has_kernel, &[out, &target]) {
