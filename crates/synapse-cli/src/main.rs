@@ -12,6 +12,7 @@ mod distributed;
 mod eval;
 mod export;
 mod log;
+mod memory;
 mod message;
 mod paths;
 mod plot;
@@ -28,6 +29,7 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
+    memory::keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {

@@ -280,6 +280,11 @@ impl Sequential {
                     y = l.forward_then(&y, Some(a))?;
                     i += 2;
                 }
+                // A convolution and the activation after it (one CPU kernel).
+                (Layer::Conv2d(c), Some(Layer::Activation(a))) => {
+                    y = c.forward_then(&y, Some(a))?;
+                    i += 2;
+                }
                 (layer, _) => {
                     y = layer.forward(&y, &mut mode)?;
                     i += 1;

@@ -113,6 +113,43 @@ fn every_element_kind_agrees_on_both_paths() {
     }
 }
 
+/// A CNN large enough that the conv and pool kernels split their images over
+/// threads (when the machine has two or more), with fused activations, a
+/// strided padded conv without bias and an overlapping average pool.
+#[test]
+fn a_threaded_cnn_agrees_on_both_paths() {
+    let text = "conv2d(3,8,3,padding=1), relu, maxpool2d(2), \
+                conv2d(8,4,3,stride=2,padding=2,bias=false), tanh, avgpool2d(3,stride=1), \
+                flatten, linear(100,3)";
+    let spec: ArchSpec = text.parse().unwrap();
+    let shape = [32, 3, 24, 24];
+    for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+        let n: usize = shape.iter().product();
+        let values: Vec<f64> = (0..n).map(|i| (0.37 * i as f64).sin()).collect();
+        let x = Tensor::from_vec(values, &shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let x = Var::from_tensor(&x).unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 3, dtype, &Device::Cpu).unwrap();
+        let (kernel, plain) = (run(&net, &x, true, true), run(&net, &x, true, false));
+        for (i, (k, p)) in kernel.iter().zip(&plain).enumerate() {
+            let scale = p.iter().fold(1f64, |m, v| m.max(v.abs()));
+            let worst = k
+                .iter()
+                .zip(p)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst <= tol * scale,
+                "{dtype:?}: output/gradient {i} differs by {worst} (scale {scale})"
+            );
+        }
+        // Same bits on a second run (the parts are fixed, not scheduled).
+        assert_eq!(run(&net, &x, true, true), kernel, "{dtype:?}: kernel rerun");
+    }
+}
+
 #[test]
 fn the_kernel_path_runs_kernels_and_the_plain_path_none() {
     let dev = Device::Cpu;
@@ -133,10 +170,67 @@ fn the_kernel_path_runs_kernels_and_the_plain_path_none() {
         let expected = if fused { 2 + 1 + 4 } else { 0 };
         assert_eq!(calls, expected, "kernels on: {fused}");
     }
+    // A CNN: conv+relu, pool, dense, loss, four updates.
+    let cnn: ArchSpec = "conv2d(1,2,3), relu, maxpool2d(2), flatten, linear(8,2)"
+        .parse()
+        .unwrap();
+    let images = Tensor::ones((5, 1, 6, 6), DType::F32, &dev).unwrap();
+    for fused in [true, false] {
+        let net = Sequential::init(&cnn, Init::Torch, 1, DType::F32, &dev).unwrap();
+        let mut sgd = Sgd::new(net.parameters(), SgdConfig::default()).unwrap();
+        let before = kernel_calls();
+        with_fused_ops(fused, || {
+            let out = net.forward(&images, Mode::Eval).unwrap();
+            let loss = Loss::Mse.forward(&out, &y).unwrap();
+            sgd.step(&loss.backward().unwrap()).unwrap();
+        });
+        let calls = kernel_calls() - before;
+        let expected = if fused { 1 + 1 + 1 + 1 + 4 } else { 0 };
+        assert_eq!(calls, expected, "CNN, kernels on: {fused}");
+    }
     // f16 has no kernel: the plain path runs even with kernels on.
     let net = Sequential::init(&spec, Init::Torch, 1, DType::F16, &dev).unwrap();
     let before = kernel_calls();
     net.forward(&x.to_dtype(DType::F16).unwrap(), Mode::Eval)
         .unwrap();
     assert_eq!(kernel_calls(), before);
+}
+
+/// Ties in a max-pool window: both paths send the gradient to the first
+/// maximum in row-major order (PyTorch's rule), here on values with many ties
+/// and overlapping windows.
+#[test]
+fn max_pool_ties_go_to_the_first_maximum_on_both_paths() {
+    use synapse_nn::{Pool2d, PoolKind};
+    let values: Vec<f64> = (0..2 * 3 * 5 * 6).map(|i| ((i * 7) % 3) as f64).collect();
+    let x =
+        Var::from_tensor(&Tensor::from_vec(values, (2, 3, 5, 6), &Device::Cpu).unwrap()).unwrap();
+    let pool = Pool2d::new(PoolKind::Max, 3, 1).unwrap();
+    let grads = |fused| {
+        with_fused_ops(fused, || {
+            let y = pool.forward(x.as_tensor()).unwrap();
+            let c: Vec<f64> = (0..y.elem_count()).map(|i| 1.0 + i as f64).collect();
+            let c = Tensor::from_vec(c, y.shape(), y.device()).unwrap();
+            let g = (&y * c).unwrap().sum_all().unwrap().backward().unwrap();
+            (flat(&y), flat(g.get(&x).unwrap()))
+        })
+    };
+    let (kernel, plain) = (grads(true), grads(false));
+    assert_eq!(kernel, plain);
+    // By hand: every window's first 2 (row-major) gets the window's weight.
+    let xs = flat(x.as_tensor());
+    let mut dx = vec![0.0; xs.len()];
+    let (h, w, oh, ow) = (5, 6, 3, 4);
+    for plane in 0..6 {
+        for (i, j) in (0..oh).flat_map(|i| (0..ow).map(move |j| (i, j))) {
+            let window = (0..3).flat_map(|u| (0..3).map(move |v| (i + u) * w + j + v));
+            let first = window
+                .map(|at| plane * h * w + at)
+                .find(|&at| xs[at] == 2.0)
+                .unwrap();
+            dx[first] += 1.0 + (plane * oh * ow + i * ow + j) as f64;
+        }
+    }
+    assert!(kernel.0.iter().all(|&v| v == 2.0));
+    assert_eq!(kernel.1, dx);
 }

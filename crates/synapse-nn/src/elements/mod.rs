@@ -5,13 +5,13 @@
 //! | spec | type | file | kernel |
 //! | --- | --- | --- | --- |
 //! | `linear` | [`Linear`] | `linear/mod.rs` | `linear/kernel.rs` (with the activation after it) |
-//! | `sigmoid`, `tanh`, `relu`, `leaky_relu`, `softmax`, `identity` | [`Activation`] | `activation.rs` | in linear's, after a linear |
+//! | `sigmoid`, `tanh`, `relu`, `leaky_relu`, `softmax`, `identity` | [`Activation`] | `activation.rs` | `kernel/act.rs`, applied by the linear and conv2d kernels after them |
 //! | `dropout` | [`Dropout`] | `dropout.rs` | none |
 //! | `batchnorm`, `batchnorm2d` | [`BatchNorm`] | `batchnorm.rs` | none |
 //! | `layernorm` | [`LayerNorm`] | `layernorm.rs` | none |
 //! | `reshape`, `flatten` | [`Reshape`], [`flatten`] | `reshape.rs` | none |
-//! | `conv2d` | [`Conv2d`] | `conv2d.rs` | none |
-//! | `maxpool2d`, `avgpool2d` | [`Pool2d`] | `pool.rs` | none |
+//! | `conv2d` | [`Conv2d`] | `conv2d/mod.rs` | `conv2d/kernel.rs` (with the activation after it) |
+//! | `maxpool2d`, `avgpool2d` | [`Pool2d`] | `pool/mod.rs` | `pool/kernel.rs` |
 //!
 //! The hand-coded reference of each is in `crates/synapse-reference`.
 

@@ -2,10 +2,9 @@
 //! `gemm` crate, on one thread for small products and on all cores only when
 //! the work (`2 m n k` flops) pays for the fan-out.
 
-use std::sync::OnceLock;
-
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
+use super::parallel::max_threads;
 use super::storage::{with_float, Real};
 use super::view::View;
 
@@ -14,18 +13,6 @@ use super::view::View;
 /// made the whole training step slower (the workers' spinning competes with
 /// the element-wise kernels), so only larger products fan out.
 const PARALLEL_FLOPS: usize = 1 << 26;
-
-/// The worker threads available: `RAYON_NUM_THREADS` if set, else the cores (read once).
-fn max_threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::env::var("RAYON_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
-}
 
 /// The parallelism for a product of `flops`.
 pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {

@@ -11,14 +11,20 @@
 //! | kind | plain definition and kernel |
 //! | --- | --- |
 //! | linear (+ sigmoid/tanh/relu/identity after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
+//! | conv2d (+ sigmoid/tanh/relu/identity after it) | `elements/conv2d/mod.rs`, `elements/conv2d/kernel.rs` |
+//! | maxpool2d, avgpool2d | `elements/pool/mod.rs`, `elements/pool/kernel.rs` |
 //! | losses sse, mse, bce-logits, cross-entropy | `loss/mod.rs`, `loss/kernel.rs` |
 //! | SGD and Adam updates | `optim/sgd.rs`, `optim/adam.rs`, `optim/kernel.rs` |
 //!
 //! The shared pieces live here: [`storage`] (typed access to candle's CPU
-//! storage), [`view`] (checked strided 2-D views) and [`gemm`] (size-aware
-//! products through the `gemm` crate).
+//! storage), [`view`] (checked strided 2-D views), [`gemm`] (size-aware
+//! products through the `gemm` crate), [`act`] (the activations a kernel
+//! applies after its product, and their derivatives) and [`parallel`] (work
+//! split over threads in fixed parts, for the same bits every run).
 
+pub(crate) mod act;
 pub(crate) mod gemm;
+pub(crate) mod parallel;
 pub(crate) mod storage;
 pub(crate) mod view;
 

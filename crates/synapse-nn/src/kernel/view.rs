@@ -58,6 +58,25 @@ impl<'a, T: Real> View<'a, T> {
         })
     }
 
+    /// The row-major `[rows, cols]` matrix at the start of `data`.
+    ///
+    /// Panics if `data` holds fewer than `rows * cols` elements: for buffers
+    /// a kernel sized itself (an internal invariant, not user input).
+    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "View::row_major: {rows} x {cols} in {}",
+            data.len()
+        );
+        Self {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
     /// The transposed view (no copy): element `(r, c)` is this view's `(c, r)`.
     pub fn t(self) -> Self {
         Self {
@@ -93,12 +112,5 @@ impl<'a, T: Real> View<'a, T> {
     #[inline]
     pub fn at(&self, r: usize, c: usize) -> T {
         self.data[r * self.rs + c * self.cs]
-    }
-
-    /// The elements in row-major order as one contiguous slice, when they are.
-    pub fn contiguous(&self) -> Option<&'a [T]> {
-        let n = self.rows * self.cols;
-        let dense = (self.cs == 1 && (self.rs == self.cols || self.rows == 1)) || n <= 1;
-        dense.then(|| &self.data[..n])
     }
 }

@@ -8,92 +8,10 @@
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
+use crate::kernel::act::{act_grad, KernelAct};
 use crate::kernel::gemm::{gemm_into, matmul, product};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
-use crate::Activation;
-
-/// The activations the kernel applies after the product (derivative known from the output).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KernelAct {
-    Identity,
-    Sigmoid,
-    Tanh,
-    Relu,
-}
-
-impl KernelAct {
-    /// The kernel's form of an activation, if it has one.
-    pub(crate) fn of(a: &Activation) -> Option<Self> {
-        match a {
-            Activation::Identity => Some(KernelAct::Identity),
-            Activation::Sigmoid => Some(KernelAct::Sigmoid),
-            Activation::Tanh => Some(KernelAct::Tanh),
-            Activation::Relu => Some(KernelAct::Relu),
-            _ => None,
-        }
-    }
-
-    #[inline]
-    fn apply<T: Real>(self, z: T) -> T {
-        match self {
-            KernelAct::Identity => z,
-            // 1 / (e^-z + 1), as candle's sigmoid (and numpy's 1 / (1 + e^-z)).
-            KernelAct::Sigmoid => ((-z).exp() + T::one()).recip(),
-            KernelAct::Tanh => z.tanh(),
-            KernelAct::Relu => {
-                if z > T::zero() {
-                    z
-                } else {
-                    T::zero()
-                }
-            }
-        }
-    }
-
-    /// Applies the activation to every element; one loop per activation so
-    /// that each vectorises.
-    fn apply_all<T: Real>(self, v: &mut [T]) {
-        match self {
-            KernelAct::Identity => {}
-            KernelAct::Sigmoid => v.iter_mut().for_each(|x| *x = KernelAct::Sigmoid.apply(*x)),
-            KernelAct::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
-            KernelAct::Relu => v.iter_mut().for_each(|x| *x = x.max(T::zero())),
-        }
-    }
-
-    /// `dz = dy * act'(y)` for contiguous slices, one loop per activation.
-    fn grad_all<T: Real>(self, dy: &[T], y: &[T], dz: &mut Vec<T>) {
-        let (one, zero) = (T::one(), T::zero());
-        match self {
-            KernelAct::Identity => dz.extend_from_slice(dy),
-            KernelAct::Sigmoid => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * ((one - o) * o))),
-            KernelAct::Tanh => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * (one - o * o))),
-            KernelAct::Relu => dz.extend(
-                dy.iter()
-                    .zip(y)
-                    .map(|(&g, &o)| if o > zero { g } else { zero }),
-            ),
-        }
-    }
-
-    /// `dy * act'` written with the output `y`, as the unfused backward computes it.
-    #[inline]
-    fn grad<T: Real>(self, dy: T, y: T) -> T {
-        match self {
-            KernelAct::Identity => dy,
-            KernelAct::Sigmoid => dy * ((T::one() - y) * y),
-            KernelAct::Tanh => dy * (T::one() - y * y),
-            KernelAct::Relu => {
-                if y > T::zero() {
-                    dy
-                } else {
-                    T::zero()
-                }
-            }
-        }
-    }
-}
 
 /// The forward op; the bias is the optional third argument.
 struct Dense(KernelAct);
@@ -140,46 +58,6 @@ fn dispatch(
     ))
 }
 
-/// `dz = dy * act'(y)`, elementwise, outside the graph.
-struct ActGrad(KernelAct);
-
-impl CustomOp2 for ActGrad {
-    fn name(&self) -> &'static str {
-        "synapse-act-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        fn run<T: Real>(
-            act: KernelAct,
-            s1: &CpuStorage,
-            l1: &Layout,
-            s2: &CpuStorage,
-            l2: &Layout,
-        ) -> Result<(CpuStorage, Shape)> {
-            let (dy, y) = (View::<T>::new(s1, l1)?, View::<T>::new(s2, l2)?);
-            let mut dz = Vec::with_capacity(dy.rows() * dy.cols());
-            match (dy.contiguous(), y.contiguous()) {
-                (Some(a), Some(b)) => act.grad_all(a, b, &mut dz),
-                _ => {
-                    for r in 0..dy.rows() {
-                        for c in 0..dy.cols() {
-                            dz.push(act.grad(dy.at(r, c), y.at(r, c)));
-                        }
-                    }
-                }
-            }
-            Ok((T::storage(dz), l1.shape().clone()))
-        }
-        with_float!(s1, "act-grad", T => run::<T>(self.0, s1, l1, s2, l2))
-    }
-}
-
 /// `db = sum_rows dz`, `[batch, out] -> [out]`, row after row (candle's
 /// `sum(0)` walks the strided column instead).
 struct RowSum;
@@ -213,10 +91,7 @@ fn backward(
     dy: &Tensor,
     bias: bool,
 ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
-    let dz = match act {
-        KernelAct::Identity => dy.clone(),
-        _ => dy.apply_op2_no_bwd(y, &ActGrad(act))?,
-    };
+    let dz = act_grad(act, dy, y)?;
     let dw = matmul(&dz.t()?, x)?;
     let db = if bias {
         Some(dz.apply_op1_no_bwd(&RowSum)?)

@@ -25,8 +25,8 @@ mod kernel;
 
 use candle_core::{Tensor, Var};
 
+use crate::kernel::act::KernelAct;
 use crate::{Activation, Error, Result};
-use kernel::KernelAct;
 
 /// A dense layer built from given parameters (see [`crate::init`] for random ones).
 #[derive(Debug, Clone)]

@@ -6,11 +6,16 @@
 //! ```
 //! with `xp` the input padded with `P` zeros on each side. Shapes: `x`
 //! `[batch, IN, H, W]`, `w` `[OUT, IN, K, K]`, `bias` `[OUT]`, `y`
-//! `[batch, OUT, (H+2P-K)/S+1, (W+2P-K)/S+1]`. Backward: autodiff through
-//! candle's `conv2d` (its backward is a transposed convolution for `dx` and a
-//! convolution of `x` by `dy` for `dw`). No kernel of ours.
+//! `[batch, OUT, (H+2P-K)/S+1, (W+2P-K)/S+1]`.
 //!
-//! The padding is applied by hand (`pad_with_zeros`) and the padded input cut
+//! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
+//! candle ops below, which autodiff differentiates on any device (candle's
+//! backward is a transposed convolution for `dx` and a convolution of `x` by
+//! `dy` for `dw`), and the CPU kernel in `kernel.rs` (im2col and gemm, image
+//! by image over the threads, with a following sigmoid, tanh, relu or
+//! identity in the same pass, and its own backward).
+//!
+//! The plain path's padding is applied by hand (`pad_with_zeros`) and the padded input cut
 //! to the rows and columns the windows reach before candle's `conv2d` runs
 //! with no padding: candle 0.11's backward derives one output padding from
 //! the height and uses it for the width too, which gives a wrong shape when
@@ -18,9 +23,12 @@
 //! is 0 in both directions.
 //! Reference: `synapse_reference` conv2d.
 
+mod kernel;
+
 use candle_core::{Tensor, Var};
 
-use crate::{Error, Result};
+use crate::kernel::act::KernelAct;
+use crate::{Activation, Error, Result};
 
 /// A convolution built from given parameters.
 #[derive(Debug, Clone)]
@@ -93,6 +101,37 @@ impl Conv2d {
     /// `x` `[batch, IN, H, W]` with `H + 2P >= K` and `W + 2P >= K`;
     /// `y` `[batch, OUT, (H+2P-K)/S+1, (W+2P-K)/S+1]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_then(x, None)
+    }
+
+    /// `act(conv(x))`: the convolution and the activation after it in the stack.
+    ///
+    /// # Shapes
+    /// As [`Conv2d::forward`].
+    pub fn forward_then(&self, x: &Tensor, act: Option<&Activation>) -> Result<Tensor> {
+        self.check_input(x)?;
+        let bias = self.bias.as_ref().map(|b| b.as_tensor());
+        let mut tensors = vec![x, self.weight.as_tensor()];
+        tensors.extend(bias);
+        if crate::kernel::use_kernel(true, &tensors) {
+            let fused = act.and_then(KernelAct::of);
+            let kind = fused.unwrap_or(KernelAct::Identity);
+            let (s, p) = (self.stride, self.padding);
+            let y = kernel::conv2d(x, &self.weight, bias, s, p, kind)?;
+            return match (act, fused) {
+                (Some(a), None) => a.forward(&y),
+                _ => Ok(y),
+            };
+        }
+        let y = self.plain(x)?;
+        match act {
+            Some(a) => a.forward(&y),
+            None => Ok(y),
+        }
+    }
+
+    /// Checks that `x` is `[batch, IN, H, W]` with windows that fit.
+    fn check_input(&self, x: &Tensor) -> Result<()> {
         let (c_in, c_out, k) = self.sizes();
         let name = || format!("conv2d({c_in},{c_out},{k})");
         match x.dims() {
@@ -109,6 +148,12 @@ impl Conv2d {
                 ))
             }
         }
+        Ok(())
+    }
+
+    /// The plain candle ops (any device, autodiff's backward).
+    fn plain(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, c_out, k) = self.sizes();
         let (p, s) = (self.padding, self.stride);
         let x = x.pad_with_zeros(2, p, p)?.pad_with_zeros(3, p, p)?;
         let (h, w) = (x.dim(2)?, x.dim(3)?);

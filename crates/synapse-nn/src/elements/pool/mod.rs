@@ -14,7 +14,11 @@
 //! columns); the average sums them; the maximum keeps, offset by offset in
 //! row-major order, a later value only when it is strictly greater, so the
 //! gradient goes to the first maximum of each window, as in PyTorch.
-//! No kernel. Reference: `synapse_reference` pools.
+//! The CPU kernel in `kernel.rs` does the same in one pass per plane, with its
+//! own backward; [`crate::kernel::use_kernel`] decides which runs.
+//! Reference: `synapse_reference` pools.
+
+mod kernel;
 
 use candle_core::{Device, Tensor};
 
@@ -88,6 +92,9 @@ impl Pool2d {
                 ));
             }
         };
+        if crate::kernel::use_kernel(true, &[x]) {
+            return Ok(kernel::pool2d(x, self.kind, k, s)?);
+        }
         let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
         let mut out: Option<Tensor> = None;
         for u in 0..k {

@@ -1,0 +1,152 @@
+//! The activations a kernel applies after its product (linear, conv2d), with
+//! their derivatives written from the output `y`:
+//!
+//! ```text
+//! identity: y = z            dz = dy
+//! sigmoid:  y = 1/(e^-z + 1) dz = dy * y (1 - y)
+//! tanh:     y = tanh z       dz = dy * (1 - y^2)
+//! relu:     y = max(z, 0)    dz = dy * [y > 0]
+//! ```
+//! Shapes: elementwise, any shape (`dy` and `y` alike).
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+
+use super::storage::{with_float, Real};
+use super::view::View;
+use crate::Activation;
+
+/// The activations the kernel applies after the product (derivative known from the output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KernelAct {
+    Identity,
+    Sigmoid,
+    Tanh,
+    Relu,
+}
+
+impl KernelAct {
+    /// The kernel's form of an activation, if it has one.
+    pub(crate) fn of(a: &Activation) -> Option<Self> {
+        match a {
+            Activation::Identity => Some(KernelAct::Identity),
+            Activation::Sigmoid => Some(KernelAct::Sigmoid),
+            Activation::Tanh => Some(KernelAct::Tanh),
+            Activation::Relu => Some(KernelAct::Relu),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn apply<T: Real>(self, z: T) -> T {
+        match self {
+            KernelAct::Identity => z,
+            // 1 / (e^-z + 1), as candle's sigmoid (and numpy's 1 / (1 + e^-z)).
+            KernelAct::Sigmoid => ((-z).exp() + T::one()).recip(),
+            KernelAct::Tanh => z.tanh(),
+            KernelAct::Relu => {
+                if z > T::zero() {
+                    z
+                } else {
+                    T::zero()
+                }
+            }
+        }
+    }
+
+    /// Applies the activation to every element; one loop per activation so
+    /// that each vectorises.
+    pub(crate) fn apply_all<T: Real>(self, v: &mut [T]) {
+        match self {
+            KernelAct::Identity => {}
+            KernelAct::Sigmoid => v.iter_mut().for_each(|x| *x = KernelAct::Sigmoid.apply(*x)),
+            KernelAct::Tanh => v.iter_mut().for_each(|x| *x = x.tanh()),
+            KernelAct::Relu => v.iter_mut().for_each(|x| *x = x.max(T::zero())),
+        }
+    }
+
+    /// `dz = dy * act'(y)` for contiguous slices, one loop per activation.
+    pub(crate) fn grad_all<T: Real>(self, dy: &[T], y: &[T], dz: &mut Vec<T>) {
+        let (one, zero) = (T::one(), T::zero());
+        match self {
+            KernelAct::Identity => dz.extend_from_slice(dy),
+            KernelAct::Sigmoid => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * ((one - o) * o))),
+            KernelAct::Tanh => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * (one - o * o))),
+            KernelAct::Relu => dz.extend(
+                dy.iter()
+                    .zip(y)
+                    .map(|(&g, &o)| if o > zero { g } else { zero }),
+            ),
+        }
+    }
+
+    /// `dy * act'` written with the output `y`, as the unfused backward computes it.
+    #[inline]
+    pub(crate) fn grad<T: Real>(self, dy: T, y: T) -> T {
+        match self {
+            KernelAct::Identity => dy,
+            KernelAct::Sigmoid => dy * ((T::one() - y) * y),
+            KernelAct::Tanh => dy * (T::one() - y * y),
+            KernelAct::Relu => {
+                if y > T::zero() {
+                    dy
+                } else {
+                    T::zero()
+                }
+            }
+        }
+    }
+}
+
+/// `dz = dy * act'(y)`, elementwise, outside the graph.
+struct ActGrad(KernelAct);
+
+impl CustomOp2 for ActGrad {
+    fn name(&self) -> &'static str {
+        "synapse-act-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(
+            act: KernelAct,
+            s1: &CpuStorage,
+            l1: &Layout,
+            s2: &CpuStorage,
+            l2: &Layout,
+        ) -> Result<(CpuStorage, Shape)> {
+            if l1.shape() != l2.shape() {
+                candle_core::bail!("act-grad: dy {:?}, y {:?}", l1.shape(), l2.shape());
+            }
+            let mut dz = Vec::with_capacity(l1.shape().elem_count());
+            // Any rank when both are contiguous (conv outputs are 4-D) ...
+            if let (Some((a0, a1)), Some((b0, b1))) =
+                (l1.contiguous_offsets(), l2.contiguous_offsets())
+            {
+                act.grad_all(&T::slice(s1)?[a0..a1], &T::slice(s2)?[b0..b1], &mut dz);
+                return Ok((T::storage(dz), l1.shape().clone()));
+            }
+            // ... else strided 2-D views.
+            let (dy, y) = (View::<T>::new(s1, l1)?, View::<T>::new(s2, l2)?);
+            for r in 0..dy.rows() {
+                for c in 0..dy.cols() {
+                    dz.push(act.grad(dy.at(r, c), y.at(r, c)));
+                }
+            }
+            Ok((T::storage(dz), l1.shape().clone()))
+        }
+        with_float!(s1, "act-grad", T => run::<T>(self.0, s1, l1, s2, l2))
+    }
+}
+
+/// `dz = dy * act'(y)` as a tensor outside the graph (`dy` itself for identity).
+pub(crate) fn act_grad(act: KernelAct, dy: &Tensor, y: &Tensor) -> Result<Tensor> {
+    match act {
+        KernelAct::Identity => Ok(dy.clone()),
+        _ => dy.apply_op2_no_bwd(y, &ActGrad(act)),
+    }
+}

@@ -1,0 +1,124 @@
+//! Work split over threads with a fixed partition: `n` independent items
+//! (images, channel planes) cut into at most `threads` contiguous parts of
+//! near-equal size, one per thread of rayon's pool. The parts depend only on
+//! `n`, the work and the thread count, never on scheduling, so sums over parts
+//! are added in the same order every run: the same bits on the same machine.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+/// Work below this many flops (or element visits) stays on the calling
+/// thread: handing it to another costs more than it saves.
+const PARALLEL_WORK: usize = 1 << 21;
+
+/// The worker threads available: `RAYON_NUM_THREADS` if set, else the cores (read once).
+pub(crate) fn max_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
+/// `0..n` cut into contiguous parts: one part when `work` is small, else one
+/// per thread (at most `n`). The first `n % parts` parts get one item more.
+pub(crate) fn parts(n: usize, work: usize) -> Vec<Range<usize>> {
+    let count = if work < PARALLEL_WORK {
+        1
+    } else {
+        max_threads().min(n).max(1)
+    };
+    let (base, extra) = (n / count, n % count);
+    let mut start = 0;
+    (0..count)
+        .map(|p| {
+            let len = base + usize::from(p < extra);
+            start += len;
+            start - len..start
+        })
+        .collect()
+}
+
+/// Runs `f(items, out)` for each part of `0..n` in parallel, where `out` is
+/// the part's own slice of `out` (`per_item` elements per item).
+///
+/// Panics if `out.len() != n * per_item` (an internal invariant).
+pub(crate) fn for_each_part<T: Send>(
+    out: &mut [T],
+    per_item: usize,
+    work: usize,
+    f: impl Fn(Range<usize>, &mut [T]) + Sync,
+) {
+    let n = if per_item == 0 {
+        0
+    } else {
+        out.len() / per_item
+    };
+    assert_eq!(out.len(), n * per_item, "for_each_part: output size");
+    let ranges = parts(n, work);
+    let mut pieces = Vec::with_capacity(ranges.len());
+    let mut rest = out;
+    for r in &ranges {
+        let (head, tail) = rest.split_at_mut(r.len() * per_item);
+        pieces.push((r.clone(), head));
+        rest = tail;
+    }
+    if pieces.len() == 1 {
+        let (r, o) = pieces.pop().expect("one part");
+        f(r, o);
+    } else {
+        pieces.into_par_iter().for_each(|(r, o)| f(r, o));
+    }
+}
+
+/// `f(items)` for each part of `0..n`, in parallel, results in part order.
+pub(crate) fn map_parts<R: Send>(
+    n: usize,
+    work: usize,
+    f: impl Fn(Range<usize>) -> R + Sync,
+) -> Vec<R> {
+    let ranges = parts(n, work);
+    if ranges.len() == 1 {
+        return ranges.into_iter().map(f).collect();
+    }
+    ranges.into_par_iter().map(|r| f(r)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_every_item_once_in_order() {
+        for n in [0, 1, 2, 3, 7, 64] {
+            for work in [0, PARALLEL_WORK] {
+                let p = parts(n, work);
+                let flat: Vec<usize> = p.iter().flat_map(|r| r.clone()).collect();
+                assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n {n} work {work}");
+                assert!(p.len() <= max_threads().max(1));
+                let (lo, hi) = (
+                    p.iter().map(|r| r.len()).min(),
+                    p.iter().map(|r| r.len()).max(),
+                );
+                assert!(hi.unwrap_or(0) - lo.unwrap_or(0) <= 1, "near-equal parts");
+            }
+        }
+    }
+
+    #[test]
+    fn for_each_part_hands_each_part_its_own_slice() {
+        let mut out = vec![0usize; 10 * 3];
+        for_each_part(&mut out, 3, PARALLEL_WORK, |items, o| {
+            for (i, chunk) in items.zip(o.chunks_mut(3)) {
+                chunk.iter_mut().for_each(|v| *v = i);
+            }
+        });
+        let expected: Vec<usize> = (0..10).flat_map(|i| [i; 3]).collect();
+        assert_eq!(out, expected);
+    }
+}
