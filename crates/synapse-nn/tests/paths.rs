@@ -197,40 +197,43 @@ fn the_kernel_path_runs_kernels_and_the_plain_path_none() {
 }
 
 /// Ties in a max-pool window: both paths send the gradient to the first
-/// maximum in row-major order (PyTorch's rule), here on values with many ties
-/// and overlapping windows.
+/// maximum in row-major order (PyTorch's rule), on values with many ties, with
+/// overlapping windows and with the common 2x2 windows.
 #[test]
 fn max_pool_ties_go_to_the_first_maximum_on_both_paths() {
     use synapse_nn::{Pool2d, PoolKind};
-    let values: Vec<f64> = (0..2 * 3 * 5 * 6).map(|i| ((i * 7) % 3) as f64).collect();
-    let x =
-        Var::from_tensor(&Tensor::from_vec(values, (2, 3, 5, 6), &Device::Cpu).unwrap()).unwrap();
-    let pool = Pool2d::new(PoolKind::Max, 3, 1).unwrap();
-    let grads = |fused| {
-        with_fused_ops(fused, || {
-            let y = pool.forward(x.as_tensor()).unwrap();
-            let c: Vec<f64> = (0..y.elem_count()).map(|i| 1.0 + i as f64).collect();
-            let c = Tensor::from_vec(c, y.shape(), y.device()).unwrap();
-            let g = (&y * c).unwrap().sum_all().unwrap().backward().unwrap();
-            (flat(&y), flat(g.get(&x).unwrap()))
-        })
-    };
-    let (kernel, plain) = (grads(true), grads(false));
-    assert_eq!(kernel, plain);
-    // By hand: every window's first 2 (row-major) gets the window's weight.
-    let xs = flat(x.as_tensor());
-    let mut dx = vec![0.0; xs.len()];
-    let (h, w, oh, ow) = (5, 6, 3, 4);
-    for plane in 0..6 {
-        for (i, j) in (0..oh).flat_map(|i| (0..ow).map(move |j| (i, j))) {
-            let window = (0..3).flat_map(|u| (0..3).map(move |v| (i + u) * w + j + v));
-            let first = window
-                .map(|at| plane * h * w + at)
-                .find(|&at| xs[at] == 2.0)
-                .unwrap();
-            dx[first] += 1.0 + (plane * oh * ow + i * ow + j) as f64;
+    let (h, w) = (5, 6);
+    let values: Vec<f64> = (0..2 * 3 * h * w).map(|i| ((i * 7) % 3) as f64).collect();
+    let x = Tensor::from_vec(values, (2, 3, h, w), &Device::Cpu).unwrap();
+    let x = Var::from_tensor(&x).unwrap();
+    for (k, s) in [(3, 1), (2, 2)] {
+        let pool = Pool2d::new(PoolKind::Max, k, s).unwrap();
+        let grads = |fused| {
+            with_fused_ops(fused, || {
+                let y = pool.forward(x.as_tensor()).unwrap();
+                let c: Vec<f64> = (0..y.elem_count()).map(|i| 1.0 + i as f64).collect();
+                let c = Tensor::from_vec(c, y.shape(), y.device()).unwrap();
+                let g = (&y * c).unwrap().sum_all().unwrap().backward().unwrap();
+                (flat(&y), flat(g.get(&x).unwrap()))
+            })
+        };
+        let (kernel, plain) = (grads(true), grads(false));
+        assert_eq!(kernel, plain, "k {k} s {s}");
+        // By hand: each window's first maximum (row-major) gets the window's weight.
+        let xs = flat(x.as_tensor());
+        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+        let (mut y, mut dx) = (Vec::new(), vec![0.0; xs.len()]);
+        for plane in 0..6 {
+            for (i, j) in (0..oh).flat_map(|i| (0..ow).map(move |j| (i, j))) {
+                let window: Vec<usize> = (0..k)
+                    .flat_map(|u| (0..k).map(move |v| plane * h * w + (s * i + u) * w + s * j + v))
+                    .collect();
+                let top = window.iter().map(|&at| xs[at]).fold(f64::MIN, f64::max);
+                let first = window.into_iter().find(|&at| xs[at] == top).unwrap();
+                y.push(top);
+                dx[first] += 1.0 + (plane * oh * ow + i * ow + j) as f64;
+            }
         }
+        assert_eq!(kernel, (y, dx), "k {k} s {s}");
     }
-    assert!(kernel.0.iter().all(|&v| v == 2.0));
-    assert_eq!(kernel.1, dx);
 }

@@ -71,6 +71,9 @@ impl Pool {
     /// greater. Row by row so that the inner loop runs over `j`.
     fn scan_row<T: Real>(&self, plane: &[T], i: usize, best: &mut [T], at: &mut [usize]) {
         let (k, s) = (self.k, self.s);
+        if (k, s) == (2, 2) {
+            return self.scan_row_2x2(plane, i, best, at);
+        }
         for u in 0..k {
             let start = (i * s + u) * self.w;
             let row = &plane[start..start + self.w];
@@ -106,6 +109,44 @@ impl Pool {
                         }
                         (*b, *a) = (m, arg);
                     }
+                }
+            }
+        }
+    }
+
+    /// [`Pool::scan_row`] for the common `K = S = 2`: the four window
+    /// elements named, so that the loop over `j` vectorises.
+    fn scan_row_2x2<T: Real>(&self, plane: &[T], i: usize, best: &mut [T], at: &mut [usize]) {
+        let (w, ow) = (self.w, self.ow);
+        let start = 2 * i * w;
+        let (r0, r1) = (&plane[start..][..2 * ow], &plane[start + w..][..2 * ow]);
+        let windows = r0.chunks_exact(2).zip(r1.chunks_exact(2));
+        let pick = |m: T, x: T| if x > m { x } else { m };
+        match self.kind {
+            PoolKind::Avg => {
+                for (b, (a, c)) in best.iter_mut().zip(windows) {
+                    *b = a[0] + a[1] + c[0] + c[1];
+                }
+            }
+            PoolKind::Max if at.is_empty() => {
+                for (b, (a, c)) in best.iter_mut().zip(windows) {
+                    *b = pick(pick(pick(a[0], a[1]), c[0]), c[1]);
+                }
+            }
+            PoolKind::Max => {
+                for (j, ((b, o), (a, c))) in
+                    best.iter_mut().zip(at.iter_mut()).zip(windows).enumerate()
+                {
+                    let mut m = (a[0], start + 2 * j);
+                    for (x, offset) in [
+                        (a[1], start + 2 * j + 1),
+                        (c[0], start + w + 2 * j),
+                        (c[1], start + w + 2 * j + 1),
+                    ] {
+                        let take = x > m.0;
+                        m = (if take { x } else { m.0 }, if take { offset } else { m.1 });
+                    }
+                    (*b, *o) = m;
                 }
             }
         }
