@@ -1,84 +1,225 @@
 #!/usr/bin/env bash
-# The benchmarks of issue 5, side by side with numpy and PyTorch when python3
-# can import them (else ours alone). Builds in release, alternates ours and
-# theirs for ROUNDS rounds (default 3), prints medians and ratios.
+# The table of issue 13 ("Speed II"): `synapse` from the command line against PyTorch
+# (and the article against numpy), each side a whole process as a user runs it.
 #
-#   scripts/bench.sh            # or ROUNDS=5 scripts/bench.sh
+#   scripts/bench.sh                 # 3 rounds, medians
+#   ROUNDS=1 scripts/bench.sh        # a quick run
+#   ONLY=mlp scripts/bench.sh        # one part: mlp | article | cnn
 #
-# A  article: 15,000 full-batch steps of the article's neuron, f64, training loop only
-# B  MLP 784-256(relu)-10, cross-entropy, SGD, batch 128, f32, 60,000 rows: rows/s of
-#    the training loop with the data loaded, 1 and 2 threads; and the whole process of
-#    `synapse train` on the same data as .npz against a PyTorch script loading that file
-# C  `synapse predict` of one row from the saved B model, whole process
-# D  peak RSS of B's `synapse train` against the size of the .npz it loads
+# Builds `synapse` in release (cargo build --release -p synapse-cli; set CARGO_TARGET_DIR
+# to build elsewhere), writes random data with fixed seeds once into .npz files in a temp
+# dir, then runs ROUNDS rounds. Within a round ours and the reference ALTERNATE, run by
+# run, so both see the same noise; the table shows the median over the rounds.
+#
+# Ratio convention: PyTorch (or numpy) seconds / synapse seconds, so >= 1.00 means synapse
+# is at least as fast -- except the article row, which issue 13 states the other way round
+# (synapse / numpy, goal <= 0.5).
+#
+# 1 MLP  cross-entropy, f32, 1 epoch on random data, at 1 and 2 threads
+#        (RAYON_NUM_THREADS=t for synapse, torch.set_num_threads(t) for PyTorch):
+#          tabular 20-64-64-3      batch  16  Adam lr 0.001  20,000 rows
+#          784-256-10              batch 128  SGD  lr 0.01   30,000 rows
+#          784-1024-1024-10        batch 256  SGD  lr 0.01   10,000 rows
+#          2048-4096-4096-10       batch 512  SGD  lr 0.01    2,048 rows
+#        loop:  synapse = the `seconds` column of `--log` (epoch 1); PyTorch = time
+#               around its training loop alone.
+#        whole process: synapse = wall time of `synapse train ... --epochs 1 --quiet`
+#               measured here; PyTorch = timed inside scripts/bench_ref.py from just after
+#               `import torch` (the import excluded): load the npz, build the model, train.
+#        peak RSS of both processes (/usr/bin/time), and the floor: bytes of x (f32) and
+#               y (int64, as stored) + parameters x 4 bytes x (weights + gradients +
+#               optimizer state: SGD 1, Adam 2). RSS/floor is synapse's.
+#        Plus `synapse predict` of one row from the 784-256-10 model, whole process
+#        (goal < 0.020 s).
+# 2 article  the article's neuron trained from the shell with README's flags but
+#        150,000 epochs, against the article's numpy program (150,000 iterations, seed 1)
+#        as a whole `python3` process. Ratio synapse / numpy, goal <= 0.5. The predictions
+#        for 1,0,0 are printed beside (they should agree).
+# 3 CNN  MNIST-shaped, f32, 2,048 random rows x [2048,1,28,28], 10 classes:
+#        conv 1->16 3x3 pad 1, relu, maxpool 2, conv 16->32 3x3 pad 1, relu, maxpool 2,
+#        flatten, linear 1568->10; batch 64, SGD lr 0.01, 1 epoch, 1 and 2 threads;
+#        the MLP table's columns.
+#
+# Without numpy or torch importable by python3 their columns print '-'. Any failing
+# command prints its stderr and stops the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
 rounds=${ROUNDS:-3}
+only=${ONLY:-all}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number 1 or more, got '$rounds'"
+case $only in all | mlp | article | cnn) ;; *) die "ONLY must be mlp, article or cnn, got '$only'" ;; esac
+part() { [ "$only" = all ] || [ "$only" = "$1" ]; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $rounds round(s), medians"
+
 echo "building (release)..." >&2
-bench=$(cargo bench --bench synapse_bench --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*synapse_bench-[^)]*\)).*/\1/p' | tail -1)
 cargo build --release -q -p synapse-cli
-synapse=${CARGO_TARGET_DIR:-target}/release/synapse
-[ -x "$bench" ] || { echo "error: the bench binary was not built" >&2; exit 1; }
+synapse=$(realpath "${CARGO_TARGET_DIR:-target}")/release/synapse
+[ -x "$synapse" ] || die "no binary at $synapse"
 
 have_numpy=0; have_torch=0
 python3 -c 'import numpy' 2>/dev/null && have_numpy=1
-python3 -c 'import torch' 2>/dev/null && have_torch=1
+python3 -c 'import numpy, torch' 2>/dev/null && have_torch=1
+[ $have_numpy = 1 ] || echo "bench.sh: python3 cannot import numpy: its columns print '-'" >&2
+[ $have_torch = 1 ] || echo "bench.sh: python3 cannot import torch: its columns print '-'" >&2
 
-# value NAME OUTPUT: the number on the line starting with NAME.
-value() { awk -v n="$1" '$1 == n { print $2 }' <<<"$2"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
-# seconds CMD...: "elapsed-seconds peak-RSS-KB" of one whole process.
-seconds() {
+# timed CMD...: runs one whole process; sets $wall (seconds) and $rss_mb (peak RSS);
+# its stdout is left in $work/out. A failure prints the command, its stderr, and stops.
+timed() {
   local start=$EPOCHREALTIME
-  /usr/bin/time -f '%M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
-  awk -v a="$start" -v b="$EPOCHREALTIME" -v m="$(cat "$work/time")" 'BEGIN { printf "%.4f %s\n", b - a, m }'
+  if ! /usr/bin/time -f '%M' -o "$work/time" "$@" >"$work/out" 2>"$work/err"; then
+    echo "bench.sh: this failed: $*" >&2
+    cat "$work/err" >&2
+    exit 1
+  fi
+  wall=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')
+  rss_mb=$(tail -1 "$work/time" | awk '{ printf "%.1f", $1 / 1024 }')
+}
+# out NAME: the value on the line `NAME value` of the last command's stdout.
+out() {
+  local v
+  v=$(awk -v n="$1" '$1 == n { print $2 }' "$work/out")
+  [ -n "$v" ] || { echo "bench.sh: no '$1' in the output:" >&2; cat "$work/out" "$work/err" >&2; exit 1; }
+  echo "$v"
+}
+# log_seconds FILE: the `seconds` column of epoch 1 in a `--log` CSV.
+log_seconds() {
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") c = i }
+           NR == 2 && c { print $c }' "$1"
+}
+# rec KEY VALUE: one measurement; med KEY: their median ('-' when none).
+mkdir "$work/r"
+rec() { echo "$2" >>"$work/r/$1"; }
+med() {
+  [ -s "$work/r/$1" ] || { echo -; return; }
+  sort -g "$work/r/$1" | awk -v f="${2:-%.3f}" '{ v[NR] = $1 }
+    END { printf f "\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# ratio A B: A / B, or '-' when either is missing.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
+
+# ---- the work -----------------------------------------------------------------------
+# id | label | rows | x shape | classes | arch | optimizer | lr | batch
+mlp_works=(
+  "tab|tabular 20-64-64-3, batch 16, Adam, 20,000 rows|20000|20|3|linear(20,64), relu, linear(64,64), relu, linear(64,3)|adam|0.001|16"
+  "m256|784-256-10, batch 128, SGD, 30,000 rows|30000|784|10|linear(784,256), relu, linear(256,10)|sgd|0.01|128"
+  "m1024|784-1024-1024-10, batch 256, SGD, 10,000 rows|10000|784|10|linear(784,1024), relu, linear(1024,1024), relu, linear(1024,10)|sgd|0.01|256"
+  "m4096|2048-4096-4096-10, batch 512, SGD, 2,048 rows|2048|2048|10|linear(2048,4096), relu, linear(4096,4096), relu, linear(4096,10)|sgd|0.01|512"
+)
+cnn_works=(
+  "cnn|CNN 1x28x28, conv16-pool-conv32-pool-linear, batch 64, SGD, 2,048 rows|2048|1,28,28|10|conv2d(1,16,3,padding=1), relu, maxpool2d(2), conv2d(16,32,3,padding=1), relu, maxpool2d(2), flatten, linear(1568,10)|sgd|0.01|64"
+)
+works=()
+part mlp && works+=("${mlp_works[@]}")
+part cnn && works+=("${cnn_works[@]}")
+threads=(1 2)
+article_args=(train --data examples/data/article.csv --arch 'linear(3,1,bias=false), sigmoid'
+  --init numpy-uniform --seed 1 --loss sse --optimizer sgd --lr 1 --batch-size full
+  --epochs 150000 --dtype f64 --quiet --out "$work/article.safetensors")
+
+seed=1
+for w in "${works[@]}"; do
+  IFS='|' read -r id _ rows shape classes arch opt _ _ <<<"$w"
+  echo "data: $id ($rows rows)" >&2
+  python3 scripts/bench_ref.py make_npz "$work/$id.npz" "$rows" "$shape" "$classes" "$seed" \
+    || die "could not write $work/$id.npz"
+  python3 scripts/bench_ref.py floor_mb "$work/$id.npz" "$arch" "$opt" >"$work/r/$id.floor"
+  seed=$((seed + 1))
+done
+predict_row=$(printf '0.5%.0s,' $(seq 784) | sed 's/,$//')
+
+# one_work ID ARCH OPT LR BATCH T: synapse then PyTorch, once each.
+one_work() {
+  local id=$1 arch=$2 opt=$3 lr=$4 batch=$5 t=$6
+  rm -f "$work/log.csv"
+  timed env RAYON_NUM_THREADS="$t" "$synapse" train --data "$work/$id.npz" --arch "$arch" \
+    --loss cross-entropy --optimizer "$opt" --lr "$lr" --batch-size "$batch" --epochs 1 \
+    --quiet --log "$work/log.csv" --out "$work/$id.safetensors"
+  rec "$id.$t.ours_proc" "$wall"; rec "$id.$t.ours_rss" "$rss_mb"
+  local loop
+  loop=$(log_seconds "$work/log.csv")
+  [ -n "$loop" ] || die "no seconds column in the --log file: $(cat "$work/log.csv")"
+  rec "$id.$t.ours_loop" "$loop"
+  if [ $have_torch = 1 ]; then
+    timed python3 scripts/bench_ref.py torch_train "$t" "$work/$id.npz" "$arch" "$opt" "$lr" "$batch"
+    rec "$id.$t.torch_loop" "$(out loop_seconds)"; rec "$id.$t.torch_proc" "$(out process_seconds)"
+    rec "$id.$t.torch_rss" "$rss_mb"
+  fi
 }
 
-"$bench" make-npz "$work/mnist_like.npz" 60000
-npz_mb=$(awk '{ printf "%.1f", $5 / 1048576 }' < <(ls -l "$work/mnist_like.npz"))
-train_args=(train --data "$work/mnist_like.npz" --arch 'linear(784,256), relu, linear(256,10)' --loss cross-entropy
-  --optimizer sgd --lr 0.01 --batch-size 128 --epochs 1 --quiet --out "$work/mlp.safetensors")
-row=$(python3 -c 'print(",".join(["0.5"] * 784))' 2>/dev/null || printf '0.5%.0s,' $(seq 784) | sed 's/,$//')
-
 for r in $(seq "$rounds"); do
-  echo "round $r/$rounds" >&2
-  value article_train_seconds "$(RAYON_NUM_THREADS=1 "$bench" article 3)" >>"$work/a_ours"
-  [ $have_numpy = 1 ] && value article_numpy_seconds "$(python3 scripts/bench_ref.py article_numpy)" >>"$work/a_numpy"
-  [ $have_torch = 1 ] && value article_torch_seconds "$(python3 scripts/bench_ref.py article_torch)" >>"$work/a_torch"
-  for t in 1 2; do
-    value mlp_rows_per_second "$(RAYON_NUM_THREADS=$t "$bench" mlp 60000 2)" >>"$work/b_ours_$t"
-    [ $have_torch = 1 ] && value mlp_torch_rows_per_second "$(python3 scripts/bench_ref.py mlp_torch $t 60000 2)" >>"$work/b_torch_$t"
-  done
-  read -r s rss < <(seconds "$synapse" "${train_args[@]}")
-  echo "$s" >>"$work/b_proc_ours"; echo "$rss" >>"$work/d_rss"
-  if [ $have_torch = 1 ]; then
-    read -r s _ < <(seconds python3 scripts/bench_ref.py train_torch 2 "$work/mnist_like.npz")
-    echo "$s" >>"$work/b_proc_torch"
+  if part article; then
+    echo "round $r/$rounds: article" >&2
+    timed "$synapse" "${article_args[@]}"; rec article.ours "$wall"
+    if [ $have_numpy = 1 ]; then
+      timed python3 scripts/bench_ref.py article_numpy_process; rec article.numpy "$wall"
+      cp "$work/out" "$work/article_numpy_prediction"
+    fi
   fi
-  for _ in 1 2 3 4 5; do
-    read -r s _ < <(seconds "$synapse" predict --model "$work/mlp.safetensors" --input "$row")
-    echo "$s" >>"$work/c_predict"
+  for w in "${works[@]}"; do
+    IFS='|' read -r id _ _ _ _ arch opt lr batch <<<"$w"
+    for t in "${threads[@]}"; do
+      echo "round $r/$rounds: $id, $t thread(s)" >&2
+      one_work "$id" "$arch" "$opt" "$lr" "$batch" "$t"
+    done
+    if [ "$id" = m256 ]; then
+      for _ in 1 2 3 4 5; do
+        timed "$synapse" predict --model "$work/m256.safetensors" --input "$predict_row"
+        rec predict "$wall"
+      done
+    fi
   done
 done
 
-m() { [ -s "$work/$1" ] && median <"$work/$1" || echo ""; }
-a_ours=$(m a_ours); a_np=$(m a_numpy); a_t=$(m a_torch)
-b1=$(m b_ours_1); b1t=$(m b_torch_1); b2=$(m b_ours_2); b2t=$(m b_torch_2)
-bp=$(m b_proc_ours); bpt=$(m b_proc_torch); c=$(m c_predict); d=$(m d_rss)
-d_mb=$(awk -v k="$d" 'BEGIN { printf "%.1f", k / 1024 }')
+# ---- the tables -----------------------------------------------------------------------
+# table WORK...: the MLP/CNN columns, one line per work and thread count.
+table() {
+  echo "| work | threads | loop: synapse s | PyTorch s | ratio | whole process: synapse s | PyTorch s | ratio | peak RSS synapse MB | PyTorch MB | floor MB | RSS/floor |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  local w id label t floor
+  for w in "$@"; do
+    IFS='|' read -r id label _ <<<"$w"
+    floor=$(cat "$work/r/$id.floor")
+    for t in "${threads[@]}"; do
+      local k=$id.$t ol op orss tl tp trss
+      ol=$(med "$k.ours_loop"); op=$(med "$k.ours_proc"); orss=$(med "$k.ours_rss" %.1f)
+      tl=$(med "$k.torch_loop"); tp=$(med "$k.torch_proc"); trss=$(med "$k.torch_rss" %.1f)
+      echo "| $label | $t | $ol | $tl | $(ratio "$tl" "$ol") | $op | $tp | $(ratio "$tp" "$op") | $orss | $trss | $floor | $(ratio "$orss" "$floor") |"
+    done
+  done
+}
 
-echo
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $rounds rounds, medians"
-echo
-echo "| goal | work | synapse | numpy | PyTorch | ratio |"
-echo "| --- | --- | --- | --- | --- | --- |"
-echo "| A | article, 15,000 steps f64 (s, 1 thread) | $a_ours | ${a_np:--} | ${a_t:--} | synapse/numpy $(ratio "$a_ours" "$a_np"), PyTorch/synapse $(ratio "$a_t" "$a_ours") |"
-echo "| B | MLP training loop, rows/s, 1 thread | $b1 | - | ${b1t:--} | synapse/PyTorch $(ratio "$b1" "$b1t") |"
-echo "| B | MLP training loop, rows/s, 2 threads | $b2 | - | ${b2t:--} | synapse/PyTorch $(ratio "$b2" "$b2t") |"
-echo "| B | whole process: load .npz + 1 epoch (s) | $bp | - | ${bpt:--} | synapse/PyTorch $(ratio "$bp" "$bpt") |"
-echo "| C | \`synapse predict\` one row, whole process (s) | $c | - | - | goal < 0.020 |"
-echo "| D | peak RSS of B's \`synapse train\` (MB) | $d_mb | - | - | $(ratio "$d_mb" "$npz_mb")x the ${npz_mb} MB it loads, goal < 2 |"
+if part mlp; then
+  echo
+  echo "### MLP (f32, cross-entropy, 1 epoch; ratio = PyTorch s / synapse s, >= 1.00: synapse at least as fast)"
+  echo
+  table "${mlp_works[@]}"
+  echo
+  echo "| work | synapse s | goal |"
+  echo "| --- | --- | --- |"
+  echo "| \`synapse predict\` one row of the 784-256-10 model, whole process | $(med predict %.4f) | < 0.020 |"
+fi
+
+if part article; then
+  ours_p=$("$synapse" predict --model "$work/article.safetensors" --input 1,0,0)
+  np_p=-
+  [ -s "$work/article_numpy_prediction" ] && np_p=$(cat "$work/article_numpy_prediction")
+  a_ours=$(med article.ours); a_np=$(med article.numpy)
+  echo
+  echo "### The article from the shell (f64, 150,000 epochs, whole process; ratio = synapse s / numpy s, goal <= 0.5)"
+  echo
+  echo "| work | synapse s | numpy s | synapse/numpy | goal | prediction for 1,0,0: synapse | numpy |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  echo "| \`synapse train\` article.csv vs the article's numpy script | $a_ours | $a_np | $(ratio "$a_ours" "$a_np") | <= 0.5 | $ours_p | $np_p |"
+fi
+
+if part cnn; then
+  echo
+  echo "### CNN (MNIST-shaped, f32, 1 epoch; ratio = PyTorch s / synapse s)"
+  echo
+  table "${cnn_works[@]}"
+fi
