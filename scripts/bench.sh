@@ -23,12 +23,15 @@
 #          2048-4096-4096-10       batch 512  SGD  lr 0.01    2,048 rows
 #        loop:  synapse = the `seconds` column of `--log` (epoch 1); PyTorch = time
 #               around its training loop alone.
-#        whole process: synapse = wall time of `synapse train ... --epochs 1 --quiet`
+#        whole process: synapse = wall time of `synapse train ... --epochs 1 --quiet --out F`
 #               measured here; PyTorch = timed inside scripts/bench_ref.py from just after
-#               `import torch` (the import excluded): load the npz, build the model, train.
+#               `import torch` (the imports excluded, torch._dynamo's lazy one included):
+#               load the npz, build the model, train, and save it as `--out` does
+#               (safetensors, fsync'd). The ratio uses that figure; the column after it
+#               is PyTorch without the save.
 #        peak RSS of both processes (/usr/bin/time), and the floor: bytes of x (f32) and
 #               y (int64, as stored) + parameters x 4 bytes x (weights + gradients +
-#               optimizer state: SGD 1, Adam 2). RSS/floor is synapse's.
+#               optimizer state: plain SGD 0, Adam 2). RSS/floor is synapse's.
 #        Plus `synapse predict` of one row from the 784-256-10 model, whole process
 #        (goal < 0.020 s).
 # 2 article  the article's neuron trained from the shell with README's flags but
@@ -147,6 +150,7 @@ one_work() {
   if [ $have_torch = 1 ]; then
     timed python3 scripts/bench_ref.py torch_train "$t" "$work/$id.npz" "$arch" "$opt" "$lr" "$batch"
     rec "$id.$t.torch_loop" "$(out loop_seconds)"; rec "$id.$t.torch_proc" "$(out process_seconds)"
+    rec "$id.$t.torch_unsaved" "$(out unsaved_seconds)"
     rec "$id.$t.torch_rss" "$rss_mb"
   fi
 }
@@ -178,8 +182,8 @@ done
 # ---- the tables -----------------------------------------------------------------------
 # table WORK...: the MLP/CNN columns, one line per work and thread count.
 table() {
-  echo "| work | threads | loop: synapse s | PyTorch s | ratio | whole process: synapse s | PyTorch s | ratio | peak RSS synapse MB | PyTorch MB | floor MB | RSS/floor |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| work | threads | loop: synapse s | PyTorch s | ratio | whole process: synapse s | PyTorch s | ratio | PyTorch s, no save | peak RSS synapse MB | PyTorch MB | floor MB | RSS/floor |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   local w id label t floor
   for w in "$@"; do
     IFS='|' read -r id label _ <<<"$w"
@@ -188,7 +192,8 @@ table() {
       local k=$id.$t ol op orss tl tp trss
       ol=$(med "$k.ours_loop"); op=$(med "$k.ours_proc"); orss=$(med "$k.ours_rss" %.1f)
       tl=$(med "$k.torch_loop"); tp=$(med "$k.torch_proc"); trss=$(med "$k.torch_rss" %.1f)
-      echo "| $label | $t | $ol | $tl | $(ratio "$tl" "$ol") | $op | $tp | $(ratio "$tp" "$op") | $orss | $trss | $floor | $(ratio "$orss" "$floor") |"
+      tu=$(med "$k.torch_unsaved")
+      echo "| $label | $t | $ol | $tl | $(ratio "$tl" "$ol") | $op | $tp | $(ratio "$tp" "$op") | $tu | $orss | $trss | $floor | $(ratio "$orss" "$floor") |"
     done
   done
 }

@@ -43,10 +43,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Train(a) if a.distributed => distributed::run(a),
-        // On a worker of rayon's pool, where the kernels split their work:
-        // this thread then runs one part itself and only the others are
-        // handed over, instead of waking two workers while it waits.
-        Command::Train(a) => rayon::scope(|_| train::run(a)),
+        Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Summary(a) => summary::run(a),

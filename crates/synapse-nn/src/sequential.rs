@@ -177,8 +177,14 @@ impl Sequential {
                 }
                 t.to_device(device)?.to_dtype(dtype)?
             };
-            // A fresh copy, so the stack never shares storage with its source.
-            Ok(Var::from_tensor(&t.copy()?)?)
+            // A fresh copy, so the stack never shares storage with its source
+            // (`Var::from_tensor` copies a plain tensor itself; a variable it
+            // would share).
+            if t.is_variable() {
+                Ok(Var::from_tensor(&t.copy()?)?)
+            } else {
+                Ok(Var::from_tensor(&t)?)
+            }
         };
         let mut layers = Vec::with_capacity(spec.elements().len());
         for (i, e) in spec.elements().iter().enumerate() {

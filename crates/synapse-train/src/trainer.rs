@@ -1,12 +1,14 @@
 //! The `Trainer`: fit a stack over epochs of batches, evaluate, predict.
 //!
 //! One epoch: set the scheduled learning rate, draw the row order (seeded
-//! shuffle), and for each consecutive batch: forward, loss, backward, clip,
-//! optimizer step. Then validate, record the epoch, apply early stopping and
-//! write the checkpoint when asked. A non-finite loss stops training with
-//! [`Error::Diverged`] and puts back the weights of the end of the last
-//! epoch that finished (the starting weights when the first epoch diverges);
-//! one copy of the weights per epoch is kept for that, not one per step.
+//! shuffle; none when one batch holds every row), and for each consecutive
+//! batch: forward, loss, backward, clip, optimizer step. Then validate,
+//! record the epoch, apply early stopping and write the checkpoint when
+//! asked. A non-finite loss stops training with [`Error::Diverged`] and puts
+//! back the weights of the end of the last epoch that finished (the starting
+//! weights when the first epoch diverges); one copy of the weights per epoch
+//! is kept for that, not one per step, and none with one batch per epoch (a
+//! diverging batch is caught before its step changes anything).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -311,16 +313,30 @@ impl Trainer {
         let first = self.history.epochs.len() + 1;
         observer.on_train_begin(first, self.config.epochs, n.div_ceil(batch_rows));
         let params = self.net.parameters();
+        let one_batch = batch_rows >= n;
+        // One record per epoch, without the copies of a growing Vec.
+        let epochs = (self.config.epochs + 1).saturating_sub(first);
+        self.history.epochs.reserve_exact(epochs);
         for epoch in first..=self.config.epochs {
             if self.stopped {
                 break;
             }
             let started = std::time::Instant::now();
-            let last_good = self.net.snapshot()?;
+            // The weights to put back if a batch diverges. With one batch per
+            // epoch no copy is needed: a diverging batch is caught before its
+            // step, so the weights are still those of the last whole epoch.
+            let last_good = if one_batch {
+                None
+            } else {
+                Some(self.net.snapshot()?)
+            };
             let lr = self.scheduler.lr();
             self.optimizer.set_learning_rate(lr);
-            let order = epoch_order(n, self.config.shuffle, &mut self.rng);
-            let whole = !self.config.shuffle && batch_rows >= n;
+            // With one batch per epoch there is nothing to shuffle: the batch
+            // is every row, taken as it is (no gather, and the generator is
+            // not drawn from).
+            let order = epoch_order(n, self.config.shuffle && !one_batch, &mut self.rng);
+            let whole = one_batch;
             let mut total = 0.0;
             for (b, rows) in batches(&order, self.config.batch_size).enumerate() {
                 let (value, grads) = match replicas.as_mut() {
@@ -362,7 +378,9 @@ impl Trainer {
                 };
                 let Some(mut grads) = grads.filter(|_| value.is_finite()) else {
                     // Put back the weights of the end of the last whole epoch.
-                    self.net.restore(&last_good)?;
+                    if let Some(last_good) = &last_good {
+                        self.net.restore(last_good)?;
+                    }
                     return Err(Error::Diverged {
                         epoch,
                         batch: b + 1,

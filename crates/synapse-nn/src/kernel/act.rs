@@ -11,6 +11,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
+use super::parallel::{for_each_part, ELEMENT_WORK};
 use super::storage::{with_float, Real};
 use super::view::View;
 use crate::Activation;
@@ -65,17 +66,14 @@ impl KernelAct {
     }
 
     /// `dz = dy * act'(y)` for contiguous slices, one loop per activation.
-    pub(crate) fn grad_all<T: Real>(self, dy: &[T], y: &[T], dz: &mut Vec<T>) {
+    pub(crate) fn grad_all<T: Real>(self, dy: &[T], y: &[T], dz: &mut [T]) {
         let (one, zero) = (T::one(), T::zero());
+        let each = dz.iter_mut().zip(dy.iter().zip(y));
         match self {
-            KernelAct::Identity => dz.extend_from_slice(dy),
-            KernelAct::Sigmoid => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * ((one - o) * o))),
-            KernelAct::Tanh => dz.extend(dy.iter().zip(y).map(|(&g, &o)| g * (one - o * o))),
-            KernelAct::Relu => dz.extend(
-                dy.iter()
-                    .zip(y)
-                    .map(|(&g, &o)| if o > zero { g } else { zero }),
-            ),
+            KernelAct::Identity => dz.copy_from_slice(dy),
+            KernelAct::Sigmoid => each.for_each(|(d, (&g, &o))| *d = g * ((one - o) * o)),
+            KernelAct::Tanh => each.for_each(|(d, (&g, &o))| *d = g * (one - o * o)),
+            KernelAct::Relu => each.for_each(|(d, (&g, &o))| *d = if o > zero { g } else { zero }),
         }
     }
 
@@ -127,7 +125,11 @@ impl CustomOp2 for ActGrad {
             if let (Some((a0, a1)), Some((b0, b1))) =
                 (l1.contiguous_offsets(), l2.contiguous_offsets())
             {
-                act.grad_all(&T::slice(s1)?[a0..a1], &T::slice(s2)?[b0..b1], &mut dz);
+                let (dy, y) = (&T::slice(s1)?[a0..a1], &T::slice(s2)?[b0..b1]);
+                dz.resize(dy.len(), T::zero());
+                for_each_part(&mut dz, 1, ELEMENT_WORK * dy.len(), |r, out| {
+                    act.grad_all(&dy[r.clone()], &y[r], out)
+                });
                 return Ok((T::storage(dz), l1.shape().clone()));
             }
             // ... else strided 2-D views.

@@ -16,13 +16,8 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::PoolKind;
-use crate::kernel::parallel::for_each_part;
+use crate::kernel::parallel::{for_each_part, ELEMENT_WORK};
 use crate::kernel::storage::{with_float, Real};
-
-/// The work of one window-element visit, in the flops of a product that
-/// `kernel::parallel` weighs work in (a visit is a dependent load and compare,
-/// where a product does about 16 flops in the same time).
-const VISIT_WORK: usize = 16;
 
 /// The pool's sizes: kind, window, stride, input plane, output plane.
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +178,7 @@ impl CustomOp1 for PoolOp {
             for_each_part(
                 &mut y,
                 n,
-                VISIT_WORK * planes * n * p.k * p.k,
+                ELEMENT_WORK * planes * n * p.k * p.k,
                 |range, out| {
                     for (plane, yp) in range.zip(out.chunks_exact_mut(n)) {
                         let xp = &x[plane * hw..][..hw];
@@ -247,7 +242,7 @@ impl CustomOp2 for PoolGrad {
             for_each_part(
                 &mut dx,
                 hw,
-                VISIT_WORK * planes * n * p.k * p.k,
+                ELEMENT_WORK * planes * n * p.k * p.k,
                 |range, out| {
                     let (mut best, mut at) = (vec![T::zero(); p.ow], vec![0; p.ow]);
                     let inv = p.inv_area::<T>();
