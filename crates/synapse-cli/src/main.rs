@@ -12,12 +12,12 @@ mod distributed;
 mod eval;
 mod export;
 mod log;
-mod memory;
 mod message;
 mod paths;
 mod plot;
 mod predict;
 mod progress;
+mod runtime;
 mod summary;
 mod train;
 
@@ -29,7 +29,7 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
-    memory::keep_freed_memory();
+    runtime::configure();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -43,7 +43,9 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Train(a) if a.distributed => distributed::run(a),
-        Command::Train(a) => train::run(a),
+        // On a worker of rayon's pool, where the kernels split their work
+        // (see runtime.rs).
+        Command::Train(a) => rayon::scope(|_| train::run(a)),
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Summary(a) => summary::run(a),

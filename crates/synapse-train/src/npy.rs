@@ -146,11 +146,13 @@ fn read_elements<T, const N: usize>(
                 count - left
             )
         })?;
-        out.extend(
-            buf[..n * N]
-                .chunks_exact(N)
-                .map(|c| decode(c.try_into().expect("N bytes"))),
-        );
+        let start = out.len();
+        out.resize_with(start + n, || decode([0; N]));
+        for (o, c) in out[start..].iter_mut().zip(buf[..n * N].chunks_exact(N)) {
+            let mut bytes = [0u8; N];
+            bytes.copy_from_slice(c);
+            *o = decode(bytes);
+        }
         left -= n;
     }
     Ok(out)
