@@ -8,11 +8,13 @@ use super::parallel::max_threads;
 use super::storage::{with_float, Real};
 use super::view::View;
 
-/// Products below this many flops run on one thread. Measured on a 2-core
-/// machine: splitting the MLP benchmark's 51-Mflop products over two threads
-/// made the whole training step slower (the workers' spinning competes with
-/// the element-wise kernels), so only larger products fan out.
-const PARALLEL_FLOPS: usize = 1 << 26;
+/// Products below this many flops (2 Mflop, some 20 us on one core) run on
+/// one thread; larger ones on all. Measured on a 2-core machine: the
+/// 784-256-10 MLP's 51-Mflop products over two threads cut its epoch from
+/// 0.148 s to 0.118 s. (Before the CLI stopped candle's own element-wise
+/// pool from spinning beside rayon's, see `synapse-cli/src/runtime.rs`, the
+/// same split made the step slower, and the threshold was 64 Mflop.)
+const PARALLEL_FLOPS: usize = 1 << 21;
 
 /// The parallelism for a product of `flops`.
 pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
