@@ -36,8 +36,24 @@ impl Init {
     /// [`ArchSpec::parameter_shapes`]); each is a flat row-major `Vec<f64>`.
     /// Buffers are not drawn (see `Sequential::init`).
     pub fn draw(&self, spec: &ArchSpec, seed: u32) -> Vec<(String, Vec<usize>, Vec<f64>)> {
-        let mut rng = Mt19937::new(seed);
         let mut out = Vec::new();
+        self.draw_each(spec, seed, |name, shape, values| {
+            out.push((name, shape, values))
+        });
+        out
+    }
+
+    /// [`Init::draw`], one parameter at a time: `emit(name, shape, values)`
+    /// for each in the same order, with the same values, so that a caller
+    /// can convert each before the next is drawn (one parameter's `f64`s
+    /// alive at a time, not the whole model's).
+    pub fn draw_each(
+        &self,
+        spec: &ArchSpec,
+        seed: u32,
+        mut emit: impl FnMut(String, Vec<usize>, Vec<f64>),
+    ) {
+        let mut rng = Mt19937::new(seed);
         for (i, e) in spec.elements().iter().enumerate() {
             match *e {
                 ElementSpec::Linear {
@@ -62,13 +78,13 @@ impl Init {
                         }
                         _ => self.uniform(&mut rng, count, input, output),
                     };
-                    out.push((format!("{i}.weight"), vec![output, input], weight));
+                    emit(format!("{i}.weight"), vec![output, input], weight);
                     if bias {
-                        out.push((
+                        emit(
                             format!("{i}.bias"),
                             vec![output],
                             self.bias(&mut rng, output, input),
-                        ));
+                        );
                     }
                 }
                 ElementSpec::Conv2d {
@@ -87,29 +103,28 @@ impl Init {
                             .collect(),
                         _ => self.uniform(&mut rng, count, input * area, output * area),
                     };
-                    out.push((
+                    emit(
                         format!("{i}.weight"),
                         vec![output, input, kernel, kernel],
                         weight,
-                    ));
+                    );
                     if bias {
-                        out.push((
+                        emit(
                             format!("{i}.bias"),
                             vec![output],
                             self.bias(&mut rng, output, input * area),
-                        ));
+                        );
                     }
                 }
                 ElementSpec::BatchNorm { features: n, .. }
                 | ElementSpec::BatchNorm2d { channels: n, .. }
                 | ElementSpec::LayerNorm { features: n, .. } => {
-                    out.push((format!("{i}.weight"), vec![n], vec![1.0; n]));
-                    out.push((format!("{i}.bias"), vec![n], vec![0.0; n]));
+                    emit(format!("{i}.weight"), vec![n], vec![1.0; n]);
+                    emit(format!("{i}.bias"), vec![n], vec![0.0; n]);
                 }
                 _ => {}
             }
         }
-        out
     }
 
     /// `count` weights from U(-b, b) with this init's bound for the fans.

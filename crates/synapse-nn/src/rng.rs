@@ -42,13 +42,23 @@ impl Mt19937 {
         Self { state, pos: N }
     }
 
+    /// The next 624 words, in place: `s[i] = s[i + M] ^ twist(s[i], s[i + 1])`
+    /// (indices mod N), written as three runs without the modulo so that the
+    /// loops vectorise (a model's millions of initial weights come from here).
     fn generate(&mut self) {
-        let s = &mut self.state;
-        for i in 0..N {
-            let y = (s[i] & UPPER_MASK) | (s[(i + 1) % N] & LOWER_MASK);
-            let mag = if y & 1 == 1 { MATRIX_A } else { 0 };
-            s[i] = s[(i + M) % N] ^ (y >> 1) ^ mag;
+        #[inline(always)]
+        fn twist(a: u32, b: u32, c: u32) -> u32 {
+            let y = (a & UPPER_MASK) | (b & LOWER_MASK);
+            c ^ (y >> 1) ^ ((y & 1).wrapping_neg() & MATRIX_A)
         }
+        let s = &mut self.state;
+        for i in 0..N - M {
+            s[i] = twist(s[i], s[i + 1], s[i + M]);
+        }
+        for i in N - M..N - 1 {
+            s[i] = twist(s[i], s[i + 1], s[i + M - N]);
+        }
+        s[N - 1] = twist(s[N - 1], s[0], s[M - 1]);
         self.pos = 0;
     }
 

@@ -45,6 +45,14 @@ pub struct Sequential {
     device: Device,
 }
 
+/// Whose tensors [`Sequential::build`] gets: the caller's (always copied) or
+/// ones made for the new stack alone (taken as they are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Caller,
+    Own,
+}
+
 impl Sequential {
     /// Builds a stack from given layers; sizes, dtypes and devices must agree.
     pub fn new(layers: Vec<Layer>) -> Result<Self> {
@@ -99,10 +107,33 @@ impl Sequential {
                 "`{spec}` has {count} parameters, more than the {MAX_PARAMETERS} that can be allocated"
             )));
         }
+        // Each parameter becomes its variable as soon as it is drawn: one
+        // parameter's f64s alive at a time, and no copy for f32 or f64.
         let mut tensors = HashMap::new();
-        for (name, shape, values) in init.draw(spec, seed) {
-            let t = Tensor::from_vec(values, shape, device)?.to_dtype(dtype)?;
-            tensors.insert(name, t);
+        let mut failed = None;
+        init.draw_each(spec, seed, |name, shape, values| {
+            let var = match dtype {
+                DType::F64 => Var::from_vec(values, shape, device),
+                // `as f32`: the same rounding as candle's `to_dtype`.
+                DType::F32 => {
+                    let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+                    Var::from_vec(values, shape, device)
+                }
+                _ => Tensor::from_vec(values, shape, device)
+                    .and_then(|t| t.to_dtype(dtype))
+                    .and_then(|t| Var::from_tensor(&t)),
+            };
+            match var {
+                Ok(v) => {
+                    tensors.insert(name, v.as_tensor().clone());
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         for (name, shape) in spec.buffer_shapes() {
             let t = if name.ends_with(".num_batches_tracked") {
@@ -114,7 +145,7 @@ impl Sequential {
             };
             tensors.insert(name, t);
         }
-        Self::from_tensors(spec, &tensors, dtype, device)
+        Self::build(spec, &tensors, dtype, device, Source::Own)
     }
 
     /// A stack whose state is the given tensors, named as in SPEC section 2:
@@ -126,6 +157,18 @@ impl Sequential {
         tensors: &HashMap<String, Tensor>,
         dtype: DType,
         device: &Device,
+    ) -> Result<Self> {
+        Self::build(spec, tensors, dtype, device, Source::Caller)
+    }
+
+    /// [`Sequential::from_tensors`]; variables of a [`Source::Own`] map are
+    /// taken as they are (no copy), a caller's are always copied.
+    fn build(
+        spec: &ArchSpec,
+        tensors: &HashMap<String, Tensor>,
+        dtype: DType,
+        device: &Device,
+        source: Source,
     ) -> Result<Self> {
         let (params, buffers) = (spec.parameter_shapes(), spec.buffer_shapes());
         if let Some(extra) = tensors
@@ -177,10 +220,10 @@ impl Sequential {
                 }
                 t.to_device(device)?.to_dtype(dtype)?
             };
-            // A fresh copy, so the stack never shares storage with its source
-            // (`Var::from_tensor` copies a plain tensor itself; a variable it
-            // would share).
-            if t.is_variable() {
+            // A fresh copy, so the stack never shares storage with a caller's
+            // tensors (`Var::from_tensor` copies a plain tensor itself; a
+            // variable it would share).
+            if t.is_variable() && source == Source::Caller {
                 Ok(Var::from_tensor(&t.copy()?)?)
             } else {
                 Ok(Var::from_tensor(&t)?)

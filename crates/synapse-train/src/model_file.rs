@@ -70,7 +70,8 @@ impl Model {
         if let Some(n) = &self.normalize {
             meta.insert("normalize".into(), n.to_json());
         }
-        crate::safetensors_bytes::encode(&self.net.snapshot()?, meta)
+        // The stack's own tensors (shared, not copied): nothing changes them here.
+        crate::safetensors_bytes::encode(&self.net.state(), meta)
     }
 
     /// Writes the model to `path` atomically.
