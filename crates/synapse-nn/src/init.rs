@@ -37,22 +37,27 @@ impl Init {
     /// Buffers are not drawn (see `Sequential::init`).
     pub fn draw(&self, spec: &ArchSpec, seed: u32) -> Vec<(String, Vec<usize>, Vec<f64>)> {
         let mut out = Vec::new();
-        self.draw_each(spec, seed, |name, shape, values| {
-            out.push((name, shape, values))
-        });
+        self.draw_each(
+            spec,
+            seed,
+            |v| v,
+            |name, shape, values| out.push((name, shape, values)),
+        );
         out
     }
 
-    /// [`Init::draw`], one parameter at a time: `emit(name, shape, values)`
-    /// for each in the same order, with the same values, so that a caller
-    /// can convert each before the next is drawn (one parameter's `f64`s
-    /// alive at a time, not the whole model's).
-    pub fn draw_each(
+    /// [`Init::draw`], one parameter at a time and in the caller's type:
+    /// `emit(name, shape, values)` for each in the same order, every value
+    /// drawn as the same `f64` and passed through `convert` as it is drawn
+    /// (`|v| v as f32` gives an f32 model without an f64 copy of it).
+    pub fn draw_each<T: Copy>(
         &self,
         spec: &ArchSpec,
         seed: u32,
-        mut emit: impl FnMut(String, Vec<usize>, Vec<f64>),
+        convert: impl Fn(f64) -> T,
+        mut emit: impl FnMut(String, Vec<usize>, Vec<T>),
     ) {
+        let c = &convert;
         let mut rng = Mt19937::new(seed);
         for (i, e) in spec.elements().iter().enumerate() {
             match *e {
@@ -62,28 +67,25 @@ impl Init {
                     bias,
                 } => {
                     let count = input * output;
-                    let weight: Vec<f64> = match self {
+                    let weight: Vec<T> = match self {
                         Init::NumpyUniform => {
                             // Drawn as (in, out) row-major, stored as [out, in].
-                            let drawn: Vec<f64> = (0..count)
-                                .map(|_| 2.0 * rng.random_sample() - 1.0)
+                            let drawn: Vec<T> = (0..count)
+                                .map(|_| c(2.0 * rng.random_sample() - 1.0))
                                 .collect();
-                            let mut w = vec![0.0; count];
-                            for r in 0..input {
-                                for c in 0..output {
-                                    w[c * input + r] = drawn[r * output + c];
-                                }
-                            }
-                            w
+                            (0..output)
+                                .flat_map(|o| (0..input).map(move |r| (r, o)))
+                                .map(|(r, o)| drawn[r * output + o])
+                                .collect()
                         }
-                        _ => self.uniform(&mut rng, count, input, output),
+                        _ => self.uniform(&mut rng, count, (input, output), c),
                     };
                     emit(format!("{i}.weight"), vec![output, input], weight);
                     if bias {
                         emit(
                             format!("{i}.bias"),
                             vec![output],
-                            self.bias(&mut rng, output, input),
+                            self.bias(&mut rng, output, input, c),
                         );
                     }
                 }
@@ -99,9 +101,9 @@ impl Init {
                     // numpy-uniform: (out, in, k, k) row-major, stored as drawn.
                     let weight = match self {
                         Init::NumpyUniform => (0..count)
-                            .map(|_| 2.0 * rng.random_sample() - 1.0)
+                            .map(|_| c(2.0 * rng.random_sample() - 1.0))
                             .collect(),
-                        _ => self.uniform(&mut rng, count, input * area, output * area),
+                        _ => self.uniform(&mut rng, count, (input * area, output * area), c),
                     };
                     emit(
                         format!("{i}.weight"),
@@ -112,15 +114,15 @@ impl Init {
                         emit(
                             format!("{i}.bias"),
                             vec![output],
-                            self.bias(&mut rng, output, input * area),
+                            self.bias(&mut rng, output, input * area, c),
                         );
                     }
                 }
                 ElementSpec::BatchNorm { features: n, .. }
                 | ElementSpec::BatchNorm2d { channels: n, .. }
                 | ElementSpec::LayerNorm { features: n, .. } => {
-                    emit(format!("{i}.weight"), vec![n], vec![1.0; n]);
-                    emit(format!("{i}.bias"), vec![n], vec![0.0; n]);
+                    emit(format!("{i}.weight"), vec![n], vec![c(1.0); n]);
+                    emit(format!("{i}.bias"), vec![n], vec![c(0.0); n]);
                 }
                 _ => {}
             }
@@ -128,20 +130,32 @@ impl Init {
     }
 
     /// `count` weights from U(-b, b) with this init's bound for the fans.
-    fn uniform(&self, rng: &mut Mt19937, count: usize, fan_in: usize, fan_out: usize) -> Vec<f64> {
+    fn uniform<T>(
+        &self,
+        rng: &mut Mt19937,
+        count: usize,
+        (fan_in, fan_out): (usize, usize),
+        c: impl Fn(f64) -> T,
+    ) -> Vec<T> {
         let bound = self.weight_bound(fan_in, fan_out);
-        (0..count).map(|_| rng.uniform(-bound, bound)).collect()
+        (0..count).map(|_| c(rng.uniform(-bound, bound))).collect()
     }
 
     /// A bias of `n` values for a layer with `fan_in` inputs per output.
-    fn bias(&self, rng: &mut Mt19937, n: usize, fan_in: usize) -> Vec<f64> {
+    fn bias<T: Copy>(
+        &self,
+        rng: &mut Mt19937,
+        n: usize,
+        fan_in: usize,
+        c: impl Fn(f64) -> T,
+    ) -> Vec<T> {
         match self {
-            Init::NumpyUniform => (0..n).map(|_| 2.0 * rng.random_sample() - 1.0).collect(),
+            Init::NumpyUniform => (0..n).map(|_| c(2.0 * rng.random_sample() - 1.0)).collect(),
             Init::Torch => {
                 let bound = 1.0 / (fan_in as f64).sqrt();
-                (0..n).map(|_| rng.uniform(-bound, bound)).collect()
+                (0..n).map(|_| c(rng.uniform(-bound, bound))).collect()
             }
-            Init::Xavier | Init::He => vec![0.0; n],
+            Init::Xavier | Init::He => vec![c(0.0); n],
         }
     }
 

@@ -107,31 +107,44 @@ impl Sequential {
                 "`{spec}` has {count} parameters, more than the {MAX_PARAMETERS} that can be allocated"
             )));
         }
-        // Each parameter becomes its variable as soon as it is drawn: one
-        // parameter's f64s alive at a time, and no copy for f32 or f64.
+        // Each parameter becomes its variable as soon as it is drawn, in the
+        // stack's dtype: no f64 copy of an f32 model, no copies after.
         let mut tensors = HashMap::new();
         let mut failed = None;
-        init.draw_each(spec, seed, |name, shape, values| {
-            let var = match dtype {
-                DType::F64 => Var::from_vec(values, shape, device),
-                // `as f32`: the same rounding as candle's `to_dtype`.
-                DType::F32 => {
-                    let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
-                    Var::from_vec(values, shape, device)
-                }
-                _ => Tensor::from_vec(values, shape, device)
-                    .and_then(|t| t.to_dtype(dtype))
-                    .and_then(|t| Var::from_tensor(&t)),
-            };
-            match var {
-                Ok(v) => {
-                    tensors.insert(name, v.as_tensor().clone());
-                }
-                Err(e) => {
-                    failed.get_or_insert(e);
-                }
+        let mut keep = |name: String, var: candle_core::Result<Var>| match var {
+            Ok(v) => {
+                tensors.insert(name, v.as_tensor().clone());
             }
-        });
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        };
+        match dtype {
+            DType::F64 => init.draw_each(
+                spec,
+                seed,
+                |v| v,
+                |name, shape, values| keep(name, Var::from_vec(values, shape, device)),
+            ),
+            // `as f32`: the same rounding as candle's `to_dtype`.
+            DType::F32 => init.draw_each(
+                spec,
+                seed,
+                |v| v as f32,
+                |name, shape, values| keep(name, Var::from_vec(values, shape, device)),
+            ),
+            _ => init.draw_each(
+                spec,
+                seed,
+                |v| v,
+                |name, shape, values| {
+                    let var = Tensor::from_vec(values, shape, device)
+                        .and_then(|t| t.to_dtype(dtype))
+                        .and_then(|t| Var::from_tensor(&t));
+                    keep(name, var)
+                },
+            ),
+        }
         if let Some(e) = failed {
             return Err(e.into());
         }
