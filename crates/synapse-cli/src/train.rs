@@ -139,6 +139,8 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         class_weights,
         schedule: job.schedule,
         clip_norm: job.clip_norm,
+        // A run that diverges writes no model: no copy of the weights to keep.
+        restore_on_divergence: false,
     };
     let mut trainer = Trainer::new(net, job.loss, optimizer, config)?;
     if let Some(c) = ranks {

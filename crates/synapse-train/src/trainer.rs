@@ -8,7 +8,8 @@
 //! back the weights of the end of the last epoch that finished (the starting
 //! weights when the first epoch diverges); one copy of the weights per epoch
 //! is kept for that, not one per step, and none with one batch per epoch (a
-//! diverging batch is caught before its step changes anything).
+//! diverging batch is caught before its step changes anything) or when the
+//! caller opts out (`TrainConfig::restore_on_divergence`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -58,6 +59,12 @@ pub struct TrainConfig {
     /// Cross-entropy class weights, one per output (`CrossEntropyLoss(weight=)`):
     /// the training loss and the validation loss are their weighted means.
     pub class_weights: Option<Vec<f64>>,
+    /// On divergence, put back the weights of the end of the last whole
+    /// epoch (`true`, the default). That costs one copy of the weights per
+    /// epoch, kept in memory; a caller that throws the stack away when
+    /// training fails (the command line writes no model then) sets `false`
+    /// and saves both.
+    pub restore_on_divergence: bool,
 }
 
 impl Default for TrainConfig {
@@ -72,6 +79,7 @@ impl Default for TrainConfig {
             early_stopping: None,
             checkpoint: None,
             class_weights: None,
+            restore_on_divergence: true,
         }
     }
 }
@@ -325,7 +333,7 @@ impl Trainer {
             // The weights to put back if a batch diverges. With one batch per
             // epoch no copy is needed: a diverging batch is caught before its
             // step, so the weights are still those of the last whole epoch.
-            let last_good = if one_batch {
+            let last_good = if one_batch || !self.config.restore_on_divergence {
                 None
             } else {
                 Some(self.net.snapshot()?)

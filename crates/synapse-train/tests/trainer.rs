@@ -123,6 +123,30 @@ fn divergence_names_epoch_and_batch_and_keeps_good_weights() {
 }
 
 #[test]
+fn divergence_without_restore_leaves_the_weights_where_they_went() {
+    // The same run as above, with the copy turned off (as the command line
+    // does): the error is the same, and the weights are those of the last
+    // step, not of the last whole epoch.
+    let spec: ArchSpec = "linear(3,8), relu, linear(8,1)".parse().unwrap();
+    let run = |restore| {
+        let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+        let config = TrainConfig {
+            epochs: 50,
+            batch_size: BatchSize::Rows(2),
+            restore_on_divergence: restore,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(net.clone(), Loss::Mse, sgd(&net, 1e6), config).unwrap();
+        let e = trainer.fit(&article_data(), None, &mut Silent).unwrap_err();
+        (e.to_string(), flat(trainer.network()))
+    };
+    let ((kept_msg, kept), (left_msg, left)) = (run(true), run(false));
+    assert_eq!(kept_msg, left_msg);
+    assert!(kept.iter().all(|v| v.is_finite()));
+    assert_ne!(kept, left, "without the copy nothing is put back");
+}
+
+#[test]
 fn early_stopping_restores_the_best_weights() {
     // Plain SGD with a learning rate too large for this data: the loss falls, then rises.
     let spec: ArchSpec = "linear(1,1)".parse().unwrap();
