@@ -7,7 +7,10 @@
 //! cargo bench --bench synapse_bench -- matmul              # B's largest product alone, GFLOP/s
 //! ```
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
-//! `name value unit`; `scripts/bench.sh` runs these beside numpy and PyTorch.
+//! `name value unit`. In-process figures, for profiling one piece of work;
+//! `scripts/bench_ref.py article_numpy|mlp_torch` does the same work in numpy
+//! and PyTorch. The table of issue 13 (whole `synapse` commands against
+//! PyTorch) is `scripts/bench.sh`'s.
 
 use std::time::Instant;
 

@@ -62,6 +62,25 @@ fn run(net: &Sequential, x: &Var, train: bool, fused: bool) -> Vec<Vec<f64>> {
     })
 }
 
+/// Each output/gradient of `kernel` within `tol` of `plain`'s, relative to
+/// the largest magnitude of the latter (at least 1).
+fn assert_close(kernel: &[Vec<f64>], plain: &[Vec<f64>], tol: f64, context: &str) {
+    assert_eq!(kernel.len(), plain.len(), "{context}: as many results");
+    for (i, (k, p)) in kernel.iter().zip(plain).enumerate() {
+        assert_eq!(k.len(), p.len(), "{context}: result {i} sizes");
+        let scale = p.iter().fold(1f64, |m, v| m.max(v.abs()));
+        let worst = k
+            .iter()
+            .zip(p)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst <= tol * scale,
+            "{context}: output/gradient {i} differs by {worst} (scale {scale})"
+        );
+    }
+}
+
 fn flat(t: &Tensor) -> Vec<f64> {
     t.to_dtype(DType::F64)
         .unwrap()
@@ -96,18 +115,12 @@ fn every_element_kind_agrees_on_both_paths() {
                     run(&net(0), &x, train, true),
                     run(&net(1), &x, train, false),
                 );
-                for (i, (k, p)) in kernel.iter().zip(&plain).enumerate() {
-                    let scale = p.iter().fold(1f64, |m, v| m.max(v.abs()));
-                    let worst = k
-                        .iter()
-                        .zip(p)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0.0, f64::max);
-                    assert!(
-                        worst <= tol * scale,
-                        "{text} {dtype:?} train={train}: output/gradient {i} differs by {worst} (scale {scale})"
-                    );
-                }
+                assert_close(
+                    &kernel,
+                    &plain,
+                    tol,
+                    &format!("{text} {dtype:?} train={train}"),
+                );
             }
         }
     }
@@ -133,18 +146,7 @@ fn a_threaded_cnn_agrees_on_both_paths() {
         let x = Var::from_tensor(&x).unwrap();
         let net = Sequential::init(&spec, Init::Torch, 3, dtype, &Device::Cpu).unwrap();
         let (kernel, plain) = (run(&net, &x, true, true), run(&net, &x, true, false));
-        for (i, (k, p)) in kernel.iter().zip(&plain).enumerate() {
-            let scale = p.iter().fold(1f64, |m, v| m.max(v.abs()));
-            let worst = k
-                .iter()
-                .zip(p)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            assert!(
-                worst <= tol * scale,
-                "{dtype:?}: output/gradient {i} differs by {worst} (scale {scale})"
-            );
-        }
+        assert_close(&kernel, &plain, tol, &format!("{dtype:?}"));
         // Same bits on a second run (the parts are fixed, not scheduled).
         assert_eq!(run(&net, &x, true, true), kernel, "{dtype:?}: kernel rerun");
     }

@@ -152,3 +152,18 @@ pub(crate) fn act_grad(act: KernelAct, dy: &Tensor, y: &Tensor) -> Result<Tensor
         _ => dy.apply_op2_no_bwd(y, &ActGrad(act)),
     }
 }
+
+/// `act(kernel(..))` where the kernel applies what it can of `act` itself:
+/// `kernel` gets the activation to fuse (identity when there is none, or
+/// when `act` is one it does not have, which then runs after it as plain ops).
+pub(crate) fn then_act(
+    act: Option<&Activation>,
+    kernel: impl FnOnce(KernelAct) -> Result<Tensor>,
+) -> crate::Result<Tensor> {
+    let fused = act.and_then(KernelAct::of);
+    let y = kernel(fused.unwrap_or(KernelAct::Identity))?;
+    match (act, fused) {
+        (Some(a), None) => a.forward(&y),
+        _ => Ok(y),
+    }
+}

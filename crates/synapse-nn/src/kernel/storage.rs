@@ -1,7 +1,7 @@
 //! Access to candle's CPU storage as typed slices, for the CPU kernels: the
 //! float types they handle ([`Real`]: f32, f64) and one dispatch on them.
 
-use candle_core::{CpuStorage, Result};
+use candle_core::{CpuStorage, Layout, Result};
 
 /// Runs `$body` with `$T` the storage's float type (f32 or f64), else an
 /// error naming `$op`: one generic kernel instead of a match per op.
@@ -59,5 +59,19 @@ impl Real for f64 {
     }
     fn as_f64(self) -> f64 {
         self
+    }
+}
+
+/// The elements of a contiguous tensor, from its storage and layout, or an
+/// error naming `what` (the kernels that take N-d tensors make their inputs
+/// contiguous first, so this is an internal check).
+pub(crate) fn contiguous<'a, T: Real>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    what: &str,
+) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&T::slice(s)?[a..b]),
+        None => candle_core::bail!("{what} must be contiguous"),
     }
 }

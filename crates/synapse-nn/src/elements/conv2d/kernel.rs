@@ -28,7 +28,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, S
 use crate::kernel::act::{act_grad, KernelAct};
 use crate::kernel::gemm::{gemm_into, product};
 use crate::kernel::parallel::{for_each_part, map_parts};
-use crate::kernel::storage::{with_float, Real};
+use crate::kernel::storage::{contiguous, with_float, Real};
 use crate::kernel::view::View;
 
 /// The sizes of one convolution: input image, kernel, stride, padding, output.
@@ -166,14 +166,6 @@ fn col2im<T: Real>(g: &Geometry, cols: &[T], dx: &mut [T]) {
     }
 }
 
-/// The elements of a contiguous tensor's storage, or an error naming `what`.
-fn dense<'a, T: Real>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&T::slice(s)?[a..b]),
-        None => candle_core::bail!("conv2d kernel: {what} must be contiguous"),
-    }
-}
-
 /// The forward op; the bias is the optional third argument.
 struct Conv {
     act: KernelAct,
@@ -190,8 +182,13 @@ impl Conv {
     ) -> Result<(CpuStorage, Shape)> {
         crate::kernel::count_call();
         let (b, o, g) = Geometry::of(x.1.dims(), w.1.dims(), self.stride, self.padding)?;
-        let (xs, ws) = (dense::<T>(x.0, x.1, "x")?, dense::<T>(w.0, w.1, "W")?);
-        let bias = bias.map(|b| dense::<T>(b.0, b.1, "bias")).transpose()?;
+        let (xs, ws) = (
+            contiguous::<T>(x.0, x.1, "conv2d kernel: x")?,
+            contiguous::<T>(w.0, w.1, "conv2d kernel: W")?,
+        );
+        let bias = bias
+            .map(|b| contiguous::<T>(b.0, b.1, "conv2d kernel: bias"))
+            .transpose()?;
         if bias.is_some_and(|v| v.len() != o) {
             candle_core::bail!("conv2d kernel: bias of {o} expected");
         }
@@ -314,7 +311,10 @@ impl CustomOp2 for WeightGrad {
             x: (&CpuStorage, &Layout),
             dz: (&CpuStorage, &Layout),
         ) -> Result<(CpuStorage, Shape)> {
-            let (xs, dzs) = (dense::<T>(x.0, x.1, "x")?, dense::<T>(dz.0, dz.1, "dz")?);
+            let (xs, dzs) = (
+                contiguous::<T>(x.0, x.1, "conv2d kernel: x")?,
+                contiguous::<T>(dz.0, dz.1, "conv2d kernel: dz")?,
+            );
             let (b, o) = match dz.1.dims() {
                 &[b, o, oh, ow] if oh == g.oh && ow == g.ow && xs.len() == b * g.image() => (b, o),
                 d => candle_core::bail!("conv2d weight grad: dz {d:?}"),
@@ -361,7 +361,10 @@ impl CustomOp2 for InputGrad {
             dz: (&CpuStorage, &Layout),
             w: (&CpuStorage, &Layout),
         ) -> Result<(CpuStorage, Shape)> {
-            let (dzs, ws) = (dense::<T>(dz.0, dz.1, "dz")?, dense::<T>(w.0, w.1, "W")?);
+            let (dzs, ws) = (
+                contiguous::<T>(dz.0, dz.1, "conv2d kernel: dz")?,
+                contiguous::<T>(w.0, w.1, "conv2d kernel: W")?,
+            );
             let (rows, n) = (g.rows(), g.cols());
             let (b, o) = match dz.1.dims() {
                 &[b, o, oh, ow] if oh == g.oh && ow == g.ow && ws.len() == o * rows => (b, o),
@@ -391,7 +394,7 @@ impl CustomOp1 for ChannelSum {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         fn run<T: Real>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-            let dz = dense::<T>(s, l, "dz")?;
+            let dz = contiguous::<T>(s, l, "conv2d kernel: dz")?;
             let (o, n) = match l.dims() {
                 &[_, o, h, w] => (o, h * w),
                 d => candle_core::bail!("channel sum: dz {d:?}"),

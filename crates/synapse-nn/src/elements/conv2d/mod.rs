@@ -27,7 +27,7 @@ mod kernel;
 
 use candle_core::{Tensor, Var};
 
-use crate::kernel::act::KernelAct;
+use crate::kernel::act::then_act;
 use crate::{Activation, Error, Result};
 
 /// A convolution built from given parameters.
@@ -114,14 +114,10 @@ impl Conv2d {
         let mut tensors = vec![x, self.weight.as_tensor()];
         tensors.extend(bias);
         if crate::kernel::use_kernel(true, &tensors) {
-            let fused = act.and_then(KernelAct::of);
-            let kind = fused.unwrap_or(KernelAct::Identity);
             let (s, p) = (self.stride, self.padding);
-            let y = kernel::conv2d(x, &self.weight, bias, s, p, kind)?;
-            return match (act, fused) {
-                (Some(a), None) => a.forward(&y),
-                _ => Ok(y),
-            };
+            return then_act(act, |fused| {
+                kernel::conv2d(x, &self.weight, bias, s, p, fused)
+            });
         }
         let y = self.plain(x)?;
         match act {

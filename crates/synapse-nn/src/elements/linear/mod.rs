@@ -25,7 +25,7 @@ mod kernel;
 
 use candle_core::{Tensor, Var};
 
-use crate::kernel::act::KernelAct;
+use crate::kernel::act::then_act;
 use crate::{Activation, Error, Result};
 
 /// A dense layer built from given parameters (see [`crate::init`] for random ones).
@@ -104,12 +104,7 @@ impl Linear {
         let mut tensors = vec![x, self.weight.as_tensor()];
         tensors.extend(bias);
         if crate::kernel::use_kernel(true, &tensors) {
-            let fused = act.and_then(KernelAct::of);
-            let y = kernel::dense(x, &self.weight, bias, fused.unwrap_or(KernelAct::Identity))?;
-            return match (act, fused) {
-                (Some(a), None) => a.forward(&y),
-                _ => Ok(y),
-            };
+            return then_act(act, |fused| kernel::dense(x, &self.weight, bias, fused));
         }
         let y = x.matmul(&self.weight.t()?)?;
         let y = match &self.bias {

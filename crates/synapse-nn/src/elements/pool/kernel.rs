@@ -17,7 +17,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tenso
 
 use super::PoolKind;
 use crate::kernel::parallel::{for_each_part, ELEMENT_WORK};
-use crate::kernel::storage::{with_float, Real};
+use crate::kernel::storage::{contiguous, with_float, Real};
 
 /// The pool's sizes: kind, window, stride, input plane, output plane.
 #[derive(Debug, Clone, Copy)]
@@ -148,14 +148,6 @@ impl Pool {
     }
 }
 
-/// The elements of a contiguous tensor's storage.
-fn dense<'a, T: Real>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&T::slice(s)?[a..b]),
-        None => candle_core::bail!("pool kernel: the tensors must be contiguous"),
-    }
-}
-
 /// The forward op.
 struct PoolOp {
     kind: PoolKind,
@@ -172,7 +164,7 @@ impl CustomOp1 for PoolOp {
         fn run<T: Real>(op: &PoolOp, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
             crate::kernel::count_call();
             let (planes, p) = Pool::of(op.kind, op.k, op.s, l.dims())?;
-            let x = dense::<T>(s, l)?;
+            let x = contiguous::<T>(s, l, "pool kernel: x")?;
             let (hw, n) = (p.h * p.w, p.oh * p.ow);
             let mut y = vec![T::zero(); planes * n];
             for_each_part(
@@ -233,7 +225,10 @@ impl CustomOp2 for PoolGrad {
             dy: (&CpuStorage, &Layout),
         ) -> Result<(CpuStorage, Shape)> {
             let (planes, p) = Pool::of(op.kind, op.k, op.s, x.1.dims())?;
-            let (xs, dys) = (dense::<T>(x.0, x.1)?, dense::<T>(dy.0, dy.1)?);
+            let (xs, dys) = (
+                contiguous::<T>(x.0, x.1, "pool grad: x")?,
+                contiguous::<T>(dy.0, dy.1, "pool grad: dy")?,
+            );
             let (hw, n) = (p.h * p.w, p.oh * p.ow);
             if dys.len() != planes * n {
                 candle_core::bail!("pool grad: dy {:?} for x {:?}", dy.1.dims(), x.1.dims());
