@@ -342,10 +342,20 @@ impl Sequential {
                     y = l.forward_then(&y, Some(a))?;
                     i += 2;
                 }
-                // A convolution and the activation after it (one CPU kernel).
-                (Layer::Conv2d(c), Some(Layer::Activation(a))) => {
-                    y = c.forward_then(&y, Some(a))?;
-                    i += 2;
+                // A convolution with the activation and the pool after it, when
+                // there are (one CPU kernel).
+                (Layer::Conv2d(c), next) => {
+                    let act = match next {
+                        Some(Layer::Activation(a)) => Some(a),
+                        _ => None,
+                    };
+                    let at = i + 1 + usize::from(act.is_some());
+                    let pool = match self.layers.get(at) {
+                        Some(Layer::Pool2d(p)) => Some(p),
+                        _ => None,
+                    };
+                    y = c.forward_then_pool(&y, act, pool)?;
+                    i = at + usize::from(pool.is_some());
                 }
                 (layer, _) => {
                     y = layer.forward(&y, &mut mode)?;

@@ -10,7 +10,7 @@
 //! | `batchnorm`, `batchnorm2d` | [`BatchNorm`] | `batchnorm.rs` | none |
 //! | `layernorm` | [`LayerNorm`] | `layernorm.rs` | none |
 //! | `reshape`, `flatten` | [`Reshape`], [`flatten`] | `reshape.rs` | none |
-//! | `conv2d` | [`Conv2d`] | `conv2d/mod.rs` | `conv2d/kernel.rs` (with the activation after it) |
+//! | `conv2d` | [`Conv2d`] | `conv2d/mod.rs` | `conv2d/kernel.rs` (with the activation and the pool after it) |
 //! | `maxpool2d`, `avgpool2d` | [`Pool2d`] | `pool/mod.rs` | `pool/kernel.rs` |
 //!
 //! The hand-coded reference of each is in `crates/synapse-reference`.
@@ -21,7 +21,7 @@ mod conv2d;
 mod dropout;
 mod layernorm;
 mod linear;
-mod pool;
+pub(crate) mod pool;
 mod reshape;
 
 pub use activation::{Activation, DEFAULT_LEAKY_SLOPE};

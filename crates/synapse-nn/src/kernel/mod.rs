@@ -11,7 +11,7 @@
 //! | kind | plain definition and kernel |
 //! | --- | --- |
 //! | linear (+ sigmoid/tanh/relu/identity after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
-//! | conv2d (+ sigmoid/tanh/relu/identity after it) | `elements/conv2d/mod.rs`, `elements/conv2d/kernel.rs` |
+//! | conv2d (+ sigmoid/tanh/relu/identity, + maxpool2d/avgpool2d after it) | `elements/conv2d/mod.rs`, `elements/conv2d/kernel.rs` |
 //! | maxpool2d, avgpool2d | `elements/pool/mod.rs`, `elements/pool/kernel.rs` |
 //! | losses sse, mse, bce-logits, cross-entropy | `loss/mod.rs`, `loss/kernel.rs` |
 //! | SGD and Adam updates | `optim/sgd.rs`, `optim/adam.rs`, `optim/kernel.rs` |

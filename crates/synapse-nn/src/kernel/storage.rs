@@ -1,7 +1,7 @@
 //! Access to candle's CPU storage as typed slices, for the CPU kernels: the
 //! float types they handle ([`Real`]: f32, f64) and one dispatch on them.
 
-use candle_core::{CpuStorage, Layout, Result};
+use candle_core::{CpuStorage, Device, Layout, Result, Shape, Tensor};
 
 /// Runs `$body` with `$T` the storage's float type (f32 or f64), else an
 /// error naming `$op`: one generic kernel instead of a match per op.
@@ -28,6 +28,8 @@ pub(crate) trait Real:
 {
     fn slice(s: &CpuStorage) -> Result<&[Self]>;
     fn storage(v: Vec<Self>) -> CpuStorage;
+    /// A CPU tensor (outside any graph) holding `v`.
+    fn cpu_tensor(v: Vec<Self>, shape: Shape) -> Result<Tensor>;
     fn from_f64(v: f64) -> Self;
     fn as_f64(self) -> f64;
 }
@@ -38,6 +40,9 @@ impl Real for f32 {
     }
     fn storage(v: Vec<Self>) -> CpuStorage {
         CpuStorage::F32(v)
+    }
+    fn cpu_tensor(v: Vec<Self>, shape: Shape) -> Result<Tensor> {
+        Tensor::from_vec(v, shape, &Device::Cpu)
     }
     fn from_f64(v: f64) -> Self {
         v as f32
@@ -53,6 +58,9 @@ impl Real for f64 {
     }
     fn storage(v: Vec<Self>) -> CpuStorage {
         CpuStorage::F64(v)
+    }
+    fn cpu_tensor(v: Vec<Self>, shape: Shape) -> Result<Tensor> {
+        Tensor::from_vec(v, shape, &Device::Cpu)
     }
     fn from_f64(v: f64) -> Self {
         v

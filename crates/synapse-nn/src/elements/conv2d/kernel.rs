@@ -19,11 +19,20 @@
 //!           dx_b  = col2im(W^T dz_b)   (each input element gets the sum over
 //!                                       the window entries that read it)
 //! ```
+//! When a pool follows (with or without the activation between), the same op
+//! pools `y` and keeps it for the backward, where `dy` of the pool becomes
+//! `dz = unpool(dy) * act'(y)` directly (`pool/kernel.rs` has the pooling).
+//!
 //! Images are independent: they are split over threads in fixed parts
 //! (`kernel::parallel`), and dW adds the parts' partial sums in part order, so
 //! a run gives the same bits every time on the same machine.
 
+use std::sync::Mutex;
+
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+
+use crate::elements::pool::kernel::Pool;
+use crate::elements::PoolKind;
 
 use crate::kernel::act::{act_grad, KernelAct};
 use crate::kernel::gemm::{gemm_into, product};
@@ -166,11 +175,16 @@ fn col2im<T: Real>(g: &Geometry, cols: &[T], dx: &mut [T]) {
     }
 }
 
-/// The forward op; the bias is the optional third argument.
+/// The forward op; the bias is the optional third argument. With `pool`,
+/// the op also pools its activations (`[B, O, OH, OW]` to the pool's output)
+/// and keeps them in `kept` for its backward: no graph node, so no
+/// zeros-plus-gradient tensor, between the convolution and the pool.
 struct Conv {
     act: KernelAct,
     stride: usize,
     padding: usize,
+    pool: Option<(PoolKind, usize, usize)>,
+    kept: Mutex<Option<Tensor>>,
 }
 
 impl Conv {
@@ -208,7 +222,17 @@ impl Conv {
                 self.act.apply_all(yb);
             }
         });
-        Ok((T::storage(y), Shape::from((b, o, g.oh, g.ow))))
+        let Some((kind, k, s)) = self.pool else {
+            return Ok((T::storage(y), Shape::from((b, o, g.oh, g.ow))));
+        };
+        let (planes, p) = Pool::of(kind, k, s, &[b, o, g.oh, g.ow])?;
+        let pooled = p.forward(&y, planes);
+        let activations = T::cpu_tensor(y, Shape::from((b, o, g.oh, g.ow)))?;
+        *self
+            .kept
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("conv2d: poisoned".into()))? = Some(activations);
+        Ok((T::storage(pooled), Shape::from((b, o, p.oh, p.ow))))
     }
 }
 
@@ -270,7 +294,7 @@ impl CustomOp2 for Conv {
 }
 
 impl Conv {
-    /// `(dx if x needs it, dW, dz)`.
+    /// `(dx if x needs it, dW, dz)` from the op's output `y` and its gradient `dy`.
     fn backward(
         &self,
         x: &Tensor,
@@ -278,7 +302,28 @@ impl Conv {
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
-        let dz = act_grad(self.act, &dy.contiguous()?, y)?;
+        let dy = dy.contiguous()?;
+        let dz = match self.pool {
+            None => act_grad(self.act, &dy, y)?,
+            Some((kind, k, s)) => {
+                let kept = self
+                    .kept
+                    .lock()
+                    .map_err(|_| candle_core::Error::Msg("conv2d: poisoned".into()))?;
+                let Some(activations) = kept.as_ref() else {
+                    candle_core::bail!("conv2d kernel: backward before forward");
+                };
+                activations.apply_op2_no_bwd(
+                    &dy,
+                    &Unpool {
+                        kind,
+                        k,
+                        s,
+                        act: self.act,
+                    },
+                )?
+            }
+        };
         let (s, p) = (self.stride, self.padding);
         let (_, _, g) = Geometry::of(x.dims(), w.dims(), s, p)?;
         let dw = x.apply_op2_no_bwd(&dz, &WeightGrad(g))?;
@@ -288,6 +333,49 @@ impl Conv {
             None
         };
         Ok((dx, dw, dz))
+    }
+}
+
+/// `dz = unpool(dy) * act'(y)` from the kept activations `y` (`[B, O, OH,
+/// OW]`) and the gradient `dy` of their pooling (see `pool/kernel.rs`).
+struct Unpool {
+    kind: PoolKind,
+    k: usize,
+    s: usize,
+    act: KernelAct,
+}
+
+impl CustomOp2 for Unpool {
+    fn name(&self) -> &'static str {
+        "synapse-conv2d-unpool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(
+            op: &Unpool,
+            y: (&CpuStorage, &Layout),
+            dy: (&CpuStorage, &Layout),
+        ) -> Result<(CpuStorage, Shape)> {
+            let (planes, p) = Pool::of(op.kind, op.k, op.s, y.1.dims())?;
+            let ys = contiguous::<T>(y.0, y.1, "conv2d unpool: y")?;
+            let dys = contiguous::<T>(dy.0, dy.1, "conv2d unpool: dy")?;
+            if dys.len() != planes * p.oh * p.ow {
+                candle_core::bail!("conv2d unpool: dy {:?} for y {:?}", dy.1.dims(), y.1.dims());
+            }
+            let mut dz = p.backward(ys, dys, planes);
+            let act = op.act;
+            dz.iter_mut()
+                .zip(ys)
+                .for_each(|(d, &o)| *d = act.grad(*d, o));
+            Ok((T::storage(dz), y.1.shape().clone()))
+        }
+        with_float!(s1, "conv2d unpool", T => run::<T>(self, (s1, l1), (s2, l2)))
     }
 }
 
@@ -426,20 +514,22 @@ fn lanes_sum<T: Real>(v: &[T]) -> T {
     tail.iter().fold(head, |a, &x| a + x)
 }
 
-/// `act(conv(x, W) + bias)` as one op with its own backward (CPU, f32/f64;
-/// `x` made contiguous first).
+/// `act(conv(x, W) + bias)`, pooled when `pool` (kind, kernel, stride) is
+/// given, as one op with its own backward (CPU, f32/f64; `x` made contiguous first).
 pub(super) fn conv2d(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
-    stride: usize,
-    padding: usize,
+    (stride, padding): (usize, usize),
     act: KernelAct,
+    pool: Option<(PoolKind, usize, usize)>,
 ) -> Result<Tensor> {
     let op = Conv {
         act,
         stride,
         padding,
+        pool,
+        kept: Mutex::new(None),
     };
     let x = x.contiguous()?;
     match bias {

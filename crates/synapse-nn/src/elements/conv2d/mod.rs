@@ -27,8 +27,8 @@ mod kernel;
 
 use candle_core::{Tensor, Var};
 
-use crate::kernel::act::then_act;
-use crate::{Activation, Error, Result};
+use crate::kernel::act::{then_act, KernelAct};
+use crate::{Activation, Error, Pool2d, Result};
 
 /// A convolution built from given parameters.
 #[derive(Debug, Clone)]
@@ -109,19 +109,47 @@ impl Conv2d {
     /// # Shapes
     /// As [`Conv2d::forward`].
     pub fn forward_then(&self, x: &Tensor, act: Option<&Activation>) -> Result<Tensor> {
+        self.forward_then_pool(x, act, None)
+    }
+
+    /// `pool(act(conv(x)))`: the convolution, the activation and the pool
+    /// after it in the stack (each optional but the convolution). On the CPU
+    /// one kernel does all three.
+    ///
+    /// # Shapes
+    /// As [`Conv2d::forward`], then as [`Pool2d::forward`].
+    pub fn forward_then_pool(
+        &self,
+        x: &Tensor,
+        act: Option<&Activation>,
+        pool: Option<&Pool2d>,
+    ) -> Result<Tensor> {
         self.check_input(x)?;
         let bias = self.bias.as_ref().map(|b| b.as_tensor());
         let mut tensors = vec![x, self.weight.as_tensor()];
         tensors.extend(bias);
         if crate::kernel::use_kernel(true, &tensors) {
-            let (s, p) = (self.stride, self.padding);
-            return then_act(act, |fused| {
-                kernel::conv2d(x, &self.weight, bias, s, p, fused)
-            });
+            let geometry = (self.stride, self.padding);
+            // The kernel pools only what follows an activation it applies itself.
+            let fused = act.is_none_or(|a| KernelAct::of(a).is_some());
+            let pool_in_kernel = pool
+                .filter(|_| fused)
+                .map(|p| (p.kind(), p.kernel(), p.stride()));
+            let y = then_act(act, |a| {
+                kernel::conv2d(x, &self.weight, bias, geometry, a, pool_in_kernel)
+            })?;
+            return match (pool, pool_in_kernel) {
+                (Some(p), None) => p.forward(&y),
+                _ => Ok(y),
+            };
         }
         let y = self.plain(x)?;
-        match act {
-            Some(a) => a.forward(&y),
+        let y = match act {
+            Some(a) => a.forward(&y)?,
+            None => y,
+        };
+        match pool {
+            Some(p) => p.forward(&y),
             None => Ok(y),
         }
     }

@@ -21,19 +21,19 @@ use crate::kernel::storage::{contiguous, with_float, Real};
 
 /// The pool's sizes: kind, window, stride, input plane, output plane.
 #[derive(Debug, Clone, Copy)]
-struct Pool {
+pub(crate) struct Pool {
     kind: PoolKind,
     k: usize,
     s: usize,
     h: usize,
     w: usize,
-    oh: usize,
-    ow: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
 }
 
 impl Pool {
     /// From `x`'s dims `[B, C, H, W]`: `(B C, pool)`.
-    fn of(kind: PoolKind, k: usize, s: usize, dims: &[usize]) -> Result<(usize, Self)> {
+    pub(crate) fn of(kind: PoolKind, k: usize, s: usize, dims: &[usize]) -> Result<(usize, Self)> {
         match *dims {
             [b, c, h, w] if k > 0 && s > 0 && h >= k && w >= k => {
                 let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
@@ -52,6 +52,67 @@ impl Pool {
             }
             _ => candle_core::bail!("pool kernel: x {dims:?}, kernel {k}, stride {s}"),
         }
+    }
+
+    /// The pooled `planes` of `x` (`[planes, H, W]` to `[planes, OH, OW]`),
+    /// planes split over threads.
+    pub(crate) fn forward<T: Real>(&self, x: &[T], planes: usize) -> Vec<T> {
+        let p = self;
+        let (hw, n) = (p.h * p.w, p.oh * p.ow);
+        let mut y = vec![T::zero(); planes * n];
+        let work = ELEMENT_WORK * planes * n * p.k * p.k;
+        for_each_part(&mut y, n, work, |range, out| {
+            for (plane, yp) in range.zip(out.chunks_exact_mut(n)) {
+                let xp = &x[plane * hw..][..hw];
+                for (i, row) in yp.chunks_exact_mut(p.ow).enumerate() {
+                    p.scan_row(xp, i, row, &mut []);
+                    if p.kind == PoolKind::Avg {
+                        let inv = p.inv_area::<T>();
+                        row.iter_mut().for_each(|v| *v = *v * inv);
+                    }
+                }
+            }
+        });
+        y
+    }
+
+    /// `dx` (`[planes, H, W]`) from the pool's input `x` and `dy`
+    /// (`[planes, OH, OW]`): the maxima found again from `x`.
+    pub(crate) fn backward<T: Real>(&self, xs: &[T], dys: &[T], planes: usize) -> Vec<T> {
+        let p = self;
+        let (hw, n) = (p.h * p.w, p.oh * p.ow);
+        let mut dx = vec![T::zero(); planes * hw];
+        for_each_part(
+            &mut dx,
+            hw,
+            ELEMENT_WORK * planes * n * p.k * p.k,
+            |range, out| {
+                let (mut best, mut at) = (vec![T::zero(); p.ow], vec![0; p.ow]);
+                let inv = p.inv_area::<T>();
+                for (plane, dxp) in range.zip(out.chunks_exact_mut(hw)) {
+                    let (xp, dyp) = (&xs[plane * hw..][..hw], &dys[plane * n..][..n]);
+                    for (i, g) in dyp.chunks_exact(p.ow).enumerate() {
+                        match p.kind {
+                            PoolKind::Max => {
+                                p.scan_row(xp, i, &mut best, &mut at);
+                                at.iter().zip(g).for_each(|(&a, &g)| dxp[a] += g);
+                            }
+                            PoolKind::Avg => {
+                                for u in 0..p.k {
+                                    let start = (i * p.s + u) * p.w;
+                                    let row = &mut dxp[start..start + p.w];
+                                    for v in 0..p.k {
+                                        let targets = row[v..].iter_mut().step_by(p.s);
+                                        targets.zip(g).for_each(|(d, &g)| *d += g * inv);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        dx
     }
 
     /// `1 / K^2` in `T`.
@@ -165,25 +226,7 @@ impl CustomOp1 for PoolOp {
             crate::kernel::count_call();
             let (planes, p) = Pool::of(op.kind, op.k, op.s, l.dims())?;
             let x = contiguous::<T>(s, l, "pool kernel: x")?;
-            let (hw, n) = (p.h * p.w, p.oh * p.ow);
-            let mut y = vec![T::zero(); planes * n];
-            for_each_part(
-                &mut y,
-                n,
-                ELEMENT_WORK * planes * n * p.k * p.k,
-                |range, out| {
-                    for (plane, yp) in range.zip(out.chunks_exact_mut(n)) {
-                        let xp = &x[plane * hw..][..hw];
-                        for (i, row) in yp.chunks_exact_mut(p.ow).enumerate() {
-                            p.scan_row(xp, i, row, &mut []);
-                            if p.kind == PoolKind::Avg {
-                                let inv = p.inv_area::<T>();
-                                row.iter_mut().for_each(|v| *v = *v * inv);
-                            }
-                        }
-                    }
-                },
-            );
+            let y = p.forward(x, planes);
             let d = l.dims();
             Ok((T::storage(y), Shape::from((d[0], d[1], p.oh, p.ow))))
         }
@@ -229,41 +272,10 @@ impl CustomOp2 for PoolGrad {
                 contiguous::<T>(x.0, x.1, "pool grad: x")?,
                 contiguous::<T>(dy.0, dy.1, "pool grad: dy")?,
             );
-            let (hw, n) = (p.h * p.w, p.oh * p.ow);
-            if dys.len() != planes * n {
+            if dys.len() != planes * p.oh * p.ow {
                 candle_core::bail!("pool grad: dy {:?} for x {:?}", dy.1.dims(), x.1.dims());
             }
-            let mut dx = vec![T::zero(); planes * hw];
-            for_each_part(
-                &mut dx,
-                hw,
-                ELEMENT_WORK * planes * n * p.k * p.k,
-                |range, out| {
-                    let (mut best, mut at) = (vec![T::zero(); p.ow], vec![0; p.ow]);
-                    let inv = p.inv_area::<T>();
-                    for (plane, dxp) in range.zip(out.chunks_exact_mut(hw)) {
-                        let (xp, dyp) = (&xs[plane * hw..][..hw], &dys[plane * n..][..n]);
-                        for (i, g) in dyp.chunks_exact(p.ow).enumerate() {
-                            match p.kind {
-                                PoolKind::Max => {
-                                    p.scan_row(xp, i, &mut best, &mut at);
-                                    at.iter().zip(g).for_each(|(&a, &g)| dxp[a] += g);
-                                }
-                                PoolKind::Avg => {
-                                    for u in 0..p.k {
-                                        let start = (i * p.s + u) * p.w;
-                                        let row = &mut dxp[start..start + p.w];
-                                        for v in 0..p.k {
-                                            let targets = row[v..].iter_mut().step_by(p.s);
-                                            targets.zip(g).for_each(|(d, &g)| *d += g * inv);
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                },
-            );
+            let dx = p.backward(xs, dys, planes);
             Ok((T::storage(dx), x.1.shape().clone()))
         }
         with_float!(s1, "pool2d grad", T => run::<T>(self, (s1, l1), (s2, l2)))

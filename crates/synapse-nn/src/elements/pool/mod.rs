@@ -18,7 +18,7 @@
 //! own backward; [`crate::kernel::use_kernel`] decides which runs.
 //! Reference: `synapse_reference` pools.
 
-mod kernel;
+pub(crate) mod kernel;
 
 use candle_core::{Device, Tensor};
 
