@@ -126,16 +126,23 @@ impl NpyArray {
     }
 }
 
-/// Reads `count` elements of `N` bytes each, in chunks, growing the buffer
-/// only with what arrives: a lying header cannot make us allocate what the
-/// file does not hold.
+/// Reads `count` elements of `N` bytes each, in chunks. The buffer is sized
+/// for `count` up front only when `in_file` (an uncompressed entry that the
+/// file is long enough to hold: no copies while it grows, no freed halves
+/// left behind); otherwise it grows only with what arrives, so a lying
+/// header cannot make us allocate what the input does not hold.
 fn read_elements<T, const N: usize>(
     r: &mut impl Read,
     count: usize,
+    in_file: bool,
     decode: fn([u8; N]) -> T,
 ) -> std::result::Result<Vec<T>, String> {
     const CHUNK: usize = 1 << 16;
     let mut out = Vec::new();
+    if in_file {
+        // Best effort: without the room, the buffer grows as it would anyway.
+        let _ = out.try_reserve_exact(count);
+    }
     let mut buf = vec![0u8; CHUNK * N];
     let mut left = count;
     while left > 0 {
@@ -166,9 +173,14 @@ pub fn read_npz(path: &Path) -> Result<Vec<(String, NpyArray)>> {
 
 /// Reads every array of an `.npz` from `input`; `path` only names the file in errors.
 pub fn read_npz_from(
-    input: impl Read + std::io::Seek,
+    mut input: impl Read + std::io::Seek,
     path: &Path,
 ) -> Result<Vec<(String, NpyArray)>> {
+    use std::io::SeekFrom;
+    let length = input
+        .seek(SeekFrom::End(0))
+        .and_then(|n| input.seek(SeekFrom::Start(0)).map(|_| n))
+        .map_err(|e| Error::io(path, e))?;
     let mut zip = zip::ZipArchive::new(input)
         .map_err(|e| Error::data(path, format!("not a valid .npz (zip) file: {e}")))?;
     let mut arrays = Vec::new();
@@ -182,7 +194,12 @@ pub fn read_npz_from(
             .to_string();
         let name = name.strip_suffix(".npy").unwrap_or(&name).to_string();
         let declared = entry.size();
-        let array = read_npy(&mut entry, declared).map_err(|reason| Error::Data {
+        // A stored (uncompressed) entry no longer than the file: its bytes
+        // are there, so its size may size the array's buffer up front.
+        let stored = entry.compression() == zip::CompressionMethod::Stored
+            && entry.compressed_size() == declared
+            && declared <= length;
+        let array = read_npy(&mut entry, declared, stored).map_err(|reason| Error::Data {
             path: path.to_path_buf(),
             line: None,
             column: Some(format!("array `{name}`")),
@@ -194,7 +211,11 @@ pub fn read_npz_from(
 }
 
 /// Reads one `.npy` stream of `available` bytes.
-fn read_npy(r: &mut impl Read, available: u64) -> std::result::Result<NpyArray, String> {
+fn read_npy(
+    r: &mut impl Read,
+    available: u64,
+    in_file: bool,
+) -> std::result::Result<NpyArray, String> {
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)
         .map_err(|_| "too short for a .npy array".to_string())?;
@@ -241,9 +262,9 @@ fn read_npy(r: &mut impl Read, available: u64) -> std::result::Result<NpyArray, 
         ));
     }
     let data = match dtype {
-        NpyType::F32 => NpyData::F32(read_elements(r, count, f32::from_le_bytes)?),
-        NpyType::F64 => NpyData::F64(read_elements(r, count, f64::from_le_bytes)?),
-        _ => NpyData::Raw(read_elements(r, size, |b: [u8; 1]| b[0])?),
+        NpyType::F32 => NpyData::F32(read_elements(r, count, in_file, f32::from_le_bytes)?),
+        NpyType::F64 => NpyData::F64(read_elements(r, count, in_file, f64::from_le_bytes)?),
+        _ => NpyData::Raw(read_elements(r, size, in_file, |b: [u8; 1]| b[0])?),
     };
     let mut array = NpyArray { dtype, shape, data };
     if fortran && array.shape.len() == 2 {
