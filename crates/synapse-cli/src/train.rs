@@ -8,8 +8,8 @@ use anyhow::{anyhow, bail, Result};
 use synapse_nn::{Adam, Loss, Optimizer, Sequential, Sgd};
 use synapse_train::distributed::Collective;
 use synapse_train::{
-    load, load_weights, settings, train_val_split, write_all_atomic, Checkpoint, Classes, Dataset,
-    EarlyStopping, LoadOptions, Model, Normalizer, TrainConfig, Trainer,
+    load, load_weights, settings, train_val_split, write_all_contents_atomic, Checkpoint, Classes,
+    Content, Dataset, EarlyStopping, LoadOptions, Model, Normalizer, TrainConfig, Trainer,
 };
 
 use crate::args::TrainArgs;
@@ -183,18 +183,25 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
             .metadata
             .insert("final_loss".into(), last.loss.to_string());
     }
-    // Everything that can fail is done before the first file is replaced.
-    let model_bytes = model.to_bytes()?;
+    // Everything that can fail is done before the first file is replaced:
+    // the plot is drawn first, the model is written straight to its
+    // temporary file (no copy of it in memory), and both are renamed only
+    // when both were written.
     let plot_bytes = a
         .plot
         .as_ref()
         .map(|p| render_history(&history, p))
         .transpose()?;
-    let mut files: Vec<(&Path, &[u8])> = vec![(&a.out, &model_bytes)];
+    let write_model = |w: &mut dyn std::io::Write| {
+        model
+            .write_to(w)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    };
+    let mut files: Vec<(&Path, Content)> = vec![(&a.out, Content::Writer(&write_model))];
     if let (Some(p), Some(bytes)) = (&a.plot, &plot_bytes) {
-        files.push((p, bytes));
+        files.push((p, Content::Bytes(bytes)));
     }
-    write_all_atomic(&files).map_err(|e| anyhow!("--out {e}"))?;
+    write_all_contents_atomic(&files).map_err(|e| anyhow!("--out {e}"))?;
     if !a.quiet {
         let last = history.last().map_or(String::new(), |e| {
             let val = e.val.map_or(String::new(), |v| {

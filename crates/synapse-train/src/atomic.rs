@@ -26,15 +26,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_all_atomic(&[(path, bytes)])
 }
 
+/// What goes into one file: its bytes, or a function that writes them (so a
+/// large model goes to its file without a second copy of it in memory).
+pub enum Content<'a> {
+    /// These bytes.
+    Bytes(&'a [u8]),
+    /// Whatever this writes; an error stops the whole write as a failed
+    /// write would.
+    Writer(&'a dyn Fn(&mut dyn Write) -> std::io::Result<()>),
+}
+
 /// Writes every `(path, bytes)` atomically, replacing none unless all were written.
 pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
+    let files: Vec<(&Path, Content)> = files
+        .iter()
+        .map(|&(path, bytes)| (path, Content::Bytes(bytes)))
+        .collect();
+    write_all_contents_atomic(&files)
+}
+
+/// [`write_all_atomic`] for [`Content`]: every temporary file is written
+/// (through a buffer when the content writes itself) and synced before the
+/// first rename.
+pub fn write_all_contents_atomic(files: &[(&Path, Content)]) -> Result<()> {
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(files.len());
     let cleanup = |staged: &[(PathBuf, PathBuf)]| {
         for (tmp, _) in staged {
             let _ = fs::remove_file(tmp);
         }
     };
-    for (path, bytes) in files {
+    for (path, content) in files {
         let target = match writable_target(path) {
             Ok(t) => t,
             Err(e) => {
@@ -45,7 +66,14 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
         let tmp = temp_name(&target);
         let written = (|| -> std::io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
+            match content {
+                Content::Bytes(bytes) => f.write_all(bytes)?,
+                Content::Writer(write) => {
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut f);
+                    write(&mut w)?;
+                    w.flush()?;
+                }
+            }
             f.sync_all()
         })();
         if let Err(e) = written {

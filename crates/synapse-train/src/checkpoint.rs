@@ -16,7 +16,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use synapse_nn::{Loss, OptimizerState};
 
-use crate::atomic::write_atomic;
+use crate::atomic::{write_all_contents_atomic, Content};
 use crate::early_stop::EarlyStopRecord;
 use crate::model_file::dtype_name;
 use crate::{Error, History, Result};
@@ -101,7 +101,12 @@ impl Checkpoint {
             ("stopped".into(), self.stopped.to_string()),
             ("settings".into(), self.settings.clone()),
         ]);
-        write_atomic(path, &crate::safetensors_bytes::encode(&tensors, meta)?)
+        // Straight from the tensors to the file (no copy of them in memory).
+        let write = |w: &mut dyn std::io::Write| {
+            crate::safetensors_bytes::write(w, &tensors, meta.clone())
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        write_all_contents_atomic(&[(path, Content::Writer(&write))])
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].

@@ -34,7 +34,10 @@ pub mod settings;
 mod split;
 mod trainer;
 
-pub use atomic::{special_kind, writable_target, write_all_atomic, write_atomic};
+pub use atomic::{
+    special_kind, writable_target, write_all_atomic, write_all_contents_atomic, write_atomic,
+    Content,
+};
 pub use batch::{batches, epoch_order, BatchSize};
 pub use checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
 pub use clip::clip_grad_norm;

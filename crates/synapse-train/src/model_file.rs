@@ -53,6 +53,14 @@ impl Model {
 
     /// The file's bytes: safetensors with the metadata of SPEC section 8.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_to(&mut out)?;
+        Ok(out)
+    }
+
+    /// Writes the model file's bytes ([`Model::to_bytes`]) to `w`, the
+    /// tensors straight from the stack (no copy of them in memory).
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> Result<()> {
         let mut meta: BTreeMap<String, String> = self.metadata.clone();
         meta.insert("format".into(), FORMAT.into());
         meta.insert("version".into(), VERSION.into());
@@ -71,12 +79,16 @@ impl Model {
             meta.insert("normalize".into(), n.to_json());
         }
         // The stack's own tensors (shared, not copied): nothing changes them here.
-        crate::safetensors_bytes::encode(&self.net.state(), meta)
+        crate::safetensors_bytes::write(w, &self.net.state(), meta)
     }
 
     /// Writes the model to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.to_bytes()?)
+        let write = |w: &mut dyn std::io::Write| {
+            self.write_to(w)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        crate::atomic::write_all_contents_atomic(&[(path, crate::atomic::Content::Writer(&write))])
     }
 
     /// Reads a model file. `arch` is needed when the file has no synapse

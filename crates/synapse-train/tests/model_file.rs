@@ -272,3 +272,53 @@ fn a_failed_save_leaves_the_old_file_whole() {
         .collect();
     assert_eq!(left, ["m.safetensors"], "no temporary file remains");
 }
+
+/// A content that fails half-way through its write (a full disk, a model
+/// that cannot be encoded): the files named keep what they held, the other
+/// file of the same step is not replaced either, and no temporary remains.
+#[test]
+fn a_write_that_fails_half_way_replaces_nothing() {
+    use std::io::Write;
+    use synapse_train::{write_all_contents_atomic, Content};
+    let dir = temp("half-way");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (model, plot) = (dir.join("m.safetensors"), dir.join("p.png"));
+    std::fs::write(&model, b"old model").unwrap();
+    std::fs::write(&plot, b"old plot").unwrap();
+    let half = |w: &mut dyn Write| -> std::io::Result<()> {
+        w.write_all(&[7u8; 3 << 20])?;
+        Err(std::io::Error::other("the disk is full"))
+    };
+    let e = write_all_contents_atomic(&[
+        (&plot, Content::Bytes(b"new plot")),
+        (&model, Content::Writer(&half)),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("m.safetensors") && e.contains("the disk is full"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&model).unwrap(), b"old model");
+    assert_eq!(std::fs::read(&plot).unwrap(), b"old plot");
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["m.safetensors", "p.png"],
+        "no temporary file remains"
+    );
+    // The same call with a content that succeeds replaces both.
+    let whole = |w: &mut dyn Write| w.write_all(b"new model");
+    write_all_contents_atomic(&[
+        (&plot, Content::Bytes(b"new plot")),
+        (&model, Content::Writer(&whole)),
+    ])
+    .unwrap();
+    assert_eq!(std::fs::read(&model).unwrap(), b"new model");
+    assert_eq!(std::fs::read(&plot).unwrap(), b"new plot");
+}
