@@ -322,9 +322,10 @@ impl Trainer {
         observer.on_train_begin(first, self.config.epochs, n.div_ceil(batch_rows));
         let params = self.net.parameters();
         let one_batch = batch_rows >= n;
-        // One record per epoch, without the copies of a growing Vec.
+        // One record per epoch, without the copies of a growing Vec (best
+        // effort: an absurd --epochs just grows it as it goes).
         let epochs = (self.config.epochs + 1).saturating_sub(first);
-        self.history.epochs.reserve_exact(epochs);
+        let _ = self.history.epochs.try_reserve_exact(epochs);
         for epoch in first..=self.config.epochs {
             if self.stopped {
                 break;

@@ -1,6 +1,6 @@
-//! The CPU kernel of a 2-D convolution and the activation after it, in one
-//! op, `y = act(conv(x, W) + bias)`, by im2col and gemm, with its hand-written
-//! backward.
+//! The CPU kernel of a 2-D convolution with the activation (and the pool)
+//! after it, in one op, `y = act(conv(x, W) + bias)`, by im2col and gemm,
+//! with its hand-written backward.
 //!
 //! Shapes: `x` `[B, C, H, W]`, `W` `[O, C, K, K]` (read as `[O, C K K]`),
 //! `bias` `[O]`, `y` `[B, O, OH, OW]` with `OH = (H + 2P - K) / S + 1` (and
@@ -33,7 +33,6 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, S
 
 use crate::elements::pool::kernel::Pool;
 use crate::elements::PoolKind;
-
 use crate::kernel::act::{act_grad, KernelAct};
 use crate::kernel::gemm::{gemm_into, product};
 use crate::kernel::parallel::{for_each_part, map_parts};
