@@ -122,9 +122,10 @@ impl Pool {
 
     /// Scans the windows of output row `i` of one plane: `best[j]` gets the
     /// window's maximum (max) or sum (avg), `at[j]` the maximum's offset in
-    /// the plane (max only, and only when `at` is not empty). Offsets are visited in row-major order, the
-    /// first one initialising, so a later value wins only when strictly
-    /// greater. Row by row so that the inner loop runs over `j`.
+    /// the plane (max only, and only when `at` is not empty). Offsets are
+    /// visited in row-major order, the first one initialising, so a later
+    /// value wins only when strictly greater. Row by row so that the inner
+    /// loop runs over `j`.
     fn scan_row<T: Real>(&self, plane: &[T], i: usize, best: &mut [T], at: &mut [usize]) {
         let (k, s) = (self.k, self.s);
         if (k, s) == (2, 2) {
