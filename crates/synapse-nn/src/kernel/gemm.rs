@@ -4,23 +4,21 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::parallel::max_threads;
+use super::parallel::{max_threads, PARALLEL_WORK};
 use super::storage::{with_float, Real};
 use super::view::View;
 
-/// Products below this many flops (2 Mflop, some 20 us on one core) run on
-/// one thread; larger ones on all. Measured on a 2-core machine: the
-/// 784-256-10 MLP's 51-Mflop products over two threads cut its epoch from
-/// 0.148 s to 0.118 s. (Before the CLI stopped candle's own element-wise
-/// pool from spinning beside rayon's, see `synapse-cli/src/runtime.rs`, the
-/// same split made the step slower, and the threshold was 64 Mflop.)
-const PARALLEL_FLOPS: usize = 1 << 21;
-
-/// The parallelism for a product of `flops`.
+/// The parallelism for a product of `flops`: one thread below
+/// [`PARALLEL_WORK`] (2 Mflop, the threshold every kernel's split uses), all
+/// above. Measured on a 2-core machine: the 784-256-10 MLP's 51-Mflop
+/// products over two threads cut its epoch from 0.148 s to 0.118 s. (Before
+/// the CLI stopped candle's own element-wise pool from spinning beside
+/// rayon's, see `synapse-cli/src/runtime.rs`, the same split made the step
+/// slower, and products stayed on one thread up to 64 Mflop.)
 pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
     let threads = max_threads();
-    if threads > 1 && flops >= PARALLEL_FLOPS {
-        gemm::Parallelism::Rayon(threads.min(flops / (PARALLEL_FLOPS / 2)).max(2))
+    if threads > 1 && flops >= PARALLEL_WORK {
+        gemm::Parallelism::Rayon(threads.min(flops / (PARALLEL_WORK / 2)).max(2))
     } else {
         gemm::Parallelism::None
     }

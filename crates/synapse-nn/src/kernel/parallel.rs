@@ -12,7 +12,7 @@ use rayon::prelude::*;
 /// Work below this many flops (2 Mflop, some 20 us on one core; element
 /// visits weighed by [`ELEMENT_WORK`]) stays on the calling thread: handing
 /// it to another costs more than it saves.
-const PARALLEL_WORK: usize = 1 << 21;
+pub(crate) const PARALLEL_WORK: usize = 1 << 21;
 
 /// The work of one element visit of a memory-bound loop (an element-wise
 /// op, a pool window element), in the flops of a product that [`parts`]
