@@ -31,7 +31,7 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use crate::elements::pool::kernel::Pool;
+use crate::elements::pool::kernel::{Pool, PoolGrad};
 use crate::elements::PoolKind;
 use crate::kernel::act::{act_grad, KernelAct};
 use crate::kernel::gemm::{gemm_into, product};
@@ -312,15 +312,14 @@ impl Conv {
                 let Some(activations) = kept.as_ref() else {
                     candle_core::bail!("conv2d kernel: backward before forward");
                 };
-                activations.apply_op2_no_bwd(
-                    &dy,
-                    &Unpool {
-                        kind,
-                        k,
-                        s,
-                        act: self.act,
-                    },
-                )?
+                // dz = unpool(dy) * act'(y), from the kept activations y.
+                let grad = PoolGrad {
+                    kind,
+                    k,
+                    s,
+                    act: self.act,
+                };
+                activations.apply_op2_no_bwd(&dy, &grad)?
             }
         };
         let (s, p) = (self.stride, self.padding);
@@ -332,49 +331,6 @@ impl Conv {
             None
         };
         Ok((dx, dw, dz))
-    }
-}
-
-/// `dz = unpool(dy) * act'(y)` from the kept activations `y` (`[B, O, OH,
-/// OW]`) and the gradient `dy` of their pooling (see `pool/kernel.rs`).
-struct Unpool {
-    kind: PoolKind,
-    k: usize,
-    s: usize,
-    act: KernelAct,
-}
-
-impl CustomOp2 for Unpool {
-    fn name(&self) -> &'static str {
-        "synapse-conv2d-unpool"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        fn run<T: Real>(
-            op: &Unpool,
-            y: (&CpuStorage, &Layout),
-            dy: (&CpuStorage, &Layout),
-        ) -> Result<(CpuStorage, Shape)> {
-            let (planes, p) = Pool::of(op.kind, op.k, op.s, y.1.dims())?;
-            let ys = contiguous::<T>(y.0, y.1, "conv2d unpool: y")?;
-            let dys = contiguous::<T>(dy.0, dy.1, "conv2d unpool: dy")?;
-            if dys.len() != planes * p.oh * p.ow {
-                candle_core::bail!("conv2d unpool: dy {:?} for y {:?}", dy.1.dims(), y.1.dims());
-            }
-            let mut dz = p.backward(ys, dys, planes);
-            let act = op.act;
-            dz.iter_mut()
-                .zip(ys)
-                .for_each(|(d, &o)| *d = act.grad(*d, o));
-            Ok((T::storage(dz), y.1.shape().clone()))
-        }
-        with_float!(s1, "conv2d unpool", T => run::<T>(self, (s1, l1), (s2, l2)))
     }
 }
 

@@ -16,6 +16,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::PoolKind;
+use crate::kernel::act::KernelAct;
 use crate::kernel::parallel::{for_each_part, ELEMENT_WORK};
 use crate::kernel::storage::{contiguous, with_float, Real};
 
@@ -239,16 +240,21 @@ impl CustomOp1 for PoolOp {
             kind: self.kind,
             k: self.k,
             s: self.s,
+            act: KernelAct::Identity,
         };
         Ok(Some(x.apply_op2_no_bwd(&dy.contiguous()?, &grad)?))
     }
 }
 
-/// `dx` from `x` and `dy` (the maxima found again from `x`).
-struct PoolGrad {
-    kind: PoolKind,
-    k: usize,
-    s: usize,
+/// `dx` from the pool's input `x` and `dy` (the maxima found again from
+/// `x`), times `act'(x)` when `x` is that activation's output: the conv
+/// kernel's fused backward, `dz = unpool(dy) * act'(y)`. A pool alone has
+/// the identity.
+pub(crate) struct PoolGrad {
+    pub(crate) kind: PoolKind,
+    pub(crate) k: usize,
+    pub(crate) s: usize,
+    pub(crate) act: KernelAct,
 }
 
 impl CustomOp2 for PoolGrad {
@@ -276,7 +282,13 @@ impl CustomOp2 for PoolGrad {
             if dys.len() != planes * p.oh * p.ow {
                 candle_core::bail!("pool grad: dy {:?} for x {:?}", dy.1.dims(), x.1.dims());
             }
-            let dx = p.backward(xs, dys, planes);
+            let mut dx = p.backward(xs, dys, planes);
+            if op.act != KernelAct::Identity {
+                let act = op.act;
+                dx.iter_mut()
+                    .zip(xs)
+                    .for_each(|(d, &o)| *d = act.grad(*d, o));
+            }
             Ok((T::storage(dx), x.1.shape().clone()))
         }
         with_float!(s1, "pool2d grad", T => run::<T>(self, (s1, l1), (s2, l2)))
