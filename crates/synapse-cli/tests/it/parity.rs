@@ -52,12 +52,11 @@
 //!     print("];")
 //! ```
 
-mod common;
 
 use std::fs;
 
 use candle_core::{DType, Device};
-use common::{run_in, workdir, write_arrays};
+use crate::common::{run_in, workdir, write_arrays};
 
 const SGD: &[(&str, &[f64])] = &[
     (

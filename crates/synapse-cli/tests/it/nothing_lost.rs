@@ -9,14 +9,13 @@
 //! input (`wrong_readings_are_errors`, `word_labels_stay_words`), and
 //! messages (`messages_a_person_can_act_on`, `closed_pipe_is_quiet`).
 
-mod common;
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-use common::{fails_cleanly, run_in, snapshot, workdir, write_arrays, BIN, NEURON};
+use crate::common::{fails_cleanly, run_in, snapshot, workdir, write_arrays, BIN, NEURON};
 
 fn train<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![

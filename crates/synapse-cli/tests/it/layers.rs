@@ -2,12 +2,11 @@
 //! naming the element and the sizes, exit 2, nothing written; a CNN trains on
 //! flat CSV rows through `reshape` and reports its shapes in `summary`.
 
-mod common;
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
-use common::{fails_cleanly, run_in, workdir};
+use crate::common::{fails_cleanly, run_in, workdir};
 
 fn train(arch: &str) -> Vec<&str> {
     vec![

@@ -91,13 +91,12 @@
 //! open("/work/wt-nn/crates/synapse-nn/tests/torch/values.rs", "w").write("\n".join(out) + "\n")
 //! ```
 
-mod torch;
 
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
 use synapse_nn::{with_fused_ops, Activation, ArchSpec, Init, Loss, Mode, Mt19937, Sequential};
-use torch::{cs, ps, xs, CASES};
+use crate::torch::{self, cs, ps, xs, CASES};
 
 /// `|got - want| <= tol * max(1, max |want|)` element by element.
 fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {

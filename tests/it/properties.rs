@@ -5,9 +5,8 @@
 //! - the spec's `Display` -> `parse` is the identity;
 //! - shuffling is a permutation; batching covers every row once per epoch.
 
-mod common;
 
-use common::{assert_agree, to_reference};
+use crate::common::{assert_agree, to_reference};
 use proptest::prelude::*;
 use synapse::nn::{
     Activation, ArchSpec, ElementSpec, Init, Loss, Mode, Mt19937, Optimizer, Sequential, Sgd,

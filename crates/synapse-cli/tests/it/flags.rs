@@ -83,12 +83,11 @@
 //! print("// auto weights", [12 / (3 * np.sum(y == c)) for c in range(3)], "counts", [int(np.sum(y == c)) for c in range(3)])
 //! ```
 
-mod common;
 
 use std::fs;
 use std::path::Path;
 
-use common::{run_in, workdir, write_arrays};
+use crate::common::{run_in, workdir, write_arrays};
 
 const CONSTANT: ([f64; 31], [f64; 8]) = (
     [

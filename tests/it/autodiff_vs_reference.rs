@@ -4,10 +4,9 @@
 //! must agree after every step to 1e-10, relative to the largest weight of
 //! each tensor.
 
-mod common;
 
 use anyhow::Result;
-use common::{assert_agree, to_reference, TOL};
+use crate::common::{assert_agree, to_reference, TOL};
 use synapse::nn::{
     Activation, ArchSpec, ElementSpec, Init, Loss, Mode, Mt19937, Optimizer, Sequential, Sgd,
     SgdConfig,

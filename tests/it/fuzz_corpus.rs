@@ -3,7 +3,7 @@
 //! that an input that once crashed, or found new coverage, is tried by
 //! `cargo test` on every change, without cargo-fuzz or libFuzzer.
 
-#[path = "../fuzz/checks.rs"]
+#[path = "../../fuzz/checks.rs"]
 mod checks;
 
 use std::path::Path;

@@ -1,0 +1,28 @@
+//! The one integration-test binary of the `synapse` command (every extra
+//! binary links candle again); each module runs the real binary
+//! (`CARGO_BIN_EXE_synapse`, set by cargo only for this crate's tests).
+//! What goes where:
+//!
+//! | module | what it checks |
+//! | --- | --- |
+//! | `cli` | whole sessions, every documented error, plots, prompts |
+//! | `nothing_lost` | hostile input: one `error:` line and the folder unchanged (SPEC section 9) |
+//! | `flags` | training flags against PyTorch (schedules, clipping, class weights, save-best) |
+//! | `parity` | CNN training parity with PyTorch from the shell |
+//! | `layers` | the layer kinds from the shell and their errors |
+//! | `export` | `synapse export`, run by tract |
+//! | `crash` | SIGKILL at random moments: whole files, exact resume |
+//! | `distributed` | `--distributed` refused without the `mpi` feature |
+//!
+//! `tests/mpi.rs` is a binary of its own: it needs the `mpi` feature and `mpirun`.
+//! Helpers (a folder per test, snapshots, npz writing) are in `common`.
+
+mod cli;
+mod common;
+mod crash;
+mod distributed;
+mod export;
+mod flags;
+mod layers;
+mod nothing_lost;
+mod parity;

@@ -1,0 +1,23 @@
+//! The one integration-test binary of synapse-nn (every extra binary links
+//! candle again). What goes where:
+//!
+//! | module | what it checks |
+//! | --- | --- |
+//! | `spec`, `layers_spec` | the architecture spec: grammar, canonical form, shapes, errors |
+//! | `state` | parameters, buffers and state_dict names and order |
+//! | `paths` | CPU kernels against plain candle ops, every element kind, and that kernels run |
+//! | `gradcheck` | every element and loss against finite differences (f64) |
+//! | `layers_vs_torch`, `torch/` | forward values and gradients against PyTorch (values in `torch/values.rs`) |
+//! | `optim` | the optimizers against PyTorch's update rules |
+//! | `rng`, `init_spread` | our MT19937 against numpy; the initialisers' bounds and spread |
+
+mod gradcheck;
+mod init_spread;
+mod layers_spec;
+mod layers_vs_torch;
+mod optim;
+mod paths;
+mod rng;
+mod spec;
+mod state;
+mod torch;

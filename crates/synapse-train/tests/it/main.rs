@@ -1,0 +1,26 @@
+//! The one integration-test binary of synapse-train (every extra binary links
+//! candle again). What goes where:
+//!
+//! | module | what it checks |
+//! | --- | --- |
+//! | `data`, `limits` | CSV and npz loading: values, words, one clear error per bad input, large inputs |
+//! | `batching` | batches, the seeded shuffle, the validation split, normalisation |
+//! | `trainer`, `layers` | the Trainer: results, divergence, early stopping, schedules, modes and buffers |
+//! | `checkpoint` | resuming gives the weights of an uninterrupted run, bit for bit |
+//! | `distributed` | data-parallel training over in-process ranks (no MPI) |
+//! | `metrics` | metrics against scikit-learn |
+//! | `model_file` | model files: round trips, foreign and broken files |
+//! | `onnx` | ONNX export run by tract |
+//!
+//! Data files the tests read are in `tests/data/`.
+
+mod batching;
+mod checkpoint;
+mod data;
+mod distributed;
+mod layers;
+mod limits;
+mod metrics;
+mod model_file;
+mod onnx;
+mod trainer;
