@@ -100,7 +100,9 @@ proptest! {
         let dtype = if f64_ { DType::F64 } else { DType::F32 };
         let net = Sequential::init(&spec, Init::Torch, seed, dtype, &Device::Cpu).unwrap();
         let mut model = Model::new(net.clone());
-        model.loss = Some(Loss::Mse);
+        // Class words belong to classifiers: one per output, at least two.
+        let labels = labels && spec.output_dim() >= 2;
+        model.loss = Some(if labels { Loss::CrossEntropy } else { Loss::Mse });
         model.labels = labels.then(|| (0..spec.output_dim()).map(|i| format!("class {i}")).collect());
         model.normalize = Some(Normalizer { mean: vec![0.5; spec.input_dim()], std: vec![2.0; spec.input_dim()] });
         let bytes = model.to_bytes().unwrap();

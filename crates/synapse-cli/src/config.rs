@@ -9,9 +9,6 @@ use synapse_train::{BatchSize, Schedule, Targets};
 
 use crate::args::{DTypeArg, DeviceArg, OptimizerKind, TrainArgs};
 
-/// Stacks above this many parameters need `--allow-large`.
-pub const LARGE_PARAMETERS: usize = 100_000_000;
-
 /// How the weights start.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InitChoice {
@@ -63,6 +60,32 @@ pub fn flagged(flag: &'static str) -> impl Fn(synapse_train::Error) -> anyhow::E
     move |e| {
         let text = format!("{flag} {e}");
         anyhow::Error::new(e).context(text)
+    }
+}
+
+/// A training library error named by its flag: a size limit
+/// (`--batch-size: ...; pass --allow-large ...`), a setting (`--batch-size 4:
+/// ...`); anything else as it is.
+pub fn train_error(e: synapse_train::Error) -> anyhow::Error {
+    match e {
+        synapse_train::Error::TooLarge {
+            option,
+            reason,
+            allowable,
+        } => {
+            let allow = if allowable {
+                "; pass --allow-large to train it anyway"
+            } else {
+                ""
+            };
+            anyhow!("--{option}: {reason}{allow}")
+        }
+        synapse_train::Error::Config { name, reason }
+            if matches!(name.as_str(), "batch-size" | "epochs" | "arch") =>
+        {
+            anyhow!("--{name} {reason}")
+        }
+        other => other.into(),
     }
 }
 
@@ -162,12 +185,7 @@ pub struct TrainJob {
 impl TrainJob {
     pub fn from_args(a: &TrainArgs) -> Result<Self> {
         let spec = parse_spec(&a.arch, "--arch")?;
-        if spec.parameter_count() > LARGE_PARAMETERS && !a.allow_large {
-            bail!(
-                "--arch: the stack has {} parameters, more than {LARGE_PARAMETERS}; pass --allow-large to train it anyway",
-                spec.parameter_count()
-            );
-        }
+        synapse_train::check_parameters(&spec, a.allow_large).map_err(train_error)?;
         let loss = parse_loss(&a.loss)?;
         let epochs = positive_count(&a.epochs, "--epochs")?;
         let batch_size: BatchSize = a.batch_size.parse().map_err(|_| {

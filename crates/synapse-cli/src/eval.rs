@@ -46,13 +46,18 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     };
     let data = data.to_device(&dev, model.net.dtype())?;
     let out = synapse_train::predict(&model.net, data.x())?;
+    // Every check before the first line is printed.
+    let confusion = match a.confusion {
+        true => match Confusion::of(loss, &out, data.y())? {
+            Some(c) => Some(c),
+            None => bail!("--confusion needs a classifier; the model was trained with {loss}"),
+        },
+        false => None,
+    };
     for (name, value) in Metrics::compute(loss, &out, data.y())?.figures() {
         println!("{name}: {}", crate::progress::figure(value));
     }
-    if a.confusion {
-        let Some(c) = Confusion::of(loss, &out, data.y())? else {
-            bail!("--confusion needs a classifier; the model was trained with {loss}");
-        };
+    if let Some(c) = confusion {
         let names: Vec<String> = (0..c.counts.len())
             .map(|i| match &model.labels {
                 Some(l) if l.len() == c.counts.len() => l[i].clone(),

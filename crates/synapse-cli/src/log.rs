@@ -1,6 +1,13 @@
 //! `--log FILE.csv`: one row per epoch, written and flushed as training goes,
 //! so a crash leaves the rows so far.
 //!
+//! A live output (SPEC section 9): the file is created as a new file when
+//! training starts (a temporary name, created exclusively, then renamed into
+//! place), so it is never written through another name (a hard link keeps
+//! its other names' content) and never emptied by a run refused before
+//! training. From then on it holds the epochs run so far, also after a
+//! failure.
+//!
 //! Columns: `epoch,lr,loss`, then with validation `val_loss` and the other
 //! validation figures (`val_accuracy,val_precision,val_recall,val_f1` for a
 //! classifier, `val_mse,val_mae,val_rmse,val_r2` for regression), then
@@ -24,10 +31,16 @@ pub struct EpochLog {
 }
 
 impl EpochLog {
-    /// Creates (or empties) `path` and writes the rows of `history`.
+    /// Creates `path` as a new file holding the rows of `history` (a
+    /// resumed run's epochs): written under a temporary name, then renamed
+    /// into place. Call it when training starts, after every check.
     pub fn start(path: &Path, history: &History) -> Result<Self> {
-        let file = File::create(path)
-            .map_err(|e| anyhow!("--log {}: {}", path.display(), crate::message::os_error(&e)))?;
+        let fail = |e: std::io::Error| {
+            anyhow!("--log {}: {}", path.display(), crate::message::os_error(&e))
+        };
+        let target =
+            synapse_train::writable_target(path).map_err(|e| anyhow!("--log {e}"))?;
+        let (tmp, file) = synapse_train::create_new_beside(&target, "tmp").map_err(fail)?;
         let mut log = Self {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
@@ -36,6 +49,14 @@ impl EpochLog {
         };
         for r in &history.epochs {
             log.row(r);
+        }
+        let placed = match log.failed.take() {
+            Some(e) => Err(e),
+            None => std::fs::rename(&tmp, &target),
+        };
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(fail(e));
         }
         Ok(log)
     }

@@ -12,15 +12,22 @@
 //!   replaced, the link stays); one that points nowhere is refused;
 //! - a hard link given as an output: the name gets the new file (an atomic
 //!   rename), the file's other names keep the old content;
+//! - an output that cannot be a file is refused before any work, naming its
+//!   own flag: a name ending in `/`, a path through a file (`a.csv/x.svg`), a
+//!   folder (see `synapse_train::writable_target`);
 //! - every output's folder must exist and accept a new file: a probe file is
-//!   created and removed there, so an unwritable `--plot` is found before
-//!   training rather than after `--out` was replaced.
+//!   created there exclusively, under a random name, and removed, so an
+//!   unwritable `--plot` is found before training rather than after `--out`
+//!   was replaced, and no file of the user's is ever touched by the probe.
+//!
+//! A write that fails later is reported under the flag of the file that
+//! failed ([`Files::flag_of`]), not under the first output's.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
-use synapse_train::writable_target;
+use synapse_train::{create_new_beside, writable_target};
 
 /// A file's identity, to tell whether two paths name the same file.
 #[derive(Debug, PartialEq, Eq)]
@@ -112,6 +119,27 @@ impl<'a> Files<'a> {
         Ok(())
     }
 
+    /// The flag of the output or input named `path` (as given), if any: to
+    /// report a later failure under the flag of the file that failed.
+    pub fn flag_of(&self, path: &Path) -> Option<&'static str> {
+        self.outputs
+            .iter()
+            .chain(&self.inputs)
+            .find(|(_, p)| *p == path)
+            .map(|(f, _)| *f)
+    }
+
+    /// A library error prefixed with the flag of the file it names (its
+    /// [`synapse_train::Error::Io`] path), else with `fallback`.
+    pub fn flagged(&self, fallback: &str, e: synapse_train::Error) -> anyhow::Error {
+        let flag = match &e {
+            synapse_train::Error::Io { path, .. } => self.flag_of(path).unwrap_or(fallback),
+            _ => fallback,
+        };
+        let text = format!("{flag} {e}");
+        anyhow::Error::new(e).context(text)
+    }
+
     fn shares(&self, a: &str, b: &str) -> bool {
         self.may_share
             .iter()
@@ -119,16 +147,16 @@ impl<'a> Files<'a> {
     }
 }
 
-/// Creates and removes a file in `target`'s folder: the folder takes new files.
+/// Creates a new file in `target`'s folder and removes it: the folder takes
+/// new files. The probe is created exclusively, so only it is removed.
 fn probe_folder(flag: &str, path: &Path, target: &Path) -> Result<()> {
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let probe = dir.join(format!(".{name}.probe-{}", std::process::id()));
-    match fs::File::create(&probe) {
-        Ok(_) => {
+    match create_new_beside(target, "probe") {
+        Ok((probe, file)) => {
+            drop(file);
             let _ = fs::remove_file(&probe);
             Ok(())
         }

@@ -98,16 +98,6 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         if matches!(loss, Some(Loss::Sse | Loss::Mse)) {
             bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
         }
-        if let Some(labels) = &model.labels {
-            let outputs = spec.output_dim();
-            if labels.len() != outputs && outputs > 1 {
-                bail!(
-                    "--model {}: it has {} labels but {outputs} outputs, so a class cannot be named",
-                    a.model.display(),
-                    labels.len()
-                );
-            }
-        }
         for class in predict_classes(&model.net, loss, &out)? {
             match model.labels.as_ref().and_then(|l| l.get(class)) {
                 Some(word) => writeln!(stdout, "{word}")?,

@@ -5,17 +5,19 @@ use std::path::Path;
 use std::rc::Rc;
 
 use anyhow::{anyhow, bail, Result};
+use synapse_train::distributed::agree;
 use synapse_nn::{Adam, Loss, Optimizer, Sequential, Sgd};
 use synapse_train::distributed::Collective;
 use synapse_train::{
     load, load_weights, settings, train_val_split, write_all_contents_atomic, Checkpoint, Classes,
-    Content, Dataset, EarlyStopping, LoadOptions, Model, Normalizer, TrainConfig, Trainer,
+    Content, Dataset, EarlyStopping, History, LoadOptions, Model, Normalizer, TrainConfig,
+    Trainer,
 };
 
 use crate::args::TrainArgs;
 use crate::config::{
-    about_file, check_target_applies, device, flagged, targets, InitChoice, OptimizerChoice,
-    TrainJob,
+    about_file, check_target_applies, device, flagged, targets, train_error, InitChoice,
+    OptimizerChoice, TrainJob,
 };
 use crate::log::{EpochLog, Tee};
 use crate::paths::Files;
@@ -27,10 +29,66 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 }
 
 /// `train`, as one of the ranks of `ranks` when distributed (see
-/// `distributed.rs`): rank 0 alone prints and writes the files.
+/// `distributed.rs`): rank 0 alone prints and writes the files. The steps, in
+/// the order of SPEC section 9 (what a run may change, and when): nothing is
+/// written until every check has passed; then the live outputs (`--log`,
+/// `--checkpoint`) as training goes; `--out` and `--plot` together at the end.
 pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
     let leader = ranks.as_ref().is_none_or(|c| c.rank() == 0);
     let job = TrainJob::from_args(a)?;
+    let files = files(a, &job);
+    files.check()?;
+    let data = TrainData::load(a, &job)?;
+    let mut trainer = build_trainer(a, &job, &data, ranks.clone())?;
+    // Everything else that can be checked before training: the data against
+    // the stack, batchnorm batches, one batch's memory.
+    trainer
+        .check_ready(&data.train, data.val.as_ref())
+        .map_err(train_error)?;
+    synapse_train::check_activations(
+        &job.spec,
+        data.train.row_shape(),
+        job.batch_size.rows(data.train.rows()).min(data.train.rows()),
+        job.dtype,
+        a.allow_large,
+    )
+    .map_err(train_error)?;
+    let history = fit(a, &files, &mut trainer, &data, leader)?;
+    // Rank 0 writes; every rank learns whether that worked (no rank is left
+    // waiting for one that failed).
+    let written = if leader {
+        write_outputs(a, &files, &job, &trainer, &data, &history)
+    } else {
+        Ok(())
+    };
+    match &ranks {
+        Some(c) => agree(&**c, written.map_err(|e| synapse_train::Error::Collective {
+            reason: crate::message::render(&e),
+        }))
+        .map_err(|e| match e {
+            synapse_train::Error::Collective { reason } => anyhow!(reason),
+            other => other.into(),
+        })?,
+        None => written?,
+    }
+    if leader && !a.quiet {
+        let last = history.last().map_or(String::new(), |e| {
+            let val = e.val.map_or(String::new(), |v| {
+                format!(", val_loss {}", crate::progress::figure(v.loss))
+            });
+            format!(": loss {}{val}", crate::progress::figure(e.loss))
+        });
+        eprintln!(
+            "trained {} epochs{last}; saved {}",
+            history.epochs.len(),
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Every file of the run by flag, checked before any work (`paths.rs`).
+fn files<'a>(a: &'a TrainArgs, job: &'a TrainJob) -> Files<'a> {
     let init_file = match &job.init {
         InitChoice::File(p) => Some(p.as_path()),
         InitChoice::Scheme(_) => None,
@@ -45,69 +103,103 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         .output("--plot", a.plot.as_deref())
         .output("--log", a.log.as_deref())
         .may_share("--resume", "--checkpoint")
-        .check()?;
-    check_target_applies(a.target.as_deref(), &a.data, "--data")?;
-    if let Some(v) = &a.val {
-        check_target_applies(a.target.as_deref(), v, "--val")?;
-    }
-    let dev = device(a.device)?;
-    let classes = if job.loss.is_classification() {
-        Classes::Infer
-    } else {
-        Classes::No
-    };
-    let options = LoadOptions {
-        targets: targets(a.target.as_deref())?,
-        classes,
-        dtype: job.dtype,
-    };
-    let data = load(&a.data, &options).map_err(flagged("--data"))?;
-    synapse_train::check_training_data(&job.spec, job.loss, &data)
-        .map_err(|e| about_file("--data", &a.data, e))?;
-    let (train, val) = match (&a.val, a.val_split) {
-        (Some(path), _) => {
-            let known = match (&data.labels, job.loss) {
-                (Some(l), _) => Classes::Known(l.clone()),
-                (None, Loss::CrossEntropy) => Classes::Infer,
-                _ => Classes::No,
-            };
-            let v = load(
-                path,
-                &LoadOptions {
-                    classes: known,
-                    ..options.clone()
-                },
-            )
-            .map_err(flagged("--val"))?;
-            same_columns(&data, &v, &a.data, path)?;
-            synapse_train::check_fits(&job.spec, job.loss, &v)
-                .map_err(|e| about_file("--val", path, e))?;
-            (data.clone(), Some(v))
-        }
-        (None, Some(f)) => {
-            let (t, v) = train_val_split(&data, f, a.seed)?;
-            (t, Some(v))
-        }
-        (None, None) => (data.clone(), None),
-    };
-    let class_weights = a
-        .class_weights
-        .as_deref()
-        .map(|text| class_weights(text, &train, data.class_count()?))
-        .transpose()?;
-    let normalize = if a.normalize {
-        Some(Normalizer::fit(train.x())?)
-    } else {
-        None
-    };
-    let scaled = |d: &Dataset| -> Result<Dataset> {
-        match &normalize {
-            Some(n) => Ok(d.with_x(n.apply(d.x())?)?),
-            None => Ok(d.clone()),
-        }
-    };
-    let (train, val) = (scaled(&train)?, val.as_ref().map(scaled).transpose()?);
+}
 
+/// The rows to train and validate on, as the stack sees them.
+struct TrainData {
+    /// The whole `--data` file as read (its labels go into the model file).
+    data: Dataset,
+    /// Training rows, normalised when asked.
+    train: Dataset,
+    /// Validation rows (`--val` or `--val-split`), normalised like `train`.
+    val: Option<Dataset>,
+    normalize: Option<Normalizer>,
+    class_weights: Option<Vec<f64>>,
+}
+
+impl TrainData {
+    /// Reads `--data` (and `--val`), checks them against the stack and the
+    /// loss, splits off validation rows, and fits the normalisation.
+    fn load(a: &TrainArgs, job: &TrainJob) -> Result<Self> {
+        check_target_applies(a.target.as_deref(), &a.data, "--data")?;
+        if let Some(v) = &a.val {
+            check_target_applies(a.target.as_deref(), v, "--val")?;
+        }
+        let classes = if job.loss.is_classification() {
+            Classes::Infer
+        } else {
+            Classes::No
+        };
+        let options = LoadOptions {
+            targets: targets(a.target.as_deref())?,
+            classes,
+            dtype: job.dtype,
+        };
+        let data = load(&a.data, &options).map_err(flagged("--data"))?;
+        synapse_train::check_training_data(&job.spec, job.loss, &data)
+            .map_err(|e| about_file("--data", &a.data, e))?;
+        let (train, val) = match (&a.val, a.val_split) {
+            (Some(path), _) => {
+                let known = match (&data.labels, job.loss) {
+                    (Some(l), _) => Classes::Known(l.clone()),
+                    (None, Loss::CrossEntropy) => Classes::Infer,
+                    _ => Classes::No,
+                };
+                let v = load(
+                    path,
+                    &LoadOptions {
+                        classes: known,
+                        ..options.clone()
+                    },
+                )
+                .map_err(flagged("--val"))?;
+                same_columns(&data, &v, &a.data, path)?;
+                synapse_train::check_fits(&job.spec, job.loss, &v)
+                    .map_err(|e| about_file("--val", path, e))?;
+                (data.clone(), Some(v))
+            }
+            (None, Some(f)) => {
+                let (t, v) = train_val_split(&data, f, a.seed)?;
+                (t, Some(v))
+            }
+            (None, None) => (data.clone(), None),
+        };
+        let class_weights = a
+            .class_weights
+            .as_deref()
+            .map(|text| class_weights(text, &train, data.class_count()?))
+            .transpose()?;
+        let normalize = if a.normalize {
+            Some(Normalizer::fit(train.x())?)
+        } else {
+            None
+        };
+        let scaled = |d: &Dataset| -> Result<Dataset> {
+            match &normalize {
+                Some(n) => Ok(d.with_x(n.apply(d.x())?)?),
+                None => Ok(d.clone()),
+            }
+        };
+        let (train, val) = (scaled(&train)?, val.as_ref().map(scaled).transpose()?);
+        Ok(Self {
+            data,
+            train,
+            val,
+            normalize,
+            class_weights,
+        })
+    }
+}
+
+/// The stack (drawn or from `--init`), its optimizer and the trainer, resumed
+/// from `--resume` when given.
+fn build_trainer(
+    a: &TrainArgs,
+    job: &TrainJob,
+    data: &TrainData,
+    ranks: Option<Rc<dyn Collective>>,
+) -> Result<Trainer> {
+    let dev = device(a.device)?;
     let net = match &job.init {
         InitChoice::Scheme(init) => Sequential::init(&job.spec, *init, a.seed, job.dtype, &dev)?,
         InitChoice::File(path) => {
@@ -136,7 +228,7 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
             (None, false) => None,
         },
         checkpoint: a.checkpoint.clone(),
-        class_weights,
+        class_weights: data.class_weights.clone(),
         schedule: job.schedule,
         clip_norm: job.clip_norm,
         // A run that diverges writes no model: no copy of the weights to keep.
@@ -146,14 +238,26 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
     if let Some(c) = ranks {
         trainer = trainer.with_collective(c);
     }
+    let identify = a.checkpoint.is_some() || a.resume.is_some();
     trainer
         .checkpoint_metadata
-        .insert("settings".into(), run_settings(a, &job));
+        .insert("settings".into(), run_settings(a, job, data, identify)?);
     if let Some(path) = &a.resume {
         let ckpt = Checkpoint::load(path).map_err(flagged("--resume"))?;
         trainer.resume(&ckpt).map_err(|e| resume_error(path, e))?;
     }
-    // Rank 0 alone writes the log and prints progress.
+    Ok(trainer)
+}
+
+/// Trains, with progress and the live `--log` (rank 0 alone), and returns
+/// the history. The log is created only now, when training starts.
+fn fit(
+    a: &TrainArgs,
+    files: &Files,
+    trainer: &mut Trainer,
+    data: &TrainData,
+    leader: bool,
+) -> Result<History> {
     let mut log = a
         .log
         .as_deref()
@@ -161,20 +265,37 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         .map(|p| EpochLog::start(p, trainer.history()))
         .transpose()?;
     let mut progress = Progress::new(a.quiet || !leader);
-    let result = trainer.fit(&train, val.as_ref(), &mut Tee(&mut progress, log.as_mut()));
+    let result = trainer.fit(
+        &data.train,
+        data.val.as_ref(),
+        &mut Tee(&mut progress, log.as_mut()),
+    );
     progress.finish();
     let logged = log.map(EpochLog::finish).transpose();
-    result?;
+    result.map_err(|e| match e {
+        e @ synapse_train::Error::Io { .. } => files.flagged("--checkpoint", e),
+        e => train_error(e),
+    })?;
     logged?;
-    if !leader {
-        return Ok(());
-    }
+    Ok(trainer.history().clone())
+}
 
-    let history = trainer.history().clone();
+/// `--out` and `--plot`, written together: everything that can fail is done
+/// before the first file is replaced (the plot is drawn first, the model is
+/// written straight to its temporary file), and both are renamed only when
+/// both were written. A failure names the flag of the file that failed.
+fn write_outputs(
+    a: &TrainArgs,
+    files: &Files,
+    job: &TrainJob,
+    trainer: &Trainer,
+    data: &TrainData,
+    history: &History,
+) -> Result<()> {
     let mut model = Model::new(trainer.network().clone());
     model.loss = Some(job.loss);
-    model.labels = data.labels.clone();
-    model.normalize = normalize;
+    model.labels = data.data.labels.clone();
+    model.normalize = data.normalize.clone();
     model
         .metadata
         .insert("epochs".into(), history.epochs.len().to_string());
@@ -183,39 +304,21 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
             .metadata
             .insert("final_loss".into(), last.loss.to_string());
     }
-    // Everything that can fail is done before the first file is replaced:
-    // the plot is drawn first, the model is written straight to its
-    // temporary file (no copy of it in memory), and both are renamed only
-    // when both were written.
     let plot_bytes = a
         .plot
         .as_ref()
-        .map(|p| render_history(&history, p))
+        .map(|p| render_history(history, p))
         .transpose()?;
     let write_model = |w: &mut dyn std::io::Write| {
         model
             .write_to(w)
             .map_err(|e| std::io::Error::other(e.to_string()))
     };
-    let mut files: Vec<(&Path, Content)> = vec![(&a.out, Content::Writer(&write_model))];
+    let mut outputs: Vec<(&Path, Content)> = vec![(&a.out, Content::Writer(&write_model))];
     if let (Some(p), Some(bytes)) = (&a.plot, &plot_bytes) {
-        files.push((p, Content::Bytes(bytes)));
+        outputs.push((p, Content::Bytes(bytes)));
     }
-    write_all_contents_atomic(&files).map_err(|e| anyhow!("--out {e}"))?;
-    if !a.quiet {
-        let last = history.last().map_or(String::new(), |e| {
-            let val = e.val.map_or(String::new(), |v| {
-                format!(", val_loss {}", crate::progress::figure(v.loss))
-            });
-            format!(": loss {}{val}", crate::progress::figure(e.loss))
-        });
-        eprintln!(
-            "trained {} epochs{last}; saved {}",
-            history.epochs.len(),
-            a.out.display()
-        );
-    }
-    Ok(())
+    write_all_contents_atomic(&outputs).map_err(|e| files.flagged("--out", e))
 }
 
 /// `--class-weights`: `auto` (n_rows / (n_classes * rows of the class), on the
@@ -286,10 +389,22 @@ fn resume_error(path: &Path, e: synapse_train::Error) -> anyhow::Error {
             setting,
             checkpoint,
             run,
-        } => {
-            let flag = flag_of(setting);
-            format!("the checkpoint was made with {flag} {checkpoint}, this run has {flag} {run}")
-        }
+        } => match setting.as_str() {
+            "--data" | "--val" if checkpoint != "(none)" && run != "(none)" => format!(
+                "{setting} holds other rows than the checkpoint's run was trained on (the file changed, or another file was given)"
+            ),
+            _ => {
+                let run = as_flags(setting, run);
+                let has = match run.strip_prefix("without ") {
+                    Some(flag) => format!("no {flag}"),
+                    None => run.trim_start_matches("with ").to_string(),
+                };
+                format!(
+                    "the checkpoint was made {}, this run has {has}",
+                    as_flags(setting, checkpoint)
+                )
+            }
+        },
         synapse_train::Error::NothingLeft { trained, epochs } => format!(
             "the checkpoint has already trained {trained} epochs and --epochs is {epochs}: nothing is left to do (give --epochs {trained} or more)"
         ),
@@ -298,22 +413,51 @@ fn resume_error(path: &Path, e: synapse_train::Error) -> anyhow::Error {
     anyhow!("--resume {}: {text}", path.display())
 }
 
-/// The flag behind a trainer setting's name (or a flag already).
-fn flag_of(setting: &str) -> String {
-    let flag = match setting {
-        "shuffle" => "--no-shuffle",
-        "schedule" => "--lr-schedule",
-        "clip-norm" => "--clip-grad-norm",
-        "early-stopping" => "--early-stop",
-        s if s.starts_with("--") => s,
-        s => return format!("--{s}"),
-    };
-    flag.to_string()
+/// A trainer setting's value as the flags that give it: `with --lr 0.1`,
+/// `with --no-shuffle`, `without --no-shuffle`, `with --save-best`,
+/// `with neither --early-stop nor --save-best`.
+fn as_flags(setting: &str, value: &str) -> String {
+    match setting {
+        "shuffle" if value == "false" => "with --no-shuffle".into(),
+        "shuffle" => "without --no-shuffle".into(),
+        "early-stopping" if value == "none" => "with neither --early-stop nor --save-best".into(),
+        // `--save-best` alone: never stop, keep the best epoch.
+        "early-stopping" if value.starts_with(&format!("patience {},", usize::MAX)) => {
+            "with --save-best (and no --early-stop)".into()
+        }
+        "early-stopping" => {
+            let patience = value
+                .strip_prefix("patience ")
+                .and_then(|v| v.split(',').next())
+                .unwrap_or(value);
+            format!("with --early-stop {patience}")
+        }
+        "schedule" => format!("with --lr-schedule {value}"),
+        "clip-norm" if value == "none" => "without --clip-grad-norm".into(),
+        "clip-norm" => format!("with --clip-grad-norm {value}"),
+        "class-weights" if value == "none" => "without --class-weights".into(),
+        "--nesterov" | "--normalize" if value == "true" => format!("with {setting}"),
+        "--nesterov" | "--normalize" => format!("without {setting}"),
+        s if s.starts_with("--") => format!("with {s} {value}"),
+        s => format!("with --{s} {value}"),
+    }
 }
 
-/// The flags a resumed run must share with the run it continues, `--flag=value`.
-fn run_settings(a: &TrainArgs, job: &TrainJob) -> String {
+/// The flags a resumed run must share with the run it continues,
+/// `--flag=value`. The data files are identified by their content (a
+/// fingerprint of the rows, computed only when a checkpoint is written or
+/// read), not by the text of their paths: `./d.csv` and `d.csv` are one file,
+/// and a file changed in place is another.
+fn run_settings(a: &TrainArgs, job: &TrainJob, data: &TrainData, identify: bool) -> Result<String> {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "(none)".into());
+    let content = |d: Option<&Dataset>| -> Result<String> {
+        Ok(match d {
+            Some(d) if identify => format!("rows {:016x}", d.fingerprint()?),
+            Some(_) => "given".into(),
+            None => "(none)".into(),
+        })
+    };
+    let val_file = data.val.as_ref().filter(|_| a.val.is_some());
     let optimizer = match job.optimizer {
         OptimizerChoice::Sgd(c) => vec![
             ("--optimizer", "sgd".to_string()),
@@ -333,16 +477,13 @@ fn run_settings(a: &TrainArgs, job: &TrainJob) -> String {
         ],
     };
     let mut pairs = vec![
-        ("--data", a.data.display().to_string()),
+        ("--data", content(Some(&data.data))?),
         ("--target", opt(a.target.clone())),
         ("--init", a.init.clone()),
         ("--normalize", a.normalize.to_string()),
-        (
-            "--val",
-            opt(a.val.as_ref().map(|p| p.display().to_string())),
-        ),
+        ("--val", content(val_file)?),
         ("--val-split", opt(a.val_split.map(|f| f.to_string()))),
     ];
     pairs.extend(optimizer);
-    settings::join(&pairs)
+    Ok(settings::join(&pairs))
 }

@@ -165,13 +165,49 @@ impl Sequential {
     /// every parameter and every buffer must be present with its exact shape,
     /// and nothing else. Float tensors are copied to `device` and converted to
     /// `dtype`; `num_batches_tracked` may be any integer dtype (stored as I64).
+    /// Every value must be usable: finite, and a `running_var` or
+    /// `num_batches_tracked` at least 0 (a NaN weight would make every
+    /// prediction wrong, a negative variance NaN); the error names the tensor
+    /// and the element.
     pub fn from_tensors(
         spec: &ArchSpec,
         tensors: &HashMap<String, Tensor>,
         dtype: DType,
         device: &Device,
     ) -> Result<Self> {
-        Self::build(spec, tensors, dtype, device, Source::Caller)
+        let net = Self::build(spec, tensors, dtype, device, Source::Caller)?;
+        net.check_values()?;
+        Ok(net)
+    }
+
+    /// Every parameter and buffer finite; variances and counts at least 0.
+    fn check_values(&self) -> Result<()> {
+        for (name, t) in self.state() {
+            let values = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let nonnegative =
+                name.ends_with(".running_var") || name.ends_with(".num_batches_tracked");
+            let bad = values
+                .iter()
+                .position(|v| !v.is_finite() || (nonnegative && *v < 0.0));
+            if let Some(at) = bad {
+                let what = if nonnegative {
+                    "a finite number at least 0"
+                } else {
+                    "finite"
+                };
+                let reason = format!(
+                    "holds {} at element {at}; every value must be {what}",
+                    values[at]
+                );
+                let buffer = self.buffers().iter().any(|(n, _)| *n == name);
+                return Err(if buffer {
+                    Error::Buffer { name, reason }
+                } else {
+                    Error::Parameter { name, reason }
+                });
+            }
+        }
+        Ok(())
     }
 
     /// [`Sequential::from_tensors`]; variables of a [`Source::Own`] map are

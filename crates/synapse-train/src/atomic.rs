@@ -14,6 +14,13 @@
 //! [`write_all_atomic`] writes several files as one step: every temporary
 //! file is written and synced before the first rename, so a failure in any of
 //! them (a full disk, a folder that cannot be written) replaces none.
+//!
+//! **Architecture invariant: a run removes only what it created.** Temporary
+//! and probe files are created exclusively (`O_EXCL`) under a name with a
+//! random part, retried on a clash ([`create_new_beside`]): a user's file that
+//! happens to have such a name is never truncated, replaced or deleted. Their
+//! names stay within 255 bytes, so any name a folder takes as a target also
+//! has a temporary name.
 
 use std::fs;
 use std::io::Write;
@@ -47,11 +54,13 @@ pub fn write_all_atomic(files: &[(&Path, &[u8])]) -> Result<()> {
 
 /// [`write_all_atomic`] for [`Content`]: every temporary file is written
 /// (through a buffer when the content writes itself) and synced before the
-/// first rename.
+/// first rename. An error is [`Error::Io`] naming the path as the caller gave
+/// it, so a caller can tell which of its files failed.
 pub fn write_all_contents_atomic(files: &[(&Path, Content)]) -> Result<()> {
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(files.len());
-    let cleanup = |staged: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in staged {
+    // (temporary file, target, the caller's path: what errors name).
+    let mut staged: Vec<(PathBuf, PathBuf, &Path)> = Vec::with_capacity(files.len());
+    let cleanup = |staged: &[(PathBuf, PathBuf, &Path)]| {
+        for (tmp, _, _) in staged {
             let _ = fs::remove_file(tmp);
         }
     };
@@ -63,9 +72,14 @@ pub fn write_all_contents_atomic(files: &[(&Path, Content)]) -> Result<()> {
                 return Err(e);
             }
         };
-        let tmp = temp_name(&target);
+        let (tmp, mut f) = match create_new_beside(&target, "tmp") {
+            Ok(created) => created,
+            Err(e) => {
+                cleanup(&staged);
+                return Err(Error::io(path, e));
+            }
+        };
         let written = (|| -> std::io::Result<()> {
-            let mut f = fs::File::create(&tmp)?;
             match content {
                 Content::Bytes(bytes) => f.write_all(bytes)?,
                 Content::Writer(write) => {
@@ -81,12 +95,12 @@ pub fn write_all_contents_atomic(files: &[(&Path, Content)]) -> Result<()> {
             cleanup(&staged);
             return Err(Error::io(path, e));
         }
-        staged.push((tmp, target));
+        staged.push((tmp, target, path));
     }
-    for (i, (tmp, target)) in staged.iter().enumerate() {
+    for (i, (tmp, target, path)) in staged.iter().enumerate() {
         if let Err(e) = fs::rename(tmp, target) {
             cleanup(&staged[i..]);
-            return Err(Error::io(target, e));
+            return Err(Error::io(path, e));
         }
         // Make the rename itself durable (best effort: not every platform can).
         if let Some(dir) = target.parent() {
@@ -99,43 +113,100 @@ pub fn write_all_contents_atomic(files: &[(&Path, Content)]) -> Result<()> {
 }
 
 /// The file that writing `path` replaces: `path` itself, or where its link
-/// points. Refuses what must never be replaced (see the module doc).
+/// points. Refuses what must never be replaced and what cannot be a file (see
+/// the module doc), with the reason: a name ending in `/`, a path through a
+/// file, a folder, a FIFO, device or socket (also behind a link, such as
+/// `/dev/stdout` on a pipe), a link that points nowhere, a missing folder.
 pub fn writable_target(path: &Path) -> Result<PathBuf> {
-    let refuse = |reason: &str| {
+    let refuse = |reason: String| {
         Error::io(
             path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, reason.to_string()),
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
         )
     };
-    if path.file_name().is_none() {
-        return Err(refuse("names no file"));
+    if path.as_os_str().is_empty() || path.file_name().is_none() {
+        return Err(refuse("names no file".into()));
+    }
+    if ends_in_separator(path) {
+        return Err(refuse(
+            "ends in `/`, which names a folder; expected a file name".into(),
+        ));
+    }
+    if let Some(file) = file_on_the_way(path) {
+        return Err(refuse(format!(
+            "{} is a file, not a folder",
+            file.display()
+        )));
     }
     let target = match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => match fs::canonicalize(path) {
             Ok(t) => t,
-            Err(_) => return Err(refuse("is a symbolic link to a file that does not exist")),
+            // A link the kernel resolves to no path: a pipe or socket
+            // (`/dev/stdout` on a pipe), or nothing at all.
+            Err(_) => match fs::metadata(path) {
+                Ok(m) => return Err(refuse(never_replaced(&m))),
+                Err(_) => {
+                    return Err(refuse(
+                        "is a symbolic link to a file that does not exist".into(),
+                    ))
+                }
+            },
         },
         _ => path.to_path_buf(),
     };
     if let Ok(m) = fs::metadata(&target) {
         if m.is_dir() {
-            return Err(refuse("is a folder; expected a file name"));
+            return Err(refuse("is a folder; expected a file name".into()));
         }
         if !m.is_file() {
-            return Err(refuse(&format!(
-                "is {}, not a regular file; it is never replaced",
-                special_kind(&m)
-            )));
+            return Err(refuse(never_replaced(&m)));
         }
     }
     let dir = folder(&target);
     if !dir.is_dir() {
-        return Err(refuse(&format!(
+        return Err(refuse(format!(
             "the folder {} does not exist",
             dir.display()
         )));
     }
     Ok(target)
+}
+
+fn never_replaced(m: &fs::Metadata) -> String {
+    format!(
+        "is {}, not a regular file; it is never replaced",
+        special_kind(m)
+    )
+}
+
+/// Whether the path's text ends in a separator (`out.svg/`).
+fn ends_in_separator(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().ends_with(b"/")
+    }
+    #[cfg(not(unix))]
+    {
+        let s = path.to_string_lossy();
+        s.ends_with('/') || s.ends_with('\\')
+    }
+}
+
+/// The first existing ancestor of `path`'s folder when it is not a folder
+/// (`a.csv/l.csv` with `a.csv` a file), else `None`.
+fn file_on_the_way(path: &Path) -> Option<PathBuf> {
+    let mut dir = path.parent()?;
+    loop {
+        if dir.as_os_str().is_empty() {
+            return None;
+        }
+        match fs::metadata(dir) {
+            Ok(m) if m.is_dir() => return None,
+            Ok(_) => return Some(dir.to_path_buf()),
+            Err(_) => dir = dir.parent()?,
+        }
+    }
 }
 
 /// The folder a file is in (`.` for a bare name).
@@ -146,10 +217,55 @@ pub(crate) fn folder(path: &Path) -> &Path {
     }
 }
 
-/// The temporary file next to `target` that becomes it.
-fn temp_name(target: &Path) -> PathBuf {
+/// The longest file name most file systems take, in bytes.
+const NAME_MAX: usize = 255;
+
+/// Creates a new file beside `target`, exclusively (`O_EXCL`: never an
+/// existing file), named `.{name}.{role}-{8 hex digits}` with `name` cut so
+/// the whole fits in [`NAME_MAX`] bytes. A name that exists already is left
+/// alone and another random part is tried. The caller owns (and removes)
+/// what this created.
+pub fn create_new_beside(target: &Path, role: &str) -> std::io::Result<(PathBuf, fs::File)> {
     let name = target.file_name().unwrap_or_default().to_string_lossy();
-    folder(target).join(format!(".{name}.tmp-{}", std::process::id()))
+    let suffix_len = 1 + role.len() + 1 + 8;
+    let mut keep = NAME_MAX.saturating_sub(1 + suffix_len).min(name.len());
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let stem = &name[..keep];
+    let mut last = None;
+    for _ in 0..64 {
+        let candidate = folder(target).join(format!(".{stem}.{role}-{:08x}", random_word()));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(f) => return Ok((candidate, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+}
+
+/// 32 bits that differ between calls and processes (not for security: only
+/// to make a clash with an existing name unlikely; clashes are retried).
+fn random_word() -> u32 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut z = nanos
+        ^ (u64::from(std::process::id()) << 32)
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    // splitmix64's finaliser.
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as u32
 }
 
 /// A short description of a file that is neither a folder nor a regular file.

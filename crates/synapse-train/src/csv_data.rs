@@ -305,6 +305,10 @@ fn class_indices<'a>(
         };
         return Ok((out, labels.filter(|l| !l.is_empty())));
     }
+    // An empty cell is a missing class, never a class named "".
+    if let Some((line, _)) = raw.iter().find(|(_, t)| t.is_empty()) {
+        return Err(cell(*line).error("the cell is empty; expected a class".into()));
+    }
     let labels: Vec<String> = match classes {
         Classes::Known(l) if !l.is_empty() => l.clone(),
         _ => raw

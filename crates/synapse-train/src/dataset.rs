@@ -183,6 +183,22 @@ impl Dataset {
         })
     }
 
+    /// A fingerprint of the rows (inputs, targets, their names and the class
+    /// words): the same content gives the same number, wherever the file is.
+    /// What a resumed run and distributed ranks compare (see [`crate::Fingerprint`]).
+    pub fn fingerprint(&self) -> Result<u64> {
+        let mut f = crate::Fingerprint::new();
+        f.tensor(&self.x)?;
+        f.tensor(&self.y)?;
+        for name in self.input_names.iter().chain(&self.target_names) {
+            f.bytes(name.as_bytes());
+        }
+        for label in self.labels.iter().flatten() {
+            f.bytes(label.as_bytes());
+        }
+        Ok(f.finish())
+    }
+
     /// The number of classes a classifier needs: the largest index + 1, or the labels.
     pub fn class_count(&self) -> Result<usize> {
         if let Some(l) = &self.labels {

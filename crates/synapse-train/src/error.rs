@@ -74,6 +74,17 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A stack or batch above a size limit (see [`crate::check_parameters`],
+    /// [`crate::check_activations`]), checked before anything is allocated.
+    #[error("{reason}{}", if *allowable { "; allow large ones to go ahead anyway" } else { "" })]
+    TooLarge {
+        /// The option that sets the size: `arch` or `batch-size`.
+        option: &'static str,
+        /// What is too large, with the figures.
+        reason: String,
+        /// Whether allowing large runs (`--allow-large`) lets it go ahead.
+        allowable: bool,
+    },
     /// A model that ONNX export cannot write (SPEC section 7, `export`).
     #[error("cannot export to ONNX: {0}")]
     Export(String),

@@ -13,12 +13,14 @@
 mod atomic;
 mod batch;
 mod checkpoint;
+mod checks;
 mod clip;
 pub mod csv_data;
 mod dataset;
 pub mod distributed;
 mod early_stop;
 mod error;
+mod fingerprint;
 mod history;
 mod load;
 mod metrics;
@@ -35,15 +37,20 @@ mod split;
 mod trainer;
 
 pub use atomic::{
-    special_kind, writable_target, write_all_atomic, write_all_contents_atomic, write_atomic,
+    create_new_beside, special_kind, writable_target, write_all_atomic, write_all_contents_atomic, write_atomic,
     Content,
 };
 pub use batch::{batches, epoch_order, BatchSize};
 pub use checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
+pub use checks::{
+    check_activations, check_batch_statistics, check_fits, check_parameters,
+    check_training_data, LARGE_ACTIVATIONS, LARGE_PARAMETERS, MAX_ACTIVATIONS,
+};
 pub use clip::clip_grad_norm;
 pub use dataset::{Classes, Dataset, LoadOptions, Targets};
 pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
 pub use error::{Error, Result};
+pub use fingerprint::Fingerprint;
 pub use history::{EpochRecord, History};
 pub use load::{is_npz, load};
 pub use metrics::{Confusion, Metrics};
@@ -53,6 +60,4 @@ pub use observer::{Observer, Silent};
 pub use onnx::{save_onnx, to_onnx};
 pub use schedule::{LrScheduler, Schedule};
 pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};
-pub use trainer::{
-    check_fits, check_training_data, predict, predict_classes, TrainConfig, Trainer,
-};
+pub use trainer::{predict, predict_classes, TrainConfig, Trainer};

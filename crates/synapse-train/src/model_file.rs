@@ -166,10 +166,12 @@ impl Model {
             None => None,
         };
         let labels = match metadata.get("labels") {
-            Some(text) => Some(
-                serde_json::from_str::<Vec<String>>(text)
-                    .map_err(|e| bad(format!("bad labels metadata: {e}")))?,
-            ),
+            Some(text) => {
+                let labels = serde_json::from_str::<Vec<String>>(text)
+                    .map_err(|e| bad(format!("bad labels metadata: {e}")))?;
+                check_labels(&labels, spec.output_width()).map_err(bad)?;
+                Some(labels)
+            }
             None => None,
         };
         let normalize = match metadata.get("normalize") {
@@ -224,19 +226,35 @@ pub fn load_weights(
         let model = Model::load(path, Some(spec), device)?;
         model.net.snapshot()?.into_iter().collect()
     };
-    let net =
-        Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(e.to_string()))?;
-    for (name, t) in net.snapshot()? {
-        let values = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(bad(format!(
-                "tensor `{name}` holds {} at element {i} (in {}); initial weights must be finite",
-                values[i],
-                dtype_name(dtype)
-            )));
-        }
+    // `from_tensors` refuses NaN or infinite values and negative variances.
+    Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(e.to_string()))
+}
+
+/// Class words are one per output class (at least two), each named once:
+/// a duplicate would score right answers as wrong, a missing one print an
+/// index for a word.
+fn check_labels(labels: &[String], outputs: Option<usize>) -> std::result::Result<(), String> {
+    if let Some((i, l)) = labels
+        .iter()
+        .enumerate()
+        .find(|(i, l)| labels[..*i].contains(l))
+    {
+        return Err(format!(
+            "bad labels metadata: `{l}` is named twice (classes {} and {i})",
+            labels.iter().position(|x| x == l).unwrap_or(0)
+        ));
     }
-    Ok(net)
+    match outputs {
+        _ if labels.len() < 2 => Err(format!(
+            "bad labels metadata: {} class word(s); a classifier has at least 2",
+            labels.len()
+        )),
+        Some(k) if k != labels.len() => Err(format!(
+            "bad labels metadata: {} class words for a stack with {k} outputs (one per class)",
+            labels.len()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `"f32"` or `"f64"` (or candle's name for others).

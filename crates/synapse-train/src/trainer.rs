@@ -16,18 +16,19 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use candle_core::{Tensor, D};
-use synapse_nn::{ArchSpec, Loss, Mode, Mt19937, Optimizer, Sequential};
+use synapse_nn::{Loss, Mode, Mt19937, Optimizer, Sequential};
 
 use crate::batch::{batches, epoch_order, BatchSize};
 use crate::checkpoint::Checkpoint;
+use crate::checks::{check_batch_statistics, check_fits};
 use crate::clip::clip_grad_norm;
 use crate::distributed::step::Replicas;
-use crate::distributed::{agree, Collective};
+use crate::distributed::{agree, Collective, Flat};
 use crate::early_stop::{EarlyStopState, EarlyStopping};
 use crate::metrics::scalar;
 use crate::{
-    settings, Dataset, EpochRecord, Error, History, LrScheduler, Metrics, Observer, Result,
-    Schedule,
+    settings, Dataset, EpochRecord, Error, Fingerprint, History, LrScheduler, Metrics, Observer,
+    Result, Schedule,
 };
 
 /// Rows per forward pass in `evaluate` and `predict`.
@@ -104,124 +105,6 @@ pub struct Trainer {
     collective: Option<Rc<dyn Collective>>,
 }
 
-/// Checks that `data` fits `net` and `loss`: input width, target width or
-/// classes (no more classes than outputs), and for `bce`/`bce-logits` targets
-/// in `[0, 1]`. Any data that a stack is trained on or evaluated with.
-pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
-    let outputs = stack_outputs(spec, data)?;
-    if loss.is_classification() {
-        if data.targets() != 1 {
-            return Err(Error::config(
-                "data",
-                format!(
-                    "{loss} needs one target column of class indices, got {}",
-                    data.targets()
-                ),
-            ));
-        }
-        let classes = data.class_count()?;
-        if classes > outputs {
-            return Err(Error::config(
-                "data",
-                format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
-            ));
-        }
-    } else if data.targets() != outputs {
-        return Err(Error::config(
-            "data",
-            format!(
-                "it has {} target columns but the stack `{spec}` has {outputs} outputs",
-                data.targets()
-            ),
-        ));
-    }
-    if matches!(loss, Loss::Bce | Loss::BceLogits) {
-        check_probabilities(loss, data)?;
-    }
-    Ok(())
-}
-
-/// The stack's outputs per row for `data`'s rows, or an error naming the
-/// element that does not fit them (e.g. a convolution fed flat CSV rows).
-fn stack_outputs(spec: &ArchSpec, data: &Dataset) -> Result<usize> {
-    let row = data.row_shape();
-    if let (&[n], Some(width)) = (row, spec.input_width()) {
-        if n != width {
-            return Err(Error::config(
-                "data",
-                format!("it has {n} input columns but the stack `{spec}` takes {width}"),
-            ));
-        }
-    }
-    let out = spec.check_input(row).map_err(|e| {
-        let flat = if row.len() == 1 {
-            format!("its rows are flat ({} values)", row[0])
-        } else {
-            format!("its rows have the shape {row:?}")
-        };
-        Error::config(
-            "data",
-            format!("{flat}, which the stack does not take: {e}"),
-        )
-    })?;
-    Ok(out.iter().product())
-}
-
-/// [`check_fits`], and what training data needs beyond it: for
-/// cross-entropy, at least two classes and one output per class.
-pub fn check_training_data(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
-    check_fits(spec, loss, data)?;
-    if loss.is_classification() {
-        let classes = data.class_count()?;
-        let known = match &data.labels {
-            Some(l) => format!(" ({})", l.join(", ")),
-            None => String::new(),
-        };
-        if classes < 2 {
-            return Err(Error::config(
-                "data",
-                format!("{loss} needs at least 2 classes, the target column has {classes}{known}"),
-            ));
-        }
-        let outputs = stack_outputs(spec, data)?;
-        if classes != outputs {
-            return Err(Error::config(
-                "data",
-                format!(
-                    "it has {classes} classes{known} but the stack `{spec}` has {outputs} outputs; {loss} needs one output per class"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `bce` and `bce-logits` targets are probabilities: every one in `[0, 1]`.
-fn check_probabilities(loss: Loss, data: &Dataset) -> Result<()> {
-    let y = data.y().to_dtype(candle_core::DType::F64)?;
-    let (lo, hi) = (
-        y.min_all()?.to_scalar::<f64>()?,
-        y.max_all()?.to_scalar::<f64>()?,
-    );
-    if lo >= 0.0 && hi <= 1.0 {
-        return Ok(());
-    }
-    let k = data.targets().max(1);
-    let values = y.flatten_all()?.to_vec1::<f64>()?;
-    let at = values
-        .iter()
-        .position(|v| !(0.0..=1.0).contains(v))
-        .unwrap_or(0);
-    Err(Error::config(
-        "data",
-        format!(
-            "data row {}, target column \"{}\": {} is outside [0, 1]; {loss} takes probabilities as targets",
-            at / k + 1,
-            data.target_names.get(at % k).map_or("", String::as_str),
-            values[at]
-        ),
-    ))
-}
 
 impl Trainer {
     /// A trainer; the optimizer must have been built over `net.parameters()`.
@@ -309,6 +192,8 @@ impl Trainer {
             None => ready?,
             Some(c) => {
                 let ready = agree(&*c, ready)?;
+                let same = self.same_as_rank_zero(&*c, &ready.0, ready.1.as_ref());
+                agree(&*c, same)?;
                 let mut r = Replicas::new(c, &self.net)?;
                 r.broadcast_weights()?;
                 replicas = Some(r);
@@ -422,12 +307,13 @@ impl Trainer {
         Ok(&self.history)
     }
 
-    /// `fit`'s data, checked and moved to the stack's device and dtype.
-    fn fit_data(
-        &self,
-        train: &Dataset,
-        val: Option<&Dataset>,
-    ) -> Result<(Dataset, Option<Dataset>)> {
+    /// Everything about `train` and `val` that can be checked before
+    /// training (what `fit` checks first): they fit the stack and the loss,
+    /// there are rows, and every batchnorm gets at least two values per
+    /// feature in every batch (over the ranks, when distributed). A caller
+    /// runs it before it creates any output, so that a refused run changes
+    /// nothing (SPEC section 9).
+    pub fn check_ready(&self, train: &Dataset, val: Option<&Dataset>) -> Result<()> {
         check_fits(self.net.spec(), self.loss, train)?;
         if let Some(v) = val {
             check_fits(self.net.spec(), self.loss, v)?;
@@ -435,6 +321,78 @@ impl Trainer {
         if train.rows() == 0 {
             return Err(Error::config("data", "has no rows"));
         }
+        let ranks = self.collective.as_ref().map_or(1, |c| c.size());
+        check_batch_statistics(
+            self.net.spec(),
+            train.row_shape(),
+            train.rows(),
+            self.config.batch_size,
+            ranks,
+        )
+    }
+
+    /// Distributed: every rank's settings, epochs and data are rank 0's
+    /// (compared by fingerprint, in one fixed-size broadcast, before any
+    /// message whose size depends on them); else an error saying what differs.
+    fn same_as_rank_zero(
+        &self,
+        c: &dyn Collective,
+        train: &Dataset,
+        val: Option<&Dataset>,
+    ) -> Result<()> {
+        let mut settings = Fingerprint::new();
+        settings.bytes(self.settings().as_bytes());
+        for (k, v) in &self.checkpoint_metadata {
+            settings.bytes(k.as_bytes());
+            settings.bytes(v.as_bytes());
+        }
+        let ours = [
+            settings.finish(),
+            self.config.epochs as u64,
+            train.fingerprint()?,
+            val.map(Dataset::fingerprint).transpose()?.unwrap_or(0),
+        ];
+        // Each u64 as four 16-bit parts: exact in any float type.
+        let mut buf: Vec<f64> = ours
+            .iter()
+            .flat_map(|v| (0..4).map(move |k| ((v >> (16 * k)) & 0xffff) as f64))
+            .collect();
+        c.broadcast(Flat::F64(&mut buf))?;
+        let theirs: Vec<u64> = buf
+            .chunks(4)
+            .map(|p| p.iter().rev().fold(0u64, |a, &h| (a << 16) | h as u64))
+            .collect();
+        let differs = |why: String| {
+            Err(Error::Collective {
+                reason: format!("{why}; every rank must be started with the same flags and data"),
+            })
+        };
+        if ours[0] != theirs[0] {
+            return differs("its training settings differ from rank 0's".into());
+        }
+        if ours[1] != theirs[1] {
+            return differs(format!(
+                "its epochs ({}) differ from rank 0's ({})",
+                ours[1], theirs[1]
+            ));
+        }
+        if ours[2] != theirs[2] {
+            return differs("its training data differ from rank 0's (other rows or values)".into());
+        }
+        if ours[3] != theirs[3] {
+            return differs("its validation data differ from rank 0's".into());
+        }
+        Ok(())
+    }
+
+    /// `fit`'s data, checked ([`Trainer::check_ready`]) and moved to the
+    /// stack's device and dtype.
+    fn fit_data(
+        &self,
+        train: &Dataset,
+        val: Option<&Dataset>,
+    ) -> Result<(Dataset, Option<Dataset>)> {
+        self.check_ready(train, val)?;
         let (dev, dtype) = (self.net.device().clone(), self.net.dtype());
         let train = train.to_device(&dev, dtype)?;
         let val = val.map(|v| v.to_device(&dev, dtype)).transpose()?;

@@ -420,7 +420,7 @@ fn word_labels_stay_words() {
         2,
         &["i.csv", "line 2", "unknown class `0`", "10, 2, a"],
     );
-    // A model whose labels do not match its outputs names no class by a bare index.
+    // A model whose labels do not match its outputs is refused when it is read.
     let mut model =
         synapse_train::Model::load(&d.join("w.safetensors"), None, &candle_core::Device::Cpu)
             .unwrap();
@@ -437,7 +437,7 @@ fn word_labels_stay_words() {
             "--label",
         ],
         2,
-        &["two_labels.safetensors", "2 labels but 3 outputs"],
+        &["two_labels.safetensors", "2 class words for a stack with 3 outputs"],
     );
 }
 

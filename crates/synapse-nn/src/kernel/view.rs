@@ -64,7 +64,7 @@ impl<'a, T: Real> View<'a, T> {
     /// a kernel sized itself (an internal invariant, not user input).
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
         assert!(
-            data.len() >= rows * cols,
+            rows.checked_mul(cols).is_some_and(|n| data.len() >= n),
             "View::row_major: {rows} x {cols} in {}",
             data.len()
         );

@@ -252,12 +252,18 @@ impl ElementSpec {
         }
     }
 
-    /// Number of trainable numbers in the element (saturating at `usize::MAX`).
+    /// Number of trainable numbers in the element (saturating at `usize::MAX`;
+    /// a spec whose count overflows is refused by `ArchSpec::new`).
     pub fn parameter_count(&self) -> usize {
+        self.checked_parameter_count().unwrap_or(usize::MAX)
+    }
+
+    /// Number of trainable numbers, or `None` when it overflows `usize`.
+    pub fn checked_parameter_count(&self) -> Option<usize> {
         self.parameter_shapes()
             .iter()
-            .map(|(_, s)| s.iter().fold(1usize, |a, &b| a.saturating_mul(b)))
-            .fold(0, usize::saturating_add)
+            .map(|(_, s)| s.iter().try_fold(1usize, |a, &b| a.checked_mul(b)))
+            .try_fold(0usize, |a, n| a.checked_add(n?))
     }
 }
 

@@ -57,6 +57,18 @@ impl ArchSpec {
             .find_map(ElementSpec::input_requirement)
             .unwrap_or_else(RowShape::any);
         let shapes = infer(&elements, &input)?;
+        let mut total = Some(0usize);
+        for (index, e) in elements.iter().enumerate() {
+            let count = e.checked_parameter_count();
+            total = total.zip(count).and_then(|(t, c)| t.checked_add(c));
+            if total.is_none() {
+                return Err(Error::Spec {
+                    index,
+                    element: e.to_string(),
+                    reason: "the parameter count overflows".into(),
+                });
+            }
+        }
         if !elements.iter().any(|e| e.parameter_count() > 0) {
             return Err(Error::SpecWhole(
                 "a stack needs at least one linear(IN,OUT), conv2d, batchnorm or layernorm layer"
@@ -146,6 +158,43 @@ impl ArchSpec {
     /// Width of the output, or 0 when only data can tell (see [`ArchSpec::output_width`]).
     pub fn output_dim(&self) -> usize {
         self.output_width().unwrap_or(0)
+    }
+
+    /// Values that one input row of shape `row` makes flow through the stack
+    /// in a forward pass: the row itself, every element's output row, and the
+    /// unfolded windows of each convolution (`IN*K*K*OH*OW`). What a training
+    /// step keeps per row is about this (times two with the gradients): the
+    /// basis of a memory check before anything is allocated. An error names
+    /// the element whose shape does not fit or whose size overflows.
+    pub fn activation_values(&self, row: &[usize]) -> Result<usize> {
+        let shapes = self.shapes_for(&RowShape::known(row))?;
+        let width = |dims: &[usize]| dims.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+        let overflow = |index: usize| Error::Spec {
+            index,
+            element: self.elements[index].to_string(),
+            reason: format!(
+                "for input rows {}: its activations overflow",
+                RowShape::known(row)
+            ),
+        };
+        let mut total = width(row).ok_or_else(|| overflow(0))?;
+        let mut input = row.to_vec();
+        for (index, (e, shape)) in self.elements.iter().zip(&shapes).enumerate() {
+            let out = shape.concrete().unwrap_or_default();
+            let mut values = width(&out);
+            if let (ElementSpec::Conv2d { kernel, .. }, [_, oh, ow]) = (e, out.as_slice()) {
+                let windows = input
+                    .first()
+                    .and_then(|c| c.checked_mul(*kernel)?.checked_mul(*kernel))
+                    .and_then(|v| v.checked_mul(*oh)?.checked_mul(*ow));
+                values = values.zip(windows).and_then(|(a, b)| a.checked_add(b));
+            }
+            total = values
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| overflow(index))?;
+            input = out;
+        }
+        Ok(total)
     }
 
     /// Total number of trainable numbers (saturating at `usize::MAX`).

@@ -13,8 +13,9 @@
 //! | `conv2d(IN,OUT,K,stride=S,padding=P)` | `[IN, H, W]` | `[OUT, (H+2P-K)/S+1, (W+2P-K)/S+1]` |
 //! | `maxpool2d(K,stride=S)`, `avgpool2d` | `[C, H, W]` | `[C, (H-K)/S+1, (W-K)/S+1]` |
 //!
-//! Divisions round down (PyTorch's default `ceil_mode=False`). Sizes multiply
-//! with saturation, so absurd specs are refused instead of overflowing.
+//! Divisions round down (PyTorch's default `ceil_mode=False`). Sizes are
+//! multiplied with checked arithmetic: a size that would overflow is an error
+//! naming the element, never a wrapped or saturated number.
 
 use std::fmt;
 
@@ -78,10 +79,9 @@ impl fmt::Display for RowShape {
     }
 }
 
-/// The product of known sizes (saturating), `None` if any is unknown.
-fn product(dims: &[Option<usize>]) -> Option<usize> {
-    dims.iter()
-        .try_fold(1usize, |a, d| d.map(|d| a.saturating_mul(d)))
+/// The product of known sizes, `None` if any is unknown or it overflows.
+fn checked_product(dims: &[Option<usize>]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |a, d| a.checked_mul((*d)?))
 }
 
 /// One spatial size through a window: `(size + 2 pad - k) / stride + 1`, or an
@@ -93,7 +93,10 @@ fn window(
     pad: usize,
 ) -> Result<Option<usize>, String> {
     let Some(size) = size else { return Ok(None) };
-    let padded = size.saturating_add(pad.saturating_mul(2));
+    let padded = pad
+        .checked_mul(2)
+        .and_then(|p| size.checked_add(p))
+        .ok_or_else(|| format!("its padded input size {size} + 2*{pad} overflows"))?;
     if padded < k {
         return Err(if pad == 0 {
             format!("its kernel {k} is larger than its input size {size}")
@@ -117,7 +120,7 @@ impl ElementSpec {
             ElementSpec::BatchNorm2d { channels, .. } => {
                 RowShape::new(vec![Some(*channels), None, None])
             }
-            ElementSpec::Reshape(dims) => RowShape::new(vec![product(
+            ElementSpec::Reshape(dims) => RowShape::new(vec![checked_product(
                 &dims.iter().map(|&d| Some(d)).collect::<Vec<_>>(),
             )]),
             ElementSpec::Flatten => RowShape::any(),
@@ -200,7 +203,10 @@ impl ElementSpec {
                 None => return Err(format!("it normalises {features} values but gets {input}")),
             },
             ElementSpec::Reshape(to) => {
-                let n = to.iter().fold(1usize, |a, &b| a.saturating_mul(b));
+                let n = to
+                    .iter()
+                    .try_fold(1usize, |a, &b| a.checked_mul(b))
+                    .ok_or_else(|| format!("the product of its sizes {to:?} overflows"))?;
                 match dims {
                     [Some(w)] if *w != n => {
                         return Err(format!(
@@ -215,7 +221,15 @@ impl ElementSpec {
                     }
                 }
             }
-            ElementSpec::Flatten => RowShape::new(vec![product(dims)]),
+            ElementSpec::Flatten => {
+                let known = dims.iter().all(Option::is_some);
+                match checked_product(dims) {
+                    None if known => {
+                        return Err(format!("the product of its input sizes {input} overflows"))
+                    }
+                    n => RowShape::new(vec![n]),
+                }
+            }
             ElementSpec::Conv2d {
                 input: c_in,
                 output,

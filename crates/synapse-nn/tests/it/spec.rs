@@ -107,14 +107,40 @@ fn structural_errors_are_clear() {
     assert!(parse_err("linear(3,1)x").contains("after the closing parenthesis"));
 }
 
-// Found by fuzzing (fuzz/artifacts/spec_parser): sizes whose product overflows.
+// Found by fuzzing (fuzz/artifacts/spec_parser) and from the shell: sizes
+// whose product overflows are refused when the spec is parsed, naming the
+// element, never reported as a saturated or wrapped number.
 #[test]
 fn huge_sizes_do_not_overflow_and_are_refused_before_allocation() {
-    let spec: ArchSpec = "linear(7777777777277777727,4)".parse().unwrap();
-    assert_eq!(spec.parameter_count(), usize::MAX);
+    for (text, needle) in [
+        (
+            "linear(7777777777277777727,4)" as &str,
+            "element 0 `linear(7777777777277777727,4)`: the parameter count overflows",
+        ),
+        (
+            "conv2d(4294967296,4294967296,4294967296)",
+            "the parameter count overflows",
+        ),
+        // 2^62 + 2^31 parameters each: the fourth makes the total overflow.
+        (
+            &["linear(2147483648,2147483648)"; 4].join(", "),
+            "element 3 `linear(2147483648,2147483648)`: the parameter count overflows",
+        ),
+        (
+            "reshape(4294967296,4294967296,2), flatten, linear(2,1)",
+            "element 0 `reshape(4294967296,4294967296,2)`: the product of its sizes [4294967296, 4294967296, 2] overflows",
+        ),
+        (
+            "reshape(1,4,4), conv2d(1,1,1,padding=9223372036854775807), linear(1,1)",
+            "padded input size 4 + 2*9223372036854775807 overflows",
+        ),
+    ] {
+        let e = parse_err(text);
+        assert!(e.contains(needle), "{text}: {e}");
+    }
     let big: ArchSpec = "linear(100000,100000)".parse().unwrap();
     assert_eq!(big.parameter_count(), 10_000_100_000);
-    for s in [spec, big] {
+    for s in [big] {
         let e = synapse_nn::Sequential::init(
             &s,
             synapse_nn::Init::Torch,

@@ -1,0 +1,265 @@
+//! What is checked before training, so that a run refused then changes
+//! nothing (SPEC section 9): the data against the stack and the loss, the
+//! sizes of the stack and of one batch's activations, and that every
+//! batchnorm sees at least two values per feature in every training batch.
+//!
+//! Each rule lives here once; a caller (the command line, Python) maps the
+//! error's `name` (`arch`, `batch-size`) to its own spelling of the option.
+
+use candle_core::DType;
+use synapse_nn::{ArchSpec, ElementSpec, Loss, RowShape};
+
+use crate::distributed::slice_range;
+use crate::{BatchSize, Dataset, Error, Result};
+
+/// Stacks above this many parameters need `allow_large`.
+pub const LARGE_PARAMETERS: usize = 100_000_000;
+/// One batch whose activations (every element's output, and a convolution's
+/// unfolded windows) exceed this many values needs `allow_large` (1 GiB in f32).
+pub const LARGE_ACTIVATIONS: usize = 1 << 28;
+/// One batch of more activation values than this is refused even with
+/// `allow_large` (32 GiB in f32, 64 in f64): it could not be allocated.
+pub const MAX_ACTIVATIONS: usize = 1 << 33;
+
+/// Checks that `data` fits `net` and `loss`: input width, target width or
+/// classes (no more classes than outputs), and for `bce`/`bce-logits` targets
+/// in `[0, 1]`. Any data that a stack is trained on or evaluated with.
+pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
+    let outputs = stack_outputs(spec, data)?;
+    if loss.is_classification() {
+        if data.targets() != 1 {
+            return Err(Error::config(
+                "data",
+                format!(
+                    "{loss} needs one target column of class indices, got {}",
+                    data.targets()
+                ),
+            ));
+        }
+        let classes = data.class_count()?;
+        if classes > outputs {
+            return Err(Error::config(
+                "data",
+                format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
+            ));
+        }
+    } else if data.targets() != outputs {
+        return Err(Error::config(
+            "data",
+            format!(
+                "it has {} target columns but the stack `{spec}` has {outputs} outputs",
+                data.targets()
+            ),
+        ));
+    }
+    if matches!(loss, Loss::Bce | Loss::BceLogits) {
+        check_probabilities(loss, data)?;
+    }
+    Ok(())
+}
+
+/// The stack's outputs per row for `data`'s rows, or an error naming the
+/// element that does not fit them (e.g. a convolution fed flat CSV rows).
+fn stack_outputs(spec: &ArchSpec, data: &Dataset) -> Result<usize> {
+    let row = data.row_shape();
+    if let (&[n], Some(width)) = (row, spec.input_width()) {
+        if n != width {
+            return Err(Error::config(
+                "data",
+                format!("it has {n} input columns but the stack `{spec}` takes {width}"),
+            ));
+        }
+    }
+    let out = spec.check_input(row).map_err(|e| {
+        let flat = if row.len() == 1 {
+            format!("its rows are flat ({} values)", row[0])
+        } else {
+            format!("its rows have the shape {row:?}")
+        };
+        Error::config(
+            "data",
+            format!("{flat}, which the stack does not take: {e}"),
+        )
+    })?;
+    Ok(out.iter().product())
+}
+
+/// [`check_fits`], and what training data needs beyond it: for
+/// cross-entropy, at least two classes and one output per class.
+pub fn check_training_data(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
+    check_fits(spec, loss, data)?;
+    if loss.is_classification() {
+        let classes = data.class_count()?;
+        let known = match &data.labels {
+            Some(l) => format!(" ({})", l.join(", ")),
+            None => String::new(),
+        };
+        if classes < 2 {
+            return Err(Error::config(
+                "data",
+                format!("{loss} needs at least 2 classes, the target column has {classes}{known}"),
+            ));
+        }
+        let outputs = stack_outputs(spec, data)?;
+        if classes != outputs {
+            return Err(Error::config(
+                "data",
+                format!(
+                    "it has {classes} classes{known} but the stack `{spec}` has {outputs} outputs; {loss} needs one output per class"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `bce` and `bce-logits` targets are probabilities: every one in `[0, 1]`.
+fn check_probabilities(loss: Loss, data: &Dataset) -> Result<()> {
+    let y = data.y().to_dtype(candle_core::DType::F64)?;
+    let (lo, hi) = (
+        y.min_all()?.to_scalar::<f64>()?,
+        y.max_all()?.to_scalar::<f64>()?,
+    );
+    if lo >= 0.0 && hi <= 1.0 {
+        return Ok(());
+    }
+    let k = data.targets().max(1);
+    let values = y.flatten_all()?.to_vec1::<f64>()?;
+    let at = values
+        .iter()
+        .position(|v| !(0.0..=1.0).contains(v))
+        .unwrap_or(0);
+    Err(Error::config(
+        "data",
+        format!(
+            "data row {}, target column \"{}\": {} is outside [0, 1]; {loss} takes probabilities as targets",
+            at / k + 1,
+            data.target_names.get(at % k).map_or("", String::as_str),
+            values[at]
+        ),
+    ))
+}
+
+/// The stack's size: more than [`LARGE_PARAMETERS`] parameters only with
+/// `allow_large` ([`Error::TooLarge`] naming the option `arch`).
+pub fn check_parameters(spec: &ArchSpec, allow_large: bool) -> Result<()> {
+    let count = spec.parameter_count();
+    if count > LARGE_PARAMETERS && !allow_large {
+        return Err(Error::TooLarge {
+            option: "arch",
+            reason: format!("the stack has {count} parameters, more than {LARGE_PARAMETERS}"),
+            allowable: true,
+        });
+    }
+    Ok(())
+}
+
+/// One batch's activations for rows of shape `row` (see
+/// [`ArchSpec::activation_values`]): more than [`LARGE_ACTIVATIONS`] values
+/// only with `allow_large`, more than [`MAX_ACTIVATIONS`] never. Checked
+/// before anything is allocated; the error names the option `batch-size`.
+pub fn check_activations(
+    spec: &ArchSpec,
+    row: &[usize],
+    batch_rows: usize,
+    dtype: DType,
+    allow_large: bool,
+) -> Result<()> {
+    let total = spec
+        .activation_values(row)?
+        .checked_mul(batch_rows)
+        .filter(|&t| t <= MAX_ACTIVATIONS);
+    let needs = |limit: &str| {
+        let size = match total {
+            Some(t) => {
+                let gib = t as f64 * dtype.size_in_bytes() as f64 / (1u64 << 30) as f64;
+                format!("{t} activation values ({gib:.1} GiB in {})", crate::dtype_name(dtype))
+            }
+            None => format!("more than {MAX_ACTIVATIONS} activation values"),
+        };
+        format!("one batch of {batch_rows} rows of `{spec}` needs {size}, more than {limit}; use a smaller batch or stack")
+    };
+    match total {
+        Some(t) if t <= LARGE_ACTIVATIONS || allow_large => Ok(()),
+        Some(_) => Err(Error::TooLarge {
+            option: "batch-size",
+            reason: needs(&LARGE_ACTIVATIONS.to_string()),
+            allowable: true,
+        }),
+        None => Err(Error::TooLarge {
+            option: "batch-size",
+            reason: needs(&format!("the {MAX_ACTIVATIONS} that can be allocated")),
+            allowable: false,
+        }),
+    }
+}
+
+/// Every batchnorm sees at least two values per feature in every training
+/// batch (one value has no variance; PyTorch refuses it mid-epoch). `rows`
+/// rows of shape `row` are cut into batches of `batch`, each batch into
+/// `ranks` slices (one per distributed rank, which normalises its own slice).
+/// The error is named `batch-size` and says which element and which batch.
+pub fn check_batch_statistics(
+    spec: &ArchSpec,
+    row: &[usize],
+    rows: usize,
+    batch: BatchSize,
+    ranks: usize,
+) -> Result<()> {
+    let norms = batchnorm_values_per_row(spec, row)?;
+    if norms.is_empty() || rows == 0 {
+        return Ok(());
+    }
+    let b = batch.rows(rows).min(rows);
+    let mut sizes = vec![(b, "every batch")];
+    if rows % b != 0 {
+        sizes.push((rows % b, "the last batch"));
+    }
+    for (size, which) in sizes {
+        let smallest = (0..ranks.max(1))
+            .map(|r| slice_range(size, ranks.max(1), r).len())
+            .filter(|&s| s > 0)
+            .min()
+            .unwrap_or(size);
+        for (name, per_row) in &norms {
+            if smallest.saturating_mul(*per_row) < 2 {
+                let slice = if ranks > 1 {
+                    format!(" (cut over {ranks} ranks, a slice of {smallest} row)")
+                } else {
+                    String::new()
+                };
+                return Err(Error::config(
+                    "batch-size",
+                    format!(
+                        "{batch}: of the {rows} training rows, {which} has {size} row{}{slice}, and {name} needs at least 2 values per feature in training; choose a batch size that leaves no batch of one row",
+                        if size == 1 { "" } else { "s" }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Each batchnorm of the stack (`"batchnorm(4) (element 2)"`) with the
+/// values one row gives each of its features: 1, or `H*W` for `batchnorm2d`.
+fn batchnorm_values_per_row(spec: &ArchSpec, row: &[usize]) -> Result<Vec<(String, usize)>> {
+    let shapes = spec.shapes_for(&RowShape::known(row))?;
+    let mut out = Vec::new();
+    for (i, e) in spec.elements().iter().enumerate() {
+        let input = if i == 0 {
+            RowShape::known(row)
+        } else {
+            shapes[i - 1].clone()
+        };
+        let per_row = match e {
+            ElementSpec::BatchNorm { .. } => 1,
+            ElementSpec::BatchNorm2d { .. } => input
+                .concrete()
+                .map_or(1, |d| d.iter().skip(1).product::<usize>()),
+            _ => continue,
+        };
+        out.push((format!("{e} (element {i})"), per_row));
+    }
+    Ok(out)
+}

@@ -1,0 +1,107 @@
+//! A 64-bit fingerprint of content (data, settings): the same bytes give the
+//! same number on every machine and run, different bytes almost surely a
+//! different one. Not for security: it only has to tell a changed file or a
+//! rank with other flags from the original, cheaply.
+//!
+//! Words of 8 bytes (little-endian; the tail zero-padded, its length mixed
+//! in) are folded in with a multiply and a rotation, and the result goes
+//! through splitmix64's finaliser:
+//! ```text
+//! h = rotl((h ^ w) * K, 29)        K = 0x9e3779b97f4a7c15
+//! ```
+//! A 100 MB dataset takes tens of milliseconds; it is computed only where it
+//! is compared (a checkpoint, a resume, distributed ranks).
+//!
+//! ```
+//! use synapse_train::Fingerprint;
+//! let mut a = Fingerprint::new();
+//! a.bytes(b"0,0,1");
+//! let mut b = Fingerprint::new();
+//! b.bytes(b"0,0,2");
+//! assert_ne!(a.finish(), b.finish());
+//! assert_eq!(a.finish(), { let mut c = Fingerprint::new(); c.bytes(b"0,0,1"); c.finish() });
+//! ```
+
+use candle_core::{CpuStorage, Device, Tensor};
+
+use crate::Result;
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// A running fingerprint (see the module doc).
+#[derive(Debug, Clone, Copy)]
+pub struct Fingerprint(u64);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fingerprint {
+    /// An empty fingerprint.
+    pub fn new() -> Self {
+        Self(0x243f_6a88_85a3_08d3)
+    }
+
+    fn word(&mut self, w: u64) {
+        self.0 = ((self.0 ^ w).wrapping_mul(K)).rotate_left(29);
+    }
+
+    /// Folds in `bytes` and their length (so `"ab" + "c"` differs from `"a" + "bc"`).
+    pub fn bytes(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.word(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.word(u64::from_le_bytes(tail));
+        self.word(bytes.len() as u64);
+    }
+
+    /// Folds in a tensor: its dtype, dims and values (in row-major order).
+    pub fn tensor(&mut self, t: &Tensor) -> Result<()> {
+        self.bytes(t.dtype().as_str().as_bytes());
+        for &d in t.dims() {
+            self.word(d as u64);
+        }
+        let t = t.to_device(&Device::Cpu)?.contiguous()?;
+        let (storage, layout) = t.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            return Err(candle_core::Error::Msg("fingerprint of a non-CPU tensor".into()).into());
+        };
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("fingerprint: not contiguous".into()))?;
+        match cpu {
+            CpuStorage::F32(v) => self.halves(v[start..end].iter().map(|x| x.to_bits())),
+            CpuStorage::U32(v) => self.halves(v[start..end].iter().copied()),
+            CpuStorage::F64(v) => v[start..end].iter().for_each(|x| self.word(x.to_bits())),
+            CpuStorage::I64(v) => v[start..end].iter().for_each(|&x| self.word(x as u64)),
+            CpuStorage::U8(v) => self.bytes(&v[start..end]),
+            _ => {
+                let v = t.flatten_all()?.to_dtype(candle_core::DType::F64)?;
+                return self.tensor(&v);
+            }
+        }
+        self.word((end - start) as u64);
+        Ok(())
+    }
+
+    /// Folds in 32-bit values two to a word.
+    fn halves(&mut self, mut values: impl Iterator<Item = u32>) {
+        while let Some(a) = values.next() {
+            let b = values.next().unwrap_or(0);
+            self.word(u64::from(a) | (u64::from(b) << 32));
+        }
+    }
+
+    /// The fingerprint so far.
+    pub fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
