@@ -205,6 +205,7 @@ fn reshape_flatten_dense_and_activations() {
         RefActivation::Identity,
         RefActivation::LeakyRelu(0.01),
         RefActivation::LeakyRelu(0.3),
+        RefActivation::Gelu,
         RefActivation::Softmax,
     ] {
         check(
