@@ -154,11 +154,7 @@ impl RefAttention {
         let mut o = Array::zeros(vec![qkv.shape[0], qkv.shape[1], d]);
         for b in 0..qkv.shape[0] {
             for h in 0..self.heads {
-                let (q, k, v) = (
-                    cols(qkv, b, h * dh, dh),
-                    cols(qkv, b, d + h * dh, dh),
-                    cols(qkv, b, 2 * d + h * dh, dh),
-                );
+                let [q, k, v] = [0, 1, 2].map(|part| cols(qkv, b, part * d + h * dh, dh));
                 let (_, a) = self.weights(&q, &k);
                 // o = a v
                 set_cols(&mut o, b, h * dh, &a.to_matrix().matmul(&v));
@@ -187,11 +183,7 @@ impl RefAttention {
         let scale = (dh as f64).sqrt();
         for b in 0..x.shape[0] {
             for h in 0..self.heads {
-                let (q, k, v) = (
-                    cols(&qkv, b, h * dh, dh),
-                    cols(&qkv, b, d + h * dh, dh),
-                    cols(&qkv, b, 2 * d + h * dh, dh),
-                );
+                let [q, k, v] = [0, 1, 2].map(|part| cols(&qkv, b, part * d + h * dh, dh));
                 let (s, a) = self.weights(&q, &k);
                 let d_oh = cols(&d_o, b, h * dh, dh);
                 // o = a v
