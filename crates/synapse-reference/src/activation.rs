@@ -7,12 +7,24 @@
 //! | relu | `y = max(x, 0)` | `dx = dy * [x > 0]` |
 //! | identity | `y = x` | `dx = dy` |
 //! | leaky_relu(a) | `y = x if x > 0 else a x` | `dx = dy if x > 0 else a dy` |
+//! | gelu | `y = x Phi(x)`, `Phi(x) = (1 + erf(x / sqrt 2)) / 2` (the exact form, `nn.GELU()`) | `dx = dy * (Phi(x) + x phi(x))`, `phi(x) = e^(-x^2 / 2) / sqrt(2 pi)` |
 //! | softmax | `y_j = e^(x_j - m) / sum_k e^(x_k - m)`, `m = max_k x_k`, per row of the last dim | `dx_j = y_j (dy_j - sum_k dy_k y_k)` |
 //!
-//! Any shape; softmax treats the last dimension as the row (PyTorch's `dim=-1`).
+//! Any shape; softmax treats the last dimension as the row (PyTorch's `dim=-1`),
+//! so `[batch, T, D]` sequences take it per position.
+//!
+//! ```
+//! use synapse_reference::{Array, RefActivation};
+//! let x = Array::new(vec![1, 2], vec![0.0, 1.0]);
+//! let y = RefActivation::Gelu.forward(&x);
+//! // gelu(1) = Phi(1) = (1 + erf(1 / sqrt 2)) / 2, as torch.nn.GELU() prints it
+//! assert_eq!(y.data[0], 0.0);
+//! assert!((y.data[1] - 0.841344746068543).abs() < 1e-16);
+//! ```
 
 use crate::article::{sigmoid, sigmoid_derivative};
-use crate::Array;
+use crate::{erf, Array};
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
 /// An activation the reference knows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +39,8 @@ pub enum RefActivation {
     Identity,
     /// `x` if `x > 0`, else `slope * x` (PyTorch's `negative_slope`).
     LeakyRelu(f64),
+    /// `x Phi(x)`, the exact (erf) form of `nn.GELU()`.
+    Gelu,
     /// Softmax over the last dimension.
     Softmax,
 }
@@ -75,6 +89,8 @@ impl RefActivation {
                     a * x
                 }
             }
+            // y = x Phi(x)
+            RefActivation::Gelu => x * phi_cdf(x),
             RefActivation::Softmax => unreachable!("softmax is not element-wise"),
         }
     }
@@ -99,9 +115,21 @@ impl RefActivation {
                     a
                 }
             }
+            // d(x Phi(x))/dx = Phi(x) + x phi(x)
+            RefActivation::Gelu => phi_cdf(x) + x * phi_pdf(x),
             RefActivation::Softmax => unreachable!("softmax is not element-wise"),
         }
     }
+}
+
+/// The standard normal distribution function, `Phi(x) = (1 + erf(x / sqrt 2)) / 2`.
+fn phi_cdf(x: f64) -> f64 {
+    0.5 * (1.0 + erf(x * FRAC_1_SQRT_2))
+}
+
+/// The standard normal density, `phi(x) = e^(-x^2 / 2) / sqrt(2 pi)`.
+fn phi_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() * (FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5)
 }
 
 /// Softmax over the last dimension, shifted by the row maximum.

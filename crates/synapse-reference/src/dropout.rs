@@ -1,7 +1,8 @@
 //! Dropout with an explicit mask, PyTorch's `nn.Dropout(p)`.
 //!
 //! The reference draws nothing: the caller gives the 0/1 `mask` (same shape as
-//! `x`) that the implementation under test drew. In evaluation dropout is the
+//! `x`, any rank: `[batch, D]`, `[batch, T, D]`, NCHW) that the implementation
+//! under test drew. In evaluation dropout is the
 //! identity. PyTorch scales the mask first (`noise = mask / (1 - p)`, then
 //! `y = x * noise`); the reference rounds the same way.
 //!

@@ -6,7 +6,13 @@
 //! the last element with `dy_i = dL/d outs[i+1]`, starting at `dL/dout` of the loss.
 //! Names follow PyTorch's state_dict of the same `nn.Sequential`: element `i`
 //! owns `"{i}.weight"`, `"{i}.bias"` (parameters, in that order) and
-//! `"{i}.running_mean"`, `"{i}.running_var"`, `"{i}.num_batches_tracked"` (buffers).
+//! `"{i}.running_mean"`, `"{i}.running_var"`, `"{i}.num_batches_tracked"` (buffers);
+//! an element's own names follow the dot (`"{i}.weight_ih_l0"`, and for a
+//! residual block `"{i}.{j}.weight"`, its element `j`'s, nesting as deep as blocks do).
+//!
+//! The walk over a slice of elements (forward, backward, names, buffer updates)
+//! is written once here, as crate functions; [`RefStack`] and
+//! [`RefResidual`](crate::RefResidual) both run it.
 //!
 //! ```
 //! use synapse_reference::{Array, RefActivation, RefDense, RefElement, RefLoss, RefMode, RefStack};
@@ -38,12 +44,7 @@ impl RefStack {
     /// Every element's output, the input first: `outs[0] = x`, `outs[i+1] = element_i(outs[i])`.
     /// Pure: buffers are not updated (see [`RefStack::forward_train`]).
     pub fn forward_all(&self, x: &Array, mode: RefMode) -> Vec<Array> {
-        let mut outs = vec![x.clone()];
-        for e in &self.elements {
-            let y = e.forward(outs.last().expect("starts non-empty"), mode);
-            outs.push(y);
-        }
-        outs
+        forward_all(&self.elements, x, mode)
     }
 
     /// The stack's output (pure).
@@ -52,19 +53,11 @@ impl RefStack {
     }
 
     /// PyTorch's `model.train(); model(x)`: the training-mode output, and every
-    /// batchnorm's buffers advanced by this batch.
+    /// batchnorm's buffers (inside residual blocks too) advanced by this batch.
     pub fn forward_train(&mut self, x: &Array) -> Array {
         let mut outs = self.forward_all(x, RefMode::Train);
-        self.update_buffers(&outs);
+        update_buffers(&mut self.elements, &outs);
         outs.pop().expect("non-empty")
-    }
-
-    fn update_buffers(&mut self, outs: &[Array]) {
-        for (e, input) in self.elements.iter_mut().zip(outs) {
-            if let RefElement::BatchNorm(b) = e {
-                b.update_running(input);
-            }
-        }
     }
 
     /// `(dL/dx, named parameter gradients)` given `dout = dL/d forward(x)`;
@@ -76,34 +69,7 @@ impl RefStack {
         mode: RefMode,
     ) -> (Array, Vec<(String, Array)>) {
         let outs = self.forward_all(x, mode);
-        self.backward_from(&outs, dout.clone(), mode)
-    }
-
-    fn backward_from(
-        &self,
-        outs: &[Array],
-        mut dy: Array,
-        mode: RefMode,
-    ) -> (Array, Vec<(String, Array)>) {
-        assert_eq!(
-            dy.shape,
-            outs.last().expect("non-empty").shape,
-            "dout shape"
-        );
-        let mut per_element = Vec::with_capacity(self.elements.len());
-        for (i, e) in self.elements.iter().enumerate().rev() {
-            let (dx, grads) = e.backward(&outs[i], &outs[i + 1], &dy, mode);
-            let named: Vec<(String, Array)> = e
-                .parameters()
-                .iter()
-                .zip(grads)
-                .map(|((name, _), g)| (format!("{i}.{name}"), g))
-                .collect();
-            per_element.push(named);
-            dy = dx;
-        }
-        per_element.reverse();
-        (dy, per_element.into_iter().flatten().collect())
+        backward_from(&self.elements, &outs, dout.clone(), mode)
     }
 
     /// The gradient of `loss(forward(x, mode), target)` for every parameter,
@@ -117,7 +83,7 @@ impl RefStack {
     ) -> Vec<(String, Array)> {
         let outs = self.forward_all(x, mode);
         let dout = loss.backward(outs.last().expect("non-empty"), target);
-        self.backward_from(&outs, dout, mode).1
+        backward_from(&self.elements, &outs, dout, mode).1
     }
 
     /// One step of plain gradient descent, `p -= lr * dL/dp`, on the loss of a
@@ -134,9 +100,9 @@ impl RefStack {
         let outs = self.forward_all(x, mode);
         let out = outs.last().expect("non-empty");
         let value = loss.forward(out, target);
-        let (_, grads) = self.backward_from(&outs, loss.backward(out, target), mode);
+        let (_, grads) = backward_from(&self.elements, &outs, loss.backward(out, target), mode);
         if mode == RefMode::Train {
-            self.update_buffers(&outs);
+            update_buffers(&mut self.elements, &outs);
         }
         for ((_, p), (_, g)) in self.parameters_mut().into_iter().zip(grads) {
             *p = p.zip(&g, |p, d| p - lr * d);
@@ -146,54 +112,95 @@ impl RefStack {
 
     /// The learned parameters, named and ordered like PyTorch's `named_parameters()`.
     pub fn parameters(&self) -> Vec<(String, Array)> {
-        self.elements
-            .iter()
-            .enumerate()
-            .flat_map(|(i, e)| {
-                e.parameters()
-                    .into_iter()
-                    .map(move |(n, a)| (format!("{i}.{n}"), a.clone()))
-            })
+        prefixed(&self.elements, RefElement::parameters)
+            .into_iter()
+            .map(|(n, a)| (n, a.clone()))
             .collect()
     }
 
     /// The learned parameters, mutable, in [`RefStack::parameters`] order.
     pub fn parameters_mut(&mut self) -> Vec<(String, &mut Array)> {
-        let mut out = Vec::new();
-        for (i, e) in self.elements.iter_mut().enumerate() {
-            let names: Vec<&str> = e.parameters().into_iter().map(|(n, _)| n).collect();
-            for (n, a) in names.into_iter().zip(e.parameters_mut()) {
-                out.push((format!("{i}.{n}"), a));
-            }
-        }
-        out
+        parameters_mut(&mut self.elements)
     }
 
     /// The buffers (batchnorm running statistics), named like PyTorch's state_dict.
     pub fn buffers(&self) -> Vec<(String, Array)> {
-        self.elements
-            .iter()
-            .enumerate()
-            .flat_map(|(i, e)| {
-                e.buffers()
-                    .into_iter()
-                    .map(move |(n, a)| (format!("{i}.{n}"), a))
-            })
-            .collect()
+        prefixed(&self.elements, RefElement::buffers)
     }
 
     /// Parameters and buffers in PyTorch's `state_dict()` order: per element,
     /// its parameters then its buffers.
     pub fn state_dict(&self) -> Vec<(String, Array)> {
-        let mut out = Vec::new();
-        for (i, e) in self.elements.iter().enumerate() {
-            for (n, a) in e.parameters() {
-                out.push((format!("{i}.{n}"), a.clone()));
-            }
-            for (n, a) in e.buffers() {
-                out.push((format!("{i}.{n}"), a));
-            }
-        }
-        out
+        prefixed(&self.elements, RefElement::state_dict)
     }
+}
+
+/// `outs[0] = x`, `outs[i+1] = elements[i](outs[i])` (pure).
+pub(crate) fn forward_all(elements: &[RefElement], x: &Array, mode: RefMode) -> Vec<Array> {
+    let mut outs = vec![x.clone()];
+    for e in elements {
+        let y = e.forward(outs.last().expect("starts non-empty"), mode);
+        outs.push(y);
+    }
+    outs
+}
+
+/// `(dL/d outs[0], named gradients)` from the outputs of [`forward_all`] and
+/// `dy = dL/d outs[last]`: each element's local rule, last to first.
+pub(crate) fn backward_from(
+    elements: &[RefElement],
+    outs: &[Array],
+    mut dy: Array,
+    mode: RefMode,
+) -> (Array, Vec<(String, Array)>) {
+    assert_eq!(
+        dy.shape,
+        outs.last().expect("non-empty").shape,
+        "dout shape"
+    );
+    let mut per_element = Vec::with_capacity(elements.len());
+    for (i, e) in elements.iter().enumerate().rev() {
+        let (dx, grads) = e.backward(&outs[i], &outs[i + 1], &dy, mode);
+        let named: Vec<(String, Array)> = e
+            .parameters()
+            .into_iter()
+            .zip(grads)
+            .map(|((name, _), g)| (format!("{i}.{name}"), g))
+            .collect();
+        per_element.push(named);
+        dy = dx;
+    }
+    per_element.reverse();
+    (dy, per_element.into_iter().flatten().collect())
+}
+
+/// Every element's buffer updates from its input `outs[i]` of a training forward.
+pub(crate) fn update_buffers(elements: &mut [RefElement], outs: &[Array]) {
+    for (e, input) in elements.iter_mut().zip(outs) {
+        e.update_buffers(input);
+    }
+}
+
+/// `f(element i)`'s named values, each name prefixed with `"{i}."`.
+pub(crate) fn prefixed<'a, T>(
+    elements: &'a [RefElement],
+    f: impl Fn(&'a RefElement) -> Vec<(String, T)>,
+) -> Vec<(String, T)> {
+    elements
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| f(e).into_iter().map(move |(n, v)| (format!("{i}.{n}"), v)))
+        .collect()
+}
+
+/// The parameters, mutable, named `"{i}.{name}"` in parameter order.
+pub(crate) fn parameters_mut(elements: &mut [RefElement]) -> Vec<(String, &mut Array)> {
+    let mut out = Vec::new();
+    for (i, e) in elements.iter_mut().enumerate() {
+        let names: Vec<String> = e.parameters().into_iter().map(|(n, _)| n).collect();
+        for (n, a) in names.into_iter().zip(e.parameters_mut()) {
+            out.push((format!("{i}.{n}"), a));
+        }
+    }
+    out
 }

@@ -2,13 +2,16 @@
 //! in f64: the input gradient and every parameter gradient of
 //! `L = sum(forward(x) * r)` for a fixed random `r`, so `dL/dy = r`.
 //! Step `H = 1e-5`; agreement within `TOL` relative to `max(1, |g|)`.
+//! Integer inputs (embedding ids) have no gradient: there only the parameters
+//! are checked, and `dx` must be zero.
 
 mod common;
 
 use common::{assert_close, Lcg};
 use synapse_reference::{
-    Array, RefActivation, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense, RefDropout, RefElement,
-    RefLayerNorm, RefLoss, RefMaxPool2d, RefMode, RefReshape, RefStack,
+    Array, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,
+    RefDropout, RefElement, RefEmbedding, RefGru, RefLayerNorm, RefLoss, RefLstm, RefMaxPool2d,
+    RefMode, RefPositional, RefReshape, RefResidual, RefSeqReduce, RefStack,
 };
 
 const H: f64 = 1e-5;
@@ -32,15 +35,50 @@ fn central(v: &mut Array, i: usize, mut f: impl FnMut(&Array) -> f64) -> f64 {
 
 /// Checks `dx` and every parameter gradient of `stack` at `x` in `mode`.
 fn check(stack: &RefStack, x: &Array, mode: RefMode, seed: u64, what: &str) {
+    check_with(stack, x, Input::Values, mode, seed, what);
+}
+
+/// Whether the input has a gradient to check.
+#[derive(Clone, Copy, PartialEq)]
+enum Input {
+    /// Real values: `dx` against finite differences.
+    Values,
+    /// Embedding ids: `dx` must be zero.
+    Ids,
+}
+
+/// Checks `dx` (per `input`) and every parameter gradient of `sum(stack(x) * r)`.
+fn check_with(stack: &RefStack, x: &Array, input: Input, mode: RefMode, seed: u64, what: &str) {
     let out = stack.forward(x, mode);
     let r = Lcg::new(seed).array(&out.shape, -1.0, 1.0);
     let (dx, grads) = stack.backward(x, &r, mode);
+    check_grads(stack, x, input, (dx, grads), what, |s, xp| {
+        objective(s, xp, &r, mode)
+    });
+}
+
+/// Checks `(dx, named gradients)` against central differences of `f(stack, x)`.
+fn check_grads(
+    stack: &RefStack,
+    x: &Array,
+    input: Input,
+    (dx, grads): (Array, Vec<(String, Array)>),
+    what: &str,
+    f: impl Fn(&RefStack, &Array) -> f64,
+) {
     assert_eq!(dx.shape, x.shape, "{what}: dx shape");
-    let mut xv = x.clone();
-    let numeric: Vec<f64> = (0..x.numel())
-        .map(|i| central(&mut xv, i, |xp| objective(stack, xp, &r, mode)))
-        .collect();
-    assert_close(&dx.data, &numeric, TOL, &format!("{what} dx"));
+    if input == Input::Values {
+        let mut xv = x.clone();
+        let numeric: Vec<f64> = (0..x.numel())
+            .map(|i| central(&mut xv, i, |xp| f(stack, xp)))
+            .collect();
+        assert_close(&dx.data, &numeric, TOL, &format!("{what} dx"));
+    } else {
+        assert!(
+            dx.data.iter().all(|&v| v == 0.0),
+            "{what}: ids get no gradient"
+        );
+    }
     let names: Vec<String> = stack.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
@@ -55,12 +93,27 @@ fn check(stack: &RefStack, x: &Array, mode: RefMode, seed: u64, what: &str) {
             .map(|i| {
                 central(&mut p, i, |pp| {
                     *s.parameters_mut()[k].1 = pp.clone();
-                    objective(&s, x, &r, mode)
+                    f(&s, x)
                 })
             })
             .collect();
         assert_close(&g.data, &numeric, TOL, &format!("{what} {name}"));
     }
+}
+
+/// Checks `dx` (per `input`) and every parameter gradient of `loss(stack(x), t)`.
+fn check_loss(stack: &RefStack, x: &Array, t: &Array, input: Input, mode: RefMode, what: &str) {
+    let loss = RefLoss::CrossEntropy;
+    let out = stack.forward(x, mode);
+    let (dx, grads) = stack.backward(x, &loss.backward(&out, t), mode);
+    assert_eq!(
+        grads,
+        stack.gradients(x, t, loss, mode),
+        "{what}: gradients()"
+    );
+    check_grads(stack, x, input, (dx, grads), what, |s, xp| {
+        loss.forward(&s.forward(xp, mode), t)
+    });
 }
 
 fn one(e: RefElement) -> RefStack {
@@ -171,6 +224,20 @@ fn dropout() {
     let s = one(RefElement::Dropout(d));
     check(&s, &x, RefMode::Train, 14, "dropout train");
     check(&s, &x, RefMode::Eval, 15, "dropout eval");
+    // a sequence batch [batch, T, D]: the mask has its shape
+    let x3 = rng.array(&[2, 3, 4], -2.0, 2.0);
+    let mask = rng.array(&[2, 3, 4], 0.0, 1.0).map(|u| f64::from(u >= 0.5));
+    let d = RefDropout {
+        p: 0.5,
+        mask: Some(mask),
+    };
+    check(
+        &one(RefElement::Dropout(d)),
+        &x3,
+        RefMode::Train,
+        14,
+        "dropout [2,3,4]",
+    );
 }
 
 #[test]
@@ -205,6 +272,7 @@ fn reshape_flatten_dense_and_activations() {
         RefActivation::Identity,
         RefActivation::LeakyRelu(0.01),
         RefActivation::LeakyRelu(0.3),
+        RefActivation::Gelu,
         RefActivation::Softmax,
     ] {
         check(
@@ -357,4 +425,331 @@ fn sgd_step_moves_parameters_and_buffers() {
     let mut eval = before.clone();
     eval.sgd_step(&x, &t, RefLoss::CrossEntropy, 0.1, RefMode::Eval);
     assert_eq!(eval.buffers(), before.buffers());
+}
+
+/// Ids `[b, t]` in `0..v`, every id once at least when `b * t >= v`.
+fn ids(b: usize, t: usize, v: usize) -> Array {
+    Array::from_fn(vec![b, t], |i| ((i * 3) % v) as f64)
+}
+
+#[test]
+fn embedding_and_positional() {
+    let mut rng = Lcg::new(25);
+    let emb = RefEmbedding::new(rng.array(&[5, 3], -1.0, 1.0));
+    let s = one(RefElement::Embedding(emb));
+    // ids 0, 3, 1, 4, 2, 0, 3, 1: some rows picked twice
+    check_with(
+        &s,
+        &ids(2, 4, 5),
+        Input::Ids,
+        RefMode::Train,
+        26,
+        "embedding",
+    );
+    let pos = RefElement::Positional(RefPositional::new(rng.array(&[4, 3], -1.0, 1.0)));
+    for t in [3, 4] {
+        let x = rng.array(&[2, t, 3], -1.0, 1.0);
+        check(
+            &one(pos.clone()),
+            &x,
+            RefMode::Train,
+            27,
+            &format!("positional t = {t}"),
+        );
+    }
+}
+
+fn lstm(input: usize, h: usize, rng: &mut Lcg) -> RefLstm {
+    RefLstm::new(
+        rng.array(&[4 * h, input], -0.6, 0.6),
+        rng.array(&[4 * h, h], -0.6, 0.6),
+        rng.array(&[4 * h], -0.5, 0.5),
+        rng.array(&[4 * h], -0.5, 0.5),
+    )
+}
+
+fn gru(input: usize, h: usize, rng: &mut Lcg) -> RefGru {
+    RefGru::new(
+        rng.array(&[3 * h, input], -0.6, 0.6),
+        rng.array(&[3 * h, h], -0.6, 0.6),
+        rng.array(&[3 * h], -0.5, 0.5),
+        rng.array(&[3 * h], -0.5, 0.5),
+    )
+}
+
+#[test]
+fn lstm_and_gru_through_time() {
+    let mut rng = Lcg::new(28);
+    let x = rng.array(&[2, 4, 5], -1.0, 1.0);
+    let s = one(RefElement::Lstm(lstm(5, 3, &mut rng)));
+    check(&s, &x, RefMode::Train, 29, "lstm");
+    let names: Vec<String> = s.parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "0.weight_ih_l0",
+            "0.weight_hh_l0",
+            "0.bias_ih_l0",
+            "0.bias_hh_l0"
+        ]
+    );
+    check(
+        &one(RefElement::Gru(gru(5, 3, &mut rng))),
+        &x,
+        RefMode::Train,
+        30,
+        "gru",
+    );
+}
+
+fn attention(d: usize, heads: usize, causal: bool, rng: &mut Lcg) -> RefAttention {
+    RefAttention::new(
+        rng.array(&[3 * d, d], -0.7, 0.7),
+        rng.array(&[3 * d], -0.3, 0.3),
+        rng.array(&[d, d], -0.7, 0.7),
+        rng.array(&[d], -0.3, 0.3),
+        heads,
+        causal,
+    )
+}
+
+#[test]
+fn attention_one_two_three_heads_causal_or_not() {
+    let mut rng = Lcg::new(31);
+    let x = rng.array(&[2, 4, 6], -1.0, 1.0);
+    for heads in [1, 2, 3] {
+        for causal in [false, true] {
+            let s = one(RefElement::Attention(attention(6, heads, causal, &mut rng)));
+            check(
+                &s,
+                &x,
+                RefMode::Train,
+                32,
+                &format!("attention heads {heads} causal {causal}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn last_and_seqmean() {
+    let x = Lcg::new(33).array(&[2, 3, 4], -1.0, 1.0);
+    for r in [RefSeqReduce::Last, RefSeqReduce::Mean] {
+        check(
+            &one(RefElement::SeqReduce(r)),
+            &x,
+            RefMode::Train,
+            34,
+            &format!("{r:?}"),
+        );
+    }
+}
+
+#[test]
+fn cross_entropy_per_position_with_ignored_targets() {
+    let logits = Lcg::new(35).array(&[2, 3, 4], -3.0, 3.0);
+    let loss = RefLoss::CrossEntropy;
+    let some = Array::new(vec![2, 3], vec![1.0, -100.0, 3.0, 0.0, 2.0, -100.0]);
+    let rows = Array::new(vec![2, 1], vec![-100.0, 2.0]);
+    let logits2 = Lcg::new(36).array(&[2, 4], -3.0, 3.0);
+    for (out, t, what) in [(&logits, &some, "[2,3,4]"), (&logits2, &rows, "[2,4]")] {
+        let g = loss.backward(out, t);
+        let mut o = out.clone();
+        let numeric: Vec<f64> = (0..o.numel())
+            .map(|i| central(&mut o, i, |op| loss.forward(op, t)))
+            .collect();
+        assert_close(&g.data, &numeric, TOL, &format!("cross-entropy {what}"));
+        // the ignored rows get nothing
+        for (row, &k) in g.data.chunks(4).zip(&t.data) {
+            assert_eq!(row.iter().all(|&v| v == 0.0), k == -100.0, "{what}");
+        }
+    }
+    // every target ignored: loss 0, no gradient
+    let none = Array::new(vec![2, 3], vec![-100.0; 6]);
+    assert_eq!(loss.forward(&logits, &none), 0.0);
+    assert_eq!(loss.backward(&logits, &none), Array::zeros(vec![2, 3, 4]));
+}
+
+fn layernorm_rand(d: usize, rng: &mut Lcg) -> RefLayerNorm {
+    let mut ln = RefLayerNorm::new(d);
+    ln.weight = rng.array(&[d], 0.5, 1.5);
+    ln.bias = rng.array(&[d], -0.5, 0.5);
+    ln
+}
+
+fn dense(i: usize, o: usize, rng: &mut Lcg) -> RefElement {
+    RefElement::Dense(RefDense::new(
+        rng.array(&[o, i], -0.6, 0.6),
+        Some(rng.array(&[o], -0.2, 0.2)),
+    ))
+}
+
+/// `first -> positional -> residual(layernorm, causal attention,
+/// residual(linear, gelu, linear)) -> lstm -> gru -> linear` on `D = 6`.
+fn sequence_model(first: RefElement, rng: &mut Lcg) -> RefStack {
+    let inner = RefResidual::new(vec![
+        dense(6, 8, rng),
+        RefElement::Activation(RefActivation::Gelu),
+        dense(8, 6, rng),
+    ]);
+    let block = RefResidual::new(vec![
+        RefElement::LayerNorm(layernorm_rand(6, rng)),
+        RefElement::Attention(attention(6, 2, true, rng)),
+        RefElement::Residual(inner),
+    ]);
+    RefStack::new(vec![
+        first,
+        RefElement::Positional(RefPositional::new(rng.array(&[5, 6], -0.5, 0.5))),
+        RefElement::Residual(block),
+        RefElement::Lstm(lstm(6, 3, rng)),
+        RefElement::Gru(gru(3, 3, rng)),
+        dense(3, 4, rng),
+    ])
+}
+
+#[test]
+fn a_nested_sequence_model_through_the_loss() {
+    let mut rng = Lcg::new(37);
+    let first = dense(3, 6, &mut rng);
+    let model = sequence_model(first, &mut rng);
+    let names: Vec<String> = model.parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names[..12],
+        [
+            "0.weight",
+            "0.bias",
+            "1.weight",
+            "2.0.weight",
+            "2.0.bias",
+            "2.1.in_proj_weight",
+            "2.1.in_proj_bias",
+            "2.1.out_proj.weight",
+            "2.1.out_proj.bias",
+            "2.2.0.weight",
+            "2.2.0.bias",
+            "2.2.2.weight",
+        ]
+        .map(String::from)
+    );
+    assert_eq!(
+        names[13..15],
+        ["3.weight_ih_l0", "3.weight_hh_l0"].map(String::from)
+    );
+    let x = rng.array(&[2, 4, 3], -1.0, 1.0);
+    check(&model, &x, RefMode::Train, 38, "sequence model");
+    let t = Array::new(
+        vec![2, 4],
+        vec![1.0, -100.0, 3.0, 0.0, 2.0, 2.0, -100.0, 1.0],
+    );
+    check_loss(
+        &model,
+        &x,
+        &t,
+        Input::Values,
+        RefMode::Eval,
+        "sequence model loss",
+    );
+
+    let emb = RefElement::Embedding(RefEmbedding::new(rng.array(&[7, 6], -1.0, 1.0)));
+    let model = sequence_model(emb, &mut rng);
+    check_loss(
+        &model,
+        &ids(2, 4, 7),
+        &t,
+        Input::Ids,
+        RefMode::Train,
+        "embedding model loss",
+    );
+}
+
+/// `linear -> residual(batchnorm, tanh, residual(linear, batchnorm)) -> linear`.
+fn batchnorm_blocks(rng: &mut Lcg) -> RefStack {
+    let inner = RefResidual::new(vec![
+        dense(3, 3, rng),
+        RefElement::BatchNorm(batchnorm(3, rng)),
+    ]);
+    RefStack::new(vec![
+        dense(4, 3, rng),
+        RefElement::Residual(RefResidual::new(vec![
+            RefElement::BatchNorm(batchnorm(3, rng)),
+            RefElement::Activation(RefActivation::Tanh),
+            RefElement::Residual(inner),
+        ])),
+        dense(3, 2, rng),
+    ])
+}
+
+#[test]
+fn batchnorms_inside_residual_blocks() {
+    let mut rng = Lcg::new(39);
+    let stack = batchnorm_blocks(&mut rng);
+    let x = rng.array(&[5, 4], -1.0, 1.0);
+    for mode in [RefMode::Train, RefMode::Eval] {
+        check(&stack, &x, mode, 40, &format!("batchnorm blocks {mode:?}"));
+    }
+    let names: Vec<String> = stack.state_dict().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "0.weight",
+            "0.bias",
+            "1.0.weight",
+            "1.0.bias",
+            "1.0.running_mean",
+            "1.0.running_var",
+            "1.0.num_batches_tracked",
+            "1.2.0.weight",
+            "1.2.0.bias",
+            "1.2.1.weight",
+            "1.2.1.bias",
+            "1.2.1.running_mean",
+            "1.2.1.running_var",
+            "1.2.1.num_batches_tracked",
+            "2.weight",
+            "2.bias",
+        ]
+        .map(String::from)
+    );
+
+    // A training forward advances each inner batchnorm from the input it sees.
+    let RefElement::Residual(block) = &stack.elements[1] else {
+        unreachable!()
+    };
+    let RefElement::Residual(inner) = &block.elements[2] else {
+        unreachable!()
+    };
+    let (RefElement::BatchNorm(bn_outer), RefElement::BatchNorm(bn_inner)) =
+        (&block.elements[0], &inner.elements[1])
+    else {
+        unreachable!()
+    };
+    let h0 = stack.elements[0].forward(&x, RefMode::Train);
+    let h1 = RefActivation::Tanh.forward(&bn_outer.forward(&h0, RefMode::Train));
+    let h2 = inner.elements[0].forward(&h1, RefMode::Train);
+    let (mut want_outer, mut want_inner) = (bn_outer.clone(), bn_inner.clone());
+    want_outer.update_running(&h0);
+    want_inner.update_running(&h2);
+    let want: Vec<(String, Array)> = [("1.0", &want_outer), ("1.2.1", &want_inner)]
+        .into_iter()
+        .flat_map(|(at, bn)| {
+            RefElement::BatchNorm(bn.clone())
+                .buffers()
+                .into_iter()
+                .map(move |(n, a)| (format!("{at}.{n}"), a))
+        })
+        .collect();
+    let mut trained = stack.clone();
+    let y = trained.forward_train(&x);
+    assert_eq!(y, stack.forward(&x, RefMode::Train));
+    assert_eq!(trained.buffers(), want);
+    assert_ne!(trained.buffers(), stack.buffers());
+    // sgd_step in training mode moves the same buffers; in evaluation none
+    let t = Array::new(vec![5], vec![0.0, 1.0, 1.0, 0.0, 1.0]);
+    let mut stepped = stack.clone();
+    stepped.sgd_step(&x, &t, RefLoss::CrossEntropy, 0.1, RefMode::Train);
+    assert_eq!(stepped.buffers(), want);
+    let mut eval = stack.clone();
+    eval.sgd_step(&x, &t, RefLoss::CrossEntropy, 0.1, RefMode::Eval);
+    assert_eq!(eval.buffers(), stack.buffers());
+    assert_ne!(eval.parameters(), stack.parameters());
 }
