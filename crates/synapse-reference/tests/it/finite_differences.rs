@@ -5,9 +5,8 @@
 //! Integer inputs (embedding ids) have no gradient: there only the parameters
 //! are checked, and `dx` must be zero.
 
-mod common;
 
-use common::{assert_close, Lcg};
+use crate::common::{assert_close, Lcg};
 use synapse_reference::{
     Array, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,
     RefDropout, RefElement, RefEmbedding, RefGru, RefLayerNorm, RefLoss, RefLstm, RefMaxPool2d,
