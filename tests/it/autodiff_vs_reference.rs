@@ -4,9 +4,8 @@
 //! must agree after every step to 1e-10, relative to the largest weight of
 //! each tensor.
 
-
-use anyhow::Result;
 use crate::common::{assert_agree, to_reference, TOL};
+use anyhow::Result;
 use synapse::nn::{
     Activation, ArchSpec, ElementSpec, Init, Loss, Mode, Mt19937, Optimizer, Sequential, Sgd,
     SgdConfig,

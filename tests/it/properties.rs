@@ -5,7 +5,6 @@
 //! - the spec's `Display` -> `parse` is the identity;
 //! - shuffling is a permutation; batching covers every row once per epoch.
 
-
 use crate::common::{assert_agree, to_reference};
 use proptest::prelude::*;
 use synapse::nn::{

@@ -57,7 +57,12 @@ fn describe(r: &EpochRecord) -> String {
 }
 
 impl Observer for Progress {
-    fn on_train_begin(&mut self, first: usize, last: usize, batches: usize) {
+    fn on_train_begin(
+        &mut self,
+        first: usize,
+        last: usize,
+        batches: usize,
+    ) -> synapse_train::Result<()> {
         match self {
             Progress::Quiet => {}
             Progress::Bar { bar, last: l } => {
@@ -79,6 +84,7 @@ impl Observer for Progress {
                 (*f, *l, *start) = (first, last, Instant::now());
             }
         }
+        Ok(())
     }
 
     fn on_batch_end(&mut self, epoch: usize, _batch: usize, loss: f64) {

@@ -7,7 +7,7 @@ use synapse_nn::ArchSpec;
 use synapse_train::{dtype_name, Model};
 
 use crate::args::SummaryArgs;
-use crate::config::parse_spec;
+use crate::config::{flagged, parse_spec};
 
 pub fn run(a: &SummaryArgs) -> Result<()> {
     let (spec, model) = match (&a.model, &a.arch) {
@@ -16,7 +16,7 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
                 .as_deref()
                 .map(|s| parse_spec(s, "--arch"))
                 .transpose()?;
-            let m = Model::load(path, arch.as_ref(), &Device::Cpu)?;
+            let m = Model::load(path, arch.as_ref(), &Device::Cpu).map_err(flagged("--model"))?;
             (m.net.spec().clone(), Some(m))
         }
         (None, Some(text)) => (parse_spec(text, "--arch")?, None),

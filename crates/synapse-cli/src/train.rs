@@ -5,13 +5,12 @@ use std::path::Path;
 use std::rc::Rc;
 
 use anyhow::{anyhow, bail, Result};
-use synapse_train::distributed::agree;
 use synapse_nn::{Adam, Loss, Optimizer, Sequential, Sgd};
+use synapse_train::distributed::agree;
 use synapse_train::distributed::Collective;
 use synapse_train::{
     load, load_weights, settings, train_val_split, write_all_contents_atomic, Checkpoint, Classes,
-    Content, Dataset, EarlyStopping, History, LoadOptions, Model, Normalizer, TrainConfig,
-    Trainer,
+    Content, Dataset, EarlyStopping, History, LoadOptions, Model, Normalizer, TrainConfig, Trainer,
 };
 
 use crate::args::TrainArgs;
@@ -48,7 +47,9 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
     synapse_train::check_activations(
         &job.spec,
         data.train.row_shape(),
-        job.batch_size.rows(data.train.rows()).min(data.train.rows()),
+        job.batch_size
+            .rows(data.train.rows())
+            .min(data.train.rows()),
         job.dtype,
         a.allow_large,
     )
@@ -62,9 +63,12 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
         Ok(())
     };
     match &ranks {
-        Some(c) => agree(&**c, written.map_err(|e| synapse_train::Error::Collective {
-            reason: crate::message::render(&e),
-        }))
+        Some(c) => agree(
+            &**c,
+            written.map_err(|e| synapse_train::Error::Collective {
+                reason: crate::message::render(&e),
+            }),
+        )
         .map_err(|e| match e {
             synapse_train::Error::Collective { reason } => anyhow!(reason),
             other => other.into(),
@@ -250,7 +254,8 @@ fn build_trainer(
 }
 
 /// Trains, with progress and the live `--log` (rank 0 alone), and returns
-/// the history. The log is created only now, when training starts.
+/// the history. The log is created when training begins, after the trainer's
+/// own checks and, distributed, the ranks' agreement.
 fn fit(
     a: &TrainArgs,
     files: &Files,
@@ -262,8 +267,7 @@ fn fit(
         .log
         .as_deref()
         .filter(|_| leader)
-        .map(|p| EpochLog::start(p, trainer.history()))
-        .transpose()?;
+        .map(|p| EpochLog::new(p, trainer.history()));
     let mut progress = Progress::new(a.quiet || !leader);
     let result = trainer.fit(
         &data.train,
@@ -273,6 +277,7 @@ fn fit(
     progress.finish();
     let logged = log.map(EpochLog::finish).transpose();
     result.map_err(|e| match e {
+        // A checkpoint or the log (the only files written during training).
         e @ synapse_train::Error::Io { .. } => files.flagged("--checkpoint", e),
         e => train_error(e),
     })?;
@@ -479,7 +484,6 @@ fn run_settings(a: &TrainArgs, job: &TrainJob, data: &TrainData, identify: bool)
     let mut pairs = vec![
         ("--data", content(Some(&data.data))?),
         ("--target", opt(a.target.clone())),
-        ("--init", a.init.clone()),
         ("--normalize", a.normalize.to_string()),
         ("--val", content(val_file)?),
         ("--val-split", opt(a.val_split.map(|f| f.to_string()))),

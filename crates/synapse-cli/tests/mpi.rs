@@ -289,3 +289,133 @@ fn one_distributed_process_is_plain_training_bit_for_bit() {
     single(&args);
     assert_eq!(weights(&a), weights(&b));
 }
+
+/// `mpirun` with one rank started with `rank1` and the other with `rank0`
+/// (MPMD: `-np 1 A : -np 1 B`), with a time limit: a rank left waiting for
+/// another would otherwise hang the test. `None` when it ran out of time.
+fn mpmd(rank0: &[String], rank1: &[String], prefix: &str, secs: u64) -> Option<Output> {
+    let quote = |args: &[String]| {
+        args.iter()
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Each rank runs `bash -c "PREFIX exec synapse ARGS"`: the prefix (a
+    // file-size limit) applies to the ranks, not to mpirun itself.
+    let rank = |args: &[String]| {
+        let inner = format!("{prefix}exec '{BIN}' {}", quote(args));
+        format!("bash -c \"{}\"", inner.replace('"', "\\\""))
+    };
+    let script = format!(
+        "exec mpirun -q --oversubscribe -np 1 {} : -np 1 {}",
+        rank(rank0),
+        rank(rank1)
+    );
+    let mut child = Command::new("bash")
+        .args(["-c", &script])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun runs");
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs() < secs {
+        if child.try_wait().unwrap().is_some() {
+            return Some(child.wait_with_output().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = Command::new("pkill")
+        .args(["-f", &format!("{BIN} train")])
+        .status();
+    None
+}
+
+/// Ranks started with other flags or other data are one `error:` line and
+/// exit 2 before training (no epoch, no file): they compare a fingerprint
+/// of their settings and data first. Before, a different row count, epoch
+/// count or arch aborted with MPI_ERR_TRUNCATE, other data trained silently,
+/// and another --lr was caught only after training.
+#[test]
+fn ranks_that_disagree_are_refused_before_training() {
+    let dir = workdir("disagree");
+    let data = write_data(&dir);
+    let out = dir.join("m.safetensors");
+    let log = dir.join("l.csv");
+    let other_values = dir.join("values.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    std::fs::write(&other_values, text.replacen("0,", "0.5,", 1)).unwrap();
+    let fewer_rows = dir.join("rows.csv");
+    let lines: Vec<&str> = text.lines().take(8).collect();
+    std::fs::write(&fewer_rows, lines.join("\n") + "\n").unwrap();
+    let base = |data: &Path, extra: &[&str]| {
+        let mut args = train_args(data, &out, extra);
+        args.extend([
+            "--log".into(),
+            log.to_str().unwrap().into(),
+            "--distributed".into(),
+        ]);
+        args
+    };
+    let same = base(&data, &["--epochs", "3"]);
+    for (rank1, needle) in [
+        (
+            base(&data, &["--epochs", "4"]),
+            "rank 1: distributed training: its epochs (4) differ from rank 0's (3)",
+        ),
+        (
+            base(&fewer_rows, &["--epochs", "3"]),
+            "rank 1: distributed training: its training data differ from rank 0's",
+        ),
+        (
+            base(&other_values, &["--epochs", "3"]),
+            "rank 1: distributed training: its training data differ from rank 0's",
+        ),
+        (
+            base(&data, &["--epochs", "3", "--lr", "0.5"]),
+            "rank 1: distributed training: its training settings differ from rank 0's",
+        ),
+        (
+            base(&data, &["--epochs", "3", "--momentum", "0.9"]),
+            "rank 1: distributed training: its training settings differ from rank 0's",
+        ),
+    ] {
+        let o = mpmd(&same, &rank1, "", 60).expect("the ranks end");
+        assert_one_error(&o, 2, needle, &out);
+        assert!(!log.exists(), "no log: training never began");
+    }
+    // Another arch (another number of weights to send).
+    let mut rank1 = same.clone();
+    let at = rank1
+        .iter()
+        .position(|a| a == "linear(3,5), tanh, linear(5,2)")
+        .unwrap();
+    rank1[at] = "linear(3,7), tanh, linear(7,2)".into();
+    let o = mpmd(&same, &rank1, "", 60).expect("the ranks end");
+    assert_one_error(&o, 2, "its training settings differ from rank 0's", &out);
+}
+
+/// The final write fails on rank 0 (a file-size limit below the model's size,
+/// with SIGXFSZ ignored so the write returns EFBIG): every rank learns it,
+/// one `error:` line names the flag, and every rank exits (before, rank 1
+/// spun at 100% CPU until killed).
+#[test]
+fn a_failed_final_write_ends_every_rank() {
+    let dir = workdir("final-write");
+    let data = write_data(&dir);
+    let out = dir.join("big.safetensors");
+    let mut args = train_args(&data, &out, &["--epochs", "2", "--quiet"]);
+    let at = args
+        .iter()
+        .position(|a| a == "linear(3,5), tanh, linear(5,2)")
+        .unwrap();
+    args[at] = "linear(3,200), tanh, linear(200,2)".into();
+    args.push("--distributed".into());
+    let o = mpmd(&args, &args, "trap '' XFSZ; ulimit -f 2; ", 60)
+        .expect("every rank ends (none is left waiting)");
+    assert_one_error(&o, 2, "--out", &out);
+    assert!(stderr(&o).contains("File too large"), "{}", stderr(&o));
+}

@@ -16,11 +16,10 @@
 //! them (a full disk, a folder that cannot be written) replaces none.
 //!
 //! **Architecture invariant: a run removes only what it created.** Temporary
-//! and probe files are created exclusively (`O_EXCL`) under a name with a
-//! random part, retried on a clash ([`create_new_beside`]): a user's file that
-//! happens to have such a name is never truncated, replaced or deleted. Their
-//! names stay within 255 bytes, so any name a folder takes as a target also
-//! has a temporary name.
+//! and probe files are created exclusively (`O_EXCL`), the next name tried on
+//! a clash ([`create_new_beside`]): a user's file that happens to have such a
+//! name is never truncated, replaced or deleted. Their names stay within 255
+//! bytes, so any name a folder takes as a target also has a temporary name.
 
 use std::fs;
 use std::io::Write;
@@ -221,21 +220,25 @@ pub(crate) fn folder(path: &Path) -> &Path {
 const NAME_MAX: usize = 255;
 
 /// Creates a new file beside `target`, exclusively (`O_EXCL`: never an
-/// existing file), named `.{name}.{role}-{8 hex digits}` with `name` cut so
-/// the whole fits in [`NAME_MAX`] bytes. A name that exists already is left
-/// alone and another random part is tried. The caller owns (and removes)
-/// what this created.
+/// existing file), named `.{name}.{role}-{pid}-{n}` with `n` a count of this
+/// process's names and `name` cut so the whole fits in [`NAME_MAX`] bytes. A
+/// name that exists already (a user's file, a crashed run's leftover) is left
+/// alone and the next `n` is tried. The caller owns (and removes) what this
+/// created.
 pub fn create_new_beside(target: &Path, role: &str) -> std::io::Result<(PathBuf, fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
     let name = target.file_name().unwrap_or_default().to_string_lossy();
-    let suffix_len = 1 + role.len() + 1 + 8;
-    let mut keep = NAME_MAX.saturating_sub(1 + suffix_len).min(name.len());
-    while !name.is_char_boundary(keep) {
-        keep -= 1;
-    }
-    let stem = &name[..keep];
+    let pid = std::process::id();
     let mut last = None;
-    for _ in 0..64 {
-        let candidate = folder(target).join(format!(".{stem}.{role}-{:08x}", random_word()));
+    for _ in 0..1000 {
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let suffix = format!(".{role}-{pid}-{n}");
+        let mut keep = NAME_MAX.saturating_sub(1 + suffix.len()).min(name.len());
+        while !name.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        let candidate = folder(target).join(format!(".{}{suffix}", &name[..keep]));
         match fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -247,25 +250,6 @@ pub fn create_new_beside(target: &Path, role: &str) -> std::io::Result<(PathBuf,
         }
     }
     Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
-}
-
-/// 32 bits that differ between calls and processes (not for security: only
-/// to make a clash with an existing name unlikely; clashes are retried).
-fn random_word() -> u32 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let mut z = nanos
-        ^ (u64::from(std::process::id()) << 32)
-        ^ COUNTER
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    // splitmix64's finaliser.
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    (z ^ (z >> 31)) as u32
 }
 
 /// A short description of a file that is neither a folder nor a regular file.

@@ -169,26 +169,26 @@ pub fn check_activations(
         .activation_values(row)?
         .checked_mul(batch_rows)
         .filter(|&t| t <= MAX_ACTIVATIONS);
-    let needs = |limit: &str| {
-        let size = match total {
-            Some(t) => {
-                let gib = t as f64 * dtype.size_in_bytes() as f64 / (1u64 << 30) as f64;
-                format!("{t} activation values ({gib:.1} GiB in {})", crate::dtype_name(dtype))
-            }
-            None => format!("more than {MAX_ACTIVATIONS} activation values"),
-        };
-        format!("one batch of {batch_rows} rows of `{spec}` needs {size}, more than {limit}; use a smaller batch or stack")
-    };
+    let head = format!("one batch of {batch_rows} rows of `{spec}` needs");
+    let tail = "use a smaller batch or stack";
     match total {
         Some(t) if t <= LARGE_ACTIVATIONS || allow_large => Ok(()),
-        Some(_) => Err(Error::TooLarge {
-            option: "batch-size",
-            reason: needs(&LARGE_ACTIVATIONS.to_string()),
-            allowable: true,
-        }),
+        Some(t) => {
+            let gib = t as f64 * dtype.size_in_bytes() as f64 / (1u64 << 30) as f64;
+            Err(Error::TooLarge {
+                option: "batch-size",
+                reason: format!(
+                    "{head} {t} activation values ({gib:.1} GiB in {}), more than {LARGE_ACTIVATIONS}; {tail}",
+                    crate::dtype_name(dtype)
+                ),
+                allowable: true,
+            })
+        }
         None => Err(Error::TooLarge {
             option: "batch-size",
-            reason: needs(&format!("the {MAX_ACTIVATIONS} that can be allocated")),
+            reason: format!(
+                "{head} more than the {MAX_ACTIVATIONS} activation values that can be allocated; {tail}"
+            ),
             allowable: false,
         }),
     }

@@ -37,14 +37,14 @@ mod split;
 mod trainer;
 
 pub use atomic::{
-    create_new_beside, special_kind, writable_target, write_all_atomic, write_all_contents_atomic, write_atomic,
-    Content,
+    create_new_beside, special_kind, writable_target, write_all_atomic, write_all_contents_atomic,
+    write_atomic, Content,
 };
 pub use batch::{batches, epoch_order, BatchSize};
 pub use checkpoint::{Checkpoint, CHECKPOINT_FORMAT};
 pub use checks::{
-    check_activations, check_batch_statistics, check_fits, check_parameters,
-    check_training_data, LARGE_ACTIVATIONS, LARGE_PARAMETERS, MAX_ACTIVATIONS,
+    check_activations, check_batch_statistics, check_fits, check_parameters, check_training_data,
+    LARGE_ACTIVATIONS, LARGE_PARAMETERS, MAX_ACTIVATIONS,
 };
 pub use clip::clip_grad_norm;
 pub use dataset::{Classes, Dataset, LoadOptions, Targets};

@@ -1,13 +1,24 @@
 //! The callback through which a caller sees training progress (the CLI draws
-//! its progress bar with it). Every method has an empty default.
+//! its progress bar with it, and writes its live `--log`). Every method has
+//! an empty default.
 
-use crate::EpochRecord;
+use crate::{EpochRecord, Result};
 
 /// Sees every batch and epoch of [`crate::Trainer::fit`].
 pub trait Observer {
-    /// Before the first epoch: the last epoch to be run (1-based), the first
-    /// one (1-based, more than 1 when resuming) and the batches per epoch.
-    fn on_train_begin(&mut self, _first_epoch: usize, _last_epoch: usize, _batches: usize) {}
+    /// When training begins, after every check (and, distributed, after the
+    /// ranks agreed to start): the first epoch to run (1-based, more than 1
+    /// when resuming), the last one and the batches per epoch. The moment to
+    /// create live outputs (a log); an error stops `fit` before its first
+    /// step (on every rank, when distributed).
+    fn on_train_begin(
+        &mut self,
+        _first_epoch: usize,
+        _last_epoch: usize,
+        _batches: usize,
+    ) -> Result<()> {
+        Ok(())
+    }
     /// After each optimizer step: epoch and batch (1-based) and the batch loss.
     fn on_batch_end(&mut self, _epoch: usize, _batch: usize, _loss: f64) {}
     /// After each epoch (and its validation).

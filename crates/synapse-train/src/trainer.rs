@@ -105,7 +105,6 @@ pub struct Trainer {
     collective: Option<Rc<dyn Collective>>,
 }
 
-
 impl Trainer {
     /// A trainer; the optimizer must have been built over `net.parameters()`.
     pub fn new(
@@ -204,7 +203,11 @@ impl Trainer {
         let n = train.rows();
         let batch_rows = self.config.batch_size.rows(n);
         let first = self.history.epochs.len() + 1;
-        observer.on_train_begin(first, self.config.epochs, n.div_ceil(batch_rows));
+        let begun = observer.on_train_begin(first, self.config.epochs, n.div_ceil(batch_rows));
+        match &replicas {
+            Some(r) => agree(r.collective(), begun)?,
+            None => begun?,
+        }
         let params = self.net.parameters();
         let one_batch = batch_rows >= n;
         // One record per epoch, without the copies of a growing Vec (best

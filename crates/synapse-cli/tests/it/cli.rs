@@ -6,6 +6,8 @@ use std::process::{Command, Output, Stdio};
 
 use candle_core::{Device, Tensor};
 
+use crate::common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_synapse");
 
 fn data(name: &str) -> String {
@@ -52,9 +54,9 @@ fn fails<S: AsRef<str>>(args: &[S], code: i32, needle: &str) {
         .filter_map(|a| Path::new(a.as_ref()).parent().map(Path::to_path_buf))
         .filter(|d| d.starts_with(std::env::temp_dir()) && d.is_dir())
         .collect();
-    let before: Vec<_> = folders.iter().map(|d| snapshot(d)).collect();
+    let before: Vec<_> = folders.iter().map(|d| common::snapshot(d)).collect();
     let o = run(args);
-    let after: Vec<_> = folders.iter().map(|d| snapshot(d)).collect();
+    let after: Vec<_> = folders.iter().map(|d| common::snapshot(d)).collect();
     let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
@@ -70,27 +72,6 @@ fn fails<S: AsRef<str>>(args: &[S], code: i32, needle: &str) {
         "{err}"
     );
     assert_eq!(before, after, "{args:?} changed {folders:?}");
-}
-
-/// Every entry of `dir`: name, inode, size, modification time.
-fn snapshot(dir: &Path) -> Vec<(String, u64, u64, i64, i64)> {
-    use std::os::unix::fs::MetadataExt;
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = std::fs::symlink_metadata(e.path()).unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                m.ino(),
-                m.size(),
-                m.mtime(),
-                m.mtime_nsec(),
-            )
-        })
-        .collect();
-    entries.sort();
-    entries
 }
 
 fn p(path: &Path) -> &str {

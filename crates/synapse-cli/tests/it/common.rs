@@ -35,21 +35,48 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-/// Every entry of `dir` (not following links): (inode, size, mtime in ns, kind).
-pub fn snapshot(dir: &Path) -> BTreeMap<String, (u64, u64, i128, String)> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = fs::symlink_metadata(e.path()).unwrap();
-            let mtime = m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128;
-            let kind = format!("{:?}", m.file_type());
+/// One entry of a [`snapshot`]: inode, size, modification time in ns, kind,
+/// and for a file of at most 1 MiB a hash of its content.
+pub type Entry = (u64, u64, i128, String, Option<u64>);
+
+/// Every entry under `dir`, in every subfolder (not following links), by its
+/// path relative to `dir`: what a failed run must leave exactly as it was.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Entry> {
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let m = fs::symlink_metadata(&path).unwrap();
+        let mtime = m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128;
+        let content = (m.is_file() && m.size() <= 1 << 20).then(|| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            fs::read(&path).unwrap().hash(&mut h);
+            h.finish()
+        });
+        let name = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        out.insert(
+            name,
             (
-                e.file_name().to_string_lossy().into_owned(),
-                (m.ino(), m.size(), mtime, kind),
-            )
-        })
-        .collect()
+                m.ino(),
+                m.size(),
+                mtime,
+                format!("{:?}", m.file_type()),
+                content,
+            ),
+        );
+        if m.is_dir() {
+            walk(root, &path, out);
+        }
+    }
 }
 
 /// Runs a command that must fail with `code`, one `error: ` line holding every

@@ -83,7 +83,6 @@
 //! print("// auto weights", [12 / (3 * np.sum(y == c)) for c in range(3)], "counts", [int(np.sum(y == c)) for c in range(3)])
 //! ```
 
-
 use std::fs;
 use std::path::Path;
 

@@ -2,11 +2,10 @@
 //! naming the element and the sizes, exit 2, nothing written; a CNN trains on
 //! flat CSV rows through `reshape` and reports its shapes in `summary`.
 
-
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor};
 use crate::common::{fails_cleanly, run_in, workdir};
+use candle_core::{DType, Device, Tensor};
 
 fn train(arch: &str) -> Vec<&str> {
     vec![

@@ -6,7 +6,9 @@
 //! | module | what it checks |
 //! | --- | --- |
 //! | `cli` | whole sessions, every documented error, plots, prompts |
-//! | `nothing_lost` | hostile input: one `error:` line and the folder unchanged (SPEC section 9) |
+//! | `nothing_lost` | hostile input: one `error:` line and the folder unchanged |
+//! | `outputs` | what a run may change, and when (SPEC section 9): outputs that cannot be files, live outputs, temporary names, path forms |
+//! | `refusals` | input once taken silently or aborting: bad model values and labels, changed data, huge batches, overflows |
 //! | `flags` | training flags against PyTorch (schedules, clipping, class weights, save-best) |
 //! | `parity` | CNN training parity with PyTorch from the shell |
 //! | `layers` | the layer kinds from the shell and their errors |
@@ -25,4 +27,6 @@ mod export;
 mod flags;
 mod layers;
 mod nothing_lost;
+mod outputs;
 mod parity;
+mod refusals;

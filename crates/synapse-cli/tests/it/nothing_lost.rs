@@ -9,7 +9,6 @@
 //! input (`wrong_readings_are_errors`, `word_labels_stay_words`), and
 //! messages (`messages_a_person_can_act_on`, `closed_pipe_is_quiet`).
 
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -437,7 +436,10 @@ fn word_labels_stay_words() {
             "--label",
         ],
         2,
-        &["two_labels.safetensors", "2 class words for a stack with 3 outputs"],
+        &[
+            "two_labels.safetensors",
+            "2 class words for a stack with 3 outputs",
+        ],
     );
 }
 

@@ -52,11 +52,10 @@
 //!     print("];")
 //! ```
 
-
 use std::fs;
 
-use candle_core::{DType, Device};
 use crate::common::{run_in, workdir, write_arrays};
+use candle_core::{DType, Device};
 
 const SGD: &[(&str, &[f64])] = &[
     (

@@ -91,12 +91,11 @@
 //! open("/work/wt-nn/crates/synapse-nn/tests/torch/values.rs", "w").write("\n".join(out) + "\n")
 //! ```
 
-
 use std::collections::HashMap;
 
+use crate::torch::{self, cs, ps, xs, CASES};
 use candle_core::{DType, Device, Tensor, Var};
 use synapse_nn::{with_fused_ops, Activation, ArchSpec, Init, Loss, Mode, Mt19937, Sequential};
-use crate::torch::{self, cs, ps, xs, CASES};
 
 /// `|got - want| <= tol * max(1, max |want|)` element by element.
 fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {

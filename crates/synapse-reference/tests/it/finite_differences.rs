@@ -5,7 +5,6 @@
 //! Integer inputs (embedding ids) have no gradient: there only the parameters
 //! are checked, and `dx` must be zero.
 
-
 use crate::common::{assert_close, Lcg};
 use synapse_reference::{
     Array, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,

@@ -7,7 +7,6 @@
 //! Embedding ids are `(i * a) % V`, row-major. Each module is PyTorch's own
 //! (`nn.LSTM`, `nn.MultiheadAttention`, ...), or the class SPEC section 10 states.
 
-
 use crate::common::{assert_close, dyadic as d};
 use synapse_reference::{
     Array, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,

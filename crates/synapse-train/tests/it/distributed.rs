@@ -395,20 +395,20 @@ fn an_error_on_one_rank_ends_every_rank_once() {
 
 #[test]
 fn divergence_ends_every_rank_at_the_same_batch() {
-    // Only rank 2 holds a NaN input (in its slice): the global loss is not
-    // finite, so every rank reports the same divergence (one process would).
+    // Rows 4 and 5 hold a NaN input: with one batch of 6 rows over 3 ranks
+    // they are rank 2's slice alone, so only rank 2's own loss is not
+    // finite; the global loss is not either, so every rank reports the same
+    // divergence (one process would). Every rank reads the same data (ranks
+    // with other data are refused before training, see below).
     let case = Case {
         rows: 6,
         batch: 6,
         ..Case::default()
     };
-    let poisoned = |r: usize| {
+    let poisoned = |_: usize| {
         let d = data(&case);
-        if r != 2 {
-            return d;
-        }
         let mut x = d.x().to_vec2::<f64>().unwrap();
-        for row in &mut x {
+        for row in &mut x[4..] {
             row[0] = f64::NAN;
         }
         let x = Tensor::new(x, &Device::Cpu).unwrap();
@@ -428,4 +428,62 @@ fn divergence_ends_every_rank_at_the_same_batch() {
             "{r:?}"
         );
     }
+}
+
+/// Ranks started with other data or other settings are refused before any
+/// step, with one error (the lowest differing rank's, naming what differs)
+/// and `PeerFailed` on the others; none trains an epoch.
+#[test]
+fn ranks_that_disagree_are_refused_before_training() {
+    let case = Case::default();
+    // Rank 1 reads other values (one input changed).
+    let other_rows = |r: usize| {
+        let d = data(&case);
+        if r != 1 {
+            return d;
+        }
+        let mut x = d.x().to_vec2::<f64>().unwrap();
+        x[3][1] += 0.5;
+        Dataset::new(Tensor::new(x, &Device::Cpu).unwrap(), d.y().clone()).unwrap()
+    };
+    let runs = run_ranks(&case, 3, |_| 1, other_rows);
+    let message = match &runs[1] {
+        Err(Error::Collective { reason }) => reason.clone(),
+        other => panic!("rank 1: {other:?}"),
+    };
+    assert!(
+        message.contains("training data differ from rank 0's"),
+        "{message}"
+    );
+    for r in [0, 2] {
+        assert!(
+            matches!(runs[r], Err(Error::PeerFailed { rank: 1 })),
+            "rank {r}: {:?}",
+            runs[r]
+        );
+    }
+    // Rank 2 asks for one epoch more.
+    let handles: Vec<_> = Threads::group(3)
+        .into_iter()
+        .map(|c| {
+            let mut case = case.clone();
+            case.epochs += usize::from(c.rank == 2);
+            let data = data(&case);
+            thread::spawn(move || -> Outcome {
+                let mut t = trainer(&case, 1).with_collective(Rc::new(c));
+                let history = t.fit(&data, None, &mut Silent)?.clone();
+                Ok((weights(&t), history))
+            })
+        })
+        .collect();
+    let runs: Vec<Outcome> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let message = match &runs[2] {
+        Err(Error::Collective { reason }) => reason.clone(),
+        other => panic!("rank 2: {other:?}"),
+    };
+    assert!(
+        message.contains("its epochs (7) differ from rank 0's (6)"),
+        "{message}"
+    );
+    assert!(matches!(runs[0], Err(Error::PeerFailed { rank: 2 })));
 }

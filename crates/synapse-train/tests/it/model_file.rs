@@ -237,7 +237,7 @@ fn weights_export_to_npz_and_import_back() {
 }
 
 #[test]
-fn a_failed_save_leaves_the_old_file_whole() {
+fn a_failed_save_leaves_the_old_file_whole_and_temporary_names_touch_nothing() {
     let spec: ArchSpec = "linear(2,1)".parse().unwrap();
     let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
     let e = Model::new(net)
@@ -250,8 +250,8 @@ fn a_failed_save_leaves_the_old_file_whole() {
     );
     assert!(!temp("no-such-folder").exists());
 
-    // An old model, and a save that fails after it started: the temporary file
-    // it needs is taken (by a folder), so the write fails before any rename.
+    // An old model replaced by a save. (A save that fails half-way is
+    // `a_write_that_fails_half_way_replaces_nothing` below.)
     let dir = temp("failed-save");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -259,18 +259,40 @@ fn a_failed_save_leaves_the_old_file_whole() {
     let old_net = Sequential::init(&spec, Init::Torch, 2, DType::F32, &Device::Cpu).unwrap();
     Model::new(old_net).save(&path).unwrap();
     let old = std::fs::read(&path).unwrap();
-    let blocker = dir.join(format!(".m.safetensors.tmp-{}", std::process::id()));
-    std::fs::create_dir(&blocker).unwrap();
+    // Files of the user's with names like our temporary files: a save
+    // creates its own under a new random name and never touches them.
+    let pid = std::process::id();
+    let mut theirs = vec![format!(".m.safetensors.tmp-{pid}")];
+    // This process's first 200 temporary names: the save takes a later one.
+    theirs.extend((0..200).map(|n| format!(".m.safetensors.tmp-{pid}-{n}")));
+    for name in &theirs {
+        std::fs::write(dir.join(name), b"a user's file").unwrap();
+    }
     let net = Sequential::init(&spec, Init::Torch, 3, DType::F32, &Device::Cpu).unwrap();
-    let e = Model::new(net).save(&path).unwrap_err().to_string();
-    assert!(e.contains("m.safetensors"), "{e}");
-    assert_eq!(std::fs::read(&path).unwrap(), old, "the old model is whole");
-    std::fs::remove_dir(&blocker).unwrap();
-    let left: Vec<_> = std::fs::read_dir(&dir)
+    Model::new(net.clone()).save(&path).unwrap();
+    assert_ne!(std::fs::read(&path).unwrap(), old, "the new model is there");
+    for name in &theirs {
+        assert_eq!(
+            std::fs::read(dir.join(name)).unwrap(),
+            b"a user's file",
+            "{name}"
+        );
+    }
+    // A name of 250 bytes still has a temporary name (cut to fit 255 bytes).
+    let long = dir.join(format!("{}.safetensors", "m".repeat(238)));
+    Model::new(net).save(&long).unwrap();
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, ["m.safetensors"], "no temporary file remains");
+    left.sort();
+    let mut expected: Vec<String> = theirs.clone();
+    expected.extend([
+        long.file_name().unwrap().to_string_lossy().into_owned(),
+        "m.safetensors".into(),
+    ]);
+    expected.sort();
+    assert_eq!(left, expected, "no temporary file of ours remains");
 }
 
 /// A content that fails half-way through its write (a full disk, a model

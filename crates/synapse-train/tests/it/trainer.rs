@@ -288,8 +288,14 @@ fn validation_metrics_are_recorded_and_the_observer_sees_every_batch() {
     #[derive(Default)]
     struct Count(usize, usize, Option<(usize, usize, usize)>);
     impl Observer for Count {
-        fn on_train_begin(&mut self, first: usize, last: usize, batches: usize) {
+        fn on_train_begin(
+            &mut self,
+            first: usize,
+            last: usize,
+            batches: usize,
+        ) -> synapse_train::Result<()> {
             self.2 = Some((first, last, batches));
+            Ok(())
         }
         fn on_batch_end(&mut self, _: usize, _: usize, loss: f64) {
             assert!(loss.is_finite());
