@@ -24,9 +24,9 @@ pub use elements::{
 pub use error::{Error, Result};
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
-#[doc(hidden)]
-pub use kernel::kernel_calls;
 pub use kernel::with_fused_ops;
+#[doc(hidden)]
+pub use kernel::{kernel_calls, kernel_calls_of};
 pub use loss::{check_class_weights, class_index, class_indices, Loss};
 pub use mode::Mode;
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};

@@ -1,6 +1,11 @@
-//! Crash safety: `synapse train --checkpoint` killed with SIGKILL at random
-//! moments never leaves a torn checkpoint or `--out`, and resuming from
-//! whatever is there ends with exactly the weights of an uninterrupted run.
+//! Crash safety and determinism across runs: `synapse train --checkpoint`
+//! killed with SIGKILL at random moments never leaves a torn checkpoint or
+//! `--out` (it is the old file or the finished run's, byte for byte), and
+//! resuming from whatever is there ends with exactly the weights of an
+//! uninterrupted run. The model is large enough that its products run on two
+//! threads (`RAYON_NUM_THREADS=2`, products above the kernels' 2 Mflop
+//! threshold), so the bits must not depend on how threads are scheduled;
+//! two uninterrupted runs write the same bytes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,15 +17,18 @@ use synapse_train::{Checkpoint, Model};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synapse");
 const KILLS: usize = 24;
+const EPOCHS: usize = 200;
 
-fn workdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synapse-crash-{}", std::process::id()));
+fn workdir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("synapse-crash-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// The training command: iris, small batches, enough epochs to take a while.
+/// The training command: iris, a 512-wide hidden layer (its products of
+/// 2 * 32 * 512 * 512 = 16.8 Mflop take the threaded branch), on two
+/// threads, enough epochs to take a while.
 fn train(out: &Path, extra: &[&str]) -> Command {
     let data = format!(
         "{}/../../examples/data/iris.csv",
@@ -32,7 +40,7 @@ fn train(out: &Path, extra: &[&str]) -> Command {
         "--data",
         &data,
         "--arch",
-        "linear(4,16), tanh, linear(16,3)",
+        "linear(4,512), tanh, linear(512,512), tanh, linear(512,3)",
         "--loss",
         "cross-entropy",
     ])
@@ -42,15 +50,19 @@ fn train(out: &Path, extra: &[&str]) -> Command {
         "--lr",
         "0.01",
         "--batch-size",
-        "8",
-        "--epochs",
-        "600",
+        "32",
         "--seed",
         "3",
     ])
     .args(["--normalize", "--quiet", "--out"])
     .arg(out)
     .args(extra)
+    .args(if extra.contains(&"--epochs") {
+        vec![]
+    } else {
+        vec!["--epochs".to_string(), EPOCHS.to_string()]
+    })
+    .env("RAYON_NUM_THREADS", "2")
     .stdin(Stdio::null())
     .stdout(Stdio::null())
     .stderr(Stdio::null());
@@ -81,7 +93,7 @@ fn weights(path: &Path) -> Vec<(String, Vec<u32>)> {
 
 #[test]
 fn sigkill_never_tears_files_and_resume_finishes_the_same() {
-    let dir = workdir();
+    let dir = workdir("kills");
     let reference = dir.join("reference.safetensors");
     let started = std::time::Instant::now();
     let ref_ckpt = dir.join("reference.ckpt");
@@ -96,13 +108,17 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
         String::from_utf8_lossy(&first.stderr)
     );
     // One epoch's time, to spread the kills over a few epochs of progress.
-    let epoch_ms = started.elapsed().as_secs_f64() * 1000.0 / 600.0;
+    let epoch_ms = started.elapsed().as_secs_f64() * 1000.0 / EPOCHS as f64;
+    let finished = std::fs::read(&reference).unwrap();
 
     let out = dir.join("out.safetensors");
     let ckpt = dir.join("run.ckpt");
-    // An old model at --out: every kill must leave it whole (or the new one whole).
-    std::fs::copy(&reference, &out).unwrap();
+    // An old model at --out (another model): after every kill --out is it,
+    // byte for byte, or the finished run's file.
+    let first_epoch = train(&out, &["--epochs", "1"]).output().unwrap();
+    assert!(first_epoch.status.success());
     let old = std::fs::read(&out).unwrap();
+    assert_ne!(old, finished);
     let mut rng = Mt19937::new(77);
     let (mut killed, mut epochs_seen) = (0, Vec::new());
     for _ in 0..KILLS {
@@ -136,8 +152,8 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
         epochs_seen.push(c.history.epochs.len());
         let now = std::fs::read(&out).unwrap();
         assert!(
-            now == old || Model::load(&out, None, &Device::Cpu).is_ok(),
-            "--out is torn"
+            now == old || now == finished,
+            "--out is neither the old file nor the finished run's"
         );
     }
     assert!(killed >= 20, "only {killed} runs were killed mid-way");
@@ -147,7 +163,7 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
     );
     let resumed_from = *epochs_seen.last().unwrap();
     assert!(
-        resumed_from > 0 && resumed_from < 600,
+        resumed_from > 0 && resumed_from < EPOCHS,
         "the last run must resume mid-way: {epochs_seen:?}"
     );
     // Finish from the checkpoint. --out is removed first, so a run that
@@ -168,6 +184,23 @@ fn sigkill_never_tears_files_and_resume_finishes_the_same() {
         weights(&reference),
         "resumed run differs from the uninterrupted one"
     );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        finished,
+        "the same file, byte for byte"
+    );
+}
+
+/// Two uninterrupted runs on two threads write the same bytes.
+#[test]
+fn two_threaded_runs_write_the_same_bytes() {
+    let dir = workdir("twice");
+    let (a, b) = (dir.join("a.safetensors"), dir.join("b.safetensors"));
+    for out in [&a, &b] {
+        let o = train(out, &["--epochs", "20"]).output().unwrap();
+        assert!(o.status.success());
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
 
 /// A file's modification time, `None` while it does not exist.

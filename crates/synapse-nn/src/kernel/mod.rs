@@ -28,13 +28,13 @@ pub(crate) mod parallel;
 pub(crate) mod storage;
 pub(crate) mod view;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use candle_core::{DType, Tensor};
 
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
-    static CALLS: Cell<u64> = const { Cell::new(0) };
+    static CALLS: RefCell<Vec<(&'static str, u64)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `f` with the CPU kernels turned on or off on this thread (they are on
@@ -59,14 +59,34 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
         && tensors.windows(2).all(|w| w[0].dtype() == w[1].dtype())
 }
 
-/// Counts one kernel run on this thread (called by each kernel's forward).
-pub(crate) fn count_call() {
-    CALLS.with(|c| c.set(c.get() + 1));
+/// Counts one run of the kernel named `kernel` on this thread (called by
+/// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"loss"`,
+/// `"update"`, ...
+pub(crate) fn count_call(kernel: &'static str) {
+    CALLS.with(|c| {
+        let mut c = c.borrow_mut();
+        match c.iter_mut().find(|(k, _)| *k == kernel) {
+            Some((_, n)) => *n += 1,
+            None => c.push((kernel, 1)),
+        }
+    });
 }
 
-/// How many kernel forwards ran on this thread so far. For the test that
-/// proves the kernel path really runs; not part of the API.
+/// How many kernel forwards of any kind ran on this thread so far. For the
+/// tests that prove the kernel path really runs; not part of the API.
 #[doc(hidden)]
 pub fn kernel_calls() -> u64 {
-    CALLS.with(|c| c.get())
+    CALLS.with(|c| c.borrow().iter().map(|(_, n)| n).sum())
+}
+
+/// How many runs of the kernel named `kernel` (see `count_call`'s list) this
+/// thread made so far. Not part of the API.
+#[doc(hidden)]
+pub fn kernel_calls_of(kernel: &str) -> u64 {
+    CALLS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == kernel)
+            .map_or(0, |(_, n)| *n)
+    })
 }

@@ -5,7 +5,6 @@
 //! are added in the same order every run: the same bits on the same machine.
 
 use std::ops::Range;
-use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
@@ -19,16 +18,12 @@ pub(crate) const PARALLEL_WORK: usize = 1 << 21;
 /// weighs work in: a product does about 16 flops in the time of one visit.
 pub(crate) const ELEMENT_WORK: usize = 16;
 
-/// The worker threads available: `RAYON_NUM_THREADS` if set, else the cores (read once).
+/// The worker threads available: those of the rayon pool this runs in
+/// (`RAYON_NUM_THREADS`, else the cores, for the global pool; a pool's own
+/// size inside `ThreadPool::install`, which is how tests force two workers
+/// on a one-core machine).
 pub(crate) fn max_threads() -> usize {
-    static THREADS: OnceLock<usize> = OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::env::var("RAYON_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-    })
+    rayon::current_num_threads().max(1)
 }
 
 /// `0..n` cut into contiguous parts: one part when `work` is small, else one

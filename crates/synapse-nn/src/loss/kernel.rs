@@ -64,7 +64,7 @@ fn log_sum_exp<T: Real>(o: &View<T>, i: usize) -> (f64, f64) {
 }
 
 fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<f64> {
-    crate::kernel::count_call();
+    crate::kernel::count_call("loss");
     check_target(loss, &o, &t)?;
     let n = (o.rows() * o.cols()) as f64;
     let mut total = 0.0f64;

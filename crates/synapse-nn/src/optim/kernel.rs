@@ -131,7 +131,7 @@ impl InplaceOp3 for Update {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<()> {
-        crate::kernel::count_call();
+        crate::kernel::count_call("update");
         let n = l1.shape().elem_count();
         for l in [l1, l2, l3] {
             if !l.is_contiguous() || l.shape().elem_count() != n {

@@ -2,14 +2,28 @@
 //! kind, in f32 and f64, in training and evaluation: outputs and gradients
 //! (of the parameters and of the input). The linear cases are large enough
 //! (products of 2^26 flops) to take the multi-threaded product branch of
-//! `kernel/gemm.rs`. A second test proves that the kernel path really runs
-//! kernels and the plain path none.
+//! `kernel/gemm.rs`, and every comparison runs on a pool of two workers
+//! ([`two_workers`]), so the threaded branches run even on a one-core
+//! machine. Other tests prove, kernel by kernel with the per-kernel counts,
+//! that the kernel path really runs each kernel and the plain path none, and
+//! that a threaded run gives the same bits twice.
 
 use candle_core::{DType, Device, Tensor, Var};
 use synapse_nn::{
-    kernel_calls, with_fused_ops, ArchSpec, ElementKind, Init, Loss, Mode, Mt19937, Optimizer,
-    Sequential, Sgd, SgdConfig,
+    kernel_calls, kernel_calls_of, with_fused_ops, Adam, AdamConfig, ArchSpec, ElementKind, Init,
+    Loss, Mode, Mt19937, Optimizer, Sequential, Sgd, SgdConfig,
 };
+
+/// Runs `f` on a pool of exactly two workers: the kernels split their work
+/// over the pool they run in, so the threaded branches run whatever the
+/// number of cores.
+fn two_workers<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a pool of two threads");
+    pool.install(f)
+}
 
 /// A stack exercising `kind` and the shape of its input batch. The match is
 /// exhaustive: a new kind does not compile until it has a case here.
@@ -92,6 +106,10 @@ fn flat(t: &Tensor) -> Vec<f64> {
 
 #[test]
 fn every_element_kind_agrees_on_both_paths() {
+    two_workers(every_element_kind_agrees);
+}
+
+fn every_element_kind_agrees() {
     for kind in ElementKind::ALL {
         let (text, shape) = sample(kind);
         let spec: ArchSpec = text.parse().unwrap();
@@ -131,6 +149,10 @@ fn every_element_kind_agrees_on_both_paths() {
 /// strided padded conv without bias and an overlapping average pool.
 #[test]
 fn a_threaded_cnn_agrees_on_both_paths() {
+    two_workers(a_threaded_cnn_agrees);
+}
+
+fn a_threaded_cnn_agrees() {
     // conv+relu+pool, conv+tanh+pool and conv+pool are one kernel each;
     // leaky_relu is not in the kernel, so there the pool runs on its own.
     let texts = [
@@ -161,51 +183,133 @@ fn a_threaded_cnn_agrees_on_both_paths() {
     }
 }
 
+/// The kernel runs of `f` on this thread, by kernel name, with kernels on
+/// or off.
+fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
+    const NAMES: [&str; 5] = ["dense", "conv2d", "pool2d", "loss", "update"];
+    let before: Vec<u64> = NAMES.iter().map(|n| kernel_calls_of(n)).collect();
+    let total = kernel_calls();
+    with_fused_ops(fused, f);
+    let counts: Vec<(&str, u64)> = NAMES
+        .iter()
+        .zip(before)
+        .map(|(n, b)| (*n, kernel_calls_of(n) - b))
+        .filter(|(_, c)| *c > 0)
+        .collect();
+    let named: u64 = counts.iter().map(|(_, c)| c).sum();
+    assert_eq!(kernel_calls() - total, named, "every kernel run has a name");
+    counts
+}
+
+/// Every kernel, by its own count: with kernels on each runs as often as the
+/// stack says, with them off none does.
 #[test]
-fn the_kernel_path_runs_kernels_and_the_plain_path_none() {
+fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
     let dev = Device::Cpu;
-    let spec: ArchSpec = "linear(4,3), sigmoid, linear(3,2)".parse().unwrap();
-    let x = Tensor::ones((5, 4), DType::F32, &dev).unwrap();
-    let y = Tensor::zeros((5, 2), DType::F32, &dev).unwrap();
-    for fused in [true, false] {
+    let step = |text: &str, shape: &[usize], outputs: usize, loss: Loss, adam: bool, fused| {
+        let spec: ArchSpec = text.parse().unwrap();
         let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &dev).unwrap();
-        let mut sgd = Sgd::new(net.parameters(), SgdConfig::default()).unwrap();
-        let before = kernel_calls();
-        with_fused_ops(fused, || {
+        let x = Tensor::ones(shape, DType::F32, &dev).unwrap();
+        let rows = shape[0];
+        let y = match loss {
+            Loss::CrossEntropy => Tensor::zeros(rows, DType::F32, &dev).unwrap(),
+            _ => Tensor::zeros((rows, outputs), DType::F32, &dev).unwrap(),
+        };
+        let mut opt: Box<dyn Optimizer> = if adam {
+            Box::new(Adam::new(net.parameters(), AdamConfig::default()).unwrap())
+        } else {
+            Box::new(Sgd::new(net.parameters(), SgdConfig::default()).unwrap())
+        };
+        calls(fused, || {
             let out = net.forward(&x, Mode::Eval).unwrap();
-            let loss = Loss::Mse.forward(&out, &y).unwrap();
-            sgd.step(&loss.backward().unwrap()).unwrap();
-        });
-        let calls = kernel_calls() - before;
-        // Two dense kernels, one loss kernel, one update per parameter (4).
-        let expected = if fused { 2 + 1 + 4 } else { 0 };
-        assert_eq!(calls, expected, "kernels on: {fused}");
+            let loss = loss.forward(&out, &y).unwrap();
+            opt.step(&loss.backward().unwrap()).unwrap();
+        })
+    };
+    let mlp = "linear(4,3), sigmoid, linear(3,2)";
+    // Two dense kernels, one loss, one SGD update per parameter (4).
+    assert_eq!(
+        step(mlp, &[5, 4], 2, Loss::Mse, false, true),
+        [("dense", 2), ("loss", 1), ("update", 4)]
+    );
+    // Adam: three updates per parameter (first and second moment, parameter).
+    assert_eq!(
+        step(mlp, &[5, 4], 2, Loss::Mse, true, true),
+        [("dense", 2), ("loss", 1), ("update", 12)]
+    );
+    // Every loss with a kernel runs it; bce has none.
+    for loss in [Loss::Sse, Loss::Mse, Loss::BceLogits, Loss::CrossEntropy] {
+        let counts = step(mlp, &[5, 4], 2, loss, false, true);
+        assert!(counts.contains(&("loss", 1)), "{loss}: {counts:?}");
     }
-    // A CNN.
-    let cnn: ArchSpec = "conv2d(1,2,3), relu, maxpool2d(2), flatten, linear(8,2)"
-        .parse()
-        .unwrap();
-    let images = Tensor::ones((5, 1, 6, 6), DType::F32, &dev).unwrap();
-    for fused in [true, false] {
-        let net = Sequential::init(&cnn, Init::Torch, 1, DType::F32, &dev).unwrap();
-        let mut sgd = Sgd::new(net.parameters(), SgdConfig::default()).unwrap();
-        let before = kernel_calls();
-        with_fused_ops(fused, || {
-            let out = net.forward(&images, Mode::Eval).unwrap();
-            let loss = Loss::Mse.forward(&out, &y).unwrap();
-            sgd.step(&loss.backward().unwrap()).unwrap();
-        });
-        let calls = kernel_calls() - before;
-        // conv+relu+pool (one kernel), dense, loss, four updates.
-        let expected = if fused { 1 + 1 + 1 + 4 } else { 0 };
-        assert_eq!(calls, expected, "CNN, kernels on: {fused}");
+    let counts = step(
+        &format!("{mlp}, sigmoid"),
+        &[5, 4],
+        2,
+        Loss::Bce,
+        false,
+        true,
+    );
+    assert!(!counts.iter().any(|(n, _)| *n == "loss"), "bce: {counts:?}");
+    // conv + relu + pool as one kernel; a pool after leaky_relu (which the
+    // conv kernel does not apply) runs the pool kernel on its own.
+    let cnn = "conv2d(1,2,3), relu, maxpool2d(2), flatten, linear(8,2)";
+    assert_eq!(
+        step(cnn, &[5, 1, 6, 6], 2, Loss::Mse, false, true),
+        [("dense", 1), ("conv2d", 1), ("loss", 1), ("update", 4)]
+    );
+    let apart = "conv2d(1,2,3), leaky_relu(0.1), avgpool2d(2), flatten, linear(8,2)";
+    assert_eq!(
+        step(apart, &[5, 1, 6, 6], 2, Loss::Mse, false, true),
+        [
+            ("dense", 1),
+            ("conv2d", 1),
+            ("pool2d", 1),
+            ("loss", 1),
+            ("update", 4)
+        ]
+    );
+    // With kernels off, none runs, whatever the stack.
+    for (text, shape) in [
+        (mlp, &[5, 4][..]),
+        (cnn, &[5, 1, 6, 6]),
+        (apart, &[5, 1, 6, 6]),
+    ] {
+        for adam in [false, true] {
+            assert_eq!(step(text, shape, 2, Loss::Mse, adam, false), [], "{text}");
+        }
     }
     // f16 has no kernel: the plain path runs even with kernels on.
+    let spec: ArchSpec = mlp.parse().unwrap();
     let net = Sequential::init(&spec, Init::Torch, 1, DType::F16, &dev).unwrap();
-    let before = kernel_calls();
-    net.forward(&x.to_dtype(DType::F16).unwrap(), Mode::Eval)
-        .unwrap();
-    assert_eq!(kernel_calls(), before);
+    let x = Tensor::ones((5, 4), DType::F16, &dev).unwrap();
+    let counts = calls(true, || {
+        net.forward(&x, Mode::Eval).unwrap();
+    });
+    assert_eq!(counts, []);
+}
+
+/// The threaded branches (products above the threshold, images over
+/// workers) give the same bits on every run: their parts are fixed, not
+/// scheduled. Run on two workers, several times.
+#[test]
+fn threaded_kernels_give_the_same_bits_every_run() {
+    two_workers(|| {
+        let spec: ArchSpec = "linear(256,256), tanh, linear(256,10)".parse().unwrap();
+        for dtype in [DType::F32, DType::F64] {
+            let net = Sequential::init(&spec, Init::Torch, 5, dtype, &Device::Cpu).unwrap();
+            let values: Vec<f64> = (0..512 * 256).map(|i| (0.37 * i as f64).sin()).collect();
+            let x = Tensor::from_vec(values, (512, 256), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let x = Var::from_tensor(&x).unwrap();
+            let first = run(&net, &x, true, true);
+            for _ in 0..3 {
+                assert_eq!(run(&net, &x, true, true), first, "{dtype:?}");
+            }
+        }
+    });
 }
 
 /// Ties in a max-pool window: both paths send the gradient to the first

@@ -193,7 +193,7 @@ impl Conv {
         w: (&CpuStorage, &Layout),
         bias: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
-        crate::kernel::count_call();
+        crate::kernel::count_call("conv2d");
         let (b, o, g) = Geometry::of(x.1.dims(), w.1.dims(), self.stride, self.padding)?;
         let (xs, ws) = (
             contiguous::<T>(x.0, x.1, "conv2d kernel: x")?,

@@ -22,7 +22,7 @@ fn forward<T: Real>(
     w: View<T>,
     b: Option<View<T>>,
 ) -> Result<(CpuStorage, Shape)> {
-    crate::kernel::count_call();
+    crate::kernel::count_call("dense");
     let (batch, out) = (x.rows(), w.rows());
     if x.cols() != w.cols() || b.is_some_and(|b| b.cols() != out) {
         candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols(), w.cols());

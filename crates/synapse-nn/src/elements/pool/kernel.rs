@@ -225,7 +225,7 @@ impl CustomOp1 for PoolOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         fn run<T: Real>(op: &PoolOp, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-            crate::kernel::count_call();
+            crate::kernel::count_call("pool2d");
             let (planes, p) = Pool::of(op.kind, op.k, op.s, l.dims())?;
             let x = contiguous::<T>(s, l, "pool kernel: x")?;
             let y = p.forward(x, planes);
