@@ -51,8 +51,15 @@ pub fn to_reference(net: &Sequential) -> Result<RefNetwork> {
 }
 
 pub fn assert_agree(net: &Sequential, reference: &RefNetwork, context: &str) -> Result<()> {
-    for ((name, var), expected) in net.parameters().iter().zip(reference.parameters()) {
+    let (params, expected_all) = (net.parameters(), reference.parameters());
+    assert_eq!(
+        params.len(),
+        expected_all.len(),
+        "{context}: parameter count"
+    );
+    for ((name, var), expected) in params.iter().zip(expected_all) {
         let got = var.flatten_all()?.to_vec1::<f64>()?;
+        assert_eq!(got.len(), expected.len(), "{context}, {name}: sizes");
         let scale = expected
             .iter()
             .fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));

@@ -1,4 +1,4 @@
-//! Property tests (proptest, 48 cases each, kept fast for CI):
+//! Property tests (proptest, 48 cases each from a fixed seed, kept fast for CI):
 //! random stacks and data.
 //! - autodiff equals the hand-coded reference, step after step;
 //! - save -> load of a model file is the identity, bit for bit;
@@ -57,9 +57,13 @@ fn spec(any_activation: bool) -> impl Strategy<Value = ArchSpec> {
     })
 }
 
+/// 48 cases from a fixed seed: the same cases on every run and machine (a
+/// failure is reproducible; a new seed is a deliberate change). Cases that
+/// once failed are replayed first from `properties.proptest-regressions`.
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 48,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_0f_5a9a95e),
         ..ProptestConfig::default()
     }
 }
@@ -110,7 +114,9 @@ proptest! {
         prop_assert_eq!(back.net.dtype(), dtype);
         prop_assert_eq!(&back.labels, &model.labels);
         prop_assert_eq!(&back.normalize, &model.normalize);
-        for ((n1, a), (n2, b)) in net.snapshot().unwrap().iter().zip(back.net.snapshot().unwrap()) {
+        let (ours, theirs) = (net.snapshot().unwrap(), back.net.snapshot().unwrap());
+        prop_assert_eq!(ours.len(), theirs.len());
+        for ((n1, a), (n2, b)) in ours.iter().zip(theirs) {
             prop_assert_eq!(n1, &n2);
             let (a, b) = (a.to_dtype(DType::F64).unwrap().flatten_all().unwrap(), b.to_dtype(DType::F64).unwrap().flatten_all().unwrap());
             let bits = |t: &Tensor| t.to_vec1::<f64>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();

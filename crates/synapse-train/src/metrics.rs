@@ -5,14 +5,17 @@
 //! | `cross-entropy` | `accuracy`: share of rows whose arg-max is the class; macro `precision`, `recall`, `f1` |
 //! | `bce` | the same over every element, the class being `out >= 0.5` against `y >= 0.5` |
 //! | `bce-logits` | the same with `out >= 0` |
-//! | `sse`, `mse` | `mse = mean (out - y)^2`, `mae = mean abs(out - y)`, `rmse = sqrt(mse)`, `r2` |
+//! | `sse`, `mse` | `mse = mean (out - y)^2`, `mae = mean abs(out - y)`, `rmse`, `r2` |
 //!
 //! Macro averages follow scikit-learn's `average="macro"`: over the classes
 //! that occur among the targets or the predictions, with a class's precision
 //! (recall) 0 when it was never predicted (never true), and its
 //! `f1 = 2 tp / (2 tp + fp + fn)`. `r2 = 1 - SS_res / SS_tot` per output column,
 //! averaged over the columns; a constant column scores 1 when predicted
-//! exactly, else 0 (scikit-learn's `r2_score`).
+//! exactly, else 0 (scikit-learn's `r2_score`). `rmse` is each column's
+//! `sqrt(mean (out - y)^2)` averaged over the columns (scikit-learn's
+//! `root_mean_squared_error`; `sqrt(mse)` with one output column). `mse` and
+//! `mae` over every element equal scikit-learn's column averages.
 
 use candle_core::{DType, Tensor};
 use serde::{Deserialize, Serialize};
@@ -75,7 +78,7 @@ impl Metrics {
             / n;
         m.mse = Some(mse);
         m.mae = Some(o.iter().zip(&y).map(|(a, b)| (a - b).abs()).sum::<f64>() / n);
-        m.rmse = Some(mse.sqrt());
+        m.rmse = Some(rmse(&o, &y, k.max(1)));
         m.r2 = Some(r2(&o, &y, k.max(1)));
         Ok(m)
     }
@@ -184,6 +187,19 @@ fn classes_of(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Option<Classi
         }
         Loss::Sse | Loss::Mse => None,
     })
+}
+
+/// Mean over output columns of each column's root mean squared error.
+fn rmse(out: &[f64], y: &[f64], k: usize) -> f64 {
+    let rows = (y.len() / k).max(1) as f64;
+    let column = |j: usize| {
+        let ss: f64 = (j..y.len())
+            .step_by(k)
+            .map(|i| (y[i] - out[i]).powi(2))
+            .sum();
+        (ss / rows).sqrt()
+    };
+    (0..k).map(column).sum::<f64>() / k as f64
 }
 
 /// Mean over output columns of `1 - SS_res / SS_tot`.

@@ -1,28 +1,39 @@
 //! Metrics against scikit-learn (1.x), computed independently from the same
-//! outputs and targets by this script:
+//! outputs and targets by this script (every call as written, every figure
+//! printed with `repr`):
 //!
 //! ```python
 //! import numpy as np
 //! from sklearn.metrics import (accuracy_score, precision_score, recall_score, f1_score,
-//!     confusion_matrix, mean_squared_error, mean_absolute_error, r2_score)
+//!     confusion_matrix, mean_squared_error, mean_absolute_error, root_mean_squared_error,
+//!     r2_score)
+//! # Cross-entropy: the class is the arg-max of the logits.
 //! logits = np.array([[2.0,1.0,0.1,-1.0],[0.5,2.5,0.2,0.0],[0.1,0.2,3.0,0.0],[1.5,1.4,0.0,0.0],
 //!     [0.0,0.1,0.2,2.0],[3.0,0.0,0.0,0.0],[0.0,0.0,1.0,0.5],[0.2,0.1,0.0,-0.5],[0.0,1.0,0.9,0.0],
 //!     [1.0,0.0,2.0,0.0]])
 //! y = np.array([0,1,2,1,2,0,2,1,1,0]); pred = logits.argmax(1)
-//! print(accuracy_score(y, pred))                                    # 0.6
-//! for f in (precision_score, recall_score, f1_score):
-//!     print(f(y, pred, average='macro', zero_division=0))           # 0.5416666666666666
-//!                                                                   # 0.45833333333333326
-//!                                                                   # 0.47619047619047616
+//! print(repr(accuracy_score(y, pred)))                                      # 0.6
+//! print(repr(precision_score(y, pred, average='macro', zero_division=0)))   # 0.5416666666666666
+//! print(repr(recall_score(y, pred, average='macro', zero_division=0)))      # 0.45833333333333326
+//! print(repr(f1_score(y, pred, average='macro', zero_division=0)))          # 0.47619047619047616
 //! print(confusion_matrix(y, pred, labels=[0,1,2,3]).tolist())
 //! # [[2, 0, 1, 0], [2, 2, 0, 0], [0, 0, 2, 1], [0, 0, 0, 0]]
+//! # bce-logits: the class is `o >= 0` against `t >= 0.5`.
 //! o = np.array([0.3,-1.2,2.0,-0.1,0.0,1.1,-0.4,0.8]); t = np.array([1,0,1,1,0,0,0,1.0])
-//! pb, tb = (o >= 0).astype(int), (t >= 0.5).astype(int)             # bce-logits: threshold 0
-//! # accuracy 0.625, precision 0.6333333333333333, recall 0.625, f1 0.6190476190476191
+//! pb, tb = (o >= 0).astype(int), (t >= 0.5).astype(int)
+//! print(repr(accuracy_score(tb, pb)))                                       # 0.625
+//! print(repr(precision_score(tb, pb, average='macro', zero_division=0)))    # 0.6333333333333333
+//! print(repr(recall_score(tb, pb, average='macro', zero_division=0)))       # 0.625
+//! print(repr(f1_score(tb, pb, average='macro', zero_division=0)))           # 0.6190476190476191
+//! # Regression, two output columns (multioutput='uniform_average', the default).
 //! out = np.array([[1.0,2.0],[2.5,0.0],[3.0,-1.0],[0.5,4.0],[2.0,2.0]])
 //! yt = np.array([[1.2,2.5],[2.0,0.5],[2.9,-2.0],[1.0,3.0],[2.0,1.0]])
-//! # mse 0.40499999999999997, mae 0.53, rmse sqrt(mse) 0.6363961030678927,
-//! # r2_score (uniform average of the columns) 0.7669044665012407
+//! print(repr(mean_squared_error(yt, out)))                                  # 0.40499999999999997
+//! print(repr(mean_absolute_error(yt, out)))                                 # 0.53
+//! print(repr(root_mean_squared_error(yt, out)))                             # 0.5841612527848078
+//! print(repr(r2_score(yt, out)))                                            # 0.7669044665012407
+//! # One output column: rmse is sqrt(mse).
+//! print(repr(root_mean_squared_error(yt[:, :1], out[:, :1])))               # 0.33166247903554
 //! ```
 
 use candle_core::{Device, Tensor};
@@ -118,8 +129,11 @@ fn regression_figures_match_scikit_learn() {
     let m = Metrics::compute(Loss::Mse, &out, &y).unwrap();
     close(m.mse, 0.40499999999999997);
     close(m.mae, 0.53);
-    close(m.rmse, 0.6363961030678927);
+    close(m.rmse, 0.5841612527848078);
     close(m.r2, 0.7669044665012407);
     close(Some(m.loss), 0.40499999999999997);
     assert_eq!(m.accuracy, None);
+    let first = |t: &Tensor| t.narrow(1, 0, 1).unwrap();
+    let one = Metrics::compute(Loss::Mse, &first(&out), &first(&y)).unwrap();
+    close(one.rmse, 0.33166247903554);
 }
