@@ -7,13 +7,14 @@
 use crate::common::{assert_agree, to_reference, TOL};
 use anyhow::Result;
 use synapse::nn::{
-    Activation, ArchSpec, ElementSpec, Init, Loss, Mode, Mt19937, Optimizer, Sequential, Sgd,
-    SgdConfig,
+    Activation, ArchSpec, ElementSpec, Init, LinearSpec, Loss, Mode, Mt19937, Optimizer, PoolKind,
+    Reduce, RowShape, Sequential, Sgd, SgdConfig,
 };
 use synapse::prelude::{DType, Device, Tensor};
 use synapse::reference::{
-    Array, ArticleNeuron, Matrix, RefActivation, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,
-    RefDropout, RefElement, RefLayerNorm, RefLoss, RefMaxPool2d, RefMode, RefReshape, RefStack,
+    Array, ArticleNeuron, Matrix, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm,
+    RefConv2d, RefDense, RefDropout, RefElement, RefEmbedding, RefGru, RefLayerNorm, RefLoss,
+    RefLstm, RefMaxPool2d, RefMode, RefPositional, RefReshape, RefResidual, RefSeqReduce, RefStack,
 };
 
 #[test]
@@ -65,11 +66,11 @@ fn random_spec(rng: &mut Mt19937) -> ArchSpec {
     let mut elements = Vec::new();
     for _ in 0..depth {
         let output = 1 + rng.interval(15) as usize;
-        elements.push(ElementSpec::Linear {
+        elements.push(ElementSpec::Linear(LinearSpec {
             input: width,
             output,
             bias: rng.interval(1) == 1,
-        });
+        }));
         let act = [
             Activation::Sigmoid,
             Activation::Tanh,
@@ -142,7 +143,7 @@ fn random_stacks() -> Result<()> {
             )?;
         }
         seen.extend(spec.elements().iter().map(|e| match e {
-            ElementSpec::Linear { bias, .. } => format!("linear bias={bias}"),
+            ElementSpec::Linear(l) => format!("linear bias={}", l.bias),
             ElementSpec::Activation(a) => a.to_string(),
             other => other.to_string(),
         }));
@@ -162,12 +163,15 @@ fn random_stacks() -> Result<()> {
 }
 
 /// A random stack with the layers beyond dense ones, drawn from `rng`, and the
-/// shape of its input rows: either images (sometimes given flat, behind a
+/// shape of its input rows: images (sometimes given flat, behind a
 /// `reshape`) through one to three blocks of conv2d, maybe batchnorm2d, an
-/// activation and maybe a pool, then flatten and linear; or flat rows through
-/// linear, a norm, an activation, dropout and linear. Activations include
-/// `leaky_relu` and `softmax`.
+/// activation and maybe a pool, then flatten and linear; flat rows through
+/// linear, a norm, an activation, dropout and linear; or sequences
+/// ([`random_sequence_spec`]). Activations include `leaky_relu` and `softmax`.
 fn random_layer_spec(rng: &mut Mt19937) -> (ArchSpec, Vec<usize>) {
+    if rng.interval(2) == 0 {
+        return random_sequence_spec(rng);
+    }
     let act = [
         "relu",
         "tanh",
@@ -270,9 +274,104 @@ fn random_layer_spec(rng: &mut Mt19937) -> (ArchSpec, Vec<usize>) {
     }
 }
 
+/// A random sequence stack and its input row: ids `[T]` into `embedding`, or
+/// floats `[T, F]` into `lstm`, `gru`, `attention` or `linear`; then two to
+/// four blocks among `positional`, residual blocks (layernorm and attention,
+/// or a feed-forward with gelu and sometimes a block nested inside), `lstm`,
+/// `gru`, `layernorm`, `dropout` and activations; then `last`, `seqmean` or
+/// nothing (one output per position) and a `linear`.
+fn random_sequence_spec(rng: &mut Mt19937) -> (ArchSpec, Vec<usize>) {
+    let pick = |rng: &mut Mt19937, n: u32| rng.interval(n - 1) as usize;
+    let t = 2 + pick(rng, 4);
+    let heads = 1 + pick(rng, 2);
+    let d = heads * (1 + pick(rng, 3));
+    let mut parts: Vec<String> = Vec::new();
+    let row = match pick(rng, 5) {
+        0 | 1 => {
+            parts.push(format!("embedding({},{d})", 3 + pick(rng, 6)));
+            vec![t]
+        }
+        2 => {
+            let f = 1 + pick(rng, 4);
+            parts.push(format!("lstm({f},{d})"));
+            vec![t, f]
+        }
+        3 => {
+            let f = 1 + pick(rng, 4);
+            parts.push(format!("gru({f},{d})"));
+            vec![t, f]
+        }
+        _ => {
+            parts.push(format!("attention({d},{heads},causal=true)"));
+            vec![t, d]
+        }
+    };
+    let act = [
+        "relu",
+        "tanh",
+        "sigmoid",
+        "gelu",
+        "leaky_relu(0.2)",
+        "identity",
+    ];
+    for _ in 0..2 + pick(rng, 3) {
+        parts.push(match pick(rng, 8) {
+            0 => format!("positional({},{d})", t + pick(rng, 3)),
+            1 => format!(
+                "residual(layernorm({d}), attention({d},{heads}{}))",
+                if rng.interval(1) == 0 {
+                    ",causal=true"
+                } else {
+                    ""
+                }
+            ),
+            2 => {
+                let h = 2 + pick(rng, 6);
+                let nested = if rng.interval(1) == 0 {
+                    format!(", residual(linear({d},{d}), {})", act[pick(rng, 6)])
+                } else {
+                    String::new()
+                };
+                format!(
+                    "residual(linear({d},{h}), {}, linear({h},{d}){nested})",
+                    act[pick(rng, 6)]
+                )
+            }
+            3 => format!("lstm({d},{d})"),
+            4 => format!("gru({d},{d})"),
+            5 => format!("layernorm({d})"),
+            6 => "dropout(0.3)".into(),
+            _ => act[pick(rng, 6)].into(),
+        });
+    }
+    match pick(rng, 3) {
+        0 => parts.push("last".into()),
+        1 => parts.push("seqmean".into()),
+        _ => {}
+    }
+    parts.push(format!("linear({d},{})", 1 + pick(rng, 3)));
+    (
+        parts.join(", ").parse().expect("sequence stacks parse"),
+        row,
+    )
+}
+
 /// The reference stack with the same state as `net`; dropout masks come later.
 fn to_ref_stack(net: &Sequential) -> Result<RefStack> {
     let state: std::collections::HashMap<String, Tensor> = net.state().into_iter().collect();
+    Ok(RefStack::new(to_ref_elements(
+        net.spec().elements(),
+        "",
+        &state,
+    )?))
+}
+
+/// The reference elements of `elements`, whose state is named `{prefix}{i}.*`.
+fn to_ref_elements(
+    elements: &[ElementSpec],
+    prefix: &str,
+    state: &std::collections::HashMap<String, Tensor>,
+) -> Result<Vec<RefElement>> {
     let get = |name: String| -> Result<Array> {
         let t = &state[&name];
         Ok(Array::new(
@@ -280,14 +379,14 @@ fn to_ref_stack(net: &Sequential) -> Result<RefStack> {
             t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?,
         ))
     };
-    let mut elements = Vec::new();
-    for (i, e) in net.spec().elements().iter().enumerate() {
-        let opt = |present: bool, name: String| present.then(|| get(name)).transpose();
-        elements.push(match e {
-            ElementSpec::Linear { bias, .. } => RefElement::Dense(RefDense::new(
-                get(format!("{i}.weight"))?,
-                opt(*bias, format!("{i}.bias"))?,
-            )),
+    let mut out = Vec::new();
+    for (i, e) in elements.iter().enumerate() {
+        let at = |name: &str| get(format!("{prefix}{i}.{name}"));
+        let opt = |present: bool, name: &str| present.then(|| at(name)).transpose();
+        out.push(match e {
+            ElementSpec::Linear(l) => {
+                RefElement::Dense(RefDense::new(at("weight")?, opt(l.bias, "bias")?))
+            }
             ElementSpec::Activation(a) => RefElement::Activation(match a {
                 Activation::Sigmoid => RefActivation::Sigmoid,
                 Activation::Tanh => RefActivation::Tanh,
@@ -295,66 +394,88 @@ fn to_ref_stack(net: &Sequential) -> Result<RefStack> {
                 Activation::Identity => RefActivation::Identity,
                 Activation::Softmax => RefActivation::Softmax,
                 Activation::LeakyRelu(slope) => RefActivation::LeakyRelu(*slope),
+                Activation::Gelu => RefActivation::Gelu,
             }),
-            ElementSpec::Dropout(p) => RefElement::Dropout(RefDropout::new(*p)),
-            ElementSpec::BatchNorm {
-                features: n,
-                eps,
-                momentum,
+            ElementSpec::Dropout(d) => RefElement::Dropout(RefDropout::new(d.p())),
+            ElementSpec::BatchNorm(b) => {
+                let mut r = RefBatchNorm::new(b.features);
+                r.weight = at("weight")?;
+                r.bias = at("bias")?;
+                r.running_mean = at("running_mean")?;
+                r.running_var = at("running_var")?;
+                r.num_batches_tracked =
+                    state[&format!("{prefix}{i}.num_batches_tracked")].to_scalar::<i64>()? as u64;
+                (r.eps, r.momentum) = (b.eps, b.momentum);
+                RefElement::BatchNorm(r)
             }
-            | ElementSpec::BatchNorm2d {
-                channels: n,
-                eps,
-                momentum,
-            } => {
-                let mut b = RefBatchNorm::new(*n);
-                b.weight = get(format!("{i}.weight"))?;
-                b.bias = get(format!("{i}.bias"))?;
-                b.running_mean = get(format!("{i}.running_mean"))?;
-                b.running_var = get(format!("{i}.running_var"))?;
-                b.num_batches_tracked =
-                    state[&format!("{i}.num_batches_tracked")].to_scalar::<i64>()? as u64;
-                (b.eps, b.momentum) = (*eps, *momentum);
-                RefElement::BatchNorm(b)
+            ElementSpec::LayerNorm(l) => {
+                let mut r = RefLayerNorm::new(l.features);
+                r.weight = at("weight")?;
+                r.bias = at("bias")?;
+                r.eps = l.eps;
+                RefElement::LayerNorm(r)
             }
-            ElementSpec::LayerNorm { features, eps } => {
-                let mut l = RefLayerNorm::new(*features);
-                l.weight = get(format!("{i}.weight"))?;
-                l.bias = get(format!("{i}.bias"))?;
-                l.eps = *eps;
-                RefElement::LayerNorm(l)
+            ElementSpec::Reshape(r) => {
+                RefElement::Reshape(RefReshape::Unflatten(r.dims().to_vec()))
             }
-            ElementSpec::Reshape(dims) => RefElement::Reshape(RefReshape::Unflatten(dims.clone())),
-            ElementSpec::Flatten => RefElement::Reshape(RefReshape::Flatten),
-            ElementSpec::Conv2d {
-                stride,
-                padding,
-                bias,
-                ..
-            } => RefElement::Conv2d(RefConv2d::new(
-                get(format!("{i}.weight"))?,
-                opt(*bias, format!("{i}.bias"))?,
-                *stride,
-                *padding,
+            ElementSpec::Flatten(_) => RefElement::Reshape(RefReshape::Flatten),
+            ElementSpec::Conv2d(c) => RefElement::Conv2d(RefConv2d::new(
+                at("weight")?,
+                opt(c.bias, "bias")?,
+                c.stride,
+                c.padding,
             )),
-            ElementSpec::MaxPool2d { kernel, stride } => {
-                let mut p = RefMaxPool2d::new(*kernel);
-                p.stride = *stride;
-                RefElement::MaxPool2d(p)
-            }
-            ElementSpec::AvgPool2d { kernel, stride } => {
-                let mut p = RefAvgPool2d::new(*kernel);
-                p.stride = *stride;
-                RefElement::AvgPool2d(p)
-            }
+            ElementSpec::Pool2d(p) => match p.kind() {
+                PoolKind::Max => {
+                    let mut r = RefMaxPool2d::new(p.kernel());
+                    r.stride = p.stride();
+                    RefElement::MaxPool2d(r)
+                }
+                PoolKind::Avg => {
+                    let mut r = RefAvgPool2d::new(p.kernel());
+                    r.stride = p.stride();
+                    RefElement::AvgPool2d(r)
+                }
+            },
+            ElementSpec::Embedding(_) => RefElement::Embedding(RefEmbedding::new(at("weight")?)),
+            ElementSpec::Positional(_) => RefElement::Positional(RefPositional::new(at("weight")?)),
+            ElementSpec::Lstm(_) => RefElement::Lstm(RefLstm::new(
+                at("weight_ih_l0")?,
+                at("weight_hh_l0")?,
+                at("bias_ih_l0")?,
+                at("bias_hh_l0")?,
+            )),
+            ElementSpec::Gru(_) => RefElement::Gru(RefGru::new(
+                at("weight_ih_l0")?,
+                at("weight_hh_l0")?,
+                at("bias_ih_l0")?,
+                at("bias_hh_l0")?,
+            )),
+            ElementSpec::Attention(a) => RefElement::Attention(RefAttention::new(
+                at("in_proj_weight")?,
+                at("in_proj_bias")?,
+                at("out_proj.weight")?,
+                at("out_proj.bias")?,
+                a.heads,
+                a.causal,
+            )),
+            ElementSpec::Sequence(r) => RefElement::SeqReduce(match r {
+                Reduce::Last => RefSeqReduce::Last,
+                Reduce::Mean => RefSeqReduce::Mean,
+            }),
+            ElementSpec::Residual(r) => RefElement::Residual(RefResidual::new(to_ref_elements(
+                &r.elements,
+                &format!("{prefix}{i}."),
+                state,
+            )?)),
         });
     }
-    Ok(RefStack::new(elements))
+    Ok(out)
 }
 
 /// Gives each reference dropout the mask our dropout draws from `rng` for a
 /// batch of `rows` (the documented order: one `random_sample` per value of
-/// its input, element after element, kept when `u >= p`).
+/// its input, element after element, into blocks, kept when `u >= p`).
 fn set_masks(
     reference: &mut RefStack,
     spec: &ArchSpec,
@@ -363,23 +484,39 @@ fn set_masks(
     rng: &Mt19937,
 ) {
     let mut rng = rng.clone();
-    let shapes = spec
-        .shapes_for(&synapse::nn::RowShape::known(input))
-        .expect("shapes");
-    for (i, e) in reference.elements.iter_mut().enumerate() {
-        if let RefElement::Dropout(d) = e {
-            let row = if i == 0 {
-                input.to_vec()
-            } else {
-                shapes[i - 1].concrete().expect("known")
-            };
-            let n = rows * row.iter().product::<usize>();
-            let mask: Vec<f64> = (0..n)
-                .map(|_| f64::from(u8::from(rng.random_sample() >= d.p)))
-                .collect();
-            let shape: Vec<usize> = std::iter::once(rows).chain(row).collect();
-            d.mask = Some(Array::new(shape, mask));
+    walk_masks(
+        &mut reference.elements,
+        spec.elements(),
+        RowShape::known(input),
+        rows,
+        &mut rng,
+    );
+}
+
+fn walk_masks(
+    elements: &mut [RefElement],
+    specs: &[ElementSpec],
+    mut input: RowShape,
+    rows: usize,
+    rng: &mut Mt19937,
+) {
+    for (e, spec) in elements.iter_mut().zip(specs) {
+        match (e, spec) {
+            (RefElement::Dropout(d), _) => {
+                let row = input.concrete().expect("known");
+                let n = rows * row.iter().product::<usize>();
+                let mask: Vec<f64> = (0..n)
+                    .map(|_| f64::from(u8::from(rng.random_sample() >= d.p)))
+                    .collect();
+                let shape: Vec<usize> = std::iter::once(rows).chain(row).collect();
+                d.mask = Some(Array::new(shape, mask));
+            }
+            (RefElement::Residual(r), ElementSpec::Residual(s)) => {
+                walk_masks(&mut r.elements, &s.elements, input.clone(), rows, rng);
+            }
+            _ => {}
         }
+        input = spec.output_shape(&input).expect("shapes");
     }
 }
 
@@ -413,19 +550,31 @@ fn layer_stack_agrees(seed: u32) -> Result<()> {
     let mut reference = to_ref_stack(&net)?;
     let rows = 2 + rng.interval(3) as usize;
     let n: usize = rows * row.iter().product::<usize>();
-    let x: Vec<f64> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
-    let out_width = spec.check_input(&row)?.iter().product::<usize>();
-    let y: Vec<f64> = (0..rows * out_width)
+    let x_shape: Vec<usize> = std::iter::once(rows).chain(row.iter().copied()).collect();
+    let (xa, xt) = match spec.elements().first() {
+        Some(ElementSpec::Embedding(e)) => {
+            let ids: Vec<u32> = (0..n).map(|_| rng.interval(e.vocab as u32 - 1)).collect();
+            let a = Array::new(x_shape.clone(), ids.iter().map(|&i| f64::from(i)).collect());
+            (a, Tensor::from_vec(ids, x_shape.clone(), &dev)?)
+        }
+        _ => {
+            let x: Vec<f64> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+            (
+                Array::new(x_shape.clone(), x.clone()),
+                Tensor::from_vec(x, x_shape.clone(), &dev)?,
+            )
+        }
+    };
+    let out_row = spec.check_input(&row)?;
+    let y_shape: Vec<usize> = std::iter::once(rows)
+        .chain(out_row.iter().copied())
+        .collect();
+    let y: Vec<f64> = (0..y_shape.iter().product::<usize>())
         .map(|_| rng.uniform(-1.0, 1.0))
         .collect();
-    let x_shape: Vec<usize> = std::iter::once(rows).chain(row.iter().copied()).collect();
-    let (xa, ya) = (
-        Array::new(x_shape.clone(), x.clone()),
-        Array::new(vec![rows, out_width], y.clone()),
-    );
-    let (xt, yt) = (
-        Tensor::from_vec(x, x_shape, &dev)?,
-        Tensor::from_vec(y, (rows, out_width), &dev)?,
+    let (ya, yt) = (
+        Array::new(y_shape.clone(), y.clone()),
+        Tensor::from_vec(y, y_shape, &dev)?,
     );
     let lr = 0.1;
     let mut sgd = Sgd::new(
@@ -493,9 +642,7 @@ fn the_random_stack_generator_draws_only_valid_stacks() {
         );
         let text = spec.to_string();
         seen.insert(format!("{} conv2d", text.matches("conv2d").count()));
-        for e in spec.elements() {
-            seen.insert(e.kind().name().to_string());
-        }
+        kinds(spec.elements(), 0, &mut seen);
     }
     // Every kind the generator knows is drawn, and one to three convolutions.
     for kind in [
@@ -518,7 +665,30 @@ fn the_random_stack_generator_draws_only_valid_stacks() {
         "1 conv2d",
         "2 conv2d",
         "3 conv2d",
+        "gelu",
+        "embedding",
+        "positional",
+        "lstm",
+        "gru",
+        "attention",
+        "last",
+        "seqmean",
+        "residual",
+        "residual in a residual",
     ] {
         assert!(seen.contains(kind), "{kind} never drawn: {seen:?}");
+    }
+}
+
+/// The kind names of `elements`, into blocks.
+fn kinds(elements: &[ElementSpec], depth: usize, seen: &mut std::collections::BTreeSet<String>) {
+    for e in elements {
+        seen.insert(e.kind().name().to_string());
+        if let ElementSpec::Residual(r) = e {
+            if depth > 0 {
+                seen.insert("residual in a residual".into());
+            }
+            kinds(&r.elements, depth + 1, seen);
+        }
     }
 }

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use anyhow::Result;
-use synapse::nn::{Activation, ElementSpec, Sequential};
+use synapse::nn::{Activation, ElementSpec, LinearSpec, Sequential};
 use synapse::reference::{Matrix, RefActivation, RefLayer, RefNetwork};
 
 /// Relative tolerance between autodiff and the reference, in f64.
@@ -16,11 +16,11 @@ pub fn to_reference(net: &Sequential) -> Result<RefNetwork> {
     let params = net.parameters();
     for (i, e) in net.spec().elements().iter().enumerate() {
         layers.push(match *e {
-            ElementSpec::Linear {
+            ElementSpec::Linear(LinearSpec {
                 input,
                 output,
                 bias,
-            } => {
+            }) => {
                 let get = |name: String| -> Result<Vec<f64>> {
                     let (_, v) = params
                         .iter()

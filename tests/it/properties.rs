@@ -45,11 +45,11 @@ fn spec(any_activation: bool) -> impl Strategy<Value = ArchSpec> {
         let mut width = input;
         let mut elements = Vec::new();
         for (output, bias, act) in layers {
-            elements.push(ElementSpec::Linear {
+            elements.push(ElementSpec::Linear(synapse::nn::LinearSpec {
                 input: width,
                 output,
                 bias,
-            });
+            }));
             elements.extend(act.map(ElementSpec::Activation));
             width = output;
         }
@@ -63,7 +63,7 @@ fn spec(any_activation: bool) -> impl Strategy<Value = ArchSpec> {
 fn config() -> ProptestConfig {
     ProptestConfig {
         cases: 48,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_0f_5a9a95e),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x0005_eed0_f5a9_a95e),
         ..ProptestConfig::default()
     }
 }

@@ -29,6 +29,15 @@ pub enum Error {
         /// The dims that arrived.
         got: Vec<usize>,
     },
+    /// Input values an element cannot take (an id outside its vocabulary,
+    /// a sequence longer than its positions): `{element}: {reason}`.
+    #[error("{element}: {reason}")]
+    Input {
+        /// The element, as written in a spec (`embedding(65,16)`).
+        element: String,
+        /// What is wrong, with the row and position.
+        reason: String,
+    },
     /// A tensor of the wrong dtype.
     #[error("dtype mismatch in {context}: expected {expected:?}, got {got:?}")]
     DType {
@@ -96,6 +105,14 @@ impl Error {
     pub fn config(name: &str, reason: impl Into<String>) -> Self {
         Error::Config {
             name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An [`Error::Input`] error.
+    pub fn input(element: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Input {
+            element: element.into(),
             reason: reason.into(),
         }
     }

@@ -1,34 +1,84 @@
-//! Initialisers (SPEC section 3), all drawn from our seeded [`Mt19937`].
+//! Initialisers (SPEC sections 3 and 10), all drawn from our seeded [`Mt19937`].
 //!
-//! | init | linear weight `[out, in]` | conv weight `[out, in, k, k]` | bias `[out]` |
+//! One generator seeded once walks the elements in stack order (into blocks
+//! too), each element drawing its parameters in state_dict order; buffers
+//! are not drawn. What each kind draws is in its own module; the rules:
+//!
+//! | init | a weight with fans `(fan_in, fan_out)` | a bias | embeddings, positions |
 //! | --- | --- | --- | --- |
-//! | `torch` | U(-b, b), `b = 1/sqrt(in)` (PyTorch's `nn.Linear`) | U(-b, b), `b = 1/sqrt(in k k)` | U(-b, b) |
-//! | `numpy-uniform` | `2*np.random.random((in, out)) - 1`, transposed | `2*np.random.random((out, in, k, k)) - 1`, as drawn | `2*np.random.random(out) - 1` |
-//! | `xavier` | U(-a, a), `a = sqrt(6/(fan_in + fan_out))` | same, `fan = in k k, out k k` | 0 |
-//! | `he` | U(-a, a), `a = sqrt(6/fan_in)` (Kaiming uniform, ReLU gain) | same | 0 |
+//! | `torch` | PyTorch's default of the module (`nn.Linear`: U(-b, b), `b = 1/sqrt(fan_in)`) | U(-b, b) of its layer | N(0, 1) |
+//! | `numpy-uniform` | `2*np.random.random(shape) - 1`, row-major (a linear weight drawn as `(in, out)` and transposed, the article's) | the same | the same |
+//! | `xavier` | U(-a, a), `a = sqrt(6/(fan_in + fan_out))` | 0 | like a weight |
+//! | `he` | U(-a, a), `a = sqrt(6/fan_in)` (Kaiming uniform, ReLU gain) | 0 | like a weight |
 //!
-//! Norm layers (`batchnorm*`, `layernorm`) start at weight 1 and bias 0 and
-//! draw nothing. One generator seeded once walks the elements in stack order,
-//! weight before bias, so `numpy-uniform` reproduces numpy's stream bit for
-//! bit. For the others weights are drawn row-major in their stored order.
+//! A 2-D weight `[rows, cols]` has `fan_in = cols`, `fan_out = rows`; a
+//! convolution's `IN*K*K` and `OUT*K*K`. Norm layers start at weight 1 and
+//! bias 0 and draw nothing. N(0, 1) is numpy's legacy `standard_normal`
+//! (the polar method, two uniforms per pair, the second value kept for the
+//! next draw), so `torch` embeddings equal `np.random.seed(s);
+//! np.random.standard_normal(shape)` for a stack that starts with one.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{ArchSpec, ElementSpec, Error, Mt19937, Result};
+use crate::elements::def::Emit;
+use crate::{ArchSpec, Error, Mt19937, Result};
 
 /// How a stack's parameters are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Init {
-    /// PyTorch's `nn.Linear` default.
+    /// PyTorch's defaults.
     #[default]
     Torch,
-    /// numpy's `2*np.random.random((in, out)) - 1`, the article's.
+    /// numpy's `2*np.random.random(shape) - 1`, the article's.
     NumpyUniform,
     /// Glorot uniform, zero biases.
     Xavier,
     /// Kaiming uniform for ReLU, zero biases.
     He,
+}
+
+/// The generator of one stack's draws: MT19937 and numpy's cached second
+/// normal value.
+pub(crate) struct Draws {
+    rng: Mt19937,
+    gauss: Option<f64>,
+}
+
+impl Draws {
+    pub(crate) fn new(seed: u32) -> Self {
+        Self {
+            rng: Mt19937::new(seed),
+            gauss: None,
+        }
+    }
+
+    /// numpy's legacy `random_sample`.
+    pub(crate) fn sample(&mut self) -> f64 {
+        self.rng.random_sample()
+    }
+
+    /// U(lo, hi), numpy's `uniform`.
+    pub(crate) fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        self.rng.uniform(lo, hi)
+    }
+
+    /// numpy's legacy `standard_normal` (`legacy_gauss`).
+    pub(crate) fn normal(&mut self) -> f64 {
+        if let Some(g) = self.gauss.take() {
+            return g;
+        }
+        loop {
+            let x1 = 2.0 * self.rng.random_sample() - 1.0;
+            let x2 = 2.0 * self.rng.random_sample() - 1.0;
+            let r2 = x1 * x1 + x2 * x2;
+            if r2 < 1.0 && r2 != 0.0 {
+                let f = (-2.0 * r2.ln() / r2).sqrt();
+                self.gauss = Some(f * x1);
+                return f * x2;
+            }
+        }
+    }
 }
 
 impl Init {
@@ -37,136 +87,105 @@ impl Init {
     /// Buffers are not drawn (see `Sequential::init`).
     pub fn draw(&self, spec: &ArchSpec, seed: u32) -> Vec<(String, Vec<usize>, Vec<f64>)> {
         let mut out = Vec::new();
-        self.draw_each(
-            spec,
-            seed,
-            |v| v,
-            |name, shape, values| out.push((name, shape, values)),
-        );
+        self.draw_each(spec, seed, &mut |name, shape, values| {
+            out.push((name, shape, values.collect()))
+        });
         out
     }
 
-    /// [`Init::draw`], one parameter at a time and in the caller's type:
-    /// `emit(name, shape, values)` for each in the same order, every value
-    /// drawn as the same `f64` and passed through `convert` as it is drawn
-    /// (`|v| v as f32` gives an f32 model without an f64 copy of it).
-    pub fn draw_each<T: Copy>(
-        &self,
-        spec: &ArchSpec,
-        seed: u32,
-        convert: impl Fn(f64) -> T,
-        mut emit: impl FnMut(String, Vec<usize>, Vec<T>),
-    ) {
-        let c = &convert;
-        let mut rng = Mt19937::new(seed);
+    /// [`Init::draw`], one parameter at a time: `emit(name, shape, values)`
+    /// for each in order, the values an iterator in row-major order, so the
+    /// caller keeps them in its own type (an f32 model needs no f64 copy).
+    pub fn draw_each(&self, spec: &ArchSpec, seed: u32, emit: &mut Emit<'_>) {
+        let mut draws = Draws::new(seed);
         for (i, e) in spec.elements().iter().enumerate() {
-            match *e {
-                ElementSpec::Linear {
-                    input,
-                    output,
-                    bias,
-                } => {
-                    let count = input * output;
-                    let weight: Vec<T> = match self {
-                        Init::NumpyUniform => {
-                            // Drawn as (in, out) row-major, stored as [out, in].
-                            let drawn: Vec<T> = (0..count)
-                                .map(|_| c(2.0 * rng.random_sample() - 1.0))
-                                .collect();
-                            (0..output)
-                                .flat_map(|o| (0..input).map(move |r| (r, o)))
-                                .map(|(r, o)| drawn[r * output + o])
-                                .collect()
-                        }
-                        _ => self.uniform(&mut rng, count, (input, output), c),
-                    };
-                    emit(format!("{i}.weight"), vec![output, input], weight);
-                    if bias {
-                        emit(
-                            format!("{i}.bias"),
-                            vec![output],
-                            self.bias(&mut rng, output, input, c),
-                        );
-                    }
-                }
-                ElementSpec::Conv2d {
-                    input,
-                    output,
-                    kernel,
-                    bias,
-                    ..
-                } => {
-                    let area = kernel * kernel;
-                    let count = output * input * area;
-                    // numpy-uniform: (out, in, k, k) row-major, stored as drawn.
-                    let weight = match self {
-                        Init::NumpyUniform => (0..count)
-                            .map(|_| c(2.0 * rng.random_sample() - 1.0))
-                            .collect(),
-                        _ => self.uniform(&mut rng, count, (input * area, output * area), c),
-                    };
-                    emit(
-                        format!("{i}.weight"),
-                        vec![output, input, kernel, kernel],
-                        weight,
-                    );
-                    if bias {
-                        emit(
-                            format!("{i}.bias"),
-                            vec![output],
-                            self.bias(&mut rng, output, input * area, c),
-                        );
-                    }
-                }
-                ElementSpec::BatchNorm { features: n, .. }
-                | ElementSpec::BatchNorm2d { channels: n, .. }
-                | ElementSpec::LayerNorm { features: n, .. } => {
-                    emit(format!("{i}.weight"), vec![n], vec![c(1.0); n]);
-                    emit(format!("{i}.bias"), vec![n], vec![c(0.0); n]);
-                }
-                _ => {}
-            }
+            e.draw(*self, &mut draws, &mut |name, shape, values| {
+                emit(format!("{i}.{name}"), shape, values)
+            });
         }
     }
 
-    /// `count` weights from U(-b, b) with this init's bound for the fans.
-    fn uniform<T>(
-        &self,
-        rng: &mut Mt19937,
-        count: usize,
+    /// A weight of `shape` with fans `(fan_in, fan_out)`: U(-b, b) with this
+    /// init's bound (`torch`: `1/sqrt(fan_in)`), or numpy's uniform as drawn.
+    pub(crate) fn weight(
+        self,
+        draws: &mut Draws,
+        emit: &mut Emit<'_>,
+        name: &str,
+        shape: Vec<usize>,
         (fan_in, fan_out): (usize, usize),
-        c: impl Fn(f64) -> T,
-    ) -> Vec<T> {
-        let bound = self.weight_bound(fan_in, fan_out);
-        (0..count).map(|_| c(rng.uniform(-bound, bound))).collect()
-    }
-
-    /// A bias of `n` values for a layer with `fan_in` inputs per output.
-    fn bias<T: Copy>(
-        &self,
-        rng: &mut Mt19937,
-        n: usize,
-        fan_in: usize,
-        c: impl Fn(f64) -> T,
-    ) -> Vec<T> {
-        match self {
-            Init::NumpyUniform => (0..n).map(|_| c(2.0 * rng.random_sample() - 1.0)).collect(),
-            Init::Torch => {
-                let bound = 1.0 / (fan_in as f64).sqrt();
-                (0..n).map(|_| c(rng.uniform(-bound, bound))).collect()
-            }
-            Init::Xavier | Init::He => vec![c(0.0); n],
+    ) {
+        let n = shape.iter().product();
+        if self == Init::NumpyUniform {
+            return numpy_uniform(draws, emit, name, shape);
         }
-    }
-
-    fn weight_bound(&self, fan_in: usize, fan_out: usize) -> f64 {
-        match self {
+        let b = match self {
             Init::Torch => 1.0 / (fan_in as f64).sqrt(),
             Init::Xavier => (6.0 / (fan_in + fan_out) as f64).sqrt(),
-            Init::He => (6.0 / fan_in as f64).sqrt(),
-            Init::NumpyUniform => 1.0,
+            _ => (6.0 / fan_in as f64).sqrt(),
+        };
+        emit(
+            name.into(),
+            shape,
+            &mut (0..n).map(|_| draws.uniform(-b, b)),
+        );
+    }
+
+    /// A bias of `n` values for a layer with `fan_in` inputs per output:
+    /// `torch` U(-1/sqrt(fan_in), ...), `numpy-uniform` as drawn, else 0.
+    pub(crate) fn bias(
+        self,
+        draws: &mut Draws,
+        emit: &mut Emit<'_>,
+        name: &str,
+        n: usize,
+        fan_in: usize,
+    ) {
+        match self {
+            Init::NumpyUniform => numpy_uniform(draws, emit, name, vec![n]),
+            Init::Torch => {
+                let b = 1.0 / (fan_in as f64).sqrt();
+                emit(
+                    name.into(),
+                    vec![n],
+                    &mut (0..n).map(|_| draws.uniform(-b, b)),
+                );
+            }
+            Init::Xavier | Init::He => constant(emit, name, vec![n], 0.0),
         }
     }
+
+    /// Embeddings and positions: `torch` N(0, 1), else like a weight.
+    pub(crate) fn normal(
+        self,
+        draws: &mut Draws,
+        emit: &mut Emit<'_>,
+        name: &str,
+        shape: Vec<usize>,
+    ) {
+        if self != Init::Torch {
+            let fans = (shape[1], shape[0]);
+            return self.weight(draws, emit, name, shape, fans);
+        }
+        let n = shape.iter().product();
+        emit(name.into(), shape, &mut (0..n).map(|_| draws.normal()));
+    }
+}
+
+/// `2*np.random.random(shape) - 1`, row-major, stored as drawn.
+pub(crate) fn numpy_uniform(draws: &mut Draws, emit: &mut Emit<'_>, name: &str, shape: Vec<usize>) {
+    let n = shape.iter().product();
+    emit(
+        name.into(),
+        shape,
+        &mut (0..n).map(|_| 2.0 * draws.sample() - 1.0),
+    );
+}
+
+/// A tensor of one value (norm layers' weight 1 and bias 0; zero biases).
+pub(crate) fn constant(emit: &mut Emit<'_>, name: &str, shape: Vec<usize>, value: f64) {
+    let n = shape.iter().product();
+    emit(name.into(), shape, &mut std::iter::repeat_n(value, n));
 }
 
 impl fmt::Display for Init {

@@ -37,3 +37,14 @@ impl Mode<'_> {
         matches!(self, Mode::Train(_))
     }
 }
+
+thread_local! {
+    static MODULE_RNG: std::cell::RefCell<Mt19937> =
+        std::cell::RefCell::new(Mt19937::new(crate::sequential::MODULE_SEED));
+}
+
+/// Runs `f` with this thread's generator for elements used as candle-nn
+/// `ModuleT`s in training (a `Sequential` has a generator of its own).
+pub(crate) fn with_module_rng<R>(f: impl FnOnce(&mut Mt19937) -> R) -> R {
+    MODULE_RNG.with(|r| f(&mut r.borrow_mut()))
+}

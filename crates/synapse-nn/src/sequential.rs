@@ -1,12 +1,19 @@
 //! `Sequential`: an ordered stack of elements, `y = f_n(... f_1(f_0(x)))`.
 //!
 //! Shapes: rows are `[batch, ...]` as [`ArchSpec::input_shape`] says (`[batch, in]`
-//! for a dense stack, `[batch, C, H, W]` for one that starts with `conv2d`).
-//! State follows PyTorch's `nn.Sequential` state_dict (SPEC section 2):
+//! for a dense stack, `[batch, C, H, W]` for one that starts with `conv2d`,
+//! `[batch, T]` integer ids for one that starts with `embedding`).
+//! State follows PyTorch's `nn.Sequential` state_dict (SPEC sections 2 and 10):
 //! element `i` owns `"{i}.weight"` and `"{i}.bias"` (learned: [`Sequential::parameters`])
 //! and, for a batchnorm, `"{i}.running_mean"`, `"{i}.running_var"` and
-//! `"{i}.num_batches_tracked"` (not learned: [`Sequential::buffers`]).
+//! `"{i}.num_batches_tracked"` (not learned: [`Sequential::buffers`]); a
+//! block's inner element `j` owns `"{i}.{j}.weight"` and so on.
 //! [`Sequential::state`] lists both in state_dict order. We never rely on a `VarMap`.
+//!
+//! Which neighbouring elements run as one CPU kernel is planned when the
+//! stack is built (`kernel/plan.rs`; [`ArchSpec::fused`]). A stack is also
+//! a candle-nn `ModuleT` (training draws dropout masks from a generator of
+//! its own, seeded with [`MODULE_SEED`]), and [`Sequential::eval`] a `Module`.
 //!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
@@ -23,26 +30,42 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 
 use candle_core::{DType, Device, Tensor, Var};
 
-use crate::elements::{BatchNormState, Layer, PoolKind};
-use crate::{
-    ArchSpec, BatchNorm, Conv2d, Dropout, ElementSpec, Error, Init, LayerNorm, Linear, Mode,
-    Pool2d, Reshape, Result,
-};
+use crate::elements::def::StateKind;
+use crate::stack::Stack;
+use crate::{ArchSpec, ElementSpec, Error, Init, Layer, Mode, Mt19937, Result};
 
 /// The most parameters a stack may have (16 GiB of f64): beyond it a spec is
 /// refused before anything is allocated. Callers set lower limits of their own.
 pub const MAX_PARAMETERS: usize = 1 << 31;
 
+/// The seed of the generator a stack's `ModuleT::forward_t` draws dropout
+/// masks from (the Trainer passes its own, seeded by the user).
+pub const MODULE_SEED: u32 = 0x5eed;
+
 /// An ordered stack of layers on one device, in one dtype.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Sequential {
-    layers: Vec<Layer>,
+    stack: Stack,
     spec: ArchSpec,
     dtype: DType,
     device: Device,
+    module_rng: Mutex<Mt19937>,
+}
+
+impl Clone for Sequential {
+    fn clone(&self) -> Self {
+        Self {
+            stack: self.stack.clone(),
+            spec: self.spec.clone(),
+            dtype: self.dtype,
+            device: self.device.clone(),
+            module_rng: Mutex::new(Mt19937::new(MODULE_SEED)),
+        }
+    }
 }
 
 /// Whose tensors [`Sequential::build`] gets: the caller's (always copied) or
@@ -57,20 +80,28 @@ impl Sequential {
     /// Builds a stack from given layers; sizes, dtypes and devices must agree.
     pub fn new(layers: Vec<Layer>) -> Result<Self> {
         let spec = ArchSpec::new(layers.iter().map(Layer::spec).collect())?;
-        let Some((_, first)) = layers.iter().flat_map(Layer::parameters).next() else {
+        let stack = Stack::new(layers);
+        let first = stack
+            .state()
+            .into_iter()
+            .map(|(_, v)| v.clone())
+            .find(|v| v.dtype().is_float());
+        let Some(first) = first else {
             return Err(Error::SpecWhole(
                 "a stack needs at least one layer with parameters".into(),
             ));
         };
         let (dtype, device) = (first.dtype(), first.device().clone());
         let net = Self {
-            layers,
+            stack,
             spec,
             dtype,
             device,
+            module_rng: Mutex::new(Mt19937::new(MODULE_SEED)),
         };
-        for (name, t) in net.state() {
-            let want = if name.ends_with(".num_batches_tracked") {
+        let kinds = net.spec.state();
+        for ((name, t), entry) in net.state().into_iter().zip(kinds) {
+            let want = if entry.kind == StateKind::Count {
                 DType::I64
             } else {
                 dtype
@@ -111,52 +142,39 @@ impl Sequential {
         // stack's dtype: no f64 copy of an f32 model, no copies after.
         let mut tensors = HashMap::new();
         let mut failed = None;
-        let mut keep = |name: String, var: candle_core::Result<Var>| match var {
-            Ok(v) => {
-                tensors.insert(name, v.as_tensor().clone());
+        init.draw_each(spec, seed, &mut |name, shape, values| {
+            let var = match dtype {
+                DType::F64 => Var::from_vec(values.collect::<Vec<f64>>(), shape, device),
+                // `as f32`: the same rounding as candle's `to_dtype`.
+                DType::F32 => {
+                    Var::from_vec(values.map(|v| v as f32).collect::<Vec<_>>(), shape, device)
+                }
+                _ => Tensor::from_vec(values.collect::<Vec<f64>>(), shape, device)
+                    .and_then(|t| t.to_dtype(dtype))
+                    .and_then(|t| Var::from_tensor(&t)),
+            };
+            match var {
+                Ok(v) => {
+                    tensors.insert(name, v.as_tensor().clone());
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
             }
-            Err(e) => {
-                failed.get_or_insert(e);
-            }
-        };
-        match dtype {
-            DType::F64 => init.draw_each(
-                spec,
-                seed,
-                |v| v,
-                |name, shape, values| keep(name, Var::from_vec(values, shape, device)),
-            ),
-            // `as f32`: the same rounding as candle's `to_dtype`.
-            DType::F32 => init.draw_each(
-                spec,
-                seed,
-                |v| v as f32,
-                |name, shape, values| keep(name, Var::from_vec(values, shape, device)),
-            ),
-            _ => init.draw_each(
-                spec,
-                seed,
-                |v| v,
-                |name, shape, values| {
-                    let var = Tensor::from_vec(values, shape, device)
-                        .and_then(|t| t.to_dtype(dtype))
-                        .and_then(|t| Var::from_tensor(&t));
-                    keep(name, var)
-                },
-            ),
-        }
+        });
         if let Some(e) = failed {
             return Err(e.into());
         }
-        for (name, shape) in spec.buffer_shapes() {
-            let t = if name.ends_with(".num_batches_tracked") {
-                Tensor::new(0i64, device)?
-            } else if name.ends_with(".running_var") {
-                Tensor::ones(shape, dtype, device)?
-            } else {
-                Tensor::zeros(shape, dtype, device)?
+        for entry in spec.state() {
+            let t = match entry.kind {
+                StateKind::Parameter => continue,
+                StateKind::Count => Tensor::new(0i64, device)?,
+                StateKind::Buffer if entry.name.ends_with(".running_var") => {
+                    Tensor::ones(entry.shape, dtype, device)?
+                }
+                StateKind::Buffer => Tensor::zeros(entry.shape, dtype, device)?,
             };
-            tensors.insert(name, t);
+            tensors.insert(entry.name, t);
         }
         Self::build(spec, &tensors, dtype, device, Source::Own)
     }
@@ -167,8 +185,7 @@ impl Sequential {
     /// `dtype`; `num_batches_tracked` may be any integer dtype (stored as I64).
     /// Every value must be usable: finite, and a `running_var` or
     /// `num_batches_tracked` at least 0 (a NaN weight would make every
-    /// prediction wrong, a negative variance NaN); the error names the tensor
-    /// and the element.
+    /// prediction wrong, a negative variance NaN); the error names the tensor.
     pub fn from_tensors(
         spec: &ArchSpec,
         tensors: &HashMap<String, Tensor>,
@@ -182,10 +199,9 @@ impl Sequential {
 
     /// Every parameter and buffer finite; variances and counts at least 0.
     fn check_values(&self) -> Result<()> {
-        for (name, t) in self.state() {
+        for ((name, t), entry) in self.state().into_iter().zip(self.spec.state()) {
             let values = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-            let nonnegative =
-                name.ends_with(".running_var") || name.ends_with(".num_batches_tracked");
+            let nonnegative = entry.kind == StateKind::Count || name.ends_with(".running_var");
             let bad = values
                 .iter()
                 .position(|v| !v.is_finite() || (nonnegative && *v < 0.0));
@@ -199,11 +215,10 @@ impl Sequential {
                     "holds {} at element {at}; every value must be {what}",
                     values[at]
                 );
-                let buffer = self.buffers().iter().any(|(n, _)| *n == name);
-                return Err(if buffer {
-                    Error::Buffer { name, reason }
-                } else {
+                return Err(if entry.kind == StateKind::Parameter {
                     Error::Parameter { name, reason }
+                } else {
+                    Error::Buffer { name, reason }
                 });
             }
         }
@@ -219,10 +234,10 @@ impl Sequential {
         device: &Device,
         source: Source,
     ) -> Result<Self> {
-        let (params, buffers) = (spec.parameter_shapes(), spec.buffer_shapes());
+        let entries = spec.state();
         if let Some(extra) = tensors
             .keys()
-            .filter(|k| !params.iter().chain(&buffers).any(|(n, _)| n == *k))
+            .filter(|k| !entries.iter().any(|e| e.name == **k))
             .min()
         {
             return Err(Error::Parameter {
@@ -231,19 +246,19 @@ impl Sequential {
             });
         }
         let take = |name: String, shape: &[usize]| -> Result<Var> {
-            let buffer = buffers.iter().any(|(n, _)| *n == name);
-            let fail = |reason: String| {
-                if buffer {
-                    Error::Buffer {
-                        name: name.clone(),
-                        reason,
-                    }
-                } else {
-                    Error::Parameter {
-                        name: name.clone(),
-                        reason,
-                    }
-                }
+            let kind = entries
+                .iter()
+                .find(|e| e.name == name)
+                .map_or(StateKind::Parameter, |e| e.kind);
+            let fail = |reason: String| match kind {
+                StateKind::Parameter => Error::Parameter {
+                    name: name.clone(),
+                    reason,
+                },
+                _ => Error::Buffer {
+                    name: name.clone(),
+                    reason,
+                },
             };
             let t = tensors
                 .get(&name)
@@ -254,8 +269,7 @@ impl Sequential {
                     t.dims()
                 )));
             }
-            let counter = name.ends_with(".num_batches_tracked");
-            let t = if counter {
+            let t = if kind == StateKind::Count {
                 if t.dtype().is_float() {
                     return Err(fail(format!(
                         "has dtype {:?}, expected an integer",
@@ -280,77 +294,27 @@ impl Sequential {
         };
         let mut layers = Vec::with_capacity(spec.elements().len());
         for (i, e) in spec.elements().iter().enumerate() {
-            let p = |suffix: &str, shape: &[usize]| take(format!("{i}.{suffix}"), shape);
-            layers.push(match *e {
-                ElementSpec::Linear {
-                    input,
-                    output,
-                    bias,
-                } => {
-                    let w = p("weight", &[output, input])?;
-                    let b = bias.then(|| p("bias", &[output])).transpose()?;
-                    Layer::Linear(Linear::new(w, b)?)
-                }
-                ElementSpec::Activation(a) => Layer::Activation(a),
-                ElementSpec::Dropout(prob) => Layer::Dropout(Dropout::new(prob)?),
-                ElementSpec::BatchNorm {
-                    features: n,
-                    eps,
-                    momentum,
-                }
-                | ElementSpec::BatchNorm2d {
-                    channels: n,
-                    eps,
-                    momentum,
-                } => {
-                    let state = BatchNormState {
-                        weight: p("weight", &[n])?,
-                        bias: p("bias", &[n])?,
-                        running_mean: p("running_mean", &[n])?,
-                        running_var: p("running_var", &[n])?,
-                        num_batches_tracked: p("num_batches_tracked", &[])?,
-                    };
-                    let spatial = matches!(e, ElementSpec::BatchNorm2d { .. });
-                    Layer::BatchNorm(BatchNorm::new(state, eps, momentum, spatial)?)
-                }
-                ElementSpec::LayerNorm { features, eps } => Layer::LayerNorm(LayerNorm::new(
-                    p("weight", &[features])?,
-                    p("bias", &[features])?,
-                    eps,
-                )?),
-                ElementSpec::Reshape(ref dims) => Layer::Reshape(Reshape::new(dims.clone())?),
-                ElementSpec::Flatten => Layer::Flatten,
-                ElementSpec::Conv2d {
-                    input,
-                    output,
-                    kernel,
-                    stride,
-                    padding,
-                    bias,
-                } => {
-                    let w = p("weight", &[output, input, kernel, kernel])?;
-                    let b = bias.then(|| p("bias", &[output])).transpose()?;
-                    Layer::Conv2d(Conv2d::new(w, b, stride, padding)?)
-                }
-                ElementSpec::MaxPool2d { kernel, stride } => {
-                    Layer::Pool2d(Pool2d::new(PoolKind::Max, kernel, stride)?)
-                }
-                ElementSpec::AvgPool2d { kernel, stride } => {
-                    Layer::Pool2d(Pool2d::new(PoolKind::Avg, kernel, stride)?)
-                }
-            });
+            layers.push(e.build(&mut |name, shape| take(format!("{i}.{name}"), shape))?);
         }
         Self::new(layers)
+    }
+
+    /// Whether the stack takes integer ids (it starts with `embedding`).
+    pub fn takes_ids(&self) -> bool {
+        matches!(
+            self.spec.elements().first(),
+            Some(ElementSpec::Embedding(_))
+        )
     }
 
     /// Runs the stack on a batch, in training or evaluation (see [`Mode`]).
     ///
     /// # Shapes
-    /// `x` `[batch, ...]` fitting [`ArchSpec::input_shape`]; the output is
-    /// `[batch, ...]` as [`ArchSpec::output_shapes`] says (`[batch, out]` for a
-    /// stack that ends with a linear layer).
+    /// `x` `[batch, ...]` fitting [`ArchSpec::input_shape`] (integer or
+    /// float ids `[batch, T]` for a stack that starts with `embedding`); the
+    /// output is `[batch, ...]` as [`ArchSpec::output_shapes`] says.
     pub fn forward(&self, x: &Tensor, mut mode: Mode<'_>) -> Result<Tensor> {
-        if x.dtype() != self.dtype() {
+        if x.dtype() != self.dtype() && !self.takes_ids() {
             return Err(Error::DType {
                 context: "stack input".into(),
                 expected: self.dtype(),
@@ -365,85 +329,48 @@ impl Sequential {
         // naming the first element it does not fit. Dense stacks skip it: each
         // linear checks its input, nothing there has state, and the article's
         // 4-row steps would pay a few percent for it.
-        let dense = |l: &Layer| matches!(l, Layer::Linear(_) | Layer::Activation(_));
-        if !self.layers.iter().all(dense) {
+        let dense =
+            |e: &ElementSpec| matches!(e, ElementSpec::Linear(_) | ElementSpec::Activation(_));
+        if !self.spec.elements().iter().all(dense) {
             self.spec.check_input(&x.dims()[1..])?;
         }
-        let mut y = x.clone();
-        let mut i = 0;
-        while i < self.layers.len() {
-            match (&self.layers[i], self.layers.get(i + 1)) {
-                // A dense layer and the activation after it (one CPU kernel).
-                (Layer::Linear(l), Some(Layer::Activation(a))) => {
-                    y = l.forward_then(&y, Some(a))?;
-                    i += 2;
-                }
-                // A convolution with the activation and the pool after it, when
-                // there are (one CPU kernel).
-                (Layer::Conv2d(c), next) => {
-                    let act = match next {
-                        Some(Layer::Activation(a)) => Some(a),
-                        _ => None,
-                    };
-                    let at = i + 1 + usize::from(act.is_some());
-                    let pool = match self.layers.get(at) {
-                        Some(Layer::Pool2d(p)) => Some(p),
-                        _ => None,
-                    };
-                    y = c.forward_then_pool(&y, act, pool)?;
-                    i = at + usize::from(pool.is_some());
-                }
-                (layer, _) => {
-                    y = layer.forward(&y, &mut mode)?;
-                    i += 1;
-                }
-            }
-        }
-        Ok(y)
+        self.stack.forward(x, &mut mode)
     }
 
     /// The learned parameters with their names, in the stable order of SPEC
     /// section 2 (what optimizers get).
     pub fn parameters(&self) -> Vec<(String, Var)> {
-        self.collect(|l| l.parameters())
+        self.of_kind(|k| k == StateKind::Parameter)
+            .map(|(n, v)| (n, v.clone()))
+            .collect()
     }
 
     /// The buffers (batchnorm running statistics and counts) with their names;
     /// never learned, so never given to an optimizer. They share storage with
     /// the stack: they show its updates.
     pub fn buffers(&self) -> Vec<(String, Tensor)> {
-        self.collect(|l| l.buffers())
-            .into_iter()
+        self.of_kind(|k| k != StateKind::Parameter)
             .map(|(n, v)| (n, v.as_tensor().clone()))
             .collect()
+    }
+
+    fn of_kind(&self, keep: impl Fn(StateKind) -> bool) -> impl Iterator<Item = (String, &Var)> {
+        self.stack
+            .state()
+            .into_iter()
+            .zip(self.spec.state())
+            .filter(move |(_, e)| keep(e.kind))
+            .map(|(s, _)| s)
     }
 
     /// Parameters and buffers in PyTorch's state_dict order (element by
     /// element, its parameters then its buffers), sharing storage with the stack.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        self.collect(|l| {
-            let mut all = l.parameters();
-            all.extend(l.buffers());
-            all
-        })
-        .into_iter()
-        .map(|(n, v)| (n, v.as_tensor().clone()))
-        .collect()
-    }
-
-    fn collect<'a>(
-        &'a self,
-        of: impl Fn(&'a Layer) -> Vec<(&'static str, &'a Var)>,
-    ) -> Vec<(String, Var)> {
-        let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            out.extend(
-                of(layer)
-                    .into_iter()
-                    .map(|(n, v)| (format!("{i}.{n}"), v.clone())),
-            );
-        }
-        out
+        self.stack
+            .state()
+            .into_iter()
+            .map(|(n, v)| (n, v.as_tensor().clone()))
+            .collect()
     }
 
     /// Copies of the whole state (parameters and buffers), named, in state_dict order.
@@ -456,11 +383,7 @@ impl Sequential {
 
     /// Sets every parameter and buffer from a [`Sequential::snapshot`] of the same stack.
     pub fn restore(&self, snapshot: &[(String, Tensor)]) -> Result<()> {
-        let vars = self.collect(|l| {
-            let mut all = l.parameters();
-            all.extend(l.buffers());
-            all
-        });
+        let vars = self.stack.state();
         if vars.len() != snapshot.len() {
             return Err(Error::config(
                 "snapshot",
@@ -481,7 +404,7 @@ impl Sequential {
 
     /// The elements in order.
     pub fn layers(&self) -> &[Layer] {
-        &self.layers
+        self.stack.layers()
     }
 
     /// The architecture spec of the stack.
@@ -498,10 +421,58 @@ impl Sequential {
     pub fn device(&self) -> &Device {
         &self.device
     }
+
+    /// The ONNX nodes of the whole stack in evaluation mode, element `i` at
+    /// path `"{i}"`, from the value `input` to `output` (see [`crate::export`]).
+    pub fn export(&self, input: &str, output: &str, opset: i64) -> Result<crate::export::Export> {
+        let rank = self.spec.input_shape().dims().map_or(0, |d| d.len() + 1);
+        crate::stack::export_chain(
+            self.layers(),
+            "",
+            (input, output),
+            rank,
+            (self.dtype, opset),
+        )
+    }
 }
 
 impl fmt::Display for Sequential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.spec)
+    }
+}
+
+/// A stack in evaluation mode as a candle-nn `Module` ([`Sequential::eval`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Eval<'a>(&'a Sequential);
+
+impl Sequential {
+    /// The stack in evaluation mode as a candle-nn `Module`: `xs.apply(&net.eval())`.
+    /// (The stack itself is a `ModuleT`: candle's blanket `impl ModuleT for
+    /// M: Module` would otherwise make `forward_t(x, true)` evaluation.)
+    pub fn eval(&self) -> Eval<'_> {
+        Eval(self)
+    }
+}
+
+impl candle_nn::Module for Eval<'_> {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        Sequential::forward(self.0, xs, Mode::Eval).map_err(candle_core::Error::wrap)
+    }
+}
+
+impl candle_nn::ModuleT for Sequential {
+    /// The stack in training mode (`train`: dropout masks from the stack's
+    /// own generator, batch statistics) or evaluation.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let out = if train {
+            let mut rng = self.module_rng.lock().map_err(|_| {
+                candle_core::Error::Msg("the stack's generator was poisoned".into())
+            })?;
+            Sequential::forward(self, xs, Mode::Train(&mut rng))
+        } else {
+            Sequential::forward(self, xs, Mode::Eval)
+        };
+        out.map_err(candle_core::Error::wrap)
     }
 }

@@ -212,7 +212,7 @@ pub fn check_batch_statistics(
     }
     let b = batch.rows(rows).min(rows);
     let mut sizes = vec![(b, "every batch")];
-    if rows % b != 0 {
+    if !rows.is_multiple_of(b) {
         sizes.push((rows % b, "the last batch"));
     }
     for (size, which) in sizes {
@@ -241,25 +241,38 @@ pub fn check_batch_statistics(
     Ok(())
 }
 
-/// Each batchnorm of the stack (`"batchnorm(4) (element 2)"`) with the
-/// values one row gives each of its features: 1, or `H*W` for `batchnorm2d`.
+/// Each batchnorm of the stack (`"batchnorm(4) (element 2)"`, `"element
+/// 1.0"` inside a block) with the values one row gives each of its
+/// features: 1, or `H*W` for `batchnorm2d`.
 fn batchnorm_values_per_row(spec: &ArchSpec, row: &[usize]) -> Result<Vec<(String, usize)>> {
-    let shapes = spec.shapes_for(&RowShape::known(row))?;
     let mut out = Vec::new();
-    for (i, e) in spec.elements().iter().enumerate() {
-        let input = if i == 0 {
-            RowShape::known(row)
-        } else {
-            shapes[i - 1].clone()
-        };
-        let per_row = match e {
-            ElementSpec::BatchNorm { .. } => 1,
-            ElementSpec::BatchNorm2d { .. } => input
-                .concrete()
-                .map_or(1, |d| d.iter().skip(1).product::<usize>()),
-            _ => continue,
-        };
-        out.push((format!("{e} (element {i})"), per_row));
-    }
+    walk(spec.elements(), RowShape::known(row), "", &mut out)?;
     Ok(out)
+}
+
+fn walk(
+    elements: &[ElementSpec],
+    mut input: RowShape,
+    prefix: &str,
+    out: &mut Vec<(String, usize)>,
+) -> Result<()> {
+    for (i, e) in elements.iter().enumerate() {
+        match e {
+            ElementSpec::BatchNorm(b) => {
+                let per_row = match (b.spatial, input.concrete()) {
+                    (true, Some(d)) => d.iter().skip(1).product::<usize>(),
+                    _ => 1,
+                };
+                out.push((format!("{e} (element {prefix}{i})"), per_row));
+            }
+            ElementSpec::Residual(r) => {
+                walk(&r.elements, input.clone(), &format!("{prefix}{i}."), out)?;
+            }
+            _ => {}
+        }
+        input = e.output_shape(&input).map_err(|reason| {
+            Error::config("arch", format!("element {prefix}{i} `{e}`: {reason}"))
+        })?;
+    }
+    Ok(())
 }

@@ -1,15 +1,20 @@
 //! Element-wise activations, the stack elements without parameters.
 //!
-//! | name | forward | derivative |
-//! | --- | --- | --- |
-//! | `sigmoid` | `s = 1 / (1 + e^-x)` | `s (1 - s)` |
-//! | `tanh` | `t = tanh x` | `1 - t^2` |
-//! | `relu` | `max(x, 0)` | `1` if `x > 0` else `0` |
-//! | `leaky_relu(a)` | `x` if `x > 0` else `a x` | `1` or `a` |
-//! | `softmax` | `e^(x_i - m) / sum_j e^(x_j - m)`, `m = max x`, over the last dim | Jacobian `s_i (d_ij - s_j)` |
-//! | `identity` | `x` | `1` |
+//! | name | forward | derivative | ONNX |
+//! | --- | --- | --- | --- |
+//! | `sigmoid` | `s = 1 / (1 + e^-x)` | `s (1 - s)` | `Sigmoid` |
+//! | `tanh` | `t = tanh x` | `1 - t^2` | `Tanh` |
+//! | `relu` | `max(x, 0)` | `1` if `x > 0` else `0` | `Relu` |
+//! | `leaky_relu(a)` | `x` if `x > 0` else `a x` | `1` or `a` | `LeakyRelu` (`alpha`) |
+//! | `softmax` | `e^(x_i - m) / sum_j e^(x_j - m)`, `m = max x`, over the last dim | Jacobian `s_i (d_ij - s_j)` | `Softmax` (`axis=-1`) |
+//! | `identity` | `x` | `1` | `Identity` |
+//! | `gelu` | `x Φ(x) = x (1 + erf(x / sqrt 2)) / 2` (PyTorch's exact `nn.GELU()`) | `Φ(x) + x φ(x)` | `Erf` form: `Div`, `Erf`, `Add`, `Mul`, `Mul` |
 //!
-//! Shapes: any; `softmax` normalises over the last dimension (`[batch, classes]`).
+//! Shapes: any; `softmax` normalises over the last dimension. `gelu` is
+//! written in candle ops (`erf`, whose derivative candle has exactly;
+//! candle's own `gelu_erf` differentiates with a 6-digit constant). The
+//! linear and conv2d kernels apply sigmoid, tanh, relu and identity in their
+//! own pass (`kernel/act.rs`, paired by `kernel/plan.rs`).
 //!
 //! ```
 //! use candle_core::{Device, Tensor};
@@ -18,6 +23,9 @@
 //! let y = Activation::LeakyRelu(0.1).forward(&x)?;
 //! assert_eq!(y.to_vec1::<f64>()?, [-0.2, 0.0, 3.0]);
 //! assert_eq!(Activation::LeakyRelu(0.1).to_string(), "leaky_relu(0.1)");
+//! // torch.nn.GELU()(torch.tensor([1.0], dtype=torch.float64)) = 0.8413447460685429
+//! let g = Activation::Gelu.forward(&Tensor::new(&[1.0f64], &Device::Cpu)?)?;
+//! assert!((g.to_vec1::<f64>()?[0] - 0.8413447460685429).abs() < 1e-15);
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
@@ -25,7 +33,10 @@ use std::fmt;
 
 use candle_core::{Tensor, D};
 
-use crate::Result;
+use super::def::{ElementDef, ElementOps, Take};
+use crate::export::{Attribute, Export, Scope};
+use crate::spec::{number, Args, RowShape};
+use crate::{ElementKind, ElementSpec, Layer, Mode, Result};
 
 /// The slope of `leaky_relu` written without an argument (PyTorch's default).
 pub const DEFAULT_LEAKY_SLOPE: f64 = 0.01;
@@ -45,6 +56,8 @@ pub enum Activation {
     Softmax,
     /// `x`, unchanged.
     Identity,
+    /// `x Φ(x)`, the exact (erf) GELU.
+    Gelu,
 }
 
 impl Activation {
@@ -61,6 +74,10 @@ impl Activation {
             }
             Activation::Softmax => candle_nn::ops::softmax(x, D::Minus1)?,
             Activation::Identity => x.clone(),
+            Activation::Gelu => {
+                let phi = ((x / std::f64::consts::SQRT_2)?.erf()? + 1.0)?;
+                ((x * phi)? * 0.5)?
+            }
         };
         Ok(y)
     }
@@ -75,6 +92,123 @@ impl fmt::Display for Activation {
             Activation::LeakyRelu(slope) => write!(f, "leaky_relu({slope})"),
             Activation::Softmax => write!(f, "softmax"),
             Activation::Identity => write!(f, "identity"),
+            Activation::Gelu => write!(f, "gelu"),
         }
+    }
+}
+
+impl ElementDef for Activation {
+    fn kind(&self) -> ElementKind {
+        match self {
+            Activation::Sigmoid => ElementKind::Sigmoid,
+            Activation::Tanh => ElementKind::Tanh,
+            Activation::Relu => ElementKind::Relu,
+            Activation::LeakyRelu(_) => ElementKind::LeakyRelu,
+            Activation::Softmax => ElementKind::Softmax,
+            Activation::Identity => ElementKind::Identity,
+            Activation::Gelu => ElementKind::Gelu,
+        }
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = match name {
+            "leaky_relu" => {
+                let slope = match args.text() {
+                    None => DEFAULT_LEAKY_SLOPE,
+                    Some(t) => number(t, "the slope", |_| true, "a finite number")
+                        .map_err(|_| format!("`{t}` is not a finite number (the slope)"))?,
+                };
+                Activation::LeakyRelu(slope)
+            }
+            _ => {
+                args.none(name)?;
+                match name {
+                    "sigmoid" => Activation::Sigmoid,
+                    "tanh" => Activation::Tanh,
+                    "relu" => Activation::Relu,
+                    "softmax" => Activation::Softmax,
+                    "identity" => Activation::Identity,
+                    _ => Activation::Gelu,
+                }
+            }
+        };
+        Ok(ElementSpec::Activation(a))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        None
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        Ok(input.clone())
+    }
+
+    fn build(&self, _take: &mut Take<'_>) -> Result<Layer> {
+        Ok(Layer::Activation(*self))
+    }
+}
+
+impl ElementOps for Activation {
+    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
+        Activation::forward(self, x)
+    }
+
+    fn spec(&self) -> ElementSpec {
+        ElementSpec::Activation(*self)
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        let mut e = Export::default();
+        let io = |e: &mut Export, op, attrs| {
+            e.node(
+                op,
+                scope,
+                vec![scope.input.clone()],
+                vec![scope.output.clone()],
+                attrs,
+            )
+        };
+        match self {
+            Activation::Sigmoid => io(&mut e, "Sigmoid", vec![]),
+            Activation::Tanh => io(&mut e, "Tanh", vec![]),
+            Activation::Relu => io(&mut e, "Relu", vec![]),
+            Activation::Identity => io(&mut e, "Identity", vec![]),
+            Activation::LeakyRelu(a) => {
+                io(&mut e, "LeakyRelu", vec![Attribute::float("alpha", *a)])
+            }
+            Activation::Softmax => io(&mut e, "Softmax", vec![Attribute::int("axis", -1)]),
+            Activation::Gelu => {
+                // 0.5 * x * (1 + erf(x / sqrt 2)), valid from opset 17.
+                let v = |what: &str| scope.named(what);
+                e.float(v("sqrt2"), scope.scalar(std::f64::consts::SQRT_2)?);
+                e.float(v("one"), scope.scalar(1.0)?);
+                e.float(v("half"), scope.scalar(0.5)?);
+                let x = scope.input.clone();
+                e.node(
+                    "Div",
+                    scope,
+                    vec![x.clone(), v("sqrt2")],
+                    vec![v("scaled")],
+                    vec![],
+                );
+                e.node("Erf", scope, vec![v("scaled")], vec![v("erf")], vec![]);
+                e.node(
+                    "Add",
+                    scope,
+                    vec![v("erf"), v("one")],
+                    vec![v("phi2")],
+                    vec![],
+                );
+                e.node("Mul", scope, vec![x, v("phi2")], vec![v("xphi2")], vec![]);
+                e.node(
+                    "Mul",
+                    scope,
+                    vec![v("xphi2"), v("half")],
+                    vec![scope.output.clone()],
+                    vec![],
+                );
+            }
+        }
+        Ok(e)
     }
 }

@@ -14,10 +14,163 @@
 //! Backward: autodiff through the plain ops above (the batch statistics
 //! included in training). Buffers are not parameters: optimizers never see
 //! them. No kernel. Reference: `synapse_reference` batchnorm (train and eval).
+//!
+//! Spec: `batchnorm(N[,eps=E][,momentum=M])`, `batchnorm2d(C[,...])`
+//! (defaults 1e-5 and 0.1, left out of the canonical form). Shapes: `[N]`
+//! rows, or `[C, H, W]` images. State: `weight [N]`, `bias [N]`, then the
+//! buffers `running_mean [N]`, `running_var [N]`, `num_batches_tracked`
+//! (I64, `[]`); init: weight 1, bias 0, nothing drawn. ONNX:
+//! `BatchNormalization` (inference form; `epsilon`; the count is not exported).
+
+use std::fmt;
 
 use candle_core::{DType, Tensor, Var};
 
-use crate::{Error, Mode, Result};
+use super::def::{ElementDef, ElementOps, Emit, StateEntry, StateKind, Take};
+use crate::export::{Attribute, Export, Scope};
+use crate::init::{constant, Draws};
+use crate::spec::{image, last_dim, number, whole, Args, RowShape};
+use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
+
+/// The `eps` of the norm layers when not written (PyTorch's).
+pub const DEFAULT_NORM_EPS: f64 = 1e-5;
+/// The `momentum` of the batchnorms when not written (PyTorch's).
+pub const DEFAULT_BN_MOMENTUM: f64 = 0.1;
+
+/// The spec of a batchnorm: `batchnorm(N)` on rows, `batchnorm2d(C)` on images.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormSpec {
+    /// Features N (channels C for images).
+    pub features: usize,
+    /// Added to the variance.
+    pub eps: f64,
+    /// Weight of the new batch in the running statistics.
+    pub momentum: f64,
+    /// `batchnorm2d`: statistics per channel of `[batch, C, H, W]`.
+    pub spatial: bool,
+}
+
+impl fmt::Display for BatchNormSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = if self.spatial {
+            "batchnorm2d"
+        } else {
+            "batchnorm"
+        };
+        write!(f, "{name}({}", self.features)?;
+        if self.eps != DEFAULT_NORM_EPS {
+            write!(f, ",eps={}", self.eps)?;
+        }
+        if self.momentum != DEFAULT_BN_MOMENTUM {
+            write!(f, ",momentum={}", self.momentum)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// `eps=E` (default 1e-5, greater than 0), shared by the norm layers.
+pub(crate) fn eps_option(text: Option<&str>) -> std::result::Result<f64, String> {
+    match text {
+        None => Ok(DEFAULT_NORM_EPS),
+        Some(t) => number(t, "eps", |v| v > 0.0, "a number greater than 0"),
+    }
+}
+
+impl ElementDef for BatchNormSpec {
+    fn kind(&self) -> ElementKind {
+        if self.spatial {
+            ElementKind::BatchNorm2d
+        } else {
+            ElementKind::BatchNorm
+        }
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = args.split()?;
+        a.only(&["eps", "momentum"])?;
+        a.count(
+            1..=1,
+            name,
+            &format!("one size: {name}(N[,eps=E][,momentum=M])"),
+        )?;
+        let features = whole(a.sizes[0], "features", 1)?;
+        let eps = eps_option(a.option("eps"))?;
+        let momentum = match a.option("momentum") {
+            None => DEFAULT_BN_MOMENTUM,
+            Some(t) => number(
+                t,
+                "momentum",
+                |v| (0.0..=1.0).contains(&v),
+                "a number in [0, 1]",
+            )?,
+        };
+        Ok(ElementSpec::BatchNorm(BatchNormSpec {
+            features,
+            eps,
+            momentum,
+            spatial: name == "batchnorm2d",
+        }))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        Some(if self.spatial {
+            RowShape::new(vec![Some(self.features), None, None])
+        } else {
+            RowShape::known(&[self.features])
+        })
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        if self.spatial {
+            image(input, Some(self.features))?;
+        } else if input.dims().is_some_and(|d| d.len() != 1) {
+            return Err(format!(
+                "batchnorm takes flat rows [batch, {}] but gets {input}; add flatten before it",
+                self.features
+            ));
+        } else {
+            last_dim(input, self.features, "its input size")?;
+        }
+        Ok(input.clone())
+    }
+
+    fn state(&self) -> Vec<StateEntry> {
+        let n = self.features;
+        vec![
+            StateEntry::parameter("weight", vec![n]),
+            StateEntry::parameter("bias", vec![n]),
+            StateEntry::buffer("running_mean", vec![n]),
+            StateEntry::buffer("running_var", vec![n]),
+            StateEntry {
+                name: "num_batches_tracked".into(),
+                shape: vec![],
+                kind: StateKind::Count,
+            },
+        ]
+    }
+
+    fn draw(&self, _init: Init, _draws: &mut Draws, emit: &mut Emit<'_>) {
+        constant(emit, "weight", vec![self.features], 1.0);
+        constant(emit, "bias", vec![self.features], 0.0);
+    }
+
+    fn build(&self, take: &mut Take<'_>) -> Result<Layer> {
+        let n = self.features;
+        let state = BatchNormState {
+            weight: take("weight", &[n])?,
+            bias: take("bias", &[n])?,
+            running_mean: take("running_mean", &[n])?,
+            running_var: take("running_var", &[n])?,
+            num_batches_tracked: take("num_batches_tracked", &[])?,
+        };
+        Ok(Layer::BatchNorm(BatchNorm::new(
+            state,
+            self.eps,
+            self.momentum,
+            self.spatial,
+        )?))
+    }
+}
 
 /// A batchnorm layer built from given tensors; `spatial` for `batchnorm2d`.
 #[derive(Debug, Clone)]
@@ -207,5 +360,51 @@ impl BatchNorm {
         self.num_batches_tracked
             .set(&Tensor::new(tracked.saturating_add(1), x.device())?)?;
         Ok(y)
+    }
+}
+
+impl ElementOps for BatchNorm {
+    fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        BatchNorm::forward(self, x, mode)
+    }
+
+    fn state(&self) -> Vec<(String, &Var)> {
+        self.parameters()
+            .into_iter()
+            .chain(self.buffers())
+            .map(|(n, v)| (n.to_string(), v))
+            .collect()
+    }
+
+    fn spec(&self) -> ElementSpec {
+        ElementSpec::BatchNorm(BatchNormSpec {
+            features: self.features(),
+            eps: self.eps,
+            momentum: self.momentum,
+            spatial: self.spatial,
+        })
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        let mut e = Export::default();
+        let mut inputs = vec![scope.input.clone()];
+        for (name, v) in self
+            .parameters()
+            .into_iter()
+            .chain(self.buffers().into_iter().take(2))
+        {
+            let full = scope.named(name);
+            e.float(full.clone(), v.as_tensor().clone());
+            inputs.push(full);
+        }
+        let eps = vec![Attribute::float("epsilon", self.eps)];
+        e.node(
+            "BatchNormalization",
+            scope,
+            inputs,
+            vec![scope.output.clone()],
+            eps,
+        );
+        Ok(e)
     }
 }

@@ -1,5 +1,6 @@
 //! `dropout(P)`: in training, each value is zeroed with probability `P` and the
 //! others scaled by `1/(1-P)`; in evaluation, the identity (`nn.Dropout`).
+//! No state; ONNX: nothing (its output is its input in evaluation).
 //!
 //! `y = x * m`, `m_i = 1/(1-P)` if `u_i >= P` else 0, with one
 //! `u_i = random_sample()` per value in row-major order (see [`crate::Mode`]).
@@ -17,9 +18,14 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
+use std::fmt;
+
 use candle_core::Tensor;
 
-use crate::{Error, Mode, Result};
+use super::def::{ElementDef, ElementOps, Take};
+use crate::export::{Export, Scope};
+use crate::spec::{number, Args, RowShape};
+use crate::{ElementKind, ElementSpec, Error, Layer, Mode, Result};
 
 /// Dropout with probability `p` in `[0, 1)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,5 +70,56 @@ impl Dropout {
             .collect();
         let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
         Ok((x * mask)?)
+    }
+}
+
+impl fmt::Display for Dropout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "dropout({})", self.p)
+    }
+}
+
+impl ElementDef for Dropout {
+    fn kind(&self) -> ElementKind {
+        ElementKind::Dropout
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = args.split()?;
+        a.only(&[])?;
+        a.count(1..=1, name, "a probability: dropout(P) with 0 <= P < 1")?;
+        let p = number(
+            a.sizes[0],
+            "the probability",
+            |v| (0.0..1.0).contains(&v),
+            "0 <= P < 1",
+        )?;
+        Ok(ElementSpec::Dropout(Dropout { p }))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        None
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        Ok(input.clone())
+    }
+
+    fn build(&self, _take: &mut Take<'_>) -> Result<Layer> {
+        Ok(Layer::Dropout(*self))
+    }
+}
+
+impl ElementOps for Dropout {
+    fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        Dropout::forward(self, x, mode)
+    }
+
+    fn spec(&self) -> ElementSpec {
+        ElementSpec::Dropout(*self)
+    }
+
+    fn export(&self, _scope: &Scope) -> Result<Export> {
+        Ok(Export::default())
     }
 }

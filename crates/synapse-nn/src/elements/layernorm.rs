@@ -6,7 +6,9 @@
 //! y = (x - mean) / sqrt(var + eps) * weight + bias
 //! ```
 //! The same in training and evaluation. Backward: autodiff through these
-//! plain ops. Shapes: `[..., N]`, `y` like `x`; weight and bias `[N]`.
+//! plain ops. Shapes: `[..., N]` (any rank of at least 2), `y` like `x`;
+//! state `weight [N]`, `bias [N]` (init 1 and 0, nothing drawn). Spec:
+//! `layernorm(N[,eps=E])`. ONNX: `LayerNormalization` (`axis=-1`, `epsilon`).
 //! No kernel. Reference: `synapse_reference` layernorm.
 //!
 //! ```
@@ -23,9 +25,87 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
+use std::fmt;
+
 use candle_core::{Tensor, Var, D};
 
-use crate::{Error, Result};
+use super::batchnorm::{eps_option, DEFAULT_NORM_EPS};
+use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use crate::export::{Attribute, Export, Scope};
+use crate::init::{constant, Draws};
+use crate::spec::{whole, Args, RowShape};
+use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
+
+/// The spec of a layer norm: `layernorm(N[,eps=E])`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerNormSpec {
+    /// Size N of the normalised (last) dimension.
+    pub features: usize,
+    /// Added to the variance.
+    pub eps: f64,
+}
+
+impl fmt::Display for LayerNormSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "layernorm({}", self.features)?;
+        if self.eps != DEFAULT_NORM_EPS {
+            write!(f, ",eps={}", self.eps)?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl ElementDef for LayerNormSpec {
+    fn kind(&self) -> ElementKind {
+        ElementKind::LayerNorm
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = args.split()?;
+        a.only(&["eps"])?;
+        a.count(1..=1, name, "one size: layernorm(N[,eps=E])")?;
+        Ok(ElementSpec::LayerNorm(LayerNormSpec {
+            features: whole(a.sizes[0], "features", 1)?,
+            eps: eps_option(a.option("eps"))?,
+        }))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        Some(RowShape::known(&[self.features]))
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        let n = self.features;
+        match input.dims().and_then(|d| d.last().copied()) {
+            Some(Some(last)) if last != n => Err(format!(
+                "it normalises {n} values but its input {input} ends in {last}"
+            )),
+            Some(_) => Ok(input.clone()),
+            None => Err(format!("it normalises {n} values but gets {input}")),
+        }
+    }
+
+    fn state(&self) -> Vec<StateEntry> {
+        vec![
+            StateEntry::parameter("weight", vec![self.features]),
+            StateEntry::parameter("bias", vec![self.features]),
+        ]
+    }
+
+    fn draw(&self, _init: Init, _draws: &mut Draws, emit: &mut Emit<'_>) {
+        constant(emit, "weight", vec![self.features], 1.0);
+        constant(emit, "bias", vec![self.features], 0.0);
+    }
+
+    fn build(&self, take: &mut Take<'_>) -> Result<Layer> {
+        let n = self.features;
+        Ok(Layer::LayerNorm(LayerNorm::new(
+            take("weight", &[n])?,
+            take("bias", &[n])?,
+            self.eps,
+        )?))
+    }
+}
 
 /// A layer norm built from given tensors.
 #[derive(Debug, Clone)]
@@ -92,5 +172,45 @@ impl LayerNorm {
         let var = (centered.sqr()?.sum_keepdim(D::Minus1)? / n as f64)?;
         let y = centered.broadcast_div(&(var + self.eps)?.sqrt()?)?;
         Ok(y.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)?)
+    }
+}
+
+impl ElementOps for LayerNorm {
+    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
+        LayerNorm::forward(self, x)
+    }
+
+    fn state(&self) -> Vec<(String, &Var)> {
+        self.parameters()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect()
+    }
+
+    fn spec(&self) -> ElementSpec {
+        ElementSpec::LayerNorm(LayerNormSpec {
+            features: self.features(),
+            eps: self.eps,
+        })
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        let mut e = Export::default();
+        let (w, b) = (scope.named("weight"), scope.named("bias"));
+        e.float(w.clone(), self.weight.as_tensor().clone());
+        e.float(b.clone(), self.bias.as_tensor().clone());
+        let attrs = vec![
+            Attribute::int("axis", -1),
+            Attribute::float("epsilon", self.eps),
+        ];
+        let inputs = vec![scope.input.clone(), w, b];
+        e.node(
+            "LayerNormalization",
+            scope,
+            inputs,
+            vec![scope.output.clone()],
+            attrs,
+        );
+        Ok(e)
     }
 }

@@ -26,7 +26,19 @@ pub(crate) enum KernelAct {
 }
 
 impl KernelAct {
-    /// The kernel's form of an activation, if it has one.
+    /// The activation this is.
+    pub(crate) fn activation(self) -> Activation {
+        match self {
+            KernelAct::Identity => Activation::Identity,
+            KernelAct::Sigmoid => Activation::Sigmoid,
+            KernelAct::Tanh => Activation::Tanh,
+            KernelAct::Relu => Activation::Relu,
+        }
+    }
+
+    /// The kernel's form of an activation, if it has one: which activations
+    /// the linear and conv2d kernels apply in their own pass (the stack's
+    /// plan pairs only these, `kernel/plan.rs`).
     pub(crate) fn of(a: &Activation) -> Option<Self> {
         match a {
             Activation::Identity => Some(KernelAct::Identity),

@@ -1,4 +1,6 @@
-//! CPU kernels: the one place that decides between a kernel and plain candle ops.
+//! CPU kernels: the one place that decides between a kernel and plain candle
+//! ops ([`use_kernel`]), and the one place that pairs neighbouring elements
+//! into one kernel (`plan.rs`, planned when a stack is built).
 //!
 //! Every element kind, loss and optimizer update is defined in plain candle ops
 //! (what autodiff differentiates, on every device). Some also have a CPU
@@ -25,6 +27,7 @@
 pub(crate) mod act;
 pub(crate) mod gemm;
 pub(crate) mod parallel;
+pub(crate) mod plan;
 pub(crate) mod storage;
 pub(crate) mod view;
 

@@ -15,6 +15,28 @@ use candle_core::{DType, Tensor};
 
 use crate::{Error, Result};
 
+/// The class target that does not count (PyTorch's default `ignore_index`):
+/// a row or position whose target is -100 adds nothing to cross-entropy.
+pub const IGNORE_INDEX: i64 = -100;
+
+/// The class of each row of a `[N]` or `[N, 1]` target, `None` where it is
+/// [`IGNORE_INDEX`]; every other value by [`class_index`].
+pub(crate) fn class_targets(target: &Tensor, classes: usize) -> Result<Vec<Option<usize>>> {
+    target
+        .flatten_all()?
+        .to_dtype(DType::F64)?
+        .to_vec1::<f64>()?
+        .into_iter()
+        .map(|v| {
+            if v == IGNORE_INDEX as f64 {
+                Ok(None)
+            } else {
+                class_index(v, classes).map(Some)
+            }
+        })
+        .collect()
+}
+
 /// `value` as a class index for a model with `classes` output columns, or
 /// [`Error::ClassIndex`] when it is not a whole number in `0..classes`.
 pub fn class_index(value: f64, classes: usize) -> Result<usize> {

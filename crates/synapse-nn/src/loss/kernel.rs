@@ -7,7 +7,12 @@
 //! | sse | `0.5 sum (o - t)^2` | `s (o - t)` |
 //! | mse | `sum (o - t)^2 / n` | `s 2 (o - t) / n` |
 //! | bce-logits | `sum [max(o,0) - o t + ln(1 + e^-abs(o))] / n` | `s (sigmoid(o) - t) / n` |
-//! | cross-entropy | `sum_i [lse(o_i) - o_i,t_i] / N` | `s (softmax(o_i)_j - [j = t_i]) / N` |
+//! | cross-entropy | `sum_i [lse(o_i) - o_i,t_i] / M` | `s (softmax(o_i)_j - [j = t_i]) / M` |
+//!
+//! For cross-entropy a target of -100 ([`crate::IGNORE_INDEX`]) does not
+//! count: its row adds nothing and has gradient 0, and `M` is the number of
+//! rows that count (no row counts: value 0, gradient 0). Sequences arrive
+//! flattened to rows (`Loss::forward`).
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
@@ -23,14 +28,29 @@ struct LossGrad {
 }
 
 /// The class index of row `i` of a `[N]` or `[N, 1]` target, by the one rule
-/// of [`crate::class_index`] (already checked by `Loss::forward`).
-fn class<T: Real>(t: &View<T>, i: usize, k: usize) -> Result<usize> {
+/// of [`crate::class_index`] (already checked by `Loss::forward`), or `None`
+/// for an ignored row.
+fn class<T: Real>(t: &View<T>, i: usize, k: usize) -> Result<Option<usize>> {
     let v = if t.rows() == 1 && t.cols() > 1 {
         t.at(0, i)
     } else {
         t.at(i, 0)
     };
-    crate::class_index(v.as_f64(), k).map_err(candle_core::Error::wrap)
+    if v.as_f64() == crate::IGNORE_INDEX as f64 {
+        return Ok(None);
+    }
+    crate::class_index(v.as_f64(), k)
+        .map(Some)
+        .map_err(candle_core::Error::wrap)
+}
+
+/// The rows of `t` that count (not ignored), at least 1 to divide by.
+fn counted<T: Real>(t: &View<T>, rows: usize, k: usize) -> Result<f64> {
+    let mut m = 0usize;
+    for i in 0..rows {
+        m += usize::from(class(t, i, k)?.is_some());
+    }
+    Ok(m.max(1) as f64)
 }
 
 fn check_target<T: Real>(loss: Loss, o: &View<T>, t: &View<T>) -> Result<()> {
@@ -71,11 +91,13 @@ fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<f64> {
     match loss {
         Loss::CrossEntropy => {
             for i in 0..o.rows() {
-                let c = class(&t, i, o.cols())?;
+                let Some(c) = class(&t, i, o.cols())? else {
+                    continue;
+                };
                 let (max, lse) = log_sum_exp(&o, i);
                 total += max + lse - o.at(i, c).as_f64();
             }
-            return Ok(total / o.rows() as f64);
+            return Ok(total / counted(&t, o.rows(), o.cols())?);
         }
         _ => {
             for i in 0..o.rows() {
@@ -124,9 +146,12 @@ fn gradient<T: Real>(loss: Loss, scale: f64, o: View<T>, t: View<T>) -> Result<V
             }
         }
         Loss::CrossEntropy => {
-            let s = scale / o.rows() as f64;
+            let s = scale / counted(&t, o.rows(), o.cols())?;
             for i in 0..o.rows() {
-                let c = class(&t, i, o.cols())?;
+                let Some(c) = class(&t, i, o.cols())? else {
+                    g.extend((0..o.cols()).map(|_| T::zero()));
+                    continue;
+                };
                 let (max, lse) = log_sum_exp(&o, i);
                 g.extend((0..o.cols()).map(|j| {
                     let p = (o.at(i, j).as_f64() - max - lse).exp();
@@ -193,6 +218,12 @@ impl CustomOp2 for LossGrad {
             Ok((T::storage(g), l1.shape().clone()))
         })
     }
+}
+
+/// Whether `loss` has this kernel: every loss but `bce` (whose clamped log
+/// has no one-pass form worth the code; `bce-logits` is the stable choice).
+pub(super) fn supports(loss: Loss) -> bool {
+    !matches!(loss, Loss::Bce)
 }
 
 /// The loss as one op with its own backward; `target` already in `out`'s dtype.

@@ -2,10 +2,11 @@
 //! canonical `Display`, the state names and shapes (SPEC section 2) and the
 //! row shapes flowing through it.
 //!
-//! Grammar (whitespace ignored): `element (',' element)*`; the elements are
-//! listed in [`element`]. Shapes are inferred when the spec is parsed: every
-//! size that the spec fixes is checked there, and sizes that only data can
-//! give (an image's height and width) are checked by [`ArchSpec::check_input`].
+//! Grammar (whitespace ignored): `element (',' element)*`, each element as
+//! `args.rs` describes, its own rules in its module under `elements/`.
+//! Shapes are inferred when the spec is parsed: every size that the spec
+//! fixes is checked there, and sizes that only data can give (an image's
+//! height and width, a sequence's length) by [`ArchSpec::check_input`].
 //!
 //! ```
 //! use synapse_nn::ArchSpec;
@@ -17,15 +18,17 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
-mod element;
+mod args;
 mod shape;
 
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 
-use crate::{Error, Result};
-pub use element::{ElementKind, ElementSpec, DEFAULT_BN_MOMENTUM, DEFAULT_NORM_EPS};
+use crate::{ElementSpec, Error, Result};
+pub(crate) use args::{flag, number, split_top_level, whole, Args};
 pub use shape::RowShape;
+pub(crate) use shape::{checked_product, image, last_dim, window};
 
 /// A linear element's place and sizes, as [`ArchSpec::linears`] lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,11 +55,7 @@ pub struct ArchSpec {
 impl ArchSpec {
     /// Checks and wraps a list of elements: sizes, and shapes through the stack.
     pub fn new(elements: Vec<ElementSpec>) -> Result<Self> {
-        let input = elements
-            .iter()
-            .find_map(ElementSpec::input_requirement)
-            .unwrap_or_else(RowShape::any);
-        let shapes = infer(&elements, &input)?;
+        let (input, shapes) = first_fit(&elements)?;
         let mut total = Some(0usize);
         for (index, e) in elements.iter().enumerate() {
             let count = e.checked_parameter_count();
@@ -71,7 +70,7 @@ impl ArchSpec {
         }
         if !elements.iter().any(|e| e.parameter_count() > 0) {
             return Err(Error::SpecWhole(
-                "a stack needs at least one linear(IN,OUT), conv2d, batchnorm or layernorm layer"
+                "a stack needs at least one element with parameters: linear(IN,OUT), conv2d, a norm, embedding, lstm, gru, attention, ..."
                     .into(),
             ));
         }
@@ -182,10 +181,10 @@ impl ArchSpec {
         for (index, (e, shape)) in self.elements.iter().zip(&shapes).enumerate() {
             let out = shape.concrete().unwrap_or_default();
             let mut values = width(&out);
-            if let (ElementSpec::Conv2d { kernel, .. }, [_, oh, ow]) = (e, out.as_slice()) {
+            if let (ElementSpec::Conv2d(c), [_, oh, ow]) = (e, out.as_slice()) {
                 let windows = input
                     .first()
-                    .and_then(|c| c.checked_mul(*kernel)?.checked_mul(*kernel))
+                    .and_then(|ch| ch.checked_mul(c.kernel)?.checked_mul(c.kernel))
                     .and_then(|v| v.checked_mul(*oh)?.checked_mul(*ow));
                 values = values.zip(windows).and_then(|(a, b)| a.checked_add(b));
             }
@@ -213,28 +212,36 @@ impl ArchSpec {
             .fold(0, usize::saturating_add)
     }
 
-    /// Each linear layer with its position in the stack.
+    /// Each top-level linear layer with its position in the stack.
     pub fn linears(&self) -> impl Iterator<Item = LinearShape> + '_ {
         self.elements
             .iter()
             .enumerate()
             .filter_map(|(index, e)| match *e {
-                ElementSpec::Linear {
-                    input,
-                    output,
-                    bias,
-                } => Some(LinearShape {
+                ElementSpec::Linear(l) => Some(LinearShape {
                     index,
-                    input,
-                    output,
-                    bias,
+                    input: l.input,
+                    output: l.output,
+                    bias: l.bias,
                 }),
                 _ => None,
             })
     }
 
+    /// The elements that run as one CPU kernel (see `kernel/plan.rs`), as
+    /// ranges of positions; a stage of one element is left out. `summary`
+    /// prints them (`fused: 0-1, 3-5`).
+    pub fn fused(&self) -> Vec<Range<usize>> {
+        crate::kernel::plan::plan(&self.elements)
+            .into_iter()
+            .map(|s| s.span())
+            .filter(|r| r.len() > 1)
+            .collect()
+    }
+
     /// The parameter names and shapes in their stable order (SPEC section 2):
-    /// for each element `i`, `"{i}.weight"` then `"{i}.bias"`.
+    /// for each element `i`, `"{i}.weight"` then `"{i}.bias"` (blocks nest:
+    /// `"{i}.{j}.weight"`).
     pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
         self.named(|e| e.parameter_shapes())
     }
@@ -248,22 +255,61 @@ impl ArchSpec {
     /// Parameters and buffers in PyTorch's state_dict order: element by
     /// element, its parameters then its buffers.
     pub fn state_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        self.named(|e| {
-            let mut all = e.parameter_shapes();
-            all.extend(e.buffer_shapes());
-            all
-        })
+        self.named(|e| e.state().into_iter().map(|s| (s.name, s.shape)).collect())
+    }
+
+    /// Every state entry with its kind, named as [`ArchSpec::state_shapes`].
+    pub fn state(&self) -> Vec<crate::StateEntry> {
+        let mut out = Vec::new();
+        for (i, e) in self.elements.iter().enumerate() {
+            out.extend(e.state().into_iter().map(|s| s.under(i)));
+        }
+        out
     }
 
     fn named(
         &self,
-        of: impl Fn(&ElementSpec) -> Vec<(&'static str, Vec<usize>)>,
+        of: impl Fn(&ElementSpec) -> Vec<(String, Vec<usize>)>,
     ) -> Vec<(String, Vec<usize>)> {
         let mut out = Vec::new();
         for (i, e) in self.elements.iter().enumerate() {
             out.extend(of(e).into_iter().map(|(n, s)| (format!("{i}.{n}"), s)));
         }
         out
+    }
+}
+
+/// The input row of a stack and every element's output row. The input is
+/// the first sized element's requirement; a stack that starts with an
+/// element acting on the last dimension (`linear`, `layernorm`) takes flat
+/// rows `[IN]`, or sequences `[T, IN]` when what follows needs them
+/// (`linear(6,8), positional(5,8)`). Of two misfits, the one found later in
+/// the stack is reported (it is the one the writer meant).
+fn first_fit(elements: &[ElementSpec]) -> Result<(RowShape, Vec<RowShape>)> {
+    let input = elements
+        .iter()
+        .find_map(ElementSpec::input_requirement)
+        .unwrap_or_else(RowShape::any);
+    let flat = match infer(elements, &input) {
+        Ok(shapes) => return Ok((input, shapes)),
+        Err(e) => e,
+    };
+    let last = |e: &ElementSpec| match e {
+        ElementSpec::Linear(l) => Some(l.input),
+        ElementSpec::LayerNorm(l) => Some(l.features),
+        _ => None,
+    };
+    let first = elements.iter().find(|e| e.input_requirement().is_some());
+    let Some(n) = first.and_then(last) else {
+        return Err(flat);
+    };
+    let sequence = RowShape::new(vec![None, Some(n)]);
+    match infer(elements, &sequence) {
+        Ok(shapes) => Ok((sequence, shapes)),
+        Err(e) => match (&flat, &e) {
+            (Error::Spec { index: a, .. }, Error::Spec { index: b, .. }) if b > a => Err(e),
+            _ => Err(flat),
+        },
     }
 }
 
@@ -302,42 +348,22 @@ impl FromStr for ArchSpec {
         if text.is_empty() {
             return Err(Error::SpecWhole("the spec is empty".into()));
         }
-        let elements = split_top_level(&text)?
+        let parts = split_top_level(&text).map_err(|(index, element)| Error::Spec {
+            index,
+            element,
+            reason: "unbalanced parentheses".into(),
+        })?;
+        let elements = parts
             .into_iter()
             .enumerate()
-            .map(|(index, element)| element::parse_element(index, element))
+            .map(|(index, element)| {
+                ElementSpec::parse(element).map_err(|reason| Error::Spec {
+                    index,
+                    element: element.to_string(),
+                    reason,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         Self::new(elements)
-    }
-}
-
-/// Splits at commas outside parentheses; rejects unbalanced parentheses.
-fn split_top_level(text: &str) -> Result<Vec<&str>> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0usize, 0usize);
-    for (pos, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' if depth == 0 => return Err(unbalanced(parts.len(), &text[start..])),
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&text[start..pos]);
-                start = pos + 1;
-            }
-            _ => {}
-        }
-    }
-    if depth != 0 {
-        return Err(unbalanced(parts.len(), &text[start..]));
-    }
-    parts.push(&text[start..]);
-    Ok(parts)
-}
-
-fn unbalanced(index: usize, element: &str) -> Error {
-    Error::Spec {
-        index,
-        element: element.to_string(),
-        reason: "unbalanced parentheses".into(),
     }
 }

@@ -66,7 +66,7 @@ fn canonical_forms_round_trip_and_leave_out_defaults() {
 
 #[test]
 fn every_kind_has_a_name_that_parses() {
-    for kind in ElementKind::ALL {
+    for &kind in ElementKind::ALL {
         let sample = match kind {
             ElementKind::Linear => "linear(2,2)",
             ElementKind::Dropout => "linear(2,2), dropout(0.1)",
@@ -77,6 +77,14 @@ fn every_kind_has_a_name_that_parses() {
             ElementKind::Conv2d => "conv2d(1,1,1)",
             ElementKind::MaxPool2d => "conv2d(1,1,1), maxpool2d(1)",
             ElementKind::AvgPool2d => "conv2d(1,1,1), avgpool2d(1)",
+            ElementKind::Embedding => "embedding(5,2)",
+            ElementKind::Positional => "positional(4,2)",
+            ElementKind::Lstm => "lstm(2,3)",
+            ElementKind::Gru => "gru(2,3)",
+            ElementKind::Attention => "attention(4,2)",
+            ElementKind::Last => "lstm(2,2), last",
+            ElementKind::SeqMean => "lstm(2,2), seqmean",
+            ElementKind::Residual => "residual(linear(2,2))",
             _ => &*format!("linear(2,2), {}", kind.name()),
         };
         let spec: ArchSpec = sample.parse().unwrap_or_else(|e| panic!("{sample}: {e}"));
@@ -248,7 +256,10 @@ fn each_bad_form_is_one_error_naming_element_and_sizes() {
         ("conv2d(1,2,3,stride=0)", &["`0`", "stride"]),
         ("conv2d(1,2)", &["conv2d needs three sizes"]),
         ("reshape()", &["`` is not a positive whole number"]),
-        ("maxpool2d(2), flatten", &["at least one linear"]),
+        (
+            "maxpool2d(2), flatten",
+            &["at least one element with parameters"],
+        ),
         ("flatten(2), linear(2,2)", &["takes no arguments"]),
         ("linear(2,2), dropout", &["dropout needs a probability"]),
     ] {
@@ -287,5 +298,5 @@ fn huge_conv_and_reshape_sizes_do_not_overflow() {
         }
     }
     let spec: ArchSpec = "dropout(0), linear(2,2)".parse().unwrap();
-    assert!(matches!(spec.elements()[0], ElementSpec::Dropout(p) if p == 0.0));
+    assert!(matches!(spec.elements()[0], ElementSpec::Dropout(d) if d.p() == 0.0));
 }

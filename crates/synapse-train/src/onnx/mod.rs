@@ -3,11 +3,16 @@
 //! The graph is the stack in evaluation mode:
 //! `input [batch, in]` -> (`Sub` mean, `Div` std when the model normalises)
 //! -> element 0 -> ... -> element n-1 -> `output [batch, out]`, with `batch` a
-//! symbolic dimension and every tensor in the model's float type (`FLOAT` for
-//! f32, `DOUBLE` for f64). Initializers carry the state_dict names
-//! (`"0.weight"`, ...); `metadata_props` carry `arch`, `loss` and `labels`
-//! (a JSON array) as the model file does. The messages are the prost types of
-//! [`proto`]; each element is one arm of [`element::element`].
+//! symbolic dimension (and every size only data fixes: a sequence's length,
+//! an image's height and width) and every float tensor in the model's float
+//! type (`FLOAT` for f32, `DOUBLE` for f64); a stack that starts with
+//! `embedding` takes INT64 ids. Initializers carry the state_dict names
+//! (`"0.weight"`, ...); `metadata_props` carry `arch`, `loss`, `labels`
+//! (a JSON array) and `vocab` as the model file does.
+//!
+//! Each element kind describes its own nodes beside its forward
+//! (`synapse_nn::export`, `ElementOps::export` in its module); this module
+//! only turns those descriptions into the prost messages of [`proto`].
 //!
 //! ```
 //! use candle_core::{DType, Device};
@@ -22,7 +27,6 @@
 //! # Ok::<(), synapse_train::Error>(())
 //! ```
 
-pub mod element;
 #[rustfmt::skip]
 #[allow(clippy::all, missing_docs)]
 pub mod proto;
@@ -32,9 +36,12 @@ use std::path::Path;
 
 use prost::Message;
 
-use self::element::{element, Slot};
+use synapse_nn::export::{Attribute, Constant, Export};
+
 use self::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto};
-use self::tensor::{value_info, vector, Float};
+use self::tensor::{
+    float_attr, initializer, int64s, int_attr, ints_attr, value_info, vector, Elem, Float,
+};
 use crate::atomic::write_atomic;
 use crate::{Error, Model, Result};
 
@@ -89,6 +96,9 @@ pub fn to_onnx(model: &Model, opset: i64) -> Result<Vec<u8>> {
         let json = serde_json::to_string(labels).expect("strings serialise");
         metadata_props.push(entry("labels", json));
     }
+    if let Some(vocab) = model.metadata.get("vocab") {
+        metadata_props.push(entry("vocab", vocab.clone()));
+    }
     let proto = ModelProto {
         ir_version: ir_version(opset),
         opset_import: vec![OperatorSetIdProto {
@@ -97,7 +107,7 @@ pub fn to_onnx(model: &Model, opset: i64) -> Result<Vec<u8>> {
         }],
         producer_name: "synapse".into(),
         producer_version: env!("CARGO_PKG_VERSION").into(),
-        graph: Some(graph(model, float)?),
+        graph: Some(graph(model, float, opset)?),
         metadata_props,
         ..Default::default()
     };
@@ -110,7 +120,7 @@ pub fn save_onnx(model: &Model, opset: i64, path: &Path) -> Result<()> {
 }
 
 /// The graph: normalisation, then each element in turn.
-fn graph(model: &Model, float: Float) -> Result<GraphProto> {
+fn graph(model: &Model, float: Float, opset: i64) -> Result<GraphProto> {
     let spec = model.net.spec();
     let dims = |shape: &synapse_nn::RowShape| {
         shape
@@ -119,15 +129,24 @@ fn graph(model: &Model, float: Float) -> Result<GraphProto> {
             .ok_or_else(|| Error::Export(format!("the rows of `{spec}` have no known rank")))
     };
     let input = dims(spec.input_shape())?;
+    let input_elem = if model.net.takes_ids() {
+        Elem::Int64
+    } else {
+        Elem::Float(float)
+    };
     let mut g = GraphProto {
         name: "synapse".into(),
-        input: vec![value_info(INPUT, &input, float)],
-        output: vec![value_info(OUTPUT, &dims(spec.output_shape())?, float)],
+        input: vec![value_info(INPUT, &input, input_elem)],
+        output: vec![value_info(
+            OUTPUT,
+            &dims(spec.output_shape())?,
+            Elem::Float(float),
+        )],
         ..Default::default()
     };
     let mut current = INPUT.to_string();
     if let Some(n) = &model.normalize {
-        if input.len() != 1 {
+        if input.len() != 1 || model.net.takes_ids() {
             return Err(Error::Export(format!(
                 "normalize applies to flat rows, but `{spec}` takes rows of {}",
                 spec.input_shape()
@@ -151,33 +170,38 @@ fn graph(model: &Model, float: Float) -> Result<GraphProto> {
         ));
         current = "normalize.output".into();
     }
-    for (index, layer) in model.net.layers().iter().enumerate() {
-        let output = format!("{index}.output");
-        let slot = Slot {
-            index,
-            input: &current,
-            output: &output,
-            float,
-        };
-        let piece = element(layer, &slot)?;
-        if !piece.nodes.is_empty() {
-            current = output;
-        }
-        g.node.extend(piece.nodes);
-        g.initializer.extend(piece.initializers);
-    }
-    // The last value written becomes `output`; a graph that wrote nothing copies its input.
-    match g.node.last_mut() {
-        Some(last) if last.output.first() == Some(&current) => last.output[0] = OUTPUT.into(),
-        _ => g.node.push(NodeProto {
-            name: "output.Identity".into(),
-            op_type: "Identity".into(),
-            input: vec![current],
-            output: vec![OUTPUT.into()],
-            ..Default::default()
-        }),
-    }
+    let export = model.net.export(&current, OUTPUT, opset)?;
+    add(&mut g, export, float)?;
     Ok(g)
+}
+
+/// Adds an export description's constants (as initializers) and nodes.
+fn add(g: &mut GraphProto, export: Export, float: Float) -> Result<()> {
+    for c in export.constants {
+        g.initializer.push(match c {
+            Constant::Float(name, t) => initializer(&name, &t, float)?,
+            Constant::Int(name, dims, values) => int64s(&name, &dims, &values),
+        });
+    }
+    for n in export.nodes {
+        g.node.push(NodeProto {
+            name: n.name,
+            op_type: n.op.into(),
+            input: n.inputs,
+            output: n.outputs,
+            attribute: n
+                .attributes
+                .iter()
+                .map(|a| match a {
+                    Attribute::Int(name, v) => int_attr(name, *v),
+                    Attribute::Ints(name, v) => ints_attr(name, v),
+                    Attribute::Float(name, v) => float_attr(name, f64::from(*v)),
+                })
+                .collect(),
+            ..Default::default()
+        });
+    }
+    Ok(())
 }
 
 fn binary(op: &str, input: [&str; 2], output: &str) -> NodeProto {

@@ -92,10 +92,23 @@ pub fn vector(name: &str, values: &[f64], float: Float) -> Result<TensorProto> {
     initializer(name, &t, float)
 }
 
+/// The element type of a graph input or output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    /// The model's float type.
+    Float(Float),
+    /// INT64 (token ids).
+    Int64,
+}
+
 /// The declaration of a graph input or output `[batch, dims...]`; a size
-/// known only from the data (an image's height and width) is symbolic too,
-/// named `{name}_dim{k}`.
-pub fn value_info(name: &str, dims: &[Option<usize>], float: Float) -> ValueInfoProto {
+/// known only from the data (an image's height and width, a sequence's
+/// length) is symbolic too, named `{name}_dim{k}`.
+pub fn value_info(name: &str, dims: &[Option<usize>], elem: Elem) -> ValueInfoProto {
+    let elem_type = match elem {
+        Elem::Float(f) => f.data_type(),
+        Elem::Int64 => DataType::Int64 as i32,
+    };
     let dim = |value| tensor_shape_proto::Dimension {
         value: Some(value),
         ..Default::default()
@@ -113,7 +126,7 @@ pub fn value_info(name: &str, dims: &[Option<usize>], float: Float) -> ValueInfo
         name: name.into(),
         r#type: Some(TypeProto {
             value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: float.data_type(),
+                elem_type,
                 shape: Some(TensorShapeProto { dim: shape }),
             })),
             ..Default::default()
@@ -142,11 +155,11 @@ pub fn ints_attr(name: &str, values: &[i64]) -> AttributeProto {
     }
 }
 
-/// A one-dimensional INT64 initializer (the target shape of a `Reshape`).
-pub fn int64s(name: &str, values: &[i64]) -> TensorProto {
+/// An INT64 initializer of `dims` (a `Reshape`'s target shape, indices, axes).
+pub fn int64s(name: &str, dims: &[usize], values: &[i64]) -> TensorProto {
     TensorProto {
         name: name.into(),
-        dims: vec![values.len() as i64],
+        dims: t_dims(dims),
         data_type: DataType::Int64 as i32,
         raw_data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ..Default::default()

@@ -32,12 +32,12 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 use crate::elements::pool::kernel::{Pool, PoolGrad};
-use crate::elements::PoolKind;
 use crate::kernel::act::{act_grad, KernelAct};
 use crate::kernel::gemm::{gemm_into, product};
 use crate::kernel::parallel::{for_each_part, map_parts};
 use crate::kernel::storage::{contiguous, with_float, Real};
 use crate::kernel::view::View;
+use crate::PoolKind;
 
 /// The sizes of one convolution: input image, kernel, stride, padding, output.
 #[derive(Debug, Clone, Copy)]

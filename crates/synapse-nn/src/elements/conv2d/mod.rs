@@ -22,13 +22,126 @@
 //! `(H+2P-K) % S != (W+2P-K) % S`; with the input cut to size that padding
 //! is 0 in both directions.
 //! Reference: `synapse_reference` conv2d.
+//!
+//! Spec: `conv2d(IN,OUT,K[,stride=S][,padding=P][,bias=false])`; rows
+//! `[IN, H, W]` to `[OUT, (H+2P-K)/S+1, (W+2P-K)/S+1]`. State: `weight
+//! [OUT, IN, K, K]`, `bias [OUT]`; fans `(IN*K*K, OUT*K*K)`, `numpy-uniform`
+//! draws `(OUT, IN, K, K)` as stored. ONNX: `Conv` (`kernel_shape`,
+//! `strides`, `pads`).
 
-mod kernel;
+pub(crate) mod kernel;
+
+use std::fmt;
 
 use candle_core::{Tensor, Var};
 
-use crate::kernel::act::{then_act, KernelAct};
-use crate::{Activation, Error, Pool2d, Result};
+use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use crate::export::{Attribute, Export, Scope};
+use crate::init::{numpy_uniform, Draws};
+use crate::kernel::act::KernelAct;
+use crate::spec::{flag, image, whole, window, Args, RowShape};
+use crate::{Activation, ElementKind, ElementSpec, Error, Init, Layer, Mode, Pool2d, Result};
+
+/// The spec of a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dSpec {
+    /// Input channels.
+    pub input: usize,
+    /// Output channels.
+    pub output: usize,
+    /// Kernel size K (square).
+    pub kernel: usize,
+    /// Step between windows.
+    pub stride: usize,
+    /// Zeros added on each side.
+    pub padding: usize,
+    /// Whether the layer has a bias.
+    pub bias: bool,
+}
+
+impl fmt::Display for Conv2dSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conv2d({},{},{}", self.input, self.output, self.kernel)?;
+        if self.stride != 1 {
+            write!(f, ",stride={}", self.stride)?;
+        }
+        if self.padding != 0 {
+            write!(f, ",padding={}", self.padding)?;
+        }
+        write!(f, "{})", if self.bias { "" } else { ",bias=false" })
+    }
+}
+
+impl ElementDef for Conv2dSpec {
+    fn kind(&self) -> ElementKind {
+        ElementKind::Conv2d
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = args.split()?;
+        a.only(&["stride", "padding", "bias"])?;
+        a.count(
+            3..=3,
+            name,
+            "three sizes: conv2d(IN,OUT,K[,stride=S][,padding=P][,bias=false])",
+        )?;
+        Ok(ElementSpec::Conv2d(Conv2dSpec {
+            input: whole(a.sizes[0], "input channels", 1)?,
+            output: whole(a.sizes[1], "output channels", 1)?,
+            kernel: whole(a.sizes[2], "kernel size", 1)?,
+            stride: a
+                .option("stride")
+                .map_or(Ok(1), |s| whole(s, "stride", 1))?,
+            padding: a
+                .option("padding")
+                .map_or(Ok(0), |s| whole(s, "padding", 0))?,
+            bias: flag(a.option("bias"), "bias", true)?,
+        }))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        Some(RowShape::new(vec![Some(self.input), None, None]))
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        let [_, h, w] = image(input, Some(self.input))?;
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        Ok(RowShape::new(vec![
+            Some(self.output),
+            window(h, k, s, p)?,
+            window(w, k, s, p)?,
+        ]))
+    }
+
+    fn state(&self) -> Vec<StateEntry> {
+        let (i, o, k) = (self.input, self.output, self.kernel);
+        let mut s = vec![StateEntry::parameter("weight", vec![o, i, k, k])];
+        if self.bias {
+            s.push(StateEntry::parameter("bias", vec![o]));
+        }
+        s
+    }
+
+    fn draw(&self, init: Init, draws: &mut Draws, emit: &mut Emit<'_>) {
+        let (i, o, k) = (self.input, self.output, self.kernel);
+        let shape = vec![o, i, k, k];
+        if init == Init::NumpyUniform {
+            numpy_uniform(draws, emit, "weight", shape);
+        } else {
+            init.weight(draws, emit, "weight", shape, (i * k * k, o * k * k));
+        }
+        if self.bias {
+            init.bias(draws, emit, "bias", o, i * k * k);
+        }
+    }
+
+    fn build(&self, take: &mut Take<'_>) -> Result<Layer> {
+        let (i, o, k) = (self.input, self.output, self.kernel);
+        let w = take("weight", &[o, i, k, k])?;
+        let b = self.bias.then(|| take("bias", &[o])).transpose()?;
+        Ok(Layer::Conv2d(Conv2d::new(w, b, self.stride, self.padding)?))
+    }
+}
 
 /// A convolution built from given parameters.
 #[derive(Debug, Clone)]
@@ -104,24 +217,29 @@ impl Conv2d {
         self.forward_then(x, None)
     }
 
-    /// `act(conv(x))`: the convolution and the activation after it in the stack.
+    /// `act(conv(x))`: the convolution and an activation after it (in one
+    /// kernel on the CPU when it is one the kernel applies).
     ///
     /// # Shapes
     /// As [`Conv2d::forward`].
     pub fn forward_then(&self, x: &Tensor, act: Option<&Activation>) -> Result<Tensor> {
-        self.forward_then_pool(x, act, None)
+        match act.map(|a| (a, KernelAct::of(a))) {
+            None => self.forward_fused(x, None, None),
+            Some((_, Some(k))) => self.forward_fused(x, Some(k), None),
+            Some((a, None)) => a.forward(&self.forward_fused(x, None, None)?),
+        }
     }
 
-    /// `pool(act(conv(x)))`: the convolution, the activation and the pool
-    /// after it in the stack (each optional but the convolution). On the CPU
-    /// one kernel does all three.
+    /// `pool(act(conv(x)))` as the stack's plan paired them (`kernel/plan.rs`:
+    /// an activation the kernel applies, then a pool); on the CPU one kernel
+    /// does all three, elsewhere plain ops run one after the other.
     ///
     /// # Shapes
     /// As [`Conv2d::forward`], then as [`Pool2d::forward`].
-    pub fn forward_then_pool(
+    pub(crate) fn forward_fused(
         &self,
         x: &Tensor,
-        act: Option<&Activation>,
+        act: Option<KernelAct>,
         pool: Option<&Pool2d>,
     ) -> Result<Tensor> {
         self.check_input(x)?;
@@ -130,22 +248,13 @@ impl Conv2d {
         tensors.extend(bias);
         if crate::kernel::use_kernel(true, &tensors) {
             let geometry = (self.stride, self.padding);
-            // The kernel pools only what follows an activation it applies itself.
-            let fused = act.is_none_or(|a| KernelAct::of(a).is_some());
-            let pool_in_kernel = pool
-                .filter(|_| fused)
-                .map(|p| (p.kind(), p.kernel(), p.stride()));
-            let y = then_act(act, |a| {
-                kernel::conv2d(x, &self.weight, bias, geometry, a, pool_in_kernel)
-            })?;
-            return match (pool, pool_in_kernel) {
-                (Some(p), None) => p.forward(&y),
-                _ => Ok(y),
-            };
+            let pool = pool.map(|p| (p.kind(), p.kernel(), p.stride()));
+            let act = act.unwrap_or(KernelAct::Identity);
+            return Ok(kernel::conv2d(x, &self.weight, bias, geometry, act, pool)?);
         }
         let y = self.plain(x)?;
         let y = match act {
-            Some(a) => a.forward(&y)?,
+            Some(a) => a.activation().forward(&y)?,
             None => y,
         };
         match pool {
@@ -189,5 +298,53 @@ impl Conv2d {
             Some(b) => Ok(y.broadcast_add(&b.reshape((1, c_out, 1, 1))?)?),
             None => Ok(y),
         }
+    }
+}
+
+impl ElementOps for Conv2d {
+    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
+        Conv2d::forward(self, x)
+    }
+
+    fn state(&self) -> Vec<(String, &Var)> {
+        let mut s = vec![("weight".to_string(), &self.weight)];
+        s.extend(self.bias.as_ref().map(|b| ("bias".to_string(), b)));
+        s
+    }
+
+    fn spec(&self) -> ElementSpec {
+        let (input, output, kernel) = self.sizes();
+        ElementSpec::Conv2d(Conv2dSpec {
+            input,
+            output,
+            kernel,
+            stride: self.stride,
+            padding: self.padding,
+            bias: self.bias.is_some(),
+        })
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        let mut e = Export::default();
+        let w = scope.named("weight");
+        e.float(w.clone(), self.weight.as_tensor().clone());
+        let mut inputs = vec![scope.input.clone(), w];
+        if let Some(b) = &self.bias {
+            let name = scope.named("bias");
+            e.float(name.clone(), b.as_tensor().clone());
+            inputs.push(name);
+        }
+        let (k, s, p) = (
+            self.sizes().2 as i64,
+            self.stride as i64,
+            self.padding as i64,
+        );
+        let attrs = vec![
+            Attribute::ints("kernel_shape", &[k, k]),
+            Attribute::ints("strides", &[s, s]),
+            Attribute::ints("pads", &[p, p, p, p]),
+        ];
+        e.node("Conv", scope, inputs, vec![scope.output.clone()], attrs);
+        Ok(e)
     }
 }

@@ -1,13 +1,20 @@
-//! A dense layer: `y = x W^T + b`.
+//! `linear(IN,OUT[,bias=false])`, PyTorch's `nn.Linear(IN, OUT)`: `y = x W^T + b`.
 //!
-//! Shapes: `x` `[batch, in]`, `W` `[out, in]` (PyTorch's layout), `b` `[out]`,
-//! `y` `[batch, out]`. Gradients: `dW = dy^T x`, `db = sum_batch dy`, `dx = dy W`.
+//! Shapes: `x` `[..., IN]` (any rank of at least 2; every leading dimension
+//! is a row), `W` `[OUT, IN]` (PyTorch's layout), `b` `[OUT]`, `y` `[..., OUT]`.
+//! Gradients: `dW = dy^T x`, `db = sum_rows dy`, `dx = dy W`.
+//! State: `weight [OUT, IN]`, `bias [OUT]`. Init: weight fans `(IN, OUT)`;
+//! `numpy-uniform` draws the weight as `(IN, OUT)` and stores it transposed
+//! (the article's `2*np.random.random((3,1)) - 1`).
+//! ONNX: `Gemm` (`transB=1`; no `C` without bias) on rank 2, else
+//! `MatMul` by the transposed weight and `Add`.
 //!
 //! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
 //! candle ops below (matmul, broadcast add), which autodiff differentiates on
 //! any device, and the CPU kernel in `kernel.rs`, which also applies a
-//! following sigmoid, tanh, relu or identity in the same pass and carries its
-//! own backward. Reference: `synapse_reference::RefLayer::Dense`.
+//! following sigmoid, tanh, relu or identity in the same pass (the stack's
+//! plan pairs them, `kernel/plan.rs`) and carries its own backward.
+//! Reference: `synapse_reference::RefDense`.
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -18,15 +25,113 @@
 //! let layer = Linear::new(w, Some(b))?;
 //! let y = layer.forward(&Tensor::new(&[[1.0f64, 1.0]], &dev)?)?;
 //! assert_eq!(y.to_vec2::<f64>()?, [[3.5, 6.5, 11.0]]);
+//! // Any rank: each row of the last dimension.
+//! let y3 = layer.forward(&Tensor::new(&[[[1.0f64, 1.0], [0.0, 1.0]]], &dev)?)?;
+//! assert_eq!(y3.dims(), [1, 2, 3]);
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
 mod kernel;
 
+use std::fmt;
+
 use candle_core::{Tensor, Var};
 
+use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use crate::export::{Attribute, Export, Scope};
+use crate::init::Draws;
 use crate::kernel::act::then_act;
-use crate::{Activation, Error, Result};
+use crate::spec::{flag, last_dim, whole, Args, RowShape};
+use crate::{Activation, ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
+
+/// The spec of a dense layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearSpec {
+    /// Inputs.
+    pub input: usize,
+    /// Outputs.
+    pub output: usize,
+    /// Whether the layer has a bias.
+    pub bias: bool,
+}
+
+impl fmt::Display for LinearSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bias = if self.bias { "" } else { ",bias=false" };
+        write!(f, "linear({},{}{bias})", self.input, self.output)
+    }
+}
+
+impl ElementDef for LinearSpec {
+    fn kind(&self) -> ElementKind {
+        ElementKind::Linear
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = args.split()?;
+        a.only(&["bias"])?;
+        a.count(
+            2..=2,
+            name,
+            "two sizes: linear(IN,OUT) or linear(IN,OUT,bias=false)",
+        )?;
+        Ok(ElementSpec::Linear(LinearSpec {
+            input: whole(a.sizes[0], "input size", 1)?,
+            output: whole(a.sizes[1], "output size", 1)?,
+            bias: flag(a.option("bias"), "bias", true)?,
+        }))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        Some(RowShape::known(&[self.input]))
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        let dims = last_dim(input, self.input, "its input size")?;
+        let mut out = dims.to_vec();
+        *out.last_mut().expect("at least one size") = Some(self.output);
+        Ok(RowShape::new(out))
+    }
+
+    fn state(&self) -> Vec<StateEntry> {
+        let mut s = vec![StateEntry::parameter(
+            "weight",
+            vec![self.output, self.input],
+        )];
+        if self.bias {
+            s.push(StateEntry::parameter("bias", vec![self.output]));
+        }
+        s
+    }
+
+    fn draw(&self, init: Init, draws: &mut Draws, emit: &mut Emit<'_>) {
+        let (i, o) = (self.input, self.output);
+        if init == Init::NumpyUniform {
+            // Drawn as (in, out) row-major, stored as [out, in].
+            let drawn: Vec<f64> = (0..i * o).map(|_| 2.0 * draws.sample() - 1.0).collect();
+            let stored = (0..o).flat_map(|c| (0..i).map(move |r| (r, c)));
+            emit(
+                "weight".into(),
+                vec![o, i],
+                &mut stored.map(|(r, c)| drawn[r * o + c]),
+            );
+        } else {
+            init.weight(draws, emit, "weight", vec![o, i], (i, o));
+        }
+        if self.bias {
+            init.bias(draws, emit, "bias", o, i);
+        }
+    }
+
+    fn build(&self, take: &mut Take<'_>) -> Result<Layer> {
+        let w = take("weight", &[self.output, self.input])?;
+        let b = self
+            .bias
+            .then(|| take("bias", &[self.output]))
+            .transpose()?;
+        Ok(Layer::Linear(Linear::new(w, b)?))
+    }
+}
 
 /// A dense layer built from given parameters (see [`crate::init`] for random ones).
 #[derive(Debug, Clone)]
@@ -77,43 +182,125 @@ impl Linear {
         self.weight.dims()[0]
     }
 
-    /// Checks that `x` is `[batch, in]`.
+    /// Checks that `x` is `[..., in]` of rank at least 2.
     pub fn check_input(&self, x: &Tensor) -> Result<()> {
         match x.dims() {
-            &[_, i] if i == self.in_features() => Ok(()),
+            [_, .., i] if *i == self.in_features() => Ok(()),
             d => Err(Error::shape(
                 "linear input",
-                format!("[batch, {}]", self.in_features()),
+                format!("[batch, ..., {}]", self.in_features()),
                 d,
             )),
         }
     }
 
-    /// `x W^T + b` for `x` of shape `[batch, in]`; `[batch, out]`.
+    /// `x W^T + b` for `x` of shape `[..., in]`; `[..., out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_then(x, None)
     }
 
-    /// `act(x W^T + b)`: the layer and the activation after it in the stack.
+    /// `act(x W^T + b)`: the layer and the activation after it in the stack
+    /// (one kernel on the CPU when the activation is one it applies).
     ///
     /// # Shapes
-    /// `x` `[batch, in]` to `[batch, out]`.
+    /// `x` `[..., in]` (rank at least 2) to `[..., out]`.
     pub fn forward_then(&self, x: &Tensor, act: Option<&Activation>) -> Result<Tensor> {
         self.check_input(x)?;
-        let bias = self.bias.as_ref().map(|b| b.as_tensor());
-        let mut tensors = vec![x, self.weight.as_tensor()];
-        tensors.extend(bias);
-        if crate::kernel::use_kernel(true, &tensors) {
-            return then_act(act, |fused| kernel::dense(x, &self.weight, bias, fused));
-        }
-        let y = x.matmul(&self.weight.t()?)?;
-        let y = match &self.bias {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
+        // Every leading dimension is a row: [rows, in] for the product.
+        let dims = x.dims().to_vec();
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let x2 = if dims.len() == 2 {
+            x.clone()
+        } else {
+            x.reshape((rows, self.in_features()))?
         };
-        match act {
-            Some(a) => a.forward(&y),
-            None => Ok(y),
+        let bias = self.bias.as_ref().map(|b| b.as_tensor());
+        let mut tensors = vec![&x2, self.weight.as_tensor()];
+        tensors.extend(bias);
+        let y = if crate::kernel::use_kernel(true, &tensors) {
+            then_act(act, |fused| kernel::dense(&x2, &self.weight, bias, fused))?
+        } else {
+            let y = x2.matmul(&self.weight.t()?)?;
+            let y = match &self.bias {
+                Some(b) => y.broadcast_add(b)?,
+                None => y,
+            };
+            match act {
+                Some(a) => a.forward(&y)?,
+                None => y,
+            }
+        };
+        if dims.len() == 2 {
+            return Ok(y);
         }
+        let mut out = dims;
+        *out.last_mut().expect("rank >= 2") = self.out_features();
+        Ok(y.reshape(out)?)
+    }
+}
+
+impl ElementOps for Linear {
+    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
+        Linear::forward(self, x)
+    }
+
+    fn state(&self) -> Vec<(String, &Var)> {
+        let mut s = vec![("weight".to_string(), &self.weight)];
+        s.extend(self.bias.as_ref().map(|b| ("bias".to_string(), b)));
+        s
+    }
+
+    fn spec(&self) -> ElementSpec {
+        ElementSpec::Linear(LinearSpec {
+            input: self.in_features(),
+            output: self.out_features(),
+            bias: self.bias.is_some(),
+        })
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        let mut e = Export::default();
+        let (w, b) = (scope.named("weight"), scope.named("bias"));
+        e.float(w.clone(), self.weight.as_tensor().clone());
+        if let Some(bias) = &self.bias {
+            e.float(b.clone(), bias.as_tensor().clone());
+        }
+        if scope.rank <= 2 {
+            let mut inputs = vec![scope.input.clone(), w];
+            inputs.extend(self.bias.as_ref().map(|_| b));
+            let attrs = vec![Attribute::int("transB", 1)];
+            e.node("Gemm", scope, inputs, vec![scope.output.clone()], attrs);
+            return Ok(e);
+        }
+        let wt = scope.named("weight_t");
+        let perm = vec![Attribute::ints("perm", &[1, 0])];
+        e.node("Transpose", scope, vec![w], vec![wt.clone()], perm);
+        let product = match self.bias {
+            Some(_) => scope.named("product"),
+            None => scope.output.clone(),
+        };
+        e.node(
+            "MatMul",
+            scope,
+            vec![scope.input.clone(), wt],
+            vec![product.clone()],
+            vec![],
+        );
+        if self.bias.is_some() {
+            e.node(
+                "Add",
+                scope,
+                vec![product, b],
+                vec![scope.output.clone()],
+                vec![],
+            );
+        }
+        Ok(e)
+    }
+}
+
+impl candle_nn::Module for Linear {
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        Linear::forward(self, xs).map_err(candle_core::Error::wrap)
     }
 }

@@ -17,12 +17,21 @@
 //! The CPU kernel in `kernel.rs` does the same in one pass per plane, with its
 //! own backward; [`crate::kernel::use_kernel`] decides which runs.
 //! Reference: `synapse_reference` pools.
+//!
+//! Spec: `maxpool2d(K[,stride=S])`, `avgpool2d(K[,stride=S])` (stride K by
+//! default, left out of the canonical form); no state. ONNX: `MaxPool`,
+//! `AveragePool` (`kernel_shape`, `strides`, no pads).
 
 pub(crate) mod kernel;
 
+use std::fmt;
+
 use candle_core::{Device, Tensor};
 
-use crate::{Error, Result};
+use super::def::{ElementDef, ElementOps, Take};
+use crate::export::{Attribute, Export, Scope};
+use crate::spec::{image, whole, window, Args, RowShape};
+use crate::{ElementKind, ElementSpec, Error, Layer, Mode, Result};
 
 /// Which pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,4 +130,106 @@ impl Pool2d {
 fn offsets(start: usize, s: usize, n: usize, device: &Device) -> Result<Tensor> {
     let idx: Vec<u32> = (0..n).map(|i| (start + s * i) as u32).collect();
     Ok(Tensor::from_vec(idx, n, device)?)
+}
+
+impl fmt::Display for Pool2d {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({}", self.kind().name(), self.kernel)?;
+        if self.stride != self.kernel {
+            write!(f, ",stride={}", self.stride)?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl ElementDef for Pool2d {
+    fn kind(&self) -> ElementKind {
+        match self.kind {
+            PoolKind::Max => ElementKind::MaxPool2d,
+            PoolKind::Avg => ElementKind::AvgPool2d,
+        }
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = args.split()?;
+        a.only(&["stride"])?;
+        a.count(1..=1, name, &format!("one size: {name}(K[,stride=S])"))?;
+        let kernel = whole(a.sizes[0], "kernel size", 1)?;
+        let stride = a
+            .option("stride")
+            .map_or(Ok(kernel), |s| whole(s, "stride", 1))?;
+        let kind = if name == "maxpool2d" {
+            PoolKind::Max
+        } else {
+            PoolKind::Avg
+        };
+        Ok(ElementSpec::Pool2d(Pool2d {
+            kind,
+            kernel,
+            stride,
+        }))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        Some(RowShape::new(vec![None, None, None]))
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        let [c, h, w] = image(input, None)?;
+        let (k, s) = (self.kernel, self.stride);
+        Ok(RowShape::new(vec![
+            c,
+            window(h, k, s, 0)?,
+            window(w, k, s, 0)?,
+        ]))
+    }
+
+    fn build(&self, _take: &mut Take<'_>) -> Result<Layer> {
+        Ok(Layer::Pool2d(Pool2d::new(
+            self.kind,
+            self.kernel,
+            self.stride,
+        )?))
+    }
+}
+
+impl ElementOps for Pool2d {
+    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
+        Pool2d::forward(self, x)
+    }
+
+    fn spec(&self) -> ElementSpec {
+        ElementSpec::Pool2d(*self)
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        let mut e = Export::default();
+        let op = match self.kind {
+            PoolKind::Max => "MaxPool",
+            PoolKind::Avg => "AveragePool",
+        };
+        let (k, s) = (self.kernel as i64, self.stride as i64);
+        let attrs = vec![
+            Attribute::ints("kernel_shape", &[k, k]),
+            Attribute::ints("strides", &[s, s]),
+        ];
+        e.node(
+            op,
+            scope,
+            vec![scope.input.clone()],
+            vec![scope.output.clone()],
+            attrs,
+        );
+        Ok(e)
+    }
+}
+
+impl PoolKind {
+    /// The spec name of the pool.
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::Max => "maxpool2d",
+            PoolKind::Avg => "avgpool2d",
+        }
+    }
 }

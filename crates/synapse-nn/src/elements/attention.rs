@@ -1,0 +1,435 @@
+//! `attention(D,HEADS[,causal=true])`, SPEC section 10's `SelfAttention(D,
+//! HEADS)`: PyTorch's `nn.MultiheadAttention(D, HEADS, batch_first=True)`
+//! with query = key = value = x, the output only, dropout 0.
+//!
+//! With `dh = D / HEADS`, head `h` taking features `h dh .. (h+1) dh`:
+//! ```text
+//! [q, k, v] = x W_in^T + b_in                       (three [batch, T, D])
+//! s = q_h k_h^T / sqrt(dh)   (+ -inf where j > i when causal)    [batch, H, T, T]
+//! a = softmax(s) over the keys     o_h = a v_h     y = concat_h(o_h) W_out^T + b_out
+//! ```
+//! Backward: autodiff. Shapes: `[batch, T, D]` to the same; D a multiple of
+//! HEADS (checked when parsed). State: `in_proj_weight [3D, D]`,
+//! `in_proj_bias [3D]`, `out_proj.weight [D, D]`, `out_proj.bias [D]`;
+//! init `torch`: `in_proj_weight` Xavier uniform, the biases 0,
+//! `out_proj.weight` U(-1/sqrt(D), 1/sqrt(D)) (PyTorch's); `xavier`/`he`:
+//! the weights by their fans, biases 0; `numpy-uniform`: each as drawn.
+//! ONNX: `MatMul`/`Softmax` nodes, the causal mask made from the symbolic
+//! length (`Range`, `Greater`, `Where`). No kernel yet. Reference:
+//! `synapse_reference::RefAttention`.
+//!
+//! ```
+//! use candle_core::{DType, Device, Tensor};
+//! use synapse_nn::{Init, Mode, Sequential};
+//! // Causal: the first position sees only itself, so changing the last
+//! // position's input leaves the first output as it was.
+//! let net = Sequential::init(&"attention(4,2,causal=true)".parse()?, Init::Torch, 1, DType::F64, &Device::Cpu)?;
+//! let x = Tensor::ones((1, 3, 4), DType::F64, &Device::Cpu)?;
+//! let x2 = x.slice_assign(&[0..1, 2..3, 0..4], &Tensor::zeros((1, 1, 4), DType::F64, &Device::Cpu)?)?;
+//! let (a, b) = (net.forward(&x, Mode::Eval)?, net.forward(&x2, Mode::Eval)?);
+//! assert_eq!(a.narrow(1, 0, 1)?.flatten_all()?.to_vec1::<f64>()?, b.narrow(1, 0, 1)?.flatten_all()?.to_vec1::<f64>()?);
+//! # Ok::<(), synapse_nn::Error>(())
+//! ```
+
+use std::fmt;
+
+use candle_core::{Tensor, Var, D};
+
+use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use crate::export::{Attribute, Export, Scope};
+use crate::init::{constant, numpy_uniform, Draws};
+use crate::spec::{flag, whole, Args, RowShape};
+use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
+
+/// The spec of a self-attention layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionSpec {
+    /// Size D of each position.
+    pub dim: usize,
+    /// Heads; `dim` is a multiple of it.
+    pub heads: usize,
+    /// Whether each position sees only itself and earlier ones.
+    pub causal: bool,
+}
+
+impl fmt::Display for AttentionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let causal = if self.causal { ",causal=true" } else { "" };
+        write!(f, "attention({},{}{causal})", self.dim, self.heads)
+    }
+}
+
+const NAMES: [&str; 4] = [
+    "in_proj_weight",
+    "in_proj_bias",
+    "out_proj.weight",
+    "out_proj.bias",
+];
+
+impl ElementDef for AttentionSpec {
+    fn kind(&self) -> ElementKind {
+        ElementKind::Attention
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let a = args.split()?;
+        a.only(&["causal"])?;
+        a.count(2..=2, name, "two sizes: attention(D,HEADS[,causal=true])")?;
+        let dim = whole(a.sizes[0], "size", 1)?;
+        let heads = whole(a.sizes[1], "heads", 1)?;
+        if dim % heads != 0 {
+            return Err(format!(
+                "its size D = {dim} is not a multiple of its HEADS = {heads} (each head takes D / HEADS values)"
+            ));
+        }
+        Ok(ElementSpec::Attention(AttentionSpec {
+            dim,
+            heads,
+            causal: flag(a.option("causal"), "causal", false)?,
+        }))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        Some(RowShape::new(vec![None, Some(self.dim)]))
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        let d = self.dim;
+        match input.dims() {
+            Some([_, Some(got)]) if *got != d => Err(format!(
+                "it takes positions of {d} values but its input {input} has {got}"
+            )),
+            Some([_, _]) => Ok(input.clone()),
+            _ => Err(format!(
+                "it takes sequences [batch, T, {d}] but gets {input}"
+            )),
+        }
+    }
+
+    fn state(&self) -> Vec<StateEntry> {
+        let d = self.dim;
+        let shapes = [vec![3 * d, d], vec![3 * d], vec![d, d], vec![d]];
+        NAMES
+            .iter()
+            .zip(shapes)
+            .map(|(n, s)| StateEntry::parameter(n, s))
+            .collect()
+    }
+
+    fn draw(&self, init: Init, draws: &mut Draws, emit: &mut Emit<'_>) {
+        let d = self.dim;
+        if init == Init::NumpyUniform {
+            for e in self.state() {
+                numpy_uniform(draws, emit, &e.name, e.shape);
+            }
+            return;
+        }
+        // PyTorch draws the packed input projection Xavier-uniform.
+        let first = if init == Init::Torch {
+            Init::Xavier
+        } else {
+            init
+        };
+        first.weight(draws, emit, NAMES[0], vec![3 * d, d], (d, 3 * d));
+        constant(emit, NAMES[1], vec![3 * d], 0.0);
+        init.weight(draws, emit, NAMES[2], vec![d, d], (d, d));
+        constant(emit, NAMES[3], vec![d], 0.0);
+    }
+
+    fn build(&self, take: &mut Take<'_>) -> Result<Layer> {
+        let mut vars = Vec::with_capacity(4);
+        for e in self.state() {
+            vars.push(take(&e.name, &e.shape)?);
+        }
+        let [a, b, c, d]: [Var; 4] = vars.try_into().expect("four tensors");
+        Ok(Layer::Attention(Attention::new(
+            [a, b, c, d],
+            self.heads,
+            self.causal,
+        )?))
+    }
+}
+
+/// A self-attention layer built from given tensors (PyTorch's layout).
+#[derive(Debug, Clone)]
+pub struct Attention {
+    /// `in_proj_weight`, `in_proj_bias`, `out_proj.weight`, `out_proj.bias`.
+    vars: [Var; 4],
+    heads: usize,
+    causal: bool,
+}
+
+impl Attention {
+    /// From `[in_proj_weight [3D, D], in_proj_bias [3D], out_proj.weight
+    /// [D, D], out_proj.bias [D]]`; D a multiple of `heads`.
+    pub fn new(vars: [Var; 4], heads: usize, causal: bool) -> Result<Self> {
+        let d = vars[2].dims().first().copied().unwrap_or(0);
+        let want = [vec![3 * d, d], vec![3 * d], vec![d, d], vec![d]];
+        for ((name, v), w) in NAMES.iter().zip(&vars).zip(want) {
+            if v.dims() != w.as_slice() {
+                return Err(Error::shape(
+                    format!("attention {name}"),
+                    format!("{w:?}"),
+                    v.dims(),
+                ));
+            }
+        }
+        if heads == 0 || d % heads != 0 {
+            return Err(Error::config(
+                "attention",
+                format!("{d} is not a multiple of {heads} heads"),
+            ));
+        }
+        Ok(Self {
+            vars,
+            heads,
+            causal,
+        })
+    }
+
+    /// Size D of each position.
+    pub fn dim(&self) -> usize {
+        self.vars[2].dims()[0]
+    }
+
+    /// `[0, -inf]` mask `[t, t]`: -inf where a key comes after its query.
+    fn mask(t: usize, x: &Tensor) -> Result<Tensor> {
+        let values: Vec<f64> = (0..t * t)
+            .map(|k| {
+                if k % t > k / t {
+                    f64::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(Tensor::from_vec(values, (t, t), x.device())?.to_dtype(x.dtype())?)
+    }
+
+    /// Attention over the positions of `x`.
+    ///
+    /// # Shapes
+    /// `x` `[batch, T, D]` to `[batch, T, D]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (d, heads) = (self.dim(), self.heads);
+        let (b, t) = match x.dims() {
+            &[b, t, got] if got == d && t > 0 => (b, t),
+            dims => {
+                return Err(Error::shape(
+                    format!("attention({d},{heads})"),
+                    format!("[batch, T, {d}]"),
+                    dims,
+                ))
+            }
+        };
+        let dh = d / heads;
+        let rows = x.reshape((b * t, d))?;
+        let qkv = rows
+            .matmul(&self.vars[0].t()?)?
+            .broadcast_add(&self.vars[1])?;
+        // [batch, heads, T, dh] for each of q, k, v.
+        let head = |k: usize| -> Result<Tensor> {
+            Ok(qkv
+                .narrow(1, k * d, d)?
+                .reshape((b, t, heads, dh))?
+                .transpose(1, 2)?
+                .contiguous()?)
+        };
+        let (q, k, v) = (head(0)?, head(1)?, head(2)?);
+        let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (dh as f64).sqrt()))?;
+        let scores = if self.causal {
+            scores.broadcast_add(&Self::mask(t, x)?)?
+        } else {
+            scores
+        };
+        let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((b * t, d))?;
+        let y = o.matmul(&self.vars[2].t()?)?.broadcast_add(&self.vars[3])?;
+        Ok(y.reshape((b, t, d))?)
+    }
+}
+
+impl ElementOps for Attention {
+    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
+        Attention::forward(self, x)
+    }
+
+    fn state(&self) -> Vec<(String, &Var)> {
+        NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .zip(&self.vars)
+            .collect()
+    }
+
+    fn spec(&self) -> ElementSpec {
+        ElementSpec::Attention(AttentionSpec {
+            dim: self.dim(),
+            heads: self.heads,
+            causal: self.causal,
+        })
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        let (d, heads) = (self.dim() as i64, self.heads as i64);
+        let dh = d / heads;
+        let mut e = Export::default();
+        let v = |what: &str| scope.named(what);
+        for (name, var) in NAMES.iter().zip(&self.vars) {
+            e.float(v(name), var.as_tensor().clone());
+        }
+        let t2 = || vec![Attribute::ints("perm", &[1, 0])];
+        let node = |e: &mut Export, op, inputs: &[&str], out: &str, attrs| {
+            let inputs = inputs.iter().map(|s| s.to_string()).collect();
+            e.node(op, scope, inputs, vec![out.to_string()], attrs)
+        };
+        let (x, out) = (scope.input.as_str(), scope.output.as_str());
+        node(&mut e, "Transpose", &[&v(NAMES[0])], &v("w_in_t"), t2());
+        node(&mut e, "MatMul", &[x, &v("w_in_t")], &v("qkv_raw"), vec![]);
+        node(
+            &mut e,
+            "Add",
+            &[&v("qkv_raw"), &v(NAMES[1])],
+            &v("qkv"),
+            vec![],
+        );
+        e.int(v("axis2"), vec![1], vec![2]);
+        e.int(v("heads_shape"), vec![4], vec![0, 0, heads, dh]);
+        e.int(v("merged_shape"), vec![3], vec![0, 0, d]);
+        for (k, (part, perm)) in [
+            ("q", [0, 2, 1, 3]),
+            ("k", [0, 2, 3, 1]),
+            ("v", [0, 2, 1, 3]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let k = k as i64;
+            e.int(v(&format!("{part}_start")), vec![1], vec![k * d]);
+            e.int(v(&format!("{part}_end")), vec![1], vec![(k + 1) * d]);
+            let slice = [
+                v("qkv"),
+                v(&format!("{part}_start")),
+                v(&format!("{part}_end")),
+                v("axis2"),
+            ];
+            let slice: Vec<&str> = slice.iter().map(String::as_str).collect();
+            node(&mut e, "Slice", &slice, &v(&format!("{part}_flat")), vec![]);
+            let reshape = [v(&format!("{part}_flat")), v("heads_shape")];
+            node(
+                &mut e,
+                "Reshape",
+                &[&reshape[0], &reshape[1]],
+                &v(&format!("{part}_split")),
+                vec![],
+            );
+            let perm = vec![Attribute::ints("perm", &perm)];
+            node(
+                &mut e,
+                "Transpose",
+                &[&v(&format!("{part}_split"))],
+                &v(part),
+                perm,
+            );
+        }
+        e.float(v("scale"), scope.scalar(1.0 / (dh as f64).sqrt())?);
+        node(
+            &mut e,
+            "MatMul",
+            &[&v("q"), &v("k")],
+            &v("scores_raw"),
+            vec![],
+        );
+        node(
+            &mut e,
+            "Mul",
+            &[&v("scores_raw"), &v("scale")],
+            &v("scores"),
+            vec![],
+        );
+        let scores = if self.causal {
+            // mask[i, j] = -inf where j > i, for the input's own length.
+            e.int(v("zero"), vec![], vec![0]);
+            e.int(v("one"), vec![], vec![1]);
+            e.int(v("axis0"), vec![1], vec![0]);
+            e.int(v("axis1"), vec![1], vec![1]);
+            e.int(v("index1"), vec![1], vec![1]);
+            e.int(v("index2"), vec![1], vec![2]);
+            e.float(v("neg_inf"), scope.scalar(f64::NEG_INFINITY)?);
+            e.float(v("no_mask"), scope.scalar(0.0)?);
+            node(&mut e, "Shape", &[x], &v("shape"), vec![]);
+            let t1 = [v("shape"), v("index1"), v("index2"), v("axis0")];
+            let t1: Vec<&str> = t1.iter().map(String::as_str).collect();
+            node(&mut e, "Slice", &t1, &v("t1"), vec![]);
+            node(&mut e, "Squeeze", &[&v("t1"), &v("axis0")], &v("t"), vec![]);
+            node(
+                &mut e,
+                "Range",
+                &[&v("zero"), &v("t"), &v("one")],
+                &v("pos"),
+                vec![],
+            );
+            node(
+                &mut e,
+                "Unsqueeze",
+                &[&v("pos"), &v("axis1")],
+                &v("rows"),
+                vec![],
+            );
+            node(
+                &mut e,
+                "Unsqueeze",
+                &[&v("pos"), &v("axis0")],
+                &v("cols"),
+                vec![],
+            );
+            node(
+                &mut e,
+                "Greater",
+                &[&v("cols"), &v("rows")],
+                &v("later"),
+                vec![],
+            );
+            let w = [v("later"), v("neg_inf"), v("no_mask")];
+            node(&mut e, "Where", &[&w[0], &w[1], &w[2]], &v("mask"), vec![]);
+            node(
+                &mut e,
+                "Add",
+                &[&v("scores"), &v("mask")],
+                &v("masked"),
+                vec![],
+            );
+            v("masked")
+        } else {
+            v("scores")
+        };
+        let axis = vec![Attribute::int("axis", -1)];
+        node(&mut e, "Softmax", &[&scores], &v("weights"), axis);
+        node(
+            &mut e,
+            "MatMul",
+            &[&v("weights"), &v("v")],
+            &v("heads"),
+            vec![],
+        );
+        let perm = vec![Attribute::ints("perm", &[0, 2, 1, 3])];
+        node(&mut e, "Transpose", &[&v("heads")], &v("heads_t"), perm);
+        node(
+            &mut e,
+            "Reshape",
+            &[&v("heads_t"), &v("merged_shape")],
+            &v("merged"),
+            vec![],
+        );
+        node(&mut e, "Transpose", &[&v(NAMES[2])], &v("w_out_t"), t2());
+        node(
+            &mut e,
+            "MatMul",
+            &[&v("merged"), &v("w_out_t")],
+            &v("out_raw"),
+            vec![],
+        );
+        node(&mut e, "Add", &[&v("out_raw"), &v(NAMES[3])], out, vec![]);
+        Ok(e)
+    }
+}

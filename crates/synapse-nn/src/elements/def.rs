@@ -1,0 +1,148 @@
+//! What every element kind provides: two traits, implemented in the kind's
+//! own module (`elements/<kind>.rs`), and nothing about a kind anywhere else.
+//!
+//! - [`ElementDef`], on the kind's spec type (sizes and options, no tensors):
+//!   its grammar and canonical form (`parse`, `Display`), its shape rule, its
+//!   state (parameter and buffer names and shapes, in PyTorch's state_dict
+//!   order), its initial draws, and how it is built from tensors.
+//! - [`ElementOps`], on the built layer (holding candle `Var`s): its forward
+//!   in both modes (plain candle ops, and its CPU kernel where it has one),
+//!   its state as variables, its spec, and a neutral export description
+//!   ([`crate::export`]) that `synapse-train`'s ONNX writer serialises.
+//!
+//! The parser, `summary`, the initialisers, `Sequential::build` and the ONNX
+//! writer are dispatchers over these (`elements/mod.rs` holds the registry:
+//! one line per kind). A new kind is one module implementing both traits,
+//! one registry line and its reference file; the compiler lists the rest.
+//!
+//! Names are relative to the element: `weight`, `bias`, `running_mean`, or
+//! for a block `0.weight` (its inner element 0); the stack puts `"{i}."` in
+//! front.
+
+use std::fmt;
+
+use candle_core::{Tensor, Var};
+
+use crate::export::{Export, Scope};
+use crate::init::Draws;
+use crate::spec::{Args, RowShape};
+use crate::{ElementKind, ElementSpec, Init, Layer, Mode, Result};
+
+/// What a state entry is: learned (optimizers see it), or a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    /// Learned: given to optimizers, drawn by the initialisers.
+    Parameter,
+    /// Not learned, in the model's float type (a running statistic).
+    Buffer,
+    /// Not learned, an I64 count (`num_batches_tracked`).
+    Count,
+}
+
+/// One entry of an element's state: its name (relative to the element), shape and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateEntry {
+    /// `weight`, `bias`, `running_var`, `0.weight`, ...
+    pub name: String,
+    /// Its shape (`[]` for a scalar).
+    pub shape: Vec<usize>,
+    /// Parameter, buffer or count.
+    pub kind: StateKind,
+}
+
+impl StateEntry {
+    /// A learned parameter.
+    pub fn parameter(name: &str, shape: Vec<usize>) -> Self {
+        Self {
+            name: name.to_string(),
+            shape,
+            kind: StateKind::Parameter,
+        }
+    }
+
+    /// A float buffer.
+    pub fn buffer(name: &str, shape: Vec<usize>) -> Self {
+        Self {
+            name: name.to_string(),
+            shape,
+            kind: StateKind::Buffer,
+        }
+    }
+
+    /// This entry under a block: `{prefix}.{name}`.
+    pub fn under(mut self, prefix: usize) -> Self {
+        self.name = format!("{prefix}.{}", self.name);
+        self
+    }
+
+    /// The number of values (1 for a scalar), or `None` when it overflows.
+    pub fn numel(&self) -> Option<usize> {
+        self.shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b))
+    }
+}
+
+/// Where the initial values go: `emit(name, shape, values)`, one learned
+/// tensor at a time, in state order (buffers are not drawn), its values an
+/// iterator in row-major order (the caller keeps them in its own type).
+pub type Emit<'a> = dyn FnMut(String, Vec<usize>, &mut dyn Iterator<Item = f64>) + 'a;
+
+/// Where an element's tensors come from when it is built: `take(name, shape)`
+/// gives the variable of that (element-relative) name, checked to have that
+/// shape, the stack's dtype and device.
+pub type Take<'a> = dyn FnMut(&str, &[usize]) -> Result<Var> + 'a;
+
+/// The rules of one element kind, on its spec type (see the module doc).
+/// `Display` writes its canonical form (options at their default left out).
+pub trait ElementDef: fmt::Display {
+    /// Which kind this is (one spec name).
+    fn kind(&self) -> ElementKind;
+
+    /// The spec names this type parses (`["linear"]`; `["maxpool2d",
+    /// "avgpool2d"]`), and from `name` with its arguments, the element or
+    /// why not. `Display` writes the canonical form back.
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String>
+    where
+        Self: Sized;
+
+    /// The input row this element fixes when it comes first (after
+    /// elements that take any shape), or `None` when it takes any shape.
+    fn input_requirement(&self) -> Option<RowShape>;
+
+    /// The output row for an input row (the batch dimension left out), or
+    /// why the input does not fit (the caller adds the element's name).
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String>;
+
+    /// Parameters and buffers in PyTorch's state_dict order, names relative
+    /// to the element.
+    fn state(&self) -> Vec<StateEntry> {
+        Vec::new()
+    }
+
+    /// Draws every parameter (not the buffers), in [`ElementDef::state`]
+    /// order, from the one generator of the stack (SPEC sections 3 and 10).
+    fn draw(&self, _init: Init, _draws: &mut Draws, _emit: &mut Emit<'_>) {}
+
+    /// The layer, from tensors named as in [`ElementDef::state`].
+    fn build(&self, take: &mut Take<'_>) -> Result<Layer>;
+}
+
+/// What a built element does (see the module doc).
+pub trait ElementOps {
+    /// Applies the element in the given mode (only dropout and the
+    /// batchnorms differ). Each kind documents its shapes.
+    fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor>;
+
+    /// Parameters and buffers as variables, in [`ElementDef::state`] order
+    /// with the same names.
+    fn state(&self) -> Vec<(String, &Var)> {
+        Vec::new()
+    }
+
+    /// The element as written in a spec.
+    fn spec(&self) -> ElementSpec;
+
+    /// The ONNX nodes of the element in evaluation mode, reading
+    /// `scope.input` and writing `scope.output`; initializers named by the
+    /// element's state names under `scope.name` (SPEC sections 7 and 10).
+    fn export(&self, scope: &Scope) -> Result<Export>;
+}
