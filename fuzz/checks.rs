@@ -54,6 +54,7 @@ pub fn csv_loader(data: &[u8]) {
         targets,
         classes,
         dtype,
+        ids: false,
     };
     if let Ok(d) = read_csv(text, Path::new("fuzz.csv"), &options) {
         assert_eq!(d.x().dims()[0], d.y().dims()[0]);

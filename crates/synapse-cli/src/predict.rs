@@ -43,6 +43,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 targets,
                 classes: Classes::No,
                 dtype: DType::F64,
+                ids: false,
             };
             check_target_applies(a.target.as_deref(), path, "--data")?;
             let data = load(path, &options).map_err(flagged("--data"))?;

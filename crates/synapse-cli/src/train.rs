@@ -138,6 +138,7 @@ impl TrainData {
             targets: targets(a.target.as_deref())?,
             classes,
             dtype: job.dtype,
+            ids: false,
         };
         let data = load(&a.data, &options).map_err(flagged("--data"))?;
         synapse_train::check_training_data(&job.spec, job.loss, &data)

@@ -25,32 +25,47 @@ pub const MAX_ACTIVATIONS: usize = 1 << 33;
 /// classes (no more classes than outputs), and for `bce`/`bce-logits` targets
 /// in `[0, 1]`. Any data that a stack is trained on or evaluated with.
 pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
-    let outputs = stack_outputs(spec, data)?;
+    let out = stack_output(spec, data)?;
+    check_ids(spec, data)?;
+    let targets = data.target_shape();
     if loss.is_classification() {
-        if data.targets() != 1 {
+        // One class per row ([C] outputs), or per position ([T, C]).
+        let (lead, classes_out) = out.split_at(out.len() - 1);
+        let fits = match lead {
+            [] => targets == [1],
+            _ => targets == lead,
+        };
+        if !fits {
+            let want = if lead.is_empty() {
+                "one target column of class indices".to_string()
+            } else {
+                format!("targets {lead:?}: one class per position")
+            };
             return Err(Error::config(
                 "data",
-                format!(
-                    "{loss} needs one target column of class indices, got {}",
-                    data.targets()
-                ),
+                format!("{loss} on outputs {out:?} needs {want}, got targets {targets:?}"),
             ));
         }
         let classes = data.class_count()?;
+        let outputs = classes_out[0];
         if classes > outputs {
             return Err(Error::config(
                 "data",
                 format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
             ));
         }
-    } else if data.targets() != outputs {
-        return Err(Error::config(
-            "data",
+    } else if targets.iter().product::<usize>() != out.iter().product::<usize>()
+        || (targets.len() > 1 && targets != out.as_slice())
+    {
+        let what = if targets.len() == 1 && out.len() == 1 {
             format!(
-                "it has {} target columns but the stack `{spec}` has {outputs} outputs",
-                data.targets()
-            ),
-        ));
+                "it has {} target columns but the stack `{spec}` has {} outputs",
+                targets[0], out[0]
+            )
+        } else {
+            format!("its targets are {targets:?} per row but the stack `{spec}` gives {out:?}")
+        };
+        return Err(Error::config("data", what));
     }
     if matches!(loss, Loss::Bce | Loss::BceLogits) {
         check_probabilities(loss, data)?;
@@ -58,19 +73,59 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The stack's outputs per row for `data`'s rows, or an error naming the
+/// For a stack that starts with `embedding(V,D)`: `x` holds ids, each in
+/// `0..V`; an error names the first id outside by its row and position.
+fn check_ids(spec: &ArchSpec, data: &Dataset) -> Result<()> {
+    let Some(synapse_nn::ElementSpec::Embedding(e)) = spec.elements().first() else {
+        if data.is_ids() {
+            return Err(Error::config(
+                "data",
+                format!("its inputs are ids (integers), but `{spec}` does not start with embedding(V,D)"),
+            ));
+        }
+        return Ok(());
+    };
+    if !data.is_ids() {
+        return Err(Error::config(
+            "data",
+            format!("`{spec}` starts with {e}, which takes integer ids, but its inputs are numbers; give an integer array x"),
+        ));
+    }
+    let t = data.row_shape().iter().product::<usize>().max(1);
+    let ids = data
+        .x()
+        .flatten_all()?
+        .to_dtype(candle_core::DType::I64)?
+        .to_vec1::<i64>()?;
+    if let Some(k) = ids.iter().position(|&id| id < 0 || id as usize >= e.vocab) {
+        return Err(Error::config(
+            "data",
+            format!(
+                "row {}, position {}: id {} is not one of {e}'s ids 0..{} (V = {})",
+                k / t + 1,
+                k % t + 1,
+                ids[k],
+                e.vocab - 1,
+                e.vocab
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The stack's output row for `data`'s rows, or an error naming the
 /// element that does not fit them (e.g. a convolution fed flat CSV rows).
-fn stack_outputs(spec: &ArchSpec, data: &Dataset) -> Result<usize> {
+fn stack_output(spec: &ArchSpec, data: &Dataset) -> Result<Vec<usize>> {
     let row = data.row_shape();
     if let (&[n], Some(width)) = (row, spec.input_width()) {
-        if n != width {
+        if n != width && !data.is_ids() {
             return Err(Error::config(
                 "data",
                 format!("it has {n} input columns but the stack `{spec}` takes {width}"),
             ));
         }
     }
-    let out = spec.check_input(row).map_err(|e| {
+    spec.check_input(row).map_err(|e| {
         let flat = if row.len() == 1 {
             format!("its rows are flat ({} values)", row[0])
         } else {
@@ -80,8 +135,7 @@ fn stack_outputs(spec: &ArchSpec, data: &Dataset) -> Result<usize> {
             "data",
             format!("{flat}, which the stack does not take: {e}"),
         )
-    })?;
-    Ok(out.iter().product())
+    })
 }
 
 /// [`check_fits`], and what training data needs beyond it: for
@@ -100,7 +154,7 @@ pub fn check_training_data(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Resul
                 format!("{loss} needs at least 2 classes, the target column has {classes}{known}"),
             ));
         }
-        let outputs = stack_outputs(spec, data)?;
+        let outputs = *stack_output(spec, data)?.last().unwrap_or(&0);
         if classes != outputs {
             return Err(Error::config(
                 "data",

@@ -1,10 +1,13 @@
-//! `Dataset`: inputs `x` `[N, D]` (or `[N, C, H, W]` from an npz) and targets
-//! `y` `[N, K]` as tensors, with names.
+//! `Dataset`: inputs `x` `[N, D]` (or `[N, C, H, W]` images, `[N, T, F]`
+//! sequences, `[N, T]` u32 ids from an npz) and targets `y` `[N, K]` (or
+//! `[N, T]`, `[N, T, K]`) as tensors, with names.
 //!
 //! For class targets (`cross-entropy`), `y` is `[N, 1]` holding class indices
-//! `0..C-1` as floats, and `labels` holds the class words when the file had
-//! words (sorted, SPEC section 6). Files are read by [`load`]: CSV (optionally
-//! gzipped) or `.npz`.
+//! `0..C-1` as floats (`[N, T]` for one class per position, -100 where a
+//! position does not count), and `labels` holds the class words when the
+//! file had words (sorted, SPEC section 6). Files are read by [`load`]: CSV
+//! (optionally gzipped) or `.npz`. A `Dataset` is [`crate::Rows`]: the
+//! Trainer fetches it a batch at a time.
 
 use candle_core::{DType, Device, Tensor};
 
@@ -50,6 +53,9 @@ pub struct LoadOptions {
     pub classes: Classes,
     /// The float dtype of the tensors.
     pub dtype: DType,
+    /// Read an integer `x` as ids (`u32`) for a stack that starts with
+    /// `embedding`, instead of as numbers.
+    pub ids: bool,
 }
 
 impl Default for LoadOptions {
@@ -58,6 +64,7 @@ impl Default for LoadOptions {
             targets: Targets::Last,
             classes: Classes::No,
             dtype: DType::F32,
+            ids: false,
         }
     }
 }
@@ -76,8 +83,9 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Wraps `x` `[N, D]` (or `[N, C, H, W]`, images for a convolution) and
-    /// `y` `[N, K]` (K may be 0); names default to `x0..`, `y0..`.
+    /// Wraps `x` `[N, ...]` (rows, images, sequences, or u32 ids) and `y`
+    /// `[N, ...]` (`[N]` becomes `[N, 1]`; the width may be 0); names
+    /// default to `x0..`, `y0..`.
     pub fn new(x: Tensor, y: Tensor) -> Result<Self> {
         if x.rank() < 2 {
             return Err(Error::config(
@@ -85,10 +93,15 @@ impl Dataset {
                 format!("must be [rows, inputs...], got {:?}", x.dims()),
             ));
         }
+        let y = if y.rank() == 1 { y.unsqueeze(1)? } else { y };
+        if y.rank() < 2 {
+            return Err(Error::config(
+                "y",
+                format!("must be [rows, targets...], got {:?}", y.dims()),
+            ));
+        }
         let (n, d) = (x.dims()[0], x.dims()[1..].iter().product::<usize>());
-        let (m, k) = y.dims2().map_err(|_| {
-            Error::config("y", format!("must be [rows, targets], got {:?}", y.dims()))
-        })?;
+        let (m, k) = (y.dims()[0], y.dims()[1..].iter().product::<usize>());
         if n != m {
             return Err(Error::config(
                 "dataset",
@@ -102,6 +115,11 @@ impl Dataset {
             target_names: (0..k).map(|i| format!("y{i}")).collect(),
             labels: None,
         })
+    }
+
+    /// Whether `x` holds ids (`u32`) rather than numbers.
+    pub fn is_ids(&self) -> bool {
+        !self.x.dtype().is_float()
     }
 
     /// Inputs, `[N, D]`.
@@ -129,9 +147,14 @@ impl Dataset {
         &self.x.dims()[1..]
     }
 
-    /// Number of target columns.
+    /// Number of target values per row (columns; positions for `[N, T]`).
     pub fn targets(&self) -> usize {
-        self.y.dims()[1]
+        self.y.dims()[1..].iter().product()
+    }
+
+    /// The dims of one target row: `[K]`, `[T]`, `[T, K]`.
+    pub fn target_shape(&self) -> &[usize] {
+        &self.y.dims()[1..]
     }
 
     /// The rows at `indices`, in that order.
@@ -174,10 +197,11 @@ impl Dataset {
         Ok(Self { y, ..self.clone() })
     }
 
-    /// The dataset on `device` in `dtype`.
+    /// The dataset on `device`, numbers in `dtype` (ids stay ids).
     pub fn to_device(&self, device: &Device, dtype: DType) -> Result<Self> {
+        let x = self.x.to_device(device)?;
         Ok(Self {
-            x: self.x.to_device(device)?.to_dtype(dtype)?,
+            x: if self.is_ids() { x } else { x.to_dtype(dtype)? },
             y: self.y.to_device(device)?.to_dtype(dtype)?,
             ..self.clone()
         })
@@ -199,7 +223,8 @@ impl Dataset {
         Ok(f.finish())
     }
 
-    /// The number of classes a classifier needs: the largest index + 1, or the labels.
+    /// The number of classes a classifier needs: the largest index + 1, or
+    /// the labels (-100, a position that does not count, is no class).
     pub fn class_count(&self) -> Result<usize> {
         if let Some(l) = &self.labels {
             return Ok(l.len());
@@ -208,6 +233,37 @@ impl Dataset {
             return Ok(0);
         }
         let max = self.y.to_dtype(DType::F64)?.max_all()?.to_scalar::<f64>()?;
-        Ok(max as usize + 1)
+        Ok(if max < 0.0 { 0 } else { max as usize + 1 })
+    }
+}
+
+impl crate::Rows for Dataset {
+    fn len(&self) -> usize {
+        self.rows()
+    }
+
+    fn row_shape(&self) -> Vec<usize> {
+        Dataset::row_shape(self).to_vec()
+    }
+
+    fn batch(&self, rows: &[u32]) -> Result<(Tensor, Tensor)> {
+        let idx = Tensor::new(rows, self.x.device())?;
+        Ok((self.x.index_select(&idx, 0)?, self.y.index_select(&idx, 0)?))
+    }
+
+    /// A run of rows without a copy (the whole set when it is one batch).
+    fn range(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
+        if start == 0 && len == self.rows() {
+            return Ok((self.x.clone(), self.y.clone()));
+        }
+        Ok((self.x.narrow(0, start, len)?, self.y.narrow(0, start, len)?))
+    }
+
+    fn check_fits(&self, spec: &synapse_nn::ArchSpec, loss: synapse_nn::Loss) -> Result<()> {
+        crate::check_fits(spec, loss, self)
+    }
+
+    fn fingerprint(&self) -> Result<u64> {
+        Dataset::fingerprint(self)
     }
 }

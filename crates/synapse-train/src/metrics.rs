@@ -66,7 +66,7 @@ impl Metrics {
             (m.precision, m.recall, m.f1) = (Some(p), Some(r), Some(f));
             return Ok(m);
         }
-        let k = out.dim(1)?;
+        let k = out.dims().last().copied().unwrap_or(1);
         let o = flat(out)?;
         let y = flat(target)?;
         let n = o.len().max(1) as f64;
@@ -126,6 +126,20 @@ impl Confusion {
         Ok(classes_of(loss, out, target)?.map(|(t, p, c)| Self::new(&t, &p, c)))
     }
 
+    /// Adds another confusion's counts (grown to the larger number of classes).
+    pub fn add(&mut self, other: &Confusion) {
+        let c = self.counts.len().max(other.counts.len());
+        for row in &mut self.counts {
+            row.resize(c, 0);
+        }
+        self.counts.resize(c, vec![0; c]);
+        for (t, row) in other.counts.iter().enumerate() {
+            for (p, n) in row.iter().enumerate() {
+                self.counts[t][p] += n;
+            }
+        }
+    }
+
     /// Share of the diagonal.
     pub fn accuracy(&self) -> f64 {
         let total: usize = self.counts.iter().flatten().sum();
@@ -164,16 +178,27 @@ impl Confusion {
 type Classified = (Vec<usize>, Vec<usize>, usize);
 
 /// The classes of a classifier's outputs; `None` for regression losses.
+/// Cross-entropy's `[..., C]` outputs give one class per row (or position);
+/// a target of -100 does not count.
 fn classes_of(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Option<Classified>> {
     Ok(match loss {
         Loss::CrossEntropy => {
-            let pred = out.argmax(1)?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let c = out.dims().last().copied().unwrap_or(1);
+            let rows = out.elem_count() / c.max(1);
+            let pred = out
+                .reshape((rows, c))?
+                .argmax(1)?
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?;
             let truth = flat(target)?;
-            Some((
-                truth.iter().map(|&v| v as usize).collect(),
-                pred.iter().map(|&v| v as usize).collect(),
-                out.dim(1)?,
-            ))
+            let ignored = synapse_nn::IGNORE_INDEX as f64;
+            let (truth, pred): (Vec<usize>, Vec<usize>) = truth
+                .iter()
+                .zip(&pred)
+                .filter(|(t, _)| **t != ignored)
+                .map(|(&t, &p)| (t as usize, p as usize))
+                .unzip();
+            Some((truth, pred, c))
         }
         Loss::Bce | Loss::BceLogits => {
             let threshold = if loss == Loss::Bce { 0.5 } else { 0.0 };
@@ -187,6 +212,113 @@ fn classes_of(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Option<Classi
         }
         Loss::Sse | Loss::Mse => None,
     })
+}
+
+/// Metrics over chunks of rows (what evaluation walks when the outputs of
+/// every row at once would take too much memory): one chunk gives exactly
+/// [`Metrics::compute`]; several give the loss as the mean over every
+/// counted row (each chunk's loss weighted by what it divides by: its
+/// counted targets, or their class weights), classifiers' figures from the
+/// summed confusion counts, and regression figures from all the outputs.
+pub struct Tally {
+    loss: Loss,
+    weights: Option<Vec<f64>>,
+    chunks: Vec<(Tensor, Tensor)>,
+    added: usize,
+    sum: f64,
+    count: f64,
+    confusion: Option<Confusion>,
+}
+
+impl Tally {
+    /// An empty tally for `loss` (with cross-entropy class weights, if any).
+    pub fn new(loss: Loss, weights: Option<&[f64]>) -> Self {
+        Self {
+            loss,
+            weights: weights.map(<[f64]>::to_vec),
+            chunks: Vec::new(),
+            added: 0,
+            sum: 0.0,
+            count: 0.0,
+            confusion: None,
+        }
+    }
+
+    /// Adds a chunk of outputs and their targets.
+    pub fn add(&mut self, out: &Tensor, target: &Tensor) -> Result<()> {
+        let value = scalar(
+            &self
+                .loss
+                .forward_weighted(out, target, self.weights.as_deref())?,
+        )?;
+        let den = match self.loss {
+            Loss::Sse => 1.0,
+            Loss::CrossEntropy => {
+                let ignored = synapse_nn::IGNORE_INDEX as f64;
+                flat(target)?
+                    .iter()
+                    .filter(|&&t| t != ignored)
+                    .map(|&t| self.weights.as_ref().map_or(1.0, |w| w[t as usize]))
+                    .sum()
+            }
+            _ => out.elem_count() as f64,
+        };
+        self.sum += value * den;
+        self.count += den;
+        if let Some((t, p, c)) = classes_of(self.loss, out, target)? {
+            let chunk = Confusion::new(&t, &p, c);
+            self.confusion = Some(match self.confusion.take() {
+                None => chunk,
+                Some(mut all) => {
+                    all.add(&chunk);
+                    all
+                }
+            });
+        }
+        // Regression keeps every chunk (its figures need all the outputs); a
+        // classifier only the first (the exact figures when it is the only one).
+        if self.confusion.is_none() || self.added == 0 {
+            self.chunks.push((out.clone(), target.clone()));
+        }
+        self.added += 1;
+        Ok(())
+    }
+
+    /// The figures of every chunk added.
+    pub fn finish(self) -> Result<Metrics> {
+        if self.added == 1 {
+            let (out, target) = &self.chunks[0];
+            let mut m = Metrics::compute(self.loss, out, target)?;
+            if let Some(w) = &self.weights {
+                m.loss = scalar(&self.loss.forward_weighted(out, target, Some(w))?)?;
+            }
+            return Ok(m);
+        }
+        let loss = match self.loss {
+            Loss::Sse => self.sum,
+            _ => self.sum / self.count.max(f64::MIN_POSITIVE),
+        };
+        if let Some(c) = &self.confusion {
+            let (p, r, f) = c.macro_scores();
+            return Ok(Metrics {
+                loss,
+                accuracy: Some(c.accuracy()),
+                precision: Some(p),
+                recall: Some(r),
+                f1: Some(f),
+                ..Default::default()
+            });
+        }
+        let outs: Vec<Tensor> = self.chunks.iter().map(|(o, _)| o.clone()).collect();
+        let targets: Vec<Tensor> = self.chunks.iter().map(|(_, t)| t.clone()).collect();
+        let mut m = Metrics::compute(
+            self.loss,
+            &Tensor::cat(&outs, 0)?,
+            &Tensor::cat(&targets, 0)?,
+        )?;
+        m.loss = loss;
+        Ok(m)
+    }
 }
 
 /// Mean over output columns of each column's root mean squared error.

@@ -25,8 +25,14 @@ pub enum NpyType {
     I64,
     /// `<i4`
     I32,
+    /// `<i2`
+    I16,
     /// `|u1`
     U8,
+    /// `<u2`
+    U16,
+    /// `<u4`
+    U32,
     /// `|b1`
     Bool,
 }
@@ -38,7 +44,10 @@ impl NpyType {
             "<f8" => NpyType::F64,
             "<i8" => NpyType::I64,
             "<i4" => NpyType::I32,
+            "<i2" => NpyType::I16,
             "|u1" | "<u1" => NpyType::U8,
+            "<u2" => NpyType::U16,
+            "<u4" => NpyType::U32,
             "|b1" => NpyType::Bool,
             _ => return None,
         })
@@ -46,8 +55,9 @@ impl NpyType {
 
     fn size(self) -> usize {
         match self {
-            NpyType::F32 | NpyType::I32 => 4,
+            NpyType::F32 | NpyType::I32 | NpyType::U32 => 4,
             NpyType::F64 | NpyType::I64 => 8,
+            NpyType::I16 | NpyType::U16 => 2,
             NpyType::U8 | NpyType::Bool => 1,
         }
     }
@@ -111,17 +121,37 @@ impl NpyArray {
         match &self.data {
             NpyData::F32(v) => v.iter().map(|&x| x as f64).collect(),
             NpyData::F64(v) => v.clone(),
-            NpyData::Raw(b) => match self.dtype {
-                NpyType::I64 => b
-                    .chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("8")) as f64)
-                    .collect(),
-                NpyType::I32 => b
-                    .chunks_exact(4)
-                    .map(|c| i32::from_le_bytes(c.try_into().expect("4")) as f64)
-                    .collect(),
-                _ => b.iter().map(|&v| v as f64).collect(),
-            },
+            NpyData::Raw(_) => self.integers().into_iter().map(|v| v as f64).collect(),
+        }
+    }
+
+    /// The values of a whole-number array, exactly (ids beyond 2^53 too).
+    pub fn integers(&self) -> Vec<i64> {
+        let NpyData::Raw(b) = &self.data else {
+            return self.values().into_iter().map(|v| v as i64).collect();
+        };
+        match self.dtype {
+            NpyType::I64 => b
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8")))
+                .collect(),
+            NpyType::I32 => b
+                .chunks_exact(4)
+                .map(|c| i64::from(i32::from_le_bytes(c.try_into().expect("4"))))
+                .collect(),
+            NpyType::U32 => b
+                .chunks_exact(4)
+                .map(|c| i64::from(u32::from_le_bytes(c.try_into().expect("4"))))
+                .collect(),
+            NpyType::I16 => b
+                .chunks_exact(2)
+                .map(|c| i64::from(i16::from_le_bytes(c.try_into().expect("2"))))
+                .collect(),
+            NpyType::U16 => b
+                .chunks_exact(2)
+                .map(|c| i64::from(u16::from_le_bytes(c.try_into().expect("2"))))
+                .collect(),
+            _ => b.iter().map(|&v| i64::from(v)).collect(),
         }
     }
 }
@@ -247,7 +277,9 @@ fn read_npy(
     let header = String::from_utf8(header).map_err(|_| "the header is not text".to_string())?;
     let (descr, fortran, shape) = parse_header(&header)?;
     let dtype = NpyType::from_descr(&descr).ok_or_else(|| {
-        format!("unsupported dtype `{descr}` (expected <f4, <f8, <i8, <i4, |u1 or |b1)")
+        format!(
+            "unsupported dtype `{descr}` (expected <f4, <f8, <i8, <i4, <i2, |u1, <u2, <u4 or |b1)"
+        )
     })?;
     let count = shape
         .iter()

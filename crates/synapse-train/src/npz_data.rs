@@ -1,5 +1,7 @@
-//! Reading an `.npz` dataset (SPEC section 6): `x` `[N, D]` and `y` `[N, K]`
-//! floats, or `y` `[N]` integers for class indices.
+//! Reading an `.npz` dataset (SPEC sections 6 and 10): `x` `[N, D]` (or
+//! `[N, C, H, W]`, `[N, T, F]`) floats, or `[N, T]` integer ids for a stack
+//! that starts with `embedding` (`LoadOptions::ids`); `y` `[N, K]` floats,
+//! or `[N]` / `[N, T]` integers for class indices (-100: does not count).
 
 use std::path::Path;
 
@@ -79,17 +81,34 @@ fn npz_dataset(
         return Err(at("x", "has no rows".into()));
     }
     let x_cols: usize = x.shape[1..].iter().product::<usize>().max(1);
-    let x_t = x.into_tensor(options.dtype)?;
-    check_finite(&x_t).map_err(|i| {
-        at(
-            "x",
-            format!(
-                "row {}, column {}: NaN or infinity is not allowed",
-                i / x_cols,
-                i % x_cols
-            ),
-        )
-    })?;
+    let x_t = match (options.ids, x.dtype.is_integer()) {
+        // Ids stay whole (i64); their range is checked against the stack.
+        (true, true) => candle_core::Tensor::from_vec(
+            x.integers(),
+            x.shape.clone(),
+            &candle_core::Device::Cpu,
+        )?,
+        (true, false) => {
+            return Err(at(
+                "x",
+                "holds floats, but the stack starts with embedding, which takes integer ids (an integer array: <i8, <i4, <i2, |u1, <u2 or <u4)".into(),
+            ))
+        }
+        (false, _) => {
+            let t = x.into_tensor(options.dtype)?;
+            check_finite(&t).map_err(|i| {
+                at(
+                    "x",
+                    format!(
+                        "row {}, column {}: NaN or infinity is not allowed",
+                        i / x_cols,
+                        i % x_cols
+                    ),
+                )
+            })?;
+            t
+        }
+    };
     let y_t = if let Targets::None | Targets::Drop(_) = options.targets {
         candle_core::Tensor::zeros((rows, 0), options.dtype, &candle_core::Device::Cpu)?
     } else {
@@ -106,16 +125,21 @@ fn npz_dataset(
         fits_f32("y", &y)?;
         let classes = !matches!(options.classes, Classes::No);
         let y_t = match (y.shape.len(), classes) {
-            (1, true) | (2, true) if y.shape.get(1).is_none_or(|&k| k == 1) => {
+            (1, true) | (2, true) => {
                 let values = y.values();
-                if let Some((i, v)) = values
-                    .iter()
-                    .enumerate()
-                    .find(|(_, v)| synapse_nn::class_index(**v, MAX_CLASSES).is_err())
-                {
+                let per_row = y.shape[1..].iter().product::<usize>().max(1);
+                let ignored = synapse_nn::IGNORE_INDEX as f64;
+                if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| {
+                    **v != ignored && synapse_nn::class_index(**v, MAX_CLASSES).is_err()
+                }) {
+                    let place = if per_row > 1 {
+                        format!("row {}, position {}", i / per_row + 1, i % per_row + 1)
+                    } else {
+                        format!("row {i}")
+                    };
                     return Err(at(
                         "y",
-                        format!("row {i}: `{v}` is not a class index (a whole number 0 or more)"),
+                        format!("{place}: `{v}` is not a class index (a whole number 0 or more, or -100 for a position that does not count)"),
                     ));
                 }
                 if let Classes::Known(labels) = &options.classes {
@@ -133,23 +157,23 @@ fn npz_dataset(
                         ));
                     }
                 }
-                y.into_tensor(options.dtype)?.reshape((rows, 1))?
+                let per_position = y.shape.len() == 2 && y.shape[1] > 1;
+                let t = y.into_tensor(options.dtype)?;
+                if per_position {
+                    t
+                } else {
+                    t.reshape((rows, 1))?
+                }
             }
             (1, false) => y.into_tensor(options.dtype)?.unsqueeze(1)?,
-            (2, false) => y.into_tensor(options.dtype)?,
+            (_, false) => y.into_tensor(options.dtype)?,
             (_, true) => {
                 return Err(at(
                     "y",
                     format!(
-                        "class targets must be [rows] integers, got shape {:?}",
+                        "class targets must be [rows] or [rows, T] integers, got shape {:?}",
                         y.shape
                     ),
-                ))
-            }
-            _ => {
-                return Err(at(
-                    "y",
-                    format!("must be [rows] or [rows, targets], got shape {:?}", y.shape),
                 ))
             }
         };

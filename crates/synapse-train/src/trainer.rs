@@ -15,24 +15,25 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use candle_core::{Tensor, D};
+use candle_core::{DType, Tensor, D};
 use synapse_nn::{Loss, Mode, Mt19937, Optimizer, Sequential};
 
 use crate::batch::{batches, epoch_order, BatchSize};
 use crate::checkpoint::Checkpoint;
-use crate::checks::{check_batch_statistics, check_fits};
+use crate::checks::check_batch_statistics;
 use crate::clip::clip_grad_norm;
 use crate::distributed::step::Replicas;
-use crate::distributed::{agree, Collective, Flat};
+use crate::distributed::{agree, Collective, Flat, Solo};
 use crate::early_stop::{EarlyStopState, EarlyStopping};
-use crate::metrics::scalar;
 use crate::{
-    settings, Dataset, EpochRecord, Error, Fingerprint, History, LrScheduler, Metrics, Observer,
-    Result, Schedule,
+    settings, EpochRecord, Error, Fingerprint, History, LrScheduler, Metrics, Observer, Result,
+    Rows, Schedule,
 };
 
 /// Rows per forward pass in `evaluate` and `predict`.
 const EVAL_CHUNK: usize = 8192;
+/// Output values per forward pass in `evaluate` (sequences have many per row).
+const EVAL_VALUES: usize = 1 << 22;
 
 /// The dropout generator is `Mt19937::new(seed + DROPOUT_SEED_OFFSET)`
 /// (wrapping), apart from the shuffling generator `Mt19937::new(seed)`.
@@ -178,42 +179,35 @@ impl Trainer {
         &self.config
     }
 
-    /// Trains up to `config.epochs` (continuing after a [`Trainer::resume`]).
-    pub fn fit(
+    /// Trains up to `config.epochs` (continuing after a [`Trainer::resume`])
+    /// on `train` (any [`Rows`]: a [`Dataset`], text windows), validating on
+    /// `val` after each epoch. Every step goes through the collective: one
+    /// process is [`Solo`], whose step is the plain one (no buffer, no copy).
+    pub fn fit<R: Rows + ?Sized>(
         &mut self,
-        train: &Dataset,
-        val: Option<&Dataset>,
+        train: &R,
+        val: Option<&R>,
         observer: &mut dyn Observer,
     ) -> Result<&History> {
-        let ready = self.fit_data(train, val);
-        let mut replicas = None;
-        let (train, val) = match self.collective.clone() {
-            None => ready?,
-            Some(c) => {
-                let ready = agree(&*c, ready)?;
-                let same = self.same_as_rank_zero(&*c, &ready.0, ready.1.as_ref());
-                agree(&*c, same)?;
-                let mut r = Replicas::new(c, &self.net)?;
-                r.broadcast_weights()?;
-                replicas = Some(r);
-                ready
-            }
-        };
-        let dev = self.net.device().clone();
-        let n = train.rows();
+        let c: Rc<dyn Collective> = self.collective.clone().unwrap_or_else(|| Rc::new(Solo));
+        agree(&*c, self.check_ready(train, val))?;
+        if c.size() > 1 {
+            agree(&*c, self.same_as_rank_zero(&*c, train, val))?;
+        }
+        let mut replicas = Replicas::new(c, &self.net)?;
+        replicas.broadcast_weights()?;
+        let n = train.len();
         let batch_rows = self.config.batch_size.rows(n);
         let first = self.history.epochs.len() + 1;
         let begun = observer.on_train_begin(first, self.config.epochs, n.div_ceil(batch_rows));
-        match &replicas {
-            Some(r) => agree(r.collective(), begun)?,
-            None => begun?,
-        }
+        agree(replicas.collective(), begun)?;
         let params = self.net.parameters();
         let one_batch = batch_rows >= n;
         // One record per epoch, without the copies of a growing Vec (best
         // effort: an absurd --epochs just grows it as it goes).
         let epochs = (self.config.epochs + 1).saturating_sub(first);
         let _ = self.history.epochs.try_reserve_exact(epochs);
+        let (dev, dtype) = (self.net.device().clone(), self.net.dtype());
         for epoch in first..=self.config.epochs {
             if self.stopped {
                 break;
@@ -233,46 +227,16 @@ impl Trainer {
             // is every row, taken as it is (no gather, and the generator is
             // not drawn from).
             let order = epoch_order(n, self.config.shuffle && !one_batch, &mut self.rng);
-            let whole = one_batch;
             let mut total = 0.0;
             for (b, rows) in batches(&order, self.config.batch_size).enumerate() {
-                let (value, grads) = match replicas.as_mut() {
-                    Some(r) => {
-                        let (net, loss, dropout) = (&self.net, self.loss, &mut self.dropout);
-                        let weights = self.config.class_weights.as_deref();
-                        r.step(
-                            loss,
-                            weights,
-                            rows,
-                            (train.x(), train.y()),
-                            whole,
-                            |x, y| {
-                                let out = net.forward(x, Mode::Train(dropout))?;
-                                Ok(loss.forward_weighted(&out, y, weights)?)
-                            },
-                        )?
-                    }
-                    None => {
-                        let (xb, yb) = if whole {
-                            (train.x().clone(), train.y().clone())
-                        } else {
-                            let idx = Tensor::new(rows, &dev)?;
-                            (
-                                train.x().index_select(&idx, 0)?,
-                                train.y().index_select(&idx, 0)?,
-                            )
-                        };
-                        let out = self.net.forward(&xb, Mode::Train(&mut self.dropout))?;
-                        let loss = self.loss.forward_weighted(
-                            &out,
-                            &yb,
-                            self.config.class_weights.as_deref(),
-                        )?;
-                        let value = scalar(&loss)?;
-                        let grads = value.is_finite().then(|| loss.backward()).transpose()?;
-                        (value, grads)
-                    }
-                };
+                let (net, loss, dropout) = (&self.net, self.loss, &mut self.dropout);
+                let weights = self.config.class_weights.as_deref();
+                let (value, grads) =
+                    replicas.step(loss, weights, rows, train, one_batch, |x, y| {
+                        let (x, y) = on_stack(x, y, &dev, dtype)?;
+                        let out = net.forward(&x, Mode::Train(dropout))?;
+                        Ok(loss.forward_weighted(&out, &y, weights)?)
+                    })?;
                 let Some(mut grads) = grads.filter(|_| value.is_finite()) else {
                     // Put back the weights of the end of the last whole epoch.
                     if let Some(last_good) = &last_good {
@@ -292,11 +256,8 @@ impl Trainer {
                 total += value * rows.len() as f64;
                 observer.on_batch_end(epoch, b + 1, value);
             }
-            let ended = self.end_epoch(epoch, total / n as f64, lr, val.as_ref(), started);
-            let (record, stop) = match &replicas {
-                Some(r) => agree(r.collective(), ended)?,
-                None => ended?,
-            };
+            let ended = self.end_epoch(epoch, total / n as f64, lr, val, started);
+            let (record, stop) = agree(replicas.collective(), ended)?;
             observer.on_epoch_end(&record);
             if stop {
                 self.stopped = true;
@@ -304,9 +265,7 @@ impl Trainer {
             }
         }
         self.restore_best()?;
-        if let Some(r) = &replicas {
-            r.check_identical()?;
-        }
+        replicas.check_identical()?;
         Ok(&self.history)
     }
 
@@ -316,19 +275,19 @@ impl Trainer {
     /// feature in every batch (over the ranks, when distributed). A caller
     /// runs it before it creates any output, so that a refused run changes
     /// nothing (SPEC section 9).
-    pub fn check_ready(&self, train: &Dataset, val: Option<&Dataset>) -> Result<()> {
-        check_fits(self.net.spec(), self.loss, train)?;
+    pub fn check_ready<R: Rows + ?Sized>(&self, train: &R, val: Option<&R>) -> Result<()> {
+        train.check_fits(self.net.spec(), self.loss)?;
         if let Some(v) = val {
-            check_fits(self.net.spec(), self.loss, v)?;
+            v.check_fits(self.net.spec(), self.loss)?;
         }
-        if train.rows() == 0 {
+        if train.is_empty() {
             return Err(Error::config("data", "has no rows"));
         }
         let ranks = self.collective.as_ref().map_or(1, |c| c.size());
         check_batch_statistics(
             self.net.spec(),
-            train.row_shape(),
-            train.rows(),
+            &train.row_shape(),
+            train.len(),
             self.config.batch_size,
             ranks,
         )
@@ -337,11 +296,11 @@ impl Trainer {
     /// Distributed: every rank's settings, epochs and data are rank 0's
     /// (compared by fingerprint, in one fixed-size broadcast, before any
     /// message whose size depends on them); else an error saying what differs.
-    fn same_as_rank_zero(
+    fn same_as_rank_zero<R: Rows + ?Sized>(
         &self,
         c: &dyn Collective,
-        train: &Dataset,
-        val: Option<&Dataset>,
+        train: &R,
+        val: Option<&R>,
     ) -> Result<()> {
         let mut settings = Fingerprint::new();
         settings.bytes(self.settings().as_bytes());
@@ -353,7 +312,7 @@ impl Trainer {
             settings.finish(),
             self.config.epochs as u64,
             train.fingerprint()?,
-            val.map(Dataset::fingerprint).transpose()?.unwrap_or(0),
+            val.map(|v| v.fingerprint()).transpose()?.unwrap_or(0),
         ];
         // Each u64 as four 16-bit parts: exact in any float type.
         let mut buf: Vec<f64> = ours
@@ -388,28 +347,14 @@ impl Trainer {
         Ok(())
     }
 
-    /// `fit`'s data, checked ([`Trainer::check_ready`]) and moved to the
-    /// stack's device and dtype.
-    fn fit_data(
-        &self,
-        train: &Dataset,
-        val: Option<&Dataset>,
-    ) -> Result<(Dataset, Option<Dataset>)> {
-        self.check_ready(train, val)?;
-        let (dev, dtype) = (self.net.device().clone(), self.net.dtype());
-        let train = train.to_device(&dev, dtype)?;
-        let val = val.map(|v| v.to_device(&dev, dtype)).transpose()?;
-        Ok((train, val))
-    }
-
     /// The end of an epoch: validate, record, early stopping, checkpoint
     /// (written by rank 0 alone when distributed). Whether to stop.
-    fn end_epoch(
+    fn end_epoch<R: Rows + ?Sized>(
         &mut self,
         epoch: usize,
         loss: f64,
         lr: f64,
-        val: Option<&Dataset>,
+        val: Option<&R>,
         started: std::time::Instant,
     ) -> Result<(EpochRecord, bool)> {
         let val_metrics = val.map(|v| self.evaluate(v)).transpose()?;
@@ -455,16 +400,28 @@ impl Trainer {
         predict(&self.net, x)
     }
 
-    /// The loss and metrics on `data`.
-    pub fn evaluate(&self, data: &Dataset) -> Result<Metrics> {
-        check_fits(self.net.spec(), self.loss, data)?;
-        let data = data.to_device(self.net.device(), self.net.dtype())?;
-        let out = self.predict(data.x())?;
-        let mut m = Metrics::compute(self.loss, &out, data.y())?;
-        if let Some(w) = &self.config.class_weights {
-            m.loss = scalar(&self.loss.forward_weighted(&out, data.y(), Some(w))?)?;
+    /// The loss and metrics on `data` (any [`Rows`]), in evaluation mode,
+    /// a chunk of rows at a time (see [`crate::metrics::Tally`]).
+    pub fn evaluate<R: Rows + ?Sized>(&self, data: &R) -> Result<Metrics> {
+        data.check_fits(self.net.spec(), self.loss)?;
+        let (dev, dtype) = (self.net.device(), self.net.dtype());
+        let n = data.len();
+        let per_row = self
+            .net
+            .spec()
+            .check_input(&data.row_shape())
+            .map(|d| d.iter().product::<usize>().max(1))
+            .unwrap_or(1);
+        let chunk = EVAL_CHUNK.min(EVAL_VALUES / per_row).max(1);
+        let weights = self.config.class_weights.as_deref();
+        let mut tally = crate::metrics::Tally::new(self.loss, weights);
+        for start in (0..n).step_by(chunk) {
+            let (x, y) = data.range(start, chunk.min(n - start))?;
+            let (x, y) = on_stack(&x, &y, dev, dtype)?;
+            let out = self.net.forward(&x, Mode::Eval)?.detach();
+            tally.add(&out, &y)?;
         }
-        Ok(m)
+        tally.finish()
     }
 
     /// The state to resume from: weights and buffers, optimizer, both
@@ -572,6 +529,23 @@ impl Trainer {
         self.stopped = ckpt.stopped;
         Ok(())
     }
+}
+
+/// A batch on the stack's device: inputs in its dtype (ids stay ids),
+/// targets in its dtype.
+fn on_stack(
+    x: &Tensor,
+    y: &Tensor,
+    dev: &candle_core::Device,
+    dtype: DType,
+) -> Result<(Tensor, Tensor)> {
+    let x = x.to_device(dev)?;
+    let x = if x.dtype().is_float() {
+        x.to_dtype(dtype)?
+    } else {
+        x
+    };
+    Ok((x, y.to_device(dev)?.to_dtype(dtype)?))
 }
 
 /// What to change when the loss diverged: `bce` on outputs that no final

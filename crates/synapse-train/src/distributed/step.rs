@@ -15,6 +15,11 @@
 //! loss and gradients, knows which parameters got a gradient (so optimizers
 //! skip the others, as in one process) and which rank failed, if any: a
 //! failure on one rank ends the step on every rank, with no second message.
+//!
+//! One process ([`crate::distributed::Solo`], `size() == 1`) takes the same
+//! [`Replicas::step`] without the buffer: its slice is the whole batch, so
+//! the step is the plain one (forward, loss, backward), with no copy of the
+//! gradients and no buffer of the size of the model.
 
 use std::rc::Rc;
 
@@ -24,7 +29,7 @@ use synapse_nn::{Loss, Sequential};
 
 use super::{settle, slice_range, Collective, Flat};
 use crate::metrics::scalar;
-use crate::{Error, Result};
+use crate::{Error, Result, Rows};
 
 /// The flat buffer, in the model's float type.
 enum Buffer {
@@ -96,26 +101,31 @@ impl Buffer {
 /// divide by the rows (times the outputs, which cancel); `sse` is a sum;
 /// cross-entropy with class weights divides by the sum of the targets'
 /// weights (`CrossEntropyLoss(weight=)`), so the share is that of the slice
-/// `range` of the batch `rows` of targets `y`.
+/// `range` of the batch whose targets are `y`.
 fn share(
     loss: Loss,
     class_weights: Option<&[f64]>,
-    rows: &[u32],
+    rows: usize,
     range: &std::ops::Range<usize>,
-    y: &Tensor,
+    y: impl FnOnce() -> Result<Tensor>,
 ) -> Result<f64> {
     Ok(match (loss, class_weights) {
         (Loss::Sse, _) => 1.0,
         (Loss::CrossEntropy, Some(w)) => {
-            let idx = Tensor::new(rows, y.device())?;
-            let classes = y
-                .index_select(&idx, 0)?
-                .flatten_all()?
-                .to_dtype(DType::F64)?
-                .to_vec1::<f64>()?;
-            let weight = |c: &f64| w.get(*c as usize).copied().unwrap_or(0.0);
+            let classes = y()?.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let weight = |c: &f64| {
+                if *c < 0.0 {
+                    0.0
+                } else {
+                    w.get(*c as usize).copied().unwrap_or(0.0)
+                }
+            };
             let den: f64 = classes.iter().map(weight).sum();
-            let mine: f64 = classes[range.clone()].iter().map(weight).sum();
+            let per_row = classes.len() / rows.max(1);
+            let mine: f64 = classes[range.start * per_row..range.end * per_row]
+                .iter()
+                .map(weight)
+                .sum();
             // No weight in the whole batch: 0/0 on every rank, as in one process.
             if den == 0.0 {
                 1.0
@@ -123,11 +133,12 @@ fn share(
                 mine / den
             }
         }
-        _ => range.len() as f64 / rows.len() as f64,
+        _ => range.len() as f64 / rows as f64,
     })
 }
 
-/// A model's replica on one rank: its parameters and the step's buffer.
+/// A model's replica on one rank: its parameters and the step's buffer
+/// (none for one process).
 pub(crate) struct Replicas {
     c: Rc<dyn Collective>,
     params: Vec<(String, Var)>,
@@ -135,7 +146,7 @@ pub(crate) struct Replicas {
     offsets: Vec<usize>,
     /// `N`, the number of parameter elements.
     numel: usize,
-    buf: Buffer,
+    buf: Option<Buffer>,
 }
 
 impl Replicas {
@@ -148,10 +159,11 @@ impl Replicas {
             numel += v.elem_count();
         }
         let len = numel + params.len() + 1 + c.size();
-        let buf = match net.dtype() {
-            DType::F32 => Buffer::F32(vec![0.0; len]),
-            DType::F64 => Buffer::F64(vec![0.0; len]),
-            other => {
+        let buf = match (c.size(), net.dtype()) {
+            (1, _) => None,
+            (_, DType::F32) => Some(Buffer::F32(vec![0.0; len])),
+            (_, DType::F64) => Some(Buffer::F64(vec![0.0; len])),
+            (_, other) => {
                 return Err(Error::Collective {
                     reason: format!("cannot exchange {other:?} parameters, only f32 and f64"),
                 })
@@ -170,23 +182,29 @@ impl Replicas {
         &*self.c
     }
 
-    /// Sets every rank's parameters to rank 0's.
+    /// Sets every rank's parameters to rank 0's (nothing for one process).
     pub fn broadcast_weights(&mut self) -> Result<()> {
+        let Some(buf) = self.buf.as_mut() else {
+            return Ok(());
+        };
         for ((_, v), &at) in self.params.iter().zip(&self.offsets) {
-            self.buf.write(at, v.as_tensor(), 1.0)?;
+            buf.write(at, v.as_tensor(), 1.0)?;
         }
-        self.c.broadcast(self.buf.flat(0..self.numel))?;
+        self.c.broadcast(buf.flat(0..self.numel))?;
         if self.c.rank() != 0 {
             for ((_, v), &at) in self.params.iter().zip(&self.offsets) {
-                v.set(&self.buf.read(at, v)?)?;
+                v.set(&buf.read(at, v)?)?;
             }
         }
         Ok(())
     }
 
     /// Fails unless every rank holds the same parameter bits: a 52-bit hash
-    /// of them per rank, exchanged exactly as `f64`.
+    /// of them per rank, exchanged exactly as `f64` (nothing for one process).
     pub fn check_identical(&self) -> Result<()> {
+        if self.c.size() == 1 {
+            return Ok(());
+        }
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for (_, v) in &self.params {
             let bits = v.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
@@ -207,49 +225,81 @@ impl Replicas {
         }
     }
 
-    /// One step's loss and gradients on the global batch `rows` of `(x, y)`
-    /// (`whole`: the batch is all of `x` in order). `loss_of` gives the
-    /// loss tensor of a slice. Returns the global loss, and the summed
+    /// One step's loss and gradients on the global batch `rows` of `data`
+    /// (`whole`: the batch is every row in order). `loss_of` gives the loss
+    /// tensor of a slice's `(x, y)`. Returns the global loss, and the summed
     /// gradients unless that loss is NaN or infinite.
     #[allow(clippy::too_many_arguments)]
-    pub fn step(
+    pub fn step<R: Rows + ?Sized>(
         &mut self,
         loss: Loss,
         class_weights: Option<&[f64]>,
         rows: &[u32],
-        (x, y): (&Tensor, &Tensor),
+        data: &R,
         whole: bool,
+        loss_of: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
+    ) -> Result<(f64, Option<GradStore>)> {
+        let slice = |range: std::ops::Range<usize>| {
+            if whole {
+                data.range(range.start, range.len())
+            } else {
+                data.batch(&rows[range])
+            }
+        };
+        let Some(mut buf) = self.buf.take() else {
+            // One process: the plain step on the whole batch.
+            let (x, y) = slice(0..rows.len())?;
+            let loss = loss_of(&x, &y)?;
+            let value = scalar(&loss)?;
+            let grads = value.is_finite().then(|| loss.backward()).transpose()?;
+            return Ok((value, grads));
+        };
+        let result = self.exchange(&mut buf, loss, class_weights, rows, slice, loss_of);
+        self.buf = Some(buf);
+        result
+    }
+
+    /// [`Replicas::step`] on W ranks: this rank's slice into the buffer, one
+    /// all-reduce, the sums out of it.
+    fn exchange(
+        &self,
+        buf: &mut Buffer,
+        loss: Loss,
+        class_weights: Option<&[f64]>,
+        rows: &[u32],
+        slice: impl Fn(std::ops::Range<usize>) -> Result<(Tensor, Tensor)>,
         loss_of: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
     ) -> Result<(f64, Option<GradStore>)> {
         let (rank, size) = (self.c.rank(), self.c.size());
         let n_params = self.params.len();
         let (at_loss, at_failed) = (self.numel + n_params, self.numel + n_params + 1);
-        self.buf.clear();
+        buf.clear();
         let range = slice_range(rows.len(), size, rank);
         let local = if range.is_empty() {
             Ok(())
         } else {
             // A slice whose targets weigh nothing contributes nothing.
-            share(loss, class_weights, rows, &range, y).and_then(|scale| match scale {
+            let ys = || Ok(slice(0..rows.len())?.1);
+            share(loss, class_weights, rows.len(), &range, ys).and_then(|scale| match scale {
                 0.0 => Ok(()),
-                _ => self.local_part(rows, range, (x, y), whole, scale, loss_of),
+                _ => self.local_part(buf, slice(range)?, scale, loss_of),
             })
         };
         if local.is_err() {
-            self.buf.set(at_failed + rank, 1.0);
+            buf.set(at_failed + rank, 1.0);
         }
         let len = at_failed + size;
-        self.c.all_reduce_sum(self.buf.flat(0..len))?;
-        let slots: Vec<f64> = (0..size).map(|r| self.buf.get(at_failed + r)).collect();
+        self.c.all_reduce_sum(buf.flat(0..len))?;
+        let slots: Vec<f64> = (0..size).map(|r| buf.get(at_failed + r)).collect();
         settle(rank, &slots, local)?;
-        let value = self.buf.get(at_loss);
+        let value = buf.get(at_loss);
         if !value.is_finite() {
             return Ok((value, None));
         }
         let mut grads = GradStore::default();
         for (i, ((_, v), &at)) in self.params.iter().zip(&self.offsets).enumerate() {
-            if self.buf.get(self.numel + i) != 0.0 {
-                grads.insert(v.as_tensor(), self.buf.read(at, v)?);
+            if buf.get(self.numel + i) != 0.0 {
+                grads.insert(v.as_tensor(), buf.read(at, v)?);
             }
         }
         Ok((value, Some(grads)))
@@ -257,35 +307,24 @@ impl Replicas {
 
     /// This rank's slice: forward, loss, backward, written scaled into the buffer.
     fn local_part(
-        &mut self,
-        rows: &[u32],
-        range: std::ops::Range<usize>,
-        (x, y): (&Tensor, &Tensor),
-        whole: bool,
+        &self,
+        buf: &mut Buffer,
+        (xs, ys): (Tensor, Tensor),
         scale: f64,
         loss_of: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
     ) -> Result<()> {
-        let (xs, ys) = if whole {
-            (
-                x.narrow(0, range.start, range.len())?,
-                y.narrow(0, range.start, range.len())?,
-            )
-        } else {
-            let idx = Tensor::new(&rows[range], x.device())?;
-            (x.index_select(&idx, 0)?, y.index_select(&idx, 0)?)
-        };
         let loss = loss_of(&xs, &ys)?;
         let value = scalar(&loss)?;
         let at_loss = self.numel + self.params.len();
-        self.buf.set(at_loss, value * scale);
+        buf.set(at_loss, value * scale);
         if !value.is_finite() {
             return Ok(());
         }
         let grads = loss.backward()?;
         for (i, ((_, v), &at)) in self.params.iter().zip(&self.offsets).enumerate() {
             if let Some(g) = grads.get(v.as_tensor()) {
-                self.buf.write(at, g, scale)?;
-                self.buf.set(self.numel + i, 1.0);
+                buf.write(at, g, scale)?;
+                buf.set(self.numel + i, 1.0);
             }
         }
         Ok(())
