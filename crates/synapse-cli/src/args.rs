@@ -38,6 +38,11 @@ pub enum Command {
     /// Write a model as an ONNX file (evaluation mode) for onnxruntime, tract, TensorRT...
     #[command(after_help = "Example:\n  synapse export --model iris.safetensors --out iris.onnx")]
     Export(ExportArgs),
+    /// Write text with a character model (one trained with --text): the prompt, then more.
+    #[command(
+        after_help = "Example:\n  synapse generate --model chars.safetensors --prompt 'The ' --length 300 --temperature 0.8 --top-k 10"
+    )]
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,8 +78,33 @@ pub enum DeviceArg {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Training data: a CSV file with a header row (or .csv.gz), or an .npz with arrays x and y.
-    #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "text",
+        conflicts_with = "text"
+    )]
+    pub data: Option<PathBuf>,
+    /// A UTF-8 text to learn its next character from (a character-level language model):
+    /// windows of --context characters, the vocabulary stored in the model.
+    #[arg(long, value_name = "FILE", requires = "context", conflicts_with_all = ["target", "val", "normalize"])]
+    pub text: Option<PathBuf>,
+    /// With --text: the characters of one window (T).
+    #[arg(
+        long,
+        value_name = "T",
+        requires = "text",
+        allow_negative_numbers = true
+    )]
+    pub context: Option<String>,
+    /// With --text: the step between windows (default: the context).
+    #[arg(
+        long,
+        value_name = "S",
+        requires = "text",
+        allow_negative_numbers = true
+    )]
+    pub stride: Option<String>,
     /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'.
     #[arg(long, value_name = "SPEC")]
     pub arch: String,
@@ -287,4 +317,41 @@ pub struct ExportArgs {
     /// The ONNX opset: 17 (the default) to 23.
     #[arg(long, value_name = "N", default_value_t = synapse_train::onnx::DEFAULT_OPSET, allow_negative_numbers = true)]
     pub opset: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A character model (trained with --text).
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The text to start from.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
+    pub prompt: String,
+    /// Characters to write after the prompt.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "200",
+        allow_negative_numbers = true
+    )]
+    pub length: String,
+    /// Divides the scores before sampling: lower is more likely text, 0 the most likely character.
+    #[arg(
+        long,
+        value_name = "F",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    pub temperature: f64,
+    /// Draw among the K most likely characters only.
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
+    pub top_k: Option<String>,
+    /// Seed of the draws: the same seed gives the same text.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u32,
 }

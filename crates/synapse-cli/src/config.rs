@@ -29,10 +29,18 @@ pub fn parse_spec(text: &str, flag: &str) -> Result<ArchSpec> {
     text.parse::<ArchSpec>().map_err(|e| anyhow!("{flag}: {e}"))
 }
 
+/// `--loss`: the library's list and message.
 pub fn parse_loss(text: &str) -> Result<Loss> {
-    text.parse::<Loss>().map_err(|_| {
-        anyhow!("--loss `{text}`: expected sse, mse, bce, bce-logits or cross-entropy")
-    })
+    text.parse::<Loss>().map_err(|e| nn_error("--loss", e))
+}
+
+/// A synapse-nn refusal of a value given by `flag`, as `FLAG reason` (the
+/// library's message, not a copy of its rule).
+pub fn nn_error(flag: &str, e: synapse_nn::Error) -> anyhow::Error {
+    match e {
+        synapse_nn::Error::Config { reason, .. } => anyhow!("{flag} {reason}"),
+        other => anyhow!("{flag}: {other}"),
+    }
 }
 
 pub fn dtype(d: DTypeArg) -> DType {
@@ -81,7 +89,10 @@ pub fn train_error(e: synapse_train::Error) -> anyhow::Error {
             anyhow!("--{option}: {reason}{allow}")
         }
         synapse_train::Error::Config { name, reason }
-            if matches!(name.as_str(), "batch-size" | "epochs" | "arch") =>
+            if matches!(
+                name.as_str(),
+                "batch-size" | "epochs" | "arch" | "class-weights"
+            ) =>
         {
             anyhow!("--{name} {reason}")
         }
@@ -263,9 +274,7 @@ impl TrainJob {
         let init = if lower.ends_with(".npz") || lower.ends_with(".safetensors") {
             InitChoice::File(a.init.clone().into())
         } else {
-            InitChoice::Scheme(a.init.parse::<Init>().map_err(|_| {
-                anyhow!("--init `{}`: expected torch, numpy-uniform (or article), xavier, he, or a FILE.npz / FILE.safetensors", a.init)
-            })?)
+            InitChoice::Scheme(a.init.parse::<Init>().map_err(|e| nn_error("--init", e))?)
         };
         if let Some(p) = &a.plot {
             let ext = p
@@ -294,9 +303,6 @@ impl TrainJob {
             .transpose()?;
         if a.save_best && a.val.is_none() && a.val_split.is_none() {
             bail!("--save-best needs validation rows: give --val FILE or --val-split F");
-        }
-        if a.class_weights.is_some() && !loss.is_classification() {
-            bail!("--class-weights applies to --loss cross-entropy only, not {loss}");
         }
         if let Some(p) = &a.log {
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");

@@ -11,6 +11,7 @@ mod config;
 mod distributed;
 mod eval;
 mod export;
+mod generate;
 mod log;
 mod message;
 mod paths;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Export(a) => export::run(a),
+        Command::Generate(a) => generate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,7 +90,8 @@ fn usage_error(e: &clap::Error) -> String {
     };
     let text = match e.kind() {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-            "no subcommand given; expected train, predict, eval, summary or export".to_string()
+            "no subcommand given; expected train, predict, eval, summary, export or generate"
+                .to_string()
         }
         ErrorKind::MissingRequiredArgument => {
             format!("missing required flags: {}", names(ContextKind::InvalidArg))

@@ -1,5 +1,7 @@
-//! `synapse summary`: each element, its output shape and parameter count, like
-//! Keras' `model.summary()`.
+//! `synapse summary`: each element, its output shape (`[batch, T, D]` for
+//! sequences, `?` where only data tells) and parameter count, like Keras'
+//! `model.summary()`, then the totals and which elements run as one CPU
+//! kernel (`fused: 0-1, 3-5`, the stack's plan).
 
 use anyhow::Result;
 use candle_core::Device;
@@ -90,6 +92,14 @@ pub fn render(spec: &ArchSpec) -> String {
             "total buffer values: {} (running statistics, not trained)\n",
             spec.buffer_count()
         );
+    }
+    let fused: Vec<String> = spec
+        .fused()
+        .iter()
+        .map(|r| format!("{}-{}", r.start, r.end - 1))
+        .collect();
+    if !fused.is_empty() {
+        out += &format!("fused: {} (one CPU kernel each)\n", fused.join(", "));
     }
     out
 }

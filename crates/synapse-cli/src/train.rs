@@ -5,12 +5,13 @@ use std::path::Path;
 use std::rc::Rc;
 
 use anyhow::{anyhow, bail, Result};
-use synapse_nn::{Adam, Loss, Optimizer, Sequential, Sgd};
+use synapse_nn::{Adam, ElementSpec, Loss, Optimizer, Sequential, Sgd};
 use synapse_train::distributed::agree;
 use synapse_train::distributed::Collective;
 use synapse_train::{
-    load, load_weights, settings, train_val_split, write_all_contents_atomic, Checkpoint, Classes,
-    Content, Dataset, EarlyStopping, History, LoadOptions, Model, Normalizer, TrainConfig, Trainer,
+    load, load_weights, settings, train_val_split, write_all_contents_atomic, Checkpoint,
+    ClassWeights, Classes, Content, Dataset, EarlyStopping, History, LoadOptions, Model,
+    Normalizer, Rows, Text, TextWindows, TrainConfig, Trainer,
 };
 
 use crate::args::TrainArgs;
@@ -41,15 +42,14 @@ pub fn run_on(a: &TrainArgs, ranks: Option<Rc<dyn Collective>>) -> Result<()> {
     let mut trainer = build_trainer(a, &job, &data, ranks.clone())?;
     // Everything else that can be checked before training: the data against
     // the stack, batchnorm batches, one batch's memory.
+    let rows = data.train();
     trainer
-        .check_ready(&data.train, data.val.as_ref())
-        .map_err(train_error)?;
+        .check_ready(rows, data.val())
+        .map_err(|e| data_error(a, e))?;
     synapse_train::check_activations(
         &job.spec,
-        data.train.row_shape(),
-        job.batch_size
-            .rows(data.train.rows())
-            .min(data.train.rows()),
+        &rows.row_shape(),
+        job.batch_size.rows(rows.len()).min(rows.len()),
         job.dtype,
         a.allow_large,
     )
@@ -98,7 +98,8 @@ fn files<'a>(a: &'a TrainArgs, job: &'a TrainJob) -> Files<'a> {
         InitChoice::Scheme(_) => None,
     };
     Files::default()
-        .input("--data", Some(&a.data))
+        .input("--data", a.data.as_deref())
+        .input("--text", a.text.as_deref())
         .input("--val", a.val.as_deref())
         .input("--init", init_file)
         .input("--resume", a.resume.as_deref())
@@ -111,21 +112,65 @@ fn files<'a>(a: &'a TrainArgs, job: &'a TrainJob) -> Files<'a> {
 
 /// The rows to train and validate on, as the stack sees them.
 struct TrainData {
-    /// The whole `--data` file as read (its labels go into the model file).
-    data: Dataset,
-    /// Training rows, normalised when asked.
-    train: Dataset,
-    /// Validation rows (`--val` or `--val-split`), normalised like `train`.
-    val: Option<Dataset>,
+    examples: Examples,
     normalize: Option<Normalizer>,
     class_weights: Option<Vec<f64>>,
 }
 
+/// A table of rows (`--data`) or a text's windows (`--text`).
+enum Examples {
+    Table {
+        /// The whole `--data` file as read (its labels go into the model file).
+        data: Dataset,
+        /// Training rows, normalised when asked.
+        train: Dataset,
+        /// Validation rows (`--val` or `--val-split`), normalised like `train`.
+        val: Option<Dataset>,
+    },
+    Text {
+        train: TextWindows,
+        val: Option<TextWindows>,
+    },
+}
+
 impl TrainData {
-    /// Reads `--data` (and `--val`), checks them against the stack and the
-    /// loss, splits off validation rows, and fits the normalisation.
+    /// Reads `--data` (and `--val`) or `--text`, checks them against the
+    /// stack and the loss, splits off validation rows, and fits the
+    /// normalisation.
     fn load(a: &TrainArgs, job: &TrainJob) -> Result<Self> {
-        check_target_applies(a.target.as_deref(), &a.data, "--data")?;
+        match (&a.data, &a.text) {
+            (_, Some(path)) => Self::text(a, path),
+            (Some(path), None) => Self::table(a, job, path),
+            (None, None) => bail!("give --data FILE or --text FILE"),
+        }
+    }
+
+    /// `--text FILE --context T [--stride S]`.
+    fn text(a: &TrainArgs, path: &Path) -> Result<Self> {
+        let count = |flag: &str, text: &str| match text.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(anyhow!(
+                "{flag} `{text}`: expected a whole number of at least 1"
+            )),
+        };
+        let context = count("--context", a.context.as_deref().unwrap_or(""))?;
+        let stride = match &a.stride {
+            Some(s) => count("--stride", s)?,
+            None => context,
+        };
+        let text = std::sync::Arc::new(Text::load(path).map_err(flagged("--text"))?);
+        let (train, val) = Text::split(&text, context, stride, a.val_split)
+            .map_err(|e| about_file("--text", path, e))?;
+        Ok(Self {
+            examples: Examples::Text { train, val },
+            normalize: None,
+            class_weights: None,
+        })
+    }
+
+    /// `--data FILE` (and `--val FILE`).
+    fn table(a: &TrainArgs, job: &TrainJob, path: &Path) -> Result<Self> {
+        check_target_applies(a.target.as_deref(), path, "--data")?;
         if let Some(v) = &a.val {
             check_target_applies(a.target.as_deref(), v, "--val")?;
         }
@@ -138,29 +183,29 @@ impl TrainData {
             targets: targets(a.target.as_deref())?,
             classes,
             dtype: job.dtype,
-            ids: false,
+            ids: matches!(job.spec.elements().first(), Some(ElementSpec::Embedding(_))),
         };
-        let data = load(&a.data, &options).map_err(flagged("--data"))?;
+        let data = load(path, &options).map_err(flagged("--data"))?;
         synapse_train::check_training_data(&job.spec, job.loss, &data)
-            .map_err(|e| about_file("--data", &a.data, e))?;
+            .map_err(|e| about_file("--data", path, e))?;
         let (train, val) = match (&a.val, a.val_split) {
-            (Some(path), _) => {
+            (Some(val_path), _) => {
                 let known = match (&data.labels, job.loss) {
                     (Some(l), _) => Classes::Known(l.clone()),
                     (None, Loss::CrossEntropy) => Classes::Infer,
                     _ => Classes::No,
                 };
                 let v = load(
-                    path,
+                    val_path,
                     &LoadOptions {
                         classes: known,
                         ..options.clone()
                     },
                 )
                 .map_err(flagged("--val"))?;
-                same_columns(&data, &v, &a.data, path)?;
+                same_columns(&data, &v, path, val_path)?;
                 synapse_train::check_fits(&job.spec, job.loss, &v)
-                    .map_err(|e| about_file("--val", path, e))?;
+                    .map_err(|e| about_file("--val", val_path, e))?;
                 (data.clone(), Some(v))
             }
             (None, Some(f)) => {
@@ -169,11 +214,18 @@ impl TrainData {
             }
             (None, None) => (data.clone(), None),
         };
-        let class_weights = a
-            .class_weights
-            .as_deref()
-            .map(|text| class_weights(text, &train, data.class_count()?))
-            .transpose()?;
+        let class_weights = match a.class_weights.as_deref() {
+            Some(text) => {
+                let asked: ClassWeights = text.parse().map_err(train_error)?;
+                let classes = data.class_count()?;
+                Some(
+                    asked
+                        .resolve(job.loss, &train, classes)
+                        .map_err(train_error)?,
+                )
+            }
+            None => None,
+        };
         let normalize = if a.normalize {
             Some(Normalizer::fit(train.x())?)
         } else {
@@ -187,12 +239,26 @@ impl TrainData {
         };
         let (train, val) = (scaled(&train)?, val.as_ref().map(scaled).transpose()?);
         Ok(Self {
-            data,
-            train,
-            val,
+            examples: Examples::Table { data, train, val },
             normalize,
             class_weights,
         })
+    }
+
+    /// The training rows.
+    fn train(&self) -> &dyn Rows {
+        match &self.examples {
+            Examples::Table { train, .. } => train,
+            Examples::Text { train, .. } => train,
+        }
+    }
+
+    /// The validation rows, if any.
+    fn val(&self) -> Option<&dyn Rows> {
+        match &self.examples {
+            Examples::Table { val, .. } => val.as_ref().map(|v| v as &dyn Rows),
+            Examples::Text { val, .. } => val.as_ref().map(|v| v as &dyn Rows),
+        }
     }
 }
 
@@ -239,7 +305,7 @@ fn build_trainer(
         // A run that diverges writes no model: no copy of the weights to keep.
         restore_on_divergence: false,
     };
-    let mut trainer = Trainer::new(net, job.loss, optimizer, config)?;
+    let mut trainer = Trainer::new(net, job.loss, optimizer, config).map_err(train_error)?;
     if let Some(c) = ranks {
         trainer = trainer.with_collective(c);
     }
@@ -271,8 +337,8 @@ fn fit(
         .map(|p| EpochLog::new(p, trainer.history()));
     let mut progress = Progress::new(a.quiet || !leader);
     let result = trainer.fit(
-        &data.train,
-        data.val.as_ref(),
+        data.train(),
+        data.val(),
         &mut Tee(&mut progress, log.as_mut()),
     );
     progress.finish();
@@ -284,6 +350,23 @@ fn fit(
     })?;
     logged?;
     Ok(trainer.history().clone())
+}
+
+/// A refusal of the training data, named by the flag of its file.
+fn data_error(a: &TrainArgs, e: synapse_train::Error) -> anyhow::Error {
+    let (flag, path) = match (&a.text, &a.data) {
+        (Some(p), _) => ("--text", p),
+        (None, Some(p)) => ("--data", p),
+        (None, None) => return train_error(e),
+    };
+    match e {
+        synapse_train::Error::Config { ref name, .. }
+            if name == "data" || name == "arch" || name == "loss" || name == "context" =>
+        {
+            about_file(flag, path, e)
+        }
+        other => train_error(other),
+    }
 }
 
 /// `--out` and `--plot`, written together: everything that can fail is done
@@ -300,7 +383,13 @@ fn write_outputs(
 ) -> Result<()> {
     let mut model = Model::new(trainer.network().clone());
     model.loss = Some(job.loss);
-    model.labels = data.data.labels.clone();
+    match &data.examples {
+        Examples::Table { data, .. } => model.labels = data.labels.clone(),
+        Examples::Text { train, .. } => {
+            model.vocab = Some(train.text().vocab().to_vec());
+            model.context = Some(train.context());
+        }
+    }
     model.normalize = data.normalize.clone();
     model
         .metadata
@@ -325,40 +414,6 @@ fn write_outputs(
         outputs.push((p, Content::Bytes(bytes)));
     }
     write_all_contents_atomic(&outputs).map_err(|e| files.flagged("--out", e))
-}
-
-/// `--class-weights`: `auto` (n_rows / (n_classes * rows of the class), on the
-/// training rows) or one weight per class.
-fn class_weights(text: &str, train: &Dataset, classes: usize) -> Result<Vec<f64>> {
-    if text == "auto" {
-        let mut counts = vec![0usize; classes];
-        let y = train.y().to_dtype(candle_core::DType::F64)?.flatten_all()?;
-        for v in y.to_vec1::<f64>()? {
-            counts[v as usize] += 1;
-        }
-        if let Some(c) = counts.iter().position(|&n| n == 0) {
-            bail!("--class-weights auto: class {c} has no training rows, so it has no weight; give the weights by hand");
-        }
-        let (n, k) = (train.rows() as f64, classes as f64);
-        return Ok(counts.iter().map(|&c| n / (k * c as f64)).collect());
-    }
-    let weights: Vec<f64> = text
-        .split(',')
-        .map(|w| {
-            w.trim()
-                .parse::<f64>()
-                .map_err(|_| anyhow!("--class-weights `{text}`: `{w}` is not a number"))
-        })
-        .collect::<Result<_>>()?;
-    // The rule for the values is the loss's own.
-    synapse_nn::check_class_weights(&weights, classes).map_err(|e| {
-        let reason = match e {
-            synapse_nn::Error::Config { reason, .. } => reason,
-            other => other.to_string(),
-        };
-        anyhow!("--class-weights `{text}`: {reason}")
-    })?;
-    Ok(weights)
 }
 
 /// A `--val` file must have `--data`'s columns, by name and in order.
@@ -396,7 +451,7 @@ fn resume_error(path: &Path, e: synapse_train::Error) -> anyhow::Error {
             checkpoint,
             run,
         } => match setting.as_str() {
-            "--data" | "--val" if checkpoint != "(none)" && run != "(none)" => format!(
+            "--data" | "--val" | "--text" if checkpoint != "(none)" && run != "(none)" => format!(
                 "{setting} holds other rows than the checkpoint's run was trained on (the file changed, or another file was given)"
             ),
             _ => {
@@ -463,7 +518,10 @@ fn run_settings(a: &TrainArgs, job: &TrainJob, data: &TrainData, identify: bool)
             None => "(none)".into(),
         })
     };
-    let val_file = data.val.as_ref().filter(|_| a.val.is_some());
+    let (table, val_file) = match &data.examples {
+        Examples::Table { data: d, val, .. } => (Some(d), val.as_ref().filter(|_| a.val.is_some())),
+        Examples::Text { .. } => (None, None),
+    };
     let optimizer = match job.optimizer {
         OptimizerChoice::Sgd(c) => vec![
             ("--optimizer", "sgd".to_string()),
@@ -483,7 +541,19 @@ fn run_settings(a: &TrainArgs, job: &TrainJob, data: &TrainData, identify: bool)
         ],
     };
     let mut pairs = vec![
-        ("--data", content(Some(&data.data))?),
+        ("--data", content(table)?),
+        (
+            "--text",
+            match &data.examples {
+                Examples::Text { train, .. } if identify => {
+                    format!("rows {:016x}", train.fingerprint()?)
+                }
+                Examples::Text { .. } => "given".into(),
+                Examples::Table { .. } => "(none)".into(),
+            },
+        ),
+        ("--context", opt(a.context.clone())),
+        ("--stride", opt(a.stride.clone())),
         ("--target", opt(a.target.clone())),
         ("--normalize", a.normalize.to_string()),
         ("--val", content(val_file)?),

@@ -14,6 +14,7 @@ mod atomic;
 mod batch;
 mod checkpoint;
 mod checks;
+mod class_weights;
 mod clip;
 pub mod csv_data;
 mod dataset;
@@ -21,6 +22,7 @@ pub mod distributed;
 mod early_stop;
 mod error;
 mod fingerprint;
+mod generate;
 mod history;
 mod load;
 mod metrics;
@@ -35,6 +37,7 @@ mod safetensors_bytes;
 mod schedule;
 pub mod settings;
 mod split;
+mod text;
 mod trainer;
 
 pub use atomic::{
@@ -47,11 +50,13 @@ pub use checks::{
     check_activations, check_batch_statistics, check_fits, check_parameters, check_training_data,
     LARGE_ACTIVATIONS, LARGE_PARAMETERS, MAX_ACTIVATIONS,
 };
+pub use class_weights::ClassWeights;
 pub use clip::clip_grad_norm;
 pub use dataset::{Classes, Dataset, LoadOptions, Targets};
 pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
 pub use error::{Error, Result};
 pub use fingerprint::Fingerprint;
+pub use generate::{generate, Sampling};
 pub use history::{EpochRecord, History};
 pub use load::{is_npz, load};
 pub use metrics::{Confusion, Metrics};
@@ -62,4 +67,5 @@ pub use onnx::{save_onnx, to_onnx};
 pub use rows::Rows;
 pub use schedule::{LrScheduler, Schedule};
 pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};
+pub use text::{Text, TextWindows};
 pub use trainer::{predict, predict_classes, TrainConfig, Trainer};

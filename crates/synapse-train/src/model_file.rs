@@ -2,8 +2,9 @@
 //!
 //! Tensors `"{i}.weight"` `[out, in]` and `"{i}.bias"` `[out]` in the trained
 //! dtype; `__metadata__` holds `format = "synapse"`, `version = "1"`, `arch`
-//! (canonical spec), `dtype`, and when they apply `loss`, `labels` (JSON array)
-//! and `normalize` (JSON). A file without our metadata (PyTorch's
+//! (canonical spec), `dtype`, and when they apply `loss`, `labels` (JSON array),
+//! `normalize` (JSON), and for a character model `vocab` (JSON array of
+//! one-character strings) and `context` (SPEC section 10). A file without our metadata (PyTorch's
 //! `save_file(model.state_dict(), ...)`) loads when the spec is given.
 //! Weights also import from and export to `.npz` with the same names.
 //! Every write is atomic.
@@ -34,6 +35,10 @@ pub struct Model {
     pub labels: Option<Vec<String>>,
     /// Input standardisation, when it was trained with `--normalize`.
     pub normalize: Option<Normalizer>,
+    /// A character model's vocabulary (id `i` is `vocab[i]`), from `--text`.
+    pub vocab: Option<Vec<char>>,
+    /// A character model's context: the most characters it reads at once.
+    pub context: Option<usize>,
     /// Other metadata, written as given (epochs, final loss, ...) and read back
     /// with everything the file holds.
     pub metadata: BTreeMap<String, String>,
@@ -47,6 +52,8 @@ impl Model {
             loss: None,
             labels: None,
             normalize: None,
+            vocab: None,
+            context: None,
             metadata: BTreeMap::new(),
         }
     }
@@ -77,6 +84,16 @@ impl Model {
         }
         if let Some(n) = &self.normalize {
             meta.insert("normalize".into(), n.to_json());
+        }
+        if let Some(vocab) = &self.vocab {
+            let chars: Vec<String> = vocab.iter().map(char::to_string).collect();
+            meta.insert(
+                "vocab".into(),
+                serde_json::to_string(&chars).expect("strings serialise"),
+            );
+        }
+        if let Some(t) = self.context {
+            meta.insert("context".into(), t.to_string());
         }
         // The stack's own tensors (shared, not copied): nothing changes them here.
         crate::safetensors_bytes::write(w, &self.net.state(), meta)
@@ -178,6 +195,19 @@ impl Model {
             Some(text) => Some(Normalizer::from_json(text).map_err(bad)?),
             None => None,
         };
+        let vocab = match metadata.get("vocab") {
+            Some(text) => Some(vocab_of(text, &spec).map_err(bad)?),
+            None => None,
+        };
+        let context = match metadata.get("context") {
+            Some(t) => Some(
+                t.parse::<usize>()
+                    .ok()
+                    .filter(|&t| t > 0)
+                    .ok_or_else(|| bad(format!("bad context metadata `{t}`")))?,
+            ),
+            None => None,
+        };
         // A stack that starts with a convolution learns its image size from
         // the data, so its statistics' length is checked when they are applied.
         if let (Some(n), Some(width)) = (&normalize, spec.input_width()) {
@@ -193,6 +223,8 @@ impl Model {
             loss,
             labels,
             normalize,
+            vocab,
+            context,
             metadata,
         })
     }
@@ -228,6 +260,30 @@ pub fn load_weights(
     };
     // `from_tensors` refuses NaN or infinite values and negative variances.
     Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(e.to_string()))
+}
+
+/// A `vocab` entry: distinct one-character strings, as many as the stack's
+/// embedding has ids.
+fn vocab_of(text: &str, spec: &ArchSpec) -> std::result::Result<Vec<char>, String> {
+    let words = serde_json::from_str::<Vec<String>>(text)
+        .map_err(|e| format!("bad vocab metadata: {e}"))?;
+    let mut vocab = Vec::with_capacity(words.len());
+    for w in &words {
+        let mut chars = w.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if !vocab.contains(&c) => vocab.push(c),
+            (Some(c), None) => return Err(format!("bad vocab metadata: `{c}` is there twice")),
+            _ => return Err(format!("bad vocab metadata: `{w}` is not one character")),
+        }
+    }
+    match spec.elements().first() {
+        Some(synapse_nn::ElementSpec::Embedding(e)) if e.vocab == vocab.len() => Ok(vocab),
+        _ => Err(format!(
+            "bad vocab metadata: {} characters, but the stack does not start with embedding({},D)",
+            vocab.len(),
+            vocab.len()
+        )),
+    }
 }
 
 /// Class words are one per output class (at least two), each named once:

@@ -126,6 +126,9 @@ impl Trainer {
             }
         }
         config.schedule.validate()?;
+        if config.class_weights.is_some() {
+            crate::class_weights::check_loss(loss)?;
+        }
         Ok(Self {
             base_lr: optimizer.learning_rate(),
             scheduler: LrScheduler::new(config.schedule, optimizer.learning_rate()),

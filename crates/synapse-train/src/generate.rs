@@ -1,0 +1,152 @@
+//! Text from a character model (SPEC section 10, `synapse generate`): the
+//! prompt, then one character at a time drawn from the model's scores.
+//!
+//! Each new character: the model reads at most its last `context`
+//! characters (evaluation mode), its scores `z` at the last position become
+//! `p = softmax(z / temperature)` over the vocabulary (temperature 0: the
+//! most likely character, the first on a tie), kept to the `top_k` most
+//! likely when asked (the rest 0, renormalised), and one `random_sample`
+//! `u` of our seeded MT19937 picks the first character whose cumulative
+//! probability exceeds `u`. The same seed gives the same text.
+//!
+//! ```
+//! use candle_core::{DType, Device};
+//! use synapse_nn::{Init, Sequential};
+//! use synapse_train::{generate, Model, Sampling};
+//! let spec = "embedding(3,4), linear(4,3)".parse()?;
+//! let mut model = Model::new(Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu)?);
+//! model.vocab = Some(vec!['a', 'b', 'c']);
+//! model.context = Some(4);
+//! let s = Sampling { length: 5, ..Sampling::default() };
+//! let text = generate(&model, "ab", &s)?;
+//! assert_eq!(text.chars().count(), 7);
+//! assert_eq!(generate(&model, "ab", &s)?, text);
+//! assert!(generate(&model, "x", &s).unwrap_err().to_string().contains("`x`"));
+//! # Ok::<(), synapse_train::Error>(())
+//! ```
+
+use candle_core::{DType, Tensor};
+use synapse_nn::{Mode, Mt19937};
+
+use crate::{Error, Model, Result};
+
+/// How to draw the characters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampling {
+    /// Characters to add after the prompt.
+    pub length: usize,
+    /// Divides the scores before the softmax; 0 takes the most likely.
+    pub temperature: f64,
+    /// Draw among the `k` most likely only.
+    pub top_k: Option<usize>,
+    /// Seed of the generator.
+    pub seed: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            length: 200,
+            temperature: 1.0,
+            top_k: None,
+            seed: 1,
+        }
+    }
+}
+
+/// The prompt and `s.length` characters drawn from `model` (see the module
+/// doc). Errors name a prompt character outside the vocabulary, a model
+/// without a vocabulary, and settings out of range (`temperature`, `top-k`).
+pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
+    let Some(vocab) = &model.vocab else {
+        return Err(Error::config(
+            "model",
+            "it has no vocabulary (vocab metadata): generate needs a character model trained with --text",
+        ));
+    };
+    if !(s.temperature.is_finite() && s.temperature >= 0.0) {
+        return Err(Error::config(
+            "temperature",
+            format!("{}: expected a finite number at least 0", s.temperature),
+        ));
+    }
+    if s.top_k == Some(0) {
+        return Err(Error::config("top-k", "0: expected at least 1"));
+    }
+    let context = model.context.unwrap_or(usize::MAX).max(1);
+    let mut ids: Vec<i64> = Vec::with_capacity(prompt.chars().count() + s.length);
+    for c in prompt.chars() {
+        match vocab.iter().position(|&v| v == c) {
+            Some(i) => ids.push(i as i64),
+            None => {
+                return Err(Error::config(
+                    "prompt",
+                    format!(
+                        "the character `{}` is not in the model's vocabulary of {} characters",
+                        c.escape_default(),
+                        vocab.len()
+                    ),
+                ))
+            }
+        }
+    }
+    let mut rng = Mt19937::new(s.seed);
+    let mut text: String = prompt.to_string();
+    let dev = model.net.device();
+    for _ in 0..s.length {
+        let from = ids.len().saturating_sub(context);
+        // An empty prompt starts from the first character of the vocabulary.
+        let window: Vec<i64> = if ids.is_empty() {
+            vec![0]
+        } else {
+            ids[from..].to_vec()
+        };
+        let t = window.len();
+        let x = Tensor::from_vec(window, (1, t), dev)?;
+        let out = model.net.forward(&x, Mode::Eval)?;
+        let scores = out
+            .narrow(1, t - 1, 1)?
+            .flatten_all()?
+            .to_dtype(DType::F64)?
+            .to_vec1::<f64>()?;
+        let next = pick(&scores, s, &mut rng);
+        ids.push(next as i64);
+        text.push(vocab[next]);
+    }
+    Ok(text)
+}
+
+/// One draw from `scores` (see the module doc).
+fn pick(scores: &[f64], s: &Sampling, rng: &mut Mt19937) -> usize {
+    let best = |v: &[f64]| {
+        v.iter()
+            .enumerate()
+            .fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
+    };
+    if s.temperature == 0.0 {
+        return best(scores);
+    }
+    let top = scores.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+    let mut p: Vec<f64> = scores
+        .iter()
+        .map(|&z| ((z - top) / s.temperature).exp())
+        .collect();
+    if let Some(k) = s.top_k.filter(|&k| k < p.len()) {
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        // Largest first; ties keep the lower id first.
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        for &i in &order[k..] {
+            p[i] = 0.0;
+        }
+    }
+    let total: f64 = p.iter().sum();
+    let u = rng.random_sample() * total;
+    let mut sum = 0.0;
+    for (i, &q) in p.iter().enumerate() {
+        sum += q;
+        if u < sum {
+            return i;
+        }
+    }
+    best(&p)
+}

@@ -1,0 +1,359 @@
+//! Character-level language modelling data (SPEC section 10, `--text FILE
+//! --context T [--stride S]`): a UTF-8 text as ids into its vocabulary, and
+//! the windows a model learns the next character from.
+//!
+//! The vocabulary is the sorted set of the text's characters (Unicode
+//! scalar values). Window `k` is the characters `[kS, kS+T)`, its targets
+//! `[kS+1, kS+T+1)`. The windows are cut when a batch asks for them, never
+//! all at once: memory is the text's ids (one byte a character when the
+//! vocabulary has at most 256) plus one batch. The text is read twice in
+//! chunks (the vocabulary, then the ids), so the file's bytes are never
+//! held whole either. Invalid UTF-8 is an error naming its byte offset.
+//!
+//! `--val-split F` holds out the last `F` of the text ([`Text::split`]);
+//! windows that would cross the cut are dropped.
+//!
+//! ```
+//! use synapse_train::{Rows, Text};
+//! let text = std::sync::Arc::new(Text::from_text("abcabca")?);
+//! assert_eq!(text.vocab(), ['a', 'b', 'c']);
+//! let (train, _) = Text::split(&text, 3, 2, None)?;
+//! // Windows at 0 and 2: "abc" -> "bca", "cab" -> "abc".
+//! assert_eq!(train.len(), 2);
+//! let (x, y) = train.batch(&[1])?;
+//! assert_eq!(x.to_vec2::<i64>()?, [[2, 0, 1]]);
+//! assert_eq!(y.to_vec2::<f32>()?, [[0.0, 1.0, 2.0]]);
+//! # Ok::<(), synapse_train::Error>(())
+//! ```
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::{Device, Tensor};
+use synapse_nn::{ArchSpec, ElementSpec, Loss};
+
+use crate::{Error, Fingerprint, Result, Rows};
+
+/// Bytes read at a time.
+const CHUNK: usize = 1 << 20;
+
+/// The ids of a text, in the narrowest type its vocabulary fits.
+#[derive(Debug, Clone)]
+enum Ids {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+impl Ids {
+    fn len(&self) -> usize {
+        match self {
+            Ids::U8(v) => v.len(),
+            Ids::U16(v) => v.len(),
+            Ids::U32(v) => v.len(),
+        }
+    }
+
+    fn at(&self, i: usize) -> u32 {
+        match self {
+            Ids::U8(v) => u32::from(v[i]),
+            Ids::U16(v) => u32::from(v[i]),
+            Ids::U32(v) => v[i],
+        }
+    }
+}
+
+/// A text as ids into its vocabulary (see the module doc).
+#[derive(Debug, Clone)]
+pub struct Text {
+    vocab: Vec<char>,
+    ids: Ids,
+}
+
+/// Calls `each` with every character of the UTF-8 file at `path`, read in
+/// chunks; invalid UTF-8 is an error naming its byte offset.
+fn each_char(path: &Path, mut each: impl FnMut(char)) -> Result<()> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; CHUNK];
+    let (mut carry, mut offset) = (0usize, 0usize);
+    loop {
+        let read = f.read(&mut buf[carry..]).map_err(|e| Error::io(path, e))?;
+        let have = carry + read;
+        let (text, used) = match std::str::from_utf8(&buf[..have]) {
+            Ok(t) => (t, have),
+            // A character cut by the chunk's end: keep its bytes for the next read.
+            Err(e) if e.error_len().is_none() && read > 0 => {
+                let valid = e.valid_up_to();
+                (std::str::from_utf8(&buf[..valid]).expect("valid"), valid)
+            }
+            Err(e) => {
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "byte {}: invalid UTF-8; --text reads UTF-8 text",
+                        offset + e.valid_up_to()
+                    ),
+                ))
+            }
+        };
+        text.chars().for_each(&mut each);
+        offset += used;
+        buf.copy_within(used..have, 0);
+        carry = have - used;
+        if read == 0 {
+            return Ok(());
+        }
+    }
+}
+
+impl Text {
+    /// Reads a UTF-8 text file (twice, in chunks: see the module doc).
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut chars = BTreeSet::new();
+        let mut count = 0usize;
+        each_char(path, |c| {
+            chars.insert(c);
+            count += 1;
+        })?;
+        if count == 0 {
+            return Err(Error::data(path, "the text is empty"));
+        }
+        let vocab: Vec<char> = chars.into_iter().collect();
+        let index = Index::new(&vocab);
+        let mut ids = Ids::with_capacity(vocab.len(), count);
+        each_char(path, |c| ids.push(index.of(c)))?;
+        if ids.len() != count {
+            return Err(Error::data(path, "the file changed while it was read"));
+        }
+        Ok(Self { vocab, ids })
+    }
+
+    /// A text from a string in memory.
+    pub fn from_text(text: &str) -> Result<Self> {
+        if text.is_empty() {
+            return Err(Error::config("text", "the text is empty"));
+        }
+        let vocab: Vec<char> = text.chars().collect::<BTreeSet<_>>().into_iter().collect();
+        let index = Index::new(&vocab);
+        let mut ids = Ids::with_capacity(vocab.len(), text.chars().count());
+        text.chars().for_each(|c| ids.push(index.of(c)));
+        Ok(Self { vocab, ids })
+    }
+
+    /// The vocabulary: every character of the text, sorted.
+    pub fn vocab(&self) -> &[char] {
+        &self.vocab
+    }
+
+    /// The number of characters.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the text has no characters (never, once loaded).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The training windows and, with `val_split`, the validation windows
+    /// of the last `val_split` of the text (see the module doc).
+    pub fn split(
+        text: &Arc<Text>,
+        context: usize,
+        stride: usize,
+        val_split: Option<f64>,
+    ) -> Result<(TextWindows, Option<TextWindows>)> {
+        if context == 0 || stride == 0 {
+            return Err(Error::config(
+                "context",
+                "the context and the stride must be at least 1",
+            ));
+        }
+        let n = text.len();
+        let cut = match val_split {
+            Some(f) => ((n as f64) * (1.0 - f)).floor() as usize,
+            None => n,
+        };
+        let windows = |start, end| TextWindows {
+            text: Arc::clone(text),
+            start,
+            end,
+            context,
+            stride,
+        };
+        let train = windows(0, cut);
+        if train.is_empty() {
+            let part = if val_split.is_some() {
+                "its training part has"
+            } else {
+                "it has"
+            };
+            return Err(Error::config(
+                "context",
+                format!(
+                    "the text is too short for a window: {part} {cut} characters, and a window needs the context {context} plus the next character ({})",
+                    context + 1
+                ),
+            ));
+        }
+        let val = val_split.map(|_| windows(cut, n));
+        Ok((train, val))
+    }
+}
+
+/// Characters to ids: a table for ASCII, a sorted search beyond.
+struct Index<'a> {
+    ascii: [u32; 128],
+    vocab: &'a [char],
+}
+
+impl<'a> Index<'a> {
+    fn new(vocab: &'a [char]) -> Self {
+        let mut ascii = [u32::MAX; 128];
+        for (i, &c) in vocab.iter().enumerate() {
+            if (c as u32) < 128 {
+                ascii[c as usize] = i as u32;
+            }
+        }
+        Self { ascii, vocab }
+    }
+
+    fn of(&self, c: char) -> u32 {
+        if (c as u32) < 128 {
+            return self.ascii[c as usize];
+        }
+        self.vocab.binary_search(&c).map_or(u32::MAX, |i| i as u32)
+    }
+}
+
+impl Ids {
+    fn with_capacity(vocab: usize, n: usize) -> Self {
+        if vocab <= 1 << 8 {
+            Ids::U8(Vec::with_capacity(n))
+        } else if vocab <= 1 << 16 {
+            Ids::U16(Vec::with_capacity(n))
+        } else {
+            Ids::U32(Vec::with_capacity(n))
+        }
+    }
+
+    fn push(&mut self, id: u32) {
+        match self {
+            Ids::U8(v) => v.push(id as u8),
+            Ids::U16(v) => v.push(id as u16),
+            Ids::U32(v) => v.push(id),
+        }
+    }
+}
+
+/// The windows of a part of a text (see the module doc): [`Rows`] whose
+/// inputs are `[T]` ids (i64) and targets the next `[T]` ids (as f32).
+#[derive(Debug, Clone)]
+pub struct TextWindows {
+    text: Arc<Text>,
+    start: usize,
+    end: usize,
+    context: usize,
+    stride: usize,
+}
+
+impl TextWindows {
+    /// The text they are cut from.
+    pub fn text(&self) -> &Arc<Text> {
+        &self.text
+    }
+
+    /// The context T.
+    pub fn context(&self) -> usize {
+        self.context
+    }
+}
+
+impl Rows for TextWindows {
+    fn len(&self) -> usize {
+        let chars = self.end - self.start;
+        if chars < self.context + 1 {
+            0
+        } else {
+            (chars - self.context - 1) / self.stride + 1
+        }
+    }
+
+    fn row_shape(&self) -> Vec<usize> {
+        vec![self.context]
+    }
+
+    fn batch(&self, rows: &[u32]) -> Result<(Tensor, Tensor)> {
+        let t = self.context;
+        let mut x = Vec::with_capacity(rows.len() * t);
+        let mut y = Vec::with_capacity(rows.len() * t);
+        for &k in rows {
+            let from = self.start + k as usize * self.stride;
+            x.extend((from..from + t).map(|i| i64::from(self.text.ids.at(i))));
+            y.extend((from + 1..from + t + 1).map(|i| self.text.ids.at(i) as f32));
+        }
+        Ok((
+            Tensor::from_vec(x, (rows.len(), t), &Device::Cpu)?,
+            Tensor::from_vec(y, (rows.len(), t), &Device::Cpu)?,
+        ))
+    }
+
+    fn check_fits(&self, spec: &ArchSpec, loss: Loss) -> Result<()> {
+        if loss != Loss::CrossEntropy {
+            return Err(Error::config(
+                "loss",
+                format!(
+                    "--text trains with cross-entropy (the next character is a class), not {loss}"
+                ),
+            ));
+        }
+        let v = self.text.vocab.len();
+        match spec.elements().first() {
+            Some(ElementSpec::Embedding(e)) if e.vocab == v => {}
+            first => {
+                let starts = first.map_or(String::new(), |e| format!("; it starts with {e}"));
+                return Err(Error::config(
+                    "arch",
+                    format!("the text has {v} distinct characters (its vocabulary), so the stack must start with embedding({v},D){starts}"),
+                ));
+            }
+        }
+        let out = spec.check_input(&[self.context]).map_err(|e| {
+            Error::config(
+                "arch",
+                format!("for windows of {} characters: {e}", self.context),
+            )
+        })?;
+        if out != [self.context, v] {
+            return Err(Error::config(
+                "arch",
+                format!(
+                    "for windows of {} characters the stack gives {out:?}; a character model gives [{}, {v}]: a score for each character of the vocabulary at each position",
+                    self.context, self.context
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn fingerprint(&self) -> Result<u64> {
+        let mut f = Fingerprint::new();
+        let vocab: String = self.text.vocab.iter().collect();
+        f.bytes(vocab.as_bytes());
+        for v in [self.start, self.end, self.context, self.stride] {
+            f.bytes(&(v as u64).to_le_bytes());
+        }
+        match &self.text.ids {
+            Ids::U8(v) => f.bytes(&v[self.start..self.end]),
+            Ids::U16(v) => v[self.start..self.end]
+                .iter()
+                .for_each(|i| f.bytes(&i.to_le_bytes())),
+            Ids::U32(v) => v[self.start..self.end]
+                .iter()
+                .for_each(|i| f.bytes(&i.to_le_bytes())),
+        }
+        Ok(f.finish())
+    }
+}
