@@ -37,7 +37,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         targets: targets(a.target.as_deref())?,
         classes,
         dtype: model.net.dtype(),
-        ids: false,
+        ids: model.net.takes_ids(),
     };
     let data = load(&a.data, &options).map_err(flagged("--data"))?;
     check_fits(model.net.spec(), loss, &data).map_err(|e| about_file("--data", &a.data, e))?;

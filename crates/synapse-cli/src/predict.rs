@@ -43,7 +43,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
                 targets,
                 classes: Classes::No,
                 dtype: DType::F64,
-                ids: false,
+                ids: model.net.takes_ids(),
             };
             check_target_applies(a.target.as_deref(), path, "--data")?;
             let data = load(path, &options).map_err(flagged("--data"))?;
@@ -71,7 +71,11 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             }
         }
     };
-    let x = x.to_dtype(model.net.dtype())?;
+    let x = if x.dtype().is_float() {
+        x.to_dtype(model.net.dtype())?
+    } else {
+        x
+    };
     let x = match &model.normalize {
         Some(n) => n.apply(&x)?,
         None => x,
@@ -99,10 +103,20 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         if matches!(loss, Some(Loss::Sse | Loss::Mse)) {
             bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
         }
-        for class in predict_classes(&model.net, loss, &out)? {
-            match model.labels.as_ref().and_then(|l| l.get(class)) {
-                Some(word) => writeln!(stdout, "{word}")?,
-                None => writeln!(stdout, "{class}")?,
+        let name = |class: usize| match model.labels.as_ref().and_then(|l| l.get(class)) {
+            Some(word) => word.clone(),
+            None => class.to_string(),
+        };
+        if out.rank() > 2 {
+            // A class per position: each row's classes, comma-separated.
+            let rows = out.argmax(candle_core::D::Minus1)?.flatten_from(1)?;
+            for row in rows.to_dtype(DType::F64)?.to_vec2::<f64>()? {
+                let classes: Vec<String> = row.into_iter().map(|c| name(c as usize)).collect();
+                writeln!(stdout, "{}", classes.join(","))?;
+            }
+        } else {
+            for class in predict_classes(&model.net, loss, &out)? {
+                writeln!(stdout, "{}", name(class))?;
             }
         }
     } else {
@@ -113,8 +127,10 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     Ok(())
 }
 
-/// Each row's outputs in Rust's shortest round-trip form for the model's dtype.
+/// Each row's outputs (flattened in row-major order, for sequences) in
+/// Rust's shortest round-trip form for the model's dtype.
 pub fn format_rows(out: &Tensor) -> Result<Vec<String>> {
+    let out = &out.flatten_from(1)?;
     fn join<T: std::fmt::Display>(rows: Vec<Vec<T>>) -> Vec<String> {
         rows.iter()
             .map(|r| r.iter().map(T::to_string).collect::<Vec<_>>().join(","))
