@@ -1,11 +1,12 @@
 //! `synapse summary`: each element, its output shape (`[batch, T, D]` for
-//! sequences, `?` where only data tells) and parameter count, like Keras'
+//! sequences; `?` where only data tells, the window length T of a model
+//! trained with `--text`) and parameter count, like Keras'
 //! `model.summary()`, then the totals and which elements run as one CPU
 //! kernel (`fused: 0-1, 3-5`, the stack's plan).
 
 use anyhow::Result;
 use candle_core::Device;
-use synapse_nn::ArchSpec;
+use synapse_nn::{ArchSpec, RowShape};
 use synapse_train::{dtype_name, Model};
 
 use crate::args::SummaryArgs;
@@ -24,7 +25,9 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
         (None, Some(text)) => (parse_spec(text, "--arch")?, None),
         (None, None) => unreachable!("clap requires one of --model and --arch"),
     };
-    print!("{}", render(&spec));
+    // A character model knows its window: its shapes are concrete.
+    let window = model.as_ref().and_then(|m| m.context).map(|t| vec![t]);
+    print!("{}", render(&spec, window.as_deref())?);
     if let Some(m) = model {
         println!("dtype: {}", dtype_name(m.net.dtype()));
         if let Some(l) = m.loss {
@@ -32,6 +35,9 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
         }
         if let Some(labels) = &m.labels {
             println!("labels: {}", labels.join(", "));
+        }
+        if let (Some(vocab), Some(t)) = (&m.vocab, m.context) {
+            println!("text: {} characters, context {t}", vocab.len());
         }
         if m.normalize.is_some() {
             println!("inputs are standardised (normalize)");
@@ -41,8 +47,16 @@ pub fn run(a: &SummaryArgs) -> Result<()> {
 }
 
 /// The table: one row per element (output shape, parameters, buffer values),
-/// then the totals. Sizes that only data can give print as `?`.
-pub fn render(spec: &ArchSpec) -> String {
+/// then the totals. Sizes that only data can give print as `?`, unless
+/// `input` gives the row (a text model's window).
+pub fn render(spec: &ArchSpec, input: Option<&[usize]>) -> Result<String> {
+    let (input_shape, shapes) = match input {
+        Some(row) => {
+            let row = RowShape::known(row);
+            (row.clone(), spec.shapes_for(&row)?)
+        }
+        None => (spec.input_shape().clone(), spec.output_shapes().to_vec()),
+    };
     let mut rows = vec![[
         "#".to_string(),
         "element".to_string(),
@@ -50,7 +64,7 @@ pub fn render(spec: &ArchSpec) -> String {
         "params".to_string(),
         "buffers".to_string(),
     ]];
-    for (i, (e, shape)) in spec.elements().iter().zip(spec.output_shapes()).enumerate() {
+    for (i, (e, shape)) in spec.elements().iter().zip(&shapes).enumerate() {
         let buffers: usize = e
             .buffer_shapes()
             .iter()
@@ -70,7 +84,7 @@ pub fn render(spec: &ArchSpec) -> String {
             w[k] = w[k].max(cell.chars().count());
         }
     }
-    let mut out = format!("input: {}\n", spec.input_shape());
+    let mut out = format!("input: {input_shape}\n");
     let buffers = spec.buffer_count() > 0;
     for [a, b, c, d, e] in &rows {
         out += &format!(
@@ -101,5 +115,5 @@ pub fn render(spec: &ArchSpec) -> String {
     if !fused.is_empty() {
         out += &format!("fused: {} (one CPU kernel each)\n", fused.join(", "));
     }
-    out
+    Ok(out)
 }

@@ -126,7 +126,9 @@ fn stack_output(spec: &ArchSpec, data: &Dataset) -> Result<Vec<usize>> {
         }
     }
     spec.check_input(row).map_err(|e| {
-        let flat = if row.len() == 1 {
+        let flat = if data.is_ids() {
+            format!("its rows are sequences of {} ids", row[0])
+        } else if row.len() == 1 {
             format!("its rows are flat ({} values)", row[0])
         } else {
             format!("its rows have the shape {row:?}")

@@ -12,6 +12,7 @@
 //! | `flags` | training flags against PyTorch (schedules, clipping, class weights, save-best) |
 //! | `parity` | CNN training parity with PyTorch from the shell |
 //! | `layers` | the layer kinds from the shell and their errors |
+//! | `sequences` | sequence models and `--text`: their errors, resume, `generate`, `predict` per position |
 //! | `export` | `synapse export`, run by tract |
 //! | `crash` | SIGKILL at random moments: whole files, exact resume |
 //! | `distributed` | `--distributed` refused without the `mpi` feature |
@@ -30,3 +31,4 @@ mod nothing_lost;
 mod outputs;
 mod parity;
 mod refusals;
+mod sequences;

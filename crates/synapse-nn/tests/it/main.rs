@@ -10,8 +10,10 @@
 //! | `layers_vs_torch`, `torch/` | forward values and gradients against PyTorch (values in `torch/values.rs`) |
 //! | `optim` | the optimizers against PyTorch's update rules |
 //! | `rng`, `init_spread` | our MT19937 against numpy; the initialisers' bounds and spread |
+//! | `init_sequences` | the sequence kinds' initialisers against numpy's streams and PyTorch's defaults |
 
 mod gradcheck;
+mod init_sequences;
 mod init_spread;
 mod layers_spec;
 mod layers_vs_torch;
