@@ -100,19 +100,56 @@ pub fn fails_cleanly(dir: &Path, args: &[&str], code: i32, needles: &[&str]) -> 
     err
 }
 
-/// An npz of float64 arrays, stored uncompressed as `numpy.savez` writes them.
+/// An npz of float64 arrays, stored uncompressed as `numpy.savez` writes them
+/// (a batchnorm's `num_batches_tracked` as `<i8`, an integer in PyTorch's
+/// state_dict).
 pub fn write_arrays(path: &Path, arrays: &[(&str, Vec<usize>, Vec<f64>)]) {
+    let typed: Vec<(&str, Vec<usize>, Values)> = arrays
+        .iter()
+        .map(|(name, shape, values)| {
+            let values = if name.ends_with("num_batches_tracked") {
+                Values::I64(values.iter().map(|v| *v as i64).collect())
+            } else {
+                Values::F64(values.clone())
+            };
+            (*name, shape.clone(), values)
+        })
+        .collect();
+    write_npz(path, &typed);
+}
+
+/// The values of one npz array, in row-major order: float64 (`<f8`) or
+/// int64 (`<i8`, numpy's default integer: ids and class targets).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+}
+
+/// An npz of float64 and int64 arrays, stored uncompressed as `numpy.savez`
+/// writes them.
+pub fn write_npz(path: &Path, arrays: &[(&str, Vec<usize>, Values)]) {
     let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
     let stored =
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, shape, values) in arrays {
+        let count = match values {
+            Values::F64(v) => v.len(),
+            Values::I64(v) => v.len(),
+        };
+        assert_eq!(
+            count,
+            shape.iter().product::<usize>(),
+            "{name}: shape {shape:?}"
+        );
         zip.start_file(format!("{name}.npy"), stored).unwrap();
         let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-        // A batchnorm's count is an integer in PyTorch's state_dict.
-        let int = name.ends_with("num_batches_tracked");
         let mut header = format!(
             "{{'descr': '{}', 'fortran_order': False, 'shape': ({}{}), }}",
-            if int { "<i8" } else { "<f8" },
+            match values {
+                Values::F64(_) => "<f8",
+                Values::I64(_) => "<i8",
+            },
             dims.join(", "),
             if shape.len() == 1 { "," } else { "" }
         );
@@ -123,12 +160,13 @@ pub fn write_arrays(path: &Path, arrays: &[(&str, Vec<usize>, Vec<f64>)]) {
         let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
         bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
         bytes.extend_from_slice(header.as_bytes());
-        for v in values {
-            if int {
-                bytes.extend_from_slice(&(*v as i64).to_le_bytes());
-            } else {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
+        match values {
+            Values::F64(v) => v
+                .iter()
+                .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes())),
+            Values::I64(v) => v
+                .iter()
+                .for_each(|v| bytes.extend_from_slice(&v.to_le_bytes())),
         }
         std::io::Write::write_all(&mut zip, &bytes).unwrap();
     }

@@ -11,6 +11,7 @@
 //! | `refusals` | input once taken silently or aborting: bad model values and labels, changed data, huge batches, overflows |
 //! | `flags` | training flags against PyTorch (schedules, clipping, class weights, save-best) |
 //! | `parity` | CNN training parity with PyTorch from the shell |
+//! | `sequence_parity` | sequence training parity with PyTorch (LSTM, GRU, causal transformer) from the shell |
 //! | `layers` | the layer kinds from the shell and their errors |
 //! | `sequences` | sequence models and `--text`: their errors, resume, `generate`, `predict` per position |
 //! | `export` | `synapse export`, run by tract |
@@ -31,4 +32,5 @@ mod nothing_lost;
 mod outputs;
 mod parity;
 mod refusals;
+mod sequence_parity;
 mod sequences;

@@ -11,41 +11,18 @@ use candle_core::{DType, Device, Tensor};
 use synapse_nn::Mode;
 use synapse_train::Model;
 
-use crate::common::{fails_cleanly, run_in, workdir, write_arrays};
-
-/// One `.npy` member: numpy's header for `descr` and `shape`, then `data`.
-fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let comma = if shape.len() == 1 { "," } else { "" };
-    let mut header = format!(
-        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}{comma}), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(data);
-    bytes
-}
+use crate::common::{fails_cleanly, run_in, workdir, write_arrays, write_npz, Values};
 
 /// An npz of int64 ids `x` `[N, T]` and int64 class targets `y` (`[N]` or
-/// `[N, T]`), stored as `numpy.savez(path, x=x, y=y)` writes them.
+/// `[N, T]`).
 fn write_ids(path: &Path, x: &[Vec<i64>], y_shape: &[usize], y: &[i64]) {
-    let ints = |v: &[i64]| v.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>();
-    let flat: Vec<i64> = x.concat();
-    let mut zip = zip::ZipWriter::new(fs::File::create(path).unwrap());
-    let stored =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    zip.start_file("x.npy", stored).unwrap();
-    let member = npy("<i8", &[x.len(), x[0].len()], &ints(&flat));
-    std::io::Write::write_all(&mut zip, &member).unwrap();
-    zip.start_file("y.npy", stored).unwrap();
-    std::io::Write::write_all(&mut zip, &npy("<i8", y_shape, &ints(y))).unwrap();
-    zip.finish().unwrap();
+    write_npz(
+        path,
+        &[
+            ("x", vec![x.len(), x[0].len()], Values::I64(x.concat())),
+            ("y", y_shape.to_vec(), Values::I64(y.to_vec())),
+        ],
+    );
 }
 
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -275,10 +252,10 @@ fn text_and_generate_errors_name_the_file_the_sizes_and_the_character() {
 
 /// Every new kind in one character model, `dropout` included so that the
 /// generator's state matters to the resume.
-const ALL_KINDS: &str = "embedding(12,8), positional(6,8), \
+const ALL_KINDS: &str = "embedding(14,8), positional(6,8), \
     residual(layernorm(8), attention(8,2,causal=true)), \
     residual(linear(8,16), gelu, dropout(0.1), linear(16,8)), \
-    lstm(8,8), gru(8,8), linear(8,12)";
+    lstm(8,8), gru(8,8), linear(8,14)";
 const TEXT: &str = "the cat sat on the mat; the rat ate the oat bran. ";
 
 fn tensors(path: &Path) -> Vec<(String, Vec<u32>)> {
@@ -350,9 +327,9 @@ fn a_character_model_with_every_new_kind_resumes_bit_for_bit_and_generates() {
     let summary = ok(d, &["summary", "--model", "whole.safetensors"]);
     assert!(summary.starts_with("input: [batch, 6]\n"), "{summary}");
     assert!(summary.contains("lstm(8,8)"), "{summary}");
-    assert!(summary.contains("[batch, 6, 12]"), "{summary}");
+    assert!(summary.contains("[batch, 6, 14]"), "{summary}");
     assert!(
-        summary.contains("text: 12 characters, context 6"),
+        summary.contains("text: 14 characters, context 6"),
         "{summary}"
     );
 
@@ -429,7 +406,7 @@ fn predict_prints_sequence_outputs_row_major_and_a_class_per_position() {
     let dir = workdir("seq-predict");
     let d = &dir;
     let x = vec![vec![1, 2, 3, 4], vec![4, 3, 2, 1], vec![0, 0, 5, 5]];
-    let y = [0, 1, -100, 1, 0, 1, 1, 1, 0, 0, -100, 1];
+    let y = [0, 1, -100, 2, 0, 1, 1, 1, 2, 0, -100, 1];
     write_ids(&d.join("seq.npz"), &x, &[3, 4], &y);
     let arch = "embedding(6,4), residual(attention(4,2)), linear(4,3)";
     ok(d, &train("seq.npz", arch));

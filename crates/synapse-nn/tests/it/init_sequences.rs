@@ -39,12 +39,22 @@ fn stats(values: &[f64]) -> (f64, f64, f64) {
 /// near it, the deviation within 2% of `bound/sqrt(3)` (relative standard
 /// error about 0.5% at 10,000 draws; the seeds are fixed).
 fn assert_uniform(name: &str, values: &[f64], bound: f64) {
-    assert!(values.len() >= 10_000, "{name}: only {} draws", values.len());
+    assert!(
+        values.len() >= 10_000,
+        "{name}: only {} draws",
+        values.len()
+    );
     let (mean, std, largest) = stats(values);
     assert!(largest <= bound, "{name}: {largest} beyond {bound}");
-    assert!(largest > 0.999 * bound, "{name}: largest {largest} of {bound}");
+    assert!(
+        largest > 0.999 * bound,
+        "{name}: largest {largest} of {bound}"
+    );
     let want = bound / 3f64.sqrt();
-    assert!((std - want).abs() < 0.02 * want, "{name}: std {std} vs {want}");
+    assert!(
+        (std - want).abs() < 0.02 * want,
+        "{name}: std {std} vs {want}"
+    );
     assert!(mean.abs() < 0.02 * bound, "{name}: mean {mean}");
 }
 
@@ -72,7 +82,11 @@ const NORMAL_SEED_1: [f64; 18] = [
 
 #[test]
 fn torch_embeddings_and_positions_are_numpys_standard_normal_in_order() {
-    let s = state("embedding(2,3), positional(4,3), linear(3,1)", Init::Torch, 1);
+    let s = state(
+        "embedding(2,3), positional(4,3), linear(3,1)",
+        Init::Torch,
+        1,
+    );
     assert_eq!(s[0].0, "0.weight");
     assert_eq!(s[0].1, [2, 3]);
     assert_eq!(s[0].2, NORMAL_SEED_1[..6]);
@@ -82,13 +96,20 @@ fn torch_embeddings_and_positions_are_numpys_standard_normal_in_order() {
     // And N(0, 1) over many draws.
     let s = state("embedding(300,100), linear(100,1)", Init::Torch, 7);
     let (mean, std, _) = stats(&s[0].2);
-    assert!(mean.abs() < 0.02 && (std - 1.0).abs() < 0.02, "{mean} {std}");
+    assert!(
+        mean.abs() < 0.02 && (std - 1.0).abs() < 0.02,
+        "{mean} {std}"
+    );
 }
 
 #[test]
 fn torch_recurrent_and_attention_tensors_follow_pytorchs_defaults() {
     for seed in [1, 7] {
-        let s = state("lstm(60,100), gru(100,90), attention(120,4)", Init::Torch, 7 * seed);
+        let s = state(
+            "lstm(60,100), gru(100,90), attention(120,4)",
+            Init::Torch,
+            7 * seed,
+        );
         let names: Vec<&str> = s.iter().map(|(n, _, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -133,7 +154,10 @@ fn torch_recurrent_and_attention_tensors_follow_pytorchs_defaults() {
 fn xavier_and_he_draw_every_weight_matrix_by_its_fans_and_zero_biases() {
     let spec = "embedding(200,60), lstm(60,100), attention(100,2), linear(100,3)";
     for (init, bound) in [
-        (Init::Xavier, (|i: usize, o: usize| (6.0 / (i + o) as f64).sqrt()) as fn(usize, usize) -> f64),
+        (
+            Init::Xavier,
+            (|i: usize, o: usize| (6.0 / (i + o) as f64).sqrt()) as fn(usize, usize) -> f64,
+        ),
         (Init::He, |i: usize, _| (6.0 / i as f64).sqrt()),
     ] {
         for (name, shape, values) in state(spec, init, 3) {
@@ -185,11 +209,19 @@ fn numpy_uniform_draws_each_new_tensor_in_state_dict_order() {
         ),
         (
             "1.bias_ih_l0",
-            &[0.18172563483270165, -0.9520362352456693, 0.11770817598176397],
+            &[
+                0.18172563483270165,
+                -0.9520362352456693,
+                0.11770817598176397,
+            ],
         ),
         (
             "1.bias_hh_l0",
-            &[-0.4814951061850692, -0.1697976059798607, -0.4329498364573625],
+            &[
+                -0.4814951061850692,
+                -0.1697976059798607,
+                -0.4329498364573625,
+            ],
         ),
         (
             "2.in_proj_weight",
@@ -228,9 +260,16 @@ fn numpy_uniform_draws_each_new_tensor_in_state_dict_order() {
                 -0.4615288434978775,
             ],
         ),
-        ("2.out_proj.bias", &[-0.4164144515491348, -0.08462720135404411]),
+        (
+            "2.out_proj.bias",
+            &[-0.4164144515491348, -0.08462720135404411],
+        ),
     ];
-    let got = state("embedding(3,2), gru(2,1), attention(2,1)", Init::NumpyUniform, 3);
+    let got = state(
+        "embedding(3,2), gru(2,1), attention(2,1)",
+        Init::NumpyUniform,
+        3,
+    );
     assert_eq!(got.len(), want.len());
     for ((name, _, values), (want_name, want_values)) in got.iter().zip(want) {
         assert_eq!(name, want_name);
