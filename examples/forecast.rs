@@ -140,25 +140,9 @@ impl Observer for Every10 {
     }
 }
 
-/// Thread settings for training small models on the CPU, as the `synapse`
-/// command makes for itself (`crates/synapse-cli/src/runtime.rs`), unless
-/// the environment already sets them. `CANDLE_NUM_THREADS=1`: candle's large
-/// element-wise ops run on the calling thread instead of a pool of its own
-/// whose threads spin between ops. `RAYON_NUM_THREADS`: without it candle
-/// reads `/proc/cpuinfo` again at every matrix product. Neither changes a
-/// single bit of the results, only the time.
-fn cpu_threads() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
-    }
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
-}
-
 fn main() -> Result<()> {
-    cpu_threads();
+    // Thread settings for the CPU, as the `synapse` command makes them.
+    synapse::train::runtime::configure();
     let start = Instant::now();
     let series = mackey_glass(3000, EVERY, NOISE, &mut Mt19937::new(17));
     let cut = series.len() * 8 / 10;

@@ -33,6 +33,7 @@ pub mod npz_data;
 mod observer;
 pub mod onnx;
 mod rows;
+pub mod runtime;
 mod safetensors_bytes;
 mod schedule;
 pub mod settings;
