@@ -568,8 +568,15 @@ fn divergence_hint(net: &Sequential, loss: Loss) -> String {
 }
 
 /// `net`'s outputs for `x`, in chunks of rows, detached from the graph.
+/// Floats are cast to the model's dtype; ids (for a stack that starts with
+/// `embedding`) are kept as they are.
 pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
-    let x = x.to_device(net.device())?.to_dtype(net.dtype())?;
+    let x = x.to_device(net.device())?;
+    let x = if net.takes_ids() && !x.dtype().is_float() {
+        x
+    } else {
+        x.to_dtype(net.dtype())?
+    };
     let n = x.dim(0)?;
     if n <= EVAL_CHUNK {
         return Ok(net.forward(&x, Mode::Eval)?.detach());
