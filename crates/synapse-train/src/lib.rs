@@ -10,6 +10,7 @@
 //! - [`Model`] saves and loads safetensors model files (SPEC section 8);
 //! - [`onnx`] exports a model as an ONNX file (`synapse export`).
 
+mod arrays;
 mod atomic;
 mod batch;
 mod checkpoint;
@@ -32,14 +33,17 @@ pub mod npy;
 pub mod npz_data;
 mod observer;
 pub mod onnx;
+pub mod progress;
 mod rows;
 mod safetensors_bytes;
 mod schedule;
 pub mod settings;
 mod split;
+pub mod summary;
 mod text;
 mod trainer;
 
+pub use arrays::dataset_from_arrays;
 pub use atomic::{
     create_new_beside, special_kind, writable_target, write_all_atomic, write_all_contents_atomic,
     write_atomic, Content,
