@@ -76,3 +76,8 @@ def test_missing_file_is_file_not_found(tmp_path):
 def test_predict_checks_the_width():
     with pytest.raises(ValueError, match=r"^X: its rows \(2 input columns\) do not fit the model"):
         net().predict(X[:, :2])
+
+
+def test_words_where_numbers_belong_name_the_argument():
+    with pytest.raises(ValueError, match=r"^y: could not convert string to float"):
+        net().fit(X, np.array(["no", "yes", "yes", "no"]), loss="mse")

@@ -41,7 +41,8 @@ pub fn read(obj: &Bound<'_, PyAny>, name: &str, kind: Kind) -> PyResult<Read> {
     }
     let py = obj.py();
     let np = py.import("numpy")?;
-    let array = np.getattr("asarray")?.call1((obj,))?;
+    let named = |e: PyErr| PyValueError::new_err(format!("{name}: {}", e.value(py)));
+    let array = np.getattr("asarray")?.call1((obj,)).map_err(named)?;
     let type_kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
     let target = match (kind, type_kind.as_str()) {
         (_, "c") => {
@@ -59,7 +60,10 @@ pub fn read(obj: &Bound<'_, PyAny>, name: &str, kind: Kind) -> PyResult<Read> {
         (Kind::Floats(DType::F64), _) => "float64",
         (Kind::Floats(_), _) => "float32",
     };
-    let converted = np.getattr("ascontiguousarray")?.call1((array, target))?;
+    let converted = np
+        .getattr("ascontiguousarray")?
+        .call1((array, target))
+        .map_err(named)?;
     let mut r = borrowed(&converted, kind)?.ok_or_else(|| {
         PyValueError::new_err(format!("{name}: could not read it as an array of numbers"))
     })?;
