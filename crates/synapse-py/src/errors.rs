@@ -33,6 +33,7 @@ pub fn train_error(e: synapse_train::Error, data: &str) -> PyErr {
         E::Config { name, reason } => match name.as_str() {
             "data" | "x" | "context" => PyValueError::new_err(format!("{data}: {reason}")),
             "y" => PyValueError::new_err(format!("y: {reason}")),
+            "arch" => PyValueError::new_err(format!("spec: {reason}")),
             other => PyValueError::new_err(format!("{} {reason}", keyword(other))),
         },
         E::TooLarge {
@@ -47,6 +48,8 @@ pub fn train_error(e: synapse_train::Error, data: &str) -> PyErr {
             };
             PyValueError::new_err(format!("{}: {reason}{allow}", keyword(option)))
         }
+        // An input value an element cannot take (an id outside the vocabulary).
+        E::Nn(e @ synapse_nn::Error::Input { .. }) => PyValueError::new_err(format!("{data}: {e}")),
         E::Nn(e) => nn_error(e),
         other => PyValueError::new_err(other.to_string()),
     }
@@ -79,6 +82,7 @@ pub fn candle_error(e: candle_core::Error) -> PyErr {
 /// The keyword argument of a library option: `batch-size` is `batch_size`.
 pub fn keyword(option: &str) -> String {
     match option {
+        "arch" => "spec".into(),
         "clip-norm" => "clip_grad_norm".into(),
         other => other.replace('-', "_"),
     }
