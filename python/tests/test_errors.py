@@ -53,6 +53,11 @@ def test_optimizer_settings_are_the_optimizers_rules():
         net().fit(X, y, loss="hinge")
     with pytest.raises(ValueError, match=r"^val_split 1.5 must be between 0 and 1$"):
         net().fit(X, y, loss="mse", val_split=1.5)
+    for epochs in (0, -3):
+        with pytest.raises(ValueError, match=r"^epochs must be at least 1$"):
+            net().fit(X, y, loss="mse", epochs=epochs)
+    with pytest.raises(ValueError, match=r"^early_stop 0: expected a whole number of at least 1$"):
+        net().fit(X, y, loss="mse", early_stop=0)
 
 
 def test_unknown_keyword_is_a_type_error():

@@ -105,17 +105,23 @@ impl<'py> Keywords<'_, 'py> {
             .transpose()
     }
 
-    /// A whole number that must be at least 1: what the library says
-    /// about 0 is said about a negative number too.
-    fn count(&self, name: &str) -> PyResult<Option<i64>> {
-        self.value::<i64>(name)
+    /// A count (epochs, context, stride) for the library to check: a
+    /// negative one is given as 0, which the library refuses with its
+    /// message (`epochs must be at least 1`).
+    fn count(&self, name: &str) -> PyResult<Option<usize>> {
+        Ok(self
+            .value::<i64>(name)?
+            .map(|n| usize::try_from(n).unwrap_or(0)))
     }
 }
 
-/// `name N: expected a whole number of at least 1`.
-fn positive(name: &str, n: i64) -> PyResult<usize> {
+/// `early_stop`'s patience: the command line's rule for `--early-stop`
+/// (the library would take 0: stop at the first epoch without improvement).
+fn patience(n: i64) -> PyResult<usize> {
     usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
-        PyValueError::new_err(format!("{name} {n}: expected a whole number of at least 1"))
+        PyValueError::new_err(format!(
+            "early_stop {n}: expected a whole number of at least 1"
+        ))
     })
 }
 
@@ -151,7 +157,7 @@ impl<'py> FitOptions<'py> {
             .value::<String>("loss")?
             .map(|l| l.parse::<Loss>().map_err(nn_error))
             .transpose()?;
-        let epochs = positive("epochs", k.count("epochs")?.unwrap_or(10))?;
+        let epochs = k.count("epochs")?.unwrap_or(10);
         let batch_size = match k.get("batch_size")? {
             None => BatchSize::default(),
             Some(v) => v
@@ -160,10 +166,7 @@ impl<'py> FitOptions<'py> {
                 .parse::<BatchSize>()
                 .map_err(|e| train_error(e, "X"))?,
         };
-        let early_stop = k
-            .count("early_stop")?
-            .map(|p| positive("early_stop", p))
-            .transpose()?;
+        let early_stop = k.value::<i64>("early_stop")?.map(patience).transpose()?;
         let save_best = k.value::<bool>("save_best")?.unwrap_or(false);
         let early_stopping = match (early_stop, save_best) {
             (Some(patience), _) => Some(EarlyStopping {
@@ -200,14 +203,8 @@ impl<'py> FitOptions<'py> {
                 })?),
             }),
         };
-        let context = k
-            .count("context")?
-            .map(|c| positive("context", c))
-            .transpose()?;
-        let stride = k
-            .count("stride")?
-            .map(|s| positive("stride", s))
-            .transpose()?;
+        let context = k.count("context")?;
+        let stride = k.count("stride")?;
         let verbose = match k.get("verbose")? {
             None => false,
             Some(v) => v.is_truthy()?,
