@@ -8,7 +8,11 @@
 //! - [`distributed`]: data-parallel training over a [`distributed::Collective`]
 //!   (MPI behind the `mpi` feature);
 //! - [`Model`] saves and loads safetensors model files (SPEC section 8);
-//! - [`onnx`] exports a model as an ONNX file (`synapse export`).
+//! - [`onnx`] exports a model as an ONNX file (`synapse export`);
+//! - [`dataset_from_arrays`] makes a [`Dataset`] of in-memory arrays (what
+//!   Python's numpy arrays become), with the npz loader's checks;
+//! - [`progress`] and [`summary`] are the text a person reads while training
+//!   and about a stack (the command line and Python print the same).
 
 mod arrays;
 mod atomic;
