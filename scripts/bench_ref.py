@@ -281,17 +281,7 @@ def seq_torch_train(threads, path, model, lr, batch):
         loss = loss_fn(out.reshape(-1, out.shape[-1]), y[i:i + batch].reshape(-1))
         loss.backward()
         opt.step()
-    trained = time.perf_counter()
-    from safetensors.torch import save_file
-    out_path = path + ".torch.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out_path)
-    with open(out_path, "rb+") as f:
-        os.fsync(f.fileno())
-    end = time.perf_counter()
-    os.remove(out_path)
-    print(f"loop_seconds {trained - loop_start:.4f}")
-    print(f"unsaved_seconds {trained - start:.4f}")
-    print(f"process_seconds {end - start:.4f}")
+    save_and_report(net, path, start, loop_start, time.perf_counter())
 
 
 def gemm_torch(threads, n, reps=5):
@@ -499,9 +489,12 @@ def torch_train(threads, path, arch, optimizer, lr, batch):
         loss = loss_fn(model(x[idx]), y[idx])
         loss.backward()
         opt.step()
-    trained = time.perf_counter()
-    # Saved as `synapse train --out` saves (safetensors, fsync'd), so that
-    # both whole-process figures do the same work.
+    save_and_report(model, path, start, loop_start, time.perf_counter())
+
+
+def save_and_report(model, path, start, loop_start, trained):
+    """Saves `model` as `synapse train --out` saves (safetensors, fsync'd), so that
+    both whole-process figures do the same work, then prints the three figures."""
     from safetensors.torch import save_file
     out = path + ".torch.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, out)

@@ -16,7 +16,7 @@ import os
 
 # candle's element-wise ops run on the calling thread, so that its pool
 # and rayon's (where the CPU kernels split their work) do not take turns on
-# the same cores; what `synapse train` does too (crates/synapse-cli/src/
+# the same cores; what `synapse train` does too (crates/synapse-train/src/
 # runtime.rs). A value you set yourself is kept.
 os.environ.setdefault("CANDLE_NUM_THREADS", "1")
 

@@ -1,4 +1,5 @@
-//! The `synapse` command: train, predict, eval, summary, export (SPEC section 7).
+//! The `synapse` command: train, predict, eval, summary, export, generate
+//! (SPEC sections 7 and 10).
 //!
 //! Parsing (clap, `args.rs`) is apart from meaning (`config.rs`); each
 //! subcommand is a `run` function. Errors are one line on stderr beginning

@@ -5,7 +5,7 @@
 //! so a 2-core machine runs 3). Data: 10 rows, batch 4, shuffled: batches of
 //! 4, 4, 2 rows; over 3 ranks slices of 2, 1, 1 and, for the last batch, 1, 1
 //! and an empty one. The library-level checks of the same rules (more losses,
-//! f32, clipping) run without MPI in `crates/synapse-train/tests/distributed.rs`.
+//! f32, clipping) run without MPI in `crates/synapse-train/tests/it/distributed.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -11,7 +11,7 @@
 //! as PyTorch's CPU kernel keeps it (it replaces the running maximum only when
 //! `v > max`, or whenever `v` is NaN: so the LAST NaN of a window wins and
 //! propagates; an all `-inf` window picks its first element). Checked against
-//! PyTorch in `tests/pytorch_values.rs`. Overlapping windows
+//! PyTorch in `tests/it/pytorch_values.rs`. Overlapping windows
 //! (`S < K`) add their gradients into a shared element.
 
 use crate::pool::each_window;

@@ -12,7 +12,12 @@
 //! - [`dataset_from_arrays`] makes a [`Dataset`] of in-memory arrays (what
 //!   Python's numpy arrays become), with the npz loader's checks;
 //! - [`progress`] and [`summary`] are the text a person reads while training
-//!   and about a stack (the command line and Python print the same).
+//!   and about a stack (the command line and Python print the same);
+//! - [`Rows`] is what the Trainer fetches a batch at a time (a [`Dataset`],
+//!   or the windows of a [`Text`] for `--text`); [`generate`] writes text
+//!   from a character model; `checks.rs` holds what is checked before
+//!   training; [`runtime::configure`] sets the allocator and the threads as
+//!   the command line runs.
 
 mod arrays;
 mod atomic;

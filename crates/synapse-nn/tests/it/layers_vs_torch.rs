@@ -6,7 +6,7 @@
 //!
 //! The numbers in `torch/values.rs` come from this script (torch 2.x, numpy 2.x):
 //! ```python
-//! # Produces crates/synapse-nn/tests/torch/values.rs (torch 2.x, numpy, CPU, float64).
+//! # Produces crates/synapse-nn/tests/it/torch/values.rs (torch 2.x, numpy, CPU, float64).
 //! import math, numpy as np, torch, torch.nn as nn
 //! torch.set_default_dtype(torch.float64)
 //!
@@ -88,7 +88,7 @@
 //! out.append(f"pub const INIT_CONV_W: &[f64] = {arr(W.flatten())}; // conv2d(2,4,3) as drawn")
 //! out.append(f"pub const INIT_CONV_B: &[f64] = {arr(b)};")
 //! out.append(f"pub const INIT_LINEAR_W: &[f64] = {arr(L.T.flatten())}; // linear(4,2), stored [out, in]")
-//! open("/work/wt-nn/crates/synapse-nn/tests/torch/values.rs", "w").write("\n".join(out) + "\n")
+//! open("crates/synapse-nn/tests/it/torch/values.rs", "w").write("\n".join(out) + "\n")
 //! ```
 
 use std::collections::HashMap;

@@ -5,8 +5,10 @@
 //! of `n` rows is cut into W consecutive slices as `np.array_split` cuts it:
 //! slice `r` has `n / W + 1` rows when `r < n % W`, else `n / W` (possibly 0).
 //! Rank `r` computes the loss of its slice, scales it by `den_r / den` (its
-//! share of the global mean's denominator: rows for the mean losses, 1 for
-//! `sse`, which is a sum), so that
+//! share of the global mean's denominator: the targets that count for
+//! cross-entropy, each weighing 1 or its class weight, -100 none (so a
+//! slice of sequences counts its positions); rows for the other mean
+//! losses; 1 for `sse`, which is a sum), so that
 //!
 //! ```text
 //! L(B) = sum_r (den_r / den) * L(B_r)      grad L(B) = sum_r (den_r / den) * grad L(B_r)
