@@ -24,11 +24,12 @@
 //! products through the `gemm` crate), [`act`] (the activations a kernel
 //! applies after its product, and their derivatives), [`parallel`] (work
 //! split over threads in fixed parts, for the same bits every run),
-//! [`gate`] (sigmoid and tanh written to vectorise, for the recurrent
-//! gates) and [`simd`] (element-wise passes compiled for AVX-512 or AVX2,
-//! chosen at run time).
+//! [`exp`] and [`gate`] (`e^x`, sigmoid and tanh written to vectorise, for
+//! the recurrent gates and the cross-entropy) and [`simd`] (element-wise
+//! passes compiled for AVX-512 or AVX2, chosen at run time).
 
 pub(crate) mod act;
+pub(crate) mod exp;
 pub(crate) mod gate;
 pub(crate) mod gemm;
 pub(crate) mod parallel;

@@ -381,6 +381,21 @@ fn recurrent_kernels_agree_over_chunks_on_any_thread_count() {
             for threads in [2, 3] {
                 assert_eq!(on(threads), one, "{text} {dtype:?} on {threads} workers");
             }
+            // The first backward takes the forward's buffers; a second one
+            // of the same graph runs the forward again, to the same bits.
+            let y = net.forward(&x, Mode::Eval).unwrap();
+            let loss = (&y * &y).unwrap().sum_all().unwrap();
+            let grads = || {
+                let g = loss.backward().unwrap();
+                let mut all: Vec<Vec<f64>> = net
+                    .parameters()
+                    .iter()
+                    .map(|(_, p)| flat(g.get(p).unwrap()))
+                    .collect();
+                all.push(flat(g.get(&x).unwrap()));
+                all
+            };
+            assert_eq!(grads(), grads(), "{text} {dtype:?}: twice");
         }
     }
 }

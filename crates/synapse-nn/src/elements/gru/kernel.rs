@@ -3,11 +3,12 @@
 //!
 //! Shapes: each gate block is `[H]`; the gates `[3 H]` in PyTorch's order
 //! r, z, n; kept per step: `ghn = W_hn h_{t-1} + b_hn` `[H]`; nothing
-//! carried besides `dh`. The input products carry `b_ih` and the r and z
-//! blocks of `b_hh`; `b_hn` stays inside the product with `r`.
+//! carried besides `dh`. The cell adds `b_ih` and the r and z blocks of
+//! `b_hh` to the input products; `b_hn` stays inside the product with `r`.
 //! ```text
 //! forward:  r = σ(A_r + U_r)   z = σ(A_z + U_z)   ghn = U_n + b_hn
 //!           n = tanh(A_n + r ghn)                  h_t = (h_{t-1} - n) z + n
+//!           (A = x_t W_ih^T + b_ih, and b_hh's r and z blocks)
 //! backward: dh = dy_t + dh_t (through W_hh)
 //!           dn = dh (1-z) (1-n²)    dz = dh (h_{t-1} - n) z (1-z)
 //!           dr = dn ghn r (1-r)
@@ -45,19 +46,19 @@ impl Cell for GruCell {
         let h = s.h.len();
         let (r, rest) = s.gates.split_at_mut(h);
         let (z, n) = rest.split_at_mut(h);
-        let ins = (s.hidden, &s.b_hh[2 * h..], s.prev.0);
+        let ins = (s.bias, s.hidden, &s.b_hh[2 * h..], s.prev.0);
         step(ins, r, z, n, s.kept, s.h);
     }
 
     #[inline(always)]
     fn backward<T: GateMath>(s: Backward<'_, T>) {
         let h = s.dy.len();
-        let (dr, rest) = s.da.split_at_mut(h);
-        let (dz, dn) = rest.split_at_mut(h);
+        let (r, rest) = s.gates.split_at_mut(h);
+        let (z, n) = rest.split_at_mut(h);
         let (hr, rest) = s.dgh.split_at_mut(h);
         let (hz, hn) = rest.split_at_mut(h);
-        let ins = (s.gates, s.kept, s.prev.0, s.dy);
-        step_back(ins, [dr, dz, dn], [hr, hz, hn], s.dh);
+        let ins = (s.kept, s.prev.0, s.dy);
+        step_back(ins, [r, z, n], [hr, hz, hn], s.dh);
     }
 }
 
@@ -65,11 +66,15 @@ impl Cell for GruCell {
 // `&mut` parameter is known not to overlap any other, which is what lets
 // the loops vectorise (fields of a struct are not).
 
-/// One step: the input parts of `r, z, n` become the gates, from
-/// `U = h_{t-1} W_hh^T` `[3 H]`, `b_hn` and `h_{t-1}`; `ghn` and `h_t` out.
+/// What a step reads: the folded bias `[3 H]`, `U = h_{t-1} W_hh^T`
+/// `[3 H]`, `b_hn` and `h_{t-1}`.
+type Reads<'a, T> = (&'a [T], &'a [T], &'a [T], &'a [T]);
+
+/// One step: the input products of `r, z, n` become the gates; `ghn` and
+/// `h_t` out.
 #[inline(always)]
 fn step<T: GateMath>(
-    (u, b_hn, h_prev): (&[T], &[T], &[T]),
+    (bias, u, b_hn, h_prev): Reads<'_, T>,
     r: &mut [T],
     z: &mut [T],
     n: &mut [T],
@@ -77,42 +82,43 @@ fn step<T: GateMath>(
     h: &mut [T],
 ) {
     let k = h.len();
+    let (br, bz, bn) = (&bias[..k], &bias[k..2 * k], &bias[2 * k..3 * k]);
     let (ur, uz, un) = (&u[..k], &u[k..2 * k], &u[2 * k..3 * k]);
     let (b_hn, h_prev) = (&b_hn[..k], &h_prev[..k]);
     let (r, z, n, ghn) = (&mut r[..k], &mut z[..k], &mut n[..k], &mut ghn[..k]);
     for j in 0..k {
-        let rg = (r[j] + ur[j]).gate_sigmoid();
-        let zg = (z[j] + uz[j]).gate_sigmoid();
+        let rg = ((r[j] + br[j]) + ur[j]).gate_sigmoid();
+        let zg = ((z[j] + bz[j]) + uz[j]).gate_sigmoid();
         let g = un[j] + b_hn[j];
-        let ng = (n[j] + rg * g).gate_tanh();
+        let ng = ((n[j] + bn[j]) + rg * g).gate_tanh();
         (r[j], z[j], n[j], ghn[j]) = (rg, zg, ng, g);
         h[j] = (h_prev[j] - ng) * zg + ng;
     }
 }
 
-/// One step back: from the gates `[3 H]`, `ghn`, `h_{t-1}`, `dy_t` and
-/// `dh_t` (in; out: its part `z dh` that bypasses `W_hh`), `dA` and `dGh`.
+/// One step back: from `ghn`, `h_{t-1}`, `dy_t` and `dh_t` (in; out: its
+/// part `z dh` that bypasses `W_hh`), the gates `r, z, n` become `dA`, and
+/// `dGh` out.
 #[inline(always)]
 fn step_back<T: GateMath>(
-    (gates, ghn, h_prev, dy): (&[T], &[T], &[T], &[T]),
-    [dar, daz, dan]: [&mut [T]; 3],
+    (ghn, h_prev, dy): (&[T], &[T], &[T]),
+    [r, z, n]: [&mut [T]; 3],
     [dgr, dgz, dgn]: [&mut [T]; 3],
     dh: &mut [T],
 ) {
     let k = dy.len();
     let one = T::one();
-    let (gr, gz, gn) = (&gates[..k], &gates[k..2 * k], &gates[2 * k..3 * k]);
     let (ghn, h_prev, dh) = (&ghn[..k], &h_prev[..k], &mut dh[..k]);
-    let (dar, daz, dan) = (&mut dar[..k], &mut daz[..k], &mut dan[..k]);
+    let (r, z, n) = (&mut r[..k], &mut z[..k], &mut n[..k]);
     let (dgr, dgz, dgn) = (&mut dgr[..k], &mut dgz[..k], &mut dgn[..k]);
     for j in 0..k {
-        let (r, z, n) = (gr[j], gz[j], gn[j]);
+        let (rg, zg, ng) = (r[j], z[j], n[j]);
         let dht = dy[j] + dh[j];
-        let dn = dht * (one - z) * (one - n * n);
-        let dz = dht * (h_prev[j] - n) * (z * (one - z));
-        let dr = dn * ghn[j] * (r * (one - r));
-        (dar[j], daz[j], dan[j]) = (dr, dz, dn);
-        (dgr[j], dgz[j], dgn[j]) = (dr, dz, dn * r);
-        dh[j] = dht * z;
+        let dn = dht * (one - zg) * (one - ng * ng);
+        let dz = dht * (h_prev[j] - ng) * (zg * (one - zg));
+        let dr = dn * ghn[j] * (rg * (one - rg));
+        (r[j], z[j], n[j]) = (dr, dz, dn);
+        (dgr[j], dgz[j], dgn[j]) = (dr, dz, dn * rg);
+        dh[j] = dht * zg;
     }
 }

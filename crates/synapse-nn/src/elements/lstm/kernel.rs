@@ -3,9 +3,10 @@
 //!
 //! Shapes: each gate block is `[H]`; the gates `[4 H]` in PyTorch's order
 //! i, f, g, o; kept per step: `c_t` and `tanh c_t` `[2 H]`; carried back:
-//! `dc` `[H]`. The input products carry `b_ih + b_hh` (both biases).
+//! `dc` `[H]`. The cell adds `b = b_ih + b_hh` (both biases) to the input
+//! products.
 //! ```text
-//! forward:  a = A_t + U        (A_t = x_t W_ih^T + b_ih + b_hh,  U = h_{t-1} W_hh^T)
+//! forward:  a = (A_t + b) + U  (A_t = x_t W_ih^T,  U = h_{t-1} W_hh^T)
 //!           i = σ(a_i)  f = σ(a_f)  g = tanh(a_g)  o = σ(a_o)
 //!           c_t = f c_{t-1} + i g        h_t = o tanh(c_t)
 //! backward: dh = dy_t + dh_t (through W_hh)      dc = dc_{t+1} f_{t+1} + dh o (1 - tanh² c_t)
@@ -38,8 +39,8 @@ impl Cell for LstmCell {
     #[inline(always)]
     fn forward<T: GateMath>(s: Forward<'_, T>) {
         let h = s.h.len();
-        for (a, &u) in s.gates.iter_mut().zip(s.hidden) {
-            *a += u;
+        for ((a, &b), &u) in s.gates.iter_mut().zip(s.bias).zip(s.hidden) {
+            *a = (*a + b) + u;
         }
         let (ai, rest) = s.gates.split_at_mut(h);
         let (af, rest) = rest.split_at_mut(h);
@@ -51,11 +52,11 @@ impl Cell for LstmCell {
     #[inline(always)]
     fn backward<T: GateMath>(s: Backward<'_, T>) {
         let h = s.dy.len();
-        let (di, rest) = s.da.split_at_mut(h);
-        let (df, rest) = rest.split_at_mut(h);
-        let (dg, d_o) = rest.split_at_mut(h);
-        let ins = (s.gates, s.kept, &s.prev.1[..h], s.dy, &*s.dh);
-        step_back(ins, di, df, dg, d_o, s.carry);
+        let (i, rest) = s.gates.split_at_mut(h);
+        let (f, rest) = rest.split_at_mut(h);
+        let (g, o) = rest.split_at_mut(h);
+        let ins = (s.kept, &s.prev.1[..h], s.dy, &*s.dh);
+        step_back(ins, i, f, g, o, s.carry);
     }
 }
 
@@ -96,45 +97,39 @@ fn step<T: GateMath>(
     }
 }
 
-/// What a step back reads: the gates `[4 H]`, the kept `[c_t, tanh c_t]`,
-/// `c_{t-1}`, `dy_t` and `dh_t`.
-type Reads<'a, T> = (&'a [T], &'a [T], &'a [T], &'a [T], &'a [T]);
+/// What a step back reads: the kept `[c_t, tanh c_t]`, `c_{t-1}`, `dy_t`
+/// and `dh_t`.
+type Reads<'a, T> = (&'a [T], &'a [T], &'a [T], &'a [T]);
 
-/// One step back: the gradients of the pre-activations `di, df, dg, do`;
-/// `dc` in from t+1 and out to t-1.
+/// One step back: the gates `i, f, g, o` become the gradients of their
+/// pre-activations; `dc` in from t+1 and out to t-1.
 #[inline(always)]
 fn step_back<T: GateMath>(
-    (gates, kept, c_prev, dy, dh): Reads<'_, T>,
-    di: &mut [T],
-    df: &mut [T],
-    dg: &mut [T],
-    d_o: &mut [T],
+    (kept, c_prev, dy, dh): Reads<'_, T>,
+    i: &mut [T],
+    f: &mut [T],
+    g: &mut [T],
+    o: &mut [T],
     dc: &mut [T],
 ) {
     let n = dy.len();
     let one = T::one();
-    let (gi, gf, gg, go) = (
-        &gates[..n],
-        &gates[n..2 * n],
-        &gates[2 * n..3 * n],
-        &gates[3 * n..4 * n],
-    );
     let (tc, c_prev, dh) = (&kept[n..2 * n], &c_prev[..n], &dh[..n]);
-    let (di, df, dg, d_o, dc) = (
-        &mut di[..n],
-        &mut df[..n],
-        &mut dg[..n],
-        &mut d_o[..n],
+    let (i, f, g, o, dc) = (
+        &mut i[..n],
+        &mut f[..n],
+        &mut g[..n],
+        &mut o[..n],
         &mut dc[..n],
     );
     for j in 0..n {
-        let (i, f, g, o, t) = (gi[j], gf[j], gg[j], go[j], tc[j]);
+        let (ig, fg, gg, og, t) = (i[j], f[j], g[j], o[j], tc[j]);
         let dht = dy[j] + dh[j];
-        let d = dc[j] + dht * o * (one - t * t);
-        di[j] = d * g * (i * (one - i));
-        df[j] = d * c_prev[j] * (f * (one - f));
-        dg[j] = d * i * (one - g * g);
-        d_o[j] = dht * t * (o * (one - o));
-        dc[j] = d * f;
+        let d = dc[j] + dht * og * (one - t * t);
+        i[j] = d * gg * (ig * (one - ig));
+        f[j] = d * c_prev[j] * (fg * (one - fg));
+        g[j] = d * ig * (one - gg * gg);
+        o[j] = dht * t * (og * (one - og));
+        dc[j] = d * fg;
     }
 }

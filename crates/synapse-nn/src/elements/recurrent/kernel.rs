@@ -9,16 +9,17 @@
 //!
 //! Forward (`A` is overwritten by the gate activations, step by step):
 //! ```text
-//! A     = X W_ih^T + bias                      [B T, G H]   one product
+//! A     = X W_ih^T                             [B T, G H]   one product
 //! t = 0..T:  U = h_{t-1} W_hh^T                [B, G H]     one product per step (none at t = 0)
-//!            A_t, kept_t, h_t = cell(A_t, U)                one pass over [B, G H]
+//!            A_t, kept_t, h_t = cell(A_t + bias, U)         one pass over [B, G H]
 //! ```
 //! `bias` is the part of `b_ih + b_hh` the cell folds into the input
 //! products (all of it for lstm; for gru all but `b_hn`, which sits inside
 //! `r * (W_hn h + b_hn)`). `kept` is what the cell's backward needs besides
 //! the gates and `y`.
 //!
-//! Backward, from `dy`, the steps in reverse (`dh` starts at 0):
+//! Backward, from `dy`, the steps in reverse (`dh` starts at 0); `dA`
+//! overwrites the gates, step by step:
 //! ```text
 //! t = T-1..0:  dA_t, dGh_t, dh = cell'(dy_t + dh)       one pass over [B, G H]
 //!              dh += dGh_t W_hh                        one product per step (none at t = 0)
@@ -30,6 +31,8 @@
 //! blocks differ by the factor `r`. `H_prev` is `y` one step late (0 at
 //! t = 0). The cell's `dh` out is the part of `dh_{t-1}` that bypasses
 //! `W_hh` (gru's `z dh_t`; none for lstm, whose cell state is carried).
+//! The forward's buffers go to the first backward, which writes `dA` over
+//! the gates; a second backward of the same graph runs the forward again.
 //!
 //! Threads: the batch is cut into chunks of [`CHUNK`] sequences, a cut fixed
 //! by the batch size alone. Each chunk runs all its steps on one thread with
@@ -44,7 +47,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor, Var};
 
 use crate::kernel::gate::GateMath;
-use crate::kernel::gemm::{gemm_into, gemm_into_here};
+use crate::kernel::gemm::{gemm_into_here, product};
 use crate::kernel::parallel::{map_jobs, ELEMENT_WORK};
 use crate::kernel::simd::{vectorized, Pass};
 use crate::kernel::storage::{contiguous, with_float, Real};
@@ -88,8 +91,10 @@ pub(crate) trait Cell: Copy + Send + Sync + 'static {
 
 /// What a cell's step forward reads and writes, for one sequence.
 pub(crate) struct Forward<'a, T> {
-    /// In: the input products with their bias `[G H]`; out: the gates.
+    /// In: the input products `x_t W_ih^T` `[G H]`; out: the gates.
     pub gates: &'a mut [T],
+    /// The bias the cell adds to the input products `[G H]` (`input_bias`).
+    pub bias: &'a [T],
     /// `h_{t-1} W_hh^T` `[G H]` (zeros at t = 0).
     pub hidden: &'a [T],
     /// `b_hh` `[G H]`.
@@ -104,8 +109,8 @@ pub(crate) struct Forward<'a, T> {
 
 /// What a cell's step backward reads and writes, for one sequence.
 pub(crate) struct Backward<'a, T> {
-    /// The gates at t `[G H]`.
-    pub gates: &'a [T],
+    /// In: the gates at t `[G H]`; out: `dA_t`.
+    pub gates: &'a mut [T],
     /// The values kept at t `[KEPT H]`.
     pub kept: &'a [T],
     /// `h_{t-1}` and the values kept at t-1 (zeros at t = 0).
@@ -117,8 +122,6 @@ pub(crate) struct Backward<'a, T> {
     pub dh: &'a mut [T],
     /// The carried gradient `[CARRY H]`: in from t+1, out to t-1.
     pub carry: &'a mut [T],
-    /// Out: `dA_t` `[G H]`.
-    pub da: &'a mut [T],
     /// Out: `dGh_t` `[G H]` when `SPLIT_GRAD`, else empty.
     pub dgh: &'a mut [T],
 }
@@ -208,6 +211,7 @@ struct ForwardChunk<'a, C, T> {
     y: &'a mut [T],
     /// `W_hh^T` `[H, G H]`.
     wt: View<'a, T>,
+    bias: &'a [T],
     b_hh: &'a [T],
     zeros: &'a [T],
     z: Sizes,
@@ -240,6 +244,7 @@ impl<C: Cell, T: GateMath> Pass for ForwardChunk<'_, C, T> {
                 };
                 C::forward(Forward {
                     gates: at_mut(gates, i, gh),
+                    bias: self.bias,
                     hidden: at(&u, r, gh),
                     b_hh: self.b_hh,
                     prev: (&prev.0[..h], &prev.1[..kh]),
@@ -255,19 +260,10 @@ impl<C: Cell, T: GateMath> Pass for ForwardChunk<'_, C, T> {
 fn forward<C: Cell, T: GateMath>(x: &[T], w: &[T], b: &[T], z: Sizes) -> Result<Saved<T>> {
     let (gh, h, t) = (z.gh(), z.hidden, z.steps);
     let kh = C::KEPT * h;
-    // The input products of every step, on the folded bias.
+    // The input products of every step (the cell adds the bias).
     let bias = C::input_bias(&b[..gh], &b[gh..]);
-    let mut gates = Vec::with_capacity(z.rows() * gh);
-    for _ in 0..z.rows() {
-        gates.extend_from_slice(&bias);
-    }
     let w_ih = View::checked(w, gh, z.input, z.w_cols(), 1)?;
-    gemm_into(
-        &mut gates,
-        View::row_major(x, z.rows(), z.input),
-        w_ih.t(),
-        true,
-    );
+    let mut gates = product(View::row_major(x, z.rows(), z.input), w_ih.t());
     // W_hh^T [H, G H], rows padded to `ld`.
     let ld = gh + PAD;
     let mut wt = vec![T::zero(); h * ld];
@@ -292,6 +288,7 @@ fn forward<C: Cell, T: GateMath>(x: &[T], w: &[T], b: &[T], z: Sizes) -> Result<
             kept,
             y,
             wt,
+            bias: &bias,
             b_hh,
             zeros: &zeros,
             z,
@@ -309,18 +306,18 @@ struct Grads<T> {
     db: Vec<T>,
 }
 
-/// The inputs of the backward, as slices.
+/// What the backward reads, as slices (the gates are its own, to overwrite).
 struct BackwardIn<'a, T> {
     x: &'a [T],
     w: &'a [T],
     y: &'a [T],
     dy: &'a [T],
-    gates: &'a [T],
     kept: &'a [T],
 }
 
-/// The steps of one chunk of sequences, backward: its rows of `dA` and
-/// `dGh` (out), from the first row `first` of the whole batch.
+/// The steps of one chunk of sequences, backward: its rows of the gates
+/// (in; out: `dA`) and of `dGh` (out), from the first row `first` of the
+/// whole batch.
 struct BackwardChunk<'a, C, T> {
     first: usize,
     da: &'a mut [T],
@@ -352,13 +349,12 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
                     (&zeros[..h], &zeros[..kh])
                 };
                 C::backward(Backward {
-                    gates: at(v.gates, g, gh),
+                    gates: at_mut(da, i, gh),
                     kept: at(v.kept, g, kh),
                     prev,
                     dy: at(v.dy, g, h),
                     dh: at_mut(&mut dh, r, h),
                     carry: at_mut(&mut carry, r, ch),
-                    da: at_mut(da, i, gh),
                     dgh: match dgh.as_deref_mut() {
                         Some(d) => at_mut(d, i, gh),
                         None => &mut [],
@@ -375,15 +371,16 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
     }
 }
 
+/// The gradients, from the forward's `gates` (overwritten by `dA`).
 fn backward<C: Cell, T: GateMath>(
     v: BackwardIn<'_, T>,
+    mut da: Vec<T>,
     z: Sizes,
     want_dx: bool,
 ) -> Result<Grads<T>> {
     let (gh, h, t, n) = (z.gh(), z.hidden, z.steps, z.rows());
     let kh = C::KEPT * h;
     let w_hh = View::checked(&v.w[z.input..], gh, h, z.w_cols(), 1)?;
-    let mut da = vec![T::zero(); n * gh];
     let mut dgh = if C::SPLIT_GRAD {
         vec![T::zero(); n * gh]
     } else {
@@ -412,25 +409,17 @@ fn backward<C: Cell, T: GateMath>(
     done.into_iter().collect::<Result<Vec<()>>>()?;
     let dgh: &[T] = if C::SPLIT_GRAD { &dgh } else { &da };
     // H_prev: y one step late, 0 at t = 0.
-    let mut h_prev = vec![T::zero(); n * h];
-    for (hp, y) in h_prev.chunks_mut(t * h).zip(v.y.chunks(t * h)) {
-        hp[h..].copy_from_slice(&y[..(t - 1) * h]);
+    let mut h_prev = Vec::with_capacity(n * h);
+    for y in v.y.chunks(t * h) {
+        h_prev.extend(std::iter::repeat_n(T::zero(), h));
+        h_prev.extend_from_slice(&y[..(t - 1) * h]);
     }
     let (da_v, dgh_v) = (View::row_major(&da, n, gh), View::row_major(dgh, n, gh));
-    let mut dw_hh = vec![T::zero(); gh * h];
-    gemm_into(&mut dw_hh, dgh_v.t(), View::row_major(&h_prev, n, h), false);
-    let mut dw_ih = vec![T::zero(); gh * z.input];
-    gemm_into(
-        &mut dw_ih,
-        da_v.t(),
-        View::row_major(v.x, n, z.input),
-        false,
-    );
+    let dw_hh = product(dgh_v.t(), View::row_major(&h_prev, n, h));
+    let dw_ih = product(da_v.t(), View::row_major(v.x, n, z.input));
     let dx = if want_dx {
         let w_ih = View::checked(v.w, gh, z.input, z.w_cols(), 1)?;
-        let mut dx = vec![T::zero(); n * z.input];
-        gemm_into(&mut dx, da_v, w_ih, false);
-        Some(dx)
+        Some(product(da_v, w_ih))
     } else {
         None
     };
@@ -475,15 +464,17 @@ impl<C: Cell> Recurrent<C> {
         let w = contiguous::<T>(ws, wl, "recurrent kernel: W")?;
         let b = contiguous::<T>(bs, bl, "recurrent kernel: b")?;
         let saved = forward::<C, T>(x, w, b, z)?;
-        *self
-            .kept
-            .lock()
-            .map_err(|_| candle_core::Error::Msg(format!("{}: poisoned", C::NAME)))? =
-            Some((T::storage(saved.gates), T::storage(saved.kept)));
+        *self.kept()? = Some((T::storage(saved.gates), T::storage(saved.kept)));
         Ok((
             T::storage(saved.y),
             Shape::from((z.batch, z.steps, z.hidden)),
         ))
+    }
+
+    fn kept(&self) -> Result<std::sync::MutexGuard<'_, Option<(CpuStorage, CpuStorage)>>> {
+        self.kept
+            .lock()
+            .map_err(|_| candle_core::Error::Msg(format!("{}: poisoned", C::NAME)))
     }
 }
 
@@ -521,40 +512,41 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let dy = dy.contiguous()?;
-        let kept = self
-            .kept
-            .lock()
-            .map_err(|_| candle_core::Error::Msg(format!("{}: poisoned", C::NAME)))?;
-        let Some((gates, values)) = kept.as_ref() else {
-            candle_core::bail!("{} kernel: backward before forward", C::NAME);
-        };
+        // The forward's buffers, this backward's to overwrite (None when a
+        // backward of this graph ran already: then the forward runs again).
+        let kept = self.kept()?.take();
         let (xs, xl) = x.storage_and_layout();
         let (ws, wl) = w.storage_and_layout();
+        let (bs, bl) = b.storage_and_layout();
         let (ys, yl) = y.storage_and_layout();
         let (ds, dl) = dy.storage_and_layout();
-        let z = Sizes::of(C::NAME, C::GATES, xl, wl, b.layout())?;
-        let (xs, ws, ys, ds) = (cpu(&xs)?, cpu(&ws)?, cpu(&ys)?, cpu(&ds)?);
+        let z = Sizes::of(C::NAME, C::GATES, xl, wl, bl)?;
+        let (xs, ws, bs, ys, ds) = (cpu(&xs)?, cpu(&ws)?, cpu(&bs)?, cpu(&ys)?, cpu(&ds)?);
         let want_dx = x.track_op();
         fn run<C: Cell, T: GateMath>(
-            parts: [(&CpuStorage, &Layout); 4],
-            (gates, values): (&CpuStorage, &CpuStorage),
+            parts: [(&CpuStorage, &Layout); 5],
+            kept: Option<(CpuStorage, CpuStorage)>,
             z: Sizes,
             want_dx: bool,
         ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
-            let [x, w, y, dy] =
+            let [x, w, b, y, dy] =
                 parts.map(|(s, l)| contiguous::<T>(s, l, "recurrent kernel backward"));
-            let g = backward::<C, T>(
-                BackwardIn {
-                    x: x?,
-                    w: w?,
-                    y: y?,
-                    dy: dy?,
-                    gates: T::slice(gates)?,
-                    kept: T::slice(values)?,
-                },
-                z,
-                want_dx,
-            )?;
+            let (x, w) = (x?, w?);
+            let (gates, values) = match kept {
+                Some((g, k)) => (T::into_vec(g)?, T::into_vec(k)?),
+                None => {
+                    let again = forward::<C, T>(x, w, b?, z)?;
+                    (again.gates, again.kept)
+                }
+            };
+            let inputs = BackwardIn {
+                x,
+                w,
+                y: y?,
+                dy: dy?,
+                kept: &values,
+            };
+            let g = backward::<C, T>(inputs, gates, z, want_dx)?;
             let dx =
                 g.dx.map(|dx| T::cpu_tensor(dx, Shape::from((z.batch, z.steps, z.input))))
                     .transpose()?;
@@ -562,9 +554,8 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
             let db = T::cpu_tensor(g.db, Shape::from(2 * z.gh()))?;
             Ok((dx, dw, db))
         }
-        let parts = [(xs, xl), (ws, wl), (ys, yl), (ds, dl)];
-        let (dx, dw, db) =
-            with_float!(xs, C::NAME, T => run::<C, T>(parts, (gates, values), z, want_dx))?;
+        let parts = [(xs, xl), (ws, wl), (bs, bl), (ys, yl), (ds, dl)];
+        let (dx, dw, db) = with_float!(xs, C::NAME, T => run::<C, T>(parts, kept, z, want_dx))?;
         Ok((dx, Some(dw), Some(db)))
     }
 }
