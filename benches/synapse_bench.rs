@@ -5,6 +5,7 @@
 //! cargo bench --bench synapse_bench -- mlp [ROWS] [EPOCHS] # B: 784-256(relu)-10, batch 128, f32
 //! cargo bench --bench synapse_bench -- make-npz FILE [ROWS] # B's data as .npz (x f32, y class column)
 //! cargo bench --bench synapse_bench -- matmul              # B's largest product alone, GFLOP/s
+//! cargo bench --bench synapse_bench -- gemm-peak [N]        # N x N f32 product (4096), best GFLOP/s
 //! ```
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
 //! `name value unit`. In-process figures, for profiling one piece of work;
@@ -138,7 +139,36 @@ fn make_npz(path: &str, rows: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Issue 21's peak: the best of 5 `[n, n] x [n, n]` f32 products, as the
+/// dense kernel runs them (`linear(n,n,bias=false)`'s forward, the product
+/// every MLP row spends its time in) and as candle's `matmul` does, in
+/// GFLOP/s (`2 n^3` flops). `scripts/bench_ref.py gemm_torch` is PyTorch's `mm`.
+fn gemm_peak(n: usize) -> anyhow::Result<()> {
+    let dev = Device::Cpu;
+    let spec: ArchSpec = format!("linear({n},{n},bias=false)").parse()?;
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &dev)?;
+    let x = Tensor::rand(0f32, 1f32, (n, n), &dev)?;
+    let w = Tensor::rand(0f32, 1f32, (n, n), &dev)?;
+    let flops = 2.0 * (n as f64).powi(3);
+    let best = |f: &dyn Fn() -> anyhow::Result<Tensor>| -> anyhow::Result<f64> {
+        f()?;
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let start = Instant::now();
+            f()?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        Ok(flops / best / 1e9)
+    };
+    let kernel = best(&|| Ok(net.forward(&x, Mode::Eval)?))?;
+    let candle = best(&|| Ok(x.matmul(&w)?))?;
+    println!("gemm_peak_kernel_{n} {kernel:.2} GFLOP/s");
+    println!("gemm_peak_candle_{n} {candle:.2} GFLOP/s");
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    synapse::train::runtime::configure();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -164,6 +194,7 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Some("gemm-peak") => gemm_peak(num(1, 4096)),
         Some("make-npz") => make_npz(
             args.get(1).map_or("mnist_like.npz", String::as_str),
             num(2, 60_000),

@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh                 # 3 rounds, medians
 #   ROUNDS=1 scripts/bench.sh        # a quick run
-#   ONLY=mlp scripts/bench.sh        # one part: mlp | article | cnn
+#   ONLY=mlp scripts/bench.sh        # one part: mlp | article | cnn | seq | gemm
 #
 # Builds `synapse` in release (cargo build --release -p synapse-cli; set CARGO_TARGET_DIR
 # to build elsewhere), writes random data with fixed seeds once into .npz files in a temp
@@ -29,9 +29,12 @@
 #               load the npz, build the model, train, and save it as `--out` does
 #               (safetensors, fsync'd). The ratio uses that figure; the column after it
 #               is PyTorch without the save.
-#        peak RSS of both processes (/usr/bin/time), and the floor: bytes of x (f32) and
-#               y (int64, as stored) + parameters x 4 bytes x (weights + gradients +
-#               optimizer state: plain SGD 0, Adam 2). RSS/floor is synapse's.
+#        peak RSS of both processes (/usr/bin/time), and the floor (issue 21): x and y as
+#               stored + parameters x 4 bytes x (weights + gradients + optimizer state:
+#               plain SGD 0, Adam 2) + one step's activations (the input batch, every
+#               element's output, the logits' gradient) + the process itself (the peak
+#               RSS of `synapse --version`). RSS/floor is synapse's; the floor's parts
+#               are printed under the tables (scripts/bench_ref.py floor_parts).
 #        Plus `synapse predict` of one row from the 784-256-10 model, whole process
 #        (goal < 0.020 s).
 # 2 article  the article's neuron trained from the shell with README's flags but
@@ -42,6 +45,21 @@
 #        conv 1->16 3x3 pad 1, relu, maxpool 2, conv 16->32 3x3 pad 1, relu, maxpool 2,
 #        flatten, linear 1568->10; batch 64, SGD lr 0.01, 1 epoch, 1 and 2 threads;
 #        the MLP table's columns.
+# 4 seq  issue 21's sequence rows, f32, 1 epoch of 1,024 windows of 64 tokens (vocabulary
+#        65, random), batch 32, no shuffle, per-position cross-entropy, lr 0.001, 1 and 2
+#        threads, the MLP table's columns (scripts/bench_ref.py SEQ_MODELS has the archs):
+#          gpt   embedding(65,128), positional(64,128), 4 pre-norm blocks (layernorm +
+#                causal attention(128,4); layernorm + linear 128-512, gelu, 512-128),
+#                layernorm, linear(128,65); AdamW
+#          lstm  embedding(65,64), lstm(64,256), linear(256,65); Adam
+#          gru   the same with gru(64,256); Adam
+#        Floor's activations: scripts/bench_ref.py seq_floor_parts says which tensors.
+# 5 gemm the machine's f32 product peak: the best of synapse's dense kernel, candle's
+#        matmul and PyTorch's mm on 4096 x 4096 (benches/synapse_bench.rs gemm-peak,
+#        bench_ref.py gemm_torch), and the 2048-4096-4096-10 MLP row's loop (run here
+#        too) in GFLOP/s as a fraction of it (goal >= 0.8). Its flops per epoch:
+#        2 x rows x (forward products + weight-gradient products + input-gradient
+#        products but the first layer's).
 #
 # Without numpy or torch importable by python3 their columns print '-'. Any failing
 # command prints its stderr and stops the script.
@@ -52,7 +70,8 @@ die() { echo "bench.sh: $*" >&2; exit 1; }
 rounds=${ROUNDS:-3}
 only=${ONLY:-all}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number 1 or more, got '$rounds'"
-case $only in all | mlp | article | cnn) ;; *) die "ONLY must be mlp, article or cnn, got '$only'" ;; esac
+case $only in all | mlp | article | cnn | seq | gemm) ;;
+  *) die "ONLY must be mlp, article, cnn, seq or gemm, got '$only'" ;; esac
 part() { [ "$only" = all ] || [ "$only" = "$1" ]; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -116,39 +135,64 @@ mlp_works=(
 cnn_works=(
   "cnn|CNN 1x28x28, conv16-pool-conv32-pool-linear, batch 64, SGD, 2,048 rows|2048|1,28,28|10|conv2d(1,16,3,padding=1), relu, maxpool2d(2), conv2d(16,32,3,padding=1), relu, maxpool2d(2), flatten, linear(1568,10)|sgd|0.01|64"
 )
+seq_works=()
+for m in gpt lstm gru; do
+  IFS='|' read -r arch opt <<<"$(python3 scripts/bench_ref.py seq_arch $m)"
+  seq_works+=("$m|$m, 1,024 x 64 tokens, batch 32, $opt|seq|64|65|$arch|$opt|0.001|32")
+done
 works=()
 part mlp && works+=("${mlp_works[@]}")
+[ "$only" = gemm ] && works+=("${mlp_works[3]}")
 part cnn && works+=("${cnn_works[@]}")
+part seq && works+=("${seq_works[@]}")
 threads=(1 2)
 article_args=(train --data examples/data/article.csv --arch 'linear(3,1,bias=false), sigmoid'
   --init numpy-uniform --seed 1 --loss sse --optimizer sgd --lr 1 --batch-size full
   --epochs 150000 --dtype f64 --quiet --out "$work/article.safetensors")
 
+# The process itself, for the floor: an empty run's peak RSS.
+timed "$synapse" --version
+process_mb=$rss_mb
 seed=1
 for w in "${works[@]}"; do
-  IFS='|' read -r id _ rows shape classes arch opt _ _ <<<"$w"
-  echo "data: $id ($rows rows)" >&2
-  python3 scripts/bench_ref.py make_npz "$work/$id.npz" "$rows" "$shape" "$classes" "$seed" \
-    || die "could not write $work/$id.npz"
-  python3 scripts/bench_ref.py floor_mb "$work/$id.npz" "$arch" "$opt" >"$work/r/$id.floor"
+  IFS='|' read -r id _ rows shape classes arch opt _ batch <<<"$w"
+  if [ "$rows" = seq ]; then
+    echo "data: $id (1,024 windows)" >&2
+    python3 scripts/bench_ref.py make_seq_npz "$work/$id.npz" 0 || die "could not write $work/$id.npz"
+    python3 scripts/bench_ref.py seq_floor_parts "$work/$id.npz" "$id" "$batch" >"$work/r/$id.parts"
+  else
+    echo "data: $id ($rows rows)" >&2
+    python3 scripts/bench_ref.py make_npz "$work/$id.npz" "$rows" "$shape" "$classes" "$seed" \
+      || die "could not write $work/$id.npz"
+    python3 scripts/bench_ref.py floor_parts "$work/$id.npz" "$arch" "$opt" "$shape" "$batch" \
+      >"$work/r/$id.parts"
+  fi
+  awk -v p="$process_mb" '$1 == "total" { printf "%.1f\n", $2 + p }' "$work/r/$id.parts" >"$work/r/$id.floor"
   seed=$((seed + 1))
 done
 predict_row=$(printf '0.5%.0s,' $(seq 784) | sed 's/,$//')
 
-# one_work ID ARCH OPT LR BATCH T: synapse then PyTorch, once each.
+# one_work ID ARCH OPT LR BATCH T SEQ: synapse then PyTorch, once each (SEQ=seq: a
+# sequence row, no shuffle on either side).
 one_work() {
-  local id=$1 arch=$2 opt=$3 lr=$4 batch=$5 t=$6
+  local id=$1 arch=$2 opt=$3 lr=$4 batch=$5 t=$6 seq=$7
+  local extra=()
+  [ "$seq" = seq ] && extra=(--no-shuffle)
   rm -f "$work/log.csv"
   timed env RAYON_NUM_THREADS="$t" "$synapse" train --data "$work/$id.npz" --arch "$arch" \
     --loss cross-entropy --optimizer "$opt" --lr "$lr" --batch-size "$batch" --epochs 1 \
-    --quiet --log "$work/log.csv" --out "$work/$id.safetensors"
+    "${extra[@]}" --quiet --log "$work/log.csv" --out "$work/$id.safetensors"
   rec "$id.$t.ours_proc" "$wall"; rec "$id.$t.ours_rss" "$rss_mb"
   local loop
   loop=$(log_seconds "$work/log.csv")
   [ -n "$loop" ] || die "no seconds column in the --log file: $(cat "$work/log.csv")"
   rec "$id.$t.ours_loop" "$loop"
   if [ $have_torch = 1 ]; then
-    timed python3 scripts/bench_ref.py torch_train "$t" "$work/$id.npz" "$arch" "$opt" "$lr" "$batch"
+    if [ "$seq" = seq ]; then
+      timed python3 scripts/bench_ref.py seq_torch_train "$t" "$work/$id.npz" "$id" "$lr" "$batch"
+    else
+      timed python3 scripts/bench_ref.py torch_train "$t" "$work/$id.npz" "$arch" "$opt" "$lr" "$batch"
+    fi
     rec "$id.$t.torch_loop" "$(out loop_seconds)"; rec "$id.$t.torch_proc" "$(out process_seconds)"
     rec "$id.$t.torch_unsaved" "$(out unsaved_seconds)"
     rec "$id.$t.torch_rss" "$rss_mb"
@@ -156,6 +200,17 @@ one_work() {
 }
 
 for r in $(seq "$rounds"); do
+  if part gemm; then
+    echo "round $r/$rounds: gemm peak" >&2
+    for t in "${threads[@]}"; do
+      RAYON_NUM_THREADS=$t cargo bench -q --bench synapse_bench -- gemm-peak 4096 >"$work/out" 2>"$work/err" \
+        || { cat "$work/err" >&2; die "the gemm-peak bench failed"; }
+      rec "peak.$t.kernel" "$(out gemm_peak_kernel_4096)"; rec "peak.$t.candle" "$(out gemm_peak_candle_4096)"
+      if [ $have_torch = 1 ]; then
+        timed python3 scripts/bench_ref.py gemm_torch "$t" 4096; rec "peak.$t.torch" "$(out gflops)"
+      fi
+    done
+  fi
   if part article; then
     echo "round $r/$rounds: article" >&2
     timed "$synapse" "${article_args[@]}"; rec article.ours "$wall"
@@ -165,12 +220,12 @@ for r in $(seq "$rounds"); do
     fi
   fi
   for w in "${works[@]}"; do
-    IFS='|' read -r id _ _ _ _ arch opt lr batch <<<"$w"
+    IFS='|' read -r id _ rows _ _ arch opt lr batch <<<"$w"
     for t in "${threads[@]}"; do
       echo "round $r/$rounds: $id, $t thread(s)" >&2
-      one_work "$id" "$arch" "$opt" "$lr" "$batch" "$t"
+      one_work "$id" "$arch" "$opt" "$lr" "$batch" "$t" "$rows"
     done
-    if [ "$id" = m256 ]; then
+    if [ "$id" = m256 ] && part mlp; then
       for _ in 1 2 3 4 5; do
         timed "$synapse" predict --model "$work/m256.safetensors" --input "$predict_row"
         rec predict "$wall"
@@ -222,9 +277,53 @@ if part article; then
   echo "| \`synapse train\` article.csv vs the article's numpy script | $a_ours | $a_np | $(ratio "$a_ours" "$a_np") | <= 0.5 | $ours_p | $np_p |"
 fi
 
+# parts WORK...: the floor's parts, one line per work.
+parts() {
+  echo "| work | data MB | weights MB | gradients MB | optimizer MB | activations MB | process MB | floor MB |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  local w id label
+  for w in "$@"; do
+    IFS='|' read -r id label _ <<<"$w"
+    awk -v l="$label" -v p="$process_mb" -v f="$(cat "$work/r/$id.floor")" \
+      '{ v[$1] = $2 } END { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", l, v["data"],
+         v["weights"], v["gradients"], v["optimizer"], v["activations"], p, f }' "$work/r/$id.parts"
+  done
+}
+
 if part cnn; then
   echo
   echo "### CNN (MNIST-shaped, f32, 1 epoch; ratio = PyTorch s / synapse s)"
   echo
   table "${cnn_works[@]}"
 fi
+
+if part seq; then
+  echo
+  echo "### Sequence models (f32, 1 epoch of 1,024 windows of 64 tokens, no shuffle; ratio = PyTorch s / synapse s)"
+  echo
+  table "${seq_works[@]}"
+fi
+
+if part gemm; then
+  # The 2048-4096-4096-10 row's flops per epoch (2,048 rows): forward, weight gradients,
+  # input gradients but the first layer's.
+  fwd=$((2048 * 4096 + 4096 * 4096 + 4096 * 10))
+  flops=$((2 * 2048 * (3 * fwd - 2048 * 4096)))
+  echo
+  echo "### f32 product peak (4096 x 4096, GFLOP/s, best of 5 per round) and the 2048-4096-4096-10 loop's fraction of it (goal >= 0.8)"
+  echo
+  echo "| threads | synapse dense kernel | candle matmul | PyTorch mm | peak (best) | 2048-4096-4096-10 loop GFLOP/s | fraction |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  for t in "${threads[@]}"; do
+    k=$(med "peak.$t.kernel" %.1f); c=$(med "peak.$t.candle" %.1f); p=$(med "peak.$t.torch" %.1f)
+    peak=$(printf '%s\n' "$k" "$c" "$p" | grep -v '^-$' | sort -g | tail -1)
+    loop=$(med "m4096.$t.ours_loop")
+    achieved=$(awk -v f="$flops" -v s="$loop" 'BEGIN { if (s == "-") print "-"; else printf "%.1f\n", f / s / 1e9 }')
+    echo "| $t | $k | $c | $p | $peak | $achieved | $(ratio "$achieved" "$peak") |"
+  done
+fi
+
+echo
+echo "### The memory floor's parts (MB; the process = peak RSS of \`synapse --version\`)"
+echo
+parts "${works[@]}"

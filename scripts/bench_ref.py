@@ -7,13 +7,27 @@ Used by scripts/bench.sh:
         random data: x float32 [ROWS, *SHAPE] uniform in [0, 1), y int64 [ROWS]
         in 0..CLASSES; SHAPE is `784` or `1,28,28`. numpy if it imports, else
         plain Python (other numbers, same shapes and dtypes).
-    python3 scripts/bench_ref.py floor_mb FILE.npz ARCH OPTIMIZER
-        bytes of x and y as stored (what PyTorch holds) + parameters x 4 bytes x
-        (weights + gradients + optimizer state: sgd 1, adam 2), in MB. No numpy needed.
+    python3 scripts/bench_ref.py floor_parts FILE.npz ARCH OPTIMIZER SHAPE BATCH
+        the memory floor's parts without the process (issue 21): x and y as stored,
+        weights, gradients, optimizer state, one step's activations (floor_parts),
+        `part MB` lines and `total MB`. No numpy needed.
     python3 scripts/bench_ref.py torch_train THREADS FILE.npz ARCH OPTIMIZER LR BATCH
         PyTorch doing what `synapse train --loss cross-entropy --epochs 1` does:
         prints `loop_seconds S` (the training loop alone) and `process_seconds S`
         (from just after `import torch`: load the npz, build the model, train).
+    python3 scripts/bench_ref.py make_seq_npz FILE SEED
+        issue 21's sequence data: 1,024 windows of 64 tokens of a random text over
+        65 symbols, x int64 [1024, 64], y int64 [1024, 64] (x shifted by one).
+    python3 scripts/bench_ref.py seq_torch_train THREADS FILE.npz MODEL LR BATCH
+        PyTorch training MODEL (gpt | lstm | gru, SEQ_MODELS below, SPEC section
+        10's classes) for one epoch, no shuffle, per-position cross-entropy;
+        prints what torch_train prints.
+    python3 scripts/bench_ref.py seq_floor_parts FILE.npz MODEL BATCH
+        the same parts for MODEL (seq_floor_parts).
+    python3 scripts/bench_ref.py seq_arch MODEL
+        `ARCH|OPTIMIZER`: MODEL's synapse --arch and optimizer.
+    python3 scripts/bench_ref.py gemm_torch THREADS N
+        PyTorch's best f32 `mm` of two N x N matrices, `gflops G`.
     python3 scripts/bench_ref.py article_numpy_process
         the article's numpy program, 150,000 iterations, whole (run it under a timer);
         prints the prediction for 1,0,0.
@@ -152,15 +166,147 @@ def make_npz(path, rows, shape, classes, seed):
         x.byteswap()
         y.byteswap()
 
-    def npy(descr, dims, payload):
-        dims_text = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
-        header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, dims_text)
-        header += " " * (-(10 + len(header) + 1) % 64) + "\n"
-        return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + payload
-
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
         z.writestr("x.npy", npy("<f4", (rows, *shape), x.tobytes()))
         z.writestr("y.npy", npy("<i8", (rows,), y.tobytes()))
+
+
+def npy(descr, dims, payload):
+    """One .npy file (format version 1.0, little endian) of raw `payload` bytes."""
+    dims_text = "(" + ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, dims_text)
+    header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + payload
+
+
+SEQ_WINDOWS, SEQ_T, SEQ_V = 1024, 64, 65
+
+
+def make_seq_npz(path, seed):
+    """x, y int64 [1024, 64]: windows of a random text over 65 symbols, y = x shifted by
+    one. numpy's default_rng if it imports, else plain Python (other numbers)."""
+    n = SEQ_WINDOWS * SEQ_T + 1
+    try:
+        import numpy as np
+        t = np.random.default_rng(seed).integers(0, SEQ_V, n).astype("<i8")
+        xs, ys = t[:-1].tobytes(), t[1:].tobytes()
+    except ImportError:
+        import array
+        import random
+        rnd = random.Random(seed)
+        t = array.array("q", (rnd.randrange(SEQ_V) for _ in range(n)))
+        if sys.byteorder != "little":
+            t.byteswap()
+        xs, ys = t[:-1].tobytes(), t[1:].tobytes()
+    import zipfile
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("x.npy", npy("<i8", (SEQ_WINDOWS, SEQ_T), xs))
+        z.writestr("y.npy", npy("<i8", (SEQ_WINDOWS, SEQ_T), ys))
+
+
+# Issue 21's rows: the synapse --arch, the optimizer, and (in seq_torch_model) the same
+# model in PyTorch.
+GPT_BLOCK = ("residual(layernorm(128), attention(128,4,causal=true)), "
+             "residual(layernorm(128), linear(128,512), gelu, linear(512,128))")
+SEQ_MODELS = {
+    "gpt": ("embedding(65,128), positional(64,128), " + ", ".join([GPT_BLOCK] * 4)
+            + ", layernorm(128), linear(128,65)", "adamw"),
+    "lstm": ("embedding(65,64), lstm(64,256), linear(256,65)", "adam"),
+    "gru": ("embedding(65,64), gru(64,256), linear(256,65)", "adam"),
+}
+
+
+def seq_torch_model(torch, model):
+    """SPEC section 10's PyTorch classes (as in sequence_parity.rs), for MODEL."""
+    nn = torch.nn
+
+    class Positional(nn.Module):
+        def __init__(self, t, d):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(t, d))
+
+        def forward(self, x):
+            return x + self.weight[: x.shape[1]]
+
+    class Recurrent(nn.Module):
+        def __init__(self, cell):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, x):
+            return self.cell(x)[0]
+
+    class SelfAttention(nn.MultiheadAttention):
+        def __init__(self, d, heads):
+            super().__init__(d, heads, batch_first=True)
+
+        def forward(self, x):
+            m = nn.Transformer.generate_square_subsequent_mask(x.shape[1], dtype=x.dtype)
+            return super().forward(x, x, x, attn_mask=m, need_weights=False, is_causal=True)[0]
+
+    class Residual(nn.Sequential):
+        def forward(self, x):
+            return x + super().forward(x)
+
+    if model == "gpt":
+        blocks = []
+        for _ in range(4):
+            blocks.append(Residual(nn.LayerNorm(128), SelfAttention(128, 4)))
+            blocks.append(Residual(nn.LayerNorm(128), nn.Linear(128, 512), nn.GELU(),
+                                   nn.Linear(512, 128)))
+        return nn.Sequential(nn.Embedding(65, 128), Positional(64, 128), *blocks,
+                             nn.LayerNorm(128), nn.Linear(128, 65))
+    cell = {"lstm": nn.LSTM, "gru": nn.GRU}[model](64, 256, batch_first=True)
+    return nn.Sequential(nn.Embedding(65, 64), Recurrent(cell), nn.Linear(256, 65))
+
+
+def seq_torch_train(threads, path, model, lr, batch):
+    import numpy as np
+    import torch
+    import torch._dynamo  # noqa: F401  (imported lazily by torch.optim; not counted)
+    start = time.perf_counter()
+    torch.set_num_threads(threads)
+    data = np.load(path)
+    x = torch.from_numpy(data["x"])
+    y = torch.from_numpy(data["y"])
+    torch.manual_seed(1)
+    net = seq_torch_model(torch, model)
+    opt_name = SEQ_MODELS[model][1]
+    opt = (torch.optim.AdamW if opt_name == "adamw" else torch.optim.Adam)(net.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-100)
+    loop_start = time.perf_counter()
+    for i in range(0, x.shape[0], batch):  # no shuffle (issue 21)
+        opt.zero_grad()
+        out = net(x[i:i + batch])
+        loss = loss_fn(out.reshape(-1, out.shape[-1]), y[i:i + batch].reshape(-1))
+        loss.backward()
+        opt.step()
+    trained = time.perf_counter()
+    from safetensors.torch import save_file
+    out_path = path + ".torch.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, out_path)
+    with open(out_path, "rb+") as f:
+        os.fsync(f.fileno())
+    end = time.perf_counter()
+    os.remove(out_path)
+    print(f"loop_seconds {trained - loop_start:.4f}")
+    print(f"unsaved_seconds {trained - start:.4f}")
+    print(f"process_seconds {end - start:.4f}")
+
+
+def gemm_torch(threads, n, reps=5):
+    """PyTorch's best f32 mm of two n x n matrices, in GFLOP/s."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    print(f"gflops {2 * n ** 3 / best / 1e9:.2f}")
 
 
 ELEMENT = re.compile(r"\s*([a-z_0-9]+)\s*(?:\(([^)]*)\))?\s*(?:,|$)")
@@ -226,12 +372,78 @@ def npz_array_bytes(path):
     return sizes
 
 
-def floor_mb(path, arch, optimizer):
-    # Optimizer state per parameter: none for plain SGD (no momentum), Adam's two moments.
+def activations_bytes(arch, shape, batch):
+    """f32 bytes of what one step keeps for the backward: the batch's input and every
+    element's output (one tensor each; the backward of linear, conv, relu and pool
+    needs one of its two sides), plus the loss's gradient of the logits."""
+    dims = [int(d) for d in shape.split(",")]
+    count = n = 1
+    for d in dims:
+        n *= d
+    count = n
+    for name, args, opts in parse_arch(arch):
+        if name == "linear":
+            dims = [args[1]]
+        elif name == "conv2d":
+            k, pad, stride = args[2], int(opts.get("padding", 0)), int(opts.get("stride", 1))
+            dims = [args[1]] + [(d + 2 * pad - k) // stride + 1 for d in dims[1:]]
+        elif name == "maxpool2d":
+            k, stride = args[0], int(opts.get("stride", args[0]))
+            dims = [dims[0]] + [(d - k) // stride + 1 for d in dims[1:]]
+        elif name == "flatten":
+            n = 1
+            for d in dims:
+                n *= d
+            dims = [n]
+        n = 1
+        for d in dims:
+            n *= d
+        count += n
+    return (count + n) * batch * 4
+
+
+def floor_parts(path, arch, optimizer, shape, batch):
+    """The floor's parts in bytes: data (x and y as stored), weights, gradients,
+    optimizer state (plain SGD none, Adam's two moments), activations of one step."""
     state = {"sgd": 0, "adam": 2, "adamw": 2}[optimizer]
-    data = sum(npz_array_bytes(path).values())
-    model = parameter_count(arch) * 4 * (2 + state)
-    print(f"{(data + model) / 1048576:.1f}")
+    p = parameter_count(arch) * 4
+    return {"data": sum(npz_array_bytes(path).values()), "weights": p, "gradients": p,
+            "optimizer": p * state, "activations": activations_bytes(arch, shape, batch)}
+
+
+def seq_floor_parts(path, model, batch):
+    """The same parts for issue 21's sequence rows (B = batch, T = 64, V = 65), f32:
+    gpt: the embedding's output; per attention block the layernorm's output, q, k, v,
+    the heads' output and the block's output (6 BTD) and one log-sum-exp per head and
+    row (4 BT); per MLP block the layernorm's output, the hidden layer before and after
+    GELU (2 x 4 BTD) and the block's output (10 BTD); the last layernorm's output;
+    logits and their gradient (2 BTV).
+    lstm: the embedding's output (BT x 64); per step the four gates, c and h (6 BTH);
+    logits and their gradient. gru: per step the three gates, W_hn h + b_hn and h
+    (5 BTH)."""
+    b, t, v = batch, SEQ_T, SEQ_V
+    if model == "gpt":
+        d = 128
+        params = 65 * d + 64 * d + 4 * (2 * d + 4 * d * d + 4 * d) \
+            + 4 * (2 * d + d * 4 * d + 4 * d + 4 * d * d + d) + 2 * d + d * v + v
+        acts = b * t * d + 4 * (6 * b * t * d + 4 * b * t + 10 * b * t * d) + b * t * d \
+            + 2 * b * t * v
+        state = 2
+    else:
+        e, h = 64, 256
+        gates = 4 if model == "lstm" else 3
+        params = 65 * e + gates * h * (e + h + 2) + h * v + v
+        acts = b * t * e + (6 if model == "lstm" else 5) * b * t * h + 2 * b * t * v
+        state = 2
+    return {"data": sum(npz_array_bytes(path).values()), "weights": params * 4,
+            "gradients": params * 4, "optimizer": params * 4 * state, "activations": acts * 4}
+
+
+def print_parts(parts):
+    """`part MB` lines and `total MB`."""
+    for k, v in parts.items():
+        print(f"{k} {v / 1048576:.1f}")
+    print(f"total {sum(parts.values()) / 1048576:.1f}")
 
 
 def torch_model(torch, arch):
@@ -326,11 +538,23 @@ if __name__ == "__main__":
         train_torch(int(sys.argv[2]), sys.argv[3])
     elif what == "make_npz":
         make_npz(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
-    elif what == "floor_mb":
-        floor_mb(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif what == "floor_parts":
+        print_parts(floor_parts(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+                                int(sys.argv[6])))
     elif what == "torch_train":
         torch_train(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]),
                     int(sys.argv[7]))
+    elif what == "make_seq_npz":
+        make_seq_npz(sys.argv[2], int(sys.argv[3]))
+    elif what == "seq_torch_train":
+        seq_torch_train(int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]),
+                        int(sys.argv[6]))
+    elif what == "seq_arch":
+        print(SEQ_MODELS[sys.argv[2]][0] + "|" + SEQ_MODELS[sys.argv[2]][1])
+    elif what == "seq_floor_parts":
+        print_parts(seq_floor_parts(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    elif what == "gemm_torch":
+        gemm_torch(int(sys.argv[2]), int(sys.argv[3]))
     elif what == "article_numpy_process":
         article_numpy_process()
     else:
