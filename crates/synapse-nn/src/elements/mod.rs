@@ -16,8 +16,8 @@
 //! | `maxpool2d`, `avgpool2d` | `pool/` | `pool/kernel.rs` |
 //! | `embedding` | `embedding.rs` | none |
 //! | `positional` | `positional.rs` | none |
-//! | `lstm` | `lstm.rs` | none |
-//! | `gru` | `gru.rs` | none |
+//! | `lstm` | `lstm/` | `lstm/kernel.rs` (the cell) in `recurrent/kernel.rs` (the sequence, forward and backward through time) |
+//! | `gru` | `gru/` | `gru/kernel.rs` (the cell) in `recurrent/kernel.rs` |
 //! | `attention` | `attention.rs` | none |
 //! | `last`, `seqmean` | `sequence.rs` | none |
 //! | `residual` | `residual.rs` | its inner elements' |

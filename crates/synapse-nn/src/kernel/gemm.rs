@@ -30,6 +30,27 @@ pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
 /// sizes of user tensors first (with an error naming them); this is an
 /// internal invariant.
 pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) {
+    let threads = threads_for(2 * a.rows() * b.cols() * a.cols());
+    gemm_on(dst, a, b, accumulate, threads);
+}
+
+/// As [`gemm_into`], on the calling thread whatever the size: for products
+/// inside work that is already split over threads (the recurrent kernels'
+/// chunks of sequences).
+///
+/// Panics as [`gemm_into`] does.
+pub(crate) fn gemm_into_here<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) {
+    gemm_on(dst, a, b, accumulate, gemm::Parallelism::None);
+}
+
+/// [`gemm_into`] with the given parallelism.
+fn gemm_on<T: Real>(
+    dst: &mut [T],
+    a: View<T>,
+    b: View<T>,
+    accumulate: bool,
+    threads: gemm::Parallelism,
+) {
     assert_eq!(
         dst.len(),
         a.rows() * b.cols(),
@@ -44,7 +65,7 @@ pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumula
     }
     // SAFETY: dst is an initialised slice of exactly m x n elements, borrowed
     // mutably (so it overlaps neither view's shared slice); k = a.cols() = b.rows() > 0.
-    unsafe { gemm_raw(dst.as_mut_ptr(), a, b, accumulate) }
+    unsafe { gemm_raw(dst.as_mut_ptr(), a, b, accumulate, threads) }
 }
 
 /// `dst = [dst +] a * b` through the `gemm` crate.
@@ -58,7 +79,13 @@ pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumula
 ///
 /// The views themselves need no precondition: a [`View`] addresses only
 /// elements inside its slice (checked when it was built).
-unsafe fn gemm_raw<T: Real>(dst: *mut T, a: View<T>, b: View<T>, accumulate: bool) {
+unsafe fn gemm_raw<T: Real>(
+    dst: *mut T,
+    a: View<T>,
+    b: View<T>,
+    accumulate: bool,
+    threads: gemm::Parallelism,
+) {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     if m == 0 || n == 0 {
         return;
@@ -86,7 +113,7 @@ unsafe fn gemm_raw<T: Real>(dst: *mut T, a: View<T>, b: View<T>, accumulate: boo
             false,
             false,
             false,
-            threads_for(2 * m * n * k),
+            threads,
         );
     }
 }
@@ -104,7 +131,8 @@ pub(crate) fn product<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
     // written (not read: no accumulation) in full by gemm since k > 0; the
     // length is set only after.
     unsafe {
-        gemm_raw(dst.as_mut_ptr(), a, b, false);
+        let threads = threads_for(2 * n * a.cols());
+        gemm_raw(dst.as_mut_ptr(), a, b, false, threads);
         dst.set_len(n);
     }
     dst

@@ -15,19 +15,26 @@
 //! | linear (+ sigmoid/tanh/relu/identity after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
 //! | conv2d (+ sigmoid/tanh/relu/identity, + maxpool2d/avgpool2d after it) | `elements/conv2d/mod.rs`, `elements/conv2d/kernel.rs` |
 //! | maxpool2d, avgpool2d | `elements/pool/mod.rs`, `elements/pool/kernel.rs` |
+//! | lstm, gru (the whole sequence, backward through time in the same op) | `elements/lstm/mod.rs`, `elements/gru/mod.rs`; the cells `elements/lstm/kernel.rs`, `elements/gru/kernel.rs`; the frame around them `elements/recurrent/kernel.rs` |
 //! | losses sse, mse, bce-logits, cross-entropy | `loss/mod.rs`, `loss/kernel.rs` |
 //! | SGD and Adam updates | `optim/sgd.rs`, `optim/adam.rs`, `optim/kernel.rs` |
 //!
 //! The shared pieces live here: [`storage`] (typed access to candle's CPU
 //! storage), [`view`] (checked strided 2-D views), [`gemm`] (size-aware
 //! products through the `gemm` crate), [`act`] (the activations a kernel
-//! applies after its product, and their derivatives) and [`parallel`] (work
-//! split over threads in fixed parts, for the same bits every run).
+//! applies after its product, and their derivatives), [`parallel`] (work
+//! split over threads in fixed parts, for the same bits every run),
+//! [`exp`] and [`gate`] (`e^x`, sigmoid and tanh written to vectorise, for
+//! the recurrent gates and the cross-entropy) and [`simd`] (element-wise
+//! passes compiled for AVX-512 or AVX2, chosen at run time).
 
 pub(crate) mod act;
+pub(crate) mod exp;
+pub(crate) mod gate;
 pub(crate) mod gemm;
 pub(crate) mod parallel;
 pub(crate) mod plan;
+pub(crate) mod simd;
 pub(crate) mod storage;
 pub(crate) mod view;
 
@@ -63,8 +70,8 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 }
 
 /// Counts one run of the kernel named `kernel` on this thread (called by
-/// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"loss"`,
-/// `"update"`, ...
+/// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"lstm"`,
+/// `"gru"`, `"loss"`, `"update"`.
 pub(crate) fn count_call(kernel: &'static str) {
     CALLS.with(|c| {
         let mut c = c.borrow_mut();

@@ -86,6 +86,21 @@ pub(crate) fn map_parts<R: Send>(
     ranges.into_par_iter().map(&f).collect()
 }
 
+/// `f(job)` for jobs the caller already cut in parts of its own (fixed by
+/// the data, not by the thread count), in parallel when there are several
+/// threads and several jobs and `work` (all jobs together) pays for it;
+/// results in job order.
+pub(crate) fn map_jobs<J: Send, R: Send>(
+    jobs: Vec<J>,
+    work: usize,
+    f: impl Fn(J) -> R + Sync,
+) -> Vec<R> {
+    if jobs.len() < 2 || max_threads() < 2 || work < PARALLEL_WORK {
+        return jobs.into_iter().map(f).collect();
+    }
+    jobs.into_par_iter().map(&f).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,8 @@ pub(crate) trait Real:
 {
     fn slice(s: &CpuStorage) -> Result<&[Self]>;
     fn storage(v: Vec<Self>) -> CpuStorage;
+    /// The elements of owned storage, moved out (an error for another type).
+    fn into_vec(s: CpuStorage) -> Result<Vec<Self>>;
     /// A CPU tensor (outside any graph) holding `v`.
     fn cpu_tensor(v: Vec<Self>, shape: Shape) -> Result<Tensor>;
     fn from_f64(v: f64) -> Self;
@@ -40,6 +42,12 @@ impl Real for f32 {
     }
     fn storage(v: Vec<Self>) -> CpuStorage {
         CpuStorage::F32(v)
+    }
+    fn into_vec(s: CpuStorage) -> Result<Vec<Self>> {
+        match s {
+            CpuStorage::F32(v) => Ok(v),
+            _ => candle_core::bail!("expected f32 storage"),
+        }
     }
     fn cpu_tensor(v: Vec<Self>, shape: Shape) -> Result<Tensor> {
         Tensor::from_vec(v, shape, &Device::Cpu)
@@ -58,6 +66,12 @@ impl Real for f64 {
     }
     fn storage(v: Vec<Self>) -> CpuStorage {
         CpuStorage::F64(v)
+    }
+    fn into_vec(s: CpuStorage) -> Result<Vec<Self>> {
+        match s {
+            CpuStorage::F64(v) => Ok(v),
+            _ => candle_core::bail!("expected f64 storage"),
+        }
     }
     fn cpu_tensor(v: Vec<Self>, shape: Shape) -> Result<Tensor> {
         Tensor::from_vec(v, shape, &Device::Cpu)

@@ -108,6 +108,13 @@ impl<'a, T: Real> View<'a, T> {
         self.data.as_ptr()
     }
 
+    /// The elements row after row as one slice, when the view is row-major
+    /// without gaps (row stride = cols, column stride 1, or a single row).
+    pub fn as_row_major(&self) -> Option<&'a [T]> {
+        let dense = self.cs == 1 && (self.rs == self.cols || self.rows <= 1);
+        dense.then(|| &self.data[..self.rows * self.cols])
+    }
+
     /// Element `(r, c)` (bounds-checked).
     #[inline]
     pub fn at(&self, r: usize, c: usize) -> T {

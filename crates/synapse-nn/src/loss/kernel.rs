@@ -12,19 +12,33 @@
 //! For cross-entropy a target of -100 ([`crate::IGNORE_INDEX`]) does not
 //! count: its row adds nothing and has gradient 0, and `M` is the number of
 //! rows that count (no row counts: value 0, gradient 0). Sequences arrive
-//! flattened to rows (`Loss::forward`).
+//! flattened to rows (`Loss::forward`). Cross-entropy's `lse(o_i) = max_i +
+//! ln sum_j e^(o_ij - max_i)` is computed once, by the value's op, which
+//! keeps it for the gradient; its `e^x` are `kernel/exp.rs`'s, in loops
+//! compiled for wide vectors (`kernel/simd.rs`).
+
+use std::borrow::Cow;
+use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
+use crate::kernel::exp::exp_f64;
+use crate::kernel::simd::{vectorized, Pass};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
 use crate::Loss;
 
-struct LossOp(Loss);
+/// The value's op; cross-entropy keeps each row's `lse` for the gradient.
+struct LossOp {
+    loss: Loss,
+    lse: Mutex<Option<Vec<f64>>>,
+}
 
 struct LossGrad {
     loss: Loss,
     scale: f64,
+    /// Cross-entropy's `lse` of each row, from the value's op.
+    lse: Option<Vec<f64>>,
 }
 
 /// The class index of row `i` of a `[N]` or `[N, 1]` target, by the one rule
@@ -72,32 +86,97 @@ fn check_target<T: Real>(loss: Loss, o: &View<T>, t: &View<T>) -> Result<()> {
     Ok(())
 }
 
-/// `(max, ln sum e^(x - max))` of row `i`.
-fn log_sum_exp<T: Real>(o: &View<T>, i: usize) -> (f64, f64) {
-    let max = (0..o.cols())
-        .map(|j| o.at(i, j).as_f64())
-        .fold(f64::NEG_INFINITY, f64::max);
-    let sum: f64 = (0..o.cols())
-        .map(|j| (o.at(i, j).as_f64() - max).exp())
-        .sum();
-    (max, sum.ln())
+/// The output's elements row after row (a copy only when `o` has gaps).
+fn dense<'a, T: Real>(o: &View<'a, T>) -> Cow<'a, [T]> {
+    match o.as_row_major() {
+        Some(v) => Cow::Borrowed(v),
+        None => Cow::Owned(
+            (0..o.rows())
+                .flat_map(|i| (0..o.cols()).map(move |j| o.at(i, j)))
+                .collect(),
+        ),
+    }
 }
 
-fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<f64> {
+/// `lse_i = max_i + ln sum_j e^(o_ij - max_i)` of each row of `[rows, k]`
+/// logits, in f64, the sum in the order of `j`.
+struct RowLse<'a, T> {
+    o: &'a [T],
+    k: usize,
+}
+
+impl<T: Real> Pass for RowLse<'_, T> {
+    type Output = Vec<f64>;
+
+    #[inline(always)]
+    fn run(self) -> Vec<f64> {
+        let mut e = vec![0.0f64; self.k];
+        self.o
+            .chunks_exact(self.k)
+            .map(|row| {
+                let max = row
+                    .iter()
+                    .map(|v| v.as_f64())
+                    .fold(f64::NEG_INFINITY, f64::max);
+                for (e, v) in e.iter_mut().zip(row) {
+                    *e = exp_f64(v.as_f64() - max);
+                }
+                max + e.iter().sum::<f64>().ln()
+            })
+            .collect()
+    }
+}
+
+/// Cross-entropy's gradient `s (e^(o_ij - lse_i) - [j = c_i])`, 0 on
+/// ignored rows.
+struct CrossEntropyGrad<'a, T> {
+    o: &'a [T],
+    k: usize,
+    classes: &'a [Option<usize>],
+    lse: &'a [f64],
+    s: f64,
+}
+
+impl<T: Real> Pass for CrossEntropyGrad<'_, T> {
+    type Output = Vec<T>;
+
+    #[inline(always)]
+    fn run(self) -> Vec<T> {
+        let (k, s) = (self.k, self.s);
+        let mut g = vec![T::zero(); self.o.len()];
+        let rows = g.chunks_exact_mut(k).zip(self.o.chunks_exact(k));
+        for ((g, row), (c, &lse)) in rows.zip(self.classes.iter().zip(self.lse)) {
+            let Some(c) = *c else { continue };
+            for (g, v) in g.iter_mut().zip(row) {
+                *g = T::from_f64(exp_f64(v.as_f64() - lse) * s);
+            }
+            g[c] = T::from_f64((exp_f64(row[c].as_f64() - lse) - 1.0) * s);
+        }
+        g
+    }
+}
+
+/// The class of every row (`None`: ignored).
+fn classes<T: Real>(t: &View<T>, rows: usize, k: usize) -> Result<Vec<Option<usize>>> {
+    (0..rows).map(|i| class(t, i, k)).collect()
+}
+
+/// The loss, and for cross-entropy each row's `lse`.
+fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<(f64, Option<Vec<f64>>)> {
     crate::kernel::count_call("loss");
     check_target(loss, &o, &t)?;
     let n = (o.rows() * o.cols()) as f64;
     let mut total = 0.0f64;
     match loss {
         Loss::CrossEntropy => {
-            for i in 0..o.rows() {
-                let Some(c) = class(&t, i, o.cols())? else {
-                    continue;
-                };
-                let (max, lse) = log_sum_exp(&o, i);
-                total += max + lse - o.at(i, c).as_f64();
+            let k = o.cols();
+            let lse = vectorized(RowLse { o: &dense(&o), k });
+            for (i, c) in classes(&t, o.rows(), k)?.into_iter().enumerate() {
+                if let Some(c) = c {
+                    total += lse[i] - o.at(i, c).as_f64();
+                }
             }
-            return Ok(total / counted(&t, o.rows(), o.cols())?);
+            return Ok((total / counted(&t, o.rows(), k)?, Some(lse)));
         }
         _ => {
             for i in 0..o.rows() {
@@ -111,13 +190,22 @@ fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<f64> {
             }
         }
     }
-    Ok(match loss {
-        Loss::Sse => 0.5 * total,
-        _ => total / n,
-    })
+    Ok((
+        match loss {
+            Loss::Sse => 0.5 * total,
+            _ => total / n,
+        },
+        None,
+    ))
 }
 
-fn gradient<T: Real>(loss: Loss, scale: f64, o: View<T>, t: View<T>) -> Result<Vec<T>> {
+fn gradient<T: Real>(
+    loss: Loss,
+    scale: f64,
+    lse: Option<&[f64]>,
+    o: View<T>,
+    t: View<T>,
+) -> Result<Vec<T>> {
     check_target(loss, &o, &t)?;
     let n = (o.rows() * o.cols()) as f64;
     let mut g = Vec::with_capacity(o.rows() * o.cols());
@@ -146,18 +234,23 @@ fn gradient<T: Real>(loss: Loss, scale: f64, o: View<T>, t: View<T>) -> Result<V
             }
         }
         Loss::CrossEntropy => {
-            let s = scale / counted(&t, o.rows(), o.cols())?;
-            for i in 0..o.rows() {
-                let Some(c) = class(&t, i, o.cols())? else {
-                    g.extend((0..o.cols()).map(|_| T::zero()));
-                    continue;
-                };
-                let (max, lse) = log_sum_exp(&o, i);
-                g.extend((0..o.cols()).map(|j| {
-                    let p = (o.at(i, j).as_f64() - max - lse).exp();
-                    T::from_f64((p - if j == c { 1.0 } else { 0.0 }) * s)
-                }));
-            }
+            let k = o.cols();
+            let o = dense(&o);
+            let computed;
+            let lse = match lse {
+                Some(lse) => lse,
+                None => {
+                    computed = vectorized(RowLse { o: &o, k });
+                    &computed
+                }
+            };
+            g = vectorized(CrossEntropyGrad {
+                o: &o,
+                k,
+                classes: &classes(&t, lse.len(), k)?,
+                lse,
+                s: scale / counted(&t, lse.len(), k)?,
+            });
         }
         Loss::Bce => candle_core::bail!("bce is not fused"),
     }
@@ -177,7 +270,8 @@ impl CustomOp2 for LossOp {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         with_float!(s1, "loss", T => {
-            let v = value::<T>(self.0, View::new(s1, l1)?, View::new(s2, l2)?)?;
+            let (v, lse) = value::<T>(self.loss, View::new(s1, l1)?, View::new(s2, l2)?)?;
+            *self.lse.lock().map_err(|_| candle_core::Error::Msg("loss: poisoned".into()))? = lse;
             Ok((T::storage(vec![T::from_f64(v)]), Shape::from(())))
         })
     }
@@ -190,11 +284,17 @@ impl CustomOp2 for LossOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let scale = grad.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        let lse = self
+            .lse
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("loss: poisoned".into()))?
+            .clone();
         let g = o.apply_op2_no_bwd(
             t,
             &LossGrad {
-                loss: self.0,
+                loss: self.loss,
                 scale,
+                lse,
             },
         )?;
         Ok((Some(g), None))
@@ -214,7 +314,8 @@ impl CustomOp2 for LossGrad {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         with_float!(s1, "loss-grad", T => {
-            let g = gradient::<T>(self.loss, self.scale, View::new(s1, l1)?, View::new(s2, l2)?)?;
+            let (o, t) = (View::new(s1, l1)?, View::new(s2, l2)?);
+            let g = gradient::<T>(self.loss, self.scale, self.lse.as_deref(), o, t)?;
             Ok((T::storage(g), l1.shape().clone()))
         })
     }
@@ -228,5 +329,9 @@ pub(super) fn supports(loss: Loss) -> bool {
 
 /// The loss as one op with its own backward; `target` already in `out`'s dtype.
 pub(super) fn loss(loss: Loss, out: &Tensor, target: &Tensor) -> Result<Tensor> {
-    out.apply_op2(target, LossOp(loss))
+    let op = LossOp {
+        loss,
+        lse: Mutex::new(None),
+    };
+    out.apply_op2(target, op)
 }

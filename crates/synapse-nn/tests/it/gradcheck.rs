@@ -296,6 +296,9 @@ fn new_elements_match_finite_differences_in_both_modes() {
             "conv2d(1,2,1), avgpool2d(3,stride=2), flatten, linear(8,1)",
             vec![2, 1, 6, 6],
         ),
+        // The recurrent kernels' backward through time, with a stacked pair.
+        ("lstm(3,4), lstm(4,2)", vec![2, 4, 3]),
+        ("gru(3,4), gru(4,2)", vec![2, 4, 3]),
     ] {
         let spec: synapse_nn::ArchSpec = text.parse().unwrap();
         let net = synapse_nn::Sequential::init(

@@ -210,7 +210,7 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 5] = ["dense", "conv2d", "pool2d", "loss", "update"];
+    const NAMES: [&str; 7] = ["dense", "conv2d", "pool2d", "lstm", "gru", "loss", "update"];
     let before: Vec<u64> = NAMES.iter().map(|n| kernel_calls_of(n)).collect();
     let total = kernel_calls();
     with_fused_ops(fused, f);
@@ -293,11 +293,25 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
             ("update", 4)
         ]
     );
+    // A recurrent layer is one kernel run for the whole sequence (and the
+    // dense kernel for the linear after it).
+    let (lstm, gru) = (
+        "lstm(4,3), last, linear(3,2)",
+        "gru(4,3), last, linear(3,2)",
+    );
+    for (kernel, text) in [("lstm", lstm), ("gru", gru)] {
+        assert_eq!(
+            step(text, &[5, 6, 4], 2, Loss::Mse, false, true),
+            [("dense", 1), (kernel, 1), ("loss", 1), ("update", 6)]
+        );
+    }
     // With kernels off, none runs, whatever the stack.
     for (text, shape) in [
         (mlp, &[5, 4][..]),
         (cnn, &[5, 1, 6, 6]),
         (apart, &[5, 1, 6, 6]),
+        (lstm, &[5, 6, 4]),
+        (gru, &[5, 6, 4]),
     ] {
         for adam in [false, true] {
             assert_eq!(step(text, shape, 2, Loss::Mse, adam, false), [], "{text}");
@@ -334,6 +348,56 @@ fn threaded_kernels_give_the_same_bits_every_run() {
             }
         }
     });
+}
+
+/// The recurrent kernels over several chunks of sequences (a batch of 40
+/// runs as chunks of 16, 16 and 8), large enough that the chunks run on
+/// threads and the weight gradients' products split their columns: they
+/// agree with plain ops, and give the same bits on one, two and three
+/// workers (the chunks are cut by the batch size, not the thread count).
+#[test]
+fn recurrent_kernels_agree_over_chunks_on_any_thread_count() {
+    for text in ["lstm(16,64), linear(64,3)", "gru(16,64), linear(64,3)"] {
+        let spec: ArchSpec = text.parse().unwrap();
+        for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+            let net = Sequential::init(&spec, Init::Torch, 9, dtype, &Device::Cpu).unwrap();
+            let shape = [40, 8, 16];
+            let values: Vec<f64> = (0..40 * 8 * 16).map(|i| (0.37 * i as f64).sin()).collect();
+            let x = Tensor::from_vec(values, &shape, &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a pool");
+                pool.install(|| run(&net, &x, true, true))
+            };
+            let one = on(1);
+            let plain = run(&net, &x, true, false);
+            assert_close(&one, &plain, tol, &format!("{text} {dtype:?}"));
+            for threads in [2, 3] {
+                assert_eq!(on(threads), one, "{text} {dtype:?} on {threads} workers");
+            }
+            // The first backward takes the forward's buffers; a second one
+            // of the same graph runs the forward again, to the same bits.
+            let y = net.forward(&x, Mode::Eval).unwrap();
+            let loss = (&y * &y).unwrap().sum_all().unwrap();
+            let grads = || {
+                let g = loss.backward().unwrap();
+                let mut all: Vec<Vec<f64>> = net
+                    .parameters()
+                    .iter()
+                    .map(|(_, p)| flat(g.get(p).unwrap()))
+                    .collect();
+                all.push(flat(g.get(&x).unwrap()));
+                all
+            };
+            assert_eq!(grads(), grads(), "{text} {dtype:?}: twice");
+        }
+    }
 }
 
 /// Ties in a max-pool window: both paths send the gradient to the first

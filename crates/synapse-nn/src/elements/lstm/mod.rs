@@ -8,10 +8,16 @@
 //! i = σ(a_i)   f = σ(a_f)   g = tanh(a_g)   o = σ(a_o)
 //! c_t = f c_{t-1} + i g          h_t = o tanh(c_t)          y_t = h_t
 //! ```
-//! The input products for every step are one product (`recurrent.rs`);
-//! backward: autodiff through the steps. Shapes, state and init: see
-//! `recurrent.rs` (`G = 4`). ONNX: `LSTM` with the gate blocks reordered to
-//! ONNX's i, o, f, c. No kernel yet. Reference: `synapse_reference::RefLstm`.
+//! Shapes, state and init: see `recurrent/mod.rs` (`G = 4`). ONNX: `LSTM`
+//! with the gate blocks reordered to ONNX's i, o, f, c. Reference:
+//! `synapse_reference::RefLstm`.
+//!
+//! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
+//! candle ops below (the input products of every step as one product, then
+//! the steps; autodiff differentiates them on any device), and the CPU
+//! kernel, one op for the whole sequence with its own backward through
+//! time: the cell's arithmetic in `kernel.rs`, the frame around it (the
+//! products, threads) in `recurrent/kernel.rs`.
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -29,6 +35,8 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
+mod kernel;
+
 use std::fmt;
 
 use candle_core::{Tensor, Var};
@@ -39,6 +47,7 @@ use crate::export::{Export, Scope};
 use crate::init::Draws;
 use crate::spec::{Args, RowShape};
 use crate::{ElementKind, ElementSpec, Init, Layer, Mode, Result};
+use kernel::LstmCell;
 
 /// The spec of an LSTM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +143,11 @@ impl Lstm {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (i, h) = self.sizes();
         let (batch, t) = recurrent::check_input(&format!("lstm({i},{h})"), x, i)?;
+        let mut tensors = vec![x];
+        tensors.extend(self.vars().map(|v| v.as_tensor()));
+        if crate::kernel::use_kernel(true, &tensors) {
+            return Ok(recurrent::kernel::sequence::<LstmCell>(x, self.vars())?);
+        }
         let xw = recurrent::project(x, &self.weight_ih, &self.bias_ih)?;
         let whh = self.weight_hh.t()?;
         let mut hs = Tensor::zeros((batch, h), x.dtype(), x.device())?;

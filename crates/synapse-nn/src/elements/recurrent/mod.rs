@@ -1,7 +1,9 @@
 //! What `lstm` and `gru` share (each is in its own module): the spec's sizes
 //! and grammar, the shape rule, the state names, the initial draws, the
 //! input products for every step at once, and the ONNX node with its
-//! weights reordered to ONNX's gate order.
+//! weights reordered to ONNX's gate order. `kernel.rs`: the CPU kernel's
+//! frame (the whole sequence as one op, forward and backward through
+//! time) around each kind's cell.
 //!
 //! Shapes: `[batch, T, IN]` to `[batch, T, H]`, zero initial states.
 //! State (PyTorch's `nn.LSTM`/`nn.GRU` names, `G` gates): `weight_ih_l0
@@ -9,6 +11,8 @@
 //! [G H]`. Init `torch`: every tensor U(-1/sqrt(H), 1/sqrt(H)); `xavier`,
 //! `he`: the weights by their fans, the biases 0; `numpy-uniform`: each
 //! tensor as drawn.
+
+pub(crate) mod kernel;
 
 use candle_core::{Tensor, Var};
 

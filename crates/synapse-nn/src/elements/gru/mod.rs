@@ -9,11 +9,16 @@
 //! r = σ(gh_r + gi_r)     z = σ(gh_z + gi_z)     n = tanh(gi_n + r * gh_n)
 //! h_t = (h_{t-1} - n) z + n     (= (1 - z) n + z h_{t-1})     y_t = h_t
 //! ```
-//! The input products for every step are one product (`recurrent.rs`);
-//! backward: autodiff through the steps. Shapes, state and init: see
-//! `recurrent.rs` (`G = 3`). ONNX: `GRU` with `linear_before_reset=1`
-//! (PyTorch's form), the gate blocks reordered to ONNX's z, r, h. No kernel
-//! yet. Reference: `synapse_reference::RefGru`.
+//! Shapes, state and init: see `recurrent/mod.rs` (`G = 3`). ONNX: `GRU`
+//! with `linear_before_reset=1` (PyTorch's form), the gate blocks reordered
+//! to ONNX's z, r, h. Reference: `synapse_reference::RefGru`.
+//!
+//! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
+//! candle ops below (the input products of every step as one product, then
+//! the steps; autodiff differentiates them on any device), and the CPU
+//! kernel, one op for the whole sequence with its own backward through
+//! time: the cell's arithmetic in `kernel.rs`, the frame around it (the
+//! products, threads) in `recurrent/kernel.rs`.
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -28,6 +33,8 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
+mod kernel;
+
 use std::fmt;
 
 use candle_core::{Tensor, Var};
@@ -38,6 +45,7 @@ use crate::export::{Attribute, Export, Scope};
 use crate::init::Draws;
 use crate::spec::{Args, RowShape};
 use crate::{ElementKind, ElementSpec, Init, Layer, Mode, Result};
+use kernel::GruCell;
 
 /// The spec of a GRU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +141,11 @@ impl Gru {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (i, h) = self.sizes();
         let (batch, t) = recurrent::check_input(&format!("gru({i},{h})"), x, i)?;
+        let mut tensors = vec![x];
+        tensors.extend(self.vars().map(|v| v.as_tensor()));
+        if crate::kernel::use_kernel(true, &tensors) {
+            return Ok(recurrent::kernel::sequence::<GruCell>(x, self.vars())?);
+        }
         let xw = recurrent::project(x, &self.weight_ih, &self.bias_ih)?;
         let whh = self.weight_hh.t()?;
         let mut hs = Tensor::zeros((batch, h), x.dtype(), x.device())?;

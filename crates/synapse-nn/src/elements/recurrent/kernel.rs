@@ -1,0 +1,576 @@
+//! The CPU kernel of `lstm` and `gru`: the whole sequence as one candle op,
+//! forward and backward through time, around a [`Cell`] (the gate
+//! arithmetic of one step of one sequence: `lstm/kernel.rs`, `gru/kernel.rs`).
+//!
+//! Shapes: `x` `[B, T, IN]`; `W = [W_ih | W_hh]` `[G H, IN + H]` (the two
+//! weights side by side, so that the op has three arguments); `b = [b_ih,
+//! b_hh]` `[2 G H]`; `y` `[B, T, H]`. The rows of every `[B T, .]` buffer
+//! are `(b, t)`, sequence-major, as `x` and `y`.
+//!
+//! Forward (`A` is overwritten by the gate activations, step by step):
+//! ```text
+//! A     = X W_ih^T                             [B T, G H]   one product
+//! t = 0..T:  U = h_{t-1} W_hh^T                [B, G H]     one product per step (none at t = 0)
+//!            A_t, kept_t, h_t = cell(A_t + bias, U)         one pass over [B, G H]
+//! ```
+//! `bias` is the part of `b_ih + b_hh` the cell folds into the input
+//! products (all of it for lstm; for gru all but `b_hn`, which sits inside
+//! `r * (W_hn h + b_hn)`). `kept` is what the cell's backward needs besides
+//! the gates and `y`.
+//!
+//! Backward, from `dy`, the steps in reverse (`dh` starts at 0); `dA`
+//! overwrites the gates, step by step:
+//! ```text
+//! t = T-1..0:  dA_t, dGh_t, dh = cell'(dy_t + dh)       one pass over [B, G H]
+//!              dh += dGh_t W_hh                        one product per step (none at t = 0)
+//! dW_ih = dA^T X      dW_hh = dGh^T H_prev      dX = dA W_ih      one product each
+//! db_ih = sum_rows dA      db_hh = sum_rows dGh
+//! ```
+//! `dA` is the gradient of the gates' input part and `dGh` of their hidden
+//! part `h W_hh^T + b_hh`: one buffer for lstm, two for gru, whose `n`
+//! blocks differ by the factor `r`. `H_prev` is `y` one step late (0 at
+//! t = 0). The cell's `dh` out is the part of `dh_{t-1}` that bypasses
+//! `W_hh` (gru's `z dh_t`; none for lstm, whose cell state is carried).
+//! The forward's buffers go to the first backward, which writes `dA` over
+//! the gates; a second backward of the same graph runs the forward again.
+//!
+//! Threads: the batch is cut into chunks of [`CHUNK`] sequences, a cut fixed
+//! by the batch size alone. Each chunk runs all its steps on one thread with
+//! single-threaded products, so chunks never wait for each other and every
+//! number is the same whatever the thread count. The four big products
+//! split their output columns over threads (the sums over rows keep their
+//! order either way).
+
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor, Var};
+
+use crate::kernel::gate::GateMath;
+use crate::kernel::gemm::{gemm_into_here, product};
+use crate::kernel::parallel::{map_jobs, ELEMENT_WORK};
+use crate::kernel::simd::{vectorized, Pass};
+use crate::kernel::storage::{contiguous, with_float, Real};
+use crate::kernel::view::View;
+
+/// Sequences per chunk (see the module doc). 16 rows keep the per-step
+/// product as fast per row as 32 do (measured for `lstm(64,256)`: 58 us
+/// and 111 us a step) while a batch of 32 gives two threads a chunk each.
+const CHUNK: usize = 16;
+
+/// Padding of each row of the transposed `W_hh^T` `[H, G H]`: a row of a
+/// multiple of 4 KiB makes the product's reads collide in the cache's sets
+/// (measured: 143 us a step unpadded, 111 us padded, `lstm(64,256)`).
+const PAD: usize = 16;
+
+/// One step of one sequence of a recurrent kind: its gate arithmetic
+/// forward and backward (see the module doc for the frame around it).
+pub(crate) trait Cell: Copy + Send + Sync + 'static {
+    /// The kernel's name, counted by `count_call`: `"lstm"`, `"gru"`.
+    const NAME: &'static str;
+    /// The op's name for candle.
+    const OP: &'static str;
+    /// Gates G.
+    const GATES: usize;
+    /// Values kept per step besides the gates, in units of H (at least 1).
+    const KEPT: usize;
+    /// Values carried backward from step to step besides `dh`, in units of H.
+    const CARRY: usize;
+    /// Whether `dGh` differs from `dA` (then the cell writes both).
+    const SPLIT_GRAD: bool;
+
+    /// The bias added to the input products `[G H]`, from `b_ih` and `b_hh`.
+    fn input_bias<T: Real>(b_ih: &[T], b_hh: &[T]) -> Vec<T>;
+
+    /// One step forward (inlined into the vectorised pass).
+    fn forward<T: GateMath>(s: Forward<'_, T>);
+
+    /// One step backward (inlined into the vectorised pass).
+    fn backward<T: GateMath>(s: Backward<'_, T>);
+}
+
+/// What a cell's step forward reads and writes, for one sequence.
+pub(crate) struct Forward<'a, T> {
+    /// In: the input products `x_t W_ih^T` `[G H]`; out: the gates.
+    pub gates: &'a mut [T],
+    /// The bias the cell adds to the input products `[G H]` (`input_bias`).
+    pub bias: &'a [T],
+    /// `h_{t-1} W_hh^T` `[G H]` (zeros at t = 0).
+    pub hidden: &'a [T],
+    /// `b_hh` `[G H]`.
+    pub b_hh: &'a [T],
+    /// `h_{t-1}` `[H]` and the values kept at t-1 `[KEPT H]` (zeros at t = 0).
+    pub prev: (&'a [T], &'a [T]),
+    /// Out: the values kept at t `[KEPT H]`.
+    pub kept: &'a mut [T],
+    /// Out: `h_t` `[H]`.
+    pub h: &'a mut [T],
+}
+
+/// What a cell's step backward reads and writes, for one sequence.
+pub(crate) struct Backward<'a, T> {
+    /// In: the gates at t `[G H]`; out: `dA_t`.
+    pub gates: &'a mut [T],
+    /// The values kept at t `[KEPT H]`.
+    pub kept: &'a [T],
+    /// `h_{t-1}` and the values kept at t-1 (zeros at t = 0).
+    pub prev: (&'a [T], &'a [T]),
+    /// The loss's gradient of `y_t` `[H]`.
+    pub dy: &'a [T],
+    /// In: the gradient of `h_t` through step t+1's product; out: the part
+    /// of `dh_{t-1}` that bypasses `W_hh` (left as it is when none).
+    pub dh: &'a mut [T],
+    /// The carried gradient `[CARRY H]`: in from t+1, out to t-1.
+    pub carry: &'a mut [T],
+    /// Out: `dGh_t` `[G H]` when `SPLIT_GRAD`, else empty.
+    pub dgh: &'a mut [T],
+}
+
+/// The sizes of one run.
+#[derive(Clone, Copy, Debug)]
+struct Sizes {
+    batch: usize,
+    steps: usize,
+    input: usize,
+    hidden: usize,
+    gates: usize,
+}
+
+impl Sizes {
+    /// From the layouts of `x` `[B, T, IN]`, `W` `[G H, IN + H]`, `b` `[2 G H]`.
+    fn of(name: &str, gates: usize, x: &Layout, w: &Layout, b: &Layout) -> Result<Self> {
+        let (&[batch, steps, input], &[gh, cols]) = (x.dims(), w.dims()) else {
+            candle_core::bail!("{name} kernel: x {:?}, W {:?}", x.dims(), w.dims());
+        };
+        let hidden = gh / gates;
+        if gh % gates != 0
+            || hidden == 0
+            || steps == 0
+            || cols != input + hidden
+            || b.dims() != [2 * gh]
+        {
+            candle_core::bail!(
+                "{name} kernel: x {:?}, W {:?}, b {:?} for {gates} gates",
+                x.dims(),
+                w.dims(),
+                b.dims()
+            );
+        }
+        Ok(Self {
+            batch,
+            steps,
+            input,
+            hidden,
+            gates,
+        })
+    }
+
+    fn gh(&self) -> usize {
+        self.gates * self.hidden
+    }
+
+    fn rows(&self) -> usize {
+        self.batch * self.steps
+    }
+
+    /// `W` `[G H, IN + H]`'s row length.
+    fn w_cols(&self) -> usize {
+        self.input + self.hidden
+    }
+
+    /// The flops of one pass over every step (products and gate work).
+    fn work(&self) -> usize {
+        self.rows() * self.gh() * (2 * self.hidden + ELEMENT_WORK)
+    }
+}
+
+/// The forward's results: `y` and what the backward needs.
+struct Saved<T> {
+    y: Vec<T>,
+    gates: Vec<T>,
+    kept: Vec<T>,
+}
+
+/// The first `n` elements after `at`.
+#[inline(always)]
+fn at<T>(v: &[T], at: usize, n: usize) -> &[T] {
+    &v[at * n..][..n]
+}
+
+/// The first `n` elements after `at`, mutably.
+#[inline(always)]
+fn at_mut<T>(v: &mut [T], at: usize, n: usize) -> &mut [T] {
+    &mut v[at * n..][..n]
+}
+
+/// The steps of one chunk of sequences, forward: its rows of the gates
+/// (in: the input products), the kept values and `y` (out).
+struct ForwardChunk<'a, C, T> {
+    gates: &'a mut [T],
+    kept: &'a mut [T],
+    y: &'a mut [T],
+    /// `W_hh^T` `[H, G H]`.
+    wt: View<'a, T>,
+    bias: &'a [T],
+    b_hh: &'a [T],
+    zeros: &'a [T],
+    z: Sizes,
+    cell: PhantomData<C>,
+}
+
+impl<C: Cell, T: GateMath> Pass for ForwardChunk<'_, C, T> {
+    type Output = Result<()>;
+
+    #[inline(always)]
+    fn run(self) -> Result<()> {
+        let (gh, h, t) = (self.z.gh(), self.z.hidden, self.z.steps);
+        let kh = C::KEPT * h;
+        let (gates, kept, y, zeros) = (self.gates, self.kept, self.y, self.zeros);
+        let rows = y.len() / (t * h);
+        let mut u = vec![T::zero(); rows * gh];
+        for s in 0..t {
+            if s > 0 {
+                let prev = View::checked(&y[(s - 1) * h..], rows, h, t * h, 1)?;
+                gemm_into_here(&mut u, prev, self.wt, false);
+            }
+            for r in 0..rows {
+                let i = r * t + s;
+                let (done_y, y_now) = y.split_at_mut(i * h);
+                let (done_k, k_now) = kept.split_at_mut(i * kh);
+                let prev = if s > 0 {
+                    (&done_y[(i - 1) * h..], &done_k[(i - 1) * kh..])
+                } else {
+                    (zeros, zeros)
+                };
+                C::forward(Forward {
+                    gates: at_mut(gates, i, gh),
+                    bias: self.bias,
+                    hidden: at(&u, r, gh),
+                    b_hh: self.b_hh,
+                    prev: (&prev.0[..h], &prev.1[..kh]),
+                    kept: &mut k_now[..kh],
+                    h: &mut y_now[..h],
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn forward<C: Cell, T: GateMath>(x: &[T], w: &[T], b: &[T], z: Sizes) -> Result<Saved<T>> {
+    let (gh, h, t) = (z.gh(), z.hidden, z.steps);
+    let kh = C::KEPT * h;
+    // The input products of every step (the cell adds the bias).
+    let bias = C::input_bias(&b[..gh], &b[gh..]);
+    let w_ih = View::checked(w, gh, z.input, z.w_cols(), 1)?;
+    let mut gates = product(View::row_major(x, z.rows(), z.input), w_ih.t());
+    // W_hh^T [H, G H], rows padded to `ld`.
+    let ld = gh + PAD;
+    let mut wt = vec![T::zero(); h * ld];
+    for j in 0..gh {
+        for (k, &v) in at(w, j, z.w_cols())[z.input..].iter().enumerate() {
+            wt[k * ld + j] = v;
+        }
+    }
+    let wt = View::checked(&wt, h, gh, ld, 1)?;
+    let b_hh = &b[gh..];
+    let mut y = vec![T::zero(); z.rows() * h];
+    let mut kept = vec![T::zero(); z.rows() * kh];
+    let zeros = vec![T::zero(); kh.max(h)];
+    let jobs: Vec<_> = gates
+        .chunks_mut(CHUNK * t * gh)
+        .zip(kept.chunks_mut(CHUNK * t * kh))
+        .zip(y.chunks_mut(CHUNK * t * h))
+        .collect();
+    let done = map_jobs(jobs, z.work(), |((gates, kept), y)| {
+        vectorized(ForwardChunk::<C, T> {
+            gates,
+            kept,
+            y,
+            wt,
+            bias: &bias,
+            b_hh,
+            zeros: &zeros,
+            z,
+            cell: PhantomData,
+        })
+    });
+    done.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(Saved { y, gates, kept })
+}
+
+/// The gradients of one run: `(dx, dW, db)`, `dx` only when asked.
+struct Grads<T> {
+    dx: Option<Vec<T>>,
+    dw: Vec<T>,
+    db: Vec<T>,
+}
+
+/// What the backward reads, as slices (the gates are its own, to overwrite).
+struct BackwardIn<'a, T> {
+    x: &'a [T],
+    w: &'a [T],
+    y: &'a [T],
+    dy: &'a [T],
+    kept: &'a [T],
+}
+
+/// The steps of one chunk of sequences, backward: its rows of the gates
+/// (in; out: `dA`) and of `dGh` (out), from the first row `first` of the
+/// whole batch.
+struct BackwardChunk<'a, C, T> {
+    first: usize,
+    da: &'a mut [T],
+    dgh: Option<&'a mut [T]>,
+    inputs: &'a BackwardIn<'a, T>,
+    /// `W_hh` `[G H, H]`.
+    w_hh: View<'a, T>,
+    zeros: &'a [T],
+    z: Sizes,
+    cell: PhantomData<C>,
+}
+
+impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
+    type Output = Result<()>;
+
+    #[inline(always)]
+    fn run(self) -> Result<()> {
+        let (gh, h, t) = (self.z.gh(), self.z.hidden, self.z.steps);
+        let (kh, ch) = (C::KEPT * h, C::CARRY * h);
+        let (v, da, mut dgh, zeros) = (self.inputs, self.da, self.dgh, self.zeros);
+        let rows = da.len() / (t * gh);
+        let (mut dh, mut carry) = (vec![T::zero(); rows * h], vec![T::zero(); rows * ch]);
+        for s in (0..t).rev() {
+            for r in 0..rows {
+                let (i, g) = (r * t + s, self.first + r * t + s);
+                let prev = if s > 0 {
+                    (at(v.y, g - 1, h), at(v.kept, g - 1, kh))
+                } else {
+                    (&zeros[..h], &zeros[..kh])
+                };
+                C::backward(Backward {
+                    gates: at_mut(da, i, gh),
+                    kept: at(v.kept, g, kh),
+                    prev,
+                    dy: at(v.dy, g, h),
+                    dh: at_mut(&mut dh, r, h),
+                    carry: at_mut(&mut carry, r, ch),
+                    dgh: match dgh.as_deref_mut() {
+                        Some(d) => at_mut(d, i, gh),
+                        None => &mut [],
+                    },
+                });
+            }
+            if s > 0 {
+                let hidden: &[T] = dgh.as_deref().unwrap_or(da);
+                let grads = View::checked(&hidden[s * gh..], rows, gh, t * gh, 1)?;
+                gemm_into_here(&mut dh, grads, self.w_hh, C::SPLIT_GRAD);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The gradients, from the forward's `gates` (overwritten by `dA`).
+fn backward<C: Cell, T: GateMath>(
+    v: BackwardIn<'_, T>,
+    mut da: Vec<T>,
+    z: Sizes,
+    want_dx: bool,
+) -> Result<Grads<T>> {
+    let (gh, h, t, n) = (z.gh(), z.hidden, z.steps, z.rows());
+    let kh = C::KEPT * h;
+    let w_hh = View::checked(&v.w[z.input..], gh, h, z.w_cols(), 1)?;
+    let mut dgh = if C::SPLIT_GRAD {
+        vec![T::zero(); n * gh]
+    } else {
+        Vec::new()
+    };
+    let zeros = vec![T::zero(); kh.max(h)];
+    let da_chunks = da.chunks_mut(CHUNK * t * gh);
+    let jobs: Vec<_> = if C::SPLIT_GRAD {
+        let dgh_chunks = dgh.chunks_mut(CHUNK * t * gh).map(Some);
+        da_chunks.zip(dgh_chunks).enumerate().collect()
+    } else {
+        da_chunks.map(|c| (c, None)).enumerate().collect()
+    };
+    let done = map_jobs(jobs, z.work(), |(c, (da, dgh))| {
+        vectorized(BackwardChunk::<C, T> {
+            first: c * CHUNK * t,
+            da,
+            dgh,
+            inputs: &v,
+            w_hh,
+            zeros: &zeros,
+            z,
+            cell: PhantomData,
+        })
+    });
+    done.into_iter().collect::<Result<Vec<()>>>()?;
+    let dgh: &[T] = if C::SPLIT_GRAD { &dgh } else { &da };
+    // H_prev: y one step late, 0 at t = 0.
+    let mut h_prev = Vec::with_capacity(n * h);
+    for y in v.y.chunks(t * h) {
+        h_prev.extend(std::iter::repeat_n(T::zero(), h));
+        h_prev.extend_from_slice(&y[..(t - 1) * h]);
+    }
+    let (da_v, dgh_v) = (View::row_major(&da, n, gh), View::row_major(dgh, n, gh));
+    let dw_hh = product(dgh_v.t(), View::row_major(&h_prev, n, h));
+    let dw_ih = product(da_v.t(), View::row_major(v.x, n, z.input));
+    let dx = if want_dx {
+        let w_ih = View::checked(v.w, gh, z.input, z.w_cols(), 1)?;
+        Some(product(da_v, w_ih))
+    } else {
+        None
+    };
+    let mut dw = Vec::with_capacity(gh * z.w_cols());
+    for j in 0..gh {
+        dw.extend_from_slice(at(&dw_ih, j, z.input));
+        dw.extend_from_slice(at(&dw_hh, j, h));
+    }
+    let mut db = vec![T::zero(); 2 * gh];
+    let (db_ih, db_hh) = db.split_at_mut(gh);
+    column_sums(&da, db_ih);
+    column_sums(dgh, db_hh);
+    Ok(Grads { dx, dw, db })
+}
+
+/// `out[j] += sum_i rows[i][j]`, row after row (rows of `out.len()`).
+fn column_sums<T: Real>(rows: &[T], out: &mut [T]) {
+    for row in rows.chunks_exact(out.len()) {
+        for (o, &v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
+
+/// The op: forward as above, keeping the gates and the cell's values for
+/// its backward (no graph node inside the sequence).
+struct Recurrent<C> {
+    kept: Mutex<Option<(CpuStorage, CpuStorage)>>,
+    cell: PhantomData<C>,
+}
+
+impl<C: Cell> Recurrent<C> {
+    fn run<T: GateMath>(
+        &self,
+        (xs, xl): (&CpuStorage, &Layout),
+        (ws, wl): (&CpuStorage, &Layout),
+        (bs, bl): (&CpuStorage, &Layout),
+    ) -> Result<(CpuStorage, Shape)> {
+        crate::kernel::count_call(C::NAME);
+        let z = Sizes::of(C::NAME, C::GATES, xl, wl, bl)?;
+        let x = contiguous::<T>(xs, xl, "recurrent kernel: x")?;
+        let w = contiguous::<T>(ws, wl, "recurrent kernel: W")?;
+        let b = contiguous::<T>(bs, bl, "recurrent kernel: b")?;
+        let saved = forward::<C, T>(x, w, b, z)?;
+        *self.kept()? = Some((T::storage(saved.gates), T::storage(saved.kept)));
+        Ok((
+            T::storage(saved.y),
+            Shape::from((z.batch, z.steps, z.hidden)),
+        ))
+    }
+
+    fn kept(&self) -> Result<std::sync::MutexGuard<'_, Option<(CpuStorage, CpuStorage)>>> {
+        self.kept
+            .lock()
+            .map_err(|_| candle_core::Error::Msg(format!("{}: poisoned", C::NAME)))
+    }
+}
+
+/// The CPU storage of a tensor (the op runs on the CPU only).
+fn cpu(s: &Storage) -> Result<&CpuStorage> {
+    match s {
+        Storage::Cpu(c) => Ok(c),
+        _ => candle_core::bail!("recurrent kernel: CPU tensors only"),
+    }
+}
+
+impl<C: Cell> CustomOp3 for Recurrent<C> {
+    fn name(&self) -> &'static str {
+        C::OP
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        with_float!(s1, C::NAME, T => self.run::<T>((s1, l1), (s2, l2), (s3, l3)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.contiguous()?;
+        // The forward's buffers, this backward's to overwrite (None when a
+        // backward of this graph ran already: then the forward runs again).
+        let kept = self.kept()?.take();
+        let (xs, xl) = x.storage_and_layout();
+        let (ws, wl) = w.storage_and_layout();
+        let (bs, bl) = b.storage_and_layout();
+        let (ys, yl) = y.storage_and_layout();
+        let (ds, dl) = dy.storage_and_layout();
+        let z = Sizes::of(C::NAME, C::GATES, xl, wl, bl)?;
+        let (xs, ws, bs, ys, ds) = (cpu(&xs)?, cpu(&ws)?, cpu(&bs)?, cpu(&ys)?, cpu(&ds)?);
+        let want_dx = x.track_op();
+        fn run<C: Cell, T: GateMath>(
+            parts: [(&CpuStorage, &Layout); 5],
+            kept: Option<(CpuStorage, CpuStorage)>,
+            z: Sizes,
+            want_dx: bool,
+        ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
+            let [x, w, b, y, dy] =
+                parts.map(|(s, l)| contiguous::<T>(s, l, "recurrent kernel backward"));
+            let (x, w) = (x?, w?);
+            let (gates, values) = match kept {
+                Some((g, k)) => (T::into_vec(g)?, T::into_vec(k)?),
+                None => {
+                    let again = forward::<C, T>(x, w, b?, z)?;
+                    (again.gates, again.kept)
+                }
+            };
+            let inputs = BackwardIn {
+                x,
+                w,
+                y: y?,
+                dy: dy?,
+                kept: &values,
+            };
+            let g = backward::<C, T>(inputs, gates, z, want_dx)?;
+            let dx =
+                g.dx.map(|dx| T::cpu_tensor(dx, Shape::from((z.batch, z.steps, z.input))))
+                    .transpose()?;
+            let dw = T::cpu_tensor(g.dw, Shape::from((z.gh(), z.w_cols())))?;
+            let db = T::cpu_tensor(g.db, Shape::from(2 * z.gh()))?;
+            Ok((dx, dw, db))
+        }
+        let parts = [(xs, xl), (ws, wl), (bs, bl), (ys, yl), (ds, dl)];
+        let (dx, dw, db) = with_float!(xs, C::NAME, T => run::<C, T>(parts, kept, z, want_dx))?;
+        Ok((dx, Some(dw), Some(db)))
+    }
+}
+
+/// The output sequence `[B, T, H]` of the recurrent layer of cell `C` with
+/// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` (PyTorch's layout) on `x`
+/// `[B, T, IN]`, as one op with its own backward (CPU, f32/f64). The
+/// weights and the biases are joined first (two small copies, whose
+/// gradients candle splits back).
+pub(crate) fn sequence<C: Cell>(x: &Tensor, vars: [&Var; 4]) -> Result<Tensor> {
+    let w = Tensor::cat(&[vars[0].as_tensor(), vars[1].as_tensor()], 1)?;
+    let b = Tensor::cat(&[vars[2].as_tensor(), vars[3].as_tensor()], 0)?;
+    let op = Recurrent::<C> {
+        kept: Mutex::new(None),
+        cell: PhantomData,
+    };
+    x.contiguous()?.apply_op3(&w, &b, op)
+}
