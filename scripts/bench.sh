@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh                 # 3 rounds, medians
 #   ROUNDS=1 scripts/bench.sh        # a quick run
-#   ONLY=mlp scripts/bench.sh        # one part: mlp | article | cnn | seq | gemm
+#   ONLY=mlp scripts/bench.sh        # one part: mlp | article | cnn | seq | gemm | text
 #
 # Builds `synapse` in release (cargo build --release -p synapse-cli; set CARGO_TARGET_DIR
 # to build elsewhere), writes random data with fixed seeds once into .npz files in a temp
@@ -54,6 +54,12 @@
 #          lstm  embedding(65,64), lstm(64,256), linear(256,65); Adam
 #          gru   the same with gru(64,256); Adam
 #        Floor's activations: scripts/bench_ref.py seq_floor_parts says which tensors.
+# 6 text `synapse train --text` on a 10 MB text (bench_ref.py make_text: seeded random
+#        lines, 65 distinct characters), the lstm row's model, context 64, stride 4,096
+#        (2,442 windows: the whole text is read and held, a sample of it trained),
+#        batch 32, no shuffle, 1 thread: peak RSS against the goal text + 64 MB, and
+#        characters trained per second (windows x 64 / loop seconds) against PyTorch
+#        on the same windows (bench_ref.py text_torch_train).
 # 5 gemm the machine's f32 product peak: the best of synapse's dense kernel, candle's
 #        matmul and PyTorch's mm on 4096 x 4096 (benches/synapse_bench.rs gemm-peak,
 #        bench_ref.py gemm_torch), and the 2048-4096-4096-10 MLP row's loop (run here
@@ -70,8 +76,8 @@ die() { echo "bench.sh: $*" >&2; exit 1; }
 rounds=${ROUNDS:-3}
 only=${ONLY:-all}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number 1 or more, got '$rounds'"
-case $only in all | mlp | article | cnn | seq | gemm) ;;
-  *) die "ONLY must be mlp, article, cnn, seq or gemm, got '$only'" ;; esac
+case $only in all | mlp | article | cnn | seq | gemm | text) ;;
+  *) die "ONLY must be mlp, article, cnn, seq, gemm or text, got '$only'" ;; esac
 part() { [ "$only" = all ] || [ "$only" = "$1" ]; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -170,6 +176,12 @@ for w in "${works[@]}"; do
   awk -v p="$process_mb" '$1 == "total" { printf "%.1f\n", $2 + p }' "$work/r/$id.parts" >"$work/r/$id.floor"
   seed=$((seed + 1))
 done
+if part text; then
+  echo "data: a 10 MB text" >&2
+  python3 scripts/bench_ref.py make_text "$work/text.txt" 10 || die "could not write $work/text.txt"
+  text_mb=$(awk -v b="$(wc -c <"$work/text.txt")" 'BEGIN { printf "%.1f", b / 1048576 }')
+  text_windows=$(( ($(wc -c <"$work/text.txt") - 65) / 4096 + 1 ))
+fi
 predict_row=$(printf '0.5%.0s,' $(seq 784) | sed 's/,$//')
 
 # one_work ID ARCH OPT LR BATCH T SEQ: synapse then PyTorch, once each (SEQ=seq: a
@@ -210,6 +222,20 @@ for r in $(seq "$rounds"); do
         timed python3 scripts/bench_ref.py gemm_torch "$t" 4096; rec "peak.$t.torch" "$(out gflops)"
       fi
     done
+  fi
+  if part text; then
+    echo "round $r/$rounds: text" >&2
+    IFS='|' read -r arch _ <<<"$(python3 scripts/bench_ref.py seq_arch lstm)"
+    rm -f "$work/log.csv"
+    timed env RAYON_NUM_THREADS=1 "$synapse" train --text "$work/text.txt" --context 64 --stride 4096 \
+      --arch "$arch" --loss cross-entropy --optimizer adam --lr 0.001 --batch-size 32 --epochs 1 \
+      --no-shuffle --quiet --log "$work/log.csv" --out "$work/text.safetensors"
+    rec text.ours_rss "$rss_mb"
+    rec text.ours_cps "$(awk -v w="$text_windows" -v s="$(log_seconds "$work/log.csv")" 'BEGIN { printf "%.0f", w * 64 / s }')"
+    if [ $have_torch = 1 ]; then
+      timed python3 scripts/bench_ref.py text_torch_train 1 "$work/text.txt" lstm 64 4096 0.001 32
+      rec text.torch_cps "$(out chars_per_second)"; rec text.torch_rss "$rss_mb"
+    fi
   fi
   if part article; then
     echo "round $r/$rounds: article" >&2
@@ -323,7 +349,19 @@ if part gemm; then
   done
 fi
 
-echo
-echo "### The memory floor's parts (MB; the process = peak RSS of \`synapse --version\`)"
-echo
-parts "${works[@]}"
+if part text; then
+  oc=$(med text.ours_cps %.0f); tc=$(med text.torch_cps %.0f)
+  echo
+  echo "### \`synapse train --text\` on a 10 MB text (the lstm row's model, context 64, stride 4,096, $text_windows windows, 1 thread)"
+  echo
+  echo "| text MB | peak RSS synapse MB | goal: < text + 64 MB | PyTorch MB | chars/s synapse | chars/s PyTorch | ratio |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  echo "| $text_mb | $(med text.ours_rss %.1f) | $(awk -v t="$text_mb" 'BEGIN { printf "%.1f", t + 64 }') | $(med text.torch_rss %.1f) | $oc | $tc | $(ratio "$oc" "$tc") |"
+fi
+
+if [ ${#works[@]} -gt 0 ]; then
+  echo
+  echo "### The memory floor's parts (MB; the process = peak RSS of \`synapse --version\`)"
+  echo
+  parts "${works[@]}"
+fi

@@ -26,6 +26,11 @@ Used by scripts/bench.sh:
         the same parts for MODEL (seq_floor_parts).
     python3 scripts/bench_ref.py seq_arch MODEL
         `ARCH|OPTIMIZER`: MODEL's synapse --arch and optimizer.
+    python3 scripts/bench_ref.py make_text FILE MEGABYTES
+        a seeded random text of 65 distinct characters (issue 21's `--text` row).
+    python3 scripts/bench_ref.py text_torch_train THREADS FILE MODEL T S LR BATCH
+        MODEL trained on the windows `synapse train --text FILE --context T
+        --stride S --no-shuffle` cuts; prints `chars_per_second` too.
     python3 scripts/bench_ref.py gemm_torch THREADS N
         PyTorch's best f32 `mm` of two N x N matrices, `gflops G`.
     python3 scripts/bench_ref.py article_numpy_process
@@ -282,6 +287,60 @@ def seq_torch_train(threads, path, model, lr, batch):
         loss.backward()
         opt.step()
     save_and_report(net, path, start, loop_start, time.perf_counter())
+
+
+def make_text(path, megabytes, seed=0):
+    """A text of `megabytes` MB: random lines of words over 64 ASCII symbols and
+    newlines (65 distinct characters), seeded."""
+    import random
+    rnd = random.Random(seed)
+    symbols = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:'!?-()"[:64]
+    n = megabytes * 1_000_000
+    with open(path, "w", encoding="ascii") as f:
+        written = 0
+        while written < n:
+            line = "".join(rnd.choice(symbols) for _ in range(rnd.randrange(20, 120))) + "\n"
+            f.write(line)
+            written += len(line)
+
+
+def text_torch_train(threads, path, model, context, stride, lr, batch):
+    """The lstm/gru/gpt MODEL trained on the windows `synapse train --text FILE
+    --context T --stride S --no-shuffle` cuts (SPEC section 10): window k is the
+    characters [kS, kS+T), its targets one further. Prints `loop_seconds`,
+    `windows`, and `chars_per_second` (window characters trained per second)."""
+    import numpy as np
+    import torch
+    import torch._dynamo  # noqa: F401
+    torch.set_num_threads(threads)
+    text = open(path, encoding="utf-8").read()
+    vocab = sorted(set(text))
+    if len(vocab) != SEQ_V:
+        sys.exit(f"bench_ref.py: {path} has {len(vocab)} distinct characters, the models {SEQ_V}")
+    table = np.zeros(max(map(ord, vocab)) + 1, dtype=np.int64)
+    table[[ord(c) for c in vocab]] = np.arange(len(vocab))
+    ids = torch.from_numpy(table[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)])
+    windows = (len(ids) - context - 1) // stride + 1
+    torch.manual_seed(1)
+    net = seq_torch_model(torch, model)
+    opt = (torch.optim.AdamW if SEQ_MODELS[model][1] == "adamw" else torch.optim.Adam)(
+        net.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    offsets = torch.arange(context)
+    start = time.perf_counter()
+    for i in range(0, windows, batch):
+        k = torch.arange(i, min(i + batch, windows)) * stride
+        at = k[:, None] + offsets[None, :]
+        x, y = ids[at], ids[at + 1]
+        opt.zero_grad()
+        out = net(x)
+        loss = loss_fn(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        loss.backward()
+        opt.step()
+    seconds = time.perf_counter() - start
+    print(f"loop_seconds {seconds:.4f}")
+    print(f"windows {windows}")
+    print(f"chars_per_second {windows * context / seconds:.0f}")
 
 
 def gemm_torch(threads, n, reps=5):
@@ -546,6 +605,11 @@ if __name__ == "__main__":
         print(SEQ_MODELS[sys.argv[2]][0] + "|" + SEQ_MODELS[sys.argv[2]][1])
     elif what == "seq_floor_parts":
         print_parts(seq_floor_parts(sys.argv[2], sys.argv[3], int(sys.argv[4])))
+    elif what == "make_text":
+        make_text(sys.argv[2], int(sys.argv[3]))
+    elif what == "text_torch_train":
+        text_torch_train(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]),
+                         int(sys.argv[6]), float(sys.argv[7]), int(sys.argv[8]))
     elif what == "gemm_torch":
         gemm_torch(int(sys.argv[2]), int(sys.argv[3]))
     elif what == "article_numpy_process":
