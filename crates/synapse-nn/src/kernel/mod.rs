@@ -12,20 +12,24 @@
 //!
 //! | kind | plain definition and kernel |
 //! | --- | --- |
-//! | linear (+ sigmoid/tanh/relu/identity after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
+//! | linear (+ sigmoid/tanh/relu/identity/gelu after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
 //! | conv2d (+ sigmoid/tanh/relu/identity, + maxpool2d/avgpool2d after it) | `elements/conv2d/mod.rs`, `elements/conv2d/kernel.rs` |
 //! | maxpool2d, avgpool2d | `elements/pool/mod.rs`, `elements/pool/kernel.rs` |
+//! | attention (the dense kernel for both projections, one pass per head between) | `elements/attention/mod.rs`, `elements/attention/kernel.rs` |
+//! | layernorm | `elements/layernorm/mod.rs`, `elements/layernorm/kernel.rs` |
 //! | losses sse, mse, bce-logits, cross-entropy | `loss/mod.rs`, `loss/kernel.rs` |
 //! | SGD and Adam updates | `optim/sgd.rs`, `optim/adam.rs`, `optim/kernel.rs` |
 //!
 //! The shared pieces live here: [`storage`] (typed access to candle's CPU
 //! storage), [`view`] (checked strided 2-D views), [`gemm`] (size-aware
 //! products through the `gemm` crate), [`act`] (the activations a kernel
-//! applies after its product, and their derivatives) and [`parallel`] (work
-//! split over threads in fixed parts, for the same bits every run).
+//! applies after its product, and their derivatives), [`math`] (vectorised
+//! f32 exp and GELU) and [`parallel`] (work split over threads in fixed
+//! parts, for the same bits every run).
 
 pub(crate) mod act;
 pub(crate) mod gemm;
+pub(crate) mod math;
 pub(crate) mod parallel;
 pub(crate) mod plan;
 pub(crate) mod storage;
@@ -64,7 +68,7 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 
 /// Counts one run of the kernel named `kernel` on this thread (called by
 /// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"loss"`,
-/// `"update"`, ...
+/// `"update"`, `"attention"`, `"layernorm"`, ...
 pub(crate) fn count_call(kernel: &'static str) {
     CALLS.with(|c| {
         let mut c = c.borrow_mut();

@@ -55,8 +55,21 @@ pub(crate) fn for_each_part<T: Send>(
     work: usize,
     f: impl Fn(Range<usize>, &mut [T]) + Sync,
 ) {
+    map_part_slices(out, per_item, work, f);
+}
+
+/// [`for_each_part`] where each part also returns a value (its partial
+/// sums): the values in part order, to be added in that order.
+///
+/// Panics if `out.len() != n * per_item` (an internal invariant).
+pub(crate) fn map_part_slices<T: Send, R: Send>(
+    out: &mut [T],
+    per_item: usize,
+    work: usize,
+    f: impl Fn(Range<usize>, &mut [T]) -> R + Sync,
+) -> Vec<R> {
     let n = out.len().checked_div(per_item).unwrap_or(0);
-    assert_eq!(out.len(), n * per_item, "for_each_part: output size");
+    assert_eq!(out.len(), n * per_item, "map_part_slices: output size");
     let ranges = parts(n, work);
     let mut pieces = Vec::with_capacity(ranges.len());
     let mut rest = out;
@@ -66,11 +79,9 @@ pub(crate) fn for_each_part<T: Send>(
         rest = tail;
     }
     if pieces.len() == 1 {
-        let (r, o) = pieces.pop().expect("one part");
-        f(r, o);
-    } else {
-        pieces.into_par_iter().for_each(|(r, o)| f(r, o));
+        return pieces.into_iter().map(|(r, o)| f(r, o)).collect();
     }
+    pieces.into_par_iter().map(|(r, o)| f(r, o)).collect()
 }
 
 /// `f(items)` for each part of `0..n`, in parallel, results in part order.

@@ -210,7 +210,15 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 5] = ["dense", "conv2d", "pool2d", "loss", "update"];
+    const NAMES: [&str; 7] = [
+        "dense",
+        "conv2d",
+        "pool2d",
+        "loss",
+        "update",
+        "attention",
+        "layernorm",
+    ];
     let before: Vec<u64> = NAMES.iter().map(|n| kernel_calls_of(n)).collect();
     let total = kernel_calls();
     with_fused_ops(fused, f);
@@ -303,6 +311,22 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
             assert_eq!(step(text, shape, 2, Loss::Mse, adam, false), [], "{text}");
         }
     }
+    // A transformer block: each layernorm, the attention core, and the dense
+    // kernel for both projections and both feed-forward products (gelu in
+    // the first); the loss; three Adam updates for each of the 16 tensors.
+    let gpt = "linear(6,8), residual(layernorm(8), attention(8,2,causal=true)), \
+               residual(layernorm(8), linear(8,16), gelu, linear(16,8)), seqmean, linear(8,2)";
+    assert_eq!(
+        step(gpt, &[3, 5, 6], 2, Loss::Mse, true, true),
+        [
+            ("dense", 6),
+            ("loss", 1),
+            ("update", 48),
+            ("attention", 1),
+            ("layernorm", 2)
+        ]
+    );
+    assert_eq!(step(gpt, &[3, 5, 6], 2, Loss::Mse, true, false), []);
     // f16 has no kernel: the plain path runs even with kernels on.
     let spec: ArchSpec = mlp.parse().unwrap();
     let net = Sequential::init(&spec, Init::Torch, 1, DType::F16, &dev).unwrap();
@@ -331,6 +355,34 @@ fn threaded_kernels_give_the_same_bits_every_run() {
             let first = run(&net, &x, true, true);
             for _ in 0..3 {
                 assert_eq!(run(&net, &x, true, true), first, "{dtype:?}");
+            }
+        }
+    });
+}
+
+/// Attention over more positions than one tile of the kernel (64): the
+/// online softmax across key tiles, the causal mask on and off the
+/// diagonal tiles, the backward's tile loops; on two workers, and the same
+/// bits on a second run.
+#[test]
+fn attention_over_several_tiles_agrees_on_both_paths() {
+    two_workers(|| {
+        for causal in [true, false] {
+            let text = format!("attention(8,2,causal={causal}), linear(8,3)");
+            let spec: ArchSpec = text.parse().unwrap();
+            for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+                let shape = [3, 137, 8];
+                let n: usize = shape.iter().product();
+                let values: Vec<f64> = (0..n).map(|i| (0.37 * i as f64).sin()).collect();
+                let x = Tensor::from_vec(values, &shape, &Device::Cpu)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap();
+                let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+                let net = Sequential::init(&spec, Init::Torch, 4, dtype, &Device::Cpu).unwrap();
+                let (kernel, plain) = (run(&net, &x, true, true), run(&net, &x, true, false));
+                assert_close(&kernel, &plain, tol, &format!("{text} {dtype:?}"));
+                assert_eq!(run(&net, &x, true, true), kernel, "{text} {dtype:?}: rerun");
             }
         }
     });
