@@ -15,7 +15,7 @@
 //! | `conv2d` | `conv2d/` | `conv2d/kernel.rs` (with the activation and the pool after it) |
 //! | `maxpool2d`, `avgpool2d` | `pool/` | `pool/kernel.rs` |
 //! | `embedding` | `embedding.rs` | none |
-//! | `positional` | `positional.rs` | none |
+//! | `positional` | `positional/` | `positional/kernel.rs` |
 //! | `lstm` | `lstm.rs` | none |
 //! | `gru` | `gru.rs` | none |
 //! | `attention` | `attention/` | `attention/kernel.rs` (between two dense kernels) |

@@ -1,11 +1,13 @@
-//! Element-wise math over slices for the f32 kernels, written so that the
+//! Element-wise math over slices for the f32 kernels (exp for attention's
+//! softmax, GELU and its slope for the dense kernel), written so that the
 //! compiler vectorises each loop (no calls into libm per element), and
 //! compiled twice: for AVX2 with FMA, chosen at run time when the CPU has
 //! them, and for the baseline target.
 //!
 //! ```text
 //! exp(x)  = 2^n p(r),  n = round(x / ln 2), r = x - n ln 2,  p of degree 7 (Cephes' expf),
-//!           x clamped to [-87.3, 88.7]: relative error about 2^-23
+//!           x clamped to [-87.3, 88]: relative error about 2^-23 (the kernels
+//!           take it of numbers at most 0)
 //! erf(u)  = sign(u) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-u^2)),
 //!           t = 1 / (1 + 0.3275911 |u|): Abramowitz and Stegun 7.1.26,
 //!           absolute error below 1.5e-7, as PyTorch's vectorised erf for f32
@@ -14,6 +16,32 @@
 //! ```
 //! The one `e^(-z^2/2)` serves both the erf and the slope. f64 keeps libm's
 //! erf and exp (`storage.rs`): the training-parity tests hold f64 to 1e-10.
+//!
+//! Sums (f32 and f64) are added in eight lanes, element `i` into lane `i %
+//! 8`, the lanes then pairwise ([`sum_lanes`]): one running sum would wait
+//! for each addition before the next, eight lanes vectorise.
+
+use super::storage::Real;
+
+/// `sum_i f(a[i], b[i])` in eight lanes (see the header), over the shorter
+/// of the two slices.
+#[inline(always)]
+pub(crate) fn sum_lanes<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (xa, xb) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += f(xa[k], xb[k]);
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        acc[k] += f(x, y);
+    }
+    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
+}
 
 /// `exp(x)` for f32 without a libm call; `fma(a, b, c) = a b + c`.
 #[inline(always)]
@@ -23,8 +51,9 @@ fn exp_with(x: f32, fma: impl Fn(f32, f32, f32) -> f32) -> f32 {
     const LN2_LO: f32 = -2.121_944_4e-4;
     // Adding and removing 1.5 * 2^23 rounds to the nearest whole number.
     const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.336_55, 88.722_83);
-    let n = fma(x, LOG2E, ROUND) - ROUND;
+    let x = x.clamp(-87.336_55, 88.0);
+    let shifted = fma(x, LOG2E, ROUND);
+    let n = shifted - ROUND;
     let r = fma(n, -LN2_LO, fma(n, -LN2_HI, x));
     let mut p = 1.987_569_1e-4;
     p = fma(p, r, 1.398_2e-3);
@@ -33,8 +62,11 @@ fn exp_with(x: f32, fma: impl Fn(f32, f32, f32) -> f32) -> f32 {
     p = fma(p, r, 1.666_666_5e-1);
     p = fma(p, r, 0.5);
     let p = fma(p * r, r, r) + 1.0;
-    // n is whole and within [-126, 128]: 2^n from its exponent bits.
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // n is whole and within [-126, 127], held in the low bits of `shifted`
+    // (whose bits are those of 1.5 * 2^23 plus n): 2^n from its exponent
+    // bits, in integer lanes (a float-to-int cast would not vectorise).
+    let biased = shifted.to_bits().wrapping_sub(0x4B40_0000 - 127);
+    let two_n = f32::from_bits(biased << 23);
     p * two_n
 }
 
@@ -68,6 +100,31 @@ fn gelu_with(z: &mut [f32], slope: &mut [f32], fma: impl Fn(f32, f32, f32) -> f3
         *v = x * phi;
         *s = fma(x * e, INV_SQRT_2PI, phi);
     }
+}
+
+/// `v = exp(v - shift)` for each element, returning the sum (in lanes).
+#[inline(always)]
+fn exp_shifted_with(v: &mut [f32], shift: f32, fma: impl Fn(f32, f32, f32) -> f32 + Copy) -> f32 {
+    v.iter_mut().for_each(|x| *x = exp_with(*x - shift, fma));
+    sum_lanes(v, v, |x, _| x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn exp_shifted_avx2(v: &mut [f32], shift: f32) -> f32 {
+    exp_shifted_with(v, shift, f32::mul_add)
+}
+
+/// `v = exp(v - shift)` for each element (f32, the approximation above),
+/// returning their sum (in lanes): a softmax row's numerators and
+/// denominator.
+pub(crate) fn exp_shifted_f32(v: &mut [f32], shift: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { exp_shifted_avx2(v, shift) };
+    }
+    exp_shifted_with(v, shift, |a, b, c| a * b + c)
 }
 
 #[cfg(target_arch = "x86_64")]

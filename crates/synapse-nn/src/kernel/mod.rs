@@ -17,6 +17,7 @@
 //! | maxpool2d, avgpool2d | `elements/pool/mod.rs`, `elements/pool/kernel.rs` |
 //! | attention (the dense kernel for both projections, one pass per head between) | `elements/attention/mod.rs`, `elements/attention/kernel.rs` |
 //! | layernorm | `elements/layernorm/mod.rs`, `elements/layernorm/kernel.rs` |
+//! | positional | `elements/positional/mod.rs`, `elements/positional/kernel.rs` |
 //! | losses sse, mse, bce-logits, cross-entropy | `loss/mod.rs`, `loss/kernel.rs` |
 //! | SGD and Adam updates | `optim/sgd.rs`, `optim/adam.rs`, `optim/kernel.rs` |
 //!
@@ -68,7 +69,7 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 
 /// Counts one run of the kernel named `kernel` on this thread (called by
 /// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"loss"`,
-/// `"update"`, `"attention"`, `"layernorm"`, ...
+/// `"update"`, `"attention"`, `"layernorm"`, `"positional"`, ...
 pub(crate) fn count_call(kernel: &'static str) {
     CALLS.with(|c| {
         let mut c = c.borrow_mut();

@@ -210,7 +210,7 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 7] = [
+    const NAMES: [&str; 8] = [
         "dense",
         "conv2d",
         "pool2d",
@@ -218,6 +218,7 @@ fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
         "update",
         "attention",
         "layernorm",
+        "positional",
     ];
     let before: Vec<u64> = NAMES.iter().map(|n| kernel_calls_of(n)).collect();
     let total = kernel_calls();
@@ -311,19 +312,21 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
             assert_eq!(step(text, shape, 2, Loss::Mse, adam, false), [], "{text}");
         }
     }
-    // A transformer block: each layernorm, the attention core, and the dense
-    // kernel for both projections and both feed-forward products (gelu in
-    // the first); the loss; three Adam updates for each of the 16 tensors.
-    let gpt = "linear(6,8), residual(layernorm(8), attention(8,2,causal=true)), \
+    // A transformer block: the position table, each layernorm, the
+    // attention core, and the dense kernel for both projections and both
+    // feed-forward products (gelu in the first); the loss; three Adam
+    // updates for each of the 17 tensors.
+    let gpt = "linear(6,8), positional(5,8), residual(layernorm(8), attention(8,2,causal=true)), \
                residual(layernorm(8), linear(8,16), gelu, linear(16,8)), seqmean, linear(8,2)";
     assert_eq!(
         step(gpt, &[3, 5, 6], 2, Loss::Mse, true, true),
         [
             ("dense", 6),
             ("loss", 1),
-            ("update", 48),
+            ("update", 51),
             ("attention", 1),
-            ("layernorm", 2)
+            ("layernorm", 2),
+            ("positional", 1)
         ]
     );
     assert_eq!(step(gpt, &[3, 5, 6], 2, Loss::Mse, true, false), []);

@@ -19,10 +19,15 @@
 //! side by side, ready for the output projection), `dO` like `O`, `dqkv`
 //! like `qkv`. `D = heads * dh`.
 //!
-//! The (batch, head) pairs are split over threads in fixed parts
-//! (`kernel/parallel.rs`); each pair is computed by one thread in one fixed
-//! order, so the bits do not depend on the thread count. Each part writes
-//! its pairs' rows into its own buffer, copied into place after.
+//! The batch items are split over threads in fixed parts
+//! (`kernel/parallel.rs`), each part writing its items' rows of the output
+//! in place; the heads of an item run in order on one thread, each through
+//! small scratch tiles. Every (batch, head) pair is computed by one thread
+//! in one fixed order, so the bits do not depend on the thread count. (Parts
+//! of (batch, head) pairs would feed more threads than the batch has items,
+//! but a part's heads would then interleave with its neighbours' columns
+//! and need a copy of the whole output: a fifth of the kernel's time at the
+//! gpt bench's batch of 32, which has more items than threads.)
 //!
 //! Storing `P` instead of `lse` (for T = 64, 2 MiB a layer for the gpt
 //! bench's batch of 32) measured no faster than making it again: the
@@ -33,7 +38,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
 use crate::kernel::gemm::gemm_block;
-use crate::kernel::parallel::map_parts;
+use crate::kernel::parallel::map_part_slices;
 use crate::kernel::storage::{contiguous, with_float, Real};
 use crate::kernel::view::View;
 
@@ -70,16 +75,11 @@ impl Geometry {
         self.heads * self.dh
     }
 
-    /// (batch, head) pairs.
-    fn items(&self) -> usize {
-        self.batch * self.heads
-    }
-
-    /// The flops of the forward over all pairs (two `T x T x dh` products,
+    /// The flops of the forward over all (batch, head) pairs (two `T x T x dh` products,
     /// half of them masked away when causal), to size the split.
     fn work(&self) -> usize {
         let per = 4 * self.t * self.t * self.dh;
-        self.items() * if self.causal { per / 2 } else { per }
+        self.batch * self.heads * if self.causal { per / 2 } else { per }
     }
 
     /// Keys visible to query `i` among keys `j0 .. j0 + bk`.
@@ -107,23 +107,13 @@ impl Geometry {
         View::checked(data, self.t, self.dh, width, 1)
     }
 
-    /// Copies each part's `[items, blocks, T, dh]` rows into `[batch, T,
-    /// width]`, block `k` of item `(b, h)` at column `k D + h dh`.
-    fn scatter<T: Real>(&self, parts: &[Vec<T>], blocks: usize) -> Vec<T> {
-        let (t, dh, d) = (self.t, self.dh, self.d());
-        let width = blocks * d;
-        let mut out = vec![T::zero(); self.batch * t * width];
-        let per_item = blocks * t * dh;
-        for (item, src) in parts.iter().flat_map(|p| p.chunks(per_item)).enumerate() {
-            let (b, h) = (item / self.heads, item % self.heads);
-            for (k, block) in src.chunks(t * dh).enumerate() {
-                for (i, row) in block.chunks(dh).enumerate() {
-                    let at = (b * t + i) * width + k * d + h * dh;
-                    out[at..at + dh].copy_from_slice(row);
-                }
-            }
+    /// Copies a head's `[T, dh]` rows into columns `col + h dh ..` of one
+    /// batch item's `[T, width]` rows.
+    fn place<T: Real>(&self, src: &[T], dst: &mut [T], width: usize, col: usize) {
+        for (i, row) in src.chunks(self.dh).enumerate() {
+            let at = i * width + col;
+            dst[at..at + self.dh].copy_from_slice(row);
         }
-        out
     }
 }
 
@@ -158,11 +148,7 @@ fn forward_item<T: Real>(
                     continue;
                 }
                 let max = live.iter().fold(m[r], |a, &b| a.max(b));
-                let mut sum = T::zero();
-                for p in live.iter_mut() {
-                    *p = (*p - max).exp();
-                    sum += *p;
-                }
+                let sum = T::exp_shifted(live, max);
                 if j0 > 0 {
                     // Rescale what earlier key tiles added to this row.
                     let c = (m[r] - max).exp();
@@ -220,8 +206,7 @@ fn backward_item<T: Real>(
             for (r, row) in pt.chunks_mut(bk).enumerate() {
                 let seen = g.visible(i0 + r, j0, bk);
                 let (live, hidden) = row.split_at_mut(seen);
-                let top = lse[i0 + r];
-                live.iter_mut().for_each(|x| *x = (*x - top).exp());
+                T::exp_shifted(live, lse[i0 + r]);
                 hidden.fill(T::zero());
             }
             let pv = View::row_major(pt, bq, bk);
@@ -254,39 +239,36 @@ impl Attend {
         crate::kernel::count_call("attention");
         let g = Geometry::of(l, self.heads, self.causal)?;
         let qkv = contiguous::<T>(s, l, "attention qkv")?;
-        let (t, dh, d3) = (g.t, g.dh, 3 * g.d());
-        let parts = map_parts(g.items(), g.work(), |items| -> Result<(Vec<T>, Vec<T>)> {
-            let mut o = vec![T::zero(); items.len() * t * dh];
-            let mut lse = vec![T::zero(); items.len() * t];
+        let (t, dh, d) = (g.t, g.dh, g.d());
+        let mut o = vec![T::zero(); g.batch * t * d];
+        let parts = map_part_slices(&mut o, t * d, g.work(), |items, out| -> Result<Vec<T>> {
+            let mut lse = vec![T::zero(); items.len() * g.heads * t];
+            let mut oh = vec![T::zero(); t * dh];
             let mut s = vec![T::zero(); BLOCK * BLOCK];
             let (mut m, mut l) = (vec![T::zero(); BLOCK], vec![T::zero(); BLOCK]);
-            for (n, item) in items.enumerate() {
-                let bh = (item / g.heads, item % g.heads);
-                let qkv_views = (
-                    g.head(qkv, d3, bh, 0)?,
-                    g.head(qkv, d3, bh, g.d())?,
-                    g.head(qkv, d3, bh, 2 * g.d())?,
-                );
-                forward_item(
-                    &g,
-                    qkv_views,
-                    &mut o[n * t * dh..(n + 1) * t * dh],
-                    &mut lse[n * t..(n + 1) * t],
-                    (&mut s, &mut m, &mut l),
-                );
+            for (n, b) in items.enumerate() {
+                for h in 0..g.heads {
+                    let qkv_views = (
+                        g.head(qkv, 3 * d, (b, h), 0)?,
+                        g.head(qkv, 3 * d, (b, h), d)?,
+                        g.head(qkv, 3 * d, (b, h), 2 * d)?,
+                    );
+                    let at = (n * g.heads + h) * t;
+                    forward_item(
+                        &g,
+                        qkv_views,
+                        &mut oh,
+                        &mut lse[at..at + t],
+                        (&mut s, &mut m, &mut l),
+                    );
+                    g.place(&oh, &mut out[n * t * d..(n + 1) * t * d], d, h * dh);
+                }
             }
-            Ok((o, lse))
+            Ok(lse)
         });
-        let (mut outs, mut lses) = (Vec::new(), Vec::new());
-        for part in parts {
-            let (o, lse) = part?;
-            outs.push(o);
-            lses.push(lse);
-        }
-        let lse: Vec<T> = lses.concat();
+        let lse = parts.into_iter().collect::<Result<Vec<_>>>()?.concat();
         *self.lse.lock().expect("attention lse lock") = Some(T::storage(lse));
-        let o = g.scatter(&outs, 1);
-        Ok((T::storage(o), Shape::from((g.batch, t, g.d()))))
+        Ok((T::storage(o), Shape::from((g.batch, t, d))))
     }
 }
 
@@ -341,40 +323,44 @@ impl AttendGrad<'_> {
         let o = contiguous::<T>(s2, l2, "attention output")?;
         let d_o = contiguous::<T>(s3, l3, "attention output gradient")?;
         let lse = T::slice(self.lse)?;
-        if lse.len() != g.items() * t {
-            candle_core::bail!(
-                "attention backward: {} lse for {} rows",
-                lse.len(),
-                g.items() * t
-            );
+        let rows = g.batch * g.heads * t;
+        if lse.len() != rows {
+            candle_core::bail!("attention backward: {} lse for {rows} rows", lse.len());
         }
+        let mut dqkv = vec![T::zero(); g.batch * t * 3 * d];
         // The backward does about two and a half times the forward's products.
-        let parts = map_parts(g.items(), 5 * g.work() / 2, |items| -> Result<Vec<T>> {
-            let mut grads = vec![T::zero(); items.len() * 3 * t * dh];
+        let work = 5 * g.work() / 2;
+        let parts = map_part_slices(&mut dqkv, t * 3 * d, work, |items, out| -> Result<()> {
+            let mut grads = vec![T::zero(); 3 * t * dh];
             let (mut p, mut dp) = (
                 vec![T::zero(); BLOCK * BLOCK],
                 vec![T::zero(); BLOCK * BLOCK],
             );
             let mut dsum = vec![T::zero(); t];
-            for (n, item) in items.enumerate() {
-                let bh = (item / g.heads, item % g.heads);
-                backward_item(
-                    &g,
-                    (
-                        g.head(qkv, 3 * d, bh, 0)?,
-                        g.head(qkv, 3 * d, bh, d)?,
-                        g.head(qkv, 3 * d, bh, 2 * d)?,
-                    ),
-                    (g.head(o, d, bh, 0)?, g.head(d_o, d, bh, 0)?),
-                    &lse[item * t..(item + 1) * t],
-                    &mut grads[n * 3 * t * dh..(n + 1) * 3 * t * dh],
-                    (&mut p, &mut dp, &mut dsum),
-                );
+            for (n, b) in items.enumerate() {
+                let item = &mut out[n * t * 3 * d..(n + 1) * t * 3 * d];
+                for h in 0..g.heads {
+                    let at = (b * g.heads + h) * t;
+                    backward_item(
+                        &g,
+                        (
+                            g.head(qkv, 3 * d, (b, h), 0)?,
+                            g.head(qkv, 3 * d, (b, h), d)?,
+                            g.head(qkv, 3 * d, (b, h), 2 * d)?,
+                        ),
+                        (g.head(o, d, (b, h), 0)?, g.head(d_o, d, (b, h), 0)?),
+                        &lse[at..at + t],
+                        &mut grads,
+                        (&mut p, &mut dp, &mut dsum),
+                    );
+                    for (k, block) in grads.chunks(t * dh).enumerate() {
+                        g.place(block, item, 3 * d, k * d + h * dh);
+                    }
+                }
             }
-            Ok(grads)
+            Ok(())
         });
-        let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
-        let dqkv = g.scatter(&parts, 3);
+        parts.into_iter().collect::<Result<Vec<_>>>()?;
         Ok((T::storage(dqkv), Shape::from((g.batch, t, 3 * d))))
     }
 }

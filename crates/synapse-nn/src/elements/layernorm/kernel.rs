@@ -22,6 +22,7 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
+use crate::kernel::math::sum_lanes;
 use crate::kernel::parallel::{map_part_slices, ELEMENT_WORK};
 use crate::kernel::storage::{contiguous, with_float, Real};
 
@@ -63,11 +64,8 @@ impl Norm {
             let mut stats = Vec::with_capacity(2 * range.len());
             for (row, yr) in range.zip(out.chunks_mut(n)) {
                 let xr = &x[row * n..(row + 1) * n];
-                let mean = xr.iter().fold(T::zero(), |a, &v| a + v) * inv_n;
-                let var = xr
-                    .iter()
-                    .fold(T::zero(), |a, &v| a + (v - mean) * (v - mean))
-                    * inv_n;
+                let mean = sum_lanes(xr, xr, |v, _| v) * inv_n;
+                let var = sum_lanes(xr, xr, |v, _| (v - mean) * (v - mean)) * inv_n;
                 let r = (var + eps).sqrt().recip();
                 for (((o, &v), &wj), &bj) in yr.iter_mut().zip(xr).zip(w).zip(b) {
                     *o = (v - mean) * r * wj + bj;
@@ -157,16 +155,14 @@ impl NormGrad<'_> {
             for (row, dxr) in range.zip(out.chunks_mut(n)) {
                 let (xr, dyr) = (&x[row * n..(row + 1) * n], &dy[row * n..(row + 1) * n]);
                 let (mean, r) = (stats[2 * row], stats[2 * row + 1]);
-                let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
                 for j in 0..n {
                     let xh = (xr[j] - mean) * r;
                     g[j] = dyr[j] * w[j];
-                    sum_g += g[j];
-                    sum_gx += g[j] * xh;
                     dw[j] += dyr[j] * xh;
                     db[j] += dyr[j];
                 }
-                let (mg, mgx) = (sum_g * inv_n, sum_gx * inv_n);
+                let mg = sum_lanes(&g, &g, |v, _| v) * inv_n;
+                let mgx = sum_lanes(&g, xr, |gj, xj| gj * ((xj - mean) * r)) * inv_n;
                 for j in 0..n {
                     let xh = (xr[j] - mean) * r;
                     dxr[j] = r * (g[j] - mg - xh * mgx);

@@ -41,9 +41,10 @@ impl Dense {
         let mut y = match b {
             None => product(x, wt),
             Some(b) => {
+                let bias: Vec<T> = (0..out).map(|j| b.at(0, j)).collect();
                 let mut y = Vec::with_capacity(batch * out);
                 for _ in 0..batch {
-                    y.extend((0..out).map(|j| b.at(0, j)));
+                    y.extend_from_slice(&bias);
                 }
                 gemm_into(&mut y, x, wt, true);
                 y
@@ -92,6 +93,13 @@ impl candle_core::CustomOp1 for RowSum {
         fn run<T: Real>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
             let v = View::<T>::new(s, l)?;
             let mut out = vec![T::zero(); v.cols()];
+            if let (Some((a, b)), [_, cols]) = (l.contiguous_offsets(), l.dims()) {
+                // Whole rows at a time (the same sums in the same order).
+                for row in T::slice(s)?[a..b].chunks_exact(*cols) {
+                    out.iter_mut().zip(row).for_each(|(o, &x)| *o += x);
+                }
+                return Ok((T::storage(out), Shape::from(v.cols())));
+            }
             for r in 0..v.rows() {
                 for (c, o) in out.iter_mut().enumerate() {
                     *o += v.at(r, c);
