@@ -1,6 +1,9 @@
 //! Size-aware matrix products on the CPU: `dst = op(A) op(B)` through the
 //! `gemm` crate, on one thread for small products and on all cores only when
-//! the work (`2 m n k` flops) pays for the fan-out.
+//! the work (`2 m n k` flops) pays for the fan-out; and [`gemm_block`], the
+//! small scaled products a kernel makes inside its own parallel part
+//! (attention's tiles), on the calling thread, into a block of a wider
+//! matrix.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
