@@ -139,6 +139,7 @@ fn make_npz(path: &str, rows: usize) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
+    synapse::train::runtime::configure();
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")

@@ -24,6 +24,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    synapse::train::runtime::configure();
     match run() {
         Ok(code) => code,
         Err(e) => {

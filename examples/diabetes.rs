@@ -13,6 +13,7 @@ use synapse::train::{
 };
 
 fn main() -> Result<()> {
+    synapse::train::runtime::configure();
     let data = load(
         Path::new("examples/data/diabetes.csv"),
         &LoadOptions::default(),

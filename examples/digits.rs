@@ -15,6 +15,7 @@ use synapse::train::{
 };
 
 fn main() -> Result<()> {
+    synapse::train::runtime::configure();
     let start = Instant::now();
     let options = LoadOptions {
         classes: Classes::Infer,

@@ -13,6 +13,7 @@ use synapse::train::{
 };
 
 fn main() -> Result<()> {
+    synapse::train::runtime::configure();
     let options = LoadOptions {
         classes: Classes::Infer,
         ..Default::default()

@@ -35,6 +35,7 @@ fn moons(n: usize, noise: f64, rng: &mut Mt19937) -> Result<Dataset> {
 }
 
 fn main() -> Result<()> {
+    synapse::train::runtime::configure();
     let mut rng = Mt19937::new(11);
     let (train, test) = (moons(1000, 0.1, &mut rng)?, moons(400, 0.1, &mut rng)?);
     let spec: ArchSpec = "linear(2,16), tanh, linear(16,16), tanh, linear(16,1)".parse()?;

@@ -8,6 +8,7 @@ use anyhow::Result;
 use synapse::prelude::*;
 
 fn main() -> Result<()> {
+    synapse::train::runtime::configure();
     let dev = Device::Cpu;
     // Third input is always 1, as in the article; the answer is x1 XOR x2.
     let x = Tensor::new(

@@ -18,7 +18,6 @@ mod paths;
 mod plot;
 mod predict;
 mod progress;
-mod runtime;
 mod summary;
 mod train;
 
@@ -30,7 +29,7 @@ use clap::Parser;
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
-    runtime::configure();
+    synapse_train::runtime::configure();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
@@ -45,7 +44,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Train(a) if a.distributed => distributed::run(a),
         // On a worker of rayon's pool, where the kernels split their work
-        // (see runtime.rs).
+        // (see synapse_train::runtime).
         Command::Train(a) => rayon::scope(|_| train::run(a)),
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),

@@ -419,3 +419,105 @@ fn a_failed_final_write_ends_every_rank() {
     assert_one_error(&o, 2, "--out", &out);
     assert!(stderr(&o).contains("File too large"), "{}", stderr(&o));
 }
+
+/// 10 rows of 5 ids below 7 with a class per position, some positions
+/// ignored (-100), unevenly over the rows: a rank's share of the counted
+/// positions differs from its share of the rows.
+fn write_sequences(dir: &Path) -> PathBuf {
+    let ids: Vec<i64> = (0..50).map(|i| (i * 3 + i / 7) % 7).collect();
+    let targets: Vec<i64> = (0..50)
+        .map(|i| {
+            if i % 5 < (i / 5) % 4 {
+                -100
+            } else {
+                (i * 5 + 1) % 3
+            }
+        })
+        .collect();
+    let path = dir.join("seq.npz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, values) in [("x", &ids), ("y", &targets)] {
+        let mut header = "{'descr': '<i8', 'fortran_order': False, 'shape': (10, 5), }".to_string();
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        zip.start_file(format!("{name}.npy"), stored).unwrap();
+        std::io::Write::write_all(&mut zip, &bytes).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+/// Sequence models under mpirun equal one process: ids through an embedding,
+/// attention, an LSTM and a GRU with per-position targets some of which are
+/// ignored (the loss is the mean over the counted positions of the whole
+/// batch, whichever rank holds them), and a character model from `--text`.
+#[test]
+fn sequence_models_on_two_and_three_ranks_match_one_process() {
+    let dir = workdir("sequences");
+    let seq = write_sequences(&dir);
+    let text = dir.join("t.txt");
+    std::fs::write(
+        &text,
+        "the cat sat on the mat; the rat ate the oat. ".repeat(3),
+    )
+    .unwrap();
+    let common = [
+        "--loss",
+        "cross-entropy",
+        "--dtype",
+        "f64",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "3",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.02",
+    ];
+    let arch_ids = "embedding(7,6), residual(layernorm(6), attention(6,2,causal=true)), \
+                    lstm(6,5), gru(5,4), linear(4,3)";
+    let arch_text = "embedding(13,6), positional(8,6), residual(attention(6,3,causal=true)), \
+                     gru(6,6), linear(6,13)";
+    for (name, data, arch) in [
+        ("ids", vec!["--data", seq.to_str().unwrap()], arch_ids),
+        (
+            "text",
+            vec![
+                "--text",
+                text.to_str().unwrap(),
+                "--context",
+                "8",
+                "--stride",
+                "5",
+            ],
+            arch_text,
+        ),
+    ] {
+        let args = |out: &Path| -> Vec<String> {
+            let mut v = vec!["train".to_string()];
+            v.extend(data.iter().map(|s| s.to_string()));
+            v.extend(["--arch", arch, "--out", out.to_str().unwrap()].map(String::from));
+            v.extend(common.iter().map(|s| s.to_string()));
+            v
+        };
+        let one = dir.join(format!("{name}-1.safetensors"));
+        single(&args(&one));
+        let want = weights(&one);
+        for w in [2, 3] {
+            let out = dir.join(format!("{name}-{w}.safetensors"));
+            distributed(w, &args(&out));
+            let (abs, rel) = diff(&weights(&out), &want);
+            eprintln!("{name}, W={w}: largest difference {abs:e} (relative {rel:e})");
+            assert!(abs < 1e-10, "{name}, W={w}: weights differ by {abs}");
+        }
+    }
+}

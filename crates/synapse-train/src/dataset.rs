@@ -251,6 +251,11 @@ impl crate::Rows for Dataset {
         Ok((self.x.index_select(&idx, 0)?, self.y.index_select(&idx, 0)?))
     }
 
+    fn targets(&self, rows: &[u32]) -> Result<Tensor> {
+        let idx = Tensor::new(rows, self.y.device())?;
+        Ok(self.y.index_select(&idx, 0)?)
+    }
+
     /// A run of rows without a copy (the whole set when it is one batch).
     fn range(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
         if start == 0 && len == self.rows() {

@@ -48,6 +48,15 @@ pub enum Error {
         /// What to change: a lower learning rate, or the cause when it is known.
         hint: String,
     },
+    /// The caller's [`crate::Observer`] stopped training after a step
+    /// ([`crate::Observer::keep_going`]); the weights are as that step left them.
+    #[error("training was interrupted after epoch {epoch}, batch {batch}")]
+    Interrupted {
+        /// 1-based epoch of the last step taken.
+        epoch: usize,
+        /// 1-based batch of the last step taken, within its epoch.
+        batch: usize,
+    },
     /// A resumed run differs from the run its checkpoint came from.
     #[error("the checkpoint was made with {setting} {checkpoint}, this run has {setting} {run}")]
     ResumeMismatch {

@@ -8,8 +8,13 @@
 //! - [`distributed`]: data-parallel training over a [`distributed::Collective`]
 //!   (MPI behind the `mpi` feature);
 //! - [`Model`] saves and loads safetensors model files (SPEC section 8);
-//! - [`onnx`] exports a model as an ONNX file (`synapse export`).
+//! - [`onnx`] exports a model as an ONNX file (`synapse export`);
+//! - [`dataset_from_arrays`] makes a [`Dataset`] of in-memory arrays (what
+//!   Python's numpy arrays become), with the npz loader's checks;
+//! - [`progress`] and [`summary`] are the text a person reads while training
+//!   and about a stack (the command line and Python print the same).
 
+mod arrays;
 mod atomic;
 mod batch;
 mod checkpoint;
@@ -32,14 +37,18 @@ pub mod npy;
 pub mod npz_data;
 mod observer;
 pub mod onnx;
+pub mod progress;
 mod rows;
+pub mod runtime;
 mod safetensors_bytes;
 mod schedule;
 pub mod settings;
 mod split;
+pub mod summary;
 mod text;
 mod trainer;
 
+pub use arrays::dataset_from_arrays;
 pub use atomic::{
     create_new_beside, special_kind, writable_target, write_all_atomic, write_all_contents_atomic,
     write_atomic, Content,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use candle_core::DType;
 
-use crate::dataset::{Classes, Dataset, LoadOptions, Targets, MAX_CLASSES};
+use crate::dataset::{Classes, Dataset, LoadOptions, Targets};
 use crate::npy::read_npz;
 use crate::{Error, Result};
 
@@ -128,10 +128,7 @@ fn npz_dataset(
             (1, true) | (2, true) => {
                 let values = y.values();
                 let per_row = y.shape[1..].iter().product::<usize>().max(1);
-                let ignored = synapse_nn::IGNORE_INDEX as f64;
-                if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| {
-                    **v != ignored && synapse_nn::class_index(**v, MAX_CLASSES).is_err()
-                }) {
+                if let Some((i, v)) = crate::arrays::first_bad_class(&values) {
                     let place = if per_row > 1 {
                         format!("row {}, position {}", i / per_row + 1, i % per_row + 1)
                     } else {
@@ -190,21 +187,5 @@ fn npz_dataset(
 
 /// `Err(flat index)` of the first NaN or infinity.
 fn check_finite(t: &candle_core::Tensor) -> std::result::Result<(), usize> {
-    // Fast path without a copy: a finite sum means every element is finite.
-    let sum = t
-        .sum_all()
-        .and_then(|s| s.to_dtype(DType::F64))
-        .and_then(|s| s.to_scalar::<f64>());
-    if matches!(sum, Ok(v) if v.is_finite()) {
-        return Ok(());
-    }
-    let values = t
-        .flatten_all()
-        .and_then(|f| f.to_dtype(DType::F64))
-        .and_then(|f| f.to_vec1::<f64>())
-        .unwrap_or_default();
-    match values.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(i),
-        None => Ok(()),
-    }
+    crate::arrays::first_non_finite(t).map_or(Ok(()), Err)
 }

@@ -21,6 +21,15 @@ pub trait Observer {
     }
     /// After each optimizer step: epoch and batch (1-based) and the batch loss.
     fn on_batch_end(&mut self, _epoch: usize, _batch: usize, _loss: f64) {}
+    /// After each optimizer step (after [`Observer::on_batch_end`]): whether
+    /// to go on. `false` ends `fit` with [`crate::Error::Interrupted`] and
+    /// the weights as that step left them (nothing is put back); the epoch
+    /// is not recorded. How Python answers Ctrl-C between batches. Every
+    /// rank of a distributed run must answer the same at the same step (the
+    /// command line never stops).
+    fn keep_going(&mut self) -> bool {
+        true
+    }
     /// After each epoch (and its validation).
     fn on_epoch_end(&mut self, _record: &EpochRecord) {}
     /// When training ends early (early stopping).

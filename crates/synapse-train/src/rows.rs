@@ -30,6 +30,13 @@ pub trait Rows {
     /// The inputs and targets of `rows`, in that order.
     fn batch(&self, rows: &[u32]) -> Result<(Tensor, Tensor)>;
 
+    /// The targets of `rows` alone (what distributed ranks read to share a
+    /// cross-entropy batch by its counted targets; by default a
+    /// [`Rows::batch`]'s).
+    fn targets(&self, rows: &[u32]) -> Result<Tensor> {
+        Ok(self.batch(rows)?.1)
+    }
+
     /// The inputs and targets of `start..start + len`, in order (what
     /// evaluation walks; by default a [`Rows::batch`] of those rows).
     fn range(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {

@@ -9,7 +9,9 @@
 //! weights when the first epoch diverges); one copy of the weights per epoch
 //! is kept for that, not one per step, and none with one batch per epoch (a
 //! diverging batch is caught before its step changes anything) or when the
-//! caller opts out (`TrainConfig::restore_on_divergence`).
+//! caller opts out (`TrainConfig::restore_on_divergence`). The observer
+//! may stop training after any step ([`Observer::keep_going`]): `fit`
+//! returns [`Error::Interrupted`] with the weights as that step left them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -182,6 +184,13 @@ impl Trainer {
         &self.config
     }
 
+    /// A copy of the optimizer's state (moments, step count): what a caller
+    /// that trains the same stack again gives its next optimizer
+    /// (`Optimizer::load_state`), as Python's `partial_fit` does.
+    pub fn optimizer_state(&self) -> Result<synapse_nn::OptimizerState> {
+        Ok(self.optimizer.state()?)
+    }
+
     /// Trains up to `config.epochs` (continuing after a [`Trainer::resume`])
     /// on `train` (any [`Rows`]: a [`Dataset`], text windows), validating on
     /// `val` after each epoch. Every step goes through the collective: one
@@ -258,6 +267,12 @@ impl Trainer {
                 self.optimizer.step(&grads)?;
                 total += value * rows.len() as f64;
                 observer.on_batch_end(epoch, b + 1, value);
+                if !observer.keep_going() {
+                    return Err(Error::Interrupted {
+                        epoch,
+                        batch: b + 1,
+                    });
+                }
             }
             let ended = self.end_epoch(epoch, total / n as f64, lr, val, started);
             let (record, stop) = agree(replicas.collective(), ended)?;
@@ -568,8 +583,15 @@ fn divergence_hint(net: &Sequential, loss: Loss) -> String {
 }
 
 /// `net`'s outputs for `x`, in chunks of rows, detached from the graph.
+/// Floats are cast to the model's dtype; ids (for a stack that starts with
+/// `embedding`) are kept as they are.
 pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
-    let x = x.to_device(net.device())?.to_dtype(net.dtype())?;
+    let x = x.to_device(net.device())?;
+    let x = if net.takes_ids() && !x.dtype().is_float() {
+        x
+    } else {
+        x.to_dtype(net.dtype())?
+    };
     let n = x.dim(0)?;
     if n <= EVAL_CHUNK {
         return Ok(net.forward(&x, Mode::Eval)?.detach());

@@ -16,7 +16,7 @@ use super::view::View;
 /// above. Measured on a 2-core machine: the 784-256-10 MLP's 51-Mflop
 /// products over two threads cut its epoch from 0.148 s to 0.118 s. (Before
 /// the CLI stopped candle's own element-wise pool from spinning beside
-/// rayon's, see `synapse-cli/src/runtime.rs`, the same split made the step
+/// rayon's, see `synapse-train/src/runtime.rs`, the same split made the step
 /// slower, and products stayed on one thread up to 64 Mflop.)
 pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
     let threads = max_threads();

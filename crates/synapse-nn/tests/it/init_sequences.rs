@@ -106,7 +106,7 @@ fn torch_embeddings_and_positions_are_numpys_standard_normal_in_order() {
 fn torch_recurrent_and_attention_tensors_follow_pytorchs_defaults() {
     for seed in [1, 7] {
         let s = state(
-            "lstm(60,100), gru(100,90), attention(120,4)",
+            "lstm(60,100), gru(100,120), attention(120,4)",
             Init::Torch,
             7 * seed,
         );
@@ -131,7 +131,7 @@ fn torch_recurrent_and_attention_tensors_follow_pytorchs_defaults() {
         // Every recurrent tensor by 1/sqrt(H); the biases are too short for
         // the spread, so two of each kind together.
         let lstm = 1.0 / 100f64.sqrt();
-        let gru = 1.0 / 90f64.sqrt();
+        let gru = 1.0 / 120f64.sqrt();
         assert_uniform(&s[0].0, &s[0].2, lstm);
         assert_uniform(&s[1].0, &s[1].2, lstm);
         assert_uniform(&s[4].0, &s[4].2, gru);
@@ -193,7 +193,7 @@ fn numpy_uniform_draws_each_new_tensor_in_state_dict_order() {
             ],
         ),
         (
-            "1.weight_ih_l0",
+            "1.in_proj_weight",
             &[
                 -0.7488293790723275,
                 -0.5855142437236265,
@@ -201,72 +201,76 @@ fn numpy_uniform_draws_each_new_tensor_in_state_dict_order() {
                 -0.11838031269872706,
                 -0.9402475782428661,
                 -0.08633355121057784,
-            ],
-        ),
-        (
-            "1.weight_hh_l0",
-            &[0.2982880952295215, -0.4430254347040494, 0.35250980396026255],
-        ),
-        (
-            "1.bias_ih_l0",
-            &[
+                0.2982880952295215,
+                -0.4430254347040494,
+                0.35250980396026255,
                 0.18172563483270165,
                 -0.9520362352456693,
                 0.11770817598176397,
             ],
         ),
         (
-            "1.bias_hh_l0",
+            "1.in_proj_bias",
             &[
                 -0.4814951061850692,
                 -0.1697976059798607,
                 -0.4329498364573625,
-            ],
-        ),
-        (
-            "2.in_proj_weight",
-            &[
                 0.38627583662599263,
                 -0.11909256465852103,
                 -0.6862645230500735,
+            ],
+        ),
+        (
+            "1.out_proj.weight",
+            &[
                 0.08929803606368947,
                 0.5606295290227341,
                 -0.3872729352476405,
                 -0.5560842321356372,
-                -0.22405748488870247,
-                0.8727672997208609,
-                0.9519908449458676,
-                0.34476735182562734,
-                0.8056682170767961,
             ],
         ),
         (
-            "2.in_proj_bias",
+            "1.out_proj.bias",
+            &[-0.22405748488870247, 0.8727672997208609],
+        ),
+        (
+            "2.weight_ih_l0",
             &[
+                0.9519908449458676,
+                0.34476735182562734,
+                0.8056682170767961,
                 0.6915017425863585,
                 -0.24401191734222172,
                 -0.8155659822565515,
+            ],
+        ),
+        (
+            "2.weight_hh_l0",
+            &[
                 0.30682180504707235,
                 0.11568152477690186,
                 -0.27687047387484376,
             ],
         ),
         (
-            "2.out_proj.weight",
+            "2.bias_ih_l0",
             &[
                 -0.5498909903203362,
                 -0.18696016724750275,
                 -0.06211950260166188,
-                -0.4615288434978775,
             ],
         ),
         (
-            "2.out_proj.bias",
-            &[-0.4164144515491348, -0.08462720135404411],
+            "2.bias_hh_l0",
+            &[
+                -0.4615288434978775,
+                -0.4164144515491348,
+                -0.08462720135404411,
+            ],
         ),
     ];
     let got = state(
-        "embedding(3,2), gru(2,1), attention(2,1)",
+        "embedding(3,2), attention(2,1), gru(2,1)",
         Init::NumpyUniform,
         3,
     );

@@ -99,9 +99,11 @@ impl Buffer {
 
 /// `den_r / den`: rank r's share of the global batch's loss. The mean losses
 /// divide by the rows (times the outputs, which cancel); `sse` is a sum;
-/// cross-entropy with class weights divides by the sum of the targets'
-/// weights (`CrossEntropyLoss(weight=)`), so the share is that of the slice
-/// `range` of the batch whose targets are `y`.
+/// cross-entropy divides by the sum of the counted targets' weights (1 each
+/// without class weights, `CrossEntropyLoss(weight=)` with them; a `-100`
+/// target counts 0), so the share is that of the slice `range` of the batch
+/// whose targets are `y`: with ignored positions it is not the slice's share
+/// of the rows.
 fn share(
     loss: Loss,
     class_weights: Option<&[f64]>,
@@ -109,16 +111,14 @@ fn share(
     range: &std::ops::Range<usize>,
     y: impl FnOnce() -> Result<Tensor>,
 ) -> Result<f64> {
-    Ok(match (loss, class_weights) {
-        (Loss::Sse, _) => 1.0,
-        (Loss::CrossEntropy, Some(w)) => {
+    Ok(match loss {
+        Loss::Sse => 1.0,
+        Loss::CrossEntropy => {
             let classes = y()?.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
-            let weight = |c: &f64| {
-                if *c < 0.0 {
-                    0.0
-                } else {
-                    w.get(*c as usize).copied().unwrap_or(0.0)
-                }
+            let weight = |c: &f64| match class_weights {
+                _ if *c < 0.0 => 0.0,
+                Some(w) => w.get(*c as usize).copied().unwrap_or(0.0),
+                None => 1.0,
             };
             let den: f64 = classes.iter().map(weight).sum();
             let per_row = classes.len() / rows.max(1);
@@ -126,7 +126,7 @@ fn share(
                 .iter()
                 .map(weight)
                 .sum();
-            // No weight in the whole batch: 0/0 on every rank, as in one process.
+            // Nothing counted in the whole batch: 0/0 on every rank, as in one process.
             if den == 0.0 {
                 1.0
             } else {
@@ -254,7 +254,15 @@ impl Replicas {
             let grads = value.is_finite().then(|| loss.backward()).transpose()?;
             return Ok((value, grads));
         };
-        let result = self.exchange(&mut buf, loss, class_weights, rows, slice, loss_of);
+        let targets = || data.targets(rows);
+        let result = self.exchange(
+            &mut buf,
+            loss,
+            class_weights,
+            rows,
+            (slice, targets),
+            loss_of,
+        );
         self.buf = Some(buf);
         result
     }
@@ -267,7 +275,10 @@ impl Replicas {
         loss: Loss,
         class_weights: Option<&[f64]>,
         rows: &[u32],
-        slice: impl Fn(std::ops::Range<usize>) -> Result<(Tensor, Tensor)>,
+        (slice, targets): (
+            impl Fn(std::ops::Range<usize>) -> Result<(Tensor, Tensor)>,
+            impl FnOnce() -> Result<Tensor>,
+        ),
         loss_of: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>,
     ) -> Result<(f64, Option<GradStore>)> {
         let (rank, size) = (self.c.rank(), self.c.size());
@@ -279,8 +290,7 @@ impl Replicas {
             Ok(())
         } else {
             // A slice whose targets weigh nothing contributes nothing.
-            let ys = || Ok(slice(0..rows.len())?.1);
-            share(loss, class_weights, rows.len(), &range, ys).and_then(|scale| match scale {
+            share(loss, class_weights, rows.len(), &range, targets).and_then(|scale| match scale {
                 0.0 => Ok(()),
                 _ => self.local_part(buf, slice(range)?, scale, loss_of),
             })

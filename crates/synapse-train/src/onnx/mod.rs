@@ -40,7 +40,8 @@ use synapse_nn::export::{Attribute, Constant, Export};
 
 use self::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto};
 use self::tensor::{
-    float_attr, initializer, int64s, int_attr, ints_attr, value_info, vector, Elem, Float,
+    check_finite, float_attr, initializer, int64s, int_attr, ints_attr, value_info, vector, Elem,
+    Float,
 };
 use crate::atomic::write_atomic;
 use crate::{Error, Model, Result};
@@ -169,6 +170,9 @@ fn graph(model: &Model, float: Float, opset: i64) -> Result<GraphProto> {
             "normalize.output",
         ));
         current = "normalize.output".into();
+    }
+    for (name, t) in model.net.state() {
+        check_finite(&name, &t)?;
     }
     let export = model.net.export(&current, OUTPUT, opset)?;
     add(&mut g, export, float)?;

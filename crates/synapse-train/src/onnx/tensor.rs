@@ -54,15 +54,21 @@ impl Float {
     }
 }
 
-/// An initializer named `name` holding `t`'s values in `float`; every value
-/// must be finite (a NaN or infinite weight makes a model nobody can serve).
-pub fn initializer(name: &str, t: &Tensor, float: Float) -> Result<TensorProto> {
+/// Every value of the model's state is finite: a NaN or infinite weight
+/// makes a model nobody can serve. (Constants of the graph may be infinite:
+/// a causal mask's -inf.)
+pub fn check_finite(name: &str, t: &Tensor) -> Result<()> {
     let flat = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
     if let Some(bad) = flat.iter().find(|v| !v.is_finite()) {
         return Err(Error::Export(format!(
             "`{name}` holds {bad}; a model with non-finite weights cannot be exported"
         )));
     }
+    Ok(())
+}
+
+/// An initializer named `name` holding `t`'s values in `float`.
+pub fn initializer(name: &str, t: &Tensor, float: Float) -> Result<TensorProto> {
     let dims = t_dims(t.dims());
     let t = t.to_dtype(float.dtype())?.flatten_all()?;
     let raw_data = match float {

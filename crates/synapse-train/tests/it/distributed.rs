@@ -106,6 +106,8 @@ struct Case {
     clip: Option<f64>,
     seed: u32,
     class_weights: Option<Vec<f64>>,
+    /// Cross-entropy targets of every third row (from row 1) are -100.
+    ignored: bool,
 }
 
 impl Default for Case {
@@ -121,6 +123,7 @@ impl Default for Case {
             clip: None,
             seed: 7,
             class_weights: None,
+            ignored: false,
         }
     }
 }
@@ -135,7 +138,9 @@ fn data(case: &Case) -> Dataset {
     let y: Vec<f64> = (0..case.rows)
         .flat_map(|i| {
             let (a, b) = (x[3 * i], x[3 * i + 1] * x[3 * i + 2]);
-            if case.loss == Loss::CrossEntropy {
+            if case.loss == Loss::CrossEntropy && case.ignored && i % 3 == 1 {
+                vec![-100.0]
+            } else if case.loss == Loss::CrossEntropy {
                 vec![f64::from(u8::from(a + b > 0.0))]
             } else {
                 vec![a.sin() + b, a - b]
@@ -304,6 +309,19 @@ fn every_loss_and_clipping_match_one_process() {
         ..Case::default()
     };
     assert_parity(&case, 3, 1e-10);
+    // Ignored targets (-100): the mean divides by the counted targets, so a
+    // rank's share is its counted targets' share, not its rows', with or
+    // without class weights.
+    for class_weights in [None, Some(vec![0.3, 2.5])] {
+        let case = Case {
+            arch: "linear(3,5), relu, linear(5,2)",
+            loss: Loss::CrossEntropy,
+            class_weights,
+            ignored: true,
+            ..Case::default()
+        };
+        assert_parity(&case, 3, 1e-10);
+    }
     // More ranks than rows in a batch: batches of 3 and 1 row over 4 ranks.
     let case = Case {
         rows: 4,

@@ -11,6 +11,7 @@
 //! | `metrics` | metrics against scikit-learn |
 //! | `model_file` | model files: round trips, foreign and broken files |
 //! | `onnx` | ONNX export run by tract |
+//! | `onnx_sequences` | the sequence kinds' export run by tract, at several lengths |
 //!
 //! Data files the tests read are in `tests/data/`.
 
@@ -23,4 +24,5 @@ mod limits;
 mod metrics;
 mod model_file;
 mod onnx;
+mod onnx_sequences;
 mod trainer;

@@ -350,3 +350,60 @@ fn bad_settings_are_refused() {
     .unwrap();
     assert!(e.to_string().contains("clip-norm"), "{e}");
 }
+
+/// Stops after its `after`-th step (Python's Ctrl-C answer).
+struct StopAfter {
+    after: usize,
+    steps: usize,
+}
+
+impl Observer for StopAfter {
+    fn on_batch_end(&mut self, _: usize, _: usize, _: f64) {
+        self.steps += 1;
+    }
+    fn keep_going(&mut self) -> bool {
+        self.steps < self.after
+    }
+}
+
+#[test]
+fn an_observer_stops_training_after_a_step_and_nothing_is_put_back() {
+    let spec: ArchSpec = "linear(3,1,bias=false), sigmoid".parse().unwrap();
+    let config = TrainConfig {
+        epochs: 10,
+        batch_size: BatchSize::Rows(1),
+        shuffle: false,
+        ..Default::default()
+    };
+    let fresh =
+        || Sequential::init(&spec, Init::NumpyUniform, 1, DType::F64, &Device::Cpu).unwrap();
+    // Six steps: epoch 2, batch 2 (four rows, one per batch).
+    let net = fresh();
+    let mut trainer = Trainer::new(net.clone(), Loss::Sse, sgd(&net, 1.0), config.clone()).unwrap();
+    let e = trainer
+        .fit(&article_data(), None, &mut StopAfter { after: 6, steps: 0 })
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Interrupted { epoch: 2, batch: 2 }),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "training was interrupted after epoch 2, batch 2"
+    );
+    assert_eq!(trainer.history().epochs.len(), 1);
+    // The same six steps, uninterrupted: the first six rows of two epochs.
+    let six = fresh();
+    let twice = |t: &Tensor| t.repeat((2, 1)).unwrap().narrow(0, 0, 6).unwrap();
+    let data = article_data();
+    let rows = Dataset::new(twice(data.x()), twice(data.y())).unwrap();
+    let once = TrainConfig {
+        epochs: 1,
+        ..config
+    };
+    Trainer::new(six.clone(), Loss::Sse, sgd(&six, 1.0), once)
+        .unwrap()
+        .fit(&rows, None, &mut Silent)
+        .unwrap();
+    assert_eq!(flat(&net), flat(&six));
+}

@@ -1,0 +1,105 @@
+//! A stack's summary, as `synapse summary` and Python's `summary()` print
+//! it: each element, its output shape (`[batch, T, D]` for sequences; `?`
+//! where only data tells, the window length T of a model trained on text)
+//! and parameter count, like Keras'
+//! `model.summary()`, then the totals and which elements run as one CPU
+//! kernel (`fused: 0-1, 3-5`, the stack's plan); for a model, its dtype,
+//! loss, labels, text vocabulary and context, and normalisation.
+
+use synapse_nn::{ArchSpec, RowShape};
+
+use crate::{dtype_name, Model};
+
+/// [`render`] of the model's stack, then what the model file adds.
+pub fn render_model(m: &Model) -> String {
+    let spec = m.net.spec();
+    // A character model knows its window: its shapes are concrete.
+    let window = m.context.map(|t| RowShape::known(&[t]));
+    let mut out = match window.and_then(|w| Some((spec.shapes_for(&w).ok()?, w))) {
+        Some((shapes, w)) => table(spec, &w, &shapes),
+        None => render(spec),
+    };
+    out += &format!("dtype: {}\n", dtype_name(m.net.dtype()));
+    if let Some(l) = m.loss {
+        out += &format!("loss: {l}\n");
+    }
+    if let Some(labels) = &m.labels {
+        out += &format!("labels: {}\n", labels.join(", "));
+    }
+    if let (Some(vocab), Some(t)) = (&m.vocab, m.context) {
+        out += &format!("text: {} characters, context {t}\n", vocab.len());
+    }
+    if m.normalize.is_some() {
+        out += "inputs are standardised (normalize)\n";
+    }
+    out
+}
+
+/// The table: one row per element (output shape, parameters, buffer values),
+/// then the totals. Sizes that only data can give print as `?`.
+pub fn render(spec: &ArchSpec) -> String {
+    table(spec, spec.input_shape(), spec.output_shapes())
+}
+
+/// [`render`]'s table for input rows `input`, whose outputs are `shapes`.
+fn table(spec: &ArchSpec, input: &RowShape, shapes: &[RowShape]) -> String {
+    let mut rows = vec![[
+        "#".to_string(),
+        "element".to_string(),
+        "output shape".to_string(),
+        "params".to_string(),
+        "buffers".to_string(),
+    ]];
+    for (i, (e, shape)) in spec.elements().iter().zip(shapes).enumerate() {
+        let buffers: usize = e
+            .buffer_shapes()
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>().max(1))
+            .sum();
+        rows.push([
+            i.to_string(),
+            e.to_string(),
+            shape.to_string(),
+            e.parameter_count().to_string(),
+            buffers.to_string(),
+        ]);
+    }
+    let mut w = [0usize; 5];
+    for r in &rows {
+        for (k, cell) in r.iter().enumerate() {
+            w[k] = w[k].max(cell.chars().count());
+        }
+    }
+    let mut out = format!("input: {input}\n");
+    let buffers = spec.buffer_count() > 0;
+    for [a, b, c, d, e] in &rows {
+        out += &format!(
+            "{a:>w0$}  {b:<w1$}  {c:<w2$}  {d:>w3$}",
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        );
+        // The buffers column only for stacks that have buffers (batchnorm).
+        if buffers {
+            out += &format!("  {e:>w4$}", w4 = w[4]);
+        }
+        out += "\n";
+    }
+    out += &format!("total parameters: {}\n", spec.parameter_count());
+    if buffers {
+        out += &format!(
+            "total buffer values: {} (running statistics, not trained)\n",
+            spec.buffer_count()
+        );
+    }
+    let fused: Vec<String> = spec
+        .fused()
+        .iter()
+        .map(|r| format!("{}-{}", r.start, r.end - 1))
+        .collect();
+    if !fused.is_empty() {
+        out += &format!("fused: {} (one CPU kernel each)\n", fused.join(", "));
+    }
+    out
+}

@@ -1,0 +1,39 @@
+"""Sequence models from Python: int64 ids for a stack that starts with
+`embedding`, and `text=` character models, whose files `synapse generate`
+reads."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+import synapse_nn as sn
+
+
+def test_ids_in_classes_out():
+    ids = np.random.default_rng(0).integers(0, 10, (64, 5))
+    net = sn.Sequential("embedding(10,8), last, linear(8,10)", seed=1)
+    net.fit(ids, ids[:, -1], loss="cross-entropy", optimizer="adam", lr=0.05, epochs=30)
+    assert (net.predict(ids).argmax(1) == ids[:, -1]).all()
+    assert np.array_equal(net.predict(ids.astype(np.int32)), net.predict(ids))
+    with pytest.raises(ValueError, match=r"^X: the stack starts with embedding, which takes integer ids, but the array holds float32$"):
+        net.predict(ids.astype(np.float32))
+    with pytest.raises(ValueError, match=r"^X: embedding\(10,8\): id 28 at row 1, position 1 is not one of its ids 0..9"):
+        net.predict(ids + 20)
+
+
+def test_a_text_model_for_synapse_generate(tmp_path, synapse_bin):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world, hello synapse. " * 40)
+    wrong = sn.Sequential("embedding(14,16), lstm(16,32), linear(32,14)", seed=2)
+    with pytest.raises(ValueError, match=r"^spec: the text has 15 distinct characters"):
+        wrong.fit(text=text, context=8, loss="cross-entropy")
+    net = sn.Sequential("embedding(15,16), lstm(16,32), linear(32,15)", seed=2)
+    history = net.fit(text=str(text), context=8, loss="cross-entropy", optimizer="adam", lr=0.01, epochs=3, val_split=0.1)
+    assert len(history["val_loss"]) == 3
+    net.save(tmp_path / "chars.safetensors")
+    out = subprocess.run(
+        [str(synapse_bin), "generate", "--model", str(tmp_path / "chars.safetensors"), "--prompt", "hello ", "--length", "20"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert out.startswith("hello ") and len(out.rstrip("\n")) == 26
