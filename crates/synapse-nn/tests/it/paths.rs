@@ -363,6 +363,41 @@ fn threaded_kernels_give_the_same_bits_every_run() {
     });
 }
 
+/// The kernels' parts depend on the work, not on the thread count, so one
+/// worker and two give the same bits: a transformer block (layernorm's and
+/// the bias rows' partial sums, attention's batch parts, gelu's parts) and
+/// a CNN (conv's dW partial sums), large enough to split.
+#[test]
+fn kernels_give_the_same_bits_on_one_worker_and_two() {
+    let on = |threads: usize, f: &(dyn Fn() -> Vec<Vec<f64>> + Sync)| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool")
+            .install(f)
+    };
+    for (text, shape) in [
+        (
+            "positional(64,64), residual(layernorm(64), attention(64,4,causal=true)), \
+             residual(layernorm(64), linear(64,256), gelu, linear(256,64)), linear(64,5)",
+            &[32, 64, 64][..],
+        ),
+        (
+            "conv2d(3,16,3), relu, maxpool2d(2), flatten, linear(3600,4)",
+            &[64, 3, 32, 32],
+        ),
+    ] {
+        let spec: ArchSpec = text.parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 3, DType::F32, &Device::Cpu).unwrap();
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|i| (0.37 * i as f32).sin()).collect();
+        let x = Tensor::from_vec(values, shape, &Device::Cpu).unwrap();
+        let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+        let one = on(1, &|| run(&net, &x, true, true));
+        assert_eq!(on(2, &|| run(&net, &x, true, true)), one, "{text}");
+    }
+}
+
 /// Attention over more positions than one tile of the kernel (64): the
 /// online softmax across key tiles, the causal mask on and off the
 /// diagonal tiles, the backward's tile loops; on two workers, and the same
