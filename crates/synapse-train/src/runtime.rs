@@ -11,7 +11,12 @@
 //!    to page faults. Blocks up to 32 MiB (glibc's largest mmap threshold) now
 //!    come from the heap, and the heap is not trimmed, so a step reuses the
 //!    pages the step before freed. The process keeps its peak memory until it
-//!    exits.
+//!    exits. And there is one arena: `train` runs on a worker of rayon's
+//!    pool (point 2), whose allocations glibc serves from a secondary arena
+//!    made of 64 MiB mmapped heaps, and a heap whose last block is freed is
+//!    unmapped whatever the trim threshold, so the gpt bench's step mapped
+//!    and faulted in whole heaps again (a tenth of its time, in `munmap`
+//!    and page faults). With the main arena alone, the no-trim rule holds.
 //! 2. **One pool of threads, not two.** The CPU kernels split their work over
 //!    rayon's pool (see `synapse_nn`'s `kernel/parallel.rs`); candle 0.11 also
 //!    runs large element-wise ops on a pool of its own whose threads spin
@@ -19,7 +24,7 @@
 //!    working: the CNN's epoch took as long on two threads as on one. So
 //!    candle's element-wise ops run on the calling thread
 //!    (`CANDLE_NUM_THREADS=1`, unless the user set it), and `train` runs on a
-//!    worker of rayon's pool (see `main.rs`), so that a kernel's parts start
+//!    worker of rayon's pool (see `synapse-cli/src/main.rs`), so that a kernel's parts start
 //!    there without waking a sleeping worker first.
 //! 3. **The thread count is read from the environment, not from
 //!    `/proc/cpuinfo`.** candle 0.11 asks for its thread count at every
@@ -36,6 +41,7 @@ pub fn configure() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
         // Single-threaded here (the first line of main), so no other thread

@@ -14,7 +14,8 @@
 //! written in candle ops (`erf`, whose derivative candle has exactly;
 //! candle's own `gelu_erf` differentiates with a 6-digit constant). The
 //! linear and conv2d kernels apply sigmoid, tanh, relu and identity in their
-//! own pass (`kernel/act.rs`, paired by `kernel/plan.rs`).
+//! own pass, and the linear kernel gelu too (`kernel/act.rs`, paired by
+//! `kernel/plan.rs`; f32 through the vectorised erf of `kernel/math.rs`).
 //!
 //! ```
 //! use candle_core::{Device, Tensor};

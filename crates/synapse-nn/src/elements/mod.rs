@@ -6,19 +6,19 @@
 //!
 //! | spec | module | kernel |
 //! | --- | --- | --- |
-//! | `linear` | `linear/` | `linear/kernel.rs` (with the activation after it) |
-//! | `sigmoid`, `tanh`, `relu`, `leaky_relu`, `softmax`, `identity`, `gelu` | `activation.rs` | `kernel/act.rs`, applied by the linear and conv2d kernels |
+//! | `linear` | `linear/` | `linear/kernel.rs` (with the activation after it, gelu included) |
+//! | `sigmoid`, `tanh`, `relu`, `leaky_relu`, `softmax`, `identity`, `gelu` | `activation.rs` | `kernel/act.rs`, applied by the linear and conv2d kernels (gelu: linear only) |
 //! | `dropout` | `dropout.rs` | none |
 //! | `batchnorm`, `batchnorm2d` | `batchnorm.rs` | none |
-//! | `layernorm` | `layernorm.rs` | none |
+//! | `layernorm` | `layernorm/` | `layernorm/kernel.rs` |
 //! | `reshape`, `flatten` | `reshape.rs` | none |
 //! | `conv2d` | `conv2d/` | `conv2d/kernel.rs` (with the activation and the pool after it) |
 //! | `maxpool2d`, `avgpool2d` | `pool/` | `pool/kernel.rs` |
 //! | `embedding` | `embedding.rs` | none |
-//! | `positional` | `positional.rs` | none |
+//! | `positional` | `positional/` | `positional/kernel.rs` |
 //! | `lstm` | `lstm/` | `lstm/kernel.rs` (the cell) in `recurrent/kernel.rs` (the sequence, forward and backward through time) |
 //! | `gru` | `gru/` | `gru/kernel.rs` (the cell) in `recurrent/kernel.rs` |
-//! | `attention` | `attention.rs` | none |
+//! | `attention` | `attention/` | `attention/kernel.rs` (between two dense kernels) |
 //! | `last`, `seqmean` | `sequence.rs` | none |
 //! | `residual` | `residual.rs` | its inner elements' |
 //!

@@ -7,6 +7,11 @@
 //! tanh:     y = tanh z       dz = dy * (1 - y^2)
 //! relu:     y = max(z, 0)    dz = dy * [y > 0]
 //! ```
+//! and, for the dense kernel only ([`DenseAct`]), GELU, whose derivative
+//! needs `z`: the kernel computes it in the same pass and keeps it.
+//! ```text
+//! gelu:     y = z (1 + erf(z / sqrt 2)) / 2     dz = dy * (Φ(z) + z e^(-z^2/2) / sqrt(2 pi))
+//! ```
 //! Shapes: elementwise, any shape (`dy` and `y` alike).
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
@@ -107,6 +112,56 @@ impl KernelAct {
     }
 }
 
+/// What the dense kernel applies after its product: an activation whose
+/// derivative comes from its output, or GELU, whose derivative `gelu'(z)`
+/// the kernel computes from `z` in its forward pass and keeps for the
+/// backward (the conv2d kernel and the pool take [`KernelAct`] only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DenseAct {
+    /// Derivative from the output.
+    Out(KernelAct),
+    /// The exact (erf) GELU.
+    Gelu,
+}
+
+impl DenseAct {
+    /// The dense kernel's form of an activation, if it applies it (the
+    /// stack's plan pairs only these with a `linear`, `kernel/plan.rs`).
+    pub(crate) fn of(a: &Activation) -> Option<Self> {
+        match a {
+            Activation::Gelu => Some(DenseAct::Gelu),
+            _ => KernelAct::of(a).map(DenseAct::Out),
+        }
+    }
+}
+
+/// GELU of every element of `z` in place, returning `gelu'(z)` of each
+/// (`Real::gelu_slope`: f32 vectorised, f64 through libm), split over
+/// threads in fixed parts.
+pub(crate) fn gelu_all<T: Real>(z: &mut [T]) -> Vec<T> {
+    let mut slope = vec![T::zero(); z.len()];
+    let work = 4 * ELEMENT_WORK * z.len();
+    let (mut zs, mut ss) = (z, slope.as_mut_slice());
+    // Pair each part of z with the same part of the slope.
+    let parts = super::parallel::parts(zs.len(), work);
+    let mut pieces = Vec::with_capacity(parts.len());
+    for r in &parts {
+        let (z_head, z_tail) = zs.split_at_mut(r.len());
+        let (s_head, s_tail) = ss.split_at_mut(r.len());
+        pieces.push((z_head, s_head));
+        (zs, ss) = (z_tail, s_tail);
+    }
+    if pieces.len() == 1 {
+        pieces.into_iter().for_each(|(z, s)| T::gelu_slope(z, s));
+    } else {
+        use rayon::prelude::*;
+        pieces
+            .into_par_iter()
+            .for_each(|(z, s)| T::gelu_slope(z, s));
+    }
+    slope
+}
+
 /// `dz = dy * act'(y)`, elementwise, outside the graph.
 struct ActGrad(KernelAct);
 
@@ -165,15 +220,16 @@ pub(crate) fn act_grad(act: KernelAct, dy: &Tensor, y: &Tensor) -> Result<Tensor
     }
 }
 
-/// `act(kernel(..))` where the kernel applies what it can of `act` itself:
-/// `kernel` gets the activation to fuse (identity when there is none, or
-/// when `act` is one it does not have, which then runs after it as plain ops).
+/// `act(kernel(..))` where the dense kernel applies what it can of `act`
+/// itself: `kernel` gets the activation to fuse (identity when there is
+/// none, or when `act` is one it does not have, which then runs after it as
+/// plain ops).
 pub(crate) fn then_act(
     act: Option<&Activation>,
-    kernel: impl FnOnce(KernelAct) -> Result<Tensor>,
+    kernel: impl FnOnce(DenseAct) -> Result<Tensor>,
 ) -> crate::Result<Tensor> {
-    let fused = act.and_then(KernelAct::of);
-    let y = kernel(fused.unwrap_or(KernelAct::Identity))?;
+    let fused = act.and_then(DenseAct::of);
+    let y = kernel(fused.unwrap_or(DenseAct::Out(KernelAct::Identity)))?;
     match (act, fused) {
         (Some(a), None) => a.forward(&y),
         _ => Ok(y),

@@ -1,6 +1,9 @@
 //! Size-aware matrix products on the CPU: `dst = op(A) op(B)` through the
 //! `gemm` crate, on one thread for small products and on all cores only when
-//! the work (`2 m n k` flops) pays for the fan-out.
+//! the work (`2 m n k` flops) pays for the fan-out; and [`gemm_block`], the
+//! small scaled products a kernel makes inside its own parallel part
+//! (attention's tiles), on the calling thread, into a block of a wider
+//! matrix.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
@@ -13,7 +16,7 @@ use super::view::View;
 /// above. Measured on a 2-core machine: the 784-256-10 MLP's 51-Mflop
 /// products over two threads cut its epoch from 0.148 s to 0.118 s. (Before
 /// the CLI stopped candle's own element-wise pool from spinning beside
-/// rayon's, see `synapse-cli/src/runtime.rs`, the same split made the step
+/// rayon's, see `synapse-train/src/runtime.rs`, the same split made the step
 /// slower, and products stayed on one thread up to 64 Mflop.)
 pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
     let threads = max_threads();
@@ -114,6 +117,68 @@ unsafe fn gemm_raw<T: Real>(
             false,
             false,
             threads,
+        );
+    }
+}
+
+/// `dst = [dst +] scale * a * b` on the calling thread, where `dst` is an
+/// `m x n` block of rows `dst_rs` elements apart (a head's columns inside a
+/// wider matrix, a scratch tile): the small products inside a kernel's own
+/// parallel part (attention's per-head tiles).
+///
+/// Panics if `a.cols() != b.rows()` or `dst` is too short for the block (an
+/// internal invariant: the kernel sized both).
+pub(crate) fn gemm_block<T: Real>(
+    dst: &mut [T],
+    dst_rs: usize,
+    (a, b): (View<T>, View<T>),
+    scale: T,
+    accumulate: bool,
+) {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    assert_eq!(k, b.rows(), "gemm_block: inner sizes");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        n <= dst_rs && (m - 1) * dst_rs + n <= dst.len(),
+        "gemm_block: destination size"
+    );
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(T::zero());
+            }
+        }
+        return;
+    }
+    let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
+    // SAFETY: every (r, c) with r < m, c < n addresses r * dst_rs + c <
+    // dst.len() (checked above), a slice borrowed mutably, so disjoint from
+    // the views' shared slices, whose strides address elements inside them
+    // (a View's invariant); k > 0; dst is initialised, so reading it when
+    // accumulating is sound.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            if accumulate { T::one() } else { T::zero() },
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         );
     }
 }

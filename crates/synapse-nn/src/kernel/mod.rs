@@ -12,10 +12,13 @@
 //!
 //! | kind | plain definition and kernel |
 //! | --- | --- |
-//! | linear (+ sigmoid/tanh/relu/identity after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
+//! | linear (+ sigmoid/tanh/relu/identity/gelu after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
 //! | conv2d (+ sigmoid/tanh/relu/identity, + maxpool2d/avgpool2d after it) | `elements/conv2d/mod.rs`, `elements/conv2d/kernel.rs` |
 //! | maxpool2d, avgpool2d | `elements/pool/mod.rs`, `elements/pool/kernel.rs` |
 //! | lstm, gru (the whole sequence, backward through time in the same op) | `elements/lstm/mod.rs`, `elements/gru/mod.rs`; the cells `elements/lstm/kernel.rs`, `elements/gru/kernel.rs`; the frame around them `elements/recurrent/kernel.rs` |
+//! | attention (the dense kernel for both projections, one pass per head between) | `elements/attention/mod.rs`, `elements/attention/kernel.rs` |
+//! | layernorm | `elements/layernorm/mod.rs`, `elements/layernorm/kernel.rs` |
+//! | positional | `elements/positional/mod.rs`, `elements/positional/kernel.rs` |
 //! | losses sse, mse, bce-logits, cross-entropy | `loss/mod.rs`, `loss/kernel.rs` |
 //! | SGD and Adam updates | `optim/sgd.rs`, `optim/adam.rs`, `optim/kernel.rs` |
 //!
@@ -25,13 +28,15 @@
 //! applies after its product, and their derivatives), [`parallel`] (work
 //! split over threads in fixed parts, for the same bits every run),
 //! [`exp`] and [`gate`] (`e^x`, sigmoid and tanh written to vectorise, for
-//! the recurrent gates and the cross-entropy) and [`simd`] (element-wise
-//! passes compiled for AVX-512 or AVX2, chosen at run time).
+//! the recurrent gates and the cross-entropy), [`math`] (vectorised f32
+//! exp and GELU for attention, layernorm and the dense kernel) and [`simd`]
+//! (element-wise passes compiled for AVX-512 or AVX2, chosen at run time).
 
 pub(crate) mod act;
 pub(crate) mod exp;
 pub(crate) mod gate;
 pub(crate) mod gemm;
+pub(crate) mod math;
 pub(crate) mod parallel;
 pub(crate) mod plan;
 pub(crate) mod simd;
@@ -71,7 +76,8 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 
 /// Counts one run of the kernel named `kernel` on this thread (called by
 /// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"lstm"`,
-/// `"gru"`, `"loss"`, `"update"`.
+/// `"gru"`, `"loss"`, `"update"`, `"attention"`, `"layernorm"`,
+/// `"positional"`, ...
 pub(crate) fn count_call(kernel: &'static str) {
     CALLS.with(|c| {
         let mut c = c.borrow_mut();

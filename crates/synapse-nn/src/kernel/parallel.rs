@@ -1,8 +1,9 @@
 //! Work split over threads with a fixed partition: `n` independent items
-//! (images, channel planes) cut into at most `threads` contiguous parts of
-//! near-equal size, one per thread of rayon's pool. The parts depend only on
-//! `n`, the work and the thread count, never on scheduling, so sums over parts
-//! are added in the same order every run: the same bits on the same machine.
+//! (images, channel planes) cut into at most [`MAX_PARTS`] contiguous parts
+//! of near-equal size, run on rayon's pool. The parts depend only on `n` and
+//! the work, never on the thread count or on scheduling, so sums over parts
+//! are added in the same order every run: the same bits for the same seed
+//! on one thread or many.
 
 use std::ops::Range;
 
@@ -26,14 +27,16 @@ pub(crate) fn max_threads() -> usize {
     rayon::current_num_threads().max(1)
 }
 
-/// `0..n` cut into contiguous parts: one part when `work` is small, else one
-/// per thread (at most `n`). The first `n % parts` parts get one item more.
+/// The most parts a split makes, whatever the thread count: enough to keep
+/// the cores of a small machine busy, few enough that partial sums stay cheap.
+pub(crate) const MAX_PARTS: usize = 8;
+
+/// `0..n` cut into contiguous parts: one per [`PARALLEL_WORK`] of `work`, at
+/// least one, at most [`MAX_PARTS`] and `n`; never a function of the thread
+/// count (so partial sums give the same bits on any). The first `n % parts`
+/// parts get one item more.
 pub(crate) fn parts(n: usize, work: usize) -> Vec<Range<usize>> {
-    let count = if work < PARALLEL_WORK {
-        1
-    } else {
-        max_threads().min(n).max(1)
-    };
+    let count = (work / PARALLEL_WORK).clamp(1, MAX_PARTS).min(n).max(1);
     let (base, extra) = (n / count, n % count);
     let mut start = 0;
     (0..count)
@@ -55,8 +58,21 @@ pub(crate) fn for_each_part<T: Send>(
     work: usize,
     f: impl Fn(Range<usize>, &mut [T]) + Sync,
 ) {
+    map_part_slices(out, per_item, work, f);
+}
+
+/// [`for_each_part`] where each part also returns a value (its partial
+/// sums): the values in part order, to be added in that order.
+///
+/// Panics if `out.len() != n * per_item` (an internal invariant).
+pub(crate) fn map_part_slices<T: Send, R: Send>(
+    out: &mut [T],
+    per_item: usize,
+    work: usize,
+    f: impl Fn(Range<usize>, &mut [T]) -> R + Sync,
+) -> Vec<R> {
     let n = out.len().checked_div(per_item).unwrap_or(0);
-    assert_eq!(out.len(), n * per_item, "for_each_part: output size");
+    assert_eq!(out.len(), n * per_item, "map_part_slices: output size");
     let ranges = parts(n, work);
     let mut pieces = Vec::with_capacity(ranges.len());
     let mut rest = out;
@@ -66,11 +82,9 @@ pub(crate) fn for_each_part<T: Send>(
         rest = tail;
     }
     if pieces.len() == 1 {
-        let (r, o) = pieces.pop().expect("one part");
-        f(r, o);
-    } else {
-        pieces.into_par_iter().for_each(|(r, o)| f(r, o));
+        return pieces.into_iter().map(|(r, o)| f(r, o)).collect();
     }
+    pieces.into_par_iter().map(|(r, o)| f(r, o)).collect()
 }
 
 /// `f(items)` for each part of `0..n`, in parallel, results in part order.
@@ -112,7 +126,7 @@ mod tests {
                 let p = parts(n, work);
                 let flat: Vec<usize> = p.iter().flat_map(|r| r.clone()).collect();
                 assert_eq!(flat, (0..n).collect::<Vec<_>>(), "n {n} work {work}");
-                assert!(p.len() <= max_threads().max(1));
+                assert!(p.len() <= MAX_PARTS);
                 let (lo, hi) = (
                     p.iter().map(|r| r.len()).min(),
                     p.iter().map(|r| r.len()).max(),

@@ -4,7 +4,7 @@
 //!
 //! | stage | elements | kernel |
 //! | --- | --- | --- |
-//! | `Dense` | `linear`, then an activation the kernel applies (sigmoid, tanh, relu, identity; `KernelAct::of`) | `elements/linear/kernel.rs` |
+//! | `Dense` | `linear`, then an activation the kernel applies (sigmoid, tanh, relu, identity, gelu; `DenseAct::of`) | `elements/linear/kernel.rs` |
 //! | `Conv` | `conv2d`, then such an activation, then a `maxpool2d`/`avgpool2d` (each optional) | `elements/conv2d/kernel.rs` |
 //! | `One` | any other element alone (its own kernel, if it has one) | |
 //!
@@ -22,7 +22,7 @@ use std::ops::Range;
 
 use candle_core::Tensor;
 
-use crate::kernel::act::KernelAct;
+use crate::kernel::act::{DenseAct, KernelAct};
 use crate::{ElementSpec, Layer, Mode, Result};
 
 /// One step of a stack's forward.
@@ -51,10 +51,18 @@ impl Stage {
     }
 }
 
-/// Whether element `i` is an activation the kernels apply.
+/// Whether element `i` is an activation the conv2d kernel applies.
 fn kernel_act(elements: &[ElementSpec], i: usize) -> Option<usize> {
     match elements.get(i) {
         Some(ElementSpec::Activation(a)) if KernelAct::of(a).is_some() => Some(i),
+        _ => None,
+    }
+}
+
+/// Whether element `i` is an activation the dense kernel applies.
+fn dense_act(elements: &[ElementSpec], i: usize) -> Option<usize> {
+    match elements.get(i) {
+        Some(ElementSpec::Activation(a)) if DenseAct::of(a).is_some() => Some(i),
         _ => None,
     }
 }
@@ -67,7 +75,7 @@ pub(crate) fn plan(elements: &[ElementSpec]) -> Vec<Stage> {
         let stage = match &elements[i] {
             ElementSpec::Linear(_) => Stage::Dense {
                 linear: i,
-                act: kernel_act(elements, i + 1),
+                act: dense_act(elements, i + 1),
             },
             ElementSpec::Conv2d(_) => {
                 let act = kernel_act(elements, i + 1);

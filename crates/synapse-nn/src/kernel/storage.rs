@@ -34,6 +34,14 @@ pub(crate) trait Real:
     fn cpu_tensor(v: Vec<Self>, shape: Shape) -> Result<Tensor>;
     fn from_f64(v: f64) -> Self;
     fn as_f64(self) -> f64;
+    /// GELU of each `z` in place and its slope `gelu'(z)` into `slope`
+    /// (f32: the vectorised approximations of `math.rs`; f64: libm's erf
+    /// and exp, rounding the value as the plain ops do).
+    fn gelu_slope(z: &mut [Self], slope: &mut [Self]);
+    /// `v = exp(v - shift)` for each element, returning their sum (f32:
+    /// the vectorised exp of `math.rs`, summed in lanes; f64: libm's, in
+    /// order).
+    fn exp_shifted(v: &mut [Self], shift: Self) -> Self;
 }
 
 impl Real for f32 {
@@ -58,6 +66,12 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
+    fn gelu_slope(z: &mut [Self], slope: &mut [Self]) {
+        super::math::gelu_f32(z, slope)
+    }
+    fn exp_shifted(v: &mut [Self], shift: Self) -> Self {
+        super::math::exp_shifted_f32(v, shift)
+    }
 }
 
 impl Real for f64 {
@@ -81,6 +95,26 @@ impl Real for f64 {
     }
     fn as_f64(self) -> f64 {
         self
+    }
+    fn gelu_slope(z: &mut [Self], slope: &mut [Self]) {
+        use std::f64::consts::{PI, SQRT_2};
+        let (inv_sqrt2, inv_sqrt_2pi) = (1.0 / SQRT_2, 1.0 / (2.0 * PI).sqrt());
+        for (v, s) in z.iter_mut().zip(slope.iter_mut()) {
+            let x = *v;
+            // libm's erf, as candle's own `erf` op.
+            let e = candle_core::cpu::erf::erf_f64(x * inv_sqrt2);
+            // (z (erf(z / sqrt 2) + 1)) / 2, in the plain ops' order.
+            *v = x * (e + 1.0) * 0.5;
+            *s = (e + 1.0) * 0.5 + x * (-(x * x) * 0.5).exp() * inv_sqrt_2pi;
+        }
+    }
+    fn exp_shifted(v: &mut [Self], shift: Self) -> Self {
+        let mut sum = 0.0;
+        for x in v.iter_mut() {
+            *x = (*x - shift).exp();
+            sum += *x;
+        }
+        sum
     }
 }
 

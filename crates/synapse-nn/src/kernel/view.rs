@@ -36,6 +36,25 @@ impl<'a, T: Real> View<'a, T> {
         Self::checked(data, rows, cols, rs, cs)
     }
 
+    /// The view of a tensor as rows of its last dimension: a 0-, 1- or 2-D
+    /// tensor as [`View::new`] gives it, a contiguous one of higher rank as
+    /// `[product of the leading dimensions, last]`.
+    pub fn rows_of(s: &'a CpuStorage, l: &Layout) -> Result<Self> {
+        let dims = l.dims();
+        if dims.len() <= 2 {
+            return Self::new(s, l);
+        }
+        let Some((start, end)) = l.contiguous_offsets() else {
+            candle_core::bail!("kernel view: a {dims:?} tensor must be contiguous");
+        };
+        let Some(data) = T::slice(s)?.get(start..end) else {
+            candle_core::bail!("kernel view: elements {start}..{end} past the storage");
+        };
+        let cols = dims[dims.len() - 1];
+        let rows = dims[..dims.len() - 1].iter().product();
+        Self::checked(data, rows, cols, cols, 1)
+    }
+
     /// A view after checking that its last element lies inside `data`.
     pub fn checked(data: &'a [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Result<Self> {
         if rows > 0 && cols > 0 {
@@ -85,6 +104,31 @@ impl<'a, T: Real> View<'a, T> {
             cols: self.rows,
             rs: self.cs,
             cs: self.rs,
+        }
+    }
+
+    /// Rows `start..start + count` of this view (no copy).
+    ///
+    /// Panics unless `start + count <= self.rows()` (an internal invariant:
+    /// the kernels cut tiles of views they built).
+    pub fn row_range(self, start: usize, count: usize) -> Self {
+        assert!(
+            start.checked_add(count).is_some_and(|end| end <= self.rows),
+            "View::row_range: rows {start}..+{count} of {}",
+            self.rows
+        );
+        if count == 0 || self.cols == 0 {
+            return Self {
+                rows: count,
+                ..self
+            };
+        }
+        // Rows start.. of a view whose every element is inside `data`: the
+        // first of them is at start * rs <= the last element's index.
+        Self {
+            data: &self.data[start * self.rs..],
+            rows: count,
+            ..self
         }
     }
 

@@ -287,6 +287,14 @@ fn new_elements_match_finite_differences_in_both_modes() {
             "reshape(2,3,4), layernorm(4), flatten, linear(24,2)",
             vec![2, 24],
         ),
+        // Sequences: the attention kernel, a position table longer than the
+        // input, layernorm over [batch, T, D] and gelu fused into the dense
+        // kernel.
+        (
+            "attention(4,2,causal=true), positional(5,4), layernorm(4), linear(4,6), gelu, linear(6,2)",
+            vec![2, 3, 4],
+        ),
+        ("attention(6,3), linear(6,2)", vec![2, 4, 6]),
         ("conv2d(2,3,3,stride=2,padding=1), relu", vec![2, 2, 5, 6]),
         (
             "conv2d(1,2,2,bias=false), maxpool2d(2,stride=1)",

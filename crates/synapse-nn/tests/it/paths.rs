@@ -210,7 +210,18 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 7] = ["dense", "conv2d", "pool2d", "lstm", "gru", "loss", "update"];
+    const NAMES: [&str; 10] = [
+        "dense",
+        "conv2d",
+        "pool2d",
+        "lstm",
+        "gru",
+        "loss",
+        "update",
+        "attention",
+        "layernorm",
+        "positional",
+    ];
     let before: Vec<u64> = NAMES.iter().map(|n| kernel_calls_of(n)).collect();
     let total = kernel_calls();
     with_fused_ops(fused, f);
@@ -317,6 +328,24 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
             assert_eq!(step(text, shape, 2, Loss::Mse, adam, false), [], "{text}");
         }
     }
+    // A transformer block: the position table, each layernorm, the
+    // attention core, and the dense kernel for both projections and both
+    // feed-forward products (gelu in the first); the loss; three Adam
+    // updates for each of the 17 tensors.
+    let gpt = "linear(6,8), positional(5,8), residual(layernorm(8), attention(8,2,causal=true)), \
+               residual(layernorm(8), linear(8,16), gelu, linear(16,8)), seqmean, linear(8,2)";
+    assert_eq!(
+        step(gpt, &[3, 5, 6], 2, Loss::Mse, true, true),
+        [
+            ("dense", 6),
+            ("loss", 1),
+            ("update", 51),
+            ("attention", 1),
+            ("layernorm", 2),
+            ("positional", 1)
+        ]
+    );
+    assert_eq!(step(gpt, &[3, 5, 6], 2, Loss::Mse, true, false), []);
     // f16 has no kernel: the plain path runs even with kernels on.
     let spec: ArchSpec = mlp.parse().unwrap();
     let net = Sequential::init(&spec, Init::Torch, 1, DType::F16, &dev).unwrap();
@@ -398,6 +427,69 @@ fn recurrent_kernels_agree_over_chunks_on_any_thread_count() {
             assert_eq!(grads(), grads(), "{text} {dtype:?}: twice");
         }
     }
+}
+
+/// The kernels' parts depend on the work, not on the thread count, so one
+/// worker and two give the same bits: a transformer block (layernorm's and
+/// the bias rows' partial sums, attention's batch parts, gelu's parts) and
+/// a CNN (conv's dW partial sums), large enough to split.
+#[test]
+fn kernels_give_the_same_bits_on_one_worker_and_two() {
+    let on = |threads: usize, f: &(dyn Fn() -> Vec<Vec<f64>> + Sync)| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool")
+            .install(f)
+    };
+    for (text, shape) in [
+        (
+            "positional(64,64), residual(layernorm(64), attention(64,4,causal=true)), \
+             residual(layernorm(64), linear(64,256), gelu, linear(256,64)), linear(64,5)",
+            &[32, 64, 64][..],
+        ),
+        (
+            "conv2d(3,16,3), relu, maxpool2d(2), flatten, linear(3600,4)",
+            &[64, 3, 32, 32],
+        ),
+    ] {
+        let spec: ArchSpec = text.parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 3, DType::F32, &Device::Cpu).unwrap();
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n).map(|i| (0.37 * i as f32).sin()).collect();
+        let x = Tensor::from_vec(values, shape, &Device::Cpu).unwrap();
+        let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+        let one = on(1, &|| run(&net, &x, true, true));
+        assert_eq!(on(2, &|| run(&net, &x, true, true)), one, "{text}");
+    }
+}
+
+/// Attention over more positions than one tile of the kernel (64): the
+/// online softmax across key tiles, the causal mask on and off the
+/// diagonal tiles, the backward's tile loops; on two workers, and the same
+/// bits on a second run.
+#[test]
+fn attention_over_several_tiles_agrees_on_both_paths() {
+    two_workers(|| {
+        for causal in [true, false] {
+            let text = format!("attention(8,2,causal={causal}), linear(8,3)");
+            let spec: ArchSpec = text.parse().unwrap();
+            for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+                let shape = [3, 137, 8];
+                let n: usize = shape.iter().product();
+                let values: Vec<f64> = (0..n).map(|i| (0.37 * i as f64).sin()).collect();
+                let x = Tensor::from_vec(values, &shape, &Device::Cpu)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap();
+                let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+                let net = Sequential::init(&spec, Init::Torch, 4, dtype, &Device::Cpu).unwrap();
+                let (kernel, plain) = (run(&net, &x, true, true), run(&net, &x, true, false));
+                assert_close(&kernel, &plain, tol, &format!("{text} {dtype:?}"));
+                assert_eq!(run(&net, &x, true, true), kernel, "{text} {dtype:?}: rerun");
+            }
+        }
+    });
 }
 
 /// Ties in a max-pool window: both paths send the gradient to the first

@@ -1,61 +1,83 @@
 //! The CPU kernel of a dense layer and the activation after it, in one op:
 //! `y = act(x W^T + b)`, with its hand-written backward.
 //!
-//! Shapes: `x` `[batch, in]`, `W` `[out, in]`, `b` `[out]`, `y` `[batch, out]`.
-//! Backward, from `dy`: `dz = dy * act'(y)` (sigmoid `y(1-y)`, tanh `1-y^2`,
-//! relu `[y > 0]`, identity 1), `dW = dz^T x`, `db = sum_rows dz`,
-//! `dx = dz W` (only when `x` needs a gradient).
+//! Shapes: `x` `[..., in]` (every leading dimension a row; of rank above 2
+//! it is made contiguous first), `W` `[out, in]`, `b` `[out]`, `y`
+//! `[..., out]`. Backward, from `dy`: `dz = dy * act'` (sigmoid `y(1-y)`,
+//! tanh `1-y^2`, relu `[y > 0]`, identity 1, from the output; gelu
+//! `gelu'(z)`, computed in the forward pass and kept by the op), `dW = dz^T
+//! x`, `db = sum_rows dz`, `dx = dz W` (only when `x` needs a gradient).
+
+use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use crate::kernel::act::{act_grad, KernelAct};
+use crate::kernel::act::{act_grad, gelu_all, DenseAct};
 use crate::kernel::gemm::{gemm_into, matmul, product};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
 
-/// The forward op; the bias is the optional third argument.
-struct Dense(KernelAct);
-
-fn forward<T: Real>(
-    act: KernelAct,
-    x: View<T>,
-    w: View<T>,
-    b: Option<View<T>>,
-) -> Result<(CpuStorage, Shape)> {
-    crate::kernel::count_call("dense");
-    let (batch, out) = (x.rows(), w.rows());
-    if x.cols() != w.cols() || b.is_some_and(|b| b.cols() != out) {
-        candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols(), w.cols());
-    }
-    // W^T as a view: element (k, j) of W^T is W[j, k].
-    let wt = w.t();
-    let mut y = match b {
-        None => product(x, wt),
-        Some(b) => {
-            let mut y = Vec::with_capacity(batch * out);
-            for _ in 0..batch {
-                y.extend((0..out).map(|j| b.at(0, j)));
-            }
-            gemm_into(&mut y, x, wt, true);
-            y
-        }
-    };
-    act.apply_all(&mut y);
-    Ok((T::storage(y), Shape::from((batch, out))))
+/// The forward op; the bias is the optional third argument. With GELU,
+/// `kept` holds `gelu'(z)` (shaped as `y`) from the forward for the backward.
+struct Dense {
+    act: DenseAct,
+    kept: Mutex<Option<Tensor>>,
 }
 
-fn dispatch(
-    act: KernelAct,
-    x: (&CpuStorage, &Layout),
-    w: (&CpuStorage, &Layout),
-    b: Option<(&CpuStorage, &Layout)>,
-) -> Result<(CpuStorage, Shape)> {
-    with_float!(x.0, "dense", T => forward::<T>(
-        act,
-        View::new(x.0, x.1)?,
-        View::new(w.0, w.1)?,
-        b.map(|b| View::new(b.0, b.1)).transpose()?,
-    ))
+impl Dense {
+    fn forward<T: Real>(
+        &self,
+        (x, shape): (View<T>, &[usize]),
+        w: View<T>,
+        b: Option<View<T>>,
+    ) -> Result<(CpuStorage, Shape)> {
+        crate::kernel::count_call("dense");
+        let (batch, out) = (x.rows(), w.rows());
+        if x.cols() != w.cols() || b.is_some_and(|b| b.cols() != out) {
+            candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols(), w.cols());
+        }
+        // W^T as a view: element (k, j) of W^T is W[j, k].
+        let wt = w.t();
+        let mut y = match b {
+            None => product(x, wt),
+            Some(b) => {
+                let bias: Vec<T> = (0..out).map(|j| b.at(0, j)).collect();
+                let mut y = Vec::with_capacity(batch * out);
+                for _ in 0..batch {
+                    y.extend_from_slice(&bias);
+                }
+                gemm_into(&mut y, x, wt, true);
+                y
+            }
+        };
+        // y keeps x's leading dimensions (a 1-D x is one row).
+        let shape = match shape {
+            [lead @ .., _] if shape.len() > 2 => Shape::from([lead, &[out]].concat()),
+            _ => Shape::from((batch, out)),
+        };
+        match self.act {
+            DenseAct::Out(act) => act.apply_all(&mut y),
+            DenseAct::Gelu => {
+                let slope = gelu_all(&mut y);
+                *self.kept.lock().expect("dense kept lock") =
+                    Some(T::cpu_tensor(slope, shape.clone())?);
+            }
+        }
+        Ok((T::storage(y), shape))
+    }
+
+    fn dispatch(
+        &self,
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
+        b: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        with_float!(x.0, "dense", T => self.forward::<T>(
+            (View::rows_of(x.0, x.1)?, x.1.dims()),
+            View::new(w.0, w.1)?,
+            b.map(|b| View::new(b.0, b.1)).transpose()?,
+        ))
+    }
 }
 
 /// `db = sum_rows dz`, `[batch, out] -> [out]`, row after row (candle's
@@ -71,6 +93,13 @@ impl candle_core::CustomOp1 for RowSum {
         fn run<T: Real>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
             let v = View::<T>::new(s, l)?;
             let mut out = vec![T::zero(); v.cols()];
+            if let (Some((a, b)), [_, cols]) = (l.contiguous_offsets(), l.dims()) {
+                // Whole rows at a time (the same sums in the same order).
+                for row in T::slice(s)?[a..b].chunks_exact(*cols) {
+                    out.iter_mut().zip(row).for_each(|(o, &x)| *o += x);
+                }
+                return Ok((T::storage(out), Shape::from(v.cols())));
+            }
             for r in 0..v.rows() {
                 for (c, o) in out.iter_mut().enumerate() {
                     *o += v.at(r, c);
@@ -82,28 +111,88 @@ impl candle_core::CustomOp1 for RowSum {
     }
 }
 
-/// The gradients `(dx, dW, db)` of the layer.
-fn backward(
-    act: KernelAct,
-    x: &Tensor,
-    w: &Tensor,
-    y: &Tensor,
-    dy: &Tensor,
-    bias: bool,
-) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
-    let dz = act_grad(act, dy, y)?;
-    let dw = matmul(&dz.t()?, x)?;
-    let db = if bias {
-        Some(dz.apply_op1_no_bwd(&RowSum)?)
-    } else {
-        None
-    };
-    let dx = if x.track_op() {
-        Some(matmul(&dz, w)?)
-    } else {
-        None
-    };
-    Ok((dx, dw, db))
+/// `t` as the 2-D `[rows, last]` (a view when it is contiguous).
+fn rows(t: &Tensor) -> Result<Tensor> {
+    match t.dims() {
+        [_, _] => Ok(t.clone()),
+        [lead @ .., last] => t.reshape((lead.iter().product::<usize>(), *last)),
+        [] => t.reshape((1, 1)),
+    }
+}
+
+impl Dense {
+    /// The gradients `(dx, dW, db)` of the layer.
+    fn backward(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+        bias: bool,
+    ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
+        // The elementwise ops read N-d tensors only when contiguous.
+        let dy = &if dy.rank() > 2 {
+            dy.contiguous()?
+        } else {
+            dy.clone()
+        };
+        let dz = match self.act {
+            DenseAct::Out(act) => act_grad(act, dy, y)?,
+            DenseAct::Gelu => {
+                let kept = self.kept.lock().expect("dense kept lock");
+                let Some(slope) = kept.as_ref() else {
+                    candle_core::bail!("dense backward: the forward kept no gelu slope");
+                };
+                dy.apply_op2_no_bwd(slope, &Product)?
+            }
+        };
+        let (dz, x2) = (rows(&dz)?, rows(x)?);
+        let dw = matmul(&dz.t()?, &x2)?;
+        let db = if bias {
+            Some(dz.apply_op1_no_bwd(&RowSum)?)
+        } else {
+            None
+        };
+        let dx = if x.track_op() {
+            Some(matmul(&dz, w)?.reshape(x.shape())?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
+    }
+}
+
+/// `a * b`, elementwise, for two tensors of one shape, outside the graph.
+struct Product;
+
+impl CustomOp2 for Product {
+    fn name(&self) -> &'static str {
+        "synapse-product"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn run<T: Real>(
+            s1: &CpuStorage,
+            l1: &Layout,
+            s2: &CpuStorage,
+            l2: &Layout,
+        ) -> Result<(CpuStorage, Shape)> {
+            if l1.shape() != l2.shape() {
+                candle_core::bail!("product: {:?} and {:?}", l1.shape(), l2.shape());
+            }
+            let a = crate::kernel::storage::contiguous::<T>(s1, l1, "product: a")?;
+            let b = crate::kernel::storage::contiguous::<T>(s2, l2, "product: b")?;
+            let out: Vec<T> = a.iter().zip(b).map(|(&a, &b)| a * b).collect();
+            Ok((T::storage(out), l1.shape().clone()))
+        }
+        with_float!(s1, "product", T => run::<T>(s1, l1, s2, l2))
+    }
 }
 
 impl CustomOp3 for Dense {
@@ -120,7 +209,7 @@ impl CustomOp3 for Dense {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        dispatch(self.0, (s1, l1), (s2, l2), Some((s3, l3)))
+        self.dispatch((s1, l1), (s2, l2), Some((s3, l3)))
     }
 
     fn bwd(
@@ -131,7 +220,7 @@ impl CustomOp3 for Dense {
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = backward(self.0, x, w, y, dy, true)?;
+        let (dx, dw, db) = self.backward(x, w, y, dy, true)?;
         Ok((dx, Some(dw), db))
     }
 }
@@ -148,7 +237,7 @@ impl CustomOp2 for Dense {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        dispatch(self.0, (s1, l1), (s2, l2), None)
+        self.dispatch((s1, l1), (s2, l2), None)
     }
 
     fn bwd(
@@ -158,15 +247,25 @@ impl CustomOp2 for Dense {
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = backward(self.0, x, w, y, dy, false)?;
+        let (dx, dw, _) = self.backward(x, w, y, dy, false)?;
         Ok((dx, Some(dw)))
     }
 }
 
-/// `act(x W^T + b)` as one op with its own backward (CPU, f32/f64).
-pub(super) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: KernelAct) -> Result<Tensor> {
+/// `act(x W^T + b)` as one op with its own backward (CPU, f32/f64), for
+/// `x` of any rank of at least 2 (`[..., in]` to `[..., out]`).
+pub(crate) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseAct) -> Result<Tensor> {
+    let x = if x.rank() > 2 {
+        x.contiguous()?
+    } else {
+        x.clone()
+    };
+    let op = Dense {
+        act,
+        kept: Mutex::new(None),
+    };
     match b {
-        Some(b) => x.apply_op3(w, b, Dense(act)),
-        None => x.apply_op2(w, Dense(act)),
+        Some(b) => x.apply_op3(w, b, op),
+        None => x.apply_op2(w, op),
     }
 }

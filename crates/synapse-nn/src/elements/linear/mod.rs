@@ -40,7 +40,7 @@ use candle_core::{Tensor, Var};
 use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::Draws;
-use crate::kernel::act::then_act;
+use crate::kernel::act::{then_act, DenseAct, KernelAct};
 use crate::spec::{flag, last_dim, whole, Args, RowShape};
 use crate::{Activation, ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
 
@@ -206,6 +206,13 @@ impl Linear {
     /// `x` `[..., in]` (rank at least 2) to `[..., out]`.
     pub fn forward_then(&self, x: &Tensor, act: Option<&Activation>) -> Result<Tensor> {
         self.check_input(x)?;
+        let bias = self.bias.as_ref().map(|b| b.as_tensor());
+        let mut tensors = vec![x, self.weight.as_tensor()];
+        tensors.extend(bias);
+        if crate::kernel::use_kernel(true, &tensors) {
+            // The kernel takes every rank itself: no reshape nodes.
+            return then_act(act, |fused| kernel::dense(x, &self.weight, bias, fused));
+        }
         // Every leading dimension is a row: [rows, in] for the product.
         let dims = x.dims().to_vec();
         let rows: usize = dims[..dims.len() - 1].iter().product();
@@ -214,21 +221,14 @@ impl Linear {
         } else {
             x.reshape((rows, self.in_features()))?
         };
-        let bias = self.bias.as_ref().map(|b| b.as_tensor());
-        let mut tensors = vec![&x2, self.weight.as_tensor()];
-        tensors.extend(bias);
-        let y = if crate::kernel::use_kernel(true, &tensors) {
-            then_act(act, |fused| kernel::dense(&x2, &self.weight, bias, fused))?
-        } else {
-            let y = x2.matmul(&self.weight.t()?)?;
-            let y = match &self.bias {
-                Some(b) => y.broadcast_add(b)?,
-                None => y,
-            };
-            match act {
-                Some(a) => a.forward(&y)?,
-                None => y,
-            }
+        let y = x2.matmul(&self.weight.t()?)?;
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let y = match act {
+            Some(a) => a.forward(&y)?,
+            None => y,
         };
         if dims.len() == 2 {
             return Ok(y);
@@ -237,6 +237,17 @@ impl Linear {
         *out.last_mut().expect("rank >= 2") = self.out_features();
         Ok(y.reshape(out)?)
     }
+}
+
+/// `x W^T + b` by the dense kernel (CPU, f32/f64: the caller decided with
+/// `kernel::use_kernel`), for attention's projections.
+///
+/// # Shapes
+/// `x` `[..., in]` (rank at least 2), `weight` `[out, in]`, `bias` `[out]`,
+/// to `[..., out]`.
+pub(crate) fn kernel_product(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let identity = DenseAct::Out(KernelAct::Identity);
+    Ok(kernel::dense(x, weight, bias, identity)?)
 }
 
 impl ElementOps for Linear {

@@ -8,15 +8,21 @@
 //! s = q_h k_h^T / sqrt(dh)   (+ -inf where j > i when causal)    [batch, H, T, T]
 //! a = softmax(s) over the keys     o_h = a v_h     y = concat_h(o_h) W_out^T + b_out
 //! ```
-//! Backward: autodiff. Shapes: `[batch, T, D]` to the same; D a multiple of
+//! Shapes: `[batch, T, D]` to the same; D a multiple of
 //! HEADS (checked when parsed). State: `in_proj_weight [3D, D]`,
 //! `in_proj_bias [3D]`, `out_proj.weight [D, D]`, `out_proj.bias [D]`;
 //! init `torch`: `in_proj_weight` Xavier uniform, the biases 0,
 //! `out_proj.weight` U(-1/sqrt(D), 1/sqrt(D)) (PyTorch's); `xavier`/`he`:
 //! the weights by their fans, biases 0; `numpy-uniform`: each as drawn.
 //! ONNX: `MatMul`/`Softmax` nodes, the causal mask made from the symbolic
-//! length (`Range`, `Greater`, `Where`). No kernel yet. Reference:
+//! length (`Range`, `Greater`, `Where`). Reference:
 //! `synapse_reference::RefAttention`.
+//!
+//! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
+//! candle ops below, which autodiff differentiates on any device, and on
+//! the CPU three ops with their own backward: the dense kernel for each
+//! projection and, between them, the attention kernel of `kernel.rs`
+//! (scores, mask, softmax and the product by `V` in one pass per head).
 //!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
@@ -31,11 +37,14 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
+mod kernel;
+
 use std::fmt;
 
 use candle_core::{Tensor, Var, D};
 
 use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use super::linear::kernel_product;
 use crate::export::{Attribute, Export, Scope};
 use crate::init::{constant, numpy_uniform, Draws};
 use crate::spec::{flag, whole, Args, RowShape};
@@ -222,6 +231,14 @@ impl Attention {
                 ))
             }
         };
+        let mut tensors = vec![x];
+        tensors.extend(self.vars.iter().map(|v| v.as_tensor()));
+        if crate::kernel::use_kernel(true, &tensors) {
+            let [w_in, b_in, w_out, b_out] = &self.vars;
+            let qkv = kernel_product(x, w_in, Some(b_in))?;
+            let o = kernel::attend(&qkv, heads, self.causal)?;
+            return kernel_product(&o, w_out, Some(b_out));
+        }
         let dh = d / heads;
         let rows = x.reshape((b * t, d))?;
         let qkv = rows

@@ -8,7 +8,10 @@
 //! Shapes: `[batch, t, D]` with `t <= T`, the same out; more positions
 //! than `T` is an error saying both. State: `weight [T, D]`; init `torch`
 //! N(0, 1). ONNX: the first `t` rows by `Shape`, `Slice` (so `t` is
-//! symbolic), then `Add`. No kernel. Reference: `synapse_reference::RefPositional`.
+//! symbolic), then `Add`. Reference: `synapse_reference::RefPositional`.
+//! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
+//! candle ops below, and the CPU kernel of `kernel.rs` (one op, its own
+//! backward).
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -20,6 +23,8 @@
 //! assert_eq!(y.to_vec3::<f64>()?, [[[11.0], [22.0]]]);
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
+
+mod kernel;
 
 use std::fmt;
 
@@ -130,6 +135,9 @@ impl Positional {
         let name = format!("positional({max},{d})");
         match x.dims() {
             &[_, t, dd] if dd == d && t <= max => {
+                if crate::kernel::use_kernel(true, &[x, self.weight.as_tensor()]) {
+                    return Ok(kernel::add_rows(x, &self.weight)?);
+                }
                 let rows = self.weight.as_tensor().narrow(0, 0, t)?;
                 Ok(x.broadcast_add(&rows)?)
             }

@@ -5,11 +5,14 @@
 //! mean = sum x / N      var = sum (x - mean)^2 / N      (biased)
 //! y = (x - mean) / sqrt(var + eps) * weight + bias
 //! ```
-//! The same in training and evaluation. Backward: autodiff through these
-//! plain ops. Shapes: `[..., N]` (any rank of at least 2), `y` like `x`;
-//! state `weight [N]`, `bias [N]` (init 1 and 0, nothing drawn). Spec:
-//! `layernorm(N[,eps=E])`. ONNX: `LayerNormalization` (`axis=-1`, `epsilon`).
-//! No kernel. Reference: `synapse_reference` layernorm.
+//! The same in training and evaluation. Shapes: `[..., N]` (any rank of at
+//! least 2), `y` like `x`; state `weight [N]`, `bias [N]` (init 1 and 0,
+//! nothing drawn). Spec: `layernorm(N[,eps=E])`. ONNX: `LayerNormalization`
+//! (`axis=-1`, `epsilon`). Reference: `synapse_reference` layernorm.
+//!
+//! Two definitions, one decision ([`crate::kernel::use_kernel`]): the plain
+//! candle ops below, which autodiff differentiates on any device, and the
+//! CPU kernel of `kernel.rs` (one pass per row each way, its own backward).
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -24,6 +27,8 @@
 //! assert_eq!(ln.forward(&Tensor::new(&[[1.0f64, 3.0]], &dev)?)?.to_vec2::<f64>()?, [[-1.0, 1.5]]);
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
+
+mod kernel;
 
 use std::fmt;
 
@@ -166,6 +171,10 @@ impl LayerNorm {
                 format!("[..., {n}]"),
                 x.dims(),
             ));
+        }
+        let (w, b) = (self.weight.as_tensor(), self.bias.as_tensor());
+        if crate::kernel::use_kernel(true, &[x, w, b]) {
+            return Ok(kernel::layer_norm(x, w, b, self.eps)?);
         }
         let mean = (x.sum_keepdim(D::Minus1)? / n as f64)?;
         let centered = x.broadcast_sub(&mean)?;

@@ -1,0 +1,185 @@
+//! Element-wise math over slices for the f32 kernels (exp for attention's
+//! softmax, GELU and its slope for the dense kernel), written so that the
+//! compiler vectorises each loop (no calls into libm per element), and
+//! compiled twice: for AVX2 with FMA, chosen at run time when the CPU has
+//! them, and for the baseline target.
+//!
+//! ```text
+//! exp(x)  = 2^n p(r),  n = round(x / ln 2), r = x - n ln 2,  p of degree 7 (Cephes' expf),
+//!           x clamped to [-87.3, 88]: relative error about 2^-23 (the kernels
+//!           take it of numbers at most 0)
+//! erf(u)  = sign(u) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-u^2)),
+//!           t = 1 / (1 + 0.3275911 |u|): Abramowitz and Stegun 7.1.26,
+//!           absolute error below 1.5e-7, as PyTorch's vectorised erf for f32
+//! gelu(z) = z (1 + erf(z / sqrt 2)) / 2
+//! gelu'(z) = (1 + erf(z / sqrt 2)) / 2 + z e^(-z^2 / 2) / sqrt(2 pi)
+//! ```
+//! The one `e^(-z^2/2)` serves both the erf and the slope. f64 keeps libm's
+//! erf and exp (`storage.rs`): the training-parity tests hold f64 to 1e-10.
+//!
+//! Sums (f32 and f64) are added in eight lanes, element `i` into lane `i %
+//! 8`, the lanes then pairwise ([`sum_lanes`]): one running sum would wait
+//! for each addition before the next, eight lanes vectorise.
+
+use super::storage::Real;
+
+/// `sum_i f(a[i], b[i])` in eight lanes (see the header), over the shorter
+/// of the two slices.
+#[inline(always)]
+pub(crate) fn sum_lanes<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [T::zero(); 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (xa, xb) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += f(xa[k], xb[k]);
+        }
+    }
+    for (k, (&x, &y)) in ra.iter().zip(rb).enumerate() {
+        acc[k] += f(x, y);
+    }
+    ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
+}
+
+/// `exp(x)` for f32 without a libm call; `fma(a, b, c) = a b + c`.
+#[inline(always)]
+fn exp_with(x: f32, fma: impl Fn(f32, f32, f32) -> f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding and removing 1.5 * 2^23 rounds to the nearest whole number.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.336_55, 88.0);
+    let shifted = fma(x, LOG2E, ROUND);
+    let n = shifted - ROUND;
+    let r = fma(n, -LN2_LO, fma(n, -LN2_HI, x));
+    let mut p = 1.987_569_1e-4;
+    p = fma(p, r, 1.398_2e-3);
+    p = fma(p, r, 8.333_452e-3);
+    p = fma(p, r, 4.166_579_6e-2);
+    p = fma(p, r, 1.666_666_5e-1);
+    p = fma(p, r, 0.5);
+    let p = fma(p * r, r, r) + 1.0;
+    // n is whole and within [-126, 127], held in the low bits of `shifted`
+    // (whose bits are those of 1.5 * 2^23 plus n): 2^n from its exponent
+    // bits, in integer lanes (a float-to-int cast would not vectorise).
+    let biased = shifted.to_bits().wrapping_sub(0x4B40_0000 - 127);
+    let two_n = f32::from_bits(biased << 23);
+    p * two_n
+}
+
+/// GELU of each `z` in place, its slope `gelu'(z)` into `slope`.
+#[inline(always)]
+fn gelu_with(z: &mut [f32], slope: &mut [f32], fma: impl Fn(f32, f32, f32) -> f32 + Copy) {
+    const INV_SQRT2: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    // 1 / sqrt(2 pi).
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    const P: f32 = 0.327_591_1;
+    const A: [f32; 5] = [
+        0.254_829_6,
+        -0.284_496_72,
+        1.421_413_8,
+        -1.453_152,
+        1.061_405_4,
+    ];
+    for (v, s) in z.iter_mut().zip(slope.iter_mut()) {
+        let x = *v;
+        let u = x * INV_SQRT2;
+        let e = exp_with(-(u * u), fma);
+        let t = 1.0 / fma(P, u.abs(), 1.0);
+        let mut poly = A[4];
+        poly = fma(poly, t, A[3]);
+        poly = fma(poly, t, A[2]);
+        poly = fma(poly, t, A[1]);
+        poly = fma(poly, t, A[0]);
+        let erf_abs = 1.0 - poly * t * e;
+        let erf = if u < 0.0 { -erf_abs } else { erf_abs };
+        let phi = 0.5 * (1.0 + erf);
+        *v = x * phi;
+        *s = fma(x * e, INV_SQRT_2PI, phi);
+    }
+}
+
+/// `v = exp(v - shift)` for each element, returning the sum (in lanes).
+#[inline(always)]
+fn exp_shifted_with(v: &mut [f32], shift: f32, fma: impl Fn(f32, f32, f32) -> f32 + Copy) -> f32 {
+    v.iter_mut().for_each(|x| *x = exp_with(*x - shift, fma));
+    sum_lanes(v, v, |x, _| x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn exp_shifted_avx2(v: &mut [f32], shift: f32) -> f32 {
+    exp_shifted_with(v, shift, f32::mul_add)
+}
+
+/// `v = exp(v - shift)` for each element (f32, the approximation above),
+/// returning their sum (in lanes): a softmax row's numerators and
+/// denominator.
+pub(crate) fn exp_shifted_f32(v: &mut [f32], shift: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { exp_shifted_avx2(v, shift) };
+    }
+    exp_shifted_with(v, shift, |a, b, c| a * b + c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gelu_avx2(z: &mut [f32], slope: &mut [f32]) {
+    gelu_with(z, slope, f32::mul_add)
+}
+
+/// GELU of each `z` in place, its slope `gelu'(z)` into `slope` (f32, the
+/// approximations above). Panics if the lengths differ.
+pub(crate) fn gelu_f32(z: &mut [f32], slope: &mut [f32]) {
+    assert_eq!(z.len(), slope.len(), "gelu_f32: lengths");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { gelu_avx2(z, slope) };
+    }
+    gelu_with(z, slope, |a, b, c| a * b + c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulp_of_libm() {
+        for i in -8000..8000 {
+            let x = i as f32 * 0.01;
+            let (got, want) = (exp_with(x, |a, b, c| a * b + c), x.exp());
+            assert!(
+                (got - want).abs() <= 2.5e-7 * want,
+                "exp({x}): {got} vs {want}"
+            );
+        }
+        assert!(exp_with(-1000.0, f32::mul_add) < 1e-37);
+    }
+
+    #[test]
+    fn gelu_and_its_slope_match_the_exact_forms() {
+        let xs: Vec<f32> = (-1200..1200).map(|i| i as f32 * 0.01).collect();
+        let (mut y, mut s) = (xs.clone(), vec![0.0; xs.len()]);
+        gelu_f32(&mut y, &mut s);
+        for ((&x, &y), &s) in xs.iter().zip(&y).zip(&s) {
+            let xd = x as f64;
+            let phi = 0.5 * (1.0 + candle_core::cpu::erf::erf_f64(xd / std::f64::consts::SQRT_2));
+            let want_y = xd * phi;
+            let want_s = phi + xd * (-xd * xd / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            assert!(
+                (y as f64 - want_y).abs() <= 2e-6 * (1.0 + want_y.abs()),
+                "gelu({x})"
+            );
+            assert!(
+                (s as f64 - want_s).abs() <= 2e-6,
+                "gelu'({x}): {s} vs {want_s}"
+            );
+        }
+    }
+}
