@@ -328,6 +328,7 @@ fn mpmd(rank0: &[String], rank1: &[String], prefix: &str, secs: u64) -> Option<O
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let _ = child.kill();
+    let _ = child.wait();
     let _ = Command::new("pkill")
         .args(["-f", &format!("{BIN} train")])
         .status();
@@ -440,7 +441,7 @@ fn write_sequences(dir: &Path) -> PathBuf {
         zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, values) in [("x", &ids), ("y", &targets)] {
         let mut header = "{'descr': '<i8', 'fortran_order': False, 'shape': (10, 5), }".to_string();
-        while (10 + header.len() + 1) % 64 != 0 {
+        while !(10 + header.len() + 1).is_multiple_of(64) {
             header.push(' ');
         }
         header.push('\n');
