@@ -335,6 +335,12 @@ if part gemm; then
   # input gradients but the first layer's.
   fwd=$((2048 * 4096 + 4096 * 4096 + 4096 * 10))
   flops=$((2 * 2048 * (3 * fwd - 2048 * 4096)))
+  if [ "$only" = gemm ]; then
+    echo
+    echo "### The 2048-4096-4096-10 MLP row"
+    echo
+    table "${mlp_works[3]}"
+  fi
   echo
   echo "### f32 product peak (4096 x 4096, GFLOP/s, best of 5 per round) and the 2048-4096-4096-10 loop's fraction of it (goal >= 0.8)"
   echo

@@ -8,10 +8,13 @@
 //!    glibc's defaults a freed block above the dynamic mmap threshold goes
 //!    back to the kernel, and the next step's allocation of the same size
 //!    faults its pages in again: a quarter of the MNIST-shaped CNN's time went
-//!    to page faults. Blocks up to 32 MiB (glibc's largest mmap threshold) now
-//!    come from the heap, and the heap is not trimmed, so a step reuses the
-//!    pages the step before freed. The process keeps its peak memory until it
-//!    exits. And there are at most as many arenas as threads in rayon's pool
+//!    to page faults. Blocks of every size now come from the heap (no
+//!    mmapped blocks: glibc's mmap threshold stops at 32 MiB, and the
+//!    2048-4096-4096-10 MLP's 64 MiB gradients were mapped and zeroed afresh
+//!    at every step, 15% of its loop on one thread), and the heap is not
+//!    trimmed, so a step reuses the pages the step before freed. The process
+//!    keeps its peak memory until it exits, and that peak is higher where
+//!    big blocks fragment the heap (that MLP: 382 MB instead of 325 MB). And there are at most as many arenas as threads in rayon's pool
 //!    (glibc's default is eight per core): a thread's freed blocks then stay
 //!    where the next step's allocations on the pool look for them. Measured
 //!    on 2 cores (paired runs, medians): the gpt bench row's peak RSS on
@@ -42,6 +45,7 @@ pub fn configure() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_ARENA_MAX, pool_threads().min(64) as libc::c_int);
     }
     if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
