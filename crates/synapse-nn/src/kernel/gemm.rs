@@ -66,16 +66,19 @@ fn gemm_on<T: Real>(
         }
         return;
     }
-    // SAFETY: dst is an initialised slice of exactly m x n elements, borrowed
-    // mutably (so it overlaps neither view's shared slice); k = a.cols() = b.rows() > 0.
-    unsafe { gemm_raw(dst.as_mut_ptr(), a, b, accumulate, threads) }
+    // SAFETY: dst is an initialised slice of exactly m x n elements, row-major
+    // (rows n apart), borrowed mutably (so it overlaps neither view's shared
+    // slice); k = a.cols() = b.rows() > 0.
+    let n = b.cols();
+    unsafe { gemm_raw(dst.as_mut_ptr(), n, (a, b), (T::one(), accumulate), threads) }
 }
 
-/// `dst = [dst +] a * b` through the `gemm` crate.
+/// `dst = [dst +] scale * a * b` through the `gemm` crate, `dst` an
+/// `a.rows() x b.cols()` block whose rows are `dst_rs` elements apart.
 ///
 /// # Safety
-/// - `dst` is valid for writes of `a.rows() * b.cols()` elements, laid out
-///   row-major (row stride `b.cols()`, column stride 1);
+/// - `dst` is valid for writes of every `r * dst_rs + c` with
+///   `r < a.rows()`, `c < b.cols()`;
 /// - when `accumulate`, those elements are also initialised (they are read);
 /// - `dst`'s elements do not overlap the memory of `a` or `b`;
 /// - `a.cols() == b.rows()` and `a.cols() > 0`.
@@ -84,9 +87,9 @@ fn gemm_on<T: Real>(
 /// elements inside its slice (checked when it was built).
 unsafe fn gemm_raw<T: Real>(
     dst: *mut T,
-    a: View<T>,
-    b: View<T>,
-    accumulate: bool,
+    dst_rs: usize,
+    (a, b): (View<T>, View<T>),
+    (scale, accumulate): (T, bool),
     threads: gemm::Parallelism,
 ) {
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
@@ -94,8 +97,8 @@ unsafe fn gemm_raw<T: Real>(
         return;
     }
     let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
-    // SAFETY: the caller guarantees dst (m x n row-major, disjoint from a and
-    // b) and k; the views' strides address elements inside their slices.
+    // SAFETY: the caller guarantees dst (the m x n block, disjoint from a
+    // and b) and k; the views' strides address elements inside their slices.
     unsafe {
         gemm::gemm(
             m,
@@ -103,7 +106,7 @@ unsafe fn gemm_raw<T: Real>(
             k,
             dst,
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             a.as_ptr(),
             a_cs as isize,
@@ -112,7 +115,7 @@ unsafe fn gemm_raw<T: Real>(
             b_cs as isize,
             b_rs as isize,
             if accumulate { T::one() } else { T::zero() },
-            T::one(),
+            scale,
             false,
             false,
             false,
@@ -152,34 +155,18 @@ pub(crate) fn gemm_block<T: Real>(
         }
         return;
     }
-    let ((a_rs, a_cs), (b_rs, b_cs)) = (a.strides(), b.strides());
     // SAFETY: every (r, c) with r < m, c < n addresses r * dst_rs + c <
     // dst.len() (checked above), a slice borrowed mutably, so disjoint from
-    // the views' shared slices, whose strides address elements inside them
-    // (a View's invariant); k > 0; dst is initialised, so reading it when
-    // accumulating is sound.
+    // the views' shared slices; k > 0; dst is initialised, so reading it
+    // when accumulating is sound.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_raw(
             dst.as_mut_ptr(),
-            1,
-            dst_rs as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            if accumulate { T::one() } else { T::zero() },
-            scale,
-            false,
-            false,
-            false,
+            dst_rs,
+            (a, b),
+            (scale, accumulate),
             gemm::Parallelism::None,
-        );
+        )
     }
 }
 
@@ -197,7 +184,13 @@ pub(crate) fn product<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
     // length is set only after.
     unsafe {
         let threads = threads_for(2 * n * a.cols());
-        gemm_raw(dst.as_mut_ptr(), a, b, false, threads);
+        gemm_raw(
+            dst.as_mut_ptr(),
+            b.cols(),
+            (a, b),
+            (T::one(), false),
+            threads,
+        );
         dst.set_len(n);
     }
     dst
