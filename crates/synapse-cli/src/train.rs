@@ -286,18 +286,7 @@ fn build_trainer(
         batch_size: job.batch_size,
         shuffle: !a.no_shuffle,
         seed: a.seed,
-        early_stopping: match (job.early_stop, a.save_best) {
-            (Some(patience), _) => Some(EarlyStopping {
-                patience,
-                ..Default::default()
-            }),
-            // The best validation epoch's weights, without stopping early.
-            (None, true) => Some(EarlyStopping {
-                patience: usize::MAX,
-                ..Default::default()
-            }),
-            (None, false) => None,
-        },
+        early_stopping: EarlyStopping::from_options(job.early_stop, a.save_best),
         checkpoint: a.checkpoint.clone(),
         class_weights: data.class_weights.clone(),
         schedule: job.schedule,

@@ -168,18 +168,7 @@ impl<'py> FitOptions<'py> {
         };
         let early_stop = k.value::<i64>("early_stop")?.map(patience).transpose()?;
         let save_best = k.value::<bool>("save_best")?.unwrap_or(false);
-        let early_stopping = match (early_stop, save_best) {
-            (Some(patience), _) => Some(EarlyStopping {
-                patience,
-                ..Default::default()
-            }),
-            // The best validation epoch's weights, without stopping early.
-            (None, true) => Some(EarlyStopping {
-                patience: usize::MAX,
-                ..Default::default()
-            }),
-            (None, false) => None,
-        };
+        let early_stopping = EarlyStopping::from_options(early_stop, save_best);
         let validation_data = k.get("validation_data")?;
         let val_split = k.value::<f64>("val_split")?;
         if save_best && validation_data.is_none() && val_split.is_none() {

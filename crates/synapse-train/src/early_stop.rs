@@ -26,6 +26,34 @@ impl Default for EarlyStopping {
     }
 }
 
+impl EarlyStopping {
+    /// What `--early-stop PATIENCE` and `--save-best` (Python's `early_stop`
+    /// and `save_best`) ask for: stop after `patience` epochs without
+    /// improvement and keep the best weights; `save_best` alone: never stop,
+    /// keep the best epoch's weights; neither: no early stopping.
+    ///
+    /// ```
+    /// use synapse_train::EarlyStopping;
+    /// assert_eq!(EarlyStopping::from_options(Some(3), true).map(|e| e.patience), Some(3));
+    /// assert_eq!(EarlyStopping::from_options(None, true).map(|e| e.patience), Some(usize::MAX));
+    /// assert!(EarlyStopping::from_options(None, true).unwrap().restore_best);
+    /// assert_eq!(EarlyStopping::from_options(None, false), None);
+    /// ```
+    pub fn from_options(patience: Option<usize>, save_best: bool) -> Option<Self> {
+        match (patience, save_best) {
+            (Some(patience), _) => Some(Self {
+                patience,
+                ..Default::default()
+            }),
+            (None, true) => Some(Self {
+                patience: usize::MAX,
+                ..Default::default()
+            }),
+            (None, false) => None,
+        }
+    }
+}
+
 /// The running state of early stopping (saved in checkpoints).
 #[derive(Debug, Clone, Default)]
 pub struct EarlyStopState {
