@@ -105,7 +105,11 @@ pub struct TrainArgs {
         allow_negative_numbers = true
     )]
     pub stride: Option<String>,
-    /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'.
+    /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'. Elements: linear, the activations
+    /// (sigmoid, tanh, relu, leaky_relu, softmax, identity, gelu), dropout, batchnorm,
+    /// batchnorm2d, layernorm, reshape, flatten, conv2d, maxpool2d, avgpool2d, embedding,
+    /// positional, lstm, gru, attention, last, seqmean and residual(...) blocks; an unknown
+    /// name is an error that lists each with its sizes.
     #[arg(long, value_name = "SPEC")]
     pub arch: String,
     /// The loss: sse, mse, bce, bce-logits or cross-entropy.
