@@ -16,22 +16,30 @@
 /// `e^x` in f32 (see the module doc).
 #[inline(always)]
 pub(crate) fn exp_f32(x: f32) -> f32 {
+    exp_f32_with(x, |a, b, c| a * b + c)
+}
+
+/// [`exp_f32`] with `fma(a, b, c) = a b + c` given: `f32::mul_add` in the
+/// passes compiled for FMA (`kernel/math.rs`), a multiply and an add
+/// elsewhere (then the bits are [`exp_f32`]'s).
+#[inline(always)]
+pub(crate) fn exp_f32_with(x: f32, fma: impl Fn(f32, f32, f32) -> f32) -> f32 {
     // 1.5 * 2^23: adding it rounds to an integer (ties to even), kept in the low bits.
     const ROUND: f32 = 12_582_912.0;
     // ln 2 in two parts: n * LN2_HI is exact for |n| <= 128.
     const LN2_HI: f32 = 355.0 / 512.0;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let xc = x.clamp(-87.0, 88.0);
-    let shifted = xc * std::f32::consts::LOG2_E + ROUND;
+    let shifted = fma(xc, std::f32::consts::LOG2_E, ROUND);
     let n = shifted - ROUND;
-    let r = (xc - n * LN2_HI) - n * LN2_LO;
+    let r = fma(n, -LN2_LO, fma(n, -LN2_HI, xc));
     let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let e = p * (r * r) + r + 1.0;
+    p = fma(p, r, 1.398_199_9e-3);
+    p = fma(p, r, 8.333_452e-3);
+    p = fma(p, r, 4.166_579_6e-2);
+    p = fma(p, r, 1.666_666_5e-1);
+    p = fma(p, r, 0.5);
+    let e = fma(p, r * r, r) + 1.0;
     // 2^n: n + 127 in the exponent field (n in -126..=127 after the clamp).
     let biased = (shifted.to_bits() as i32) - (ROUND.to_bits() as i32) + 127;
     let y = e * f32::from_bits((biased as u32) << 23);

@@ -5,9 +5,8 @@
 //! them, and for the baseline target.
 //!
 //! ```text
-//! exp(x)  = 2^n p(r),  n = round(x / ln 2), r = x - n ln 2,  p of degree 7 (Cephes' expf),
-//!           x clamped to [-87.3, 88]: relative error about 2^-23 (the kernels
-//!           take it of numbers at most 0)
+//! exp(x)  = `kernel/exp.rs`'s (Cephes' expf), with fused multiply-adds in
+//!           the AVX2+FMA copy
 //! erf(u)  = sign(u) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-u^2)),
 //!           t = 1 / (1 + 0.3275911 |u|): Abramowitz and Stegun 7.1.26,
 //!           absolute error below 1.5e-7, as PyTorch's vectorised erf for f32
@@ -21,6 +20,7 @@
 //! 8`, the lanes then pairwise ([`sum_lanes`]): one running sum would wait
 //! for each addition before the next, eight lanes vectorise.
 
+use super::exp::exp_f32_with as exp_with;
 use super::storage::Real;
 
 /// `sum_i f(a[i], b[i])` in eight lanes (see the header), over the shorter
@@ -41,33 +41,6 @@ pub(crate) fn sum_lanes<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
         acc[k] += f(x, y);
     }
     ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))
-}
-
-/// `exp(x)` for f32 without a libm call; `fma(a, b, c) = a b + c`.
-#[inline(always)]
-fn exp_with(x: f32, fma: impl Fn(f32, f32, f32) -> f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // Adding and removing 1.5 * 2^23 rounds to the nearest whole number.
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.336_55, 88.0);
-    let shifted = fma(x, LOG2E, ROUND);
-    let n = shifted - ROUND;
-    let r = fma(n, -LN2_LO, fma(n, -LN2_HI, x));
-    let mut p = 1.987_569_1e-4;
-    p = fma(p, r, 1.398_2e-3);
-    p = fma(p, r, 8.333_452e-3);
-    p = fma(p, r, 4.166_579_6e-2);
-    p = fma(p, r, 1.666_666_5e-1);
-    p = fma(p, r, 0.5);
-    let p = fma(p * r, r, r) + 1.0;
-    // n is whole and within [-126, 127], held in the low bits of `shifted`
-    // (whose bits are those of 1.5 * 2^23 plus n): 2^n from its exponent
-    // bits, in integer lanes (a float-to-int cast would not vectorise).
-    let biased = shifted.to_bits().wrapping_sub(0x4B40_0000 - 127);
-    let two_n = f32::from_bits(biased << 23);
-    p * two_n
 }
 
 /// GELU of each `z` in place, its slope `gelu'(z)` into `slope`.
