@@ -6,6 +6,7 @@
 //! cargo bench --bench synapse_bench -- make-npz FILE [ROWS] # B's data as .npz (x f32, y class column)
 //! cargo bench --bench synapse_bench -- matmul              # B's largest product alone, GFLOP/s
 //! cargo bench --bench synapse_bench -- gemm-peak [N]        # N x N f32 product (4096), best GFLOP/s
+//! cargo bench --bench synapse_bench -- gemm-shapes           # the 2048-4096-4096-10 step's products
 //! ```
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
 //! `name value unit`. In-process figures, for profiling one piece of work;
@@ -167,6 +168,67 @@ fn gemm_peak(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The 2048-4096-4096-10 MLP (batch 512): one training step's phases
+/// (forward, backward, update; median of 5 after one), then each product of
+/// the step alone through candle's matmul (the gemm crate, as the dense kernel
+/// calls it), best of 5, with `W x^T`, the dense forward's form for large
+/// weights (`elements/linear/kernel.rs`), beside `x W^T`.
+fn gemm_shapes() -> anyhow::Result<()> {
+    let dev = Device::Cpu;
+    let spec: ArchSpec =
+        "linear(2048,4096), relu, linear(4096,4096), relu, linear(4096,10)".parse()?;
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &dev)?;
+    let r = |a: usize, b: usize| Tensor::rand(0f32, 1f32, (a, b), &dev);
+    let (x, h, dz, w1, w2) = (
+        r(512, 2048)?,
+        r(512, 4096)?,
+        r(512, 4096)?,
+        r(4096, 2048)?,
+        r(4096, 4096)?,
+    );
+    let y = Tensor::zeros(512, DType::U32, &dev)?;
+    let mut sgd = Sgd::new(net.parameters(), SgdConfig::default())?;
+    let mut dropout = Mt19937::new(1);
+    let (mut fwd, mut bwd, mut upd) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..6 {
+        let t0 = Instant::now();
+        let out = net.forward(&x, Mode::Train(&mut dropout))?;
+        let loss = Loss::CrossEntropy.forward(&out, &y)?;
+        let t1 = Instant::now();
+        let grads = synapse::nn::backward(&loss)?;
+        let t2 = Instant::now();
+        sgd.step(&grads)?;
+        fwd.push((t1 - t0).as_secs_f64());
+        bwd.push((t2 - t1).as_secs_f64());
+        upd.push(t2.elapsed().as_secs_f64());
+    }
+    let ms = |mut v: Vec<f64>| median(v.split_off(1)) * 1e3;
+    println!("step_forward {:.1} ms", ms(fwd));
+    println!("step_backward {:.1} ms", ms(bwd));
+    println!("step_update {:.1} ms", ms(upd));
+    let cases: Vec<(&str, Tensor, Tensor)> = vec![
+        ("forward1_x_w1t", x.clone(), w1.t()?),
+        ("forward1_w1_xt", w1.clone(), x.t()?),
+        ("forward2_h_w2t", h.clone(), w2.t()?),
+        ("forward2_w2_ht", w2.clone(), h.t()?),
+        ("grad_w2_dzt_h", dz.t()?, h.clone()),
+        ("grad_h_dz_w2", dz.clone(), w2.clone()),
+        ("grad_w1_dzt_x", dz.t()?, x.clone()),
+    ];
+    for (name, a, b) in cases {
+        let flops = 2.0 * (a.dims()[0] * a.dims()[1] * b.dims()[1]) as f64;
+        a.matmul(&b)?;
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let start = Instant::now();
+            a.matmul(&b)?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        println!("{name} {:.1} GFLOP/s", flops / best / 1e9);
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     synapse::train::runtime::configure();
     let args: Vec<String> = std::env::args()
@@ -194,6 +256,7 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Some("gemm-shapes") => gemm_shapes(),
         Some("gemm-peak") => gemm_peak(num(1, 4096)),
         Some("make-npz") => make_npz(
             args.get(1).map_or("mnist_like.npz", String::as_str),

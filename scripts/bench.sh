@@ -33,7 +33,8 @@
 #               stored + parameters x 4 bytes x (weights + gradients + optimizer state:
 #               plain SGD 0, Adam 2) + one step's activations (the input batch, every
 #               element's output, the logits' gradient) + the process itself (the peak
-#               RSS of `synapse --version`). RSS/floor is synapse's; the floor's parts
+#               RSS of an empty run: `synapse train` on one row of one number into
+#               `linear(1,2)`). RSS/floor is synapse's; the floor's parts
 #               are printed under the tables (scripts/bench_ref.py floor_parts).
 #        Plus `synapse predict` of one row from the 784-256-10 model, whole process
 #        (goal < 0.020 s).
@@ -156,9 +157,16 @@ article_args=(train --data examples/data/article.csv --arch 'linear(3,1,bias=fal
   --init numpy-uniform --seed 1 --loss sse --optimizer sgd --lr 1 --batch-size full
   --epochs 150000 --dtype f64 --quiet --out "$work/article.safetensors")
 
-# The process itself, for the floor: an empty run's peak RSS.
-timed "$synapse" --version
-process_mb=$rss_mb
+# The process itself, for the floor: an empty run's peak RSS, a training run that holds
+# next to nothing (one row of one number, two weights): the code a run loads, the thread
+# stacks, the allocator; the smaller of its figures on 1 and 2 threads.
+python3 scripts/bench_ref.py make_npz "$work/empty.npz" 1 1 2 1 || die "could not write $work/empty.npz"
+process_mb=
+for t in 1 2; do
+  timed env RAYON_NUM_THREADS="$t" "$synapse" train --data "$work/empty.npz" --arch 'linear(1,2)' \
+    --loss cross-entropy --epochs 1 --quiet --out "$work/empty.safetensors"
+  process_mb=$(awk -v a="${process_mb:-$rss_mb}" -v b="$rss_mb" 'BEGIN { print (a < b ? a : b) }')
+done
 seed=1
 for w in "${works[@]}"; do
   IFS='|' read -r id _ rows shape classes arch opt _ batch <<<"$w"
@@ -367,7 +375,7 @@ fi
 
 if [ ${#works[@]} -gt 0 ]; then
   echo
-  echo "### The memory floor's parts (MB; the process = peak RSS of \`synapse --version\`)"
+  echo "### The memory floor's parts (MB; the process = peak RSS of an empty run, \`synapse train\` of \`linear(1,2)\` on one row)"
   echo
   parts "${works[@]}"
 fi

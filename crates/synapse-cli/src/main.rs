@@ -44,9 +44,9 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Train(a) if a.distributed => distributed::run(a),
-        // On a worker of rayon's pool, where the kernels split their work
-        // (see synapse_train::runtime).
-        Command::Train(a) => rayon::scope(|_| train::run(a)),
+        // The main thread is a worker of rayon's pool (see
+        // synapse_train::runtime::configure).
+        Command::Train(a) => train::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Summary(a) => summary::run(a),

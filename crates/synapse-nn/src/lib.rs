@@ -6,6 +6,7 @@
 //! `[batch, T, F]` sequences; a linear weight is `[out, in]`. Every element
 //! kind lives in one module under `elements/` (see its registry).
 
+mod backward;
 mod elements;
 mod error;
 pub mod export;
@@ -20,6 +21,7 @@ mod sequential;
 mod spec;
 mod stack;
 
+pub use backward::backward;
 pub use elements::activation::{Activation, DEFAULT_LEAKY_SLOPE};
 pub use elements::attention::{Attention, AttentionSpec};
 pub use elements::batchnorm::{

@@ -29,7 +29,8 @@
 //! split over threads in fixed parts, for the same bits every run),
 //! [`exp`] and [`gate`] (`e^x`, sigmoid and tanh written to vectorise, for
 //! the recurrent gates and the cross-entropy), [`math`] (vectorised f32
-//! exp and GELU for attention, layernorm and the dense kernel) and [`simd`]
+//! exp and GELU for attention, layernorm and the dense kernel), [`transpose`]
+//! (a tiled transpose with a bias, for the dense forward) and [`simd`]
 //! (element-wise passes compiled for AVX-512 or AVX2, chosen at run time).
 
 pub(crate) mod act;
@@ -41,6 +42,7 @@ pub(crate) mod parallel;
 pub(crate) mod plan;
 pub(crate) mod simd;
 pub(crate) mod storage;
+pub(crate) mod transpose;
 pub(crate) mod view;
 
 use std::cell::{Cell, RefCell};
@@ -77,7 +79,8 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 /// Counts one run of the kernel named `kernel` on this thread (called by
 /// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"lstm"`,
 /// `"gru"`, `"loss"`, `"update"`, `"attention"`, `"layernorm"`,
-/// `"positional"`, ...
+/// `"positional"`, ...; and `"hand-over"`, a parameter gradient handed to
+/// [`crate::backward`].
 pub(crate) fn count_call(kernel: &'static str) {
     CALLS.with(|c| {
         let mut c = c.borrow_mut();

@@ -3,6 +3,7 @@
 //!
 //! | module | what it checks |
 //! | --- | --- |
+//! | `backward` | `synapse_nn::backward`: the kernels' parameter gradients handed over, equal to candle's |
 //! | `spec`, `layers_spec` | the architecture spec: grammar, canonical form, shapes, errors |
 //! | `state` | parameters, buffers and state_dict names and order |
 //! | `paths` | CPU kernels against plain candle ops, every element kind, and that kernels run |
@@ -12,6 +13,7 @@
 //! | `rng`, `init_spread` | our MT19937 against numpy; the initialisers' bounds and spread |
 //! | `init_sequences` | the sequence kinds' initialisers against numpy's streams and PyTorch's defaults |
 
+mod backward;
 mod gradcheck;
 mod init_sequences;
 mod init_spread;

@@ -251,7 +251,10 @@ impl Replicas {
             let (x, y) = slice(0..rows.len())?;
             let loss = loss_of(&x, &y)?;
             let value = scalar(&loss)?;
-            let grads = value.is_finite().then(|| loss.backward()).transpose()?;
+            let grads = value
+                .is_finite()
+                .then(|| synapse_nn::backward(&loss))
+                .transpose()?;
             return Ok((value, grads));
         };
         let targets = || data.targets(rows);
@@ -330,7 +333,7 @@ impl Replicas {
         if !value.is_finite() {
             return Ok(());
         }
-        let grads = loss.backward()?;
+        let grads = synapse_nn::backward(&loss)?;
         for (i, ((_, v), &at)) in self.params.iter().zip(&self.offsets).enumerate() {
             if let Some(g) = grads.get(v.as_tensor()) {
                 buf.write(at, g, scale)?;
