@@ -2,7 +2,8 @@
 //! over the sequence): one step of one sequence, forward and backward.
 //!
 //! Shapes: each gate block is `[H]`; the gates `[4 H]` in PyTorch's order
-//! i, f, g, o; kept per step: `c_t` and `tanh c_t` `[2 H]`; carried back:
+//! i, f, g, o; kept per step: `c_t` `[H]` (the backward takes `tanh c_t`
+//! again, the same bits, rather than keep `[B T, H]` more); carried back:
 //! `dc` `[H]`. The cell adds `b = b_ih + b_hh` (both biases) to the input
 //! products.
 //! ```text
@@ -28,7 +29,7 @@ impl Cell for LstmCell {
     const NAME: &'static str = "lstm";
     const OP: &'static str = "synapse-lstm";
     const GATES: usize = 4;
-    const KEPT: usize = 2;
+    const KEPT: usize = 1;
     const CARRY: usize = 1;
     const SPLIT_GRAD: bool = false;
 
@@ -45,8 +46,7 @@ impl Cell for LstmCell {
         let (ai, rest) = s.gates.split_at_mut(h);
         let (af, rest) = rest.split_at_mut(h);
         let (ag, ao) = rest.split_at_mut(h);
-        let (c, tc) = s.kept.split_at_mut(h);
-        step(ai, af, ag, ao, &s.prev.1[..h], c, tc, s.h);
+        step(ai, af, ag, ao, &s.prev.1[..h], s.kept, s.h);
     }
 
     #[inline(always)]
@@ -64,8 +64,8 @@ impl Cell for LstmCell {
 // `&mut` parameter is known not to overlap any other, which is what lets
 // the loops vectorise (fields of a struct are not).
 
-/// One step: the pre-activations `i, f, g, o` become the gates; `c_t`,
-/// `tanh c_t` and `h_t` from `c_{t-1}`.
+/// One step: the pre-activations `i, f, g, o` become the gates; `c_t` and
+/// `h_t` from `c_{t-1}`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn step<T: GateMath>(
@@ -75,7 +75,6 @@ fn step<T: GateMath>(
     o: &mut [T],
     c_prev: &[T],
     c: &mut [T],
-    tc: &mut [T],
     h: &mut [T],
 ) {
     let n = h.len();
@@ -86,19 +85,18 @@ fn step<T: GateMath>(
         &mut o[..n],
         &c_prev[..n],
     );
-    let (c, tc) = (&mut c[..n], &mut tc[..n]);
+    let c = &mut c[..n];
     for j in 0..n {
         let (ig, fg) = (i[j].gate_sigmoid(), f[j].gate_sigmoid());
         let (gg, og) = (g[j].gate_tanh(), o[j].gate_sigmoid());
         let cell = fg * c_prev[j] + ig * gg;
         let t = cell.gate_tanh();
         (i[j], f[j], g[j], o[j]) = (ig, fg, gg, og);
-        (c[j], tc[j], h[j]) = (cell, t, og * t);
+        (c[j], h[j]) = (cell, og * t);
     }
 }
 
-/// What a step back reads: the kept `[c_t, tanh c_t]`, `c_{t-1}`, `dy_t`
-/// and `dh_t`.
+/// What a step back reads: the kept `c_t`, `c_{t-1}`, `dy_t` and `dh_t`.
 type Reads<'a, T> = (&'a [T], &'a [T], &'a [T], &'a [T]);
 
 /// One step back: the gates `i, f, g, o` become the gradients of their
@@ -114,7 +112,7 @@ fn step_back<T: GateMath>(
 ) {
     let n = dy.len();
     let one = T::one();
-    let (tc, c_prev, dh) = (&kept[n..2 * n], &c_prev[..n], &dh[..n]);
+    let (c, c_prev, dh) = (&kept[..n], &c_prev[..n], &dh[..n]);
     let (i, f, g, o, dc) = (
         &mut i[..n],
         &mut f[..n],
@@ -123,7 +121,7 @@ fn step_back<T: GateMath>(
         &mut dc[..n],
     );
     for j in 0..n {
-        let (ig, fg, gg, og, t) = (i[j], f[j], g[j], o[j], tc[j]);
+        let (ig, fg, gg, og, t) = (i[j], f[j], g[j], o[j], c[j].gate_tanh());
         let dht = dy[j] + dh[j];
         let d = dc[j] + dht * og * (one - t * t);
         i[j] = d * gg * (ig * (one - ig));

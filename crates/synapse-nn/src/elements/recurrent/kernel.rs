@@ -29,7 +29,8 @@
 //! `dA` is the gradient of the gates' input part and `dGh` of their hidden
 //! part `h W_hh^T + b_hh`: one buffer for lstm, two for gru, whose `n`
 //! blocks differ by the factor `r`. `H_prev` is `y` one step late (0 at
-//! t = 0). The cell's `dh` out is the part of `dh_{t-1}` that bypasses
+//! t = 0): read as `y`'s rows `0..BT-1` beside `dGh`'s rows `1..BT`, with
+//! `dGh`'s rows at t = 0 set to 0 first (no shifted copy of `y`). The cell's `dh` out is the part of `dh_{t-1}` that bypasses
 //! `W_hh` (gru's `z dh_t`; none for lstm, whose cell state is carried).
 //! The forward's buffers go to the first backward, which writes `dA` over
 //! the gates; a second backward of the same graph runs the forward again.
@@ -407,15 +408,7 @@ fn backward<C: Cell, T: GateMath>(
         })
     });
     done.into_iter().collect::<Result<Vec<()>>>()?;
-    let dgh: &[T] = if C::SPLIT_GRAD { &dgh } else { &da };
-    // H_prev: y one step late, 0 at t = 0.
-    let mut h_prev = Vec::with_capacity(n * h);
-    for y in v.y.chunks(t * h) {
-        h_prev.extend(std::iter::repeat_n(T::zero(), h));
-        h_prev.extend_from_slice(&y[..(t - 1) * h]);
-    }
-    let (da_v, dgh_v) = (View::row_major(&da, n, gh), View::row_major(dgh, n, gh));
-    let dw_hh = product(dgh_v.t(), View::row_major(&h_prev, n, h));
+    let da_v = View::row_major(&da, n, gh);
     let dw_ih = product(da_v.t(), View::row_major(v.x, n, z.input));
     let dx = if want_dx {
         let w_ih = View::checked(v.w, gh, z.input, z.w_cols(), 1)?;
@@ -423,15 +416,30 @@ fn backward<C: Cell, T: GateMath>(
     } else {
         None
     };
+    let mut db = vec![T::zero(); 2 * gh];
+    let (db_ih, db_hh) = db.split_at_mut(gh);
+    column_sums(&da, db_ih);
+    let dgh: &mut [T] = if C::SPLIT_GRAD { &mut dgh } else { &mut da };
+    column_sums(dgh, db_hh);
+    // dW_hh = sum over rows of dGh_t^T h_{t-1}, where h_{t-1} is y one row
+    // up, 0 at t = 0: the rows of dGh at t = 0 set to 0 (the last use of
+    // dGh), then one product of dGh's rows 1.. with y's rows ..n-1, views
+    // of both (no `[B T, H]` copy of y shifted).
+    for row in dgh.chunks_mut(t * gh).skip(1) {
+        row[..gh].fill(T::zero());
+    }
+    let dw_hh = match n {
+        0 | 1 => vec![T::zero(); gh * h],
+        _ => product(
+            View::row_major(&dgh[gh..], n - 1, gh).t(),
+            View::row_major(&v.y[..(n - 1) * h], n - 1, h),
+        ),
+    };
     let mut dw = Vec::with_capacity(gh * z.w_cols());
     for j in 0..gh {
         dw.extend_from_slice(at(&dw_ih, j, z.input));
         dw.extend_from_slice(at(&dw_hh, j, h));
     }
-    let mut db = vec![T::zero(); 2 * gh];
-    let (db_ih, db_hh) = db.split_at_mut(gh);
-    column_sums(&da, db_ih);
-    column_sums(dgh, db_hh);
     Ok(Grads { dx, dw, db })
 }
 
