@@ -55,10 +55,8 @@ impl Cell for GruCell {
         let h = s.dy.len();
         let (r, rest) = s.gates.split_at_mut(h);
         let (z, n) = rest.split_at_mut(h);
-        let (hr, rest) = s.dgh.split_at_mut(h);
-        let (hz, hn) = rest.split_at_mut(h);
         let ins = (s.kept, s.prev.0, s.dy);
-        step_back(ins, [r, z, n], [hr, hz, hn], s.dh);
+        step_back(ins, [r, z, n], s.dgh, s.dh);
     }
 }
 
@@ -98,19 +96,19 @@ fn step<T: GateMath>(
 
 /// One step back: from `ghn`, `h_{t-1}`, `dy_t` and `dh_t` (in; out: its
 /// part `z dh` that bypasses `W_hh`), the gates `r, z, n` become `dA`, and
-/// `dGh` out.
+/// `dGh`'s n block (`dn r`; its r and z blocks are `dA`'s) out.
 #[inline(always)]
 fn step_back<T: GateMath>(
     (ghn, h_prev, dy): (&[T], &[T], &[T]),
     [r, z, n]: [&mut [T]; 3],
-    [dgr, dgz, dgn]: [&mut [T]; 3],
+    dgn: &mut [T],
     dh: &mut [T],
 ) {
     let k = dy.len();
     let one = T::one();
     let (ghn, h_prev, dh) = (&ghn[..k], &h_prev[..k], &mut dh[..k]);
     let (r, z, n) = (&mut r[..k], &mut z[..k], &mut n[..k]);
-    let (dgr, dgz, dgn) = (&mut dgr[..k], &mut dgz[..k], &mut dgn[..k]);
+    let dgn = &mut dgn[..k];
     for j in 0..k {
         let (rg, zg, ng) = (r[j], z[j], n[j]);
         let dht = dy[j] + dh[j];
@@ -118,7 +116,7 @@ fn step_back<T: GateMath>(
         let dz = dht * (h_prev[j] - ng) * (zg * (one - zg));
         let dr = dn * ghn[j] * (rg * (one - rg));
         (r[j], z[j], n[j]) = (dr, dz, dn);
-        (dgr[j], dgz[j], dgn[j]) = (dr, dz, dn * rg);
+        dgn[j] = dn * rg;
         dh[j] = dht * zg;
     }
 }

@@ -27,10 +27,11 @@
 //! db_ih = sum_rows dA      db_hh = sum_rows dGh
 //! ```
 //! `dA` is the gradient of the gates' input part and `dGh` of their hidden
-//! part `h W_hh^T + b_hh`: one buffer for lstm, two for gru, whose `n`
-//! blocks differ by the factor `r`. `H_prev` is `y` one step late (0 at
-//! t = 0): read as `y`'s rows `0..BT-1` beside `dGh`'s rows `1..BT`, with
-//! `dGh`'s rows at t = 0 set to 0 first (no shifted copy of `y`). The cell's `dh` out is the part of `dh_{t-1}` that bypasses
+//! part `h W_hh^T + b_hh`: the same for lstm; for gru they differ in the
+//! `n` block alone (by the factor `r`), which is then a `[B T, H]` buffer of
+//! its own beside `dA`. `H_prev` is `y` one step late (0 at t = 0): read as
+//! `y`'s rows `0..BT-1` beside `dGh`'s rows `1..BT`, with `dGh`'s rows at
+//! t = 0 set to 0 first (no shifted copy of `y`). The cell's `dh` out is the part of `dh_{t-1}` that bypasses
 //! `W_hh` (gru's `z dh_t`; none for lstm, whose cell state is carried).
 //! The forward's buffers go to the first backward, which writes `dA` over
 //! the gates; a second backward of the same graph runs the forward again.
@@ -77,7 +78,10 @@ pub(crate) trait Cell: Copy + Send + Sync + 'static {
     const KEPT: usize;
     /// Values carried backward from step to step besides `dh`, in units of H.
     const CARRY: usize;
-    /// Whether `dGh` differs from `dA` (then the cell writes both).
+    /// Whether `dGh` differs from `dA`: then in the last gate block only
+    /// (gru's `n`, whose hidden part is multiplied by `r`), which the cell
+    /// writes (`[H]` a step), and the cell's `dh` out is the part of
+    /// `dh_{t-1}` that bypasses `W_hh`.
     const SPLIT_GRAD: bool;
 
     /// The bias added to the input products `[G H]`, from `b_ih` and `b_hh`.
@@ -123,7 +127,8 @@ pub(crate) struct Backward<'a, T> {
     pub dh: &'a mut [T],
     /// The carried gradient `[CARRY H]`: in from t+1, out to t-1.
     pub carry: &'a mut [T],
-    /// Out: `dGh_t` `[G H]` when `SPLIT_GRAD`, else empty.
+    /// Out: the last gate block of `dGh_t` `[H]` when `SPLIT_GRAD` (the
+    /// others are `dA_t`'s), else empty.
     pub dgh: &'a mut [T],
 }
 
@@ -317,8 +322,8 @@ struct BackwardIn<'a, T> {
 }
 
 /// The steps of one chunk of sequences, backward: its rows of the gates
-/// (in; out: `dA`) and of `dGh` (out), from the first row `first` of the
-/// whole batch.
+/// (in; out: `dA`) and of `dGh`'s own block (out, `[H]` a row, when
+/// `SPLIT_GRAD`), from the first row `first` of the whole batch.
 struct BackwardChunk<'a, C, T> {
     first: usize,
     da: &'a mut [T],
@@ -341,6 +346,12 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
         let (v, da, mut dgh, zeros) = (self.inputs, self.da, self.dgh, self.zeros);
         let rows = da.len() / (t * gh);
         let (mut dh, mut carry) = (vec![T::zero(); rows * h], vec![T::zero(); rows * ch]);
+        // dGh_t W_hh: dA_t's blocks but the split one, then the split one.
+        let own = if C::SPLIT_GRAD { h } else { 0 };
+        let (w_shared, w_own) = (
+            self.w_hh.row_range(0, gh - own),
+            self.w_hh.row_range(gh - own, own),
+        );
         for s in (0..t).rev() {
             for r in 0..rows {
                 let (i, g) = (r * t + s, self.first + r * t + s);
@@ -357,15 +368,18 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
                     dh: at_mut(&mut dh, r, h),
                     carry: at_mut(&mut carry, r, ch),
                     dgh: match dgh.as_deref_mut() {
-                        Some(d) => at_mut(d, i, gh),
+                        Some(d) => at_mut(d, i, own),
                         None => &mut [],
                     },
                 });
             }
             if s > 0 {
-                let hidden: &[T] = dgh.as_deref().unwrap_or(da);
-                let grads = View::checked(&hidden[s * gh..], rows, gh, t * gh, 1)?;
-                gemm_into_here(&mut dh, grads, self.w_hh, C::SPLIT_GRAD);
+                let shared = View::checked(&da[s * gh..], rows, gh - own, t * gh, 1)?;
+                gemm_into_here(&mut dh, shared, w_shared, C::SPLIT_GRAD);
+                if let Some(d) = dgh.as_deref() {
+                    let split = View::checked(&d[s * own..], rows, own, t * own, 1)?;
+                    gemm_into_here(&mut dh, split, w_own, true);
+                }
             }
         }
         Ok(())
@@ -382,15 +396,13 @@ fn backward<C: Cell, T: GateMath>(
     let (gh, h, t, n) = (z.gh(), z.hidden, z.steps, z.rows());
     let kh = C::KEPT * h;
     let w_hh = View::checked(&v.w[z.input..], gh, h, z.w_cols(), 1)?;
-    let mut dgh = if C::SPLIT_GRAD {
-        vec![T::zero(); n * gh]
-    } else {
-        Vec::new()
-    };
+    // dGh's own block (gru's n), `[B T, H]`; the rest of dGh is dA's.
+    let own = if C::SPLIT_GRAD { h } else { 0 };
+    let mut dgh = vec![T::zero(); n * own];
     let zeros = vec![T::zero(); kh.max(h)];
     let da_chunks = da.chunks_mut(CHUNK * t * gh);
     let jobs: Vec<_> = if C::SPLIT_GRAD {
-        let dgh_chunks = dgh.chunks_mut(CHUNK * t * gh).map(Some);
+        let dgh_chunks = dgh.chunks_mut(CHUNK * t * own).map(Some);
         da_chunks.zip(dgh_chunks).enumerate().collect()
     } else {
         da_chunks.map(|c| (c, None)).enumerate().collect()
@@ -419,26 +431,43 @@ fn backward<C: Cell, T: GateMath>(
     let mut db = vec![T::zero(); 2 * gh];
     let (db_ih, db_hh) = db.split_at_mut(gh);
     column_sums(&da, db_ih);
-    let dgh: &mut [T] = if C::SPLIT_GRAD { &mut dgh } else { &mut da };
-    column_sums(dgh, db_hh);
-    // dW_hh = sum over rows of dGh_t^T h_{t-1}, where h_{t-1} is y one row
-    // up, 0 at t = 0: the rows of dGh at t = 0 set to 0 (the last use of
-    // dGh), then one product of dGh's rows 1.. with y's rows ..n-1, views
-    // of both (no `[B T, H]` copy of y shifted).
-    for row in dgh.chunks_mut(t * gh).skip(1) {
-        row[..gh].fill(T::zero());
+    db_hh[..gh - own].copy_from_slice(&db_ih[..gh - own]);
+    if own > 0 {
+        column_sums(&dgh, &mut db_hh[gh - own..]);
     }
-    let dw_hh = match n {
-        0 | 1 => vec![T::zero(); gh * h],
-        _ => product(
-            View::row_major(&dgh[gh..], n - 1, gh).t(),
-            View::row_major(&v.y[..(n - 1) * h], n - 1, h),
+    // dW_hh = sum over rows of dGh_t^T h_{t-1}, where h_{t-1} is y one row
+    // up, 0 at t = 0: the rows at t = 0 of dA and dGh's own block set to 0
+    // (their last use), then products of their rows 1.. with y's rows
+    // ..n-1, views of both (no `[B T, H]` copy of y shifted).
+    for sequence in da.chunks_mut(t * gh).skip(1) {
+        sequence[..gh].fill(T::zero());
+    }
+    if own > 0 {
+        for sequence in dgh.chunks_mut(t * own).skip(1) {
+            sequence[..own].fill(T::zero());
+        }
+    }
+    let h_prev = View::row_major(&v.y[..n.saturating_sub(1) * h], n.saturating_sub(1), h);
+    let (dw_shared, dw_own) = match n {
+        0 | 1 => (vec![T::zero(); (gh - own) * h], vec![T::zero(); own * h]),
+        _ => (
+            product(
+                View::checked(&da[gh..], n - 1, gh - own, gh, 1)?.t(),
+                h_prev,
+            ),
+            match own {
+                0 => Vec::new(),
+                _ => product(View::checked(&dgh[own..], n - 1, own, own, 1)?.t(), h_prev),
+            },
         ),
     };
     let mut dw = Vec::with_capacity(gh * z.w_cols());
     for j in 0..gh {
         dw.extend_from_slice(at(&dw_ih, j, z.input));
-        dw.extend_from_slice(at(&dw_hh, j, h));
+        dw.extend_from_slice(match j.checked_sub(gh - own) {
+            None => at(&dw_shared, j, h),
+            Some(k) => at(&dw_own, k, h),
+        });
     }
     Ok(Grads { dx, dw, db })
 }
