@@ -2,19 +2,12 @@
 //! (instead of candle summing them as `zeros + grad`) are candle's own, bit
 //! for bit, and they really are handed over (counted), only inside it.
 
+use crate::paths::flat;
 use candle_core::{DType, Device, Tensor, Var};
 use synapse_nn::{backward, kernel_calls_of, ArchSpec, Init, Linear, Loss, Mode, Sequential};
 
 fn bits(t: &Tensor) -> Vec<u64> {
-    t.to_dtype(DType::F64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap()
-        .into_iter()
-        .map(f64::to_bits)
-        .collect()
+    flat(t).into_iter().map(f64::to_bits).collect()
 }
 
 fn handed() -> u64 {
@@ -108,14 +101,9 @@ fn a_weight_used_twice_gets_the_sum_of_its_two_gradients() {
     let dw = (dy.t().unwrap().matmul(&z).unwrap() + dz.t().unwrap().matmul(&x).unwrap()).unwrap();
     let db = (dy.sum(0).unwrap() + dz.sum(0).unwrap()).unwrap();
     let close = |a: &Tensor, b: &Tensor| {
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
+        let d = flat(&(a - b).unwrap())
+            .iter()
+            .fold(0f64, |m, v| m.max(v.abs()));
         assert!(d < 1e-12, "differs by {d}");
     };
     close(ours.get(&w).unwrap(), &dw);

@@ -93,6 +93,7 @@
 
 use std::collections::HashMap;
 
+use crate::paths::flat;
 use crate::torch::{self, cs, ps, xs, CASES};
 use candle_core::{DType, Device, Tensor, Var};
 use synapse_nn::{with_fused_ops, Activation, ArchSpec, Init, Loss, Mode, Mt19937, Sequential};
@@ -107,15 +108,6 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
             "{what}[{i}]: {g} vs PyTorch {w}\n got {got:?}\nwant {want:?}"
         );
     }
-}
-
-fn flat(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f64>()
-        .unwrap()
 }
 
 /// The case's stack: parameter `k` (state_dict order) from `ps`, fresh buffers.

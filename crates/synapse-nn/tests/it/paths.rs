@@ -119,7 +119,8 @@ fn assert_close(kernel: &[Vec<f64>], plain: &[Vec<f64>], tol: f64, context: &str
     }
 }
 
-fn flat(t: &Tensor) -> Vec<f64> {
+/// `t`'s elements as f64 (the tests' one way to read a tensor).
+pub(crate) fn flat(t: &Tensor) -> Vec<f64> {
     t.to_dtype(DType::F64)
         .unwrap()
         .flatten_all()
