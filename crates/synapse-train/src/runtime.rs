@@ -47,7 +47,12 @@
 //!    every step (70,000 page faults an epoch) when the loop ran on a
 //!    worker of its own arena. Measured on 2 cores, 2 threads, paired runs:
 //!    that row's epoch 0.90-0.95 s when the loop ran on a spawned worker
-//!    (before: `rayon::scope` in `main`), 0.80 s on the main thread.
+//!    (before: `rayon::scope` in `main`), 0.80 s on the main thread. The
+//!    price, for a program of its own that calls this: the main thread runs
+//!    pool work only while it is inside rayon itself (a `join`, a `scope`,
+//!    a parallel iterator), so work that another thread hands to the pool
+//!    runs on the other workers, and with `RAYON_NUM_THREADS=1` (no other
+//!    worker) it waits until the main thread enters rayon.
 
 /// Applies the four settings; call before any other thread exists.
 pub fn configure() {
