@@ -9,6 +9,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::parallel::{max_threads, PARALLEL_WORK};
 use super::storage::{with_float, Real};
+use super::transpose::transpose_bias;
 use super::view::View;
 
 /// The parallelism for a product of `flops`: one thread below
@@ -170,10 +171,57 @@ pub(crate) fn gemm_block<T: Real>(
     }
 }
 
-/// A fresh `a * b`, written by gemm without zero-filling first. Panics if
-/// `a.cols() != b.rows()` (an internal invariant, as for [`gemm_into`]).
+/// A fresh `a * b` (see [`product_bias`]).
+///
+/// Panics if `a.cols() != b.rows()` (an internal invariant, as for
+/// [`gemm_into`]).
 pub(crate) fn product<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
+    product_bias(a, b, None)
+}
+
+/// A fresh `a * b`, plus `bias[j]` on every row when given: in the form the
+/// gemm crate runs fastest ([`transposed_pays`]), never zero-filled first.
+///
+/// Panics if `a.cols() != b.rows()` or the bias is not `b.cols()` long (an
+/// internal invariant, as for [`gemm_into`]).
+pub(crate) fn product_bias<T: Real>(a: View<T>, b: View<T>, bias: Option<&[T]>) -> Vec<T> {
     assert_eq!(a.cols(), b.rows(), "product: inner sizes");
+    let (m, n) = (a.rows(), b.cols());
+    if transposed_pays(a, b) {
+        // (b^T a^T)^T, the bias added in the transposing pass.
+        return transpose_bias(&fresh(b.t(), a.t()), n, m, bias);
+    }
+    match bias {
+        None => fresh(a, b),
+        Some(bias) => {
+            assert_eq!(bias.len(), n, "product: bias size");
+            let mut y = Vec::with_capacity(m * n);
+            for _ in 0..m {
+                y.extend_from_slice(bias);
+            }
+            gemm_into(&mut y, a, b, true);
+            y
+        }
+    }
+}
+
+/// Whether `a * b` is cheaper made as `(b^T a^T)^T`: when `b` is
+/// column-major (as `W^T` of a row-major weight, the dense forward's `x
+/// W^T`), the gemm crate packs it with strided reads. For the
+/// 2048-4096-4096-10 MLP's products (batch 512) `x W^T` ran at 175 GFLOP/s
+/// on one core and `W x^T` at 220 (337 and 405 on two), the transpose of the
+/// result costing a small part of that (`benches/synapse_bench.rs
+/// gemm-shapes`): that MLP's epoch 6% shorter on one thread and on two. At
+/// 784-1024-1024-10 (batch 256) and 784-256-10 both forms take the same
+/// time; so only for a `b` of 1 Mi elements or more (4 MiB in f32, past the
+/// cache) and 64 rows of `a` or more.
+fn transposed_pays<T: Real>(a: View<T>, b: View<T>) -> bool {
+    let (rs, cs) = b.strides();
+    rs == 1 && cs != 1 && a.rows() >= 64 && b.rows() * b.cols() >= 1 << 20
+}
+
+/// A fresh `a * b` written by gemm as it is (no zero-filling first).
+fn fresh<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
     let n = a.rows() * b.cols();
     if a.cols() == 0 {
         return vec![T::zero(); n];

@@ -4,10 +4,10 @@
 //! few cache lines at a time), the rows of `dst` cut into fixed parts over
 //! the pool (`parallel.rs`).
 //!
-//! For the dense kernel's forward on large weights: `x W^T` as the gemm
-//! crate runs it packs the row-major `W` with strided reads, a quarter
-//! slower than `W x^T`, whose transpose this pass writes (with the bias)
-//! for far less than the difference (see `elements/linear/kernel.rs`).
+//! For `gemm.rs`'s `product_bias` when its right-hand side is a large
+//! column-major matrix (the dense forward's `x W^T`): the gemm crate packs
+//! it with strided reads, a quarter slower than `W x^T`, whose transpose
+//! this pass writes (with the bias) for far less than the difference.
 
 use super::parallel::{for_each_part, ELEMENT_WORK};
 use super::storage::Real;

@@ -15,9 +15,8 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tenso
 
 use crate::backward::hand_over;
 use crate::kernel::act::{act_grad, gelu_all, DenseAct};
-use crate::kernel::gemm::{gemm_into, matmul, product};
+use crate::kernel::gemm::{matmul, product_bias};
 use crate::kernel::storage::{with_float, Real};
-use crate::kernel::transpose::transpose_bias;
 use crate::kernel::view::View;
 
 /// The forward op; the bias is the optional third argument. With GELU,
@@ -40,23 +39,8 @@ impl Dense {
             candle_core::bail!("dense: x [{batch}, {}], W [{out}, {}]", x.cols(), w.cols());
         }
         // W^T as a view: element (k, j) of W^T is W[j, k].
-        let wt = w.t();
-        let mut y = match b {
-            _ if transposed_pays(batch, x.cols(), out) => {
-                let bias: Option<Vec<T>> = b.map(|b| (0..out).map(|j| b.at(0, j)).collect());
-                transpose_bias(&product(w, x.t()), out, batch, bias.as_deref())
-            }
-            None => product(x, wt),
-            Some(b) => {
-                let bias: Vec<T> = (0..out).map(|j| b.at(0, j)).collect();
-                let mut y = Vec::with_capacity(batch * out);
-                for _ in 0..batch {
-                    y.extend_from_slice(&bias);
-                }
-                gemm_into(&mut y, x, wt, true);
-                y
-            }
-        };
+        let bias: Option<Vec<T>> = b.map(|b| (0..out).map(|j| b.at(0, j)).collect());
+        let mut y = product_bias(x, w.t(), bias.as_deref());
         // y keeps x's leading dimensions (a 1-D x is one row).
         let shape = match shape {
             [lead @ .., _] if shape.len() > 2 => Shape::from([lead, &[out]].concat()),
@@ -85,20 +69,6 @@ impl Dense {
             b.map(|b| View::new(b.0, b.1)).transpose()?,
         ))
     }
-}
-
-/// Whether `y = x W^T` is cheaper made as `(W x^T)^T`: the product with the
-/// row-major weight on the left, then [`transpose_bias`] (which adds the
-/// bias). The gemm crate packs a row-major right-hand side `W^T` with strided
-/// reads: for the 2048-4096-4096-10 MLP's products (batch 512) `x W^T` ran at
-/// 175 GFLOP/s on one core and `W x^T` at 220 (337 and 405 on two), the
-/// transpose of the `[out, batch]` result costing a small part of that
-/// (`benches/synapse_bench.rs gemm-shapes`): that MLP's epoch 6% shorter on
-/// one thread and on two. At 784-1024-1024-10 (batch 256) both ways take
-/// the same time, at 784-256-10 too; so only weights of 1 Mi elements
-/// (4 MiB in f32, past the cache) and batches of 64 rows or more.
-fn transposed_pays(batch: usize, inputs: usize, out: usize) -> bool {
-    batch >= 64 && inputs * out >= 1 << 20
 }
 
 /// `db = sum_rows dz`, `[batch, out] -> [out]`, row after row (candle's
