@@ -347,7 +347,7 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
         let rows = da.len() / (t * gh);
         let (mut dh, mut carry) = (vec![T::zero(); rows * h], vec![T::zero(); rows * ch]);
         // dGh_t W_hh: dA_t's blocks but the split one, then the split one.
-        let own = if C::SPLIT_GRAD { h } else { 0 };
+        let own = own_width::<C>(h);
         let (w_shared, w_own) = (
             self.w_hh.row_range(0, gh - own),
             self.w_hh.row_range(gh - own, own),
@@ -386,6 +386,16 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
     }
 }
 
+/// The width of `dGh`'s own block in a row: `H` (its last gate block) when
+/// the cell's `SPLIT_GRAD`, else 0 (all of `dGh` is `dA`).
+fn own_width<C: Cell>(h: usize) -> usize {
+    if C::SPLIT_GRAD {
+        h
+    } else {
+        0
+    }
+}
+
 /// The gradients, from the forward's `gates` (overwritten by `dA`).
 fn backward<C: Cell, T: GateMath>(
     v: BackwardIn<'_, T>,
@@ -397,7 +407,7 @@ fn backward<C: Cell, T: GateMath>(
     let kh = C::KEPT * h;
     let w_hh = View::checked(&v.w[z.input..], gh, h, z.w_cols(), 1)?;
     // dGh's own block (gru's n), `[B T, H]`; the rest of dGh is dA's.
-    let own = if C::SPLIT_GRAD { h } else { 0 };
+    let own = own_width::<C>(h);
     let mut dgh = vec![T::zero(); n * own];
     let zeros = vec![T::zero(); kh.max(h)];
     let da_chunks = da.chunks_mut(CHUNK * t * gh);
