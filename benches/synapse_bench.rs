@@ -144,6 +144,18 @@ fn make_npz(path: &str, rows: usize) -> anyhow::Result<()> {
 /// dense kernel runs them (`linear(n,n,bias=false)`'s forward, the product
 /// every MLP row spends its time in) and as candle's `matmul` does, in
 /// GFLOP/s (`2 n^3` flops). `scripts/bench_ref.py gemm_torch` is PyTorch's `mm`.
+/// The best time of 5 runs of `f`, after one not counted.
+fn best_seconds(f: &dyn Fn() -> anyhow::Result<Tensor>) -> anyhow::Result<f64> {
+    f()?;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let start = Instant::now();
+        f()?;
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
 fn gemm_peak(n: usize) -> anyhow::Result<()> {
     let dev = Device::Cpu;
     let spec: ArchSpec = format!("linear({n},{n},bias=false)").parse()?;
@@ -151,18 +163,8 @@ fn gemm_peak(n: usize) -> anyhow::Result<()> {
     let x = Tensor::rand(0f32, 1f32, (n, n), &dev)?;
     let w = Tensor::rand(0f32, 1f32, (n, n), &dev)?;
     let flops = 2.0 * (n as f64).powi(3);
-    let best = |f: &dyn Fn() -> anyhow::Result<Tensor>| -> anyhow::Result<f64> {
-        f()?;
-        let mut best = f64::INFINITY;
-        for _ in 0..5 {
-            let start = Instant::now();
-            f()?;
-            best = best.min(start.elapsed().as_secs_f64());
-        }
-        Ok(flops / best / 1e9)
-    };
-    let kernel = best(&|| Ok(net.forward(&x, Mode::Eval)?))?;
-    let candle = best(&|| Ok(x.matmul(&w)?))?;
+    let kernel = flops / best_seconds(&|| Ok(net.forward(&x, Mode::Eval)?))? / 1e9;
+    let candle = flops / best_seconds(&|| Ok(x.matmul(&w)?))? / 1e9;
     println!("gemm_peak_kernel_{n} {kernel:.2} GFLOP/s");
     println!("gemm_peak_candle_{n} {candle:.2} GFLOP/s");
     Ok(())
@@ -217,13 +219,7 @@ fn gemm_shapes() -> anyhow::Result<()> {
     ];
     for (name, a, b) in cases {
         let flops = 2.0 * (a.dims()[0] * a.dims()[1] * b.dims()[1]) as f64;
-        a.matmul(&b)?;
-        let mut best = f64::INFINITY;
-        for _ in 0..5 {
-            let start = Instant::now();
-            a.matmul(&b)?;
-            best = best.min(start.elapsed().as_secs_f64());
-        }
+        let best = best_seconds(&|| Ok(a.matmul(&b)?))?;
         println!("{name} {:.1} GFLOP/s", flops / best / 1e9);
     }
     Ok(())
