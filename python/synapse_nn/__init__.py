@@ -20,7 +20,7 @@ import os
 # runtime.rs). A value you set yourself is kept.
 os.environ.setdefault("CANDLE_NUM_THREADS", "1")
 
-from ._native import Sequential  # noqa: E402
+from ._native import Sequential, _fit_keywords  # noqa: E402,F401
 
 __all__ = ["Sequential", "load", "MLPClassifier", "MLPRegressor"]
 

@@ -78,33 +78,19 @@ pub enum DeviceArg {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Training data: a CSV file with a header row (or .csv.gz), or an .npz with arrays x and y.
-    #[arg(
-        long,
-        value_name = "FILE",
-        required_unless_present = "text",
-        conflicts_with = "text"
-    )]
+    /// Give it or --text.
+    #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// A UTF-8 text to learn its next character from (a character-level language model):
     /// windows of --context characters, the vocabulary stored in the model.
-    #[arg(long, value_name = "FILE", requires = "context", conflicts_with_all = ["target", "val", "normalize"])]
+    #[arg(long, value_name = "FILE")]
     pub text: Option<PathBuf>,
     /// With --text: the characters of one window (T).
-    #[arg(
-        long,
-        value_name = "T",
-        requires = "text",
-        allow_negative_numbers = true
-    )]
-    pub context: Option<String>,
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    pub context: Option<i64>,
     /// With --text: the step between windows (default: the context).
-    #[arg(
-        long,
-        value_name = "S",
-        requires = "text",
-        allow_negative_numbers = true
-    )]
-    pub stride: Option<String>,
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    pub stride: Option<i64>,
     /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'. Elements: linear, the activations
     /// (sigmoid, tanh, relu, leaky_relu, softmax, identity, gelu), dropout, batchnorm,
     /// batchnorm2d, layernorm, reshape, flatten, conv2d, maxpool2d, avgpool2d, embedding,
@@ -145,22 +131,12 @@ pub struct TrainArgs {
     /// Adam's epsilon (adam and adamw; default 1e-8).
     #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub eps: Option<f64>,
-    /// Passes over the data.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value = "10",
-        allow_negative_numbers = true
-    )]
-    pub epochs: String,
-    /// Rows per optimizer step, or 'full' for one batch of all rows.
-    #[arg(
-        long,
-        value_name = "N|full",
-        default_value = "32",
-        allow_negative_numbers = true
-    )]
-    pub batch_size: String,
+    /// Passes over the data [default: 10].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub epochs: Option<i64>,
+    /// Rows per optimizer step, or 'full' for one batch of all rows [default: 32].
+    #[arg(long, value_name = "N|full", allow_negative_numbers = true)]
+    pub batch_size: Option<String>,
     /// Keep the rows in file order (no shuffling each epoch).
     #[arg(long)]
     pub no_shuffle: bool,
@@ -180,19 +156,14 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceArg,
     /// Hold out this fraction of the rows (seeded) for validation.
-    #[arg(
-        long,
-        value_name = "F",
-        conflicts_with = "val",
-        allow_negative_numbers = true
-    )]
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub val_split: Option<f64>,
     /// A separate validation file, read like --data.
     #[arg(long, value_name = "FILE")]
     pub val: Option<PathBuf>,
     /// Stop after this many epochs without improvement (validation loss, else training loss) and keep the best weights.
     #[arg(long, value_name = "PATIENCE", allow_negative_numbers = true)]
-    pub early_stop: Option<String>,
+    pub early_stop: Option<i64>,
     /// Draw the loss per epoch to FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
@@ -205,8 +176,9 @@ pub struct TrainArgs {
     /// Learning-rate schedule, PyTorch's: constant, step:EVERY:GAMMA, exponential:GAMMA,
     /// cosine:T_MAX[:MIN_LR], or plateau:PATIENCE:FACTOR (ReduceLROnPlateau on the validation
     /// loss, else the training loss).
-    #[arg(long, value_name = "SCHEDULE", default_value = "constant")]
-    pub lr_schedule: String,
+    /// [default: constant]
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<String>,
     /// Clip the global gradient norm to F before each step (clip_grad_norm_).
     #[arg(long, value_name = "F", allow_negative_numbers = true)]
     pub clip_grad_norm: Option<f64>,

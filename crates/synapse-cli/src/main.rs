@@ -13,6 +13,7 @@ mod distributed;
 mod eval;
 mod export;
 mod generate;
+mod job;
 mod log;
 mod message;
 mod paths;

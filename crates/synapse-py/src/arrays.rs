@@ -50,7 +50,21 @@ pub fn read(obj: &Bound<'_, PyAny>, name: &str, kind: Kind) -> PyResult<Read> {
                 "{name}: complex numbers are not supported; give real numbers"
             )))
         }
-        (Kind::Ids, "i" | "u" | "b") => "int64",
+        (Kind::Ids, "u") => {
+            // An unsigned id past int64's range would wrap to a negative one.
+            let size: usize = array.getattr("size")?.extract()?;
+            if size > 0 {
+                let max = array.call_method0("max")?;
+                if max.gt(i64::MAX)? {
+                    return Err(PyValueError::new_err(format!(
+                        "{name}: id {} is larger than any vocabulary (ids are int64)",
+                        max.str()?
+                    )));
+                }
+            }
+            "int64"
+        }
+        (Kind::Ids, "i" | "b") => "int64",
         (Kind::Ids, _) => {
             return Err(PyValueError::new_err(format!(
                 "{name}: the stack starts with embedding, which takes integer ids, but the array holds {}",

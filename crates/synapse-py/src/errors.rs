@@ -14,10 +14,12 @@ use pyo3::exceptions::{
     PyFileNotFoundError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::PyErr;
+use synapse_train::job::{message, nn_message, Naming};
 
 /// A synapse-train error raised from a call whose data arguments are named
 /// `data` (`X`, `validation_data`...): a `Config` error about the data gets
-/// that name in front.
+/// that name in front; the training job's errors name their keyword
+/// (`synapse_train::job::message`, the command line's text with keywords).
 pub fn train_error(e: synapse_train::Error, data: &str) -> PyErr {
     use synapse_train::Error as E;
     match e {
@@ -30,48 +32,35 @@ pub fn train_error(e: synapse_train::Error, data: &str) -> PyErr {
                 _ => PyOSError::new_err(text),
             }
         }
-        E::Config { name, reason } => match name.as_str() {
-            "data" | "x" | "context" => PyValueError::new_err(format!("{data}: {reason}")),
-            "y" => PyValueError::new_err(format!("y: {reason}")),
-            "arch" => PyValueError::new_err(format!("spec: {reason}")),
-            other => PyValueError::new_err(format!("{} {reason}", keyword(other))),
-        },
-        E::TooLarge {
-            option,
-            reason,
-            allowable,
-        } => {
-            let allow = if allowable {
-                "; pass allow_large=True to train it anyway"
-            } else {
-                ""
+        E::About { ref error, .. } if matches!(**error, E::Io { .. }) => {
+            let E::About { error, .. } = e else {
+                unreachable!()
             };
-            PyValueError::new_err(format!("{}: {reason}{allow}", keyword(option)))
+            train_error(*error, data)
         }
+        E::Config {
+            ref name,
+            ref reason,
+        } if matches!(name.as_str(), "data" | "x" | "context") => {
+            PyValueError::new_err(format!("{data}: {reason}"))
+        }
+        E::Config {
+            ref name,
+            ref reason,
+        } if name == "y" => PyValueError::new_err(format!("y: {reason}")),
+        E::Config {
+            ref name,
+            ref reason,
+        } if name == "arch" => PyValueError::new_err(format!("spec: {reason}")),
         // An input value an element cannot take (an id outside the vocabulary).
         E::Nn(e @ synapse_nn::Error::Input { .. }) => PyValueError::new_err(format!("{data}: {e}")),
-        E::Nn(e) => nn_error(e),
-        other => PyValueError::new_err(other.to_string()),
+        other => PyValueError::new_err(message(&other, Naming::Keywords)),
     }
 }
 
 /// A synapse-nn error: settings named by their keyword, the rest as it is.
 pub fn nn_error(e: synapse_nn::Error) -> PyErr {
-    use synapse_nn::Error as E;
-    match e {
-        E::Setting {
-            name: "nesterov",
-            value,
-            expected,
-        } => PyValueError::new_err(format!("nesterov needs {expected} (momentum is {value})")),
-        E::Setting {
-            name,
-            value,
-            expected,
-        } => PyValueError::new_err(format!("{name} {value}: expected {expected}")),
-        E::Config { name, reason } => PyValueError::new_err(format!("{} {reason}", keyword(&name))),
-        other => PyValueError::new_err(other.to_string()),
-    }
+    PyValueError::new_err(nn_message(&e, Naming::Keywords))
 }
 
 /// A candle error (an internal failure, not the caller's input).
@@ -79,11 +68,18 @@ pub fn candle_error(e: candle_core::Error) -> PyErr {
     PyRuntimeError::new_err(e.to_string())
 }
 
-/// The keyword argument of a library option: `batch-size` is `batch_size`.
-pub fn keyword(option: &str) -> String {
-    match option {
-        "arch" => "spec".into(),
-        "clip-norm" => "clip_grad_norm".into(),
-        other => other.replace('-', "_"),
+/// `seed=`: a whole number from 0 to 2^32 - 1, named in the error.
+pub fn seed(v: Option<&pyo3::Bound<'_, pyo3::PyAny>>) -> pyo3::PyResult<Option<u32>> {
+    use pyo3::types::PyAnyMethods;
+    let Some(v) = v else { return Ok(None) };
+    match v.extract::<u32>() {
+        Ok(s) => Ok(Some(s)),
+        Err(_) if v.extract::<i128>().is_ok() || v.extract::<u128>().is_ok() => {
+            Err(PyValueError::new_err(format!(
+                "seed {}: expected a whole number from 0 to 4294967295",
+                v.str()?
+            )))
+        }
+        Err(e) => Err(pyo3::exceptions::PyTypeError::new_err(format!("seed: {e}"))),
     }
 }

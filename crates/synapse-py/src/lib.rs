@@ -2,8 +2,8 @@
 //! `synapse_nn` (SPEC section 11; the Python side is in `python/`).
 //!
 //! A thin layer over synapse-train and synapse-nn: numpy arrays in and out
-//! (`arrays.rs`), `fit`'s keywords read into the library's settings
-//! (`options.rs`), the data assembled as `synapse train` assembles it
+//! (`arrays.rs`), `fit`'s keywords mapped onto the library's training job
+//! (`options.rs`, `synapse_train::job`), its arguments as the job's inputs
 //! (`data.rs`), training on rayon's pool with the GIL released and Ctrl-C
 //! answered between batches (`run.rs`), the `Sequential` class
 //! (`sequential.rs`), state dicts (`state.rs`), and the library's errors
@@ -36,9 +36,16 @@ fn _read_address(x: &Bound<'_, PyAny>, dtype: &str) -> PyResult<(usize, bool)> {
     Ok((r.address, r.converted))
 }
 
+/// Every keyword `fit` takes (the training job's options and Python's own).
+#[pyfunction]
+fn _fit_keywords() -> Vec<&'static str> {
+    options::keywords()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySequential>()?;
+    m.add_function(wrap_pyfunction!(_fit_keywords, m)?)?;
     m.add_function(wrap_pyfunction!(_read_address, m)?)?;
     Ok(())
 }

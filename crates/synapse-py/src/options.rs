@@ -1,89 +1,52 @@
-//! `fit`'s keyword arguments: the command line's training flags, spelt as
-//! Python keywords (`--batch-size` is `batch_size`, `--no-shuffle` is
-//! `shuffle=False`), turned into the library's settings. The values' rules
-//! are the library's (`SgdConfig::check`, `BatchSize`, `Schedule`,
-//! `ClassWeights`, `Trainer::new`); this file only reads the keywords.
+//! `fit`'s keyword arguments as the library's training job
+//! (`synapse_train::job`): each keyword mapped onto `JobOptions` here, in
+//! one place, with no rule of its own (the rules and their messages are the
+//! job's; `synapse train` maps its flags onto the same options). The
+//! keywords are the job options' own names (`Opt::keyword`), plus two of
+//! Python's: `verbose` and `warm_start`.
 
 use std::path::PathBuf;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use synapse_nn::{AdamConfig, Loss, SgdConfig};
-use synapse_train::{BatchSize, ClassWeights, EarlyStopping, Schedule};
+use synapse_train::job::{JobOptions, Opt};
+use synapse_train::ClassWeights;
 
-use crate::errors::{nn_error, train_error};
+use crate::errors::train_error;
 
-/// Every keyword `fit` takes, in the order of `synapse train --help`.
-pub const KEYWORDS: &[&str] = &[
-    "loss",
-    "target",
-    "text",
-    "context",
-    "stride",
-    "optimizer",
-    "lr",
-    "momentum",
-    "nesterov",
-    "weight_decay",
-    "beta1",
-    "beta2",
-    "eps",
-    "epochs",
-    "batch_size",
-    "shuffle",
-    "seed",
-    "normalize",
-    "validation_data",
-    "val_split",
-    "early_stop",
-    "checkpoint",
-    "resume",
-    "lr_schedule",
-    "clip_grad_norm",
-    "class_weights",
-    "save_best",
-    "allow_large",
-    "verbose",
-    "warm_start",
-];
+/// `fit`'s keywords that are not options of the job.
+const PYTHON_ONLY: &[&str] = &["verbose", "warm_start"];
 
-/// The optimizer and its hyperparameters, checked.
-#[derive(Debug, Clone, Copy)]
-pub enum OptimizerChoice {
-    Sgd(SgdConfig),
-    Adam(AdamConfig),
+/// The job's options that `fit` takes by keyword (the data are `X`, `y`
+/// and `validation_data`; the stack is the model's own).
+fn is_keyword(o: Opt) -> bool {
+    !matches!(o, Opt::Data | Opt::Arch)
 }
 
-/// `fit`'s settings, read from its keywords.
+/// Every keyword `fit` takes, in the order of `synapse train --help`.
+pub fn keywords() -> Vec<&'static str> {
+    Opt::ALL
+        .iter()
+        .filter(|o| is_keyword(**o))
+        .map(|o| o.keyword())
+        .chain(PYTHON_ONLY.iter().copied())
+        .collect()
+}
+
+/// `fit`'s settings: the job's options (without the data, which
+/// `data.rs` adds) and Python's own two.
 pub struct FitOptions<'py> {
-    pub loss: Option<Loss>,
-    pub target: Option<Vec<String>>,
-    pub text: Option<PathBuf>,
-    pub context: Option<usize>,
-    pub stride: Option<usize>,
-    pub optimizer: OptimizerChoice,
-    pub epochs: usize,
-    pub batch_size: BatchSize,
-    pub shuffle: bool,
-    pub seed: Option<u32>,
-    pub normalize: bool,
+    pub job: JobOptions,
+    /// `validation_data` as given: arrays or a file, read by `data.rs`.
     pub validation_data: Option<Bound<'py, PyAny>>,
-    pub val_split: Option<f64>,
-    pub early_stopping: Option<EarlyStopping>,
-    pub checkpoint: Option<PathBuf>,
-    pub resume: Option<PathBuf>,
-    pub schedule: Schedule,
-    pub clip_norm: Option<f64>,
-    pub class_weights: Option<ClassWeights>,
-    pub allow_large: bool,
     pub verbose: bool,
-    /// Python only: start from the optimizer's state at the end of the
-    /// previous `fit` (its moments and step count), as `partial_fit` does.
+    /// Start from the optimizer's state at the end of the previous `fit`
+    /// (its moments and step count), as `partial_fit` does.
     pub warm_start: bool,
 }
 
-/// The keyword arguments, looked up by name; each taken once.
+/// The keyword arguments, looked up by name.
 struct Keywords<'a, 'py>(Option<&'a Bound<'py, PyDict>>);
 
 impl<'py> Keywords<'_, 'py> {
@@ -94,7 +57,12 @@ impl<'py> Keywords<'_, 'py> {
         }
     }
 
-    fn value<T: FromPyObjectOwned<'py>>(&self, name: &str) -> PyResult<Option<T>> {
+    /// The value of `o`'s keyword as a `T`.
+    fn value<T: FromPyObjectOwned<'py>>(&self, o: Opt) -> PyResult<Option<T>> {
+        self.named(o.keyword())
+    }
+
+    fn named<T: FromPyObjectOwned<'py>>(&self, name: &str) -> PyResult<Option<T>> {
         self.get(name)?
             .map(|v| {
                 v.extract::<T>().map_err(|e| {
@@ -105,28 +73,30 @@ impl<'py> Keywords<'_, 'py> {
             .transpose()
     }
 
-    /// A count (epochs, context, stride) for the library to check: a
-    /// negative one is given as 0, which the library refuses with its
-    /// message (`epochs must be at least 1`).
-    fn count(&self, name: &str) -> PyResult<Option<usize>> {
-        Ok(self
-            .value::<i64>(name)?
-            .map(|n| usize::try_from(n).unwrap_or(0)))
+    /// A count (epochs, context, stride, early_stop) for the job to check;
+    /// beyond i64 it is as out of range as a negative one.
+    fn count(&self, o: Opt) -> PyResult<Option<i64>> {
+        let Some(v) = self.get(o.keyword())? else {
+            return Ok(None);
+        };
+        match v.extract::<i64>() {
+            Ok(n) => Ok(Some(n)),
+            Err(_) if v.extract::<u128>().is_ok() => Ok(Some(i64::MAX)),
+            Err(_) if v.extract::<i128>().is_ok() => Ok(Some(-1)),
+            Err(e) => Err(PyTypeError::new_err(format!("{}: {e}", o.keyword()))),
+        }
+    }
+
+    /// A string, or a value written as one (`batch_size=16` is `"16"`).
+    fn text(&self, o: Opt) -> PyResult<Option<String>> {
+        self.get(o.keyword())?
+            .map(|v| v.str()?.extract::<String>())
+            .transpose()
     }
 }
 
-/// `early_stop`'s patience: the command line's rule for `--early-stop`
-/// (the library would take 0: stop at the first epoch without improvement).
-fn patience(n: i64) -> PyResult<usize> {
-    usize::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "early_stop {n}: expected a whole number of at least 1"
-        ))
-    })
-}
-
 /// A string, or each string of a list, as column names.
-fn names(v: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<String>> {
+fn names(v: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
     if v.is_instance_of::<PyString>() {
         return Ok(v
             .extract::<String>()?
@@ -134,18 +104,31 @@ fn names(v: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<String>> {
             .map(|c| c.trim().to_string())
             .collect());
     }
-    v.extract::<Vec<String>>().map_err(|_| {
-        PyTypeError::new_err(format!("{name}: expected a column name or a list of them"))
-    })
+    v.extract::<Vec<String>>()
+        .map_err(|_| PyTypeError::new_err("target: expected a column name or a list of them"))
+}
+
+/// `class_weights`: `"auto"`, `"1,2"`, or a list of numbers.
+fn class_weights(v: &Bound<'_, PyAny>) -> PyResult<ClassWeights> {
+    match v.extract::<String>() {
+        Ok(text) => text
+            .parse::<ClassWeights>()
+            .map_err(|e| train_error(e, "X")),
+        Err(_) => Ok(ClassWeights::Given(v.extract::<Vec<f64>>().map_err(
+            |_| PyTypeError::new_err("class_weights: expected 'auto' or a list of numbers"),
+        )?)),
+    }
 }
 
 impl<'py> FitOptions<'py> {
-    /// Reads `kwargs`; an unknown keyword is a `TypeError`, as Python's own.
-    pub fn read(kwargs: Option<&Bound<'py, PyDict>>) -> PyResult<Self> {
+    /// Reads `kwargs`; an unknown keyword is a `TypeError`, as Python's
+    /// own. `seed` is the constructor's seed, used when none is given.
+    pub fn read(kwargs: Option<&Bound<'py, PyDict>>, seed: u32) -> PyResult<Self> {
+        let known = keywords();
         if let Some(d) = kwargs {
             for key in d.keys() {
                 let key: String = key.extract()?;
-                if !KEYWORDS.contains(&key.as_str()) {
+                if !known.contains(&key.as_str()) {
                     return Err(PyTypeError::new_err(format!(
                         "fit() got an unexpected keyword argument '{key}'"
                     )));
@@ -153,140 +136,53 @@ impl<'py> FitOptions<'py> {
             }
         }
         let k = Keywords(kwargs);
-        let loss = k
-            .value::<String>("loss")?
-            .map(|l| l.parse::<Loss>().map_err(nn_error))
-            .transpose()?;
-        let epochs = k.count("epochs")?.unwrap_or(10);
-        let batch_size = match k.get("batch_size")? {
-            None => BatchSize::default(),
-            Some(v) => v
-                .str()?
-                .extract::<String>()?
-                .parse::<BatchSize>()
-                .map_err(|e| train_error(e, "X"))?,
+        let given_seed = crate::errors::seed(k.get(Opt::Seed.keyword())?.as_ref())?;
+        let job = JobOptions {
+            data: None,
+            text: k.value::<PathBuf>(Opt::Text)?,
+            context: k.count(Opt::Context)?,
+            stride: k.count(Opt::Stride)?,
+            loss: k.value::<String>(Opt::Loss)?,
+            target: k
+                .get(Opt::Target.keyword())?
+                .map(|v| names(&v))
+                .transpose()?,
+            optimizer: k.value::<String>(Opt::Optimizer)?,
+            lr: k.value::<f64>(Opt::Lr)?,
+            momentum: k.value::<f64>(Opt::Momentum)?,
+            nesterov: k.value::<bool>(Opt::Nesterov)?,
+            weight_decay: k.value::<f64>(Opt::WeightDecay)?,
+            beta1: k.value::<f64>(Opt::Beta1)?,
+            beta2: k.value::<f64>(Opt::Beta2)?,
+            eps: k.value::<f64>(Opt::Eps)?,
+            epochs: k.count(Opt::Epochs)?,
+            batch_size: k.text(Opt::BatchSize)?,
+            shuffle: k.value::<bool>(Opt::Shuffle)?,
+            seed: given_seed.unwrap_or(seed),
+            normalize: k.value::<bool>(Opt::Normalize)?.unwrap_or(false),
+            val: None,
+            val_split: k.value::<f64>(Opt::ValSplit)?,
+            early_stop: k.count(Opt::EarlyStop)?,
+            save_best: k.value::<bool>(Opt::SaveBest)?.unwrap_or(false),
+            checkpoint: k.value::<PathBuf>(Opt::Checkpoint)?,
+            resume: k.value::<PathBuf>(Opt::Resume)?,
+            lr_schedule: k.value::<String>(Opt::LrSchedule)?,
+            clip_grad_norm: k.value::<f64>(Opt::ClipGradNorm)?,
+            class_weights: k
+                .get(Opt::ClassWeights.keyword())?
+                .map(|v| class_weights(&v))
+                .transpose()?,
+            allow_large: k.value::<bool>(Opt::AllowLarge)?.unwrap_or(false),
         };
-        let early_stop = k.value::<i64>("early_stop")?.map(patience).transpose()?;
-        let save_best = k.value::<bool>("save_best")?.unwrap_or(false);
-        let early_stopping = EarlyStopping::from_options(early_stop, save_best);
-        let validation_data = k.get("validation_data")?;
-        let val_split = k.value::<f64>("val_split")?;
-        if save_best && validation_data.is_none() && val_split.is_none() {
-            return Err(PyValueError::new_err(
-                "save_best needs validation rows: give validation_data or val_split",
-            ));
-        }
-        let schedule = k
-            .value::<String>("lr_schedule")?
-            .unwrap_or_else(|| "constant".into())
-            .parse::<Schedule>()
-            .map_err(|e| train_error(e, "X"))?;
-        let class_weights = match k.get("class_weights")? {
-            None => None,
-            Some(v) => Some(match v.extract::<String>() {
-                Ok(text) => text
-                    .parse::<ClassWeights>()
-                    .map_err(|e| train_error(e, "X"))?,
-                Err(_) => ClassWeights::Given(v.extract::<Vec<f64>>().map_err(|_| {
-                    PyTypeError::new_err("class_weights: expected 'auto' or a list of numbers")
-                })?),
-            }),
-        };
-        let context = k.count("context")?;
-        let stride = k.count("stride")?;
         let verbose = match k.get("verbose")? {
             None => false,
             Some(v) => v.is_truthy()?,
         };
         Ok(Self {
-            loss,
-            target: k.get("target")?.map(|v| names(&v, "target")).transpose()?,
-            text: k.value::<PathBuf>("text")?,
-            context,
-            stride,
-            optimizer: optimizer(&k)?,
-            epochs,
-            batch_size,
-            shuffle: k.value::<bool>("shuffle")?.unwrap_or(true),
-            seed: k.value::<u32>("seed")?,
-            normalize: k.value::<bool>("normalize")?.unwrap_or(false),
-            validation_data,
-            val_split,
-            early_stopping,
-            checkpoint: k.value::<PathBuf>("checkpoint")?,
-            resume: k.value::<PathBuf>("resume")?,
-            schedule,
-            clip_norm: k.value::<f64>("clip_grad_norm")?,
-            class_weights,
-            allow_large: k.value::<bool>("allow_large")?.unwrap_or(false),
+            job,
+            validation_data: k.get(Opt::Val.keyword())?,
             verbose,
-            warm_start: k.value::<bool>("warm_start")?.unwrap_or(false),
+            warm_start: k.named::<bool>("warm_start")?.unwrap_or(false),
         })
-    }
-}
-
-/// `optimizer` and its hyperparameters: PyTorch's defaults (SPEC section
-/// 5), each checked by the optimizer's own `check`. A hyperparameter of
-/// another optimizer is refused rather than ignored.
-fn optimizer(k: &Keywords<'_, '_>) -> PyResult<OptimizerChoice> {
-    let kind = k
-        .value::<String>("optimizer")?
-        .unwrap_or_else(|| "sgd".into());
-    let given = |names: &[&'static str]| -> PyResult<Option<&'static str>> {
-        for n in names {
-            if k.get(n)?.is_some() {
-                return Ok(Some(n));
-            }
-        }
-        Ok(None)
-    };
-    let lr = k.value::<f64>("lr")?;
-    let weight_decay = k.value::<f64>("weight_decay")?;
-    match kind.as_str() {
-        "sgd" => {
-            if let Some(n) = given(&["beta1", "beta2", "eps"])? {
-                return Err(PyValueError::new_err(format!(
-                    "{n} applies to optimizer 'adam' and 'adamw' only, not 'sgd'"
-                )));
-            }
-            let c = SgdConfig {
-                lr: lr.unwrap_or(0.01),
-                momentum: k.value::<f64>("momentum")?.unwrap_or(0.0),
-                nesterov: k.value::<bool>("nesterov")?.unwrap_or(false),
-                weight_decay: weight_decay.unwrap_or(0.0),
-            };
-            c.check().map_err(nn_error)?;
-            Ok(OptimizerChoice::Sgd(c))
-        }
-        "adam" | "adamw" => {
-            if let Some(n) = given(&["momentum"])? {
-                return Err(PyValueError::new_err(format!(
-                    "{n} applies to optimizer 'sgd' only, not '{kind}'"
-                )));
-            }
-            if k.value::<bool>("nesterov")?.unwrap_or(false) {
-                return Err(PyValueError::new_err(format!(
-                    "nesterov applies to optimizer 'sgd' only, not '{kind}'"
-                )));
-            }
-            let base = if kind == "adamw" {
-                AdamConfig::adamw()
-            } else {
-                AdamConfig::default()
-            };
-            let c = AdamConfig {
-                lr: lr.unwrap_or(base.lr),
-                beta1: k.value::<f64>("beta1")?.unwrap_or(base.beta1),
-                beta2: k.value::<f64>("beta2")?.unwrap_or(base.beta2),
-                eps: k.value::<f64>("eps")?.unwrap_or(base.eps),
-                weight_decay: weight_decay.unwrap_or(base.weight_decay),
-                decoupled: base.decoupled,
-            };
-            c.check().map_err(nn_error)?;
-            Ok(OptimizerChoice::Adam(c))
-        }
-        other => Err(PyValueError::new_err(format!(
-            "optimizer `{other}`: expected sgd, adam or adamw"
-        ))),
     }
 }

@@ -12,29 +12,15 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use synapse_nn::{Adam, Loss, Optimizer, OptimizerState, Sgd};
+use synapse_nn::OptimizerState;
+use synapse_train::job::{TrainData, TrainJob};
 use synapse_train::progress::{early_stop_line, EpochLines};
-use synapse_train::{Checkpoint, EpochRecord, History, Model, Observer, TrainConfig, Trainer};
+use synapse_train::{EpochRecord, History, Model, Observer};
 
-use crate::data::TrainData;
 use crate::errors::train_error;
-use crate::options::OptimizerChoice;
 
 /// How often the waiting thread checks for signals.
 const POLL: Duration = Duration::from_millis(20);
-
-/// What the Trainer needs besides the stack and the data.
-pub struct Job {
-    pub loss: Loss,
-    pub optimizer: OptimizerChoice,
-    pub config: TrainConfig,
-    pub resume: Option<std::path::PathBuf>,
-    /// Identifies the run in its checkpoints (compared on resume).
-    pub settings: String,
-    pub verbose: bool,
-    /// The optimizer's state to start from (`warm_start`).
-    pub optimizer_state: Option<OptimizerState>,
-}
 
 /// What one `fit` gives back: its history and the optimizer's final state.
 pub struct Fitted {
@@ -48,8 +34,29 @@ enum Message {
     Done(synapse_train::Result<Fitted>),
 }
 
+/// What a run needs besides the stack and the data: the job, the
+/// optimizer's state to start from (`warm_start`), whether to print the
+/// progress lines.
+struct Run<'a> {
+    job: &'a TrainJob,
+    state: Option<&'a OptimizerState>,
+    verbose: bool,
+}
+
 /// Trains `model.net` (in place) on `data`.
-pub fn fit(py: Python<'_>, model: &Model, data: &TrainData, job: &Job) -> PyResult<Fitted> {
+pub fn fit(
+    py: Python<'_>,
+    model: &Model,
+    data: &TrainData,
+    job: &TrainJob,
+    state: Option<&OptimizerState>,
+    verbose: bool,
+) -> PyResult<Fitted> {
+    let job = &Run {
+        job,
+        state,
+        verbose,
+    };
     let stop = AtomicBool::new(false);
     let (tx, rx) = channel::<Message>();
     let (result, signal) = py.detach(move || {
@@ -98,27 +105,12 @@ pub fn fit(py: Python<'_>, model: &Model, data: &TrainData, job: &Job) -> PyResu
 fn train(
     model: &Model,
     data: &TrainData,
-    job: &Job,
+    job: &Run<'_>,
     stop: &AtomicBool,
     tx: &Sender<Message>,
 ) -> synapse_train::Result<Fitted> {
     // The stack shares its variables with `model.net`: every step shows there.
-    let net = model.net.clone();
-    let mut optimizer: Box<dyn Optimizer> = match job.optimizer {
-        OptimizerChoice::Sgd(c) => Box::new(Sgd::new(net.parameters(), c)?),
-        OptimizerChoice::Adam(c) => Box::new(Adam::new(net.parameters(), c)?),
-    };
-    if let Some(state) = &job.optimizer_state {
-        optimizer.load_state(state)?;
-    }
-    let mut trainer = Trainer::new(net, job.loss, optimizer, job.config.clone())?;
-    trainer
-        .checkpoint_metadata
-        .insert("settings".into(), job.settings.clone());
-    if let Some(path) = &job.resume {
-        let ckpt = Checkpoint::load(path)?;
-        trainer.resume(&ckpt)?;
-    }
+    let mut trainer = job.job.trainer(model.net.clone(), data, true, job.state)?;
     let mut observer = Progress {
         stop,
         tx,

@@ -9,18 +9,19 @@ use std::path::PathBuf;
 use candle_core::{DType, Device};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
-use synapse_nn::{Activation, ArchSpec, Init, Loss, Sequential};
+use pyo3::types::{PyBytes, PyDict};
+use synapse_nn::{ArchSpec, Init, Loss, Sequential};
+use synapse_train::job::{Prior, TrainData, TrainJob};
 use synapse_train::{
-    check_fits, check_parameters, dataset_from_arrays, load, load_weights, Classes, LoadOptions,
-    Metrics, Model, TrainConfig,
+    check_fits, check_labels, check_parameters, dataset_from_arrays, load, load_weights,
+    probabilities, Classes, LoadOptions, Metrics, Model, NotAClassifier,
 };
 
 use crate::arrays::{read, to_numpy, Kind};
-use crate::data::{arrays, path_of, Examples, TrainData};
+use crate::data::{kind_of, path_of};
 use crate::errors::{nn_error, train_error};
-use crate::options::{FitOptions, OptimizerChoice};
-use crate::run::{fit, Job};
+use crate::options::FitOptions;
+use crate::run::fit;
 
 /// A stack of layers and what its model file keeps.
 #[pyclass(module = "synapse_nn", name = "Sequential")]
@@ -155,16 +156,23 @@ impl PySequential {
 #[pymethods]
 impl PySequential {
     #[new]
-    #[pyo3(signature = (spec, *, init="torch", seed=1, dtype=None, device="cpu", allow_large=false))]
+    #[pyo3(signature = (spec, *, init="torch", seed=None, dtype=None, device="cpu", allow_large=false))]
     fn new(
-        spec: &str,
+        spec: &Bound<'_, PyAny>,
         init: &str,
-        seed: u32,
+        seed: Option<&Bound<'_, PyAny>>,
         dtype: Option<&Bound<'_, PyAny>>,
         device: &str,
         allow_large: bool,
     ) -> PyResult<Self> {
-        let spec = parse_spec(spec)?;
+        let spec: String = spec.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "spec: expected a spec string such as 'linear(3,1), sigmoid', got {}",
+                spec.get_type().name().map_or("?".into(), |n| n.to_string())
+            ))
+        })?;
+        let spec = parse_spec(&spec)?;
+        let seed = crate::errors::seed(seed)?.unwrap_or(1);
         check_parameters(&spec, allow_large).map_err(|e| train_error(e, "spec"))?;
         let dtype = dtype.map(dtype_of).transpose()?.unwrap_or(DType::F32);
         let dev = device_of(device)?;
@@ -241,70 +249,42 @@ impl PySequential {
         y: Option<&Bound<'py, PyAny>>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let o = FitOptions::read(kwargs)?;
-        let loss = self.loss_or(o.loss.map(|l| l.to_string()).as_deref(), "loss")?;
-        let seed = o.seed.unwrap_or(self.seed);
-        let data = TrainData::read(x, y, &o, &self.model, loss, seed)?;
+        let mut o = FitOptions::read(kwargs, self.seed)?;
+        crate::data::inputs(x, y, &mut o, &self.model)?;
+        let job =
+            TrainJob::check(o.job.clone(), self.model.loss).map_err(|e| train_error(e, "X"))?;
+        let prior = Prior {
+            labels: self.model.labels.clone(),
+            normalize: self.model.normalize.clone(),
+        };
+        let net = &self.model.net;
+        let data = TrainData::assemble(&job, net.spec(), net.dtype(), &prior)
+            .map_err(|e| train_error(e, "X"))?;
         let rows = data.train();
-        let spec = self.model.net.spec();
         synapse_train::check_activations(
-            spec,
+            net.spec(),
             &rows.row_shape(),
-            o.batch_size.rows(rows.len()).min(rows.len()),
-            self.model.net.dtype(),
-            o.allow_large,
+            job.batch_size.rows(rows.len()).min(rows.len()),
+            net.dtype(),
+            job.options.allow_large,
         )
         .map_err(|e| train_error(e, "X"))?;
-        let config = TrainConfig {
-            epochs: o.epochs,
-            batch_size: o.batch_size,
-            shuffle: o.shuffle,
-            seed,
-            early_stopping: o.early_stopping,
-            checkpoint: o.checkpoint.clone(),
-            class_weights: data.class_weights.clone(),
-            schedule: o.schedule,
-            clip_norm: o.clip_norm,
-            restore_on_divergence: true,
-        };
-        let job = Job {
-            loss,
-            optimizer: o.optimizer,
-            config,
-            resume: o.resume.clone(),
-            settings: settings(&o, &data)?,
-            verbose: o.verbose,
-            optimizer_state: if o.warm_start {
-                self.optimizer_state.clone()
-            } else {
-                None
-            },
+        let state = if o.warm_start {
+            self.optimizer_state.clone()
+        } else {
+            None
         };
         // Everything the Trainer checks before its first step, before any
         // file is touched.
-        check_ready(&self.model, &data, &job)?;
-        let fitted = fit(py, &self.model, &data, &job)?;
+        job.trainer(net.clone(), &data, true, state.as_ref())
+            .and_then(|t| t.check_ready(data.train(), data.val()))
+            .map_err(|e| train_error(e, "X"))?;
+        let fitted = fit(py, &self.model, &data, &job, state.as_ref(), o.verbose)?;
         let history = fitted.history;
         // Kept only for a caller that continues with it (memory: Adam's
         // moments are twice the parameters).
         self.optimizer_state = o.warm_start.then_some(fitted.optimizer_state);
-        self.model.loss = Some(loss);
-        self.model.normalize = data.normalize.clone();
-        match &data.examples {
-            Examples::Table { .. } => self.model.labels = data.labels.clone(),
-            Examples::Text { train, .. } => {
-                self.model.vocab = Some(train.text().vocab().to_vec());
-                self.model.context = Some(train.context());
-            }
-        }
-        self.model
-            .metadata
-            .insert("epochs".into(), history.epochs.len().to_string());
-        if let Some(last) = history.last() {
-            self.model
-                .metadata
-                .insert("final_loss".into(), last.loss.to_string());
-        }
+        job.finish_model(&mut self.model, &data, &history);
         history_dict(py, &history)
     }
 
@@ -324,44 +304,62 @@ impl PySequential {
         }
         let out = self.outputs(py, x)?;
         if proba {
-            let p = match self.model.loss {
-                Some(Loss::CrossEntropy) => Activation::Softmax.forward(&out).map_err(nn_error)?,
-                Some(Loss::BceLogits) => Activation::Sigmoid.forward(&out).map_err(nn_error)?,
-                Some(Loss::Bce) => out,
-                Some(other) => {
-                    return Err(PyValueError::new_err(format!(
-                        "proba needs a classifier; the model was trained with {other}"
-                    )))
-                }
-                None => {
-                    return Err(PyValueError::new_err(
+            let p =
+                match probabilities(self.model.loss, &out).map_err(|e| train_error(e, "X"))? {
+                    Ok(p) => p,
+                    Err(NotAClassifier::Trained(other)) => {
+                        return Err(PyValueError::new_err(format!(
+                            "proba needs a classifier; the model was trained with {other}"
+                        )))
+                    }
+                    Err(NotAClassifier::NoLoss) => return Err(PyValueError::new_err(
                         "proba: the model has no loss; train it, or load a file that says its loss",
-                    ))
-                }
-            };
+                    )),
+                };
             return to_numpy(py, &p);
         }
         if label {
-            if matches!(self.model.loss, Some(Loss::Sse | Loss::Mse)) {
+            if check_labels(self.model.loss).is_err() {
                 return Err(PyValueError::new_err(
                     "label needs a classifier (a model trained with cross-entropy, bce or bce-logits)",
                 ));
             }
-            let classes = synapse_train::predict_classes(&self.model.net, self.model.loss, &out)
-                .map_err(|e| train_error(e, "X"))?;
-            return match &self.model.labels {
+            // A class per position ([batch, T, C] outputs): rows of classes.
+            let rows: Vec<Vec<usize>> = if out.rank() > 2 {
+                synapse_train::classes_per_position(&out).map_err(|e| train_error(e, "X"))?
+            } else {
+                synapse_train::predict_classes(&self.model.net, self.model.loss, &out)
+                    .map_err(|e| train_error(e, "X"))?
+                    .into_iter()
+                    .map(|c| vec![c])
+                    .collect()
+            };
+            let np = py.import("numpy")?;
+            let array = match &self.model.labels {
                 Some(words) => {
-                    let named: Vec<&str> = classes
+                    let named: Vec<Vec<&str>> = rows
                         .iter()
-                        .map(|&c| words.get(c).map_or("", String::as_str))
+                        .map(|r| {
+                            r.iter()
+                                .map(|&c| words.get(c).map_or("", String::as_str))
+                                .collect()
+                        })
                         .collect();
-                    let np = py.import("numpy")?;
-                    np.getattr("array")?.call1((PyList::new(py, named)?,))
+                    np.getattr("array")?.call1((named,))?
                 }
                 None => {
-                    let ids: Vec<i64> = classes.into_iter().map(|c| c as i64).collect();
-                    Ok(numpy::PyArray1::from_vec(py, ids).into_any())
+                    let ids: Vec<Vec<i64>> = rows
+                        .iter()
+                        .map(|r| r.iter().map(|&c| c as i64).collect())
+                        .collect();
+                    np.getattr("array")?.call1((ids, "int64"))?
                 }
+            };
+            // One class per row: a vector, as scikit-learn's predict.
+            return if out.rank() > 2 {
+                Ok(array)
+            } else {
+                array.call_method1("reshape", (-1,))
             };
         }
         to_numpy(py, &out)
@@ -402,7 +400,12 @@ impl PySequential {
                     "y: X is a data file, whose targets are its own",
                 ))
             }
-            (None, Some(y)) => arrays(x, y, &self.model, loss, "X")?,
+            (None, Some(y)) => {
+                let xs = read(x, "X", kind_of(&self.model))?.tensor;
+                let ys = read(y, "y", Kind::Floats(net.dtype()))?.tensor;
+                dataset_from_arrays(xs, Some(ys), loss.is_classification(), net.dtype())
+                    .map_err(|e| train_error(e, "X"))?
+            }
             (None, None) => return Err(PyTypeError::new_err("evaluate() needs y with an array X")),
         };
         check_fits(net.spec(), loss, &data).map_err(|e| train_error(e, "X"))?;
@@ -496,59 +499,6 @@ impl PySequential {
         let from_bytes = py.import("synapse_nn")?.getattr("_from_bytes")?;
         Ok((from_bytes, (slf.borrow().to_bytes(py)?,)))
     }
-}
-
-/// Everything the Trainer's own checks refuse before training: the data
-/// against the stack and the loss, batchnorm batches, the settings.
-fn check_ready(model: &Model, data: &TrainData, job: &Job) -> PyResult<()> {
-    let net = model.net.clone();
-    let optimizer: Box<dyn synapse_nn::Optimizer> = match job.optimizer {
-        OptimizerChoice::Sgd(c) => {
-            Box::new(synapse_nn::Sgd::new(net.parameters(), c).map_err(nn_error)?)
-        }
-        OptimizerChoice::Adam(c) => {
-            Box::new(synapse_nn::Adam::new(net.parameters(), c).map_err(nn_error)?)
-        }
-    };
-    let trainer = synapse_train::Trainer::new(net, job.loss, optimizer, job.config.clone())
-        .map_err(|e| train_error(e, "X"))?;
-    trainer
-        .check_ready(data.train(), data.val())
-        .map_err(|e| train_error(e, "X"))
-}
-
-/// What a resumed run must share with the run it continues, beyond the
-/// Trainer's own settings: the data (by content), the normalisation and the
-/// optimizer's hyperparameters.
-fn settings(o: &FitOptions<'_>, data: &TrainData) -> PyResult<String> {
-    let identify = o.checkpoint.is_some() || o.resume.is_some();
-    let print = |f: Option<synapse_train::Result<u64>>| -> PyResult<String> {
-        Ok(match f {
-            Some(f) if identify => format!("rows {:016x}", f.map_err(|e| train_error(e, "X"))?),
-            Some(_) => "given".into(),
-            None => "(none)".into(),
-        })
-    };
-    let optimizer = match o.optimizer {
-        OptimizerChoice::Sgd(c) => format!(
-            "sgd momentum {} nesterov {} weight_decay {}",
-            c.momentum, c.nesterov, c.weight_decay
-        ),
-        OptimizerChoice::Adam(c) => format!(
-            "{} beta1 {} beta2 {} eps {} weight_decay {}",
-            if c.decoupled { "adamw" } else { "adam" },
-            c.beta1,
-            c.beta2,
-            c.eps,
-            c.weight_decay
-        ),
-    };
-    Ok(synapse_train::settings::join(&[
-        ("X", print(Some(data.train().fingerprint()))?),
-        ("validation", print(data.val().map(|v| v.fingerprint()))?),
-        ("normalize", data.normalize.is_some().to_string()),
-        ("optimizer", optimizer),
-    ]))
 }
 
 /// The history as a dict of lists: `loss`, `lr`, `val_loss` and the other

@@ -111,6 +111,19 @@ pub enum Error {
         reason: String,
     },
     /// An error from synapse-nn (spec, shapes, optimizer).
+    /// A training job's refusal: a message template naming its options
+    /// (`{batch-size}`), rendered by each interface with its names
+    /// ([`crate::job::message`]); shown here with the command line's flags.
+    #[error("{}", crate::job::render(template, crate::job::Naming::Flags))]
+    Job { template: String },
+    /// An error about one of a job's sources (the data, the validation rows,
+    /// the text, the checkpoint to resume) and its file.
+    #[error("{}", crate::job::message(self, crate::job::Naming::Flags))]
+    About {
+        opt: crate::job::Opt,
+        path: Option<PathBuf>,
+        error: Box<Error>,
+    },
     #[error(transparent)]
     Nn(#[from] synapse_nn::Error),
     /// A failure inside candle.

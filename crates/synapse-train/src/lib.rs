@@ -17,7 +17,9 @@
 //!   or the windows of a [`Text`] for `--text`); [`generate`] writes text
 //!   from a character model; `checks.rs` holds what is checked before
 //!   training; [`runtime::configure`] sets the allocator and the threads as
-//!   the command line runs.
+//!   the command line runs;
+//! - [`job`] is the training job that `synapse train` and `Sequential.fit`
+//!   both run: options, rules, data assembly, settings, the trainer.
 
 mod arrays;
 mod atomic;
@@ -34,6 +36,7 @@ mod error;
 mod fingerprint;
 mod generate;
 mod history;
+pub mod job;
 mod load;
 mod metrics;
 mod model_file;
@@ -42,6 +45,7 @@ pub mod npy;
 pub mod npz_data;
 mod observer;
 pub mod onnx;
+mod probabilities;
 pub mod progress;
 mod rows;
 pub mod runtime;
@@ -78,6 +82,7 @@ pub use model_file::{dtype_name, load_weights, Model, FORMAT, VERSION};
 pub use normalize::Normalizer;
 pub use observer::{Observer, Silent};
 pub use onnx::{save_onnx, to_onnx};
+pub use probabilities::{check_labels, classes_per_position, probabilities, NotAClassifier};
 pub use rows::Rows;
 pub use schedule::{LrScheduler, Schedule};
 pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};

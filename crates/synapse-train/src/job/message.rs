@@ -1,0 +1,193 @@
+//! A library error as the one line an interface prints, with the options
+//! named as that interface names them (flags or keywords). The command line
+//! puts `error: ` in front; Python raises it as a `ValueError`. This is the
+//! only place that turns an option's name into a flag or a keyword.
+
+use std::path::Path;
+
+use super::option::{render, Naming, Opt};
+use crate::Error;
+
+/// The option a library error's `name` stands for (`clip-norm` is the
+/// trainer's name for `clip-grad-norm`).
+fn option_named(name: &str) -> Option<Opt> {
+    match name {
+        "clip-norm" => Some(Opt::ClipGradNorm),
+        other => Opt::from_id(other),
+    }
+}
+
+/// `name` of a setting as `naming` spells it.
+fn setting_name(setting: &str, naming: Naming) -> String {
+    match option_named(setting) {
+        Some(o) => o.name(naming).to_string(),
+        None if naming == Naming::Flags => format!("--{setting}"),
+        None => setting.replace('-', "_"),
+    }
+}
+
+/// `e` as one line for `naming`.
+pub fn message(e: &Error, naming: Naming) -> String {
+    match e {
+        Error::Job { template } => render(template, naming),
+        Error::About { opt, path, error } => about(*opt, path.as_deref(), error, naming),
+        Error::Config { name, reason } => match option_named(name) {
+            Some(o) => format!("{} {reason}", o.name(naming)),
+            None => e.to_string(),
+        },
+        Error::TooLarge {
+            option,
+            reason,
+            allowable,
+        } => {
+            let allow = match (allowable, naming) {
+                (false, _) => "",
+                (true, Naming::Flags) => "; pass --allow-large to train it anyway",
+                (true, Naming::Keywords) => "; pass allow_large=True to train it anyway",
+            };
+            format!("{}: {reason}{allow}", setting_name(option, naming))
+        }
+        Error::Nn(e) => nn_message(e, naming),
+        other => other.to_string(),
+    }
+}
+
+/// A synapse-nn error: a setting named by its option.
+pub fn nn_message(e: &synapse_nn::Error, naming: Naming) -> String {
+    match e {
+        synapse_nn::Error::Setting {
+            name: "nesterov",
+            value,
+            expected,
+        } => format!(
+            "{} needs {expected} ({} is {value})",
+            Opt::Nesterov.name(naming),
+            Opt::Momentum.name(naming)
+        ),
+        synapse_nn::Error::Setting {
+            name,
+            value,
+            expected,
+        } => format!(
+            "{} {value}: expected {expected}",
+            setting_name(name, naming)
+        ),
+        synapse_nn::Error::Config { name, reason } => match option_named(name) {
+            Some(o) => format!("{} {reason}", o.name(naming)),
+            None => e.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// An error about a source of rows (`--data`, `--val`, `--text`) or the
+/// checkpoint to resume: the option and its file, then the reason.
+fn about(opt: Opt, path: Option<&Path>, source: &Error, naming: Naming) -> String {
+    let name = opt.name(naming);
+    if opt == Opt::Resume {
+        let path = path.map_or(String::new(), |p| format!(" {}", p.display()));
+        return format!("{name}{path}: {}", resume_reason(source, naming));
+    }
+    let reason = match source {
+        // The targets of arrays.
+        Error::Config { name, reason } if name == "y" => return format!("y: {reason}"),
+        Error::Config { reason, .. } => reason.clone(),
+        Error::Nn(e @ synapse_nn::Error::Input { .. }) => e.to_string(),
+        // A file's own error names the file already.
+        other => return format!("{name} {}", message(other, naming)),
+    };
+    match path {
+        Some(p) => format!("{name} {}: {reason}", p.display()),
+        None => format!("{name}: {reason}"),
+    }
+}
+
+/// Why a checkpoint cannot be resumed, naming what differs.
+fn resume_reason(e: &Error, naming: Naming) -> String {
+    match e {
+        Error::ResumeMismatch {
+            setting,
+            checkpoint,
+            run,
+        } => match option_named(setting) {
+            Some(o @ (Opt::Data | Opt::Val | Opt::Text))
+                if checkpoint != "(none)" && run != "(none)" =>
+            {
+                format!(
+                    "{} holds other rows than the checkpoint's run was trained on (the file changed, or another file was given)",
+                    o.name(naming)
+                )
+            }
+            _ => {
+                let run = as_options(setting, run, naming);
+                let has = match run.strip_prefix("without ") {
+                    Some(flag) => format!("no {flag}"),
+                    None => run.trim_start_matches("with ").to_string(),
+                };
+                format!(
+                    "the checkpoint was made {}, this run has {has}",
+                    as_options(setting, checkpoint, naming)
+                )
+            }
+        },
+        Error::NothingLeft { trained, epochs } => {
+            let e = Opt::Epochs.name(naming);
+            format!(
+                "the checkpoint has already trained {trained} epochs and {e} is {epochs}: nothing is left to do (give {e} {trained} or more)"
+            )
+        }
+        other => message(other, naming),
+    }
+}
+
+/// A setting's value as the options that give it: `with --lr 0.1`,
+/// `with --no-shuffle`, `without --no-shuffle`, `with --save-best`,
+/// `with neither --early-stop nor --save-best` (or Python's keywords).
+fn as_options(setting: &str, value: &str, naming: Naming) -> String {
+    let k = |o: Opt| o.name(naming);
+    let shuffle_off = match naming {
+        Naming::Flags => "--no-shuffle",
+        Naming::Keywords => "shuffle=False",
+    };
+    // A switch turned on: `--save-best`, `save_best=True`.
+    let flag = |o: Opt| match naming {
+        Naming::Flags => o.flag().to_string(),
+        Naming::Keywords => format!("{}=True", o.keyword()),
+    };
+    match setting {
+        "shuffle" if value == "false" => format!("with {shuffle_off}"),
+        "shuffle" => format!("without {shuffle_off}"),
+        "early-stopping" if value == "none" => format!(
+            "with neither {} nor {}",
+            k(Opt::EarlyStop),
+            k(Opt::SaveBest)
+        ),
+        // `save_best` alone: never stop, keep the best epoch.
+        "early-stopping" if value.starts_with(&format!("patience {},", usize::MAX)) => {
+            format!(
+                "with {} (and no {})",
+                flag(Opt::SaveBest),
+                k(Opt::EarlyStop)
+            )
+        }
+        "early-stopping" => {
+            let patience = value
+                .strip_prefix("patience ")
+                .and_then(|v| v.split(',').next())
+                .unwrap_or(value);
+            format!("with {} {patience}", k(Opt::EarlyStop))
+        }
+        "schedule" => format!("with {} {value}", k(Opt::LrSchedule)),
+        "clip-norm" if value == "none" => format!("without {}", k(Opt::ClipGradNorm)),
+        "clip-norm" => format!("with {} {value}", k(Opt::ClipGradNorm)),
+        "class-weights" if value == "none" => format!("without {}", k(Opt::ClassWeights)),
+        "nesterov" | "normalize" if value == "true" => {
+            format!(
+                "with {}",
+                flag(option_named(setting).unwrap_or(Opt::Normalize))
+            )
+        }
+        "nesterov" | "normalize" => format!("without {}", setting_name(setting, naming)),
+        s => format!("with {} {value}", setting_name(s, naming)),
+    }
+}
