@@ -274,3 +274,56 @@ def test_same_bad_option_same_message(row, synapse_bin, data_dir, tmp_path):
     assert str(raised.value) == as_keywords(cli_message)
     assert "backtrace" not in str(raised.value)
     assert not (tmp_path / "never.safetensors").exists()
+
+
+# The three drifts that the one job ended (issue 25).
+
+
+def test_validation_file_columns_are_checked_in_python_too(data_dir, tmp_path):
+    """`Sequential.fit(validation_data=FILE)` checks the file's columns
+    against the data file's, as `synapse train --val` always did."""
+    table = (data_dir / "iris.csv").read_text().splitlines()
+    other = tmp_path / "other.csv"
+    other.write_text("\n".join([table[0].replace("petal_width", "petal_w")] + table[1:40]) + "\n")
+    data = str(data_dir / "iris.csv")
+    with pytest.raises(ValueError) as raised:
+        sn.Sequential(IRIS).fit(data, loss="cross-entropy", validation_data=str(other), epochs=1)
+    assert str(raised.value) == (
+        f"validation_data {other}: its columns differ from X {data}: `petal_w` where X has `petal_width`"
+    )
+
+
+def test_a_starting_models_normalisation_is_kept_by_both(synapse_bin, data_dir, tmp_path):
+    """Trained on from a model file that normalises, without `normalize`:
+    the model's statistics stay (`--init FILE`, `sn.load(FILE).fit`,
+    `Sequential(init=FILE)`), so what it learns still means what predict
+    gives it; the three give the same file."""
+    data = data_dir / "diabetes.csv"
+    first = tmp_path / "first.safetensors"
+    options = dict(loss="mse", lr=0.001, epochs=2)
+    cli_train(synapse_bin, ["--data", str(data)], REGRESSION, 1, dict(options, normalize=True), first, tmp_path / "a.csv")
+    cli_file = tmp_path / "cli.safetensors"
+    cli_train(synapse_bin, ["--data", str(data)], REGRESSION, 1, options, cli_file, tmp_path / "b.csv",
+              extra=["--init", str(first)])
+    assert sn.load(cli_file).normalize == sn.load(first).normalize
+    for net in (sn.load(first), sn.Sequential(REGRESSION, init=str(first))):
+        net.fit(str(data), **options)
+        net.save(tmp_path / "py.safetensors")
+        assert (tmp_path / "py.safetensors").read_bytes() == cli_file.read_bytes()
+
+
+def test_python_resume_compares_the_full_settings(tmp_path):
+    """A checkpoint of a text run resumed with another context, stride or
+    validation split is refused, naming the option (Python's settings once
+    left out target, context, stride and val_split)."""
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT)
+    ckpt = str(tmp_path / "c.ckpt")
+    base = dict(text=str(path), loss="cross-entropy", context=8, stride=4, val_split=0.2, epochs=1)
+    sn.Sequential(text_arch(), seed=2).fit(checkpoint=ckpt, **base)
+    for change, said in [(dict(context=6), "context 8, this run has context 6"),
+                         (dict(stride=3), "stride 4, this run has stride 3"),
+                         (dict(val_split=0.3), "val_split 0.2, this run has val_split 0.3")]:
+        with pytest.raises(ValueError) as raised:
+            sn.Sequential(text_arch(), seed=2).fit(resume=ckpt, **dict(base, epochs=2, **change))
+        assert str(raised.value) == f"resume {ckpt}: the checkpoint was made with {said}"

@@ -11,10 +11,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use synapse_nn::{ArchSpec, Init, Loss, Sequential};
-use synapse_train::job::{Prior, TrainData, TrainJob};
+use synapse_train::job::{load_start, Prior, TrainData, TrainJob};
 use synapse_train::{
-    check_fits, check_labels, check_parameters, dataset_from_arrays, load, load_weights,
-    probabilities, Classes, LoadOptions, Metrics, Model, NotAClassifier,
+    check_fits, check_labels, check_parameters, dataset_from_arrays, load, probabilities, Classes,
+    LoadOptions, Metrics, Model, NotAClassifier,
 };
 
 use crate::arrays::{read, to_numpy, Kind};
@@ -177,15 +177,20 @@ impl PySequential {
         let dtype = dtype.map(dtype_of).transpose()?.unwrap_or(DType::F32);
         let dev = device_of(device)?;
         let lower = init.to_ascii_lowercase();
-        let net = if lower.ends_with(".npz") || lower.ends_with(".safetensors") {
-            load_weights(&PathBuf::from(init), &spec, dtype, &dev)
+        // A file: its weights, and what its model file keeps (as `--init`).
+        let (net, prior) = if lower.ends_with(".npz") || lower.ends_with(".safetensors") {
+            load_start(&PathBuf::from(init), &spec, dtype, &dev)
                 .map_err(|e| train_error(e, "init"))?
         } else {
             let scheme = init.parse::<Init>().map_err(nn_error)?;
-            Sequential::init(&spec, scheme, seed, dtype, &dev).map_err(nn_error)?
+            let net = Sequential::init(&spec, scheme, seed, dtype, &dev).map_err(nn_error)?;
+            (net, Prior::default())
         };
+        let mut model = Model::new(net);
+        model.labels = prior.labels;
+        model.normalize = prior.normalize;
         Ok(Self {
-            model: Model::new(net),
+            model,
             seed,
             optimizer_state: None,
         })

@@ -9,6 +9,7 @@
 //! | `nothing_lost` | hostile input: one `error:` line and the folder unchanged |
 //! | `outputs` | what a run may change, and when (SPEC section 9): outputs that cannot be files, live outputs, temporary names, path forms |
 //! | `refusals` | input once taken silently or aborting: bad model values and labels, changed data, huge batches, overflows |
+//! | `job` | the training job's rules from the shell: flags that do not apply, `--normalize` on ids, `--val` lengths, resume culprits |
 //! | `flags` | training flags against PyTorch (schedules, clipping, class weights, save-best) |
 //! | `parity` | CNN training parity with PyTorch from the shell |
 //! | `sequence_parity` | sequence training parity with PyTorch (LSTM, GRU, causal transformer) from the shell |
@@ -27,6 +28,7 @@ mod crash;
 mod distributed;
 mod export;
 mod flags;
+mod job;
 mod layers;
 mod nothing_lost;
 mod outputs;

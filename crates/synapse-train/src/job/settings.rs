@@ -39,16 +39,16 @@ impl TrainJob {
             None => "(none)".into(),
         };
         let mut pairs = vec![
-            ("data", content(table)?),
-            // Before the text, whose fingerprint covers the windows: a
-            // change of either is named by its own option.
+            // Before the text, whose fingerprint covers its windows and
+            // its training part: a change of these is named by its option.
             ("context", opt(self.windows.map(|w| w.context.to_string()))),
             ("stride", opt(self.windows.map(|w| w.stride.to_string()))),
+            ("val-split", opt(o.val_split.map(|f| f.to_string()))),
+            ("data", content(table)?),
             ("text", text),
             ("target", opt(o.target.as_ref().map(|t| t.join(",")))),
             ("normalize", data.normalize.is_some().to_string()),
             ("val", content(val_given)?),
-            ("val-split", opt(o.val_split.map(|f| f.to_string()))),
         ];
         pairs.extend(match self.optimizer {
             OptimizerChoice::Sgd(c) => vec![
