@@ -678,6 +678,15 @@ fn the_random_stack_generator_draws_only_valid_stacks() {
     ] {
         assert!(seen.contains(kind), "{kind} never drawn: {seen:?}");
     }
+    // And every kind of the registry: a new kind fails here until the
+    // generator draws it.
+    for kind in synapse::nn::ElementKind::ALL {
+        assert!(
+            seen.contains(kind.name()),
+            "{} never drawn: {seen:?}",
+            kind.name()
+        );
+    }
 }
 
 /// The kind names of `elements`, into blocks.

@@ -21,8 +21,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::elements::def::Emit;
 use crate::{ArchSpec, Error, Mt19937, Result};
+
+/// Where the initial values go: `emit(name, shape, values)`, one learned
+/// tensor at a time, in state order (buffers are not drawn), its values an
+/// iterator in row-major order (the caller keeps them in its own type).
+/// Each kind's `ElementDef::draw` emits its parameters through it.
+pub type Emit<'a> = dyn FnMut(String, Vec<usize>, &mut dyn Iterator<Item = f64>) + 'a;
 
 /// How a stack's parameters are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

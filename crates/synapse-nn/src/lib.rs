@@ -52,4 +52,4 @@ pub use mode::Mode;
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};
 pub use rng::Mt19937;
 pub use sequential::{Eval, Sequential, MAX_PARAMETERS, MODULE_SEED};
-pub use spec::{ArchSpec, LinearShape, RowShape};
+pub use spec::{ArchSpec, LinearShape, RowShape, MAX_SPEC_DEPTH};

@@ -299,12 +299,10 @@ impl Sequential {
         Self::new(layers)
     }
 
-    /// Whether the stack takes integer ids (it starts with `embedding`).
+    /// Whether the stack takes integer ids (it starts with `embedding`; see
+    /// [`ArchSpec::takes_ids`]).
     pub fn takes_ids(&self) -> bool {
-        matches!(
-            self.spec.elements().first(),
-            Some(ElementSpec::Embedding(_))
-        )
+        self.spec.takes_ids()
     }
 
     /// Runs the stack on a batch, in training or evaluation (see [`Mode`]).
@@ -326,12 +324,16 @@ impl Sequential {
         }
         // Checks the whole input against the spec before any work (so that a
         // batchnorm never updates its statistics in a forward that then fails),
-        // naming the first element it does not fit. Dense stacks skip it: each
-        // linear checks its input, nothing there has state, and the article's
-        // 4-row steps would pay a few percent for it.
-        let dense =
-            |e: &ElementSpec| matches!(e, ElementSpec::Linear(_) | ElementSpec::Activation(_));
-        if !self.spec.elements().iter().all(dense) {
+        // naming the first element it does not fit. Dense stacks skip it
+        // (`ElementDef::checks_own_input`): each linear checks its input,
+        // nothing there has state, and the article's 4-row steps would pay a
+        // few percent for it.
+        if !self
+            .spec
+            .elements()
+            .iter()
+            .all(ElementSpec::checks_own_input)
+        {
             self.spec.check_input(&x.dims()[1..])?;
         }
         self.stack.forward(x, &mut mode)

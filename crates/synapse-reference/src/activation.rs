@@ -23,6 +23,8 @@
 //! ```
 
 use crate::article::{sigmoid, sigmoid_derivative};
+use crate::element::RefOps;
+use crate::RefMode;
 use crate::{erf, Array};
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
@@ -147,4 +149,14 @@ fn softmax(x: &Array) -> Array {
         }
     }
     y
+}
+
+impl RefOps for RefActivation {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefActivation::forward(*self, x)
+    }
+
+    fn backward(&self, x: &Array, y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        (RefActivation::backward(*self, x, y, dy), vec![])
+    }
 }

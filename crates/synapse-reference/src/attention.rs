@@ -40,6 +40,8 @@
 //! assert!((y.data[0] - (1.0 + 1f64.exp() / (1.0 + 1f64.exp()))).abs() < 1e-15);
 //! ```
 
+use crate::element::{named, RefOps};
+use crate::RefMode;
 use crate::{Array, Matrix, RefActivation, RefDense};
 
 /// `nn.MultiheadAttention(D, heads, batch_first=True)` on `(x, x, x)`.
@@ -224,5 +226,23 @@ impl RefAttention {
             &mut self.out_proj_weight,
             &mut self.out_proj_bias,
         ]
+    }
+}
+
+impl RefOps for RefAttention {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefAttention::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        RefAttention::backward(self, x, dy)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        named(RefAttention::parameters(self))
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        RefAttention::parameters_mut(self)
     }
 }

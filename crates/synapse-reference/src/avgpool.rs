@@ -7,8 +7,10 @@
 //! | --- | --- | --- |
 //! | avgpool2d | `y[n,c,i,j] = sum(window) / K^2` | `dx[window] += dy[n,c,i,j] / K^2` |
 
+use crate::element::RefOps;
 use crate::pool::each_window;
 use crate::Array;
+use crate::RefMode;
 
 /// `nn.AvgPool2d(k, stride)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,5 +48,15 @@ impl RefAvgPool2d {
         });
         assert_eq!(dy.shape, shape, "avgpool2d dy shape");
         dx
+    }
+}
+
+impl RefOps for RefAvgPool2d {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefAvgPool2d::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        (RefAvgPool2d::backward(self, x, dy), vec![])
     }
 }

@@ -14,6 +14,7 @@
 //! unbiased variance), `num_batches_tracked += 1`. A training batch with `M = 1` is
 //! refused (assert; PyTorch raises "Expected more than 1 value per channel").
 
+use crate::element::{weight_bias, RefOps};
 use crate::{Array, RefMode};
 
 /// `nn.BatchNorm1d(C)` / `nn.BatchNorm2d(C)`, chosen by the rank of the input.
@@ -167,5 +168,40 @@ impl RefBatchNorm {
             *rv = (1.0 - m) * *rv + m * s.var_sum[c] / (s.m - 1) as f64;
         }
         self.num_batches_tracked += 1;
+    }
+}
+
+impl RefOps for RefBatchNorm {
+    fn forward(&self, x: &Array, mode: RefMode) -> Array {
+        RefBatchNorm::forward(self, x, mode)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, mode: RefMode) -> (Array, Vec<Array>) {
+        RefBatchNorm::backward(self, x, dy, mode)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        weight_bias(&self.weight, Some(&self.bias))
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        vec![&mut self.weight, &mut self.bias]
+    }
+
+    /// `running_mean`, `running_var`, and `num_batches_tracked` as a
+    /// shape-`[]` array.
+    fn buffers(&self) -> Vec<(String, Array)> {
+        vec![
+            ("running_mean".to_string(), self.running_mean.clone()),
+            ("running_var".to_string(), self.running_var.clone()),
+            (
+                "num_batches_tracked".to_string(),
+                Array::new(vec![], vec![self.num_batches_tracked as f64]),
+            ),
+        ]
+    }
+
+    fn update_buffers(&mut self, x: &Array) {
+        self.update_running(x)
     }
 }

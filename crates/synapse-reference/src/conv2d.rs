@@ -9,7 +9,9 @@
 //! | --- | --- | --- |
 //! | conv2d | `y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] xp[n,c,iS+p,jS+q]` | `dw[o,c,p,q] = sum_{n,i,j} dy[n,o,i,j] xp[n,c,iS+p,jS+q]`, `db[o] = sum_{n,i,j} dy[n,o,i,j]`, `dxp[n,c,iS+p,jS+q] += dy[n,o,i,j] w[o,c,p,q]` (padding dropped) |
 
+use crate::element::{weight_bias, RefOps};
 use crate::Array;
+use crate::RefMode;
 
 /// `nn.Conv2d(C, O, K, stride=S, padding=P, bias=...)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,5 +139,25 @@ impl RefConv2d {
             grads.push(db);
         }
         (dx, grads)
+    }
+}
+
+impl RefOps for RefConv2d {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefConv2d::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        RefConv2d::backward(self, x, dy)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        weight_bias(&self.w, self.b.as_ref())
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        std::iter::once(&mut self.w)
+            .chain(self.b.as_mut())
+            .collect()
     }
 }

@@ -13,6 +13,8 @@
 //! assert_eq!(d.forward(&Array::new(vec![1, 2], vec![3.0, 4.0])).data, vec![2.5]);
 //! ```
 
+use crate::element::{weight_bias, RefOps};
+use crate::RefMode;
 use crate::{Array, Matrix};
 
 /// `y = x W^T + b`.
@@ -75,5 +77,25 @@ impl RefDense {
         // dx = dy W
         let dx = dym.matmul(&self.weight());
         (Array::new(x.shape.clone(), dx.data), grads)
+    }
+}
+
+impl RefOps for RefDense {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefDense::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        RefDense::backward(self, x, dy)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        weight_bias(&self.w, self.b.as_ref())
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        std::iter::once(&mut self.w)
+            .chain(self.b.as_mut())
+            .collect()
     }
 }

@@ -11,6 +11,7 @@
 //! | training | `y = x * (mask / (1 - p))` | `dx = dy * (mask / (1 - p))` |
 //! | evaluation | `y = x` | `dx = dy` |
 
+use crate::element::RefOps;
 use crate::{Array, RefMode};
 
 /// `nn.Dropout(p)` with the mask of the current training forward.
@@ -54,5 +55,15 @@ impl RefDropout {
             RefMode::Train => dy.zip(&self.noise(x), |d, n| d * n),
             RefMode::Eval => dy.clone(),
         }
+    }
+}
+
+impl RefOps for RefDropout {
+    fn forward(&self, x: &Array, mode: RefMode) -> Array {
+        RefDropout::forward(self, x, mode)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, mode: RefMode) -> (Array, Vec<Array>) {
+        (RefDropout::backward(self, x, dy, mode), vec![])
     }
 }

@@ -1,5 +1,6 @@
 //! One element of a [`RefStack`](crate::RefStack): the closed set of kinds the
-//! reference knows, one `match` per operation, and the explicit [`RefMode`].
+//! reference knows, each implementing [`RefOps`] in its own file (one
+//! dispatch, no `match` per operation), and the explicit [`RefMode`].
 //!
 //! Every element has the same surface: `forward(x, mode)`, `backward(x, y, dy, mode)`
 //! returning `dx` and its parameter gradients, `parameters()`, `buffers()` and
@@ -23,9 +24,70 @@ pub enum RefMode {
     Eval,
 }
 
-/// An element of the reference stack.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RefElement {
+/// What every element of the reference does, implemented beside each kind
+/// in its own file; the defaults are those of a kind without state.
+pub trait RefOps {
+    /// The element's output for `x` in `mode` (pure: buffers are not updated).
+    fn forward(&self, x: &Array, mode: RefMode) -> Array;
+
+    /// `(dx, grads)` from the input `x`, the output `y = forward(x, mode)` and
+    /// `dy = dL/dy`; `grads` are the parameter gradients in `parameters()` order.
+    fn backward(&self, x: &Array, y: &Array, dy: &Array, mode: RefMode) -> (Array, Vec<Array>);
+
+    /// The learned parameters, named inside the element, in PyTorch's order.
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        Vec::new()
+    }
+
+    /// The learned parameters, mutable, in `parameters()` order.
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        Vec::new()
+    }
+
+    /// The buffers (running statistics), named inside the element.
+    fn buffers(&self) -> Vec<(String, Array)> {
+        Vec::new()
+    }
+
+    /// Parameters and buffers in PyTorch's `state_dict()` order: the
+    /// element's parameters then its buffers.
+    fn state_dict(&self) -> Vec<(String, Array)> {
+        let params = self.parameters().into_iter().map(|(n, a)| (n, a.clone()));
+        params.chain(self.buffers()).collect()
+    }
+
+    /// The buffer updates of one training forward on `x` (none by default).
+    fn update_buffers(&mut self, _x: &Array) {}
+}
+
+/// The closed set of kinds: the enum, and its two dispatches to [`RefOps`].
+macro_rules! ref_elements {
+    ($( $(#[$doc:meta])* $variant:ident($t:ty), )+) => {
+        /// An element of the reference stack.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum RefElement {
+            $( $(#[$doc])* $variant($t), )+
+        }
+
+        impl RefElement {
+            /// The element's operations.
+            fn ops(&self) -> &dyn RefOps {
+                match self {
+                    $( RefElement::$variant(e) => e, )+
+                }
+            }
+
+            /// The element's operations, mutable.
+            fn ops_mut(&mut self) -> &mut dyn RefOps {
+                match self {
+                    $( RefElement::$variant(e) => e, )+
+                }
+            }
+        }
+    };
+}
+
+ref_elements! {
     /// `nn.Linear`.
     Dense(RefDense),
     /// An activation (element-wise, or softmax over the last dimension).
@@ -63,141 +125,59 @@ pub enum RefElement {
 impl RefElement {
     /// The element's output for `x` in `mode` (pure: buffers are not updated).
     pub fn forward(&self, x: &Array, mode: RefMode) -> Array {
-        match self {
-            RefElement::Dense(d) => d.forward(x),
-            RefElement::Activation(a) => a.forward(x),
-            RefElement::Conv2d(c) => c.forward(x),
-            RefElement::MaxPool2d(p) => p.forward(x),
-            RefElement::AvgPool2d(p) => p.forward(x),
-            RefElement::BatchNorm(b) => b.forward(x, mode),
-            RefElement::LayerNorm(l) => l.forward(x),
-            RefElement::Dropout(d) => d.forward(x, mode),
-            RefElement::Reshape(r) => r.forward(x),
-            RefElement::Embedding(e) => e.forward(x),
-            RefElement::Positional(p) => p.forward(x),
-            RefElement::Lstm(l) => l.forward(x),
-            RefElement::Gru(g) => g.forward(x),
-            RefElement::Attention(a) => a.forward(x),
-            RefElement::SeqReduce(r) => r.forward(x),
-            RefElement::Residual(r) => r.forward(x, mode),
-        }
+        self.ops().forward(x, mode)
     }
 
     /// `(dx, grads)` from the input `x`, the output `y = forward(x, mode)` and
     /// `dy = dL/dy`; `grads` are the parameter gradients in `parameters()` order.
     pub fn backward(&self, x: &Array, y: &Array, dy: &Array, mode: RefMode) -> (Array, Vec<Array>) {
-        match self {
-            RefElement::Dense(d) => d.backward(x, dy),
-            RefElement::Activation(a) => (a.backward(x, y, dy), vec![]),
-            RefElement::Conv2d(c) => c.backward(x, dy),
-            RefElement::MaxPool2d(p) => (p.backward(x, dy), vec![]),
-            RefElement::AvgPool2d(p) => (p.backward(x, dy), vec![]),
-            RefElement::BatchNorm(b) => b.backward(x, dy, mode),
-            RefElement::LayerNorm(l) => l.backward(x, dy),
-            RefElement::Dropout(d) => (d.backward(x, dy, mode), vec![]),
-            RefElement::Reshape(r) => (r.backward(x, dy), vec![]),
-            RefElement::Embedding(e) => e.backward(x, dy),
-            RefElement::Positional(p) => p.backward(x, dy),
-            RefElement::Lstm(l) => l.backward(x, dy),
-            RefElement::Gru(g) => g.backward(x, dy),
-            RefElement::Attention(a) => a.backward(x, dy),
-            RefElement::SeqReduce(r) => (r.backward(x, dy), vec![]),
-            RefElement::Residual(r) => r.backward(x, dy, mode),
-        }
+        self.ops().backward(x, y, dy, mode)
     }
 
     /// The learned parameters, named inside the element, in PyTorch's order:
     /// `weight` then `bias` where present, the recurrent layers' and attention's
     /// four tensors, a residual block's `"{j}.{name}"`.
     pub fn parameters(&self) -> Vec<(String, &Array)> {
-        let named: Vec<(&str, &Array)> = match self {
-            RefElement::Dense(d) => weight_bias(&d.w, d.b.as_ref()),
-            RefElement::Conv2d(c) => weight_bias(&c.w, c.b.as_ref()),
-            RefElement::BatchNorm(n) => weight_bias(&n.weight, Some(&n.bias)),
-            RefElement::LayerNorm(n) => weight_bias(&n.weight, Some(&n.bias)),
-            RefElement::Embedding(e) => weight_bias(&e.weight, None),
-            RefElement::Positional(p) => weight_bias(&p.weight, None),
-            RefElement::Lstm(l) => l.parameters(),
-            RefElement::Gru(g) => g.parameters(),
-            RefElement::Attention(a) => a.parameters(),
-            RefElement::Residual(r) => return r.parameters(),
-            RefElement::Activation(_)
-            | RefElement::MaxPool2d(_)
-            | RefElement::AvgPool2d(_)
-            | RefElement::Dropout(_)
-            | RefElement::Reshape(_)
-            | RefElement::SeqReduce(_) => vec![],
-        };
-        named.into_iter().map(|(n, a)| (n.to_string(), a)).collect()
+        self.ops().parameters()
     }
 
     /// The learned parameters, mutable, in `parameters()` order.
     pub fn parameters_mut(&mut self) -> Vec<&mut Array> {
-        let (w, b) = match self {
-            RefElement::Dense(d) => (&mut d.w, d.b.as_mut()),
-            RefElement::Conv2d(c) => (&mut c.w, c.b.as_mut()),
-            RefElement::BatchNorm(n) => (&mut n.weight, Some(&mut n.bias)),
-            RefElement::LayerNorm(n) => (&mut n.weight, Some(&mut n.bias)),
-            RefElement::Embedding(e) => (&mut e.weight, None),
-            RefElement::Positional(p) => (&mut p.weight, None),
-            RefElement::Lstm(l) => return l.parameters_mut(),
-            RefElement::Gru(g) => return g.parameters_mut(),
-            RefElement::Attention(a) => return a.parameters_mut(),
-            RefElement::Residual(r) => return r.parameters_mut(),
-            RefElement::Activation(_)
-            | RefElement::MaxPool2d(_)
-            | RefElement::AvgPool2d(_)
-            | RefElement::Dropout(_)
-            | RefElement::Reshape(_)
-            | RefElement::SeqReduce(_) => return vec![],
-        };
-        std::iter::once(w).chain(b).collect()
+        self.ops_mut().parameters_mut()
     }
 
     /// The buffers: a batchnorm's `running_mean`, `running_var`, and
     /// `num_batches_tracked` as a shape-`[]` array; a residual block's inner
     /// buffers as `"{j}.{name}"`; none for the rest.
     pub fn buffers(&self) -> Vec<(String, Array)> {
-        match self {
-            RefElement::BatchNorm(n) => vec![
-                ("running_mean".to_string(), n.running_mean.clone()),
-                ("running_var".to_string(), n.running_var.clone()),
-                (
-                    "num_batches_tracked".to_string(),
-                    Array::new(vec![], vec![n.num_batches_tracked as f64]),
-                ),
-            ],
-            RefElement::Residual(r) => r.buffers(),
-            _ => vec![],
-        }
+        self.ops().buffers()
     }
 
     /// Parameters and buffers in PyTorch's `state_dict()` order: the element's
     /// parameters then its buffers, or per inner element for a residual block.
     pub fn state_dict(&self) -> Vec<(String, Array)> {
-        match self {
-            RefElement::Residual(r) => r.state_dict(),
-            _ => {
-                let params = self.parameters().into_iter().map(|(n, a)| (n, a.clone()));
-                params.chain(self.buffers()).collect()
-            }
-        }
+        self.ops().state_dict()
     }
 
     /// The buffer updates of one training forward on `x` (batchnorms, also
     /// inside residual blocks); nothing for the other kinds.
     pub fn update_buffers(&mut self, x: &Array) {
-        match self {
-            RefElement::BatchNorm(b) => b.update_running(x),
-            RefElement::Residual(r) => r.update_buffers(x),
-            _ => {}
-        }
+        self.ops_mut().update_buffers(x)
     }
 }
 
 /// `[("weight", w), ("bias", b)]`, the bias where present.
-fn weight_bias<'a>(w: &'a Array, b: Option<&'a Array>) -> Vec<(&'static str, &'a Array)> {
+pub(crate) fn weight_bias<'a>(w: &'a Array, b: Option<&'a Array>) -> Vec<(String, &'a Array)> {
     std::iter::once(("weight", w))
         .chain(b.map(|b| ("bias", b)))
+        .map(|(n, a)| (n.to_string(), a))
+        .collect()
+}
+
+/// Fixed names as owned ones.
+pub(crate) fn named<'a>(params: Vec<(&'static str, &'a Array)>) -> Vec<(String, &'a Array)> {
+    params
+        .into_iter()
+        .map(|(n, a)| (n.to_string(), a))
         .collect()
 }

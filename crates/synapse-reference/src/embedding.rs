@@ -18,7 +18,9 @@
 //! assert_eq!(dw[0].data, vec![1.0, 1.0, 0.0, 0.0, 2.0, 2.0]);
 //! ```
 
+use crate::element::{weight_bias, RefOps};
 use crate::Array;
+use crate::RefMode;
 
 /// `nn.Embedding(V, D)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,5 +76,23 @@ impl RefEmbedding {
             }
         }
         (Array::zeros(x.shape.clone()), vec![dw])
+    }
+}
+
+impl RefOps for RefEmbedding {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefEmbedding::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        RefEmbedding::backward(self, x, dy)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        weight_bias(&self.weight, None)
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        std::iter::once(&mut self.weight).chain(None).collect()
     }
 }

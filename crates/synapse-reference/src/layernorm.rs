@@ -8,7 +8,9 @@
 //! | --- | --- | --- |
 //! | layernorm | `mu = mean r`, `var = mean (r - mu)^2`, `xh = (r - mu) / sqrt(var + eps)`, `y = xh w + b` | `g = dy w`; `dx = (D g - sum g - xh sum(g xh)) / (D sqrt(var + eps))` per row; `dw = sum_rows dy xh`; `db = sum_rows dy` |
 
+use crate::element::{weight_bias, RefOps};
 use crate::Array;
+use crate::RefMode;
 
 /// `nn.LayerNorm(D, eps)`.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,5 +82,25 @@ impl RefLayerNorm {
             }
         }
         (Array::new(x.shape.clone(), dx), vec![dw, db])
+    }
+}
+
+impl RefOps for RefLayerNorm {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefLayerNorm::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        RefLayerNorm::backward(self, x, dy)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        weight_bias(&self.weight, Some(&self.bias))
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        std::iter::once(&mut self.weight)
+            .chain(Some(&mut self.bias))
+            .collect()
     }
 }

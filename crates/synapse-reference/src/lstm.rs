@@ -34,24 +34,18 @@
 //! ```
 
 use crate::article::sigmoid;
-use crate::rnn::{affine, affine_back, check_weights, dims, step, NAMES};
-use crate::Array;
+use crate::rnn::{RecurrentCell, RefRecurrent, StepGrads};
 
-/// `nn.LSTM(IN, H, batch_first=True)`, one layer, output sequence only.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RefLstm {
-    /// `weight_ih_l0`, `[4H, IN]`.
-    pub weight_ih: Array,
-    /// `weight_hh_l0`, `[4H, H]`.
-    pub weight_hh: Array,
-    /// `bias_ih_l0`, `[4H]`.
-    pub bias_ih: Array,
-    /// `bias_hh_l0`, `[4H]`.
-    pub bias_hh: Array,
-}
+/// `nn.LSTM(IN, H, batch_first=True)`, one layer, output sequence only:
+/// the recurrent layer of `rnn.rs` with the LSTM cell.
+pub type RefLstm = RefRecurrent<RefLstmCell>;
+
+/// The LSTM cell (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefLstmCell;
 
 /// One step's gate values, kept for the backward.
-struct Gates {
+pub struct LstmKept {
     i: Vec<f64>,
     f: Vec<f64>,
     g: Vec<f64>,
@@ -59,141 +53,68 @@ struct Gates {
     tanh_c: Vec<f64>,
 }
 
-/// One sample's forward: its steps' gates, and the states with `hs[0] = cs[0] = 0`.
-struct Trace {
-    gates: Vec<Gates>,
-    hs: Vec<Vec<f64>>,
-    cs: Vec<Vec<f64>>,
-}
+impl RecurrentCell for RefLstmCell {
+    const NAME: &'static str = "lstm";
+    const GATES: usize = 4;
+    type Kept = LstmKept;
 
-impl RefLstm {
-    /// An LSTM from its four tensors, in PyTorch's order.
-    pub fn new(weight_ih: Array, weight_hh: Array, bias_ih: Array, bias_hh: Array) -> Self {
-        check_weights(4, &weight_ih, &weight_hh, &bias_ih, &bias_hh);
-        Self {
-            weight_ih,
-            weight_hh,
-            bias_ih,
-            bias_hh,
-        }
-    }
-
-    /// `(IN, H)`.
-    pub fn sizes(&self) -> (usize, usize) {
-        check_weights(
-            4,
-            &self.weight_ih,
-            &self.weight_hh,
-            &self.bias_ih,
-            &self.bias_hh,
-        )
-    }
-
-    /// Sample `b`'s forward through its `T` steps.
-    fn trace(&self, x: &Array, b: usize) -> Trace {
-        let h = self.sizes().1;
-        let mut tr = Trace {
-            gates: Vec::new(),
-            hs: vec![vec![0.0; h]],
-            cs: vec![vec![0.0; h]],
+    fn step(
+        ax: &[f64],
+        ah: &[f64],
+        _h_prev: &[f64],
+        c_prev: &[f64],
+    ) -> (Vec<f64>, Vec<f64>, LstmKept) {
+        let h = c_prev.len();
+        // a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+        let a: Vec<f64> = ax.iter().zip(ah).map(|(u, v)| u + v).collect();
+        let part = |k: usize, f: fn(f64) -> f64| -> Vec<f64> {
+            a[k * h..(k + 1) * h].iter().map(|&v| f(v)).collect()
         };
-        for t in 0..x.shape[1] {
-            let (h_prev, c_prev) = (&tr.hs[t], &tr.cs[t]);
-            // a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
-            let ax = affine(&self.weight_ih, &self.bias_ih, step(x, b, t));
-            let ah = affine(&self.weight_hh, &self.bias_hh, h_prev);
-            let a: Vec<f64> = ax.iter().zip(&ah).map(|(u, v)| u + v).collect();
-            let part = |k: usize, f: fn(f64) -> f64| -> Vec<f64> {
-                a[k * h..(k + 1) * h].iter().map(|&v| f(v)).collect()
-            };
-            // i, f, o = sigmoid, g = tanh
-            let (i, f, g, o) = (
-                part(0, sigmoid),
-                part(1, sigmoid),
-                part(2, f64::tanh),
-                part(3, sigmoid),
-            );
-            // c_t = f c_{t-1} + i g
-            let c: Vec<f64> = (0..h).map(|j| f[j] * c_prev[j] + i[j] * g[j]).collect();
+        // i, f, o = sigmoid, g = tanh
+        let (i, f, g, o) = (
+            part(0, sigmoid),
+            part(1, sigmoid),
+            part(2, f64::tanh),
+            part(3, sigmoid),
+        );
+        // c_t = f c_{t-1} + i g
+        let c: Vec<f64> = (0..h).map(|j| f[j] * c_prev[j] + i[j] * g[j]).collect();
+        // h_t = o tanh(c_t)
+        let tanh_c: Vec<f64> = c.iter().map(|v| v.tanh()).collect();
+        let h_t: Vec<f64> = o.iter().zip(&tanh_c).map(|(o, tc)| o * tc).collect();
+        (h_t, c, LstmKept { i, f, g, o, tanh_c })
+    }
+
+    fn step_back(
+        dh: &[f64],
+        dc_next: &[f64],
+        kept: &LstmKept,
+        _h_prev: &[f64],
+        c_prev: &[f64],
+    ) -> StepGrads {
+        let LstmKept { i, f, g, o, tanh_c } = kept;
+        let h = dh.len();
+        let mut da = vec![0.0; 4 * h];
+        let mut dc_prev = vec![0.0; h];
+        for j in 0..h {
             // h_t = o tanh(c_t)
-            let tanh_c: Vec<f64> = c.iter().map(|v| v.tanh()).collect();
-            let h_t: Vec<f64> = o.iter().zip(&tanh_c).map(|(o, tc)| o * tc).collect();
-            tr.gates.push(Gates { i, f, g, o, tanh_c });
-            tr.hs.push(h_t);
-            tr.cs.push(c);
+            let d_o = dh[j] * tanh_c[j];
+            let dc = dc_next[j] + dh[j] * o[j] * (1.0 - tanh_c[j] * tanh_c[j]);
+            // c_t = f c_{t-1} + i g
+            let (di, df, dg) = (dc * g[j], dc * c_prev[j], dc * i[j]);
+            dc_prev[j] = dc * f[j];
+            // i, f, o = sigmoid(a), g = tanh(a)
+            da[j] = di * i[j] * (1.0 - i[j]);
+            da[h + j] = df * f[j] * (1.0 - f[j]);
+            da[2 * h + j] = dg * (1.0 - g[j] * g[j]);
+            da[3 * h + j] = d_o * o[j] * (1.0 - o[j]);
         }
-        tr
-    }
-
-    /// `[batch, T, IN]` to `[batch, T, H]`: every step's `h_t`.
-    pub fn forward(&self, x: &Array) -> Array {
-        let (input, h) = self.sizes();
-        let (batch, steps) = dims(x, input);
-        let data = (0..batch)
-            .flat_map(|b| self.trace(x, b).hs.into_iter().skip(1).flatten())
-            .collect();
-        Array::new(vec![batch, steps, h], data)
-    }
-
-    /// `(dx, [dweight_ih, dweight_hh, dbias_ih, dbias_hh])` given `dy = dL/dy`.
-    pub fn backward(&self, x: &Array, dy: &Array) -> (Array, Vec<Array>) {
-        let (input, h) = self.sizes();
-        let (batch, steps) = dims(x, input);
-        assert_eq!(dy.shape, [batch, steps, h], "lstm dy shape");
-        let mut dw_ih = Array::zeros(self.weight_ih.shape.clone());
-        let mut dw_hh = Array::zeros(self.weight_hh.shape.clone());
-        let mut db_ih = Array::zeros(vec![4 * h]);
-        let mut db_hh = Array::zeros(vec![4 * h]);
-        let mut dx = Array::zeros(x.shape.clone());
-        for b in 0..batch {
-            let tr = self.trace(x, b);
-            let (mut dh_next, mut dc_next) = (vec![0.0; h], vec![0.0; h]);
-            for t in (0..steps).rev() {
-                let Gates { i, f, g, o, tanh_c } = &tr.gates[t];
-                let mut da = vec![0.0; 4 * h];
-                for j in 0..h {
-                    // h_t feeds y_t and step t+1
-                    let dh = dy.data[(b * steps + t) * h + j] + dh_next[j];
-                    // h_t = o tanh(c_t)
-                    let d_o = dh * tanh_c[j];
-                    let dc = dc_next[j] + dh * o[j] * (1.0 - tanh_c[j] * tanh_c[j]);
-                    // c_t = f c_{t-1} + i g
-                    let (di, df, dg) = (dc * g[j], dc * tr.cs[t][j], dc * i[j]);
-                    dc_next[j] = dc * f[j];
-                    // i, f, o = sigmoid(a), g = tanh(a)
-                    da[j] = di * i[j] * (1.0 - i[j]);
-                    da[h + j] = df * f[j] * (1.0 - f[j]);
-                    da[2 * h + j] = dg * (1.0 - g[j] * g[j]);
-                    da[3 * h + j] = d_o * o[j] * (1.0 - o[j]);
-                }
-                // a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
-                let dxt = affine_back(&self.weight_ih, step(x, b, t), &da, &mut dw_ih, &mut db_ih);
-                let at = (b * steps + t) * input;
-                dx.data[at..at + input].copy_from_slice(&dxt);
-                dh_next = affine_back(&self.weight_hh, &tr.hs[t], &da, &mut dw_hh, &mut db_hh);
-            }
+        // a = gi + gh: both products get da; h_{t-1} only through W_hh
+        StepGrads {
+            dgi: da.clone(),
+            dgh: da,
+            dh_prev: None,
+            dc_prev,
         }
-        (dx, vec![dw_ih, dw_hh, db_ih, db_hh])
-    }
-
-    /// The parameters with PyTorch's names, in its order.
-    pub fn parameters(&self) -> Vec<(&'static str, &Array)> {
-        let tensors = [
-            &self.weight_ih,
-            &self.weight_hh,
-            &self.bias_ih,
-            &self.bias_hh,
-        ];
-        NAMES.into_iter().zip(tensors).collect()
-    }
-
-    /// The parameters, mutable, in [`RefLstm::parameters`] order.
-    pub fn parameters_mut(&mut self) -> Vec<&mut Array> {
-        vec![
-            &mut self.weight_ih,
-            &mut self.weight_hh,
-            &mut self.bias_ih,
-            &mut self.bias_hh,
-        ]
     }
 }

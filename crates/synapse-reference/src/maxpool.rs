@@ -14,8 +14,10 @@
 //! PyTorch in `tests/it/pytorch_values.rs`. Overlapping windows
 //! (`S < K`) add their gradients into a shared element.
 
+use crate::element::RefOps;
 use crate::pool::each_window;
 use crate::Array;
+use crate::RefMode;
 
 /// `nn.MaxPool2d(k, stride)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,5 +64,15 @@ impl RefMaxPool2d {
         });
         assert_eq!(dy.shape, shape, "maxpool2d dy shape");
         dx
+    }
+}
+
+impl RefOps for RefMaxPool2d {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefMaxPool2d::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        (RefMaxPool2d::backward(self, x, dy), vec![])
     }
 }

@@ -19,7 +19,9 @@
 //! assert_eq!(dw[0].data, vec![4.0, 6.0, 0.0]);
 //! ```
 
+use crate::element::{weight_bias, RefOps};
 use crate::Array;
+use crate::RefMode;
 
 /// `x + weight[:t]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,5 +75,23 @@ impl RefPositional {
         }
         // d(x + w)/dx = 1
         (dy.clone(), vec![dw])
+    }
+}
+
+impl RefOps for RefPositional {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefPositional::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        RefPositional::backward(self, x, dy)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        weight_bias(&self.weight, None)
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        std::iter::once(&mut self.weight).chain(None).collect()
     }
 }

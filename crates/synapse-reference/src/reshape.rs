@@ -6,7 +6,9 @@
 //! | reshape(D1..Dk) | `[N, D1*...*Dk]` to `[N, D1, ..., Dk]` | `dx = dy` reshaped to `x`'s shape |
 //! | flatten | `[N, ...]` to `[N, product of the rest]` | `dx = dy` reshaped to `x`'s shape |
 
+use crate::element::RefOps;
 use crate::Array;
+use crate::RefMode;
 
 /// A reshape of everything after the batch dimension.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,5 +39,15 @@ impl RefReshape {
     /// `dx`: `dy` under `x`'s shape.
     pub fn backward(&self, x: &Array, dy: &Array) -> Array {
         dy.reshape(x.shape.clone())
+    }
+}
+
+impl RefOps for RefReshape {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefReshape::forward(self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        (RefReshape::backward(self, x, dy), vec![])
     }
 }

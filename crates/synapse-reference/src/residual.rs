@@ -30,6 +30,7 @@
 //! assert_eq!(block.parameters()[0].0, "0.weight");
 //! ```
 
+use crate::element::RefOps;
 use crate::stack::{backward_from, forward_all, parameters_mut, prefixed, update_buffers};
 use crate::{Array, RefElement, RefMode};
 
@@ -98,5 +99,35 @@ impl RefResidual {
     pub fn update_buffers(&mut self, x: &Array) {
         let outs = self.inner(x, RefMode::Train);
         update_buffers(&mut self.elements, &outs);
+    }
+}
+
+impl RefOps for RefResidual {
+    fn forward(&self, x: &Array, mode: RefMode) -> Array {
+        RefResidual::forward(self, x, mode)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, mode: RefMode) -> (Array, Vec<Array>) {
+        RefResidual::backward(self, x, dy, mode)
+    }
+
+    fn parameters(&self) -> Vec<(String, &Array)> {
+        RefResidual::parameters(self)
+    }
+
+    fn parameters_mut(&mut self) -> Vec<&mut Array> {
+        RefResidual::parameters_mut(self)
+    }
+
+    fn buffers(&self) -> Vec<(String, Array)> {
+        RefResidual::buffers(self)
+    }
+
+    fn state_dict(&self) -> Vec<(String, Array)> {
+        RefResidual::state_dict(self)
+    }
+
+    fn update_buffers(&mut self, x: &Array) {
+        RefResidual::update_buffers(self, x)
     }
 }

@@ -18,7 +18,9 @@
 //! assert_eq!(RefSeqReduce::Mean.backward(&x, &dy).data, vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
 //! ```
 
+use crate::element::RefOps;
 use crate::Array;
+use crate::RefMode;
 
 /// How a sequence `[batch, T, D]` becomes one vector per sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,5 +81,15 @@ impl RefSeqReduce {
             }
         }
         dx
+    }
+}
+
+impl RefOps for RefSeqReduce {
+    fn forward(&self, x: &Array, _mode: RefMode) -> Array {
+        RefSeqReduce::forward(*self, x)
+    }
+
+    fn backward(&self, x: &Array, _y: &Array, dy: &Array, _mode: RefMode) -> (Array, Vec<Array>) {
+        (RefSeqReduce::backward(*self, x, dy), vec![])
     }
 }

@@ -76,7 +76,7 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
 /// For a stack that starts with `embedding(V,D)`: `x` holds ids, each in
 /// `0..V`; an error names the first id outside by its row and position.
 fn check_ids(spec: &ArchSpec, data: &Dataset) -> Result<()> {
-    let Some(synapse_nn::ElementSpec::Embedding(e)) = spec.elements().first() else {
+    let (Some(vocab), Some(e)) = (spec.ids(), spec.elements().first()) else {
         if data.is_ids() {
             return Err(Error::config(
                 "data",
@@ -97,7 +97,7 @@ fn check_ids(spec: &ArchSpec, data: &Dataset) -> Result<()> {
         .flatten_all()?
         .to_dtype(candle_core::DType::I64)?
         .to_vec1::<i64>()?;
-    if let Some(k) = ids.iter().position(|&id| id < 0 || id as usize >= e.vocab) {
+    if let Some(k) = ids.iter().position(|&id| id < 0 || id as usize >= vocab) {
         return Err(Error::config(
             "data",
             format!(
@@ -105,8 +105,8 @@ fn check_ids(spec: &ArchSpec, data: &Dataset) -> Result<()> {
                 k / t + 1,
                 k % t + 1,
                 ids[k],
-                e.vocab - 1,
-                e.vocab
+                vocab - 1,
+                vocab
             ),
         ));
     }
@@ -313,18 +313,11 @@ fn walk(
     out: &mut Vec<(String, usize)>,
 ) -> Result<()> {
     for (i, e) in elements.iter().enumerate() {
-        match e {
-            ElementSpec::BatchNorm(b) => {
-                let per_row = match (b.spatial, input.concrete()) {
-                    (true, Some(d)) => d.iter().skip(1).product::<usize>(),
-                    _ => 1,
-                };
-                out.push((format!("{e} (element {prefix}{i})"), per_row));
-            }
-            ElementSpec::Residual(r) => {
-                walk(&r.elements, input.clone(), &format!("{prefix}{i}."), out)?;
-            }
-            _ => {}
+        if let Some(per_row) = e.batch_statistics(&input) {
+            out.push((format!("{e} (element {prefix}{i})"), per_row));
+        }
+        if !e.inner().is_empty() {
+            walk(e.inner(), input.clone(), &format!("{prefix}{i}."), out)?;
         }
         input = e.output_shape(&input).map_err(|reason| {
             Error::config("arch", format!("element {prefix}{i} `{e}`: {reason}"))

@@ -36,6 +36,7 @@ use candle_core::{Tensor, D};
 
 use super::def::{ElementDef, ElementOps, Take};
 use crate::export::{Attribute, Export, Scope};
+use crate::kernel::act::DenseAct;
 use crate::spec::{number, Args, RowShape};
 use crate::{ElementKind, ElementSpec, Layer, Mode, Result};
 
@@ -99,6 +100,14 @@ impl fmt::Display for Activation {
 }
 
 impl ElementDef for Activation {
+    fn checks_own_input(&self) -> bool {
+        true
+    }
+
+    fn kernel_act(&self) -> Option<DenseAct> {
+        DenseAct::of(self)
+    }
+
     fn kind(&self) -> ElementKind {
         match self {
             Activation::Sigmoid => ElementKind::Sigmoid,

@@ -77,6 +77,13 @@ pub(crate) fn eps_option(text: Option<&str>) -> std::result::Result<f64, String>
 }
 
 impl ElementDef for BatchNormSpec {
+    fn batch_statistics(&self, input: &RowShape) -> Option<usize> {
+        Some(match (self.spatial, input.concrete()) {
+            (true, Some(d)) => d.iter().skip(1).product::<usize>(),
+            _ => 1,
+        })
+    }
+
     fn kind(&self) -> ElementKind {
         if self.spatial {
             ElementKind::BatchNorm2d

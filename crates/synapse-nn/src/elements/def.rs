@@ -25,6 +25,9 @@ use candle_core::{Tensor, Var};
 
 use crate::export::{Export, Scope};
 use crate::init::Draws;
+pub use crate::init::Emit;
+use crate::kernel::act::DenseAct;
+use crate::kernel::plan::Stage;
 use crate::spec::{Args, RowShape};
 use crate::{ElementKind, ElementSpec, Init, Layer, Mode, Result};
 
@@ -81,11 +84,6 @@ impl StateEntry {
     }
 }
 
-/// Where the initial values go: `emit(name, shape, values)`, one learned
-/// tensor at a time, in state order (buffers are not drawn), its values an
-/// iterator in row-major order (the caller keeps them in its own type).
-pub type Emit<'a> = dyn FnMut(String, Vec<usize>, &mut dyn Iterator<Item = f64>) + 'a;
-
 /// Where an element's tensors come from when it is built: `take(name, shape)`
 /// gives the variable of that (element-relative) name, checked to have that
 /// shape, the stack's dtype and device.
@@ -103,6 +101,67 @@ pub trait ElementDef: fmt::Display {
     fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String>
     where
         Self: Sized;
+
+    /// The elements inside a block (`residual`), in order; none for the rest.
+    fn inner(&self) -> &[ElementSpec] {
+        &[]
+    }
+
+    /// For an element that normalises with statistics over the batch in
+    /// training (the batchnorms): the values one input row gives each
+    /// feature (1, or `H*W` for images), given that row's shape. A batch
+    /// must give each feature at least 2 (`synapse-train`'s checks).
+    fn batch_statistics(&self, _input: &RowShape) -> Option<usize> {
+        None
+    }
+
+    /// `Some(V)` when the element takes integer ids `0..V` rather than
+    /// numbers (`embedding`). Ids come only from the data, so such an
+    /// element is only ever the stack's first, never inside a block.
+    fn ids(&self) -> Option<usize> {
+        None
+    }
+
+    /// Whether the element takes integer ids (see [`ElementDef::ids`]).
+    fn takes_ids(&self) -> bool {
+        self.ids().is_some()
+    }
+
+    /// The size of the last dimension it takes, for an element that acts on
+    /// the last dimension of an input of any rank (`linear`, `layernorm`):
+    /// a stack starting with one takes flat rows, or sequences when what
+    /// follows needs them.
+    fn last_dim(&self) -> Option<usize> {
+        None
+    }
+
+    /// Values a forward keeps per row beside its output row, from its input
+    /// and output rows (`conv2d`'s unfolded windows, `IN*K*K*OH*OW`), or
+    /// `None` when the count overflows; for the memory estimate of
+    /// `ArchSpec::activation_values`.
+    fn kept_values(&self, _input: &[usize], _output: &[usize]) -> Option<usize> {
+        Some(0)
+    }
+
+    /// Whether its forward checks its own input and leaves nothing changed
+    /// when it fails (`linear`, the activations): a stack of only such
+    /// elements skips the whole-input check before a forward.
+    fn checks_own_input(&self) -> bool {
+        false
+    }
+
+    /// The stage of the stack's fusion plan that begins with this element
+    /// at position `i` of `elements` (`kernel/plan.rs`): itself alone,
+    /// unless its kernel takes the elements after it (`linear`, `conv2d`).
+    fn stage(&self, _elements: &[ElementSpec], i: usize) -> Stage {
+        Stage::One(i)
+    }
+
+    /// The form in which a kernel applies this element after its product,
+    /// for an activation that a kernel can fuse (`kernel/act.rs`).
+    fn kernel_act(&self) -> Option<DenseAct> {
+        None
+    }
 
     /// The input row this element fixes when it comes first (after
     /// elements that take any shape), or `None` when it takes any shape.
@@ -136,6 +195,19 @@ pub trait ElementOps {
     /// with the same names.
     fn state(&self) -> Vec<(String, &Var)> {
         Vec::new()
+    }
+
+    /// Runs `stage` of the fusion plan, which begins with this element;
+    /// `layers` are those the plan was made on (see [`ElementDef::stage`]).
+    /// By default the stage is the element alone.
+    fn forward_stage(
+        &self,
+        _stage: Stage,
+        _layers: &[Layer],
+        x: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        self.forward(x, mode)
     }
 
     /// The element as written in a spec.

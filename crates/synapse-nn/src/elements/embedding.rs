@@ -64,6 +64,10 @@ impl ElementDef for EmbeddingSpec {
         }))
     }
 
+    fn ids(&self) -> Option<usize> {
+        Some(self.vocab)
+    }
+
     fn input_requirement(&self) -> Option<RowShape> {
         Some(RowShape::new(vec![None]))
     }

@@ -16,9 +16,9 @@
 //! | `maxpool2d`, `avgpool2d` | `pool/` | `pool/kernel.rs` |
 //! | `embedding` | `embedding.rs` | none |
 //! | `positional` | `positional/` | `positional/kernel.rs` |
-//! | `lstm` | `lstm/` | `lstm/kernel.rs` (the cell) in `recurrent/kernel.rs` (the sequence, forward and backward through time) |
-//! | `gru` | `gru/` | `gru/kernel.rs` (the cell) in `recurrent/kernel.rs` |
-//! | `attention` | `attention/` | `attention/kernel.rs` (between two dense kernels) |
+//! | `lstm` | `lstm/` (the cell) in `recurrent/` (the element) | `lstm/kernel.rs` (the cell) in `recurrent/kernel.rs` (the sequence, forward and backward through time) |
+//! | `gru` | `gru/` (the cell) in `recurrent/` (the element) | `gru/kernel.rs` (the cell) in `recurrent/kernel.rs` |
+//! | `attention` | `attention/` (ONNX nodes in `export.rs`) | `attention/kernel.rs` (between two dense kernels) |
 //! | `last`, `seqmean` | `sequence.rs` | none |
 //! | `residual` | `residual.rs` | its inner elements' |
 //!
@@ -26,27 +26,15 @@
 //! built (`kernel/plan.rs`); whether a kernel or plain ops run is decided by
 //! `kernel::use_kernel` alone.
 //!
-//! **The registry** below is the one list of kinds: a variant of
-//! [`ElementSpec`] (the spec type) and of [`Layer`] (the built layer) and
-//! the [`ElementKind`]s it parses. Every operation dispatches through it.
+//! **The registry** below is the one list of kinds: it declares each
+//! module, and makes a variant of [`ElementSpec`] (the spec type) and of
+//! [`Layer`] (the built layer), the [`ElementKind`]s it parses with their
+//! usage, and candle-nn's `Module`/`ModuleT` for each layer. Every
+//! operation dispatches through it; the table above is checked against
+//! [`ElementKind::ALL`] by a test.
 
-pub(crate) mod activation;
-pub(crate) mod attention;
-pub(crate) mod batchnorm;
-pub(crate) mod conv2d;
 pub(crate) mod def;
-pub(crate) mod dropout;
-pub(crate) mod embedding;
-pub(crate) mod gru;
-pub(crate) mod layernorm;
-pub(crate) mod linear;
-pub(crate) mod lstm;
-pub(crate) mod pool;
-pub(crate) mod positional;
 mod recurrent;
-pub(crate) mod reshape;
-pub(crate) mod residual;
-pub(crate) mod sequence;
 
 use std::fmt;
 
@@ -57,36 +45,60 @@ use crate::spec::{Args, RowShape};
 use crate::{Mode, Result};
 use def::{ElementDef, ElementOps, StateEntry};
 
-/// The registry: `Variant(spec type) => layer type: [Kind = "name", ...];`.
+/// The registry, grouped by module:
+///
+/// ```text
+/// module {
+///     Variant(spec type) => layer type, modes: [Kind = "name" "(usage)", ...];
+/// }
+/// ```
+///
+/// It declares each module and makes [`ElementSpec`], [`Layer`],
+/// [`ElementKind`] (with [`ElementKind::ALL`] and each kind's name and usage,
+/// the list of the error for an unknown name), the dispatch to the trait
+/// objects, `From<layer> for Layer`, and candle-nn's `Module` (`modes` is
+/// `eval`: the same in both modes) or `ModuleT` (`train`: dropout, the
+/// batchnorms, and blocks that may hold them) for each layer type.
 macro_rules! registry {
-    ($( $(#[$doc:meta])* $variant:ident($spec:ty) => $layer:ty : [ $( $kind:ident = $name:literal ),+ ] ; )+) => {
+    ($( $module:ident { $( $(#[$doc:meta])* $variant:ident($spec:ty) => $layer:ty, $modes:ident :
+        [ $( $kind:ident = $name:literal $($usage:literal)? ),+ ] ; )+ } )+) => {
+        $( pub(crate) mod $module; )+
+
         /// One element of a stack, as written in a spec: a variant per module.
         #[derive(Debug, Clone, PartialEq)]
         pub enum ElementSpec {
-            $( $(#[$doc])* $variant($spec), )+
+            $( $( $(#[$doc])* $variant($spec), )+ )+
         }
 
         /// One element of a built stack: a variant per module.
         #[derive(Debug, Clone)]
         pub enum Layer {
-            $( $(#[$doc])* $variant($layer), )+
+            $( $( $(#[$doc])* $variant($layer), )+ )+
         }
 
         /// The kinds of elements, one per spec name. [`ElementKind::ALL`]
         /// lists them all; tests walk it to cover every kind.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ElementKind {
-            $( $( #[doc = concat!("`", $name, "`")] $kind, )+ )+
+            $( $( $( #[doc = concat!("`", $name, $($usage,)? "`")] $kind, )+ )+ )+
         }
 
         impl ElementKind {
             /// Every kind, in the order of SPEC sections 1 and 10.
-            pub const ALL: &'static [ElementKind] = &[ $( $( ElementKind::$kind, )+ )+ ];
+            pub const ALL: &'static [ElementKind] = &[ $( $( $( ElementKind::$kind, )+ )+ )+ ];
 
             /// The name in a spec.
             pub fn name(self) -> &'static str {
                 match self {
-                    $( $( ElementKind::$kind => $name, )+ )+
+                    $( $( $( ElementKind::$kind => $name, )+ )+ )+
+                }
+            }
+
+            /// How it is written, with its sizes named (`linear(IN,OUT)`,
+            /// `sigmoid`).
+            pub fn usage(self) -> &'static str {
+                match self {
+                    $( $( $( ElementKind::$kind => concat!($name, $($usage)?), )+ )+ )+
                 }
             }
         }
@@ -95,17 +107,17 @@ macro_rules! registry {
             /// The kind's rules (the trait object of its module).
             fn def(&self) -> &dyn ElementDef {
                 match self {
-                    $( ElementSpec::$variant(e) => e, )+
+                    $( $( ElementSpec::$variant(e) => e, )+ )+
                 }
             }
 
             /// Parses an element named `name`, or `None` for an unknown name.
             fn parse_named(name: &str, args: &Args) -> Option<std::result::Result<ElementSpec, String>> {
-                $(
+                $( $(
                     if [$($name),+].contains(&name) {
                         return Some(<$spec as ElementDef>::parse(name, args));
                     }
-                )+
+                )+ )+
                 None
             }
         }
@@ -114,90 +126,131 @@ macro_rules! registry {
             /// The built element's operations (the trait object of its module).
             fn ops(&self) -> &dyn ElementOps {
                 match self {
-                    $( Layer::$variant(l) => l, )+
+                    $( $( Layer::$variant(l) => l, )+ )+
                 }
             }
         }
 
-        $(
+        $( $(
             impl From<$layer> for Layer {
                 fn from(l: $layer) -> Self {
                     Layer::$variant(l)
                 }
             }
-        )+
+
+            candle_module!($modes $layer);
+        )+ )+
+    };
+}
+
+/// candle-nn's `Module` (`eval`: the same in both modes; its `ModuleT` is
+/// candle's blanket one) or `ModuleT` (`train`: training mode draws dropout
+/// masks from this thread's module generator, see [`crate::mode`]).
+macro_rules! candle_module {
+    (eval $t:ty) => {
+        impl candle_nn::Module for $t {
+            fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+                ElementOps::forward(self, xs, &mut Mode::Eval).map_err(candle_core::Error::wrap)
+            }
+        }
+    };
+    (train $t:ty) => {
+        impl candle_nn::ModuleT for $t {
+            fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
+                let out = if train {
+                    crate::mode::with_module_rng(|rng| {
+                        ElementOps::forward(self, xs, &mut Mode::Train(rng))
+                    })
+                } else {
+                    ElementOps::forward(self, xs, &mut Mode::Eval)
+                };
+                out.map_err(candle_core::Error::wrap)
+            }
+        }
     };
 }
 
 registry! {
-    /// `linear(IN,OUT)`.
-    Linear(linear::LinearSpec) => linear::Linear: [Linear = "linear"];
-    /// An element-wise activation, or softmax over the last dimension.
-    Activation(activation::Activation) => activation::Activation: [
-        Sigmoid = "sigmoid", Tanh = "tanh", Relu = "relu", LeakyRelu = "leaky_relu",
-        Softmax = "softmax", Identity = "identity", Gelu = "gelu"
-    ];
-    /// `dropout(P)`.
-    Dropout(dropout::Dropout) => dropout::Dropout: [Dropout = "dropout"];
-    /// `batchnorm(N)`, `batchnorm2d(C)`.
-    BatchNorm(batchnorm::BatchNormSpec) => batchnorm::BatchNorm: [
-        BatchNorm = "batchnorm", BatchNorm2d = "batchnorm2d"
-    ];
-    /// `layernorm(N)`.
-    LayerNorm(layernorm::LayerNormSpec) => layernorm::LayerNorm: [LayerNorm = "layernorm"];
-    /// `reshape(D1,...,Dk)`.
-    Reshape(reshape::Reshape) => reshape::Reshape: [Reshape = "reshape"];
-    /// `flatten`.
-    Flatten(reshape::Flatten) => reshape::Flatten: [Flatten = "flatten"];
-    /// `conv2d(IN,OUT,K)`.
-    Conv2d(conv2d::Conv2dSpec) => conv2d::Conv2d: [Conv2d = "conv2d"];
-    /// `maxpool2d(K)`, `avgpool2d(K)`.
-    Pool2d(pool::Pool2d) => pool::Pool2d: [MaxPool2d = "maxpool2d", AvgPool2d = "avgpool2d"];
-    /// `embedding(V,D)`.
-    Embedding(embedding::EmbeddingSpec) => embedding::Embedding: [Embedding = "embedding"];
-    /// `positional(T,D)`.
-    Positional(positional::PositionalSpec) => positional::Positional: [Positional = "positional"];
-    /// `lstm(IN,H)`.
-    Lstm(lstm::LstmSpec) => lstm::Lstm: [Lstm = "lstm"];
-    /// `gru(IN,H)`.
-    Gru(gru::GruSpec) => gru::Gru: [Gru = "gru"];
-    /// `attention(D,HEADS[,causal=true])`.
-    Attention(attention::AttentionSpec) => attention::Attention: [Attention = "attention"];
-    /// `last`, `seqmean`.
-    Sequence(sequence::Reduce) => sequence::Reduce: [Last = "last", SeqMean = "seqmean"];
-    /// `residual(E1,...,Ek)`.
-    Residual(residual::ResidualSpec) => residual::Residual: [Residual = "residual"];
+    linear {
+        /// `linear(IN,OUT)`.
+        Linear(linear::LinearSpec) => linear::Linear, eval: [Linear = "linear" "(IN,OUT)"];
+    }
+    activation {
+        /// An element-wise activation, or softmax over the last dimension.
+        Activation(activation::Activation) => activation::Activation, eval: [
+            Sigmoid = "sigmoid", Tanh = "tanh", Relu = "relu", LeakyRelu = "leaky_relu" "(SLOPE)",
+            Softmax = "softmax", Identity = "identity", Gelu = "gelu"
+        ];
+    }
+    dropout {
+        /// `dropout(P)`.
+        Dropout(dropout::Dropout) => dropout::Dropout, train: [Dropout = "dropout" "(P)"];
+    }
+    batchnorm {
+        /// `batchnorm(N)`, `batchnorm2d(C)`.
+        BatchNorm(batchnorm::BatchNormSpec) => batchnorm::BatchNorm, train: [
+            BatchNorm = "batchnorm" "(N)", BatchNorm2d = "batchnorm2d" "(C)"
+        ];
+    }
+    layernorm {
+        /// `layernorm(N)`.
+        LayerNorm(layernorm::LayerNormSpec) => layernorm::LayerNorm, eval: [LayerNorm = "layernorm" "(N)"];
+    }
+    reshape {
+        /// `reshape(D1,...,Dk)`.
+        Reshape(reshape::Reshape) => reshape::Reshape, eval: [Reshape = "reshape" "(D1,...,Dk)"];
+        /// `flatten`.
+        Flatten(reshape::Flatten) => reshape::Flatten, eval: [Flatten = "flatten"];
+    }
+    conv2d {
+        /// `conv2d(IN,OUT,K)`.
+        Conv2d(conv2d::Conv2dSpec) => conv2d::Conv2d, eval: [Conv2d = "conv2d" "(IN,OUT,K)"];
+    }
+    pool {
+        /// `maxpool2d(K)`, `avgpool2d(K)`.
+        Pool2d(pool::Pool2d) => pool::Pool2d, eval: [
+            MaxPool2d = "maxpool2d" "(K)", AvgPool2d = "avgpool2d" "(K)"
+        ];
+    }
+    embedding {
+        /// `embedding(V,D)`.
+        Embedding(embedding::EmbeddingSpec) => embedding::Embedding, eval: [Embedding = "embedding" "(V,D)"];
+    }
+    positional {
+        /// `positional(T,D)`.
+        Positional(positional::PositionalSpec) => positional::Positional, eval: [
+            Positional = "positional" "(T,D)"
+        ];
+    }
+    lstm {
+        /// `lstm(IN,H)`.
+        Lstm(lstm::LstmSpec) => lstm::Lstm, eval: [Lstm = "lstm" "(IN,H)"];
+    }
+    gru {
+        /// `gru(IN,H)`.
+        Gru(gru::GruSpec) => gru::Gru, eval: [Gru = "gru" "(IN,H)"];
+    }
+    attention {
+        /// `attention(D,HEADS[,causal=true])`.
+        Attention(attention::AttentionSpec) => attention::Attention, eval: [
+            Attention = "attention" "(D,HEADS)"
+        ];
+    }
+    sequence {
+        /// `last`, `seqmean`.
+        Sequence(sequence::Reduce) => sequence::Reduce, eval: [Last = "last", SeqMean = "seqmean"];
+    }
+    residual {
+        /// `residual(E1,...,Ek)`.
+        Residual(residual::ResidualSpec) => residual::Residual, train: [
+            Residual = "residual" "(E1,...,Ek)"
+        ];
+    }
 }
 
-/// The names of every kind, for the error of an unknown one.
+/// The usage of every kind, for the error of an unknown one.
 pub(crate) fn expected() -> String {
-    let forms = [
-        "linear(IN,OUT)",
-        "sigmoid",
-        "tanh",
-        "relu",
-        "leaky_relu(SLOPE)",
-        "softmax",
-        "identity",
-        "gelu",
-        "dropout(P)",
-        "batchnorm(N)",
-        "batchnorm2d(C)",
-        "layernorm(N)",
-        "reshape(D1,...,Dk)",
-        "flatten",
-        "conv2d(IN,OUT,K)",
-        "maxpool2d(K)",
-        "avgpool2d(K)",
-        "embedding(V,D)",
-        "positional(T,D)",
-        "lstm(IN,H)",
-        "gru(IN,H)",
-        "attention(D,HEADS)",
-        "last",
-        "seqmean",
-        "residual(E1,...,Ek)",
-    ];
+    let forms: Vec<&str> = ElementKind::ALL.iter().map(|k| k.usage()).collect();
     format!("expected one of {}", forms.join(", "))
 }
 
@@ -217,6 +270,57 @@ impl ElementSpec {
     /// The kind (one spec name).
     pub fn kind(&self) -> ElementKind {
         self.def().kind()
+    }
+
+    /// The elements inside a block (`residual`), in order; none for the rest.
+    pub fn inner(&self) -> &[ElementSpec] {
+        self.def().inner()
+    }
+
+    /// Values per feature one input row gives an element that normalises
+    /// over the batch in training (the batchnorms: 1, or `H*W`), or `None`.
+    pub fn batch_statistics(&self, input: &RowShape) -> Option<usize> {
+        self.def().batch_statistics(input)
+    }
+
+    /// Whether the element takes integer ids (`embedding`): only a stack's
+    /// first element may.
+    pub fn takes_ids(&self) -> bool {
+        self.def().takes_ids()
+    }
+
+    /// `Some(V)` when the element takes integer ids `0..V`.
+    pub fn ids(&self) -> Option<usize> {
+        self.def().ids()
+    }
+
+    /// The last dimension's size for an element acting on the last
+    /// dimension of any rank (`linear`, `layernorm`; see [`ElementDef::last_dim`]).
+    pub(crate) fn last_dim(&self) -> Option<usize> {
+        self.def().last_dim()
+    }
+
+    /// Values a forward keeps per row beside its output row (see
+    /// [`ElementDef::kept_values`]).
+    pub(crate) fn kept_values(&self, input: &[usize], output: &[usize]) -> Option<usize> {
+        self.def().kept_values(input, output)
+    }
+
+    /// The fusion plan's stage that begins with this element at `i` (see
+    /// [`ElementDef::stage`]).
+    pub(crate) fn stage(&self, elements: &[ElementSpec], i: usize) -> crate::kernel::plan::Stage {
+        self.def().stage(elements, i)
+    }
+
+    /// How a kernel applies this activation after its product (see
+    /// [`ElementDef::kernel_act`]).
+    pub(crate) fn kernel_act(&self) -> Option<crate::kernel::act::DenseAct> {
+        self.def().kernel_act()
+    }
+
+    /// Whether its forward checks its own input (see [`ElementDef::checks_own_input`]).
+    pub(crate) fn checks_own_input(&self) -> bool {
+        self.def().checks_own_input()
     }
 
     /// The input row this element fixes when it comes first, or `None`
@@ -309,6 +413,17 @@ impl Layer {
         self.ops().state()
     }
 
+    /// Runs a stage of the fusion plan that begins with this element.
+    pub(crate) fn forward_stage(
+        &self,
+        stage: crate::kernel::plan::Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        self.ops().forward_stage(stage, layers, x, mode)
+    }
+
     /// The element as written in a spec.
     pub fn spec(&self) -> ElementSpec {
         self.ops().spec()
@@ -334,48 +449,47 @@ impl candle_nn::ModuleT for Layer {
     }
 }
 
-/// candle-nn's `Module` (the same in both modes) for the kinds without a
-/// training mode; their `ModuleT` is candle's blanket one.
-macro_rules! module {
-    ($($t:ty),+) => {
-        $(impl candle_nn::Module for $t {
-            fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-                ElementOps::forward(self, xs, &mut Mode::Eval).map_err(candle_core::Error::wrap)
+#[cfg(test)]
+mod tests {
+    use super::ElementKind;
+
+    /// The rows of the first markdown table after `after` in `text`.
+    fn table_rows<'a>(text: &'a str, prefix: &str, after: &str) -> Vec<&'a str> {
+        let start = text.find(after).expect("the table's heading");
+        text[start..]
+            .lines()
+            .map(|l| l.trim_start_matches(prefix).trim())
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .collect()
+    }
+
+    /// Every kind has a row in the kind tables written for readers: this
+    /// module's header and ARCHITECTURE.md's "Where an element kind lives".
+    #[test]
+    fn every_kind_has_a_row_in_the_doc_tables() {
+        for (text, prefix, after) in [
+            (
+                include_str!("mod.rs"),
+                "//!",
+                "//! | spec | module | kernel |",
+            ),
+            (
+                include_str!("../../../../ARCHITECTURE.md"),
+                "",
+                "**Where an element kind lives",
+            ),
+        ] {
+            let rows = table_rows(text, prefix, after);
+            assert!(rows.len() > 2, "{after}: no table");
+            for kind in ElementKind::ALL {
+                let name = format!("`{}`", kind.name());
+                assert!(
+                    rows.iter()
+                        .any(|r| r.split('|').nth(1).is_some_and(|c| c.contains(&name))),
+                    "{after}: no row for {name}"
+                );
             }
-        })+
-    };
+        }
+    }
 }
-
-module!(
-    activation::Activation,
-    layernorm::LayerNorm,
-    reshape::Reshape,
-    reshape::Flatten,
-    conv2d::Conv2d,
-    pool::Pool2d,
-    embedding::Embedding,
-    positional::Positional,
-    lstm::Lstm,
-    gru::Gru,
-    attention::Attention,
-    sequence::Reduce
-);
-
-/// candle-nn's `ModuleT` for the kinds with a training mode (dropout, the
-/// batchnorms, and blocks that may hold them).
-macro_rules! module_t {
-    ($($t:ty),+) => {
-        $(impl candle_nn::ModuleT for $t {
-            fn forward_t(&self, xs: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-                let out = if train {
-                    crate::mode::with_module_rng(|rng| ElementOps::forward(self, xs, &mut Mode::Train(rng)))
-                } else {
-                    ElementOps::forward(self, xs, &mut Mode::Eval)
-                };
-                out.map_err(candle_core::Error::wrap)
-            }
-        })+
-    };
-}
-
-module_t!(dropout::Dropout, batchnorm::BatchNorm, residual::Residual);

@@ -81,6 +81,10 @@ impl ElementDef for ResidualSpec {
         Ok(ElementSpec::Residual(ResidualSpec { elements }))
     }
 
+    fn inner(&self) -> &[ElementSpec] {
+        &self.elements
+    }
+
     fn input_requirement(&self) -> Option<RowShape> {
         self.elements
             .iter()
@@ -88,6 +92,11 @@ impl ElementDef for ResidualSpec {
     }
 
     fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        if let Some((j, e)) = self.elements.iter().enumerate().find(|(_, e)| e.takes_ids()) {
+            return Err(format!(
+                "its element {j} `{e}` takes integer ids, which only the stack's first element can take (ids come from the data), never one inside a block"
+            ));
+        }
         let out = inner_shapes(&self.elements, input)?;
         let same = match (input.dims(), out.dims()) {
             (Some(a), Some(b)) => {

@@ -21,12 +21,15 @@
 //! for each addition before the next, eight lanes vectorise.
 
 use super::exp::exp_f32_with as exp_with;
-use super::storage::Real;
 
 /// `sum_i f(a[i], b[i])` in eight lanes (see the header), over the shorter
 /// of the two slices.
 #[inline(always)]
-pub(crate) fn sum_lanes<T: Real>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+pub(crate) fn sum_lanes<T: num_traits::Float + std::ops::AddAssign>(
+    a: &[T],
+    b: &[T],
+    f: impl Fn(T, T) -> T,
+) -> T {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [T::zero(); 8];

@@ -1,6 +1,8 @@
 //! The fusion plan: which neighbouring elements run as one CPU kernel,
 //! decided once when a stack is built (and shown by `summary`), never again
-//! in each forward. The one place that pairs elements:
+//! in each forward. The element that begins a stage decides what it takes
+//! (`ElementDef::stage`) and runs it (`ElementOps::forward_stage`), in its
+//! own module; this file walks the stack and names no kind. The stages:
 //!
 //! | stage | elements | kernel |
 //! | --- | --- | --- |
@@ -22,7 +24,7 @@ use std::ops::Range;
 
 use candle_core::Tensor;
 
-use crate::kernel::act::{DenseAct, KernelAct};
+use crate::kernel::act::DenseAct;
 use crate::{ElementSpec, Layer, Mode, Result};
 
 /// One step of a stack's forward.
@@ -51,67 +53,40 @@ impl Stage {
     }
 }
 
-/// Whether element `i` is an activation the conv2d kernel applies.
-fn kernel_act(elements: &[ElementSpec], i: usize) -> Option<usize> {
-    match elements.get(i) {
-        Some(ElementSpec::Activation(a)) if KernelAct::of(a).is_some() => Some(i),
-        _ => None,
-    }
+/// Element `i`, when it is an activation the conv2d kernel applies after
+/// its product (one whose derivative comes from its output).
+pub(crate) fn kernel_act(elements: &[ElementSpec], i: usize) -> Option<usize> {
+    matches!(elements.get(i)?.kernel_act(), Some(DenseAct::Out(_))).then_some(i)
 }
 
-/// Whether element `i` is an activation the dense kernel applies.
-fn dense_act(elements: &[ElementSpec], i: usize) -> Option<usize> {
-    match elements.get(i) {
-        Some(ElementSpec::Activation(a)) if DenseAct::of(a).is_some() => Some(i),
-        _ => None,
-    }
+/// Element `i`, when it is an activation the dense kernel applies after its
+/// product (those of [`kernel_act`] and GELU).
+pub(crate) fn dense_act(elements: &[ElementSpec], i: usize) -> Option<usize> {
+    elements.get(i)?.kernel_act().map(|_| i)
 }
 
-/// The stages of `elements`, in order, covering each element once.
+/// The stages of `elements`, in order, covering each element once: each
+/// element not yet covered begins the stage its module says
+/// (`ElementDef::stage`; alone unless its kernel takes what follows).
 pub(crate) fn plan(elements: &[ElementSpec]) -> Vec<Stage> {
     let mut stages = Vec::with_capacity(elements.len());
     let mut i = 0;
     while i < elements.len() {
-        let stage = match &elements[i] {
-            ElementSpec::Linear(_) => Stage::Dense {
-                linear: i,
-                act: dense_act(elements, i + 1),
-            },
-            ElementSpec::Conv2d(_) => {
-                let act = kernel_act(elements, i + 1);
-                let next = act.map_or(i + 1, |a| a + 1);
-                let pool =
-                    matches!(elements.get(next), Some(ElementSpec::Pool2d(_))).then_some(next);
-                Stage::Conv { conv: i, act, pool }
-            }
-            _ => Stage::One(i),
-        };
+        let stage = elements[i].stage(elements, i);
+        debug_assert!(stage.span().start == i && stage.span().end > i);
         i = stage.span().end;
         stages.push(stage);
     }
     stages
 }
 
-/// Runs one stage of `layers` (built from the elements it was planned on).
+/// Runs one stage of `layers` (built from the elements it was planned on):
+/// the element that begins it runs it (`ElementOps::forward_stage`).
 pub(crate) fn run(
     stage: Stage,
     layers: &[Layer],
     x: &Tensor,
     mode: &mut Mode<'_>,
 ) -> Result<Tensor> {
-    let act = |i: Option<usize>| match i.map(|i| &layers[i]) {
-        Some(Layer::Activation(a)) => Some(*a),
-        _ => None,
-    };
-    match (stage, &layers[stage.span().start]) {
-        (Stage::Dense { act: a, .. }, Layer::Linear(l)) => l.forward_then(x, act(a).as_ref()),
-        (Stage::Conv { act: a, pool, .. }, Layer::Conv2d(c)) => {
-            let pool = match pool.map(|p| &layers[p]) {
-                Some(Layer::Pool2d(p)) => Some(p),
-                _ => None,
-            };
-            c.forward_fused(x, act(a).as_ref().and_then(KernelAct::of), pool)
-        }
-        (_, layer) => layer.forward(x, mode),
-    }
+    layers[stage.span().start].forward_stage(stage, layers, x, mode)
 }

@@ -165,6 +165,35 @@ pub fn flag(text: Option<&str>, name: &str, default: bool) -> Result<bool, Strin
     }
 }
 
+/// The deepest nesting of parentheses a spec may have (`residual(` inside
+/// `residual(` ...): parsing, shapes, state and `Display` recurse once per
+/// level, so the limit keeps them far from the thread's stack (serde_json
+/// stops at 128).
+pub const MAX_SPEC_DEPTH: usize = 64;
+
+/// Refuses `text` when its parentheses nest deeper than [`MAX_SPEC_DEPTH`],
+/// counting in one pass before anything recurses; the error names the depth
+/// and the limit.
+pub fn check_depth(text: &str) -> Result<(), String> {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_SPEC_DEPTH {
+        return Err(format!(
+            "the spec nests parentheses {deepest} levels deep; at most {MAX_SPEC_DEPTH} are allowed"
+        ));
+    }
+    Ok(())
+}
+
 /// `text` cut at its top-level commas (outside parentheses); an error names
 /// the piece with unbalanced parentheses by its position.
 pub fn split_top_level(text: &str) -> Result<Vec<&str>, (usize, String)> {

@@ -26,7 +26,8 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use crate::{ElementSpec, Error, Result};
-pub(crate) use args::{flag, number, split_top_level, whole, Args};
+pub use args::MAX_SPEC_DEPTH;
+pub(crate) use args::{check_depth, flag, number, split_top_level, whole, Args};
 pub use shape::RowShape;
 pub(crate) use shape::{checked_product, image, last_dim, window};
 
@@ -55,6 +56,18 @@ pub struct ArchSpec {
 impl ArchSpec {
     /// Checks and wraps a list of elements: sizes, and shapes through the stack.
     pub fn new(elements: Vec<ElementSpec>) -> Result<Self> {
+        if let Some((index, e)) = elements
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, e)| e.takes_ids())
+        {
+            return Err(Error::Spec {
+                index,
+                element: e.to_string(),
+                reason: "it takes integer ids, which come from the data: only the stack's first element can take them".into(),
+            });
+        }
         let (input, shapes) = first_fit(&elements)?;
         let mut total = Some(0usize);
         for (index, e) in elements.iter().enumerate() {
@@ -79,6 +92,18 @@ impl ArchSpec {
             input,
             shapes,
         })
+    }
+
+    /// Whether the stack takes integer ids `[batch, T]` rather than numbers:
+    /// its first element does (`embedding`), and only the first may.
+    pub fn takes_ids(&self) -> bool {
+        self.elements.first().is_some_and(ElementSpec::takes_ids)
+    }
+
+    /// `Some(V)` when the stack takes integer ids `0..V` (see
+    /// [`ArchSpec::takes_ids`]).
+    pub fn ids(&self) -> Option<usize> {
+        self.elements.first().and_then(ElementSpec::ids)
     }
 
     /// The elements in order.
@@ -180,14 +205,9 @@ impl ArchSpec {
         let mut input = row.to_vec();
         for (index, (e, shape)) in self.elements.iter().zip(&shapes).enumerate() {
             let out = shape.concrete().unwrap_or_default();
-            let mut values = width(&out);
-            if let (ElementSpec::Conv2d(c), [_, oh, ow]) = (e, out.as_slice()) {
-                let windows = input
-                    .first()
-                    .and_then(|ch| ch.checked_mul(c.kernel)?.checked_mul(c.kernel))
-                    .and_then(|v| v.checked_mul(*oh)?.checked_mul(*ow));
-                values = values.zip(windows).and_then(|(a, b)| a.checked_add(b));
-            }
+            let values = width(&out)
+                .zip(e.kept_values(&input, &out))
+                .and_then(|(a, b)| a.checked_add(b));
             total = values
                 .and_then(|v| total.checked_add(v))
                 .ok_or_else(|| overflow(index))?;
@@ -294,13 +314,8 @@ fn first_fit(elements: &[ElementSpec]) -> Result<(RowShape, Vec<RowShape>)> {
         Ok(shapes) => return Ok((input, shapes)),
         Err(e) => e,
     };
-    let last = |e: &ElementSpec| match e {
-        ElementSpec::Linear(l) => Some(l.input),
-        ElementSpec::LayerNorm(l) => Some(l.features),
-        _ => None,
-    };
     let first = elements.iter().find(|e| e.input_requirement().is_some());
-    let Some(n) = first.and_then(last) else {
+    let Some(n) = first.and_then(ElementSpec::last_dim) else {
         return Err(flat);
     };
     let sequence = RowShape::new(vec![None, Some(n)]);
@@ -348,6 +363,7 @@ impl FromStr for ArchSpec {
         if text.is_empty() {
             return Err(Error::SpecWhole("the spec is empty".into()));
         }
+        check_depth(&text).map_err(Error::SpecWhole)?;
         let parts = split_top_level(&text).map_err(|(index, element)| Error::Spec {
             index,
             element,

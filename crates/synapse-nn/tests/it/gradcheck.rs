@@ -271,43 +271,80 @@ fn an_out_of_range_class_index_is_an_error_on_both_paths() {
     }
 }
 
+/// A stack for every element kind (`every_kind_has_a_finite_difference_row`
+/// checks it), with its input shape (`[batch, T]` ids for a stack that
+/// starts with `embedding`).
+const STACKS: &[(&str, &[usize])] = &[
+    ("linear(5,4), dropout(0.4), tanh, linear(4,2)", &[3, 5]),
+    (
+        "linear(5,4), batchnorm(4,eps=0.01,momentum=0.3), sigmoid",
+        &[6, 5],
+    ),
+    ("conv2d(2,3,2), batchnorm2d(3)", &[3, 2, 4, 4]),
+    ("linear(5,6), layernorm(6), tanh", &[4, 5]),
+    (
+        "reshape(2,3,4), layernorm(4), flatten, linear(24,2)",
+        &[2, 24],
+    ),
+    // Sequences: the attention kernel, a position table longer than the
+    // input, layernorm over [batch, T, D] and gelu fused into the dense
+    // kernel.
+    (
+        "attention(4,2,causal=true), positional(5,4), layernorm(4), linear(4,6), gelu, linear(6,2)",
+        &[2, 3, 4],
+    ),
+    ("attention(6,3), linear(6,2)", &[2, 4, 6]),
+    ("conv2d(2,3,3,stride=2,padding=1), relu", &[2, 2, 5, 6]),
+    (
+        "conv2d(1,2,2,bias=false), maxpool2d(2,stride=1)",
+        &[2, 1, 5, 5],
+    ),
+    (
+        "conv2d(1,2,1), avgpool2d(3,stride=2), flatten, linear(8,1)",
+        &[2, 1, 6, 6],
+    ),
+    // The recurrent kernels' backward through time, with a stacked pair.
+    ("lstm(3,4), lstm(4,2)", &[2, 4, 3]),
+    ("gru(3,4), gru(4,2)", &[2, 4, 3]),
+    // Ids (no gradient), a reduction over time, blocks that nest, and
+    // the activations the kernels do not fuse.
+    ("embedding(6,4), lstm(4,3), last, linear(3,2)", &[2, 3]),
+    ("linear(3,4), seqmean, linear(4,2), identity", &[2, 4, 3]),
+    (
+        "residual(linear(3,3), leaky_relu(0.2), residual(layernorm(3))), linear(3,4), softmax",
+        &[2, 3],
+    ),
+];
+
+#[test]
+fn every_kind_has_a_finite_difference_row() {
+    fn kinds(elements: &[synapse_nn::ElementSpec], seen: &mut Vec<synapse_nn::ElementKind>) {
+        for e in elements {
+            seen.push(e.kind());
+            kinds(e.inner(), seen);
+        }
+    }
+    let mut seen = Vec::new();
+    for (text, _) in STACKS {
+        kinds(
+            text.parse::<synapse_nn::ArchSpec>().unwrap().elements(),
+            &mut seen,
+        );
+    }
+    for kind in synapse_nn::ElementKind::ALL {
+        assert!(
+            seen.contains(kind),
+            "no row of STACKS has `{}`",
+            kind.name()
+        );
+    }
+}
+
 #[test]
 fn new_elements_match_finite_differences_in_both_modes() {
     // Gradients of sum(y * c) with respect to every parameter and the input.
     let mut rng = Mt19937::new(15);
-    for (text, shape) in [
-        ("linear(5,4), dropout(0.4), tanh, linear(4,2)", vec![3, 5]),
-        (
-            "linear(5,4), batchnorm(4,eps=0.01,momentum=0.3), sigmoid",
-            vec![6, 5],
-        ),
-        ("conv2d(2,3,2), batchnorm2d(3)", vec![3, 2, 4, 4]),
-        ("linear(5,6), layernorm(6), tanh", vec![4, 5]),
-        (
-            "reshape(2,3,4), layernorm(4), flatten, linear(24,2)",
-            vec![2, 24],
-        ),
-        // Sequences: the attention kernel, a position table longer than the
-        // input, layernorm over [batch, T, D] and gelu fused into the dense
-        // kernel.
-        (
-            "attention(4,2,causal=true), positional(5,4), layernorm(4), linear(4,6), gelu, linear(6,2)",
-            vec![2, 3, 4],
-        ),
-        ("attention(6,3), linear(6,2)", vec![2, 4, 6]),
-        ("conv2d(2,3,3,stride=2,padding=1), relu", vec![2, 2, 5, 6]),
-        (
-            "conv2d(1,2,2,bias=false), maxpool2d(2,stride=1)",
-            vec![2, 1, 5, 5],
-        ),
-        (
-            "conv2d(1,2,1), avgpool2d(3,stride=2), flatten, linear(8,1)",
-            vec![2, 1, 6, 6],
-        ),
-        // The recurrent kernels' backward through time, with a stacked pair.
-        ("lstm(3,4), lstm(4,2)", vec![2, 4, 3]),
-        ("gru(3,4), gru(4,2)", vec![2, 4, 3]),
-    ] {
+    for &(text, shape) in STACKS {
         let spec: synapse_nn::ArchSpec = text.parse().unwrap();
         let net = synapse_nn::Sequential::init(
             &spec,
@@ -318,9 +355,14 @@ fn new_elements_match_finite_differences_in_both_modes() {
         )
         .unwrap();
         let n: usize = shape.iter().product();
-        let x = var(random(&mut rng, 1, n, -2.0, 2.0, 1e-3)
-            .reshape(shape.as_slice())
-            .unwrap());
+        let x = if spec.takes_ids() {
+            let ids: Vec<f64> = (0..n).map(|i| ((i * 5 + 2) % 6) as f64).collect();
+            var(Tensor::from_vec(ids, shape, &Device::Cpu).unwrap())
+        } else {
+            var(random(&mut rng, 1, n, -2.0, 2.0, 1e-3)
+                .reshape(shape)
+                .unwrap())
+        };
         // One training step first, so that evaluation uses moved running statistics.
         net.forward(x.as_tensor(), Mode::Train(&mut Mt19937::new(5)))
             .unwrap();
@@ -329,7 +371,9 @@ fn new_elements_match_finite_differences_in_both_modes() {
             .reshape(y0.shape())
             .unwrap();
         let mut vars: Vec<Var> = net.parameters().into_iter().map(|(_, v)| v).collect();
-        vars.push(x.clone());
+        if !spec.takes_ids() {
+            vars.push(x.clone());
+        }
         for train in [true, false] {
             for fused in [true, false] {
                 synapse_nn::with_fused_ops(fused, || {

@@ -154,3 +154,76 @@ fn huge_sizes_do_not_overflow_and_are_refused_before_allocation() {
         "{e}"
     );
 }
+
+// Issue 26: `residual(` nested 10,000 deep overflowed the stack (SIGABRT
+// from `synapse summary`, a segfault in Python). The depth is counted in
+// one pass before anything recurses, and refused in one line naming it.
+#[test]
+fn deep_nesting_is_refused_before_any_recursion() {
+    let n = 10_000;
+    for (text, depth) in [
+        // 10,000 blocks around a linear: 10,001 levels of parentheses.
+        (
+            format!("{}linear(2,2){}", "residual(".repeat(n), ")".repeat(n)),
+            "10001 levels deep",
+        ),
+        ("residual(".repeat(n), "10000 levels deep"),
+    ] {
+        let e = parse_err(&text);
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.contains(depth), "{e}");
+        assert!(e.contains(&synapse_nn::MAX_SPEC_DEPTH.to_string()), "{e}");
+    }
+    // The limit itself parses.
+    let depth = synapse_nn::MAX_SPEC_DEPTH;
+    let text = format!(
+        "{}linear(2,2{}",
+        "residual(".repeat(depth - 1),
+        ")".repeat(depth)
+    );
+    let spec: ArchSpec = text.parse().unwrap();
+    assert_eq!(spec.parameter_count(), 6);
+    let e = parse_err(&format!("residual({text})"));
+    assert!(e.contains("65 levels deep"), "{e}");
+}
+
+// Issue 26: an element that takes ids (`embedding`) anywhere but first
+// parsed and failed only in training. Ids come from the data: refused when
+// parsed, naming the element, at the top level and inside blocks.
+#[test]
+fn an_element_taking_ids_comes_only_first() {
+    for (text, needles) in [
+        (
+            "linear(3,8), embedding(10,8)",
+            &["element 1 `embedding(10,8)`", "integer ids", "first"][..],
+        ),
+        (
+            "embedding(10,8), embedding(10,8)",
+            &["element 1 `embedding(10,8)`", "integer ids", "first"],
+        ),
+        (
+            "embedding(10,8), residual(embedding(10,8))",
+            &["`embedding(10,8)`", "integer ids", "block"],
+        ),
+        (
+            "residual(embedding(10,8), seqmean), linear(8,2)",
+            &["`embedding(10,8)`", "integer ids", "block"],
+        ),
+        (
+            "linear(8,8), residual(linear(8,8), residual(embedding(10,8)))",
+            &["`embedding(10,8)`", "integer ids", "block"],
+        ),
+    ] {
+        let e = parse_err(text);
+        assert!(!e.contains('\n'), "{text}: {e}");
+        for needle in needles {
+            assert!(e.contains(needle), "{text}: `{needle}` not in: {e}");
+        }
+    }
+    let spec: ArchSpec = "embedding(10,8), seqmean, linear(8,2)".parse().unwrap();
+    assert!(spec.takes_ids());
+    assert_eq!(spec.ids(), Some(10));
+    let spec: ArchSpec = "linear(3,8), relu".parse().unwrap();
+    assert!(!spec.takes_ids());
+    assert_eq!(spec.ids(), None);
+}

@@ -64,6 +64,36 @@ const F64_SPECS: &[(&str, f64)] = &[
     ("linear(3,5,bias=false), layernorm(5), tanh, linear(5,2,bias=false)", 1e-7),
 ];
 
+/// Every `ElementKind::ALL` entry is exported by a stack of `SPECS`,
+/// `F64_SPECS` or `onnx_sequences`' list (into blocks): a new kind fails
+/// here until it has a row.
+#[test]
+fn every_kind_has_an_exported_stack() {
+    fn kinds(elements: &[synapse_nn::ElementSpec], seen: &mut HashSet<synapse_nn::ElementKind>) {
+        for e in elements {
+            seen.insert(e.kind());
+            kinds(e.inner(), seen);
+        }
+    }
+    let mut seen = HashSet::new();
+    let specs = SPECS
+        .iter()
+        .copied()
+        .chain(F64_SPECS.iter().map(|(s, _)| *s))
+        .chain(super::onnx_sequences::specs());
+    for text in specs {
+        let spec: synapse_nn::ArchSpec = text.parse().unwrap();
+        kinds(spec.elements(), &mut seen);
+    }
+    for kind in synapse_nn::ElementKind::ALL {
+        assert!(
+            seen.contains(kind),
+            "no ONNX test stack has `{}`: add one to SPECS (onnx.rs) or onnx_sequences.rs",
+            kind.name()
+        );
+    }
+}
+
 fn net(spec: &str, dtype: DType) -> Sequential {
     let net =
         Sequential::init(&spec.parse().unwrap(), Init::Torch, 7, dtype, &Device::Cpu).unwrap();

@@ -40,6 +40,11 @@ const SPECS: &[(&str, Input)] = &[
     ),
 ];
 
+/// The stacks above, for `onnx.rs`'s check that every kind has a row.
+pub(super) fn specs() -> impl Iterator<Item = &'static str> {
+    SPECS.iter().map(|(s, _)| *s)
+}
+
 fn model(spec: &str, dtype: DType) -> Model {
     let spec = spec.parse().unwrap();
     Model::new(Sequential::init(&spec, Init::Torch, 5, dtype, &Device::Cpu).unwrap())

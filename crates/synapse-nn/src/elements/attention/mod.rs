@@ -37,6 +37,7 @@
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
+mod export;
 mod kernel;
 
 use std::fmt;
@@ -45,7 +46,7 @@ use candle_core::{Tensor, Var, D};
 
 use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
 use super::linear::kernel_product;
-use crate::export::{Attribute, Export, Scope};
+use crate::export::{Export, Scope};
 use crate::init::{constant, numpy_uniform, Draws};
 use crate::spec::{flag, whole, Args, RowShape};
 use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
@@ -288,165 +289,6 @@ impl ElementOps for Attention {
     }
 
     fn export(&self, scope: &Scope) -> Result<Export> {
-        let (d, heads) = (self.dim() as i64, self.heads as i64);
-        let dh = d / heads;
-        let mut e = Export::default();
-        let v = |what: &str| scope.named(what);
-        for (name, var) in NAMES.iter().zip(&self.vars) {
-            e.float(v(name), var.as_tensor().clone());
-        }
-        let t2 = || vec![Attribute::ints("perm", &[1, 0])];
-        let node = |e: &mut Export, op, inputs: &[&str], out: &str, attrs| {
-            let inputs = inputs.iter().map(|s| s.to_string()).collect();
-            e.node(op, scope, inputs, vec![out.to_string()], attrs)
-        };
-        let (x, out) = (scope.input.as_str(), scope.output.as_str());
-        node(&mut e, "Transpose", &[&v(NAMES[0])], &v("w_in_t"), t2());
-        node(&mut e, "MatMul", &[x, &v("w_in_t")], &v("qkv_raw"), vec![]);
-        node(
-            &mut e,
-            "Add",
-            &[&v("qkv_raw"), &v(NAMES[1])],
-            &v("qkv"),
-            vec![],
-        );
-        e.int(v("axis2"), vec![1], vec![2]);
-        e.int(v("heads_shape"), vec![4], vec![0, 0, heads, dh]);
-        e.int(v("merged_shape"), vec![3], vec![0, 0, d]);
-        for (k, (part, perm)) in [
-            ("q", [0, 2, 1, 3]),
-            ("k", [0, 2, 3, 1]),
-            ("v", [0, 2, 1, 3]),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let k = k as i64;
-            e.int(v(&format!("{part}_start")), vec![1], vec![k * d]);
-            e.int(v(&format!("{part}_end")), vec![1], vec![(k + 1) * d]);
-            let slice = [
-                v("qkv"),
-                v(&format!("{part}_start")),
-                v(&format!("{part}_end")),
-                v("axis2"),
-            ];
-            let slice: Vec<&str> = slice.iter().map(String::as_str).collect();
-            node(&mut e, "Slice", &slice, &v(&format!("{part}_flat")), vec![]);
-            let reshape = [v(&format!("{part}_flat")), v("heads_shape")];
-            node(
-                &mut e,
-                "Reshape",
-                &[&reshape[0], &reshape[1]],
-                &v(&format!("{part}_split")),
-                vec![],
-            );
-            let perm = vec![Attribute::ints("perm", &perm)];
-            node(
-                &mut e,
-                "Transpose",
-                &[&v(&format!("{part}_split"))],
-                &v(part),
-                perm,
-            );
-        }
-        e.float(v("scale"), scope.scalar(1.0 / (dh as f64).sqrt())?);
-        node(
-            &mut e,
-            "MatMul",
-            &[&v("q"), &v("k")],
-            &v("scores_raw"),
-            vec![],
-        );
-        node(
-            &mut e,
-            "Mul",
-            &[&v("scores_raw"), &v("scale")],
-            &v("scores"),
-            vec![],
-        );
-        let scores = if self.causal {
-            // mask[i, j] = -inf where j > i, for the input's own length.
-            e.int(v("zero"), vec![], vec![0]);
-            e.int(v("one"), vec![], vec![1]);
-            e.int(v("axis0"), vec![1], vec![0]);
-            e.int(v("axis1"), vec![1], vec![1]);
-            e.int(v("index1"), vec![1], vec![1]);
-            e.int(v("index2"), vec![1], vec![2]);
-            e.float(v("neg_inf"), scope.scalar(f64::NEG_INFINITY)?);
-            e.float(v("no_mask"), scope.scalar(0.0)?);
-            node(&mut e, "Shape", &[x], &v("shape"), vec![]);
-            let t1 = [v("shape"), v("index1"), v("index2"), v("axis0")];
-            let t1: Vec<&str> = t1.iter().map(String::as_str).collect();
-            node(&mut e, "Slice", &t1, &v("t1"), vec![]);
-            node(&mut e, "Squeeze", &[&v("t1"), &v("axis0")], &v("t"), vec![]);
-            node(
-                &mut e,
-                "Range",
-                &[&v("zero"), &v("t"), &v("one")],
-                &v("pos"),
-                vec![],
-            );
-            node(
-                &mut e,
-                "Unsqueeze",
-                &[&v("pos"), &v("axis1")],
-                &v("rows"),
-                vec![],
-            );
-            node(
-                &mut e,
-                "Unsqueeze",
-                &[&v("pos"), &v("axis0")],
-                &v("cols"),
-                vec![],
-            );
-            node(
-                &mut e,
-                "Greater",
-                &[&v("cols"), &v("rows")],
-                &v("later"),
-                vec![],
-            );
-            let w = [v("later"), v("neg_inf"), v("no_mask")];
-            node(&mut e, "Where", &[&w[0], &w[1], &w[2]], &v("mask"), vec![]);
-            node(
-                &mut e,
-                "Add",
-                &[&v("scores"), &v("mask")],
-                &v("masked"),
-                vec![],
-            );
-            v("masked")
-        } else {
-            v("scores")
-        };
-        let axis = vec![Attribute::int("axis", -1)];
-        node(&mut e, "Softmax", &[&scores], &v("weights"), axis);
-        node(
-            &mut e,
-            "MatMul",
-            &[&v("weights"), &v("v")],
-            &v("heads"),
-            vec![],
-        );
-        let perm = vec![Attribute::ints("perm", &[0, 2, 1, 3])];
-        node(&mut e, "Transpose", &[&v("heads")], &v("heads_t"), perm);
-        node(
-            &mut e,
-            "Reshape",
-            &[&v("heads_t"), &v("merged_shape")],
-            &v("merged"),
-            vec![],
-        );
-        node(&mut e, "Transpose", &[&v(NAMES[2])], &v("w_out_t"), t2());
-        node(
-            &mut e,
-            "MatMul",
-            &[&v("merged"), &v("w_out_t")],
-            &v("out_raw"),
-            vec![],
-        );
-        node(&mut e, "Add", &[&v("out_raw"), &v(NAMES[3])], out, vec![]);
-        Ok(e)
+        self.export_nodes(scope)
     }
 }

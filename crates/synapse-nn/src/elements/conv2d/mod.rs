@@ -39,6 +39,7 @@ use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::{numpy_uniform, Draws};
 use crate::kernel::act::KernelAct;
+use crate::kernel::plan::{self, Stage};
 use crate::spec::{flag, image, whole, window, Args, RowShape};
 use crate::{Activation, ElementKind, ElementSpec, Error, Init, Layer, Mode, Pool2d, Result};
 
@@ -73,6 +74,25 @@ impl fmt::Display for Conv2dSpec {
 }
 
 impl ElementDef for Conv2dSpec {
+    /// The conv2d kernel takes the activation after it (if it applies it),
+    /// then a pool.
+    fn stage(&self, elements: &[ElementSpec], i: usize) -> Stage {
+        let act = plan::kernel_act(elements, i + 1);
+        let next = act.map_or(i + 1, |a| a + 1);
+        let pool = matches!(elements.get(next), Some(ElementSpec::Pool2d(_))).then_some(next);
+        Stage::Conv { conv: i, act, pool }
+    }
+
+    fn kept_values(&self, input: &[usize], output: &[usize]) -> Option<usize> {
+        let (&[ch, ..], &[_, oh, ow]) = (input, output) else {
+            return Some(0);
+        };
+        ch.checked_mul(self.kernel)?
+            .checked_mul(self.kernel)?
+            .checked_mul(oh)?
+            .checked_mul(ow)
+    }
+
     fn kind(&self) -> ElementKind {
         ElementKind::Conv2d
     }
@@ -304,6 +324,27 @@ impl Conv2d {
 impl ElementOps for Conv2d {
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         Conv2d::forward(self, x)
+    }
+
+    fn forward_stage(
+        &self,
+        stage: Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        let Stage::Conv { act, pool, .. } = stage else {
+            return ElementOps::forward(self, x, mode);
+        };
+        let act = match act.map(|i| &layers[i]) {
+            Some(Layer::Activation(a)) => KernelAct::of(a),
+            _ => None,
+        };
+        let pool = match pool.map(|i| &layers[i]) {
+            Some(Layer::Pool2d(p)) => Some(p),
+            _ => None,
+        };
+        self.forward_fused(x, act, pool)
     }
 
     fn state(&self) -> Vec<(String, &Var)> {

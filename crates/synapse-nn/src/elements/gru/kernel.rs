@@ -21,8 +21,8 @@ use crate::kernel::gate::GateMath;
 use crate::kernel::storage::Real;
 
 /// The GRU cell.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct GruCell;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GruCell;
 
 impl Cell for GruCell {
     const NAME: &'static str = "gru";

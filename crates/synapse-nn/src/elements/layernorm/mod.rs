@@ -61,6 +61,10 @@ impl fmt::Display for LayerNormSpec {
 }
 
 impl ElementDef for LayerNormSpec {
+    fn last_dim(&self) -> Option<usize> {
+        Some(self.features)
+    }
+
     fn kind(&self) -> ElementKind {
         ElementKind::LayerNorm
     }

@@ -41,6 +41,7 @@ use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::Draws;
 use crate::kernel::act::{then_act, DenseAct, KernelAct};
+use crate::kernel::plan::{self, Stage};
 use crate::spec::{flag, last_dim, whole, Args, RowShape};
 use crate::{Activation, ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
 
@@ -63,6 +64,22 @@ impl fmt::Display for LinearSpec {
 }
 
 impl ElementDef for LinearSpec {
+    fn last_dim(&self) -> Option<usize> {
+        Some(self.input)
+    }
+
+    fn checks_own_input(&self) -> bool {
+        true
+    }
+
+    /// The dense kernel takes the activation after it, if it applies it.
+    fn stage(&self, elements: &[ElementSpec], i: usize) -> Stage {
+        Stage::Dense {
+            linear: i,
+            act: plan::dense_act(elements, i + 1),
+        }
+    }
+
     fn kind(&self) -> ElementKind {
         ElementKind::Linear
     }
@@ -255,6 +272,25 @@ impl ElementOps for Linear {
         Linear::forward(self, x)
     }
 
+    fn forward_stage(
+        &self,
+        stage: Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        match stage {
+            Stage::Dense { act, .. } => {
+                let act = match act.map(|i| &layers[i]) {
+                    Some(Layer::Activation(a)) => Some(a),
+                    _ => None,
+                };
+                self.forward_then(x, act)
+            }
+            _ => ElementOps::forward(self, x, mode),
+        }
+    }
+
     fn state(&self) -> Vec<(String, &Var)> {
         let mut s = vec![("weight".to_string(), &self.weight)];
         s.extend(self.bias.as_ref().map(|b| ("bias".to_string(), b)));
@@ -307,11 +343,5 @@ impl ElementOps for Linear {
             );
         }
         Ok(e)
-    }
-}
-
-impl candle_nn::Module for Linear {
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        Linear::forward(self, xs).map_err(candle_core::Error::wrap)
     }
 }

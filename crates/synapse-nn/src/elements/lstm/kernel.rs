@@ -22,8 +22,8 @@ use crate::kernel::gate::GateMath;
 use crate::kernel::storage::Real;
 
 /// The LSTM cell.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LstmCell;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LstmCell;
 
 impl Cell for LstmCell {
     const NAME: &'static str = "lstm";

@@ -1,6 +1,9 @@
-//! What `lstm` and `gru` share (each is in its own module): the spec's sizes
-//! and grammar, the shape rule, the state names, the initial draws, the
-//! input products for every step at once, and the ONNX node with its
+//! The one recurrent element that `lstm` and `gru` are: [`RecurrentSpec`]
+//! and [`Recurrent`], generic over the kind's [`Gates`] (its cell, gate
+//! count, plain-ops step, kernel and ONNX op, in the kind's own module).
+//! Here: the grammar `name(IN,H)`, the shape rule, the state names, the
+//! initial draws, the build, the plain-ops sequence (the input products of
+//! every step as one product, then the steps), and the ONNX node with the
 //! weights reordered to ONNX's gate order. `kernel.rs`: the CPU kernel's
 //! frame (the whole sequence as one op, forward and backward through
 //! time) around each kind's cell.
@@ -14,19 +17,61 @@
 
 pub(crate) mod kernel;
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use candle_core::{Tensor, Var};
 
-use super::def::{Emit, StateEntry};
+use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::{constant, numpy_uniform, Draws};
 use crate::spec::{whole, Args, RowShape};
-use crate::{Error, Init, Result};
+use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
+
+/// What makes one recurrent kind (`lstm`, `gru`), implemented by its cell
+/// in its own module: the rest of the element is [`Recurrent`]'s.
+pub trait Gates: fmt::Debug + Copy + PartialEq + Eq + Send + Sync + 'static {
+    /// The kind (its spec name is `KIND.name()`).
+    const KIND: ElementKind;
+    /// Gates `G` per hidden unit: each tensor has `G H` rows.
+    const GATES: usize;
+    /// The ONNX op (`LSTM`, `GRU`).
+    const ONNX: &'static str;
+    /// PyTorch's gate blocks in ONNX's gate order.
+    const ONNX_ORDER: &'static [usize];
+
+    /// The ONNX node's attributes besides `hidden_size`.
+    fn onnx_attributes() -> Vec<Attribute> {
+        Vec::new()
+    }
+
+    /// The registry's variant of a spec of this kind.
+    fn spec(spec: RecurrentSpec<Self>) -> ElementSpec;
+
+    /// The registry's variant of a layer of this kind.
+    fn layer(layer: Recurrent<Self>) -> Layer;
+
+    /// One step in plain candle ops: from `gi = x_t W_ih^T + b_ih` and
+    /// `gh = h_{t-1} W_hh^T + b_hh` (both `[batch, G H]`), `h_{t-1}` and
+    /// the cell state `c` (`[batch, H]`, updated in place; unused where the
+    /// kind has none), `h_t` `[batch, H]`.
+    fn step(
+        gi: &Tensor,
+        gh: &Tensor,
+        h_prev: &Tensor,
+        c: &mut Tensor,
+        h: usize,
+    ) -> candle_core::Result<Tensor>;
+
+    /// The whole sequence as the CPU kernel (`kernel.rs` around the cell).
+    fn kernel(x: &Tensor, vars: [&Var; 4]) -> candle_core::Result<Tensor>;
+}
 
 /// The state names, in order.
-pub(crate) const NAMES: [&str; 4] = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
+const NAMES: [&str; 4] = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
 
 /// `(IN, H)` from `name(IN,H)`.
-pub(crate) fn parse_sizes(name: &str, args: &Args) -> std::result::Result<(usize, usize), String> {
+fn parse_sizes(name: &str, args: &Args) -> std::result::Result<(usize, usize), String> {
     let a = args.split()?;
     a.only(&[])?;
     a.count(2..=2, name, &format!("two sizes: {name}(IN,H)"))?;
@@ -37,7 +82,7 @@ pub(crate) fn parse_sizes(name: &str, args: &Args) -> std::result::Result<(usize
 }
 
 /// `[t, IN]` to `[t, H]`.
-pub(crate) fn output_shape(
+fn output_shape(
     name: &str,
     input: &RowShape,
     (i, h): (usize, usize),
@@ -55,7 +100,7 @@ pub(crate) fn output_shape(
 }
 
 /// The four state entries for `gates` gates.
-pub(crate) fn state((i, h): (usize, usize), gates: usize) -> Vec<StateEntry> {
+fn state((i, h): (usize, usize), gates: usize) -> Vec<StateEntry> {
     let shapes = [
         vec![gates * h, i],
         vec![gates * h, h],
@@ -70,13 +115,7 @@ pub(crate) fn state((i, h): (usize, usize), gates: usize) -> Vec<StateEntry> {
 }
 
 /// The draws of the four tensors (see the module doc).
-pub(crate) fn draw(
-    init: Init,
-    draws: &mut Draws,
-    emit: &mut Emit<'_>,
-    sizes: (usize, usize),
-    gates: usize,
-) {
+fn draw(init: Init, draws: &mut Draws, emit: &mut Emit<'_>, sizes: (usize, usize), gates: usize) {
     let h = sizes.1;
     for entry in state(sizes, gates) {
         let shape = entry.shape.clone();
@@ -97,7 +136,7 @@ pub(crate) fn draw(
 }
 
 /// The four variables, checked: `[G H, IN]`, `[G H, H]`, `[G H]`, `[G H]`.
-pub(crate) fn check(name: &str, vars: [&Var; 4], gates: usize) -> Result<(usize, usize)> {
+fn check(name: &str, vars: [&Var; 4], gates: usize) -> Result<(usize, usize)> {
     let (gh, i) = match vars[0].dims() {
         &[gh, i] if gh % gates == 0 && gh > 0 => (gh, i),
         d => {
@@ -127,7 +166,7 @@ pub(crate) fn check(name: &str, vars: [&Var; 4], gates: usize) -> Result<(usize,
 }
 
 /// `x W_ih^T + b_ih` for every step at once: `[batch, T, IN]` to `[batch, T, G H]`.
-pub(crate) fn project(x: &Tensor, w: &Var, b: &Var) -> Result<Tensor> {
+fn project(x: &Tensor, w: &Var, b: &Var) -> Result<Tensor> {
     let (batch, t, i) = x.dims3()?;
     let y = x
         .reshape((batch * t, i))?
@@ -137,7 +176,7 @@ pub(crate) fn project(x: &Tensor, w: &Var, b: &Var) -> Result<Tensor> {
 }
 
 /// `[batch, T, IN]` checked for an element of input size `i`.
-pub(crate) fn check_input(name: &str, x: &Tensor, i: usize) -> Result<(usize, usize)> {
+fn check_input(name: &str, x: &Tensor, i: usize) -> Result<(usize, usize)> {
     match x.dims() {
         &[b, t, got] if got == i && t > 0 => Ok((b, t)),
         d => Err(Error::shape(
@@ -151,7 +190,7 @@ pub(crate) fn check_input(name: &str, x: &Tensor, i: usize) -> Result<(usize, us
 /// The ONNX `op` (`LSTM` or `GRU`) of the layer: the weights with their
 /// gate blocks taken in `order` (ONNX's gate order, from PyTorch's), the
 /// input and output turned between batch first and ONNX's sequence first.
-pub(crate) fn export(
+fn export(
     scope: &Scope,
     op: &'static str,
     vars: [&Var; 4],
@@ -206,4 +245,165 @@ pub(crate) fn export(
         swap(),
     );
     Ok(e)
+}
+
+/// The spec of a recurrent layer of kind `G`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecurrentSpec<G> {
+    /// Input size IN.
+    pub input: usize,
+    /// Hidden size H.
+    pub hidden: usize,
+    gates: PhantomData<G>,
+}
+
+impl<G> RecurrentSpec<G> {
+    /// `name(IN,H)`.
+    pub fn new(input: usize, hidden: usize) -> Self {
+        Self {
+            input,
+            hidden,
+            gates: PhantomData,
+        }
+    }
+}
+
+impl<G: Gates> fmt::Display for RecurrentSpec<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({},{})", G::KIND.name(), self.input, self.hidden)
+    }
+}
+
+impl<G: Gates> ElementDef for RecurrentSpec<G> {
+    fn kind(&self) -> ElementKind {
+        G::KIND
+    }
+
+    fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
+        let (input, hidden) = parse_sizes(name, args)?;
+        Ok(G::spec(RecurrentSpec::new(input, hidden)))
+    }
+
+    fn input_requirement(&self) -> Option<RowShape> {
+        Some(RowShape::new(vec![None, Some(self.input)]))
+    }
+
+    fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
+        output_shape(G::KIND.name(), input, (self.input, self.hidden))
+    }
+
+    fn state(&self) -> Vec<StateEntry> {
+        state((self.input, self.hidden), G::GATES)
+    }
+
+    fn draw(&self, init: Init, draws: &mut Draws, emit: &mut Emit<'_>) {
+        draw(init, draws, emit, (self.input, self.hidden), G::GATES)
+    }
+
+    fn build(&self, take: &mut Take<'_>) -> Result<Layer> {
+        let mut vars = Vec::with_capacity(4);
+        for e in ElementDef::state(self) {
+            vars.push(take(&e.name, &e.shape)?);
+        }
+        let [a, b, c, d]: [Var; 4] = vars.try_into().expect("four tensors");
+        Ok(G::layer(Recurrent::new(a, b, c, d)?))
+    }
+}
+
+/// A recurrent layer of kind `G` built from given tensors (PyTorch's layout
+/// and gate order).
+#[derive(Debug, Clone)]
+pub struct Recurrent<G> {
+    weight_ih: Var,
+    weight_hh: Var,
+    bias_ih: Var,
+    bias_hh: Var,
+    gates: PhantomData<G>,
+}
+
+impl<G: Gates> Recurrent<G> {
+    /// From `weight_ih [G H, IN]`, `weight_hh [G H, H]`, `bias_ih [G H]`,
+    /// `bias_hh [G H]`.
+    pub fn new(weight_ih: Var, weight_hh: Var, bias_ih: Var, bias_hh: Var) -> Result<Self> {
+        let vars = [&weight_ih, &weight_hh, &bias_ih, &bias_hh];
+        check(G::KIND.name(), vars, G::GATES)?;
+        Ok(Self {
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            gates: PhantomData,
+        })
+    }
+
+    /// `(IN, H)`.
+    pub fn sizes(&self) -> (usize, usize) {
+        let d = self.weight_ih.dims();
+        (d[1], d[0] / G::GATES)
+    }
+
+    fn vars(&self) -> [&Var; 4] {
+        [
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+        ]
+    }
+
+    /// The output sequence.
+    ///
+    /// # Shapes
+    /// `x` `[batch, T, IN]` to `[batch, T, H]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (i, h) = self.sizes();
+        let (batch, t) = check_input(&format!("{}({i},{h})", G::KIND.name()), x, i)?;
+        let mut tensors = vec![x];
+        tensors.extend(self.vars().map(|v| v.as_tensor()));
+        if crate::kernel::use_kernel(true, &tensors) {
+            return Ok(G::kernel(x, self.vars())?);
+        }
+        let xw = project(x, &self.weight_ih, &self.bias_ih)?;
+        let whh = self.weight_hh.t()?;
+        let mut hs = Tensor::zeros((batch, h), x.dtype(), x.device())?;
+        let mut cs = hs.clone();
+        let mut ys = Vec::with_capacity(t);
+        for s in 0..t {
+            let gi = xw.narrow(1, s, 1)?.squeeze(1)?;
+            let gh = hs.matmul(&whh)?.broadcast_add(&self.bias_hh)?;
+            hs = G::step(&gi, &gh, &hs, &mut cs, h)?;
+            ys.push(hs.clone());
+        }
+        Ok(Tensor::stack(&ys, 1)?)
+    }
+}
+
+impl<G: Gates> ElementOps for Recurrent<G> {
+    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
+        Recurrent::forward(self, x)
+    }
+
+    fn state(&self) -> Vec<(String, &Var)> {
+        NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .zip(self.vars())
+            .collect()
+    }
+
+    fn spec(&self) -> ElementSpec {
+        let (input, hidden) = self.sizes();
+        G::spec(RecurrentSpec::new(input, hidden))
+    }
+
+    fn export(&self, scope: &Scope) -> Result<Export> {
+        export(
+            scope,
+            G::ONNX,
+            self.vars(),
+            self.sizes().1,
+            G::ONNX_ORDER,
+            G::onnx_attributes(),
+        )
+    }
 }
