@@ -159,8 +159,13 @@ impl TrainData {
             None => context,
         };
         let text = std::sync::Arc::new(Text::load(path).map_err(flagged("--text"))?);
-        let (train, val) = Text::split(&text, context, stride, a.val_split)
-            .map_err(|e| about_file("--text", path, e))?;
+        let (train, val) =
+            Text::split(&text, context, stride, a.val_split).map_err(|e| match e {
+                synapse_train::Error::Config { name, reason } if name == "val-split" => {
+                    anyhow!("--val-split {reason}")
+                }
+                e => about_file("--text", path, e),
+            })?;
         Ok(Self {
             examples: Examples::Text { train, val },
             normalize: None,

@@ -68,7 +68,7 @@ pub use class_weights::ClassWeights;
 pub use clip::clip_grad_norm;
 pub use dataset::{Classes, Dataset, LoadOptions, Targets};
 pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
-pub use error::{Error, Result};
+pub use error::{candle_message, nn_message, Error, Result};
 pub use fingerprint::Fingerprint;
 pub use generate::{generate, Sampling};
 pub use history::{EpochRecord, History};

@@ -80,6 +80,12 @@ fn npz_dataset(
     if rows == 0 {
         return Err(at("x", "has no rows".into()));
     }
+    if x.shape[1..].contains(&0) {
+        return Err(at(
+            "x",
+            format!("has rows of no values: shape {:?}", x.shape),
+        ));
+    }
     let x_cols: usize = x.shape[1..].iter().product::<usize>().max(1);
     let x_t = match (options.ids, x.dtype.is_integer()) {
         // Ids stay whole (i64); their range is checked against the stack.
