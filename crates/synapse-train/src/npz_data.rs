@@ -134,15 +134,18 @@ fn npz_dataset(
             (1, true) | (2, true) => {
                 let values = y.values();
                 let per_row = y.shape[1..].iter().product::<usize>().max(1);
-                if let Some((i, v)) = crate::arrays::first_bad_class(&values) {
-                    let place = if per_row > 1 {
+                // Rows count from 0 for [rows] targets, from 1 with positions.
+                let place = |i: usize| {
+                    if per_row > 1 {
                         format!("row {}, position {}", i / per_row + 1, i % per_row + 1)
                     } else {
                         format!("row {i}")
-                    };
+                    }
+                };
+                if let Some((i, v)) = crate::arrays::first_bad_class(&values) {
                     return Err(at(
                         "y",
-                        format!("{place}: `{v}` is not a class index (a whole number 0 or more, or -100 for a position that does not count)"),
+                        format!("{}: `{v}` is not a class index (a whole number 0 or more, or -100 for a position that does not count)", place(i)),
                     ));
                 }
                 if let Classes::Known(labels) = &options.classes {
@@ -154,7 +157,8 @@ fn npz_dataset(
                         return Err(at(
                             "y",
                             format!(
-                                "row {i}: class index {v} is out of range for {} classes",
+                                "{}: class index {v} is out of range for {} classes",
+                                place(i),
                                 labels.len()
                             ),
                         ));

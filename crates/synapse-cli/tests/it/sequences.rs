@@ -510,3 +510,27 @@ fn a_character_model_whose_metadata_does_not_fit_its_stack_is_refused() {
         &["--model long.safetensors", "context 4", "positional(3,4)"],
     );
 }
+
+#[test]
+fn a_class_out_of_range_at_a_position_is_named_by_its_row_and_position() {
+    let dir = workdir("seq-class-range");
+    let d = &dir;
+    write_ids(
+        &d.join("big_class.npz"),
+        &[vec![1, 2, 3], vec![4, 1, 5]],
+        &[2, 3],
+        &[0, 1, -100, 1, 11, 0],
+    );
+    let err = fails_cleanly(
+        d,
+        &train("big_class.npz", "embedding(10,4), linear(4,10)"),
+        2,
+        &[
+            "--data big_class.npz",
+            "row 2, position 2",
+            "class 11",
+            "10 outputs",
+        ],
+    );
+    assert!(!err.contains("12 classes"), "{err}");
+}
