@@ -8,6 +8,7 @@ use crate::args::EvalArgs;
 use crate::config::{
     about_file, check_target_applies, device, flagged, parse_loss, parse_spec, targets,
 };
+use crate::stdout::Stdout;
 
 pub fn run(a: &EvalArgs) -> Result<()> {
     let dev = device(a.device)?;
@@ -55,8 +56,10 @@ pub fn run(a: &EvalArgs) -> Result<()> {
         },
         false => None,
     };
-    for (name, value) in Metrics::compute(loss, &out, data.y())?.figures() {
-        println!("{name}: {}", crate::progress::figure(value));
+    let figures = Metrics::compute(loss, &out, data.y())?.figures();
+    let mut stdout = Stdout::lock();
+    for (name, value) in figures {
+        stdout.line(format_args!("{name}: {}", crate::progress::figure(value)))?;
     }
     if let Some(c) = confusion {
         let names: Vec<String> = (0..c.counts.len())
@@ -65,12 +68,12 @@ pub fn run(a: &EvalArgs) -> Result<()> {
                 _ => i.to_string(),
             })
             .collect();
-        println!("confusion (rows: true class, columns: predicted class):");
-        println!("true\\predicted,{}", names.join(","));
+        stdout.line("confusion (rows: true class, columns: predicted class):")?;
+        stdout.line(format_args!("true\\predicted,{}", names.join(",")))?;
         for (name, row) in names.iter().zip(&c.counts) {
             let counts: Vec<String> = row.iter().map(usize::to_string).collect();
-            println!("{name},{}", counts.join(","));
+            stdout.line(format_args!("{name},{}", counts.join(",")))?;
         }
     }
-    Ok(())
+    Ok(stdout.finish()?)
 }

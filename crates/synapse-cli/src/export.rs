@@ -11,6 +11,7 @@ use synapse_train::{onnx, save_onnx, Model};
 use crate::args::ExportArgs;
 use crate::config::flagged;
 use crate::paths::Files;
+use crate::stdout::Stdout;
 
 pub fn run(a: &ExportArgs) -> Result<()> {
     onnx::check_opset(a.opset).map_err(|e| match e {
@@ -27,13 +28,14 @@ pub fn run(a: &ExportArgs) -> Result<()> {
         e => anyhow!("--model {}: {e}", a.model.display()),
     })?;
     let spec = model.net.spec();
-    println!(
+    let mut out = Stdout::lock();
+    out.line(format_args!(
         "{}: ONNX opset {}, input {} {}, output {}",
         a.out.display(),
         a.opset,
         spec.input_shape(),
-        synapse_train::dtype_name(model.net.dtype()),
+        onnx::input_type(&model)?,
         spec.output_shape()
-    );
-    Ok(())
+    ))?;
+    Ok(out.finish()?)
 }

@@ -7,6 +7,7 @@ use synapse_train::{generate, Model, Sampling};
 
 use crate::args::GenerateArgs;
 use crate::config::flagged;
+use crate::stdout::Stdout;
 
 pub fn run(a: &GenerateArgs) -> Result<()> {
     let count = |flag: &str, text: &str, min: usize| match text.parse::<usize>() {
@@ -35,6 +36,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         synapse_train::Error::Config { name, reason } => anyhow!("--{name}: {reason}"),
         other => other.into(),
     })?;
-    println!("{text}");
-    Ok(())
+    let mut out = Stdout::lock();
+    out.line(text)?;
+    Ok(out.finish()?)
 }

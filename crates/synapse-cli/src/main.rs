@@ -4,8 +4,9 @@
 //! Parsing (clap, `args.rs`) is apart from meaning (`config.rs`); each
 //! subcommand is a `run` function. Errors are one line on stderr beginning
 //! `error: `, exit 2 for bad usage or input, exit 1 when training diverged.
-//! A closed output pipe (`synapse predict ... | head`) ends the command
-//! quietly with exit 0, as ripgrep does.
+//! Every command prints through `stdout::Stdout`: a closed output pipe
+//! (`synapse predict ... | head`) ends the command quietly with exit 0, as
+//! ripgrep does; any other failed write is an error naming stdout.
 
 mod args;
 mod config;
@@ -20,6 +21,7 @@ mod paths;
 mod plot;
 mod predict;
 mod progress;
+mod stdout;
 mod summary;
 mod train;
 
@@ -56,7 +58,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if stdout::closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(r) = e.downcast_ref::<distributed::Reported>() {
                 return ExitCode::from(r.code);
@@ -104,12 +106,4 @@ fn usage_error(e: &clap::Error) -> String {
         }
     };
     message::clean(&text)
-}
-
-/// Whether the error is a write to a closed pipe (the reader went away).
-fn closed_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

@@ -1,5 +1,6 @@
 //! Error messages a person can act on: one line, each cause said once,
-//! control characters escaped, long quotes cut.
+//! control characters escaped, long quotes cut, and never a backtrace (candle
+//! puts one in its errors' text when `RUST_BACKTRACE` is set).
 //!
 //! ```text
 //! error: --data data/: Is a directory
@@ -17,16 +18,29 @@ const LONGEST_MESSAGE: usize = 600;
 pub fn render(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
-        let part = cause.to_string();
+        let part = match cause.downcast_ref::<candle_core::Error>() {
+            Some(c) => synapse_train::candle_message(c),
+            None => cause.to_string(),
+        };
+        let part = without_backtrace(&part);
         if part.is_empty() || text.contains(part.trim()) {
             continue;
         }
         if !text.is_empty() {
             text.push_str(": ");
         }
-        text.push_str(&part);
+        text.push_str(part);
     }
     clean(&without_os_error_numbers(&text))
+}
+
+/// `text` up to a backtrace in it (std's `Backtrace` prints its frames from
+/// `   0: ` on a new line): one that came inside another error's text.
+fn without_backtrace(text: &str) -> &str {
+    match text.find("\n   0: ") {
+        Some(at) => text[..at].trim_end(),
+        None => text,
+    }
 }
 
 /// `text` without the ` (os error N)` that Rust appends to what the OS said.
@@ -109,6 +123,22 @@ mod tests {
         assert_eq!(render(&e), "--data d/: Is a directory");
         let e = anyhow::anyhow!("inner").context("outer");
         assert_eq!(render(&e), "outer: inner");
+    }
+
+    #[test]
+    fn backtraces_are_left_out() {
+        let inner = candle_core::Error::Msg("cat expects at least one tensor".into());
+        let traced = candle_core::Error::WithBacktrace {
+            inner: Box::new(inner),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        let e = anyhow::Error::new(traced).context("--val-split 0.001");
+        assert_eq!(
+            render(&e),
+            "--val-split 0.001: cat expects at least one tensor"
+        );
+        let e = anyhow::anyhow!("shape mismatch\n   0: candle_core::error::Error::bt\n   1: main");
+        assert_eq!(render(&e), "shape mismatch");
     }
 
     #[test]

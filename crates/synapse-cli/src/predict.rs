@@ -10,6 +10,7 @@ use crate::args::PredictArgs;
 use synapse_nn::{Activation, Loss};
 
 use crate::config::{check_target_applies, columns, device, flagged, parse_loss, parse_spec};
+use crate::stdout::Stdout;
 
 pub fn run(a: &PredictArgs) -> Result<()> {
     let dev = device(a.device)?;
@@ -85,7 +86,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         Some(l) => Some(parse_loss(l)?),
         None => model.loss,
     };
-    let mut stdout = io::stdout().lock();
+    let mut stdout = Stdout::lock();
     if a.proba {
         let probabilities = match loss {
             Some(Loss::CrossEntropy) => Activation::Softmax.forward(&out)?,
@@ -97,7 +98,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             ),
         };
         for line in format_rows(&probabilities)? {
-            writeln!(stdout, "{line}")?;
+            stdout.line(line)?;
         }
     } else if a.label {
         if matches!(loss, Some(Loss::Sse | Loss::Mse)) {
@@ -112,19 +113,19 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             let rows = out.argmax(candle_core::D::Minus1)?.flatten_from(1)?;
             for row in rows.to_dtype(DType::F64)?.to_vec2::<f64>()? {
                 let classes: Vec<String> = row.into_iter().map(|c| name(c as usize)).collect();
-                writeln!(stdout, "{}", classes.join(","))?;
+                stdout.line(classes.join(","))?;
             }
         } else {
             for class in predict_classes(&model.net, loss, &out)? {
-                writeln!(stdout, "{}", name(class))?;
+                stdout.line(name(class))?;
             }
         }
     } else {
         for line in format_rows(&out)? {
-            writeln!(stdout, "{line}")?;
+            stdout.line(line)?;
         }
     }
-    Ok(())
+    Ok(stdout.finish()?)
 }
 
 /// Each row's outputs (flattened in row-major order, for sequences) in

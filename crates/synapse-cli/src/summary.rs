@@ -8,19 +8,22 @@ use synapse_train::Model;
 
 use crate::args::SummaryArgs;
 use crate::config::{flagged, parse_spec};
+use crate::stdout::Stdout;
 
 pub fn run(a: &SummaryArgs) -> Result<()> {
-    match (&a.model, &a.arch) {
+    let table = match (&a.model, &a.arch) {
         (Some(path), arch) => {
             let arch = arch
                 .as_deref()
                 .map(|s| parse_spec(s, "--arch"))
                 .transpose()?;
             let m = Model::load(path, arch.as_ref(), &Device::Cpu).map_err(flagged("--model"))?;
-            print!("{}", render_model(&m));
+            render_model(&m)
         }
-        (None, Some(text)) => print!("{}", render(&parse_spec(text, "--arch")?)),
+        (None, Some(text)) => render(&parse_spec(text, "--arch")?),
         (None, None) => unreachable!("clap requires one of --model and --arch"),
-    }
-    Ok(())
+    };
+    let mut out = Stdout::lock();
+    out.text(&table)?;
+    Ok(out.finish()?)
 }

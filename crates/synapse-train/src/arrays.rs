@@ -49,6 +49,12 @@ pub fn dataset_from_arrays(
     if rows == 0 {
         return Err(Error::config("x", "has no rows"));
     }
+    if x.dims()[1..].contains(&0) {
+        return Err(Error::config(
+            "x",
+            format!("has rows of no values: shape {:?}", x.dims()),
+        ));
+    }
     let x = if x.dtype().is_float() {
         let width = x.dims()[1..].iter().product::<usize>().max(1);
         check_fits_dtype(&x, dtype).map_err(|(i, v)| {

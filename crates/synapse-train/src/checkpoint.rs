@@ -127,7 +127,7 @@ impl Checkpoint {
                 .ok_or_else(|| bad(format!("checkpoint metadata `{key}` is missing")))
         };
         let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
-            .map_err(|e| bad(format!("damaged tensors ({e})")))?;
+            .map_err(|e| bad(format!("damaged tensors ({})", crate::candle_message(&e))))?;
         let mut sorted: Vec<(&String, &Tensor)> = tensors.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         let with_prefix = |prefix: &str| -> Vec<(String, Tensor)> {
@@ -182,7 +182,7 @@ impl Checkpoint {
         Ok(Self {
             loss: get("loss")?
                 .parse()
-                .map_err(|e: synapse_nn::Error| bad(e.to_string()))?,
+                .map_err(|e: synapse_nn::Error| bad(crate::nn_message(&e)))?,
             arch,
             dtype,
             weights,

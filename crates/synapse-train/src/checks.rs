@@ -49,10 +49,16 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
         let classes = data.class_count()?;
         let outputs = classes_out[0];
         if classes > outputs {
-            return Err(Error::config(
-                "data",
-                format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
-            ));
+            let reason = match data.first_class_from(outputs)? {
+                // A class per position: the first one out of range, by its row and position.
+                Some((row, position, class)) if !lead.is_empty() => format!(
+                    "row {}, position {}: class {class} is out of range: the stack `{spec}` has {outputs} outputs, one per class",
+                    row + 1,
+                    position + 1
+                ),
+                _ => format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
+            };
+            return Err(Error::config("data", reason));
         }
     } else if targets.iter().product::<usize>() != out.iter().product::<usize>()
         || (targets.len() > 1 && targets != out.as_slice())

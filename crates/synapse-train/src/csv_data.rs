@@ -87,7 +87,45 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(input);
-    let csv_error = |e: csv::Error| match e.kind() {
+    let header = read_header(&mut reader, path)?;
+    let columns = Columns::of(path, &header, options)?;
+    let cells = read_rows(&mut reader, path, &header, &columns, options)?;
+    let mut labels = None;
+    let mut y = cells.y;
+    if let (Some(&c), false) = (
+        columns.targets.first(),
+        matches!(options.classes, Classes::No),
+    ) {
+        let (indices, words) = class_indices(&cells.classes, &options.classes, |line| Cell {
+            path,
+            line,
+            column: c,
+            name: &header[c],
+            dtype: options.dtype,
+        })?;
+        y = indices;
+        labels = words;
+    }
+    let k = if matches!(options.classes, Classes::No) {
+        columns.targets.len()
+    } else {
+        columns.targets.len().min(1)
+    };
+    let dev = Device::Cpu;
+    let rows = cells.rows;
+    let x =
+        Tensor::from_vec(cells.x, (rows, columns.inputs.len()), &dev)?.to_dtype(options.dtype)?;
+    let y = Tensor::from_vec(y, (rows, k), &dev)?.to_dtype(options.dtype)?;
+    let mut data = Dataset::new(x, y)?;
+    data.input_names = columns.inputs.iter().map(|&c| header[c].clone()).collect();
+    data.target_names = columns.targets.iter().map(|&c| header[c].clone()).collect();
+    data.labels = labels;
+    Ok(data)
+}
+
+/// A csv crate error as ours: the OS's, invalid UTF-8 by line, or its words.
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    match e.kind() {
         csv::ErrorKind::Io(io) => Error::io(path, std::io::Error::new(io.kind(), io.to_string())),
         csv::ErrorKind::Utf8 { pos, .. } => Error::Data {
             path: path.to_path_buf(),
@@ -96,10 +134,14 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
             reason: "the text is not valid UTF-8".into(),
         },
         _ => Error::data(path, e.to_string()),
-    };
+    }
+}
+
+/// The header row: at least one column name, each named once.
+fn read_header(reader: &mut csv::Reader<impl Read>, path: &Path) -> Result<Vec<String>> {
     let header: Vec<String> = reader
         .headers()
-        .map_err(csv_error)?
+        .map_err(|e| csv_error(path, e))?
         .iter()
         .map(str::to_string)
         .collect();
@@ -127,30 +169,69 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
             ),
         });
     }
-    let dropped = match &options.targets {
-        Targets::Drop(names) => target_columns(path, &header, &Targets::Named(names.clone()))?,
-        _ => Vec::new(),
-    };
-    let target_cols = target_columns(path, &header, &options.targets)?;
-    if !matches!(options.classes, Classes::No) && target_cols.len() != 1 {
-        return Err(Error::config(
-            "target",
-            format!(
-                "class targets need exactly one target column, got {}",
-                target_cols.len()
-            ),
-        ));
-    }
-    let input_cols: Vec<usize> = (0..header.len())
-        .filter(|c| !target_cols.contains(c) && !dropped.contains(c))
-        .collect();
+    Ok(header)
+}
 
-    let mut x = Vec::new();
-    let mut raw_targets: Vec<(usize, String)> = Vec::new(); // (line, text) for class targets
-    let mut y = Vec::new();
-    let mut rows = 0usize;
+/// Which columns are targets and which inputs (in file order).
+struct Columns {
+    targets: Vec<usize>,
+    inputs: Vec<usize>,
+}
+
+impl Columns {
+    /// The options' targets in `header`; the columns `Targets::Drop` names
+    /// are neither; class targets are one column.
+    fn of(path: &Path, header: &[String], options: &LoadOptions) -> Result<Self> {
+        let dropped = match &options.targets {
+            Targets::Drop(names) => target_columns(path, header, &Targets::Named(names.clone()))?,
+            _ => Vec::new(),
+        };
+        let targets = target_columns(path, header, &options.targets)?;
+        if !matches!(options.classes, Classes::No) && targets.len() != 1 {
+            return Err(Error::config(
+                "target",
+                format!(
+                    "class targets need exactly one target column, got {}",
+                    targets.len()
+                ),
+            ));
+        }
+        let inputs = (0..header.len())
+            .filter(|c| !targets.contains(c) && !dropped.contains(c))
+            .collect();
+        Ok(Self { targets, inputs })
+    }
+}
+
+/// The data rows as read: input values row by row, float targets, or the
+/// class column's text with its line (turned into indices afterwards).
+struct Cells {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    classes: Vec<(usize, String)>,
+    rows: usize,
+}
+
+/// Reads every data row (blank lines skipped): as many cells as the header,
+/// each input a number.
+fn read_rows(
+    reader: &mut csv::Reader<impl Read>,
+    path: &Path,
+    header: &[String],
+    columns: &Columns,
+    options: &LoadOptions,
+) -> Result<Cells> {
+    let mut cells = Cells {
+        x: Vec::new(),
+        y: Vec::new(),
+        classes: Vec::new(),
+        rows: 0,
+    };
     let mut record = csv::StringRecord::new();
-    while reader.read_record(&mut record).map_err(csv_error)? {
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| csv_error(path, e))?
+    {
         let line = record.position().map_or(0, |p| p.line() as usize);
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line
@@ -179,48 +260,22 @@ pub fn read_csv(input: impl Read, path: &Path, options: &LoadOptions) -> Result<
             name: &header[column],
             dtype: options.dtype,
         };
-        for &c in &input_cols {
-            x.push(cell(c).number(&record[c])?);
+        for &c in &columns.inputs {
+            cells.x.push(cell(c).number(&record[c])?);
         }
         if let Classes::No = options.classes {
-            for &c in &target_cols {
-                y.push(cell(c).number(&record[c])?);
+            for &c in &columns.targets {
+                cells.y.push(cell(c).number(&record[c])?);
             }
-        } else if let Some(&c) = target_cols.first() {
-            raw_targets.push((line, record[c].to_string()));
+        } else if let Some(&c) = columns.targets.first() {
+            cells.classes.push((line, record[c].to_string()));
         }
-        rows += 1;
+        cells.rows += 1;
     }
-    if rows == 0 {
+    if cells.rows == 0 {
         return Err(Error::data(path, "the file has a header but no data rows"));
     }
-    let mut labels = None;
-    if let Some(&c) = target_cols.first() {
-        if !matches!(options.classes, Classes::No) {
-            let (indices, words) = class_indices(&raw_targets, &options.classes, |line| Cell {
-                path,
-                line,
-                column: c,
-                name: &header[c],
-                dtype: options.dtype,
-            })?;
-            y = indices;
-            labels = words;
-        }
-    }
-    let k = if matches!(options.classes, Classes::No) {
-        target_cols.len()
-    } else {
-        target_cols.len().min(1)
-    };
-    let dev = Device::Cpu;
-    let x = Tensor::from_vec(x, (rows, input_cols.len()), &dev)?.to_dtype(options.dtype)?;
-    let y = Tensor::from_vec(y, (rows, k), &dev)?.to_dtype(options.dtype)?;
-    let mut data = Dataset::new(x, y)?;
-    data.input_names = input_cols.iter().map(|&c| header[c].clone()).collect();
-    data.target_names = target_cols.iter().map(|&c| header[c].clone()).collect();
-    data.labels = labels;
-    Ok(data)
+    Ok(cells)
 }
 
 fn target_columns(path: &Path, header: &[String], targets: &Targets) -> Result<Vec<usize>> {

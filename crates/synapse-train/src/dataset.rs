@@ -235,6 +235,21 @@ impl Dataset {
         let max = self.y.to_dtype(DType::F64)?.max_all()?.to_scalar::<f64>()?;
         Ok(if max < 0.0 { 0 } else { max as usize + 1 })
     }
+
+    /// The first class target of `classes` or more, as (row, position
+    /// among the row's targets, class), both places 0-based.
+    pub(crate) fn first_class_from(&self, classes: usize) -> Result<Option<(usize, usize, f64)>> {
+        let per_row = self.targets().max(1);
+        let values = self
+            .y
+            .flatten_all()?
+            .to_dtype(DType::F64)?
+            .to_vec1::<f64>()?;
+        Ok(values
+            .iter()
+            .position(|&v| v >= classes as f64)
+            .map(|i| (i / per_row, i % per_row, values[i])))
+    }
 }
 
 impl crate::Rows for Dataset {

@@ -110,7 +110,6 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
-    /// An error from synapse-nn (spec, shapes, optimizer).
     /// A training job's refusal: a message template naming its options
     /// (`{batch-size}`), rendered by each interface with its names
     /// ([`crate::job::message`]); shown here with the command line's flags.
@@ -124,11 +123,69 @@ pub enum Error {
         path: Option<PathBuf>,
         error: Box<Error>,
     },
-    #[error(transparent)]
-    Nn(#[from] synapse_nn::Error),
-    /// A failure inside candle.
-    #[error(transparent)]
-    Candle(#[from] candle_core::Error),
+    /// An error from synapse-nn (spec, shapes, optimizer); a candle error
+    /// inside it prints as [`candle_message`] does.
+    #[error("{}", nn_message(.0))]
+    Nn(synapse_nn::Error),
+    /// A failure inside candle, printed as [`candle_message`] does.
+    #[error("{}", candle_message(.0))]
+    Candle(candle_core::Error),
+}
+
+// By hand rather than `#[from]`, which would make the wrapped error the
+// `source`: a reader of the chain (anyhow's) would print candle's text again,
+// backtrace and all.
+impl From<synapse_nn::Error> for Error {
+    fn from(e: synapse_nn::Error) -> Self {
+        Error::Nn(e)
+    }
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Candle(e)
+    }
+}
+
+/// A candle error as one line, without the backtrace that candle puts in
+/// its text when `RUST_BACKTRACE` is set (`Error::WithBacktrace`): the
+/// errors it wraps joined with `: `, outermost first.
+///
+/// ```
+/// let e = candle_core::Error::Msg("cat expects at least one tensor".into()).bt();
+/// let e = e.context("stacking rows");
+/// assert_eq!(
+///     synapse_train::candle_message(&e),
+///     "stacking rows: cat expects at least one tensor"
+/// );
+/// ```
+pub fn candle_message(e: &candle_core::Error) -> String {
+    use candle_core::Error as C;
+    match e {
+        C::WithBacktrace { inner, .. } => candle_message(inner),
+        C::Context { inner, context } => format!("{context}: {}", candle_message(inner)),
+        C::WithPath { inner, path } => format!("{}: {}", path.display(), candle_message(inner)),
+        other => one_line(&other.to_string()),
+    }
+}
+
+/// A synapse-nn error as one line: a candle error inside it as
+/// [`candle_message`] prints it.
+pub fn nn_message(e: &synapse_nn::Error) -> String {
+    match e {
+        synapse_nn::Error::Candle(c) => candle_message(c),
+        other => other.to_string(),
+    }
+}
+
+/// `text`'s lines joined with `: ` (candle's `WrappedContext` prints two).
+fn one_line(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(": ")
 }
 
 fn location(line: Option<usize>, column: Option<&str>) -> String {

@@ -163,7 +163,7 @@ impl Model {
             }
         };
         let tensors = candle_core::safetensors::load_buffer(bytes, device)
-            .map_err(|e| bad(format!("damaged tensors ({e})")))?;
+            .map_err(|e| bad(format!("damaged tensors ({})", crate::candle_message(&e))))?;
         let dtype = common_float_dtype(&tensors).map_err(bad)?;
         if let Some(stored) = metadata.get("dtype") {
             if stored != dtype_name(dtype) {
@@ -174,7 +174,7 @@ impl Model {
             }
         }
         let net = Sequential::from_tensors(&spec, &tensors, dtype, device)
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(crate::nn_message(&e)))?;
         let loss = match metadata.get("loss") {
             Some(l) => Some(
                 l.parse::<Loss>()
@@ -208,6 +208,9 @@ impl Model {
             ),
             None => None,
         };
+        if let Some(vocab) = &vocab {
+            check_character_model(&spec, vocab.len(), context).map_err(bad)?;
+        }
         // A stack that starts with a convolution learns its image size from
         // the data, so its statistics' length is checked when they are applied.
         if let (Some(n), Some(width)) = (&normalize, spec.input_width()) {
@@ -259,7 +262,7 @@ pub fn load_weights(
         model.net.snapshot()?.into_iter().collect()
     };
     // `from_tensors` refuses NaN or infinite values and negative variances.
-    Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(e.to_string()))
+    Sequential::from_tensors(spec, &tensors, dtype, device).map_err(|e| bad(crate::nn_message(&e)))
 }
 
 /// A `vocab` entry: distinct one-character strings, as many as the stack's
@@ -282,6 +285,30 @@ fn vocab_of(text: &str, spec: &ArchSpec) -> std::result::Result<Vec<char>, Strin
             "bad vocab metadata: {} characters, but the stack does not start with embedding({},D)",
             vocab.len(),
             vocab.len()
+        )),
+    }
+}
+
+/// A character model reads up to `context` ids (at least one) and gives a
+/// score for each of the `vocab` characters at each position: what
+/// `generate` feeds it and draws from (a wider output would draw an id
+/// that names no character).
+fn check_character_model(
+    spec: &ArchSpec,
+    vocab: usize,
+    context: Option<usize>,
+) -> std::result::Result<(), String> {
+    let t = context.unwrap_or(1);
+    let out = spec.check_input(&[t]).map_err(|e| {
+        format!("bad context metadata: context {t}, but the stack cannot read {t} characters: {e}")
+    })?;
+    match out[..] {
+        [len, scores] if len == t && scores == vocab => Ok(()),
+        [len, scores] if len == t => Err(format!(
+            "bad vocab metadata: {vocab} characters, but the stack gives {scores} scores at each position; a character model gives one per character of its vocabulary"
+        )),
+        _ => Err(format!(
+            "bad vocab metadata: {vocab} characters, but for {t} characters the stack gives {out:?}; a character model gives [{t}, {vocab}], a score for each character at each position"
         )),
     }
 }

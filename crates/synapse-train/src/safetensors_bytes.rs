@@ -80,7 +80,7 @@ fn write_data(w: &mut dyn Write, t: &Tensor) -> std::result::Result<(), String> 
         Ok(())
     }
     if t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64) {
-        let t = t.contiguous().map_err(|e| e.to_string())?;
+        let t = t.contiguous().map_err(|e| crate::candle_message(&e))?;
         let (storage, layout) = t.storage_and_layout();
         if let (Storage::Cpu(cpu), Some((a, b))) = (&*storage, layout.contiguous_offsets()) {
             let written = match cpu {
@@ -91,6 +91,8 @@ fn write_data(w: &mut dyn Write, t: &Tensor) -> std::result::Result<(), String> 
             return written.map_err(|e| e.to_string());
         }
     }
-    let t = t.to_device(&Device::Cpu).map_err(|e| e.to_string())?;
+    let t = t
+        .to_device(&Device::Cpu)
+        .map_err(|e| crate::candle_message(&e))?;
     w.write_all(&View::data(&&t)).map_err(|e| e.to_string())
 }

@@ -11,7 +11,8 @@
 //! held whole either. Invalid UTF-8 is an error naming its byte offset.
 //!
 //! `--val-split F` holds out the last `F` of the text ([`Text::split`]);
-//! windows that would cross the cut are dropped.
+//! windows that would cross the cut are dropped, and a validation part too
+//! short for one window is an error named `val-split`.
 //!
 //! ```
 //! use synapse_train::{Rows, Text};
@@ -198,7 +199,23 @@ impl Text {
                 ),
             ));
         }
-        let val = val_split.map(|_| windows(cut, n));
+        let val = match val_split {
+            Some(f) => {
+                let val = windows(cut, n);
+                if val.is_empty() {
+                    return Err(Error::config(
+                        "val-split",
+                        format!(
+                            "{f}: the validation part (the last {} of the text's {n} characters) is too short for a window, which needs the context {context} plus the next character ({})",
+                            n - cut,
+                            context + 1
+                        ),
+                    ));
+                }
+                Some(val)
+            }
+            None => None,
+        };
         Ok((train, val))
     }
 }

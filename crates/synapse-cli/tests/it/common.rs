@@ -82,8 +82,58 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
 /// Runs a command that must fail with `code`, one `error: ` line holding every
 /// `needle`, and no change to any entry of `dir`. Returns the message.
 pub fn fails_cleanly(dir: &Path, args: &[&str], code: i32, needles: &[&str]) -> String {
+    fails_cleanly_as(run_in, dir, args, code, needles)
+}
+
+/// [`fails_cleanly`] with backtraces asked for (`RUST_BACKTRACE=1`, which
+/// makes candle put one in its errors' text): the message is still one line
+/// of words, with no frame of a backtrace in it.
+pub fn fails_cleanly_with_backtraces(
+    dir: &Path,
+    args: &[&str],
+    code: i32,
+    needles: &[&str],
+) -> String {
+    let traced = |dir: &Path, args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(dir)
+            .env("RUST_BACKTRACE", "1")
+            .env_remove("RUST_LIB_BACKTRACE")
+            .stdin(Stdio::null())
+            .output()
+            .expect("the binary runs")
+    };
+    let err = fails_cleanly_as(traced, dir, args, code, needles);
+    assert_no_backtrace(&err);
+    err
+}
+
+/// An error line with no backtrace in it, not even with its line breaks
+/// escaped: no frame (`   0: `, `at /path`), no `\n`, no candle internals.
+pub fn assert_no_backtrace(err: &str) {
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for frame in [
+        "backtrace",
+        "\\n",
+        "   0: ",
+        " at /",
+        "candle_core::",
+        "std::rt",
+    ] {
+        assert!(!err.contains(frame), "`{frame}` in {err}");
+    }
+}
+
+fn fails_cleanly_as(
+    run: impl Fn(&Path, &[&str]) -> Output,
+    dir: &Path,
+    args: &[&str],
+    code: i32,
+    needles: &[&str],
+) -> String {
     let before = snapshot(dir);
-    let o = run_in(dir, args);
+    let o = run(dir, args);
     let after = snapshot(dir);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");

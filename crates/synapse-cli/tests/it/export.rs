@@ -258,3 +258,25 @@ fn export_errors_exit_2_and_leave_no_file() {
     assert_eq!(std::fs::read(out).unwrap(), b"old");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_id_model_says_its_input_is_int64() {
+    let dir = workdir("ids");
+    let model = dir.join("lm.safetensors");
+    let spec = "embedding(5,4), positional(6,4), linear(4,5)"
+        .parse()
+        .unwrap();
+    let net =
+        Sequential::init(&spec, synapse_nn::Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+    Model::new(net).save(&model).unwrap();
+    let onnx = dir.join("lm.onnx");
+    let said = ok(&["export", "--model", p(&model), "--out", p(&onnx)]);
+    assert_eq!(
+        said.trim_end(),
+        format!(
+            "{}: ONNX opset 17, input [batch, ?] int64, output [batch, ?, 5]",
+            p(&onnx)
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

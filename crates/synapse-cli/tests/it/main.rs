@@ -16,6 +16,7 @@
 //! | `layers` | the layer kinds from the shell and their errors |
 //! | `sequences` | sequence models and `--text`: their errors, resume, `generate`, `predict` per position |
 //! | `export` | `synapse export`, run by tract |
+//! | `stdout` | every printing command with stdout full or closed |
 //! | `crash` | SIGKILL at random moments: whole files, exact resume |
 //! | `distributed` | `--distributed` refused without the `mpi` feature |
 //!
@@ -36,3 +37,4 @@ mod parity;
 mod refusals;
 mod sequence_parity;
 mod sequences;
+mod stdout;

@@ -7,14 +7,18 @@
 //! (`outputs_never_destroy_inputs`, `special_files_and_links`,
 //! `unwritable_outputs_are_found_before_training`), wrong readings of the
 //! input (`wrong_readings_are_errors`, `word_labels_stay_words`), and
-//! messages (`messages_a_person_can_act_on`, `closed_pipe_is_quiet`).
+//! messages (`messages_a_person_can_act_on`, `closed_pipe_is_quiet`,
+//! `no_backtrace_in_a_message`).
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{fails_cleanly, run_in, snapshot, workdir, write_arrays, BIN, NEURON};
+use crate::common::{
+    fails_cleanly, fails_cleanly_with_backtraces, run_in, snapshot, workdir, write_arrays, BIN,
+    NEURON,
+};
 
 fn train<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
@@ -539,6 +543,53 @@ fn messages_a_person_can_act_on() {
         &["diverged", "does not end with sigmoid", "bce-logits"],
     );
     assert!(!err.contains("lower learning rate"), "{err}");
+}
+
+/// With `RUST_BACKTRACE=1` candle puts a backtrace in its errors' text;
+/// inputs that once reached candle are refused in our words, in one line.
+#[test]
+fn no_backtrace_in_a_message() {
+    let dir = workdir("backtraces");
+    let d = &dir;
+    // No inputs per row: `x` of shape [16, 0].
+    write_arrays(
+        &d.join("empty_rows.npz"),
+        &[
+            ("x", vec![16, 0], vec![]),
+            ("y", vec![16, 1], vec![0.5; 16]),
+        ],
+    );
+    let mut args = train("m.safetensors", &[]);
+    args[2] = "empty_rows.npz";
+    fails_cleanly_with_backtraces(
+        d,
+        &args,
+        2,
+        &["--data empty_rows.npz", "array `x`", "[16, 0]"],
+    );
+    // A validation part too short for one window.
+    fs::write(d.join("t.txt"), "the cat sat on the mat. ".repeat(8)).unwrap();
+    fails_cleanly_with_backtraces(
+        d,
+        &[
+            "train",
+            "--text",
+            "t.txt",
+            "--context",
+            "8",
+            "--val-split",
+            "0.001",
+            "--arch",
+            "embedding(11,4), linear(4,11)",
+            "--loss",
+            "cross-entropy",
+            "--quiet",
+            "--out",
+            "lm.safetensors",
+        ],
+        2,
+        &["--val-split 0.001", "validation", "context 8"],
+    );
 }
 
 #[test]

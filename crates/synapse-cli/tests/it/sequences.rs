@@ -457,3 +457,80 @@ fn predict_prints_sequence_outputs_row_major_and_a_class_per_position() {
         .collect();
     assert_eq!(labels.lines().collect::<Vec<_>>(), want);
 }
+
+#[test]
+fn a_character_model_whose_metadata_does_not_fit_its_stack_is_refused() {
+    let dir = workdir("lm-metadata");
+    let d = &dir;
+    let save = |file: &str, arch: &str, context: usize| {
+        let spec = arch.parse().unwrap();
+        let net = synapse_nn::Sequential::init(
+            &spec,
+            synapse_nn::Init::Torch,
+            1,
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let mut model = Model::new(net);
+        model.loss = Some(synapse_nn::Loss::CrossEntropy);
+        model.vocab = Some(vec!['a', 'b', 'c', 'd', 'e']);
+        model.context = Some(context);
+        model.save(&d.join(file)).unwrap();
+    };
+    // Seven scores for five characters: generate drew ids that name none.
+    save("wide.safetensors", "embedding(5,4), linear(4,7)", 4);
+    save(
+        "long.safetensors",
+        "embedding(5,4), positional(3,4), linear(4,5)",
+        4,
+    );
+    for command in ["generate", "summary", "export"] {
+        let mut args = vec![command, "--model", "wide.safetensors"];
+        if command == "export" {
+            args.extend(["--out", "m.onnx"]);
+        }
+        fails_cleanly(
+            d,
+            &args,
+            2,
+            &["--model wide.safetensors", "5 characters", "7 scores"],
+        );
+    }
+    fails_cleanly(
+        d,
+        &[
+            "generate",
+            "--model",
+            "long.safetensors",
+            "--prompt",
+            "abcdeabcde",
+        ],
+        2,
+        &["--model long.safetensors", "context 4", "positional(3,4)"],
+    );
+}
+
+#[test]
+fn a_class_out_of_range_at_a_position_is_named_by_its_row_and_position() {
+    let dir = workdir("seq-class-range");
+    let d = &dir;
+    write_ids(
+        &d.join("big_class.npz"),
+        &[vec![1, 2, 3], vec![4, 1, 5]],
+        &[2, 3],
+        &[0, 1, -100, 1, 11, 0],
+    );
+    let err = fails_cleanly(
+        d,
+        &train("big_class.npz", "embedding(10,4), linear(4,10)"),
+        2,
+        &[
+            "--data big_class.npz",
+            "row 2, position 2",
+            "class 11",
+            "10 outputs",
+        ],
+    );
+    assert!(!err.contains("12 classes"), "{err}");
+}

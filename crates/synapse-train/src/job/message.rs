@@ -76,7 +76,8 @@ pub fn nn_message(e: &synapse_nn::Error, naming: Naming) -> String {
             Some(o) => format!("{} {reason}", o.name(naming)),
             None => e.to_string(),
         },
-        other => other.to_string(),
+        // Without candle's backtrace.
+        other => crate::error::nn_message(other),
     }
 }
 
@@ -89,6 +90,15 @@ fn about(opt: Opt, path: Option<&Path>, source: &Error, naming: Naming) -> Strin
         return format!("{name}{path}: {}", resume_reason(source, naming));
     }
     let reason = match source {
+        // Another option's refusal (`val-split` of a text too short for a
+        // validation window): named by that option.
+        Error::Config { name, .. }
+            if option_named(name).is_some_and(|o| {
+                !matches!(o, Opt::Data | Opt::Val | Opt::Text | Opt::Context | Opt::Arch)
+            }) =>
+        {
+            return message(source, naming)
+        }
         // The targets of arrays.
         Error::Config { name, reason } if name == "y" => return format!("y: {reason}"),
         Error::Config { reason, .. } => reason.clone(),

@@ -85,6 +85,27 @@ pub fn ir_version(opset: i64) -> i64 {
     }
 }
 
+/// The element type of the graph's input as `synapse export` prints it:
+/// `int64` for a stack that starts with `embedding` (it takes ids), else the
+/// model's float type (`f32`, `f64`).
+pub fn input_type(model: &Model) -> Result<&'static str> {
+    Ok(match input_elem(model, Float::of(model.net.dtype())?) {
+        Elem::Int64 => "int64",
+        Elem::Float(Float::F32) => "f32",
+        Elem::Float(Float::F64) => "f64",
+    })
+}
+
+/// The graph input's element type: INT64 ids for a stack that starts with
+/// `embedding`, else the model's float type.
+fn input_elem(model: &Model, float: Float) -> Elem {
+    if model.net.takes_ids() {
+        Elem::Int64
+    } else {
+        Elem::Float(float)
+    }
+}
+
 /// The ONNX model's bytes (a serialised `ModelProto`) for `model` at `opset`.
 pub fn to_onnx(model: &Model, opset: i64) -> Result<Vec<u8>> {
     check_opset(opset)?;
@@ -130,11 +151,7 @@ fn graph(model: &Model, float: Float, opset: i64) -> Result<GraphProto> {
             .ok_or_else(|| Error::Export(format!("the rows of `{spec}` have no known rank")))
     };
     let input = dims(spec.input_shape())?;
-    let input_elem = if model.net.takes_ids() {
-        Elem::Int64
-    } else {
-        Elem::Float(float)
-    };
+    let input_elem = input_elem(model, float);
     let mut g = GraphProto {
         name: "synapse".into(),
         input: vec![value_info(INPUT, &input, input_elem)],

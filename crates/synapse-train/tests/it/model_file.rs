@@ -344,3 +344,45 @@ fn a_write_that_fails_half_way_replaces_nothing() {
     assert_eq!(std::fs::read(&model).unwrap(), b"new model");
     assert_eq!(std::fs::read(&plot).unwrap(), b"new plot");
 }
+
+#[test]
+fn a_character_model_whose_metadata_does_not_fit_its_stack_is_refused() {
+    let dev = Device::Cpu;
+    let character_model = |arch: &str, context: usize| {
+        let spec: ArchSpec = arch.parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &dev).unwrap();
+        let mut model = Model::new(net);
+        model.loss = Some(Loss::CrossEntropy);
+        model.vocab = Some(vec!['a', 'b', 'c', 'd', 'e']);
+        model.context = Some(context);
+        model
+    };
+    // Seven scores for five characters: generate would draw an id that names none.
+    let path = temp("wide.safetensors");
+    character_model("embedding(5,4), linear(4,7)", 4)
+        .save(&path)
+        .unwrap();
+    let e = Model::load(&path, None, &dev).unwrap_err().to_string();
+    for needle in ["wide.safetensors", "vocab", "5 characters", "7 scores"] {
+        assert!(e.contains(needle), "`{needle}` not in {e}");
+    }
+    // A context longer than the positional table holds.
+    let path = temp("long.safetensors");
+    character_model("embedding(5,4), positional(3,4), linear(4,5)", 4)
+        .save(&path)
+        .unwrap();
+    let e = Model::load(&path, None, &dev).unwrap_err().to_string();
+    for needle in ["long.safetensors", "context 4", "positional(3,4)", "3"] {
+        assert!(e.contains(needle), "`{needle}` not in {e}");
+    }
+    // The same stacks with metadata that fits load.
+    let path = temp("fits.safetensors");
+    character_model("embedding(5,4), positional(4,4), linear(4,5)", 4)
+        .save(&path)
+        .unwrap();
+    let back = Model::load(&path, None, &dev).unwrap();
+    assert_eq!(
+        (back.vocab.map(|v| v.len()), back.context),
+        (Some(5), Some(4))
+    );
+}

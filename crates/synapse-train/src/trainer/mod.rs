@@ -1,4 +1,8 @@
 //! The `Trainer`: fit a stack over epochs of batches, evaluate, predict.
+//! Here the loop; beside it `config.rs` ([`TrainConfig`]), `ranks.rs` (the
+//! distributed check that every rank runs rank 0's job),
+//! `early_stopping.rs` and `checkpointing.rs` (checkpoint and resume). The
+//! free functions `predict` and `predict_classes` are in `predict.rs`.
 //!
 //! One epoch: set the scheduled learning rate, draw the row order (seeded
 //! shuffle; none when one batch holds every row), and for each consecutive
@@ -13,80 +17,34 @@
 //! may stop training after any step ([`Observer::keep_going`]): `fit`
 //! returns [`Error::Interrupted`] with the weights as that step left them.
 
+mod checkpointing;
+mod config;
+mod early_stopping;
+mod ranks;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::rc::Rc;
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{DType, Tensor};
 use synapse_nn::{Loss, Mode, Mt19937, Optimizer, Sequential};
 
-use crate::batch::{batches, epoch_order, BatchSize};
-use crate::checkpoint::Checkpoint;
+use crate::batch::{batches, epoch_order};
 use crate::checks::check_batch_statistics;
 use crate::clip::clip_grad_norm;
 use crate::distributed::step::Replicas;
-use crate::distributed::{agree, Collective, Flat, Solo};
-use crate::early_stop::{EarlyStopState, EarlyStopping};
-use crate::{
-    settings, EpochRecord, Error, Fingerprint, History, LrScheduler, Metrics, Observer, Result,
-    Rows, Schedule,
-};
+use crate::distributed::{agree, Collective, Solo};
+use crate::early_stop::EarlyStopState;
+use crate::predict::{predict, EVAL_CHUNK};
+use crate::{EpochRecord, Error, History, LrScheduler, Metrics, Observer, Result, Rows};
 
-/// Rows per forward pass in `evaluate` and `predict`.
-const EVAL_CHUNK: usize = 8192;
+pub use config::TrainConfig;
+
 /// Output values per forward pass in `evaluate` (sequences have many per row).
 const EVAL_VALUES: usize = 1 << 22;
 
 /// The dropout generator is `Mt19937::new(seed + DROPOUT_SEED_OFFSET)`
 /// (wrapping), apart from the shuffling generator `Mt19937::new(seed)`.
 pub const DROPOUT_SEED_OFFSET: u32 = 0x5eed;
-
-/// How to train.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainConfig {
-    /// The last epoch to run (1-based); a resumed run continues up to it.
-    pub epochs: usize,
-    /// Rows per optimizer step.
-    pub batch_size: BatchSize,
-    /// Shuffle the rows each epoch (seeded).
-    pub shuffle: bool,
-    /// Seed of the data generator (shuffling).
-    pub seed: u32,
-    /// Learning-rate schedule over epochs.
-    pub schedule: Schedule,
-    /// Clip gradients to this global norm.
-    pub clip_norm: Option<f64>,
-    /// Stop early when the monitored loss stops improving.
-    pub early_stopping: Option<EarlyStopping>,
-    /// Write a checkpoint here at the end of every epoch.
-    pub checkpoint: Option<PathBuf>,
-    /// Cross-entropy class weights, one per output (`CrossEntropyLoss(weight=)`):
-    /// the training loss and the validation loss are their weighted means.
-    pub class_weights: Option<Vec<f64>>,
-    /// On divergence, put back the weights of the end of the last whole
-    /// epoch (`true`, the default). That costs one copy of the weights per
-    /// epoch, kept in memory; a caller that throws the stack away when
-    /// training fails (the command line writes no model then) sets `false`
-    /// and saves both.
-    pub restore_on_divergence: bool,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            epochs: 10,
-            batch_size: BatchSize::default(),
-            shuffle: true,
-            seed: 1,
-            schedule: Schedule::Constant,
-            clip_norm: None,
-            early_stopping: None,
-            checkpoint: None,
-            class_weights: None,
-            restore_on_divergence: true,
-        }
-    }
-}
 
 /// Trains one stack with one loss and one optimizer.
 pub struct Trainer {
@@ -311,60 +269,6 @@ impl Trainer {
         )
     }
 
-    /// Distributed: every rank's settings, epochs and data are rank 0's
-    /// (compared by fingerprint, in one fixed-size broadcast, before any
-    /// message whose size depends on them); else an error saying what differs.
-    fn same_as_rank_zero<R: Rows + ?Sized>(
-        &self,
-        c: &dyn Collective,
-        train: &R,
-        val: Option<&R>,
-    ) -> Result<()> {
-        let mut settings = Fingerprint::new();
-        settings.bytes(self.settings().as_bytes());
-        for (k, v) in &self.checkpoint_metadata {
-            settings.bytes(k.as_bytes());
-            settings.bytes(v.as_bytes());
-        }
-        let ours = [
-            settings.finish(),
-            self.config.epochs as u64,
-            train.fingerprint()?,
-            val.map(|v| v.fingerprint()).transpose()?.unwrap_or(0),
-        ];
-        // Each u64 as four 16-bit parts: exact in any float type.
-        let mut buf: Vec<f64> = ours
-            .iter()
-            .flat_map(|v| (0..4).map(move |k| ((v >> (16 * k)) & 0xffff) as f64))
-            .collect();
-        c.broadcast(Flat::F64(&mut buf))?;
-        let theirs: Vec<u64> = buf
-            .chunks(4)
-            .map(|p| p.iter().rev().fold(0u64, |a, &h| (a << 16) | h as u64))
-            .collect();
-        let differs = |why: String| {
-            Err(Error::Collective {
-                reason: format!("{why}; every rank must be started with the same flags and data"),
-            })
-        };
-        if ours[0] != theirs[0] {
-            return differs("its training settings differ from rank 0's".into());
-        }
-        if ours[1] != theirs[1] {
-            return differs(format!(
-                "its epochs ({}) differ from rank 0's ({})",
-                ours[1], theirs[1]
-            ));
-        }
-        if ours[2] != theirs[2] {
-            return differs("its training data differ from rank 0's (other rows or values)".into());
-        }
-        if ours[3] != theirs[3] {
-            return differs("its validation data differ from rank 0's".into());
-        }
-        Ok(())
-    }
-
     /// The end of an epoch: validate, record, early stopping, checkpoint
     /// (written by rank 0 alone when distributed). Whether to stop.
     fn end_epoch<R: Rows + ?Sized>(
@@ -391,26 +295,6 @@ impl Trainer {
             self.checkpoint()?.save(&path)?;
         }
         Ok((record, stop))
-    }
-
-    fn update_early_stopping(&mut self, record: &EpochRecord) -> Result<bool> {
-        let Some(rule) = self.config.early_stopping else {
-            return Ok(false);
-        };
-        let (improved, stop) = self.early.update(&rule, record.monitored(), record.epoch);
-        if improved && rule.restore_best {
-            self.early.best_weights = Some(self.net.snapshot()?);
-        }
-        Ok(stop)
-    }
-
-    fn restore_best(&mut self) -> Result<()> {
-        if let (Some(rule), Some(best)) = (self.config.early_stopping, &self.early.best_weights) {
-            if rule.restore_best {
-                self.net.restore(best)?;
-            }
-        }
-        Ok(())
     }
 
     /// The stack's outputs for `x` `[N, D]`, computed in chunks, without gradients.
@@ -440,112 +324,6 @@ impl Trainer {
             tally.add(&out, &y)?;
         }
         tally.finish()
-    }
-
-    /// The state to resume from: weights and buffers, optimizer, both
-    /// generators (data and dropout), history, early stopping.
-    pub fn checkpoint(&self) -> Result<Checkpoint> {
-        Ok(Checkpoint {
-            arch: self.net.spec().to_string(),
-            loss: self.loss,
-            dtype: self.net.dtype(),
-            weights: self.net.snapshot()?,
-            optimizer: self.optimizer.state()?,
-            rng: self.rng.to_words(),
-            dropout_rng: Some(self.dropout.to_words()),
-            history: self.history.clone(),
-            early: self.early.record(),
-            best_weights: self.early.best_weights.clone(),
-            stopped: self.stopped,
-            settings: self.settings(),
-            metadata: self.checkpoint_metadata.clone(),
-        })
-    }
-
-    /// The settings a resumed run must share with the run it continues.
-    fn settings(&self) -> String {
-        let c = &self.config;
-        let early = c.early_stopping.map_or("none".to_string(), |e| {
-            format!(
-                "patience {}, min_delta {}, restore_best {}",
-                e.patience, e.min_delta, e.restore_best
-            )
-        });
-        settings::join(&[
-            ("arch", self.net.spec().to_string()),
-            ("loss", self.loss.to_string()),
-            ("dtype", crate::dtype_name(self.net.dtype()).to_string()),
-            ("batch-size", c.batch_size.to_string()),
-            ("shuffle", c.shuffle.to_string()),
-            ("seed", c.seed.to_string()),
-            ("schedule", c.schedule.to_string()),
-            (
-                "clip-norm",
-                c.clip_norm.map_or("none".into(), |v| v.to_string()),
-            ),
-            ("early-stopping", early),
-            ("lr", self.base_lr.to_string()),
-            (
-                "class-weights",
-                c.class_weights.as_ref().map_or("none".into(), |w| {
-                    w.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
-                }),
-            ),
-        ])
-    }
-
-    /// Continues from `ckpt`: it must come from a run with the same settings
-    /// and the same `checkpoint_metadata` entry `"settings"`, if any.
-    pub fn resume(&mut self, ckpt: &Checkpoint) -> Result<()> {
-        let none = String::new();
-        let pairs = [
-            (&ckpt.settings, &self.settings()),
-            (
-                ckpt.metadata.get("settings").unwrap_or(&none),
-                self.checkpoint_metadata.get("settings").unwrap_or(&none),
-            ),
-        ];
-        for (theirs, ours) in pairs {
-            if let Some((setting, checkpoint, run)) = settings::first_difference(theirs, ours) {
-                return Err(Error::ResumeMismatch {
-                    setting,
-                    checkpoint,
-                    run,
-                });
-            }
-        }
-        if ckpt.history.epochs.len() > self.config.epochs {
-            return Err(Error::NothingLeft {
-                trained: ckpt.history.epochs.len(),
-                epochs: self.config.epochs,
-            });
-        }
-        self.net.restore(&ckpt.weights)?;
-        self.optimizer.load_state(&ckpt.optimizer)?;
-        self.rng = Mt19937::from_words(&ckpt.rng).ok_or_else(|| {
-            Error::config("resume", "the checkpoint's generator state is damaged")
-        })?;
-        if let Some(words) = &ckpt.dropout_rng {
-            self.dropout = Mt19937::from_words(words).ok_or_else(|| {
-                Error::config(
-                    "resume",
-                    "the checkpoint's dropout generator state is damaged",
-                )
-            })?;
-        }
-        self.history = ckpt.history.clone();
-        // The schedule's state is a function of the recorded epochs: replay them.
-        self.scheduler = LrScheduler::new(self.config.schedule, self.base_lr);
-        for record in &self.history.epochs {
-            self.scheduler.step(record.monitored());
-        }
-        self.early = EarlyStopState {
-            best: ckpt.early.best,
-            wait: ckpt.early.wait,
-            best_weights: ckpt.best_weights.clone(),
-        };
-        self.stopped = ckpt.stopped;
-        Ok(())
     }
 }
 
@@ -580,56 +358,4 @@ fn divergence_hint(net: &Sequential, loss: Loss) -> String {
     } else {
         "try a lower learning rate".into()
     }
-}
-
-/// `net`'s outputs for `x`, in chunks of rows, detached from the graph.
-/// Floats are cast to the model's dtype; ids (for a stack that starts with
-/// `embedding`) are kept as they are.
-pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
-    let x = x.to_device(net.device())?;
-    let x = if net.takes_ids() && !x.dtype().is_float() {
-        x
-    } else {
-        x.to_dtype(net.dtype())?
-    };
-    let n = x.dim(0)?;
-    if n <= EVAL_CHUNK {
-        return Ok(net.forward(&x, Mode::Eval)?.detach());
-    }
-    let mut outs = Vec::new();
-    for start in (0..n).step_by(EVAL_CHUNK) {
-        let len = EVAL_CHUNK.min(n - start);
-        outs.push(net.forward(&x.narrow(0, start, len)?, Mode::Eval)?.detach());
-    }
-    Ok(Tensor::cat(&outs, 0)?)
-}
-
-/// The predicted class per row: the arg-max of the outputs, or for a single
-/// output the threshold (`>= 0.5` after a sigmoid, else `>= 0`).
-pub fn predict_classes(net: &Sequential, loss: Option<Loss>, out: &Tensor) -> Result<Vec<usize>> {
-    let k = out.dim(1)?;
-    if k > 1 {
-        return Ok(out
-            .argmax(D::Minus1)?
-            .to_dtype(candle_core::DType::F64)?
-            .to_vec1::<f64>()?
-            .into_iter()
-            .map(|v| v as usize)
-            .collect());
-    }
-    let probabilities = loss != Some(Loss::BceLogits)
-        && matches!(
-            net.layers().last(),
-            Some(synapse_nn::Layer::Activation(
-                synapse_nn::Activation::Sigmoid
-            ))
-        );
-    let threshold = if probabilities { 0.5 } else { 0.0 };
-    Ok(out
-        .flatten_all()?
-        .to_dtype(candle_core::DType::F64)?
-        .to_vec1::<f64>()?
-        .into_iter()
-        .map(|v| usize::from(v >= threshold))
-        .collect())
 }
