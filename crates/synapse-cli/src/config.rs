@@ -9,6 +9,20 @@ use synapse_train::Targets;
 
 use crate::args::{DTypeArg, DeviceArg};
 
+/// `--model FILE` (with `--arch SPEC` for a file without synapse metadata)
+/// on `--device`: the model and its device.
+pub fn load_model(
+    path: &Path,
+    arch: Option<&str>,
+    device_arg: DeviceArg,
+) -> Result<(synapse_train::Model, Device)> {
+    let dev = device(device_arg)?;
+    let arch = arch.map(|s| parse_spec(s, "--arch")).transpose()?;
+    let model =
+        synapse_train::Model::load(path, arch.as_ref(), &dev).map_err(flagged("--model"))?;
+    Ok((model, dev))
+}
+
 pub fn parse_spec(text: &str, flag: &str) -> Result<ArchSpec> {
     text.parse::<ArchSpec>().map_err(|e| anyhow!("{flag}: {e}"))
 }

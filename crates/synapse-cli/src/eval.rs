@@ -2,23 +2,15 @@
 
 use anyhow::{anyhow, bail, Result};
 use synapse_nn::Loss;
-use synapse_train::{check_fits, load, Classes, Confusion, LoadOptions, Metrics, Model};
+use synapse_train::{check_fits, load, Classes, Confusion, LoadOptions, Metrics};
 
 use crate::args::EvalArgs;
-use crate::config::{
-    about_file, check_target_applies, device, flagged, parse_loss, parse_spec, targets,
-};
+use crate::config::{about_file, check_target_applies, flagged, load_model, parse_loss, targets};
 use crate::stdout::Stdout;
 
 pub fn run(a: &EvalArgs) -> Result<()> {
-    let dev = device(a.device)?;
-    let arch = a
-        .arch
-        .as_deref()
-        .map(|s| parse_spec(s, "--arch"))
-        .transpose()?;
     check_target_applies(a.target.as_deref(), &a.data, "--data")?;
-    let model = Model::load(&a.model, arch.as_ref(), &dev).map_err(flagged("--model"))?;
+    let (model, dev) = load_model(&a.model, a.arch.as_deref(), a.device)?;
     let loss = match (&a.loss, model.loss) {
         (Some(l), _) => parse_loss(l)?,
         (None, Some(l)) => l,

@@ -4,22 +4,18 @@ use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Result};
 use candle_core::{DType, Tensor};
-use synapse_train::{load, predict_classes, Classes, LoadOptions, Model, Targets};
+use synapse_train::{
+    check_labels, classes_per_position, load, predict_classes, probabilities, Classes, LoadOptions,
+    NotAClassifier, Targets,
+};
 
 use crate::args::PredictArgs;
-use synapse_nn::{Activation, Loss};
 
-use crate::config::{check_target_applies, columns, device, flagged, parse_loss, parse_spec};
+use crate::config::{check_target_applies, columns, flagged, load_model, parse_loss};
 use crate::stdout::Stdout;
 
 pub fn run(a: &PredictArgs) -> Result<()> {
-    let dev = device(a.device)?;
-    let arch = a
-        .arch
-        .as_deref()
-        .map(|s| parse_spec(s, "--arch"))
-        .transpose()?;
-    let model = Model::load(&a.model, arch.as_ref(), &dev).map_err(flagged("--model"))?;
+    let (model, dev) = load_model(&a.model, a.arch.as_deref(), a.device)?;
     let spec = model.net.spec();
     // A row typed in is flat: it needs a stack whose input width the spec fixes.
     let width = || {
@@ -88,12 +84,12 @@ pub fn run(a: &PredictArgs) -> Result<()> {
     };
     let mut stdout = Stdout::lock();
     if a.proba {
-        let probabilities = match loss {
-            Some(Loss::CrossEntropy) => Activation::Softmax.forward(&out)?,
-            Some(Loss::BceLogits) => Activation::Sigmoid.forward(&out)?,
-            Some(Loss::Bce) => out,
-            Some(other) => bail!("--proba needs a classifier; the model was trained with {other}"),
-            None => bail!(
+        let probabilities = match probabilities(loss, &out)? {
+            Ok(p) => p,
+            Err(NotAClassifier::Trained(other)) => {
+                bail!("--proba needs a classifier; the model was trained with {other}")
+            }
+            Err(NotAClassifier::NoLoss) => bail!(
                 "--proba: the model file has no loss metadata; give --loss cross-entropy, bce or bce-logits"
             ),
         };
@@ -101,7 +97,7 @@ pub fn run(a: &PredictArgs) -> Result<()> {
             stdout.line(line)?;
         }
     } else if a.label {
-        if matches!(loss, Some(Loss::Sse | Loss::Mse)) {
+        if check_labels(loss).is_err() {
             bail!("--label needs a classifier (a model trained with cross-entropy, bce or bce-logits)");
         }
         let name = |class: usize| match model.labels.as_ref().and_then(|l| l.get(class)) {
@@ -110,9 +106,8 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         };
         if out.rank() > 2 {
             // A class per position: each row's classes, comma-separated.
-            let rows = out.argmax(candle_core::D::Minus1)?.flatten_from(1)?;
-            for row in rows.to_dtype(DType::F64)?.to_vec2::<f64>()? {
-                let classes: Vec<String> = row.into_iter().map(|c| name(c as usize)).collect();
+            for row in classes_per_position(&out)? {
+                let classes: Vec<String> = row.into_iter().map(name).collect();
                 stdout.line(classes.join(","))?;
             }
         } else {

@@ -65,7 +65,7 @@ pub fn nn_error(e: synapse_nn::Error) -> PyErr {
 
 /// A candle error (an internal failure, not the caller's input).
 pub fn candle_error(e: candle_core::Error) -> PyErr {
-    PyRuntimeError::new_err(e.to_string())
+    PyRuntimeError::new_err(synapse_train::candle_message(&e))
 }
 
 /// `seed=`: a whole number from 0 to 2^32 - 1, named in the error.

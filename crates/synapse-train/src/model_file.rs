@@ -279,8 +279,8 @@ fn vocab_of(text: &str, spec: &ArchSpec) -> std::result::Result<Vec<char>, Strin
             _ => return Err(format!("bad vocab metadata: `{w}` is not one character")),
         }
     }
-    match spec.elements().first() {
-        Some(synapse_nn::ElementSpec::Embedding(e)) if e.vocab == vocab.len() => Ok(vocab),
+    match spec.ids() {
+        Some(v) if v == vocab.len() => Ok(vocab),
         _ => Err(format!(
             "bad vocab metadata: {} characters, but the stack does not start with embedding({},D)",
             vocab.len(),

@@ -33,7 +33,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::{Device, Tensor};
-use synapse_nn::{ArchSpec, ElementSpec, Loss};
+use synapse_nn::{ArchSpec, Loss};
 
 use crate::{Error, Fingerprint, Result, Rows};
 
@@ -327,15 +327,13 @@ impl Rows for TextWindows {
             ));
         }
         let v = self.text.vocab.len();
-        match spec.elements().first() {
-            Some(ElementSpec::Embedding(e)) if e.vocab == v => {}
-            first => {
-                let starts = first.map_or(String::new(), |e| format!("; it starts with {e}"));
-                return Err(Error::config(
-                    "arch",
-                    format!("the text has {v} distinct characters (its vocabulary), so the stack must start with embedding({v},D){starts}"),
-                ));
-            }
+        if spec.ids() != Some(v) {
+            let first = spec.elements().first();
+            let starts = first.map_or(String::new(), |e| format!("; it starts with {e}"));
+            return Err(Error::config(
+                "arch",
+                format!("the text has {v} distinct characters (its vocabulary), so the stack must start with embedding({v},D){starts}"),
+            ));
         }
         let out = spec.check_input(&[self.context]).map_err(|e| {
             Error::config(

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::DType;
-use synapse_nn::{ArchSpec, ElementSpec, Loss};
+use synapse_nn::{ArchSpec, Loss};
 
 use super::option::Opt;
 use super::options::{refuse, Input, TrainJob};
@@ -71,11 +71,6 @@ fn about(opt: Opt, input: Option<&Input>) -> impl Fn(Error) -> Error + '_ {
     }
 }
 
-/// Whether a stack takes integer ids (it starts with `embedding`).
-fn takes_ids(spec: &ArchSpec) -> bool {
-    matches!(spec.elements().first(), Some(ElementSpec::Embedding(_)))
-}
-
 impl TrainData {
     /// Reads and checks the job's rows for `spec` in `dtype`.
     pub fn assemble(job: &TrainJob, spec: &ArchSpec, dtype: DType, prior: &Prior) -> Result<Self> {
@@ -110,7 +105,7 @@ impl TrainData {
         prior: &Prior,
     ) -> Result<Self> {
         let o = &job.options;
-        let ids = takes_ids(spec);
+        let ids = spec.takes_ids();
         if o.normalize && ids {
             return refuse(format!(
                 "{{normalize}} standardises float features; the stack `{spec}` takes integer ids (it starts with embedding)"

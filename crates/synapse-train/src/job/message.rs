@@ -94,7 +94,10 @@ fn about(opt: Opt, path: Option<&Path>, source: &Error, naming: Naming) -> Strin
         // validation window): named by that option.
         Error::Config { name, .. }
             if option_named(name).is_some_and(|o| {
-                !matches!(o, Opt::Data | Opt::Val | Opt::Text | Opt::Context | Opt::Arch)
+                !matches!(
+                    o,
+                    Opt::Data | Opt::Val | Opt::Text | Opt::Context | Opt::Arch
+                )
             }) =>
         {
             return message(source, naming)
