@@ -18,7 +18,7 @@ def test_ids_in_classes_out():
     assert np.array_equal(net.predict(ids.astype(np.int32)), net.predict(ids))
     with pytest.raises(ValueError, match=r"^X: the stack starts with embedding, which takes integer ids, but the array holds float32$"):
         net.predict(ids.astype(np.float32))
-    with pytest.raises(ValueError, match=r"^X: embedding\(10,8\): id 28 at row 1, position 1 is not one of its ids 0..9"):
+    with pytest.raises(ValueError, match=r"^X: embedding\(10,8\): id 28 at row 0, position 0 is not one of its ids 0..9"):
         net.predict(ids + 20)
 
 

@@ -75,6 +75,7 @@ pub fn about_file(flag: &str, path: &Path, e: synapse_train::Error) -> anyhow::E
         synapse_train::Error::Config { reason, .. } => reason.clone(),
         other => other.to_string(),
     };
+    let reason = synapse_train::job::render(&reason, synapse_train::job::Naming::Flags);
     anyhow!("{flag} {}: {reason}", path.display())
 }
 

@@ -31,11 +31,12 @@ pub enum Error {
     },
     /// Input values an element cannot take (an id outside its vocabulary,
     /// a sequence longer than its positions): `{element}: {reason}`.
-    #[error("{element}: {reason}")]
+    #[error("{element}: {}", numbered(reason, 1))]
     Input {
         /// The element, as written in a spec (`embedding(65,16)`).
         element: String,
-        /// What is wrong, with the row and position.
+        /// What is wrong, with the row and position as [`index`] marks
+        /// (`Display` counts them from 1).
         reason: String,
     },
     /// A tensor of the wrong dtype.
@@ -125,4 +126,42 @@ impl Error {
             got: got.to_vec(),
         }
     }
+}
+
+/// The mark of a row or position `k` (counting from 0) in an error's
+/// reason: `{#k}`. Each interface writes it as it counts ([`numbered`]):
+/// the command line and `Display` from 1 (row 1 is a file's first data
+/// row), Python from 0, as numpy indexes.
+pub fn index(k: usize) -> String {
+    format!("{{#{k}}}")
+}
+
+/// `text` with every [`index`] mark `{#k}` written as the number `k + base`.
+///
+/// ```
+/// use synapse_nn::{index, numbered};
+/// let reason = format!("id 28 at row {}, position {}", index(0), index(4));
+/// assert_eq!(numbered(&reason, 1), "id 28 at row 1, position 5");
+/// assert_eq!(numbered(&reason, 0), "id 28 at row 0, position 4");
+/// ```
+pub fn numbered(text: &str, base: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{#") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = after.find('}');
+        match close.and_then(|c| after[..c].parse::<usize>().ok().map(|k| (c, k))) {
+            Some((c, k)) => {
+                out.push_str(&k.saturating_add(base).to_string());
+                rest = &after[c + 1..];
+            }
+            None => {
+                out.push_str("{#");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -41,7 +41,7 @@ pub use elements::reshape::{flatten, Flatten, Reshape};
 pub use elements::residual::{Residual, ResidualSpec};
 pub use elements::sequence::Reduce;
 pub use elements::{ElementKind, ElementSpec, Layer};
-pub use error::{Error, Result};
+pub use error::{index, numbered, Error, Result};
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
 pub use kernel::with_fused_ops;

@@ -14,7 +14,7 @@ use pyo3::exceptions::{
     PyFileNotFoundError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::PyErr;
-use synapse_train::job::{message, nn_message, Naming};
+use synapse_train::job::{message, nn_message, render, Naming};
 
 /// A synapse-train error raised from a call whose data arguments are named
 /// `data` (`X`, `validation_data`...): a `Config` error about the data gets
@@ -42,18 +42,26 @@ pub fn train_error(e: synapse_train::Error, data: &str) -> PyErr {
             ref name,
             ref reason,
         } if matches!(name.as_str(), "data" | "x" | "context") => {
-            PyValueError::new_err(format!("{data}: {reason}"))
+            PyValueError::new_err(format!("{data}: {}", render(reason, Naming::Keywords)))
+        }
+        // The targets' own errors, and the checks of targets against the
+        // stack: the culprit is `y`.
+        E::Config {
+            ref name,
+            ref reason,
+        } if matches!(name.as_str(), "y" | "targets") => {
+            PyValueError::new_err(format!("y: {}", render(reason, Naming::Keywords)))
         }
         E::Config {
             ref name,
             ref reason,
-        } if name == "y" => PyValueError::new_err(format!("y: {reason}")),
-        E::Config {
-            ref name,
-            ref reason,
-        } if name == "arch" => PyValueError::new_err(format!("spec: {reason}")),
+        } if name == "arch" => {
+            PyValueError::new_err(format!("spec: {}", render(reason, Naming::Keywords)))
+        }
         // An input value an element cannot take (an id outside the vocabulary).
-        E::Nn(e @ synapse_nn::Error::Input { .. }) => PyValueError::new_err(format!("{data}: {e}")),
+        E::Nn(ref e @ synapse_nn::Error::Input { .. }) => {
+            PyValueError::new_err(format!("{data}: {}", nn_message(e, Naming::Keywords)))
+        }
         other => PyValueError::new_err(message(&other, Naming::Keywords)),
     }
 }

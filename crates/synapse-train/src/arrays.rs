@@ -7,7 +7,9 @@
 //! `u8`) for a stack that starts with `embedding`; `y` is `[N]`, `[N, K]` or
 //! `[N, T]`. Errors are [`Error::Config`] named `x` or `y`, so a caller puts
 //! its own name for the array in front: `row 3, column 2: NaN or infinity
-//! is not allowed` (rows and columns counted from 0, as numpy indexes them).
+//! is not allowed`. Rows and columns are [`synapse_nn::index`] marks:
+//! `message(e, Naming::Keywords)` counts them from 0, as numpy indexes
+//! them (Python's messages); `Display` counts from 1.
 //!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
@@ -15,7 +17,8 @@
 //! let x = Tensor::new(&[[0f64, 1.], [2., f64::NAN]], &Device::Cpu)?;
 //! let y = Tensor::new(&[0f64, 1.], &Device::Cpu)?;
 //! let e = dataset_from_arrays(x, Some(y.clone()), true, DType::F32).unwrap_err();
-//! assert_eq!(e.to_string(), "invalid x: row 1, column 1: NaN or infinity is not allowed");
+//! use synapse_train::job::{message, Naming};
+//! assert_eq!(message(&e, Naming::Keywords), "invalid x: row 1, column 1: NaN or infinity is not allowed");
 //! let x = Tensor::new(&[[0f64, 1.], [2., 3.]], &Device::Cpu)?;
 //! let data = dataset_from_arrays(x, Some(y), true, DType::F32)?;
 //! assert_eq!((data.rows(), data.y().dims()), (2, &[2, 1][..]));
@@ -60,7 +63,12 @@ pub fn dataset_from_arrays(
         check_fits_dtype(&x, dtype).map_err(|(i, v)| {
             Error::config(
                 "x",
-                format!("row {}, column {}: {v} {}", i / width, i % width, TOO_LARGE),
+                format!(
+                    "row {}, column {}: {v} {}",
+                    synapse_nn::index(i / width),
+                    synapse_nn::index(i % width),
+                    TOO_LARGE
+                ),
             )
         })?;
         let x = x.to_dtype(dtype)?;
@@ -69,8 +77,8 @@ pub fn dataset_from_arrays(
                 "x",
                 format!(
                     "row {}, column {}: NaN or infinity is not allowed",
-                    i / width,
-                    i % width
+                    synapse_nn::index(i / width),
+                    synapse_nn::index(i % width)
                 ),
             ))
         })?;
@@ -101,8 +109,12 @@ fn targets(y: Tensor, rows: usize, classes: bool, dtype: DType) -> Result<Tensor
     }
     let per_row = y.dims()[1..].iter().product::<usize>().max(1);
     let at = |i: usize| match (y.rank(), per_row) {
-        (1, _) => format!("row {i}"),
-        (_, k) => format!("row {}, column {}", i / k, i % k),
+        (1, _) => format!("row {}", synapse_nn::index(i)),
+        (_, k) => format!(
+            "row {}, column {}",
+            synapse_nn::index(i / k),
+            synapse_nn::index(i % k)
+        ),
     };
     if classes {
         if y.rank() > 2 {

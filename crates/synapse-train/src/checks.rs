@@ -42,7 +42,7 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
                 format!("targets {lead:?}: one class per position")
             };
             return Err(Error::config(
-                "data",
+                "targets",
                 format!("{loss} on outputs {out:?} needs {want}, got targets {targets:?}"),
             ));
         }
@@ -53,12 +53,12 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
                 // A class per position: the first one out of range, by its row and position.
                 Some((row, position, class)) if !lead.is_empty() => format!(
                     "row {}, position {}: class {class} is out of range: the stack `{spec}` has {outputs} outputs, one per class",
-                    row + 1,
-                    position + 1
+                    synapse_nn::index(row),
+                    synapse_nn::index(position)
                 ),
                 _ => format!("it has {classes} classes but the stack `{spec}` has {outputs} outputs"),
             };
-            return Err(Error::config("data", reason));
+            return Err(Error::config("targets", reason));
         }
     } else if targets.iter().product::<usize>() != out.iter().product::<usize>()
         || (targets.len() > 1 && targets != out.as_slice())
@@ -71,7 +71,7 @@ pub fn check_fits(spec: &ArchSpec, loss: Loss, data: &Dataset) -> Result<()> {
         } else {
             format!("its targets are {targets:?} per row but the stack `{spec}` gives {out:?}")
         };
-        return Err(Error::config("data", what));
+        return Err(Error::config("targets", what));
     }
     if matches!(loss, Loss::Bce | Loss::BceLogits) {
         check_probabilities(loss, data)?;
@@ -108,8 +108,8 @@ fn check_ids(spec: &ArchSpec, data: &Dataset) -> Result<()> {
             "data",
             format!(
                 "row {}, position {}: id {} is not one of {e}'s ids 0..{} (V = {})",
-                k / t + 1,
-                k % t + 1,
+                synapse_nn::index(k / t),
+                synapse_nn::index(k % t),
                 ids[k],
                 vocab - 1,
                 vocab
@@ -192,10 +192,10 @@ fn check_probabilities(loss: Loss, data: &Dataset) -> Result<()> {
         .position(|v| !(0.0..=1.0).contains(v))
         .unwrap_or(0);
     Err(Error::config(
-        "data",
+        "targets",
         format!(
             "data row {}, target column \"{}\": {} is outside [0, 1]; {loss} takes probabilities as targets",
-            at / k + 1,
+            synapse_nn::index(at / k),
             data.target_names.get(at % k).map_or("", String::as_str),
             values[at]
         ),

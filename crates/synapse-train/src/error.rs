@@ -17,7 +17,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Bad data in a dataset file: `file: line L, column C ("name"): reason`.
-    #[error("{}{}: {reason}", path.display(), location(*line, column.as_deref()))]
+    #[error("{}{}: {}", path.display(), location(*line, column.as_deref()), synapse_nn::numbered(reason, 1))]
     Data {
         /// The file.
         path: PathBuf,
@@ -76,11 +76,11 @@ pub enum Error {
         epochs: usize,
     },
     /// An option out of range, or options that do not fit together.
-    #[error("invalid {name}: {reason}")]
+    #[error("invalid {name}: {}", synapse_nn::numbered(reason, 1))]
     Config {
         /// The option.
         name: String,
-        /// What is wrong.
+        /// What is wrong; rows and positions as [`synapse_nn::index`] marks.
         reason: String,
     },
     /// A stack or batch above a size limit (see [`crate::check_parameters`],
@@ -188,7 +188,7 @@ fn one_line(text: &str) -> String {
     lines.join(": ")
 }
 
-fn location(line: Option<usize>, column: Option<&str>) -> String {
+pub(crate) fn location(line: Option<usize>, column: Option<&str>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!(": line {l}, column {c}"),
         (Some(l), None) => format!(": line {l}"),

@@ -194,10 +194,15 @@ fn targets(arrays: &mut Arrays<'_>, rows: usize) -> Result<Tensor> {
 fn class_targets(arrays: &Arrays<'_>, y: NpyArray, rows: usize) -> Result<Tensor> {
     let values = y.values();
     let per_row = y.shape[1..].iter().product::<usize>().max(1);
-    // Rows count from 0 for [rows] targets, from 1 with positions.
+    // Rows count from 0 for [rows] targets; with positions, as the
+    // interface counts (index marks: from 1 on the command line).
     let place = |i: usize| {
         if per_row > 1 {
-            format!("row {}, position {}", i / per_row + 1, i % per_row + 1)
+            format!(
+                "row {}, position {}",
+                synapse_nn::index(i / per_row),
+                synapse_nn::index(i % per_row)
+            )
         } else {
             format!("row {i}")
         }

@@ -161,8 +161,8 @@ pub(crate) fn checked_ids(ids: &Tensor, v: usize, name: &str) -> Result<Tensor> 
                 name,
                 format!(
                     "id {id} at row {}, position {} is not one of its ids 0..{} (V = {v})",
-                    k / t + 1,
-                    k % t + 1,
+                    crate::index(k / t),
+                    crate::index(k % t),
                     v.saturating_sub(1)
                 ),
             ));

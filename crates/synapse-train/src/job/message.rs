@@ -26,14 +26,20 @@ fn setting_name(setting: &str, naming: Naming) -> String {
     }
 }
 
-/// `e` as one line for `naming`.
+/// `e` as one line for `naming`, its rows and positions counted as the
+/// interface counts (see [`render`]).
 pub fn message(e: &Error, naming: Naming) -> String {
+    render(&unnumbered(e, naming), naming)
+}
+
+/// `e` as one line with its index marks left in.
+fn unnumbered(e: &Error, naming: Naming) -> String {
     match e {
         Error::Job { template } => render(template, naming),
         Error::About { opt, path, error } => about(*opt, path.as_deref(), error, naming),
         Error::Config { name, reason } => match option_named(name) {
             Some(o) => format!("{} {reason}", o.name(naming)),
-            None => e.to_string(),
+            None => format!("invalid {name}: {reason}"),
         },
         Error::TooLarge {
             option,
@@ -47,14 +53,30 @@ pub fn message(e: &Error, naming: Naming) -> String {
             };
             format!("{}: {reason}{allow}", setting_name(option, naming))
         }
-        Error::Nn(e) => nn_message(e, naming),
+        Error::Nn(e) => nn_unnumbered(e, naming),
+        Error::Data {
+            path,
+            line,
+            column,
+            reason,
+        } => format!(
+            "{}{}: {reason}",
+            path.display(),
+            crate::error::location(*line, column.as_deref())
+        ),
         other => other.to_string(),
     }
 }
 
-/// A synapse-nn error: a setting named by its option.
+/// A synapse-nn error: a setting named by its option, rows and positions
+/// counted as the interface counts.
 pub fn nn_message(e: &synapse_nn::Error, naming: Naming) -> String {
+    render(&nn_unnumbered(e, naming), naming)
+}
+
+fn nn_unnumbered(e: &synapse_nn::Error, naming: Naming) -> String {
     match e {
+        synapse_nn::Error::Input { element, reason } => format!("{element}: {reason}"),
         synapse_nn::Error::Setting {
             name: "nesterov",
             value,
@@ -104,8 +126,12 @@ fn about(opt: Opt, path: Option<&Path>, source: &Error, naming: Naming) -> Strin
         }
         // The targets of arrays.
         Error::Config { name, reason } if name == "y" => return format!("y: {reason}"),
+        // A check of the targets against the stack: the file, or `y`.
+        Error::Config { name, reason } if name == "targets" && path.is_none() => {
+            return format!("y: {reason}")
+        }
         Error::Config { reason, .. } => reason.clone(),
-        Error::Nn(e @ synapse_nn::Error::Input { .. }) => e.to_string(),
+        Error::Nn(e @ synapse_nn::Error::Input { .. }) => nn_unnumbered(e, naming),
         // A file's own error names the file already.
         other => return format!("{name} {}", message(other, naming)),
     };

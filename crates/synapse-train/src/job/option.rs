@@ -101,7 +101,9 @@ impl Opt {
 }
 
 /// A message template with its options' names filled in: `{batch-size}`
-/// becomes `--batch-size` or `batch_size`. Only the ids of [`Opt`] are
+/// becomes `--batch-size` or `batch_size`; and its rows and positions
+/// ([`synapse_nn::index`] marks `{#k}`) counted as the interface counts:
+/// from 1 on the command line, from 0 in Python. Only those marks are
 /// replaced; any other text stays as it is.
 ///
 /// ```
@@ -109,8 +111,20 @@ impl Opt {
 /// let t = "{save-best} needs validation rows: give {val} or {val-split}";
 /// assert_eq!(render(t, Naming::Keywords), "save_best needs validation rows: give validation_data or val_split");
 /// assert_eq!(render(t, Naming::Flags), "--save-best needs validation rows: give --val or --val-split");
+/// let at = format!("row {}: class 12", synapse_nn::index(3));
+/// assert_eq!(render(&at, Naming::Flags), "row 4: class 12");
+/// assert_eq!(render(&at, Naming::Keywords), "row 3: class 12");
 /// ```
 pub fn render(template: &str, naming: Naming) -> String {
+    let base = match naming {
+        Naming::Flags => 1,
+        Naming::Keywords => 0,
+    };
+    synapse_nn::numbered(&options_named(template, naming), base)
+}
+
+/// `template` with its `{opt-id}` marks replaced by the options' names.
+fn options_named(template: &str, naming: Naming) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
