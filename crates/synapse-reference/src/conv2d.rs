@@ -9,7 +9,7 @@
 //! | --- | --- | --- |
 //! | conv2d | `y[n,o,i,j] = b[o] + sum_{c,p,q} w[o,c,p,q] xp[n,c,iS+p,jS+q]` | `dw[o,c,p,q] = sum_{n,i,j} dy[n,o,i,j] xp[n,c,iS+p,jS+q]`, `db[o] = sum_{n,i,j} dy[n,o,i,j]`, `dxp[n,c,iS+p,jS+q] += dy[n,o,i,j] w[o,c,p,q]` (padding dropped) |
 
-use crate::element::{weight_bias, RefOps};
+use crate::element::{weight_bias, weight_bias_mut, RefOps};
 use crate::Array;
 use crate::RefMode;
 
@@ -156,8 +156,6 @@ impl RefOps for RefConv2d {
     }
 
     fn parameters_mut(&mut self) -> Vec<&mut Array> {
-        std::iter::once(&mut self.w)
-            .chain(self.b.as_mut())
-            .collect()
+        weight_bias_mut(&mut self.w, self.b.as_mut())
     }
 }

@@ -13,7 +13,7 @@
 //! assert_eq!(d.forward(&Array::new(vec![1, 2], vec![3.0, 4.0])).data, vec![2.5]);
 //! ```
 
-use crate::element::{weight_bias, RefOps};
+use crate::element::{weight_bias, weight_bias_mut, RefOps};
 use crate::RefMode;
 use crate::{Array, Matrix};
 
@@ -94,8 +94,6 @@ impl RefOps for RefDense {
     }
 
     fn parameters_mut(&mut self) -> Vec<&mut Array> {
-        std::iter::once(&mut self.w)
-            .chain(self.b.as_mut())
-            .collect()
+        weight_bias_mut(&mut self.w, self.b.as_mut())
     }
 }

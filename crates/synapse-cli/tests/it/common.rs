@@ -35,6 +35,18 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Runs the binary in `dir`, asserts that it succeeded (showing its stderr
+/// if not) and returns its stdout.
+pub fn ok_in(dir: &Path, args: &[&str]) -> String {
+    let o = run_in(dir, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// One entry of a [`snapshot`]: inode, size, modification time in ns, kind,
 /// and for a file of at most 1 MiB a hash of its content.
 pub type Entry = (u64, u64, i128, String, Option<u64>);

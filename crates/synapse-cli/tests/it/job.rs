@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use crate::common::{fails_cleanly, run_in, workdir, write_npz, Values};
+use crate::common::{fails_cleanly, ok_in as ok, workdir, write_npz, Values};
 
 const TEXT: &str = "the cat sat on the mat. the dog sat on the log. ";
 
@@ -16,15 +16,6 @@ fn text_arch() -> String {
     v.sort();
     v.dedup();
     format!("embedding({n},4), linear(4,{n})", n = v.len())
-}
-
-fn ok(dir: &std::path::Path, args: &[&str]) {
-    let o = run_in(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 #[test]

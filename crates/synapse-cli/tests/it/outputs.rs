@@ -11,10 +11,9 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{fails_cleanly, run_in, snapshot, workdir, BIN, NEURON};
+use crate::common::{fails_cleanly, ok_in as ok, run_in, snapshot, workdir, BIN, NEURON};
 
 fn train<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
@@ -25,15 +24,6 @@ fn train<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     }
     args.extend_from_slice(extra);
     args
-}
-
-fn ok(dir: &Path, args: &[&str]) {
-    let o = run_in(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor};
 use synapse_nn::{Init, Sequential};
 use synapse_train::Model;
 
-use crate::common::{fails_cleanly, run_in, workdir, write_arrays, NEURON};
+use crate::common::{fails_cleanly, ok_in as ok, run_in, workdir, write_arrays, NEURON};
 
 /// `train` on the neuron for 2 epochs, unless `extra` gives `--arch` or `--epochs`.
 fn train<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -27,16 +27,6 @@ fn train<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     }
     args.extend_from_slice(extra);
     args
-}
-
-fn ok(dir: &std::path::Path, args: &[&str]) -> String {
-    let o = run_in(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]

@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Tensor};
 use synapse_nn::Mode;
 use synapse_train::Model;
 
-use crate::common::{fails_cleanly, run_in, workdir, write_arrays, write_npz, Values};
+use crate::common::{fails_cleanly, ok_in as ok, workdir, write_arrays, write_npz, Values};
 
 /// An npz of int64 ids `x` `[N, T]` and int64 class targets `y` (`[N]` or
 /// `[N, T]`).
@@ -23,16 +23,6 @@ fn write_ids(path: &Path, x: &[Vec<i64>], y_shape: &[usize], y: &[i64]) {
             ("y", y_shape.to_vec(), Values::I64(y.to_vec())),
         ],
     );
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = run_in(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn train<'a>(data: &'a str, arch: &'a str) -> Vec<&'a str> {

@@ -222,3 +222,12 @@ impl ElementOps for Activation {
         Ok(e)
     }
 }
+
+/// The activation at `at` among a fused stage's `layers` (see
+/// `kernel/plan.rs`), or `None` when there is none.
+pub(crate) fn stage_activation(layers: &[super::Layer], at: Option<usize>) -> Option<&Activation> {
+    match at.map(|i| &layers[i]) {
+        Some(super::Layer::Activation(a)) => Some(a),
+        _ => None,
+    }
+}

@@ -218,3 +218,15 @@ pub trait ElementOps {
     /// element's state names under `scope.name` (SPEC sections 7 and 10).
     fn export(&self, scope: &Scope) -> Result<Export>;
 }
+
+/// `[("weight", w), ("bias", b)]`, the bias where there is one: the state
+/// of the kinds with a weight and an optional bias (`linear`, `conv2d`).
+pub(crate) fn weight_and_bias<'a>(
+    weight: &'a Var,
+    bias: Option<&'a Var>,
+) -> Vec<(String, &'a Var)> {
+    std::iter::once(("weight", weight))
+        .chain(bias.map(|b| ("bias", b)))
+        .map(|(n, v)| (n.to_string(), v))
+        .collect()
+}

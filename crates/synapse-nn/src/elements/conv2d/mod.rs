@@ -336,10 +336,7 @@ impl ElementOps for Conv2d {
         let Stage::Conv { act, pool, .. } = stage else {
             return ElementOps::forward(self, x, mode);
         };
-        let act = match act.map(|i| &layers[i]) {
-            Some(Layer::Activation(a)) => KernelAct::of(a),
-            _ => None,
-        };
+        let act = super::activation::stage_activation(layers, act).and_then(KernelAct::of);
         let pool = match pool.map(|i| &layers[i]) {
             Some(Layer::Pool2d(p)) => Some(p),
             _ => None,
@@ -348,9 +345,7 @@ impl ElementOps for Conv2d {
     }
 
     fn state(&self) -> Vec<(String, &Var)> {
-        let mut s = vec![("weight".to_string(), &self.weight)];
-        s.extend(self.bias.as_ref().map(|b| ("bias".to_string(), b)));
-        s
+        super::def::weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
     fn spec(&self) -> ElementSpec {

@@ -281,20 +281,14 @@ impl ElementOps for Linear {
     ) -> Result<Tensor> {
         match stage {
             Stage::Dense { act, .. } => {
-                let act = match act.map(|i| &layers[i]) {
-                    Some(Layer::Activation(a)) => Some(a),
-                    _ => None,
-                };
-                self.forward_then(x, act)
+                self.forward_then(x, super::activation::stage_activation(layers, act))
             }
             _ => ElementOps::forward(self, x, mode),
         }
     }
 
     fn state(&self) -> Vec<(String, &Var)> {
-        let mut s = vec![("weight".to_string(), &self.weight)];
-        s.extend(self.bias.as_ref().map(|b| ("bias".to_string(), b)));
-        s
+        super::def::weight_and_bias(&self.weight, self.bias.as_ref())
     }
 
     fn spec(&self) -> ElementSpec {
