@@ -14,7 +14,8 @@ use synapse::prelude::{DType, Device, Tensor};
 use synapse::reference::{
     Array, ArticleNeuron, Matrix, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm,
     RefConv2d, RefDense, RefDropout, RefElement, RefEmbedding, RefGru, RefLayerNorm, RefLoss,
-    RefLstm, RefMaxPool2d, RefMode, RefPositional, RefReshape, RefResidual, RefSeqReduce, RefStack,
+    RefLstm, RefMaxPool2d, RefMode, RefPositional, RefReshape, RefResidual, RefRmsNorm,
+    RefSeqReduce, RefStack,
 };
 
 #[test]
@@ -253,9 +254,10 @@ fn random_layer_spec(rng: &mut Mt19937) -> (ArchSpec, Vec<usize>) {
         let (d, hidden) = (1 + pick(rng, 5), 2 + pick(rng, 5));
         row = vec![d];
         parts.push(format!("linear({d},{hidden})"));
-        match pick(rng, 3) {
+        match pick(rng, 4) {
             0 => parts.push(format!("batchnorm({hidden},eps=0.001)")),
             1 => parts.push(format!("layernorm({hidden})")),
+            2 => parts.push(format!("rmsnorm({hidden})")),
             _ => {}
         }
         parts.push(act[pick(rng, 6)].into());
@@ -414,6 +416,12 @@ fn to_ref_elements(
                 r.bias = at("bias")?;
                 r.eps = l.eps;
                 RefElement::LayerNorm(r)
+            }
+            ElementSpec::RmsNorm(l) => {
+                let mut r = RefRmsNorm::new(l.features);
+                r.weight = at("weight")?;
+                r.eps = l.eps.unwrap_or(f64::EPSILON);
+                RefElement::RmsNorm(r)
             }
             ElementSpec::Reshape(r) => {
                 RefElement::Reshape(RefReshape::Unflatten(r.dims().to_vec()))
@@ -657,6 +665,7 @@ fn the_random_stack_generator_draws_only_valid_stacks() {
         "batchnorm",
         "batchnorm2d",
         "layernorm",
+        "rmsnorm",
         "reshape",
         "flatten",
         "conv2d",

@@ -91,12 +91,9 @@ pub struct TrainArgs {
     /// With --text: the step between windows (default: the context).
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub stride: Option<i64>,
-    /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'. Elements: linear, the activations
-    /// (sigmoid, tanh, relu, leaky_relu, softmax, identity, gelu), dropout, batchnorm,
-    /// batchnorm2d, layernorm, reshape, flatten, conv2d, maxpool2d, avgpool2d, embedding,
-    /// positional, lstm, gru, attention, last, seqmean and residual(...) blocks; an unknown
-    /// name is an error that lists each with its sizes.
-    #[arg(long, value_name = "SPEC")]
+    /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'; the elements are listed by
+    /// [`arch_help`] from the registry.
+    #[arg(long, value_name = "SPEC", help = arch_help())]
     pub arch: String,
     /// The loss: sse, mse, bce, bce-logits or cross-entropy.
     #[arg(long, value_name = "LOSS")]
@@ -330,4 +327,17 @@ pub struct GenerateArgs {
     /// Seed of the draws: the same seed gives the same text.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u32,
+}
+
+/// `--arch`'s help: an example and every element kind with its sizes, from
+/// the registry (`ElementKind::ALL`), so a new kind is listed without an edit here.
+fn arch_help() -> String {
+    let kinds: Vec<&str> = synapse_nn::ElementKind::ALL
+        .iter()
+        .map(|k| k.usage())
+        .collect();
+    format!(
+        "The stack, e.g. 'linear(4,16), relu, linear(16,3)'. Elements: {}",
+        kinds.join(", ")
+    )
 }

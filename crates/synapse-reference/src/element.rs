@@ -12,7 +12,7 @@
 use crate::{
     Array, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,
     RefDropout, RefEmbedding, RefGru, RefLayerNorm, RefLstm, RefMaxPool2d, RefPositional,
-    RefReshape, RefResidual, RefSeqReduce,
+    RefReshape, RefResidual, RefRmsNorm, RefSeqReduce,
 };
 
 /// Training or evaluation, given at every call (only dropout and batchnorm differ).
@@ -102,6 +102,8 @@ ref_elements! {
     BatchNorm(RefBatchNorm),
     /// `nn.LayerNorm`.
     LayerNorm(RefLayerNorm),
+    /// `nn.RMSNorm`.
+    RmsNorm(RefRmsNorm),
     /// `nn.Dropout` with an explicit mask.
     Dropout(RefDropout),
     /// `nn.Unflatten(1, ..)` / `nn.Flatten()`.
@@ -172,6 +174,14 @@ pub(crate) fn weight_bias<'a>(w: &'a Array, b: Option<&'a Array>) -> Vec<(String
         .chain(b.map(|b| ("bias", b)))
         .map(|(n, a)| (n.to_string(), a))
         .collect()
+}
+
+/// `[w, b]` mutable, the bias where present ([`weight_bias`]'s order).
+pub(crate) fn weight_bias_mut<'a>(
+    w: &'a mut Array,
+    b: Option<&'a mut Array>,
+) -> Vec<&'a mut Array> {
+    std::iter::once(w).chain(b).collect()
 }
 
 /// Fixed names as owned ones.

@@ -8,7 +8,7 @@
 //! | --- | --- | --- |
 //! | layernorm | `mu = mean r`, `var = mean (r - mu)^2`, `xh = (r - mu) / sqrt(var + eps)`, `y = xh w + b` | `g = dy w`; `dx = (D g - sum g - xh sum(g xh)) / (D sqrt(var + eps))` per row; `dw = sum_rows dy xh`; `db = sum_rows dy` |
 
-use crate::element::{weight_bias, RefOps};
+use crate::element::{weight_bias, weight_bias_mut, RefOps};
 use crate::Array;
 use crate::RefMode;
 
@@ -99,8 +99,6 @@ impl RefOps for RefLayerNorm {
     }
 
     fn parameters_mut(&mut self) -> Vec<&mut Array> {
-        std::iter::once(&mut self.weight)
-            .chain(Some(&mut self.bias))
-            .collect()
+        weight_bias_mut(&mut self.weight, Some(&mut self.bias))
     }
 }

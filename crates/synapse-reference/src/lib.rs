@@ -4,7 +4,7 @@
 //! the article writes it ([`ArticleNeuron`]), and hand-written backprop for
 //! PyTorch-style stacks ([`RefStack`] on N-d [`Array`]s, NCHW for images,
 //! `[batch, T, F]` for sequences): dense, activations (GELU through a port of
-//! fdlibm's [`erf`]), conv2d, max/avg pooling, batchnorm, layernorm, dropout
+//! fdlibm's [`erf`]), conv2d, max/avg pooling, batchnorm, layernorm, rmsnorm, dropout
 //! with an explicit mask, reshape/flatten, embedding, positional embedding,
 //! LSTM, GRU and multi-head self-attention (backward through time and through
 //! the softmax by hand), last/mean over time, residual blocks that nest, and
@@ -36,6 +36,7 @@ mod pool;
 mod positional;
 mod reshape;
 mod residual;
+mod rmsnorm;
 mod rnn;
 mod sequence;
 mod stack;
@@ -62,6 +63,7 @@ pub use network::{RefGrad, RefLayer, RefNetwork};
 pub use positional::RefPositional;
 pub use reshape::RefReshape;
 pub use residual::RefResidual;
+pub use rmsnorm::RefRmsNorm;
 pub use rnn::{RecurrentCell, RefRecurrent, StepGrads};
 pub use sequence::RefSeqReduce;
 pub use stack::RefStack;

@@ -11,6 +11,7 @@
 //! | `dropout` | `dropout.rs` | none |
 //! | `batchnorm`, `batchnorm2d` | `batchnorm.rs` | none |
 //! | `layernorm` | `layernorm/` | `layernorm/kernel.rs` |
+//! | `rmsnorm` | `rmsnorm/` | `rmsnorm/kernel.rs` |
 //! | `reshape`, `flatten` | `reshape.rs` | none |
 //! | `conv2d` | `conv2d/` | `conv2d/kernel.rs` (with the activation and the pool after it) |
 //! | `maxpool2d`, `avgpool2d` | `pool/` | `pool/kernel.rs` |
@@ -195,6 +196,10 @@ registry! {
     layernorm {
         /// `layernorm(N)`.
         LayerNorm(layernorm::LayerNormSpec) => layernorm::LayerNorm, eval: [LayerNorm = "layernorm" "(N)"];
+    }
+    rmsnorm {
+        /// `rmsnorm(N)`.
+        RmsNorm(rmsnorm::RmsNormSpec) => rmsnorm::RmsNorm, eval: [RmsNorm = "rmsnorm" "(N)"];
     }
     reshape {
         /// `reshape(D1,...,Dk)`.

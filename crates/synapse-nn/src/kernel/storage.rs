@@ -131,3 +131,13 @@ pub(crate) fn contiguous<'a, T: Real>(
         None => candle_core::bail!("{what} must be contiguous"),
     }
 }
+
+/// The number of rows of `x` `[..., n]` for a kernel acting on each row of
+/// its last dimension (the norms), or an error naming `op` when `x` does
+/// not end in `n` (or `n` is 0).
+pub(crate) fn rows_ending_in(x: &Layout, n: usize, op: &str) -> candle_core::Result<usize> {
+    match x.dims() {
+        [lead @ .., last] if *last == n && n > 0 => Ok(lead.iter().product()),
+        d => candle_core::bail!("{op}: x {d:?} does not end in {n}"),
+    }
+}

@@ -282,6 +282,10 @@ const STACKS: &[(&str, &[usize])] = &[
     ),
     ("conv2d(2,3,2), batchnorm2d(3)", &[3, 2, 4, 4]),
     ("linear(5,6), layernorm(6), tanh", &[4, 5]),
+    // rmsnorm's kernel over rows and over [batch, T, D], its eps given or
+    // the float type's own.
+    ("linear(5,6), rmsnorm(6), tanh", &[4, 5]),
+    ("linear(3,4), rmsnorm(4,eps=0.1), linear(4,2)", &[2, 3, 3]),
     (
         "reshape(2,3,4), layernorm(4), flatten, linear(24,2)",
         &[2, 24],

@@ -73,6 +73,7 @@ fn every_kind_has_a_name_that_parses() {
             ElementKind::BatchNorm => "batchnorm(2)",
             ElementKind::BatchNorm2d => "batchnorm2d(2)",
             ElementKind::LayerNorm => "layernorm(2)",
+            ElementKind::RmsNorm => "rmsnorm(2)",
             ElementKind::Reshape => "reshape(2,1,1), conv2d(2,1,1)",
             ElementKind::Conv2d => "conv2d(1,1,1)",
             ElementKind::MaxPool2d => "conv2d(1,1,1), maxpool2d(1)",

@@ -47,6 +47,7 @@ fn sample(kind: ElementKind) -> (&'static str, &'static [usize]) {
         ElementKind::BatchNorm => ("linear(6,4), batchnorm(4,momentum=0.2), tanh", &[5, 6]),
         ElementKind::BatchNorm2d => ("conv2d(2,3,3), batchnorm2d(3)", &[4, 2, 5, 5]),
         ElementKind::LayerNorm => ("linear(6,4), layernorm(4), sigmoid", &[5, 6]),
+        ElementKind::RmsNorm => ("linear(6,4), rmsnorm(4,eps=0.01), sigmoid", &[5, 6]),
         ElementKind::Reshape => ("reshape(2,3,3), conv2d(2,2,2)", &[3, 18]),
         ElementKind::Flatten => ("conv2d(1,2,2), flatten, linear(8,3), relu", &[3, 1, 3, 3]),
         ElementKind::Conv2d => ("conv2d(2,3,3,stride=2,padding=1)", &[2, 2, 6, 6]),
@@ -216,7 +217,7 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 11] = [
+    const NAMES: [&str; 12] = [
         "dense",
         "conv2d",
         "pool2d",
@@ -226,6 +227,7 @@ fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
         "update",
         "attention",
         "layernorm",
+        "rmsnorm",
         "positional",
         "hand-over",
     ];

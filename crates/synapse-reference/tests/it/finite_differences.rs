@@ -9,7 +9,7 @@ use crate::common::{assert_close, Lcg};
 use synapse_reference::{
     Array, RefActivation, RefAttention, RefAvgPool2d, RefBatchNorm, RefConv2d, RefDense,
     RefDropout, RefElement, RefEmbedding, RefGru, RefLayerNorm, RefLoss, RefLstm, RefMaxPool2d,
-    RefMode, RefPositional, RefReshape, RefResidual, RefSeqReduce, RefStack,
+    RefMode, RefPositional, RefReshape, RefResidual, RefRmsNorm, RefSeqReduce, RefStack,
 };
 
 const H: f64 = 1e-5;
@@ -118,6 +118,7 @@ fn one(e: RefElement) -> RefStack {
     RefStack::new(vec![e])
 }
 
+// kinds: conv2d
 #[test]
 fn conv2d() {
     let mut rng = Lcg::new(1);
@@ -131,6 +132,7 @@ fn conv2d() {
     }
 }
 
+// kinds: maxpool2d avgpool2d
 #[test]
 fn pools() {
     // distinct random values: no ties within H of each other in practice
@@ -164,6 +166,7 @@ fn batchnorm(c: usize, rng: &mut Lcg) -> RefBatchNorm {
     bn
 }
 
+// kinds: batchnorm batchnorm2d
 #[test]
 fn batchnorm_both_ranks_both_modes() {
     let mut rng = Lcg::new(6);
@@ -187,6 +190,7 @@ fn batchnorm_refuses_one_value_per_channel_in_training() {
     bn.forward(&Array::new(vec![1, 2], vec![1.0, 2.0]), RefMode::Train);
 }
 
+// kinds: layernorm
 #[test]
 fn layernorm() {
     let mut rng = Lcg::new(10);
@@ -210,6 +214,31 @@ fn layernorm() {
     );
 }
 
+// kinds: rmsnorm
+#[test]
+fn rmsnorm() {
+    let mut rng = Lcg::new(40);
+    let mut norm = RefRmsNorm::new(5);
+    norm.weight = rng.array(&[5], 0.5, 1.5);
+    let s = one(RefElement::RmsNorm(norm.clone()));
+    check(
+        &s,
+        &rng.array(&[4, 5], -2.0, 2.0),
+        RefMode::Train,
+        41,
+        "rmsnorm [4,5]",
+    );
+    norm.eps = 0.25;
+    check(
+        &one(RefElement::RmsNorm(norm)),
+        &rng.array(&[2, 3, 5], -2.0, 2.0),
+        RefMode::Eval,
+        42,
+        "rmsnorm [2,3,5] eps 0.25",
+    );
+}
+
+// kinds: dropout
 #[test]
 fn dropout() {
     let mut rng = Lcg::new(13);
@@ -238,6 +267,7 @@ fn dropout() {
     );
 }
 
+// kinds: reshape flatten linear sigmoid tanh relu identity leaky_relu gelu softmax
 #[test]
 fn reshape_flatten_dense_and_activations() {
     let mut rng = Lcg::new(16);
@@ -430,6 +460,7 @@ fn ids(b: usize, t: usize, v: usize) -> Array {
     Array::from_fn(vec![b, t], |i| ((i * 3) % v) as f64)
 }
 
+// kinds: embedding positional
 #[test]
 fn embedding_and_positional() {
     let mut rng = Lcg::new(25);
@@ -475,6 +506,7 @@ fn gru(input: usize, h: usize, rng: &mut Lcg) -> RefGru {
     )
 }
 
+// kinds: lstm gru
 #[test]
 fn lstm_and_gru_through_time() {
     let mut rng = Lcg::new(28);
@@ -511,6 +543,7 @@ fn attention(d: usize, heads: usize, causal: bool, rng: &mut Lcg) -> RefAttentio
     )
 }
 
+// kinds: attention
 #[test]
 fn attention_one_two_three_heads_causal_or_not() {
     let mut rng = Lcg::new(31);
@@ -529,6 +562,7 @@ fn attention_one_two_three_heads_causal_or_not() {
     }
 }
 
+// kinds: last seqmean
 #[test]
 fn last_and_seqmean() {
     let x = Lcg::new(33).array(&[2, 3, 4], -1.0, 1.0);
@@ -605,6 +639,7 @@ fn sequence_model(first: RefElement, rng: &mut Lcg) -> RefStack {
     ])
 }
 
+// kinds: residual
 #[test]
 fn a_nested_sequence_model_through_the_loss() {
     let mut rng = Lcg::new(37);

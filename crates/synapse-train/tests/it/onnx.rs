@@ -25,6 +25,7 @@ const SPECS: &[&str] = &[
     "reshape(1,6,6), conv2d(1,3,3,padding=1), batchnorm2d(3), relu, maxpool2d(2), \
      conv2d(3,4,2,bias=false), avgpool2d(2,stride=1), flatten, linear(4,5), batchnorm(5), \
      layernorm(5), dropout(0.5), tanh, linear(5,3)",
+    "linear(3,4), rmsnorm(4), tanh, linear(4,2), rmsnorm(2,eps=0.5)",
     "reshape(2,4,4), conv2d(2,3,3,stride=2,padding=1), maxpool2d(2,stride=1), flatten, linear(3,2)",
 ];
 
@@ -40,7 +41,10 @@ const SPECS: &[&str] = &[
 ///   9.99999974737875e-06, which moves a batchnorm's f64 output by up to
 ///   ~1e-12 relative (var + eps differs by 2.5e-14);
 /// - tract computes `LayerNormalization` at f32 precision in an f64 graph
-///   (4e-8 relative apart from the exact value).
+///   (4e-8 relative apart from the exact value); it also recognises the
+///   `Mul, ReduceMean, Add, Sqrt, Div` chain of `rmsnorm` as its own
+///   `RmsNorm` op and evaluates that at f32 too (tract-core 0.23
+///   `ops/nn/rms_norm.rs`: "all runs at F32"), ~1e-8 relative.
 const F64_SPECS: &[(&str, f64)] = &[
     (
         "linear(3,5,bias=false), tanh, linear(5,4,bias=false), relu, linear(4,3,bias=false), softmax",
@@ -62,6 +66,7 @@ const F64_SPECS: &[(&str, f64)] = &[
         1e-13,
     ),
     ("linear(3,5,bias=false), layernorm(5), tanh, linear(5,2,bias=false)", 1e-7),
+    ("linear(3,5,bias=false), rmsnorm(5,eps=0.01), tanh, linear(5,2,bias=false)", 1e-7),
 ];
 
 /// Every `ElementKind::ALL` entry is exported by a stack of `SPECS`,

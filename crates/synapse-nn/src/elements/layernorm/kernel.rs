@@ -24,15 +24,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use crate::kernel::math::sum_lanes;
 use crate::kernel::parallel::{map_part_slices, ELEMENT_WORK};
-use crate::kernel::storage::{contiguous, with_float, Real};
-
-/// `(rows, N)` of `x` `[..., N]` checked against `w`'s `N`.
-fn sizes(x: &Layout, n: usize) -> Result<usize> {
-    match x.dims() {
-        [lead @ .., last] if *last == n && n > 0 => Ok(lead.iter().product()),
-        d => candle_core::bail!("layernorm: x {d:?} does not end in {n}"),
-    }
-}
+use crate::kernel::storage::{contiguous, rows_ending_in, with_float, Real};
 
 /// The forward op, keeping `[rows, 2]` `(mean, r)` for the backward.
 struct Norm {
@@ -54,7 +46,7 @@ impl Norm {
             contiguous::<T>(bs, bl, "layernorm bias")?,
         );
         let n = w.len();
-        let rows = sizes(xl, n)?;
+        let rows = rows_ending_in(xl, n, "layernorm")?;
         if b.len() != n {
             candle_core::bail!("layernorm: weight [{n}], bias [{}]", b.len());
         }
@@ -137,7 +129,7 @@ impl NormGrad<'_> {
         let w = contiguous::<T>(ws, wl, "layernorm weight")?;
         let dy = contiguous::<T>(ds, dl, "layernorm output gradient")?;
         let n = w.len();
-        let rows = sizes(xl, n)?;
+        let rows = rows_ending_in(xl, n, "layernorm")?;
         let stats = T::slice(self.stats)?;
         if dy.len() != x.len() || stats.len() != 2 * rows {
             candle_core::bail!(
