@@ -5,11 +5,14 @@
 //!
 //! `x` is `[N, ...]` floats (f32 or f64), or integer ids (`i64`, `u32`,
 //! `u8`) for a stack that starts with `embedding`; `y` is `[N]`, `[N, K]` or
-//! `[N, T]`. Errors are [`Error::Config`] named `x` or `y`, so a caller puts
-//! its own name for the array in front: `row 3, column 2: NaN or infinity
-//! is not allowed`. Rows and columns are [`synapse_nn::index`] marks:
-//! `message(e, Naming::Keywords)` counts them from 0, as numpy indexes
-//! them (Python's messages); `Display` counts from 1.
+//! `[N, T]`. A strided view (transposed, narrowed, broadcast) is taken as
+//! its values in order. Other number types numpy has (f16, bf16, i16, i32)
+//! are converted; candle's 8-bit and smaller floats are refused. Errors are
+//! [`Error::Config`] named `x` or `y`, so a caller puts its own name for the
+//! array in front: `row 3, column 2: NaN or infinity is not allowed`. Rows
+//! and columns are [`synapse_nn::index`] marks: `message(e, Naming::Keywords)`
+//! counts them from 0, as numpy indexes them (Python's messages); `Display`
+//! counts from 1.
 //!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
@@ -39,6 +42,7 @@ pub fn dataset_from_arrays(
     classes: bool,
     dtype: DType,
 ) -> Result<Dataset> {
+    readable(&x, "x")?;
     if x.rank() < 2 {
         return Err(Error::config(
             "x",
@@ -90,7 +94,9 @@ pub fn dataset_from_arrays(
         None => Tensor::zeros((rows, 0), dtype, x.device())?,
         Some(y) => targets(y, rows, classes, dtype)?,
     };
-    Dataset::new(x, y)
+    // A strided view (transposed, narrowed, broadcast) becomes rows in order:
+    // batches are cut with `index_select`, which reads contiguous tensors only.
+    Dataset::new(x.contiguous()?, y.contiguous()?)
 }
 
 const TOO_LARGE: &str =
@@ -98,6 +104,14 @@ const TOO_LARGE: &str =
 
 /// The targets, checked: `[rows, ...]`, finite, class indices when `classes`.
 fn targets(y: Tensor, rows: usize, classes: bool, dtype: DType) -> Result<Tensor> {
+    readable(&y, "y")?;
+    // An empty view of an empty array keeps an offset past its storage's end,
+    // where candle reads (a panic): made afresh, it has no offset.
+    let y = if y.elem_count() == 0 {
+        Tensor::zeros(y.shape(), y.dtype(), y.device())?
+    } else {
+        y
+    };
     if y.rank() == 0 || y.dims()[0] != rows {
         return Err(Error::config(
             "y",
@@ -145,6 +159,22 @@ fn targets(y: Tensor, rows: usize, classes: bool, dtype: DType) -> Result<Tensor
         ));
     }
     Ok(if y.rank() == 1 { y.unsqueeze(1)? } else { y })
+}
+
+/// An array of numpy's number types: candle's 8-bit and smaller floats
+/// (F8E4M3, F6, F4, F8E8M0) are none of them.
+fn readable(t: &Tensor, name: &str) -> Result<()> {
+    match t.dtype() {
+        DType::U8 | DType::U32 | DType::I16 | DType::I32 | DType::I64 => Ok(()),
+        DType::BF16 | DType::F16 | DType::F32 | DType::F64 => Ok(()),
+        other => Err(Error::config(
+            name,
+            format!(
+                "holds {} values; give floats (16, 32 or 64 bits) or integers",
+                other.as_str()
+            ),
+        )),
+    }
 }
 
 /// `Err((flat index, value))` of the first finite value of an f64 `t`

@@ -233,7 +233,12 @@ impl Dataset {
             return Ok(0);
         }
         let max = self.y.to_dtype(DType::F64)?.max_all()?.to_scalar::<f64>()?;
-        Ok(if max < 0.0 { 0 } else { max as usize + 1 })
+        // Saturating: targets that are not class indices (1e300) count as many classes.
+        Ok(if max < 0.0 {
+            0
+        } else {
+            (max as usize).saturating_add(1)
+        })
     }
 
     /// The first class target of `classes` or more, as (row, position

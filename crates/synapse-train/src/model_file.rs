@@ -208,8 +208,15 @@ impl Model {
             ),
             None => None,
         };
-        if let Some(vocab) = &vocab {
-            check_character_model(&spec, vocab.len(), context).map_err(bad)?;
+        match (&vocab, context) {
+            (Some(vocab), _) => check_character_model(&spec, vocab.len(), context).map_err(bad)?,
+            (None, Some(t)) => check_context(&spec, t).map_err(bad)?,
+            (None, None) => {}
+        }
+        if normalize.is_some() && spec.takes_ids() {
+            return Err(bad(format!(
+                "bad normalize metadata: `{spec}` takes ids, which are never standardised"
+            )));
         }
         // A stack that starts with a convolution learns its image size from
         // the data, so its statistics' length is checked when they are applied.
@@ -287,6 +294,18 @@ fn vocab_of(text: &str, spec: &ArchSpec) -> std::result::Result<Vec<char>, Strin
             vocab.len()
         )),
     }
+}
+
+/// A context without a vocabulary is still a window of ids the stack reads.
+fn check_context(spec: &ArchSpec, t: usize) -> std::result::Result<(), String> {
+    if !spec.takes_ids() {
+        return Err(format!(
+            "bad context metadata: context {t}, but `{spec}` does not read characters (it does not start with embedding)"
+        ));
+    }
+    spec.check_input(&[t]).map(drop).map_err(|e| {
+        format!("bad context metadata: context {t}, but the stack cannot read {t} characters: {e}")
+    })
 }
 
 /// A character model reads up to `context` ids (at least one) and gives a

@@ -172,6 +172,12 @@ impl Text {
                 "the context and the stride must be at least 1",
             ));
         }
+        if let Some(f) = val_split.filter(|f| !(*f > 0.0 && *f < 1.0)) {
+            return Err(Error::config(
+                "val-split",
+                format!("{f} must be between 0 and 1"),
+            ));
+        }
         let n = text.len();
         let cut = match val_split {
             Some(f) => ((n as f64) * (1.0 - f)).floor() as usize,

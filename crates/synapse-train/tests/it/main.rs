@@ -4,6 +4,8 @@
 //! | module | what it checks |
 //! | --- | --- |
 //! | `data`, `limits` | CSV and npz loading: values, words, one clear error per bad input, large inputs |
+//! | `arrays` | in-memory arrays (Python's): strided views, number types, empty views |
+//! | `text` | a text's windows and its validation split |
 //! | `batching` | batches, the seeded shuffle, the validation split, normalisation |
 //! | `trainer`, `layers` | the Trainer: results, divergence, early stopping, schedules, modes and buffers |
 //! | `checkpoint` | resuming gives the weights of an uninterrupted run, bit for bit |
@@ -15,6 +17,7 @@
 //!
 //! Data files the tests read are in `tests/data/`.
 
+mod arrays;
 mod batching;
 mod checkpoint;
 mod data;
@@ -25,4 +28,5 @@ mod metrics;
 mod model_file;
 mod onnx;
 mod onnx_sequences;
+mod text;
 mod trainer;

@@ -386,3 +386,47 @@ fn a_character_model_whose_metadata_does_not_fit_its_stack_is_refused() {
         (Some(5), Some(4))
     );
 }
+
+#[test]
+fn a_context_or_a_normalisation_that_does_not_fit_the_stack_is_refused() {
+    // Found by the `model_metadata` fuzz target: `context` was checked only
+    // beside a `vocab`, and `normalize` was read for a stack of ids.
+    let dev = Device::Cpu;
+    let model = |arch: &str| {
+        let spec: ArchSpec = arch.parse().unwrap();
+        Model::new(Sequential::init(&spec, Init::Torch, 1, DType::F32, &dev).unwrap())
+    };
+    let path = temp("dense_context.safetensors");
+    let mut dense = model("linear(2,3), relu");
+    dense.context = Some(6);
+    dense.save(&path).unwrap();
+    let e = Model::load(&path, None, &dev).unwrap_err().to_string();
+    for needle in ["dense_context.safetensors", "context 6", "embedding"] {
+        assert!(e.contains(needle), "`{needle}` not in {e}");
+    }
+    let path = temp("long_context.safetensors");
+    let mut long = model("embedding(5,4), positional(3,4), linear(4,5)");
+    long.context = Some(4);
+    long.save(&path).unwrap();
+    let e = Model::load(&path, None, &dev).unwrap_err().to_string();
+    for needle in ["context 4", "positional(3,4)"] {
+        assert!(e.contains(needle), "`{needle}` not in {e}");
+    }
+    let path = temp("ids_normalize.safetensors");
+    let mut ids = model("embedding(4,3), linear(3,4)");
+    ids.normalize = Some(Normalizer {
+        mean: vec![0.0],
+        std: vec![1.0],
+    });
+    ids.save(&path).unwrap();
+    let e = Model::load(&path, None, &dev).unwrap_err().to_string();
+    for needle in ["ids_normalize.safetensors", "normalize", "ids"] {
+        assert!(e.contains(needle), "`{needle}` not in {e}");
+    }
+    // A context the stack reads, without a vocabulary, loads.
+    let path = temp("context_only.safetensors");
+    let mut fits = model("embedding(5,4), positional(4,4), linear(4,5)");
+    fits.context = Some(4);
+    fits.save(&path).unwrap();
+    assert_eq!(Model::load(&path, None, &dev).unwrap().context, Some(4));
+}
