@@ -123,6 +123,14 @@ fn from_tensors_takes_parameters_and_buffers() {
     let copy = Sequential::from_tensors(&spec, &state, DType::F64, &Device::Cpu).unwrap();
     let out = |n: &Sequential| values(&n.forward(&x(3), Mode::Eval).unwrap());
     assert_eq!(out(&copy), out(&source));
+    // The copy owns its values: the source's variables (the map holds their
+    // tensors) changed afterwards leave it as it was.
+    let before = out(&copy);
+    for (_, v) in source.parameters() {
+        v.set(&v.as_tensor().zeros_like().unwrap()).unwrap();
+    }
+    assert_eq!(out(&copy), before);
+    assert_ne!(out(&source), before);
     // PyTorch stores the count as int64; other integer types are accepted.
     let mut u32_count = state.clone();
     u32_count.insert(
