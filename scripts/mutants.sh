@@ -25,8 +25,10 @@
 # CARGO_TARGET_DIR is honoured (a shared build folder). Results go to
 # mutants.out/<package>-<K>of<N>/ (ignored by git).
 #
-# Mutants that cannot change a result are excluded, each with its reason,
-# in .cargo/mutants.toml.
+# A mutant that cannot change a result (a work split, a path with the same
+# output) gets a test of the choice, or an `exclude_re` in
+# .cargo/mutants.toml with the reason (none so far: no mutant has yet been
+# shown equivalent).
 set -euo pipefail
 
 K=${1:-0}
