@@ -200,3 +200,17 @@ fn data_that_does_not_fit_the_spec_is_refused_before_any_work() {
         "{e}"
     );
 }
+
+/// `Init::draw` is the draw `Sequential::init` builds from: every parameter
+/// in state_dict order, with its shape and values (f64, so bit for bit).
+#[test]
+fn init_draw_lists_the_parameters_init_builds() {
+    let spec: ArchSpec = SPEC.parse().unwrap();
+    let drawn = Init::Torch.draw(&spec, 1);
+    let params = net().parameters();
+    assert_eq!(drawn.len(), params.len());
+    for ((name, shape, v), (pname, var)) in drawn.iter().zip(&params) {
+        assert_eq!((name, shape.as_slice()), (pname, var.dims()));
+        assert_eq!(v, &values(var.as_tensor()), "{name}");
+    }
+}
