@@ -336,8 +336,46 @@ fn walk(
 mod tests {
     use synapse_nn::ArchSpec;
 
-    use super::check_batch_statistics;
-    use crate::BatchSize;
+    use candle_core::{DType, Device, Tensor};
+
+    use super::{check_batch_statistics, stack_output};
+    use crate::{BatchSize, Dataset};
+
+    /// Rows of `row` values (zeros), one target each.
+    fn data(row: &[usize]) -> Dataset {
+        let dims: Vec<usize> = [&[2usize][..], row].concat();
+        let x = Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap();
+        Dataset::new(x, Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap()).unwrap()
+    }
+
+    /// The output row of a stack that takes the data, else an error naming
+    /// the column counts, or the data's row shape and the element.
+    #[test]
+    fn the_stack_output_or_what_does_not_fit() {
+        let spec = |s: &str| -> ArchSpec { s.parse().unwrap() };
+        assert_eq!(
+            stack_output(&spec("linear(3,4), relu, linear(4,2)"), &data(&[3])).unwrap(),
+            [2]
+        );
+        let e = stack_output(&spec("linear(4,1)"), &data(&[3]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("it has 3 input columns but the stack `linear(4,1)` takes 4"),
+            "{e}"
+        );
+        let conv = spec("conv2d(1,2,3), flatten");
+        assert_eq!(stack_output(&conv, &data(&[1, 4, 4])).unwrap(), [8]);
+        let e = stack_output(&conv, &data(&[9])).unwrap_err().to_string();
+        assert!(
+            e.contains("its rows are flat (9 values), which the stack does not take"),
+            "{e}"
+        );
+        let e = stack_output(&conv, &data(&[2, 4, 4]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("its rows have the shape [2, 4, 4]"), "{e}");
+    }
 
     /// A batchnorm needs two values per feature in every training batch and
     /// in every rank's slice of it (`slice_range`: 8 rows over 3 ranks are
