@@ -27,8 +27,7 @@
 #
 # A mutant that cannot change a result (a work split, a path with the same
 # output) gets a test of the choice, or an `exclude_re` in
-# .cargo/mutants.toml with the reason (none so far: no mutant has yet been
-# shown equivalent).
+# .cargo/mutants.toml with the reason.
 set -euo pipefail
 
 K=${1:-0}
