@@ -65,7 +65,7 @@ for P in "${PACKAGES[@]}"; do
         exit 1
     fi
     d="$OUT/mutants.out"
-    count() { [ -f "$d/$1.txt" ] && grep -c . "$d/$1.txt" || echo 0; }
+    count() { if [ -s "$d/$1.txt" ]; then grep -c . "$d/$1.txt"; else echo 0; fi; }
     caught=$(count caught) missed=$(count missed) unviable=$(count unviable) timeout=$(count timeout)
     viable=$((caught + missed))
     score=$(awk -v c="$caught" -v v="$viable" 'BEGIN { printf v ? "%.1f%%" : "n/a", 100 * c / v }')
