@@ -68,7 +68,7 @@ for P in "${PACKAGES[@]}"; do
     count() { if [ -s "$d/$1.txt" ]; then grep -c . "$d/$1.txt"; else echo 0; fi; }
     caught=$(count caught) missed=$(count missed) unviable=$(count unviable) timeout=$(count timeout)
     viable=$((caught + missed))
-    score=$(awk -v c="$caught" -v v="$viable" 'BEGIN { printf v ? "%.1f%%" : "n/a", 100 * c / v }')
+    score=$(awk -v c="$caught" -v v="$viable" 'BEGIN { if (v) printf "%.1f%%", 100 * c / v; else printf "n/a" }')
     echo "$P shard $K/$N: caught $caught, missed $missed, unviable $unviable, timeout $timeout;" \
         "score $caught/$viable = $score ($(( $(date +%s) - start )) s)"
     if [ "$missed" -gt 0 ]; then
