@@ -271,3 +271,33 @@ pub fn special_kind(m: &fs::Metadata) -> &'static str {
     let _ = m;
     "a special file"
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::ffi::CString;
+    use std::fs;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::UnixListener;
+
+    use super::special_kind;
+
+    /// Each kind of special file named as it is (made here: a FIFO by
+    /// `mkfifo`, a socket by binding one; `/dev/null` is a device).
+    #[test]
+    fn special_files_are_named_by_kind() {
+        let dir = std::env::temp_dir().join(format!("synapse-special-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let kind = |p: &std::path::Path| special_kind(&fs::metadata(p).unwrap());
+        assert_eq!(kind("/dev/null".as_ref()), "a device");
+        let fifo = dir.join("fifo");
+        let c = CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert_eq!(kind(&fifo), "a FIFO (named pipe)");
+        let socket = dir.join("socket");
+        let _listener = UnixListener::bind(&socket).unwrap();
+        assert_eq!(kind(&socket), "a socket");
+        assert_eq!(kind(env!("CARGO_MANIFEST_DIR").as_ref()), "a special file");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

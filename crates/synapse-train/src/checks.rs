@@ -331,3 +331,90 @@ fn walk(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use synapse_nn::ArchSpec;
+
+    use candle_core::{DType, Device, Tensor};
+
+    use super::{check_batch_statistics, stack_output};
+    use crate::{BatchSize, Dataset};
+
+    /// Rows of `row` values (zeros), one target each.
+    fn data(row: &[usize]) -> Dataset {
+        let dims: Vec<usize> = [&[2usize][..], row].concat();
+        let x = Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap();
+        Dataset::new(x, Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap()).unwrap()
+    }
+
+    /// The output row of a stack that takes the data, else an error naming
+    /// the column counts, or the data's row shape and the element.
+    #[test]
+    fn the_stack_output_or_what_does_not_fit() {
+        let spec = |s: &str| -> ArchSpec { s.parse().unwrap() };
+        assert_eq!(
+            stack_output(&spec("linear(3,4), relu, linear(4,2)"), &data(&[3])).unwrap(),
+            [2]
+        );
+        let e = stack_output(&spec("linear(4,1)"), &data(&[3]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("it has 3 input columns but the stack `linear(4,1)` takes 4"),
+            "{e}"
+        );
+        let conv = spec("conv2d(1,2,3), flatten");
+        assert_eq!(stack_output(&conv, &data(&[1, 4, 4])).unwrap(), [8]);
+        let e = stack_output(&conv, &data(&[9])).unwrap_err().to_string();
+        assert!(
+            e.contains("its rows are flat (9 values), which the stack does not take"),
+            "{e}"
+        );
+        let e = stack_output(&conv, &data(&[2, 4, 4]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("its rows have the shape [2, 4, 4]"), "{e}");
+    }
+
+    /// A batchnorm needs two values per feature in every training batch and
+    /// in every rank's slice of it (`slice_range`: 8 rows over 3 ranks are
+    /// 3, 3, 2; 4 rows over 3 are 2, 1, 1).
+    #[test]
+    fn every_batch_and_slice_gives_a_batchnorm_two_values() {
+        let dense: ArchSpec = "linear(3,4), batchnorm(4), relu, linear(4,1)"
+            .parse()
+            .unwrap();
+        let check = |rows, batch, ranks| check_batch_statistics(&dense, &[3], rows, batch, ranks);
+        let err =
+            |rows, batch, ranks| -> String { check(rows, batch, ranks).unwrap_err().to_string() };
+        assert!(check(10, BatchSize::Rows(4), 1).is_ok());
+        let e = err(9, BatchSize::Rows(4), 1);
+        assert!(
+            e.contains("the last batch has 1 row,") && e.contains("batchnorm(4)"),
+            "{e}"
+        );
+        assert!(check(9, BatchSize::Full, 1).is_ok());
+        assert!(check(0, BatchSize::Rows(4), 1).is_ok());
+        assert!(check(8, BatchSize::Rows(4), 2).is_ok());
+        let e = err(8, BatchSize::Rows(4), 3);
+        assert!(
+            e.contains("every batch has 4 rows (cut over 3 ranks, a slice of 1 row)"),
+            "{e}"
+        );
+        assert!(check(8, BatchSize::Rows(8), 3).is_ok());
+        // More ranks than rows: the empty slices do not count, the others hold 1.
+        let e = err(8, BatchSize::Rows(8), 9);
+        assert!(e.contains("a slice of 1 row"), "{e}");
+        // No batchnorm: nothing to check.
+        let plain: ArchSpec = "linear(3,1)".parse().unwrap();
+        assert!(check_batch_statistics(&plain, &[3], 9, BatchSize::Rows(4), 1).is_ok());
+        // batchnorm2d sees H W values per channel of each row: 2 x 2 here.
+        let conv: ArchSpec = "conv2d(1,2,3), batchnorm2d(2)".parse().unwrap();
+        assert!(check_batch_statistics(&conv, &[1, 4, 4], 9, BatchSize::Rows(4), 1).is_ok());
+        let e = check_batch_statistics(&conv, &[1, 3, 3], 9, BatchSize::Rows(4), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("batchnorm2d(2)"), "{e}");
+    }
+}

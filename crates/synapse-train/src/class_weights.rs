@@ -99,3 +99,47 @@ impl ClassWeights {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+    use synapse_nn::{Loss, IGNORE_INDEX};
+
+    use super::ClassWeights;
+    use crate::Dataset;
+
+    fn data(y: &[f64]) -> Dataset {
+        let x = Tensor::zeros((y.len(), 1), candle_core::DType::F32, &Device::Cpu).unwrap();
+        Dataset::new(x, Tensor::new(y, &Device::Cpu).unwrap()).unwrap()
+    }
+
+    /// `auto` is scikit-learn's `compute_class_weight("balanced")`,
+    /// `n / (k * n_c)`: for classes [0, 0, 0, 1] it gives [4/6, 4/2]
+    /// (sklearn: `array([0.66666667, 2.])`); ignored rows do not count.
+    #[test]
+    fn auto_weights_are_balanced_over_the_counted_rows() {
+        let y = [0.0, 0.0, IGNORE_INDEX as f64, 0.0, 1.0];
+        let w = ClassWeights::Auto
+            .resolve(Loss::CrossEntropy, &data(&y), 2)
+            .unwrap();
+        assert_eq!(w, [4.0 / 6.0, 2.0]);
+        // A class without rows has no weight; the error names it.
+        let e = ClassWeights::Auto
+            .resolve(Loss::CrossEntropy, &data(&y), 3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("class 2 has no training rows"), "{e}");
+        // Given weights are checked (one per class) and kept as given.
+        let given = ClassWeights::Given(vec![1.0, 0.5]);
+        assert_eq!(
+            given.resolve(Loss::CrossEntropy, &data(&y), 2).unwrap(),
+            [1.0, 0.5]
+        );
+        let e = given
+            .resolve(Loss::CrossEntropy, &data(&y), 3)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`1,0.5`") && e.contains("expected 3"), "{e}");
+        assert!(given.resolve(Loss::Mse, &data(&y), 2).is_err());
+    }
+}

@@ -105,3 +105,35 @@ impl Fingerprint {
         z ^ (z >> 31)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Fingerprint, K};
+
+    /// `finish` is splitmix64's finaliser: applied to `K` and `2 K` it gives
+    /// splitmix64's first two outputs from seed 0 (Vigna's reference
+    /// `splitmix64.c`), 0xe220a8397b1dcdaf and 0x6e789e6aa1b965f4.
+    #[test]
+    fn finish_is_the_splitmix64_finaliser() {
+        assert_eq!(Fingerprint(K).finish(), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(
+            Fingerprint(K.wrapping_mul(2)).finish(),
+            0x6e78_9e6a_a1b9_65f4
+        );
+    }
+
+    /// The fold of the module doc, written out in Python (integers mod
+    /// 2^64) for the bytes `0,0,1`: the word `b"0,0,1\0\0\0"` (little-endian),
+    /// then the length 5, then the finaliser:
+    /// ```text
+    /// rotl = lambda x, r: ((x << r) | (x >> (64 - r))) & M
+    /// word = lambda h, w: rotl(((h ^ w) * K) & M, 29)
+    /// h = word(word(0x243f6a8885a308d3, unpack('<Q', b'0,0,1\0\0\0')[0]), 5)
+    /// ```
+    #[test]
+    fn bytes_fold_as_the_module_doc_says() {
+        let mut f = Fingerprint::new();
+        f.bytes(b"0,0,1");
+        assert_eq!(f.finish(), 0x7371_fae5_f01e_1605);
+    }
+}

@@ -150,3 +150,86 @@ fn pick(scores: &[f64], s: &Sampling, rng: &mut Mt19937) -> usize {
     }
     best(&p)
 }
+
+#[cfg(test)]
+mod tests {
+    use synapse_nn::Mt19937;
+
+    use super::{pick, Sampling};
+
+    /// Scores `[0, ln 3, 0]`: `p = [1, 3, 1] / 5`, so a sample `u` picks 0
+    /// below 0.2, 1 below 0.8, else 2 (the module doc's rule, by hand); the
+    /// same generator drawn beside `pick` gives the `u`s.
+    #[test]
+    fn a_draw_is_the_first_class_whose_cumulative_probability_exceeds_u() {
+        let scores = [0.0, 3f64.ln(), 0.0];
+        let s = Sampling::default();
+        let (mut rng, mut twin) = (Mt19937::new(7), Mt19937::new(7));
+        let mut seen = [0; 3];
+        for _ in 0..200 {
+            let u = twin.random_sample();
+            let want = if u < 0.2 {
+                0
+            } else if u < 0.8 {
+                1
+            } else {
+                2
+            };
+            let got = pick(&scores, &s, &mut rng);
+            assert_eq!(got, want, "u = {u}");
+            seen[got] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
+
+    /// Temperature 0 takes the first most likely; `top_k` keeps the `k`
+    /// most likely (ties to the lower id) and renormalises.
+    #[test]
+    fn temperature_zero_and_top_k_restrict_the_draw() {
+        let mut rng = Mt19937::new(3);
+        let greedy = Sampling {
+            temperature: 0.0,
+            ..Sampling::default()
+        };
+        assert_eq!(pick(&[1.0, 5.0, 5.0, 2.0], &greedy, &mut rng), 1);
+        let top1 = Sampling {
+            top_k: Some(1),
+            ..Sampling::default()
+        };
+        let top2 = Sampling {
+            top_k: Some(2),
+            ..Sampling::default()
+        };
+        // With [0, ln 3, 0] and k = 2: p = [1, 3, 0] / 4 (class 0 kept on
+        // the tie with class 2): u below 0.25 picks 0, else 1.
+        let scores = [0.0, 3f64.ln(), 0.0];
+        let (mut rng, mut twin) = (Mt19937::new(11), Mt19937::new(11));
+        let mut zeros = 0;
+        for _ in 0..100 {
+            assert_eq!(pick(&scores, &top1, &mut rng), 1);
+            twin.random_sample();
+            let u = twin.random_sample();
+            let got = pick(&scores, &top2, &mut rng);
+            assert_eq!(got, usize::from(u >= 0.25), "u = {u}");
+            zeros += usize::from(got == 0);
+        }
+        assert!(zeros > 0);
+        // k at least the vocabulary: every class stays.
+        let all = Sampling {
+            top_k: Some(3),
+            ..Sampling::default()
+        };
+        let (mut rng, mut twin) = (Mt19937::new(5), Mt19937::new(5));
+        for _ in 0..100 {
+            let u = twin.random_sample();
+            let want = if u < 0.2 {
+                0
+            } else if u < 0.8 {
+                1
+            } else {
+                2
+            };
+            assert_eq!(pick(&scores, &all, &mut rng), want, "u = {u}");
+        }
+    }
+}

@@ -363,3 +363,54 @@ fn flat(t: &Tensor) -> Result<Vec<f64>> {
 pub fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+    use synapse_nn::{Loss, IGNORE_INDEX};
+
+    use super::Tally;
+
+    fn column(v: &[f64]) -> Tensor {
+        Tensor::new(v, &Device::Cpu).unwrap().unsqueeze(1).unwrap()
+    }
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() <= 1e-15 * b.abs().max(1.0), "{a} vs {b}");
+    }
+
+    /// Several chunks: the loss is the mean over every counted element, as
+    /// one chunk of all of them would give (by hand below).
+    #[test]
+    fn chunked_losses_are_the_mean_over_all_rows() {
+        // Squared errors 1, 4 | 9: mse 14 / 3, sse (half the sum) 7.
+        for (loss, want) in [(Loss::Mse, 14.0 / 3.0), (Loss::Sse, 7.0)] {
+            let mut t = Tally::new(loss, None);
+            t.add(&column(&[1.0, 2.0]), &column(&[0.0, 0.0])).unwrap();
+            t.add(&column(&[3.0]), &column(&[0.0])).unwrap();
+            let m = t.finish().unwrap();
+            close(m.loss, want);
+            close(m.mse.unwrap(), 14.0 / 3.0);
+        }
+        // Cross-entropy: logits [0, 0] cost ln 2 for either class, [0, ln 3]
+        // costs ln 4 for class 0; the ignored row counts for nothing.
+        let ln = f64::ln;
+        let a = Tensor::new(&[[0.0f64, 0.0], [0.0, 0.0]], &Device::Cpu).unwrap();
+        let b = Tensor::new(&[[0.0f64, ln(3.0)]], &Device::Cpu).unwrap();
+        let (ta, tb) = (column(&[1.0, IGNORE_INDEX as f64]), column(&[0.0]));
+        for (weights, want) in [
+            (None, (ln(2.0) + ln(4.0)) / 2.0),
+            // Class 1 weighs 2, class 0 weighs 1: (2 ln 2 + ln 4) / 3.
+            (Some(&[1.0, 2.0][..]), (2.0 * ln(2.0) + ln(4.0)) / 3.0),
+        ] {
+            let mut t = Tally::new(Loss::CrossEntropy, weights);
+            t.add(&a, &ta).unwrap();
+            t.add(&b, &tb).unwrap();
+            let m = t.finish().unwrap();
+            close(m.loss, want);
+            // Row 0 predicted 0 (a tie goes to the first), truly 1; row 2
+            // predicted 1, truly 0: no row right.
+            close(m.accuracy.unwrap(), 0.0);
+        }
+    }
+}

@@ -423,3 +423,75 @@ pub fn npz_bytes(tensors: &[(String, Tensor)]) -> Result<Vec<u8>> {
     }
     Ok(zip.finish().map_err(|e| fail(e.to_string()))?.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::{npy_bytes, read_npy, NpyType};
+
+    /// A `.npy` 1.0 file as numpy's format documentation describes it: the
+    /// magic, version 1.0, the header length (u16, little-endian), the
+    /// header dict padded with spaces and ending in `\n` so that the data
+    /// starts at a multiple of 64, then the data.
+    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn little_endian_int16_reads_as_its_values() {
+        let values: [i16; 4] = [-2, 300, 7, i16::MIN];
+        let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = npy("<i2", "(2, 2)", &data);
+        let a = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
+        assert_eq!((a.dtype, a.shape.clone()), (NpyType::I16, vec![2, 2]));
+        assert_eq!(a.integers(), [-2, 300, 7, -32768]);
+        assert_eq!(a.values(), [-2.0, 300.0, 7.0, -32768.0]);
+    }
+
+    /// What `npy_bytes` writes is byte for byte the layout above (the
+    /// header as `np.save` writes it: `(3,)` for one dimension), and reads
+    /// back as the same values.
+    #[test]
+    fn written_arrays_have_numpys_layout_and_read_back() {
+        let dev = Device::Cpu;
+        let f32s = Tensor::new(&[[1.5f32, -2.0, 0.25], [4.0, 5.0, 6.0]], &dev).unwrap();
+        let data: Vec<u8> = [1.5f32, -2.0, 0.25, 4.0, 5.0, 6.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(npy_bytes(&f32s).unwrap(), npy("<f4", "(2, 3)", &data));
+        let f64s = Tensor::new(&[0.1f64, -1e300, 3.0], &dev).unwrap();
+        let data: Vec<u8> = [0.1f64, -1e300, 3.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let bytes = npy_bytes(&f64s).unwrap();
+        assert_eq!(bytes, npy("<f8", "(3,)", &data));
+        assert_eq!(bytes.len() % 64, data.len() % 64);
+        let back = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
+        assert_eq!(
+            (back.dtype, back.values()),
+            (NpyType::F64, vec![0.1, -1e300, 3.0])
+        );
+        let i64s = Tensor::new(&[i64::MAX, -5], &dev).unwrap();
+        let data: Vec<u8> = [i64::MAX, -5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let bytes = npy_bytes(&i64s).unwrap();
+        assert_eq!(bytes, npy("<i8", "(2,)", &data));
+        let back = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
+        assert_eq!(back.integers(), [i64::MAX, -5]);
+    }
+}

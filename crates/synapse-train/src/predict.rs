@@ -62,3 +62,48 @@ pub fn predict_classes(net: &Sequential, loss: Option<Loss>, out: &Tensor) -> Re
         .map(|v| usize::from(v >= threshold))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+    use synapse_nn::{ArchSpec, Init, Loss, Sequential};
+
+    use super::predict_classes;
+
+    fn net(spec: &str) -> Sequential {
+        let spec: ArchSpec = spec.parse().unwrap();
+        Sequential::init(&spec, Init::Torch, 1, DType::F64, &Device::Cpu).unwrap()
+    }
+
+    /// The doc's rule: the arg-max of several outputs; one output against
+    /// 0.5 after a sigmoid (unless the loss takes logits), else against 0.
+    #[test]
+    fn classes_are_the_arg_max_or_the_threshold_of_one_output() {
+        let out = Tensor::new(
+            &[[0.1f64, 0.9, 0.3], [2.0, 1.0, 0.0], [0.0, 0.0, 5.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let three = net("linear(2,3)");
+        assert_eq!(predict_classes(&three, None, &out).unwrap(), [1, 0, 2]);
+        let one = Tensor::new(&[[-0.1f64], [0.0], [0.3], [0.5], [0.7]], &Device::Cpu).unwrap();
+        let sigmoid = net("linear(2,1), sigmoid");
+        assert_eq!(
+            predict_classes(&sigmoid, Some(Loss::Bce), &one).unwrap(),
+            [0, 0, 0, 1, 1]
+        );
+        assert_eq!(
+            predict_classes(&sigmoid, None, &one).unwrap(),
+            [0, 0, 0, 1, 1]
+        );
+        assert_eq!(
+            predict_classes(&sigmoid, Some(Loss::BceLogits), &one).unwrap(),
+            [0, 1, 1, 1, 1]
+        );
+        let linear = net("linear(2,1)");
+        assert_eq!(
+            predict_classes(&linear, Some(Loss::Mse), &one).unwrap(),
+            [0, 1, 1, 1, 1]
+        );
+    }
+}

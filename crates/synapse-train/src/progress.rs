@@ -104,7 +104,55 @@ fn trim_zeros(text: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::figure;
+    use super::{early_stop_line, figure, EpochLines};
+    use crate::EpochRecord;
+
+    fn record(epoch: usize) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            loss: 0.5,
+            lr: 0.1,
+            val: None,
+            seconds: 0.0,
+        }
+    }
+
+    /// The module doc's rule: every epoch up to 100 of them, else about 100
+    /// lines (every `ceil(epochs / 100)`-th epoch counted from the first),
+    /// the first and the last always. Counts by hand.
+    #[test]
+    fn about_a_hundred_epochs_get_a_line_the_first_and_last_always() {
+        let shown = |first: usize, last: usize| {
+            let mut lines = EpochLines::default();
+            lines.begin(first, last);
+            (first..=last)
+                .filter(|&e| lines.line(&record(e)).is_some())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(1, 5), [1, 2, 3, 4, 5]);
+        assert_eq!(shown(11, 30), (11..=30).collect::<Vec<_>>());
+        // 1000 epochs: every 10th (10, 20, ..., 1000) and the first.
+        let long = shown(1, 1000);
+        assert_eq!(long.len(), 101);
+        assert_eq!(&long[..3], [1, 10, 20]);
+        // Resumed at 3 of 402 (400 epochs, every 4th): 3, then 6, 10, ..., 402.
+        let resumed = shown(3, 402);
+        assert_eq!(resumed.len(), 101);
+        assert_eq!((&resumed[..3], resumed[100]), (&[3, 6, 10][..], 402));
+        let mut lines = EpochLines::default();
+        lines.begin(1, 1000);
+        let line = lines.line(&record(10)).unwrap();
+        assert!(line.starts_with("epoch 10/1000: loss 0.5 ("), "{line}");
+    }
+
+    #[test]
+    fn the_early_stop_line_names_the_last_and_the_best_epoch() {
+        let line = early_stop_line(7, 4);
+        assert!(
+            line.contains("after epoch 7") && line.contains("keeping epoch 4's weights"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn figures_have_six_significant_digits() {

@@ -252,3 +252,118 @@ impl FromStr for Schedule {
         Ok(schedule)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{LrScheduler, Schedule};
+
+    /// The plateau rule of PyTorch's `ReduceLROnPlateau(mode="min",
+    /// threshold=1e-4, threshold_mode="rel", eps=1e-8)`: an epoch improves
+    /// when its loss is below `best * (1 - 1e-4)` (equal is no improvement);
+    /// after more than `patience` epochs without one the rate is multiplied
+    /// by `factor`, unless that changes it by 1e-8 or less. Traced by hand.
+    #[test]
+    fn the_plateau_schedule_follows_reduce_lr_on_plateau() {
+        let mut s = LrScheduler::new(
+            Schedule::Plateau {
+                patience: 1,
+                factor: 0.5,
+            },
+            1.0,
+        );
+        let mut lrs = vec![];
+        for loss in [1.0, 1.0, 1.0, 0.5 * (1.0 - 1e-4), 0.5, 0.4, 0.4, 0.4] {
+            s.step(loss);
+            lrs.push(s.lr());
+        }
+        // 1.0: best. 1.0, 1.0: two bad epochs (> patience 1): halved.
+        // 0.5 (1 - 1e-4) is below 1 (1 - 1e-4): best. 0.5 is not below
+        // 0.49995 (1 - 1e-4): bad. 0.4: best. 0.4, 0.4: halved.
+        assert_eq!(lrs, [1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25]);
+        // A loss exactly at best * (1 - 1e-4) is no improvement.
+        let mut s = LrScheduler::new(
+            Schedule::Plateau {
+                patience: 0,
+                factor: 0.5,
+            },
+            1.0,
+        );
+        s.step(1.0);
+        assert_eq!(s.lr(), 1.0);
+        s.step(1.0 - 1e-4);
+        assert_eq!(s.lr(), 0.5);
+        // A change of 1e-8 or less is not made.
+        let mut s = LrScheduler::new(
+            Schedule::Plateau {
+                patience: 0,
+                factor: 0.5,
+            },
+            1.5e-8,
+        );
+        s.step(1.0);
+        s.step(1.0);
+        assert_eq!(s.lr(), 1.5e-8);
+        let mut s = LrScheduler::new(
+            Schedule::Plateau {
+                patience: 0,
+                factor: 0.5,
+            },
+            4e-8,
+        );
+        s.step(1.0);
+        s.step(1.0);
+        assert_eq!(s.lr(), 2e-8);
+    }
+
+    /// Cosine annealing's closed form, `min + (lr0 - min) (1 + cos(pi e /
+    /// T)) / 2`, which PyTorch's recursive `CosineAnnealingLR` follows, also
+    /// past `T` (up again) and past `2 T`.
+    #[test]
+    fn cosine_annealing_follows_its_closed_form_over_several_periods() {
+        let (t, min, lr0) = (4usize, 0.1, 1.0);
+        let c = Schedule::Cosine { t_max: t, min };
+        for e in 0..=13 {
+            let want = min
+                + (lr0 - min) * (1.0 + (std::f64::consts::PI * e as f64 / t as f64).cos()) / 2.0;
+            let got = c.lr(lr0, e);
+            assert!((got - want).abs() < 1e-12, "epoch {e}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn validate_takes_the_documented_ranges() {
+        let ok = |s: Schedule| s.validate().is_ok();
+        assert!(ok(Schedule::Constant));
+        assert!(ok(Schedule::Step {
+            every: 1,
+            gamma: 0.5
+        }));
+        assert!(!ok(Schedule::Step {
+            every: 0,
+            gamma: 0.5
+        }));
+        for g in [0.0, -1.0, f64::INFINITY, f64::NAN] {
+            assert!(!ok(Schedule::Step { every: 1, gamma: g }), "{g}");
+            assert!(!ok(Schedule::Exponential { gamma: g }), "{g}");
+        }
+        assert!(ok(Schedule::Exponential { gamma: 1e-300 }));
+        assert!(ok(Schedule::Cosine { t_max: 1, min: 0.0 }));
+        assert!(!ok(Schedule::Cosine { t_max: 0, min: 0.0 }));
+        for m in [-1e-300, f64::INFINITY, f64::NAN] {
+            assert!(!ok(Schedule::Cosine { t_max: 1, min: m }), "{m}");
+        }
+        for (f, fine) in [
+            (0.5, true),
+            (1e-9, true),
+            (0.0, false),
+            (1.0, false),
+            (-0.5, false),
+        ] {
+            let s = Schedule::Plateau {
+                patience: 0,
+                factor: f,
+            };
+            assert_eq!(ok(s), fine, "{f}");
+        }
+    }
+}

@@ -378,3 +378,42 @@ impl Rows for TextWindows {
         Ok(f.finish())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::Text;
+    use crate::rows::Rows;
+
+    /// Windows of `T` characters and the next, every `stride`: starts 0, s,
+    /// 2 s, ... while `start + T + 1 <= chars` (the module doc), counted and
+    /// read by hand from `abcdefghij` (ids 0..10, the vocabulary sorted).
+    #[test]
+    fn windows_start_every_stride_while_a_whole_window_fits() {
+        let text = Arc::new(Text::from_text("abcdefghij").unwrap());
+        let (train, val) = Text::split(&text, 3, 2, None).unwrap();
+        assert!(val.is_none());
+        // Starts 0, 2, 4, 6 (6 + 3 + 1 = 10).
+        assert_eq!(train.len(), 4);
+        let (x, y) = train.batch(&[1, 3]).unwrap();
+        assert_eq!(x.to_vec2::<i64>().unwrap(), [[2, 3, 4], [6, 7, 8]]);
+        assert_eq!(
+            y.to_vec2::<f32>().unwrap(),
+            [[3.0, 4.0, 5.0], [7.0, 8.0, 9.0]]
+        );
+        // Stride 1: starts 0..=6.
+        assert_eq!(Text::split(&text, 3, 1, None).unwrap().0.len(), 7);
+        // The last 30 %: characters 7..10 (7 = floor(10 * 0.7)), one
+        // window of T = 2 (`hi` then `ij`); the first 7: starts 0..=4.
+        let (train, val) = Text::split(&text, 2, 1, Some(0.3)).unwrap();
+        let val = val.unwrap();
+        assert_eq!((train.len(), val.len()), (5, 1));
+        let (x, y) = val.batch(&[0]).unwrap();
+        assert_eq!(x.to_vec2::<i64>().unwrap(), [[7, 8]]);
+        assert_eq!(y.to_vec2::<f32>().unwrap(), [[8.0, 9.0]]);
+        // Exactly T + 1 characters: one window; T + 2 with T = 9: none.
+        assert_eq!(Text::split(&text, 9, 5, None).unwrap().0.len(), 1);
+        assert!(Text::split(&text, 10, 1, None).is_err());
+    }
+}

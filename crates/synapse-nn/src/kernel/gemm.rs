@@ -286,3 +286,68 @@ impl CustomOp2 for MatMul {
 pub(crate) fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     a.apply_op2_no_bwd(b, &MatMul)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty inner size (`k == 0`) makes a zero product: `gemm_block`
+    /// zeroes exactly the `m x n` block (rows `dst_rs` apart) and nothing
+    /// between its rows, or leaves it as it is when accumulating.
+    #[test]
+    fn gemm_block_with_no_inner_size_zeroes_only_its_block() {
+        let (a_data, b_data): (Vec<f64>, Vec<f64>) = (vec![], vec![]);
+        let a = View::checked(&a_data, 3, 0, 0, 1).unwrap();
+        let b = View::checked(&b_data, 0, 2, 2, 1).unwrap();
+        // A 3 x 2 block in rows 4 apart: elements 0, 1, 4, 5, 8, 9.
+        let mut dst = vec![7.0; 10];
+        gemm_block(&mut dst, 4, (a, b), 1.0, false);
+        let want = [0.0, 0.0, 7.0, 7.0, 0.0, 0.0, 7.0, 7.0, 0.0, 0.0];
+        assert_eq!(dst, want);
+        let mut kept = vec![7.0; 10];
+        gemm_block(&mut kept, 4, (a, b), 1.0, true);
+        assert_eq!(kept, vec![7.0; 10]);
+    }
+
+    /// `gemm_block` into a block of a wider matrix, scaled and accumulated,
+    /// against the sums written out by hand.
+    #[test]
+    fn gemm_block_scales_and_accumulates_into_its_block() {
+        // a = [[1, 2], [3, 4]], b = [[5, 6], [7, 8]]: a b = [[19, 22], [43, 50]].
+        let (a_data, b_data) = ([1.0f64, 2.0, 3.0, 4.0], [5.0f64, 6.0, 7.0, 8.0]);
+        let (a, b) = (
+            View::row_major(&a_data, 2, 2),
+            View::row_major(&b_data, 2, 2),
+        );
+        let mut dst = vec![1.0; 6];
+        gemm_block(&mut dst, 3, (a, b), 0.5, false);
+        assert_eq!(dst, [9.5, 11.0, 1.0, 21.5, 25.0, 1.0]);
+        gemm_block(&mut dst, 3, (a, b), 2.0, true);
+        assert_eq!(dst, [47.5, 55.0, 1.0, 107.5, 125.0, 1.0]);
+    }
+
+    /// The choice of `(b^T a^T)^T`, at the edges the doc gives: a
+    /// column-major `b` of 2^20 elements or more and 64 rows of `a` or more.
+    #[test]
+    fn the_transposed_form_is_chosen_only_past_both_edges() {
+        let one = [0.0f32];
+        // `a`: every element the one value (strides 0); only its rows count.
+        let a = |rows| View::checked(&one, rows, 8, 0, 0).unwrap();
+        let data = vec![0.0f32; 1 << 20];
+        // `b`: 1024 x cols, column-major (as `W^T` of a row-major weight).
+        let col_major = |cols| View::checked(&data, 1024, cols, 1, 1024).unwrap();
+        assert!(transposed_pays(a(64), col_major(1024)));
+        assert!(!transposed_pays(a(63), col_major(1024)));
+        assert!(!transposed_pays(a(64), col_major(1023)));
+        let row_major = View::checked(&data, 1024, 1024, 1024, 1).unwrap();
+        assert!(!transposed_pays(a(64), row_major));
+        assert!(!transposed_pays(a(64), row_major.t().t()));
+        // Both forms make the same product (here, of a small column-major b).
+        let (x, w) = ([1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [1.0f32, 0.5, -1.0, 2.0]);
+        // x [3, 2] times w^T, w = [[1, 0.5], [-1, 2]] row-major: x w^T by hand.
+        let (xv, wt) = (View::row_major(&x, 3, 2), View::row_major(&w, 2, 2).t());
+        let want = [2.0, 3.0, 5.0, 5.0, 8.0, 7.0];
+        assert_eq!(fresh(xv, wt), want);
+        assert_eq!(transpose_bias(&fresh(wt.t(), xv.t()), 2, 3, None), want);
+    }
+}

@@ -78,6 +78,13 @@ fn gelu_with(z: &mut [f32], slope: &mut [f32], fma: impl Fn(f32, f32, f32) -> f3
     }
 }
 
+/// `a b + c` in two roundings: the multiply-add of the copies compiled
+/// without FMA.
+#[inline(always)]
+fn mul_add_plain(a: f32, b: f32, c: f32) -> f32 {
+    a * b + c
+}
+
 /// `v = exp(v - shift)` for each element, returning the sum (in lanes).
 #[inline(always)]
 fn exp_shifted_with(v: &mut [f32], shift: f32, fma: impl Fn(f32, f32, f32) -> f32 + Copy) -> f32 {
@@ -100,7 +107,7 @@ pub(crate) fn exp_shifted_f32(v: &mut [f32], shift: f32) -> f32 {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { exp_shifted_avx2(v, shift) };
     }
-    exp_shifted_with(v, shift, |a, b, c| a * b + c)
+    exp_shifted_with(v, shift, mul_add_plain)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -118,7 +125,7 @@ pub(crate) fn gelu_f32(z: &mut [f32], slope: &mut [f32]) {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { gelu_avx2(z, slope) };
     }
-    gelu_with(z, slope, |a, b, c| a * b + c)
+    gelu_with(z, slope, mul_add_plain)
 }
 
 #[cfg(test)]
@@ -138,11 +145,12 @@ mod tests {
         assert!(exp_with(-1000.0, f32::mul_add) < 1e-37);
     }
 
-    #[test]
-    fn gelu_and_its_slope_match_the_exact_forms() {
+    /// GELU and its slope within 2e-6 of the exact forms (erf and exp in
+    /// f64), made by `gelu`.
+    fn check_gelu(gelu: impl Fn(&mut [f32], &mut [f32])) {
         let xs: Vec<f32> = (-1200..1200).map(|i| i as f32 * 0.01).collect();
         let (mut y, mut s) = (xs.clone(), vec![0.0; xs.len()]);
-        gelu_f32(&mut y, &mut s);
+        gelu(&mut y, &mut s);
         for ((&x, &y), &s) in xs.iter().zip(&y).zip(&s) {
             let xd = x as f64;
             let phi = 0.5 * (1.0 + candle_core::cpu::erf::erf_f64(xd / std::f64::consts::SQRT_2));
@@ -155,6 +163,49 @@ mod tests {
             assert!(
                 (s as f64 - want_s).abs() <= 2e-6,
                 "gelu'({x}): {s} vs {want_s}"
+            );
+        }
+    }
+
+    #[test]
+    fn gelu_and_its_slope_match_the_exact_forms() {
+        check_gelu(gelu_f32);
+    }
+
+    /// The copy without FMA, which `gelu_f32` runs only on a CPU without
+    /// AVX2 and FMA (so never on the machines the other test runs on).
+    #[test]
+    fn gelu_without_fma_matches_the_exact_forms() {
+        check_gelu(|z, s| gelu_with(z, s, mul_add_plain));
+    }
+
+    /// As above for the softmax numerators and their sum: `exp(v - shift)`
+    /// against libm's f64 exp, by the copy without FMA and by the one chosen.
+    #[test]
+    fn shifted_exps_and_their_sum_match_libm() {
+        let xs: Vec<f32> = (-300..300).map(|i| i as f32 * 0.05).collect();
+        let shift = 2.5f32;
+        // The kernel subtracts in f32: the exact exp of that difference.
+        let want: Vec<f64> = xs.iter().map(|&x| ((x - shift) as f64).exp()).collect();
+        let total: f64 = want.iter().sum();
+        for plain in [true, false] {
+            let mut v = xs.clone();
+            let sum = if plain {
+                exp_shifted_with(&mut v, shift, mul_add_plain)
+            } else {
+                exp_shifted_f32(&mut v, shift)
+            };
+            for ((&got, &w), &x) in v.iter().zip(&want).zip(&xs) {
+                assert!(
+                    (got as f64 - w).abs() <= 2.5e-7 * w,
+                    "exp({x} - {shift}): {got} vs {w}"
+                );
+            }
+            // Eight lanes of 75 f32 additions each: at most 75 roundings of
+            // 2^-24 relative, 4.5e-6, plus the three pairwise ones.
+            assert!(
+                (sum as f64 - total).abs() <= 5e-6 * total,
+                "sum {sum} vs {total}"
             );
         }
     }

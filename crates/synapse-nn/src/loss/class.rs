@@ -76,3 +76,27 @@ pub fn check_class_weights(weights: &[f64], classes: usize) -> Result<()> {
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_class_weights;
+
+    /// One weight per class, each finite and at least 0, at least one above 0.
+    #[test]
+    fn class_weights_need_one_finite_nonnegative_weight_per_class() {
+        for ok in [&[1.0, 2.0, 3.0][..], &[0.0, 1.0, 0.0], &[0.0, 0.0, 1e-300]] {
+            assert!(check_class_weights(ok, 3).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            &[1.0, 2.0][..],
+            &[1.0, 2.0, 3.0, 4.0],
+            &[1.0, f64::NAN, 1.0],
+            &[1.0, f64::INFINITY, 1.0],
+            &[1.0, -0.5, 1.0],
+            &[0.0, 0.0, 0.0],
+        ] {
+            let e = check_class_weights(bad, 3).unwrap_err().to_string();
+            assert!(e.contains("expected 3 finite weights"), "{bad:?}: {e}");
+        }
+    }
+}

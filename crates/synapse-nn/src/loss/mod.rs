@@ -131,6 +131,9 @@ impl Loss {
                 let picked = log_p.gather(&index, 1)?;
                 let all_count = classes.iter().all(Option::is_some);
                 match class_weights {
+                    // mutants: equivalent because the arm below gives every
+                    // row weight 1 and divides by n here, the same mean (up
+                    // to the last bit); this arm only skips the weights.
                     None if all_count => picked.mean_all()?.neg()?,
                     _ => {
                         // Each row's weight: its class's (1 without weights), 0 when ignored.

@@ -217,3 +217,55 @@ pub fn split_top_level(text: &str) -> Result<Vec<&str>, (usize, String)> {
     parts.push(&text[start..]);
     Ok(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_come_before_the_options() {
+        let split = |t| Args { text: Some(t) }.split();
+        let s = split("3,4,bias=false").unwrap();
+        assert_eq!(s.sizes, ["3", "4"]);
+        assert_eq!(s.option("bias"), Some("false"));
+        let e = split("3,bias=false,4").unwrap_err();
+        assert_eq!(e, "`4`: sizes come before the options");
+        assert_eq!(split("a=1,a=2").unwrap_err(), "option `a` is given twice");
+        assert!(Args { text: None }.split().unwrap().sizes.is_empty());
+    }
+
+    /// `balanced`: every `)` closes an earlier `(`, and all are closed.
+    #[test]
+    fn parentheses_balance_only_in_order() {
+        for (text, want) in [
+            ("", true),
+            ("a", true),
+            ("(a)", true),
+            ("(a),(b(c))", true),
+            ("((a)", false),
+            ("(a))", false),
+            ("a)(b", false),
+            (")(", false),
+        ] {
+            assert_eq!(balanced(text), want, "{text}");
+        }
+        // `Args::of` takes the text between the outer parentheses only when
+        // it balances: `residual(a)(b)` is not `residual` of `a)(b`.
+        assert!(Args::of("residual(a)(b)").is_err());
+        assert_eq!(Args::of("residual(a(b))").unwrap().1.text(), Some("a(b)"));
+    }
+
+    #[test]
+    fn the_depth_limit_counts_the_deepest_nesting() {
+        let nested = |d: usize| format!("{}x{}", "(".repeat(d), ")".repeat(d));
+        assert!(check_depth(&nested(MAX_SPEC_DEPTH)).is_ok());
+        let e = check_depth(&nested(MAX_SPEC_DEPTH + 1)).unwrap_err();
+        assert!(e.contains("65 levels deep; at most 64"), "{e}");
+        // Siblings do not add up: 64 groups of depth 1 are depth 1.
+        assert!(check_depth(&"(x)".repeat(MAX_SPEC_DEPTH + 1)).is_ok());
+        // Stray closers do not lower the count below zero.
+        assert!(check_depth(&format!("))){}", nested(MAX_SPEC_DEPTH))).is_ok());
+        let e = check_depth(&format!(")){}", nested(MAX_SPEC_DEPTH + 1))).unwrap_err();
+        assert!(e.contains("65 levels"), "{e}");
+    }
+}

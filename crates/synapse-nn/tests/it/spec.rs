@@ -227,3 +227,30 @@ fn an_element_taking_ids_comes_only_first() {
     assert!(!spec.takes_ids());
     assert_eq!(spec.ids(), None);
 }
+
+/// The fusion plan pairs `linear` with each activation its kernel applies
+/// (`DenseAct::of`: sigmoid, tanh, relu, identity and gelu) and with no
+/// other; `conv2d`'s kernel takes no gelu (`KernelAct::of`).
+#[test]
+fn the_fusion_plan_pairs_linear_with_the_activations_its_kernel_applies() {
+    for (act, fused) in [
+        ("sigmoid", true),
+        ("tanh", true),
+        ("relu", true),
+        ("identity", true),
+        ("gelu", true),
+        ("softmax", false),
+        ("leaky_relu", false),
+    ] {
+        let spec: ArchSpec = format!("linear(3,4), {act}, linear(4,2)").parse().unwrap();
+        // The one stage of two elements, as (start, end).
+        let stages: Vec<(usize, usize)> = spec.fused().iter().map(|r| (r.start, r.end)).collect();
+        let want: &[(usize, usize)] = if fused { &[(0, 2)] } else { &[] };
+        assert_eq!(stages, want, "{act}");
+    }
+    let conv: ArchSpec = "conv2d(1,2,3), gelu, flatten".parse().unwrap();
+    assert!(conv.fused().is_empty(), "{:?}", conv.fused());
+    let conv: ArchSpec = "conv2d(1,2,3), relu, flatten".parse().unwrap();
+    let stages: Vec<(usize, usize)> = conv.fused().iter().map(|r| (r.start, r.end)).collect();
+    assert_eq!(stages, [(0, 2)]);
+}

@@ -123,6 +123,14 @@ fn from_tensors_takes_parameters_and_buffers() {
     let copy = Sequential::from_tensors(&spec, &state, DType::F64, &Device::Cpu).unwrap();
     let out = |n: &Sequential| values(&n.forward(&x(3), Mode::Eval).unwrap());
     assert_eq!(out(&copy), out(&source));
+    // The copy owns its values: the source's variables (the map holds their
+    // tensors) changed afterwards leave it as it was.
+    let before = out(&copy);
+    for (_, v) in source.parameters() {
+        v.set(&v.as_tensor().zeros_like().unwrap()).unwrap();
+    }
+    assert_eq!(out(&copy), before);
+    assert_ne!(out(&source), before);
     // PyTorch stores the count as int64; other integer types are accepted.
     let mut u32_count = state.clone();
     u32_count.insert(
@@ -191,4 +199,18 @@ fn data_that_does_not_fit_the_spec_is_refused_before_any_work() {
         e.contains("linear(8,1)") && e.contains("input size 8") && e.contains("18"),
         "{e}"
     );
+}
+
+/// `Init::draw` is the draw `Sequential::init` builds from: every parameter
+/// in state_dict order, with its shape and values (f64, so bit for bit).
+#[test]
+fn init_draw_lists_the_parameters_init_builds() {
+    let spec: ArchSpec = SPEC.parse().unwrap();
+    let drawn = Init::Torch.draw(&spec, 1);
+    let params = net().parameters();
+    assert_eq!(drawn.len(), params.len());
+    for ((name, shape, v), (pname, var)) in drawn.iter().zip(&params) {
+        assert_eq!((name, shape.as_slice()), (pname, var.dims()));
+        assert_eq!(v, &values(var.as_tensor()), "{name}");
+    }
 }

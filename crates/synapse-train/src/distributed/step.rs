@@ -205,13 +205,11 @@ impl Replicas {
         if self.c.size() == 1 {
             return Ok(());
         }
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut h = FNV_OFFSET;
         for (_, v) in &self.params {
             let bits = v.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
             for x in bits {
-                for byte in x.to_bits().to_le_bytes() {
-                    h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-                }
+                h = fnv1a(h, &x.to_bits().to_le_bytes());
             }
         }
         let mut slots = vec![0.0; self.c.size()];
@@ -341,5 +339,36 @@ impl Replicas {
             }
         }
         Ok(())
+    }
+}
+
+/// FNV-1a's 64-bit offset basis: the hash of no bytes.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a (64 bits) of `bytes`, continuing from `h`: `check_identical`'s
+/// hash of the parameter bits.
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &byte in bytes {
+        h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fnv1a, FNV_OFFSET};
+
+    /// The published FNV-1a 64-bit test vectors (Fowler, Noll and Vo's
+    /// test suite): "" 0xcbf29ce484222325, "a" 0xaf63dc4c8601ec8c,
+    /// "foobar" 0x85944171f73967e8; and bytes fed in two calls hash as one.
+    #[test]
+    fn the_parameter_hash_is_fnv1a() {
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b"foobar"), 0x8594_4171_f739_67e8);
+        assert_eq!(
+            fnv1a(fnv1a(FNV_OFFSET, b"foo"), b"bar"),
+            0x8594_4171_f739_67e8
+        );
     }
 }

@@ -241,3 +241,36 @@ fn entry(key: &str, value: String) -> StringStringEntryProto {
         value,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{check_opset, ir_version, MAX_OPSET, MIN_OPSET};
+
+    /// ONNX's release table (docs/Versioning.md, "Released Versions"):
+    /// opsets 17 and 18 came with IR 8, 19 and 20 with IR 9, 21 and 22 with
+    /// IR 10, 23 with IR 11.
+    #[test]
+    fn each_opset_gets_the_ir_version_it_was_released_with() {
+        let table = [
+            (17, 8),
+            (18, 8),
+            (19, 9),
+            (20, 9),
+            (21, 10),
+            (22, 10),
+            (23, 11),
+        ];
+        for (opset, ir) in table {
+            assert_eq!(ir_version(opset), ir, "opset {opset}");
+        }
+    }
+
+    #[test]
+    fn opsets_outside_the_known_range_are_refused_by_name() {
+        assert!(check_opset(MIN_OPSET).is_ok() && check_opset(MAX_OPSET).is_ok());
+        let old = check_opset(MIN_OPSET - 1).unwrap_err().to_string();
+        assert!(old.contains("opset") && old.contains("older than"), "{old}");
+        let new = check_opset(MAX_OPSET + 1).unwrap_err().to_string();
+        assert!(new.contains("opset") && new.contains("newer than"), "{new}");
+    }
+}

@@ -192,3 +192,42 @@ impl ElementOps for Positional {
         Ok(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor, Var};
+
+    use super::Positional;
+    use crate::kernel::with_fused_ops;
+
+    /// A table `[3, 2]` with rows `[1, 2]`, `[3, 4]`, `[5, 6]`.
+    fn table() -> Positional {
+        let w = Tensor::new(&[[1.0f64, 2.0], [3.0, 4.0], [5.0, 6.0]], &Device::Cpu).unwrap();
+        Positional::new(Var::from_tensor(&w).unwrap()).unwrap()
+    }
+
+    /// The guard of `forward`, on both paths: `t <= T` and rows of `D`
+    /// are added (up to `t == T`); more positions, other rows or another
+    /// rank are refused, each with its own message.
+    #[test]
+    fn forward_adds_up_to_t_rows_and_refuses_other_shapes() {
+        let p = table();
+        for fused in [true, false] {
+            with_fused_ops(fused, || {
+                // t == T == 3: x + every row, summed by hand.
+                let x = Tensor::new(&[[[10.0f64, 20.0], [30.0, 40.0], [50.0, 60.0]]], &Device::Cpu)
+                    .unwrap();
+                let y = p.forward(&x).unwrap().to_vec3::<f64>().unwrap();
+                assert_eq!(y, [[[11.0, 22.0], [33.0, 44.0], [55.0, 66.0]]]);
+                let long = Tensor::zeros((1, 4, 2), candle_core::DType::F64, &Device::Cpu).unwrap();
+                let e = p.forward(&long).unwrap_err().to_string();
+                assert!(e.contains("holds 3 positions but gets 4"), "{e}");
+                for dims in [&[1usize, 2, 3][..], &[1, 4, 3], &[3, 2], &[1, 1, 2, 1]] {
+                    let x = Tensor::zeros(dims, candle_core::DType::F64, &Device::Cpu).unwrap();
+                    let e = p.forward(&x).unwrap_err().to_string();
+                    assert!(e.contains("[batch, t, 2] with t <= 3"), "{dims:?}: {e}");
+                }
+            })
+        }
+    }
+}

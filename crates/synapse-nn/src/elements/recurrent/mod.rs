@@ -407,3 +407,30 @@ impl<G: Gates> ElementOps for Recurrent<G> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+
+    use super::check_input;
+
+    /// `[batch, T, IN]` with `T >= 1` and `IN` the layer's input size.
+    #[test]
+    fn input_must_be_a_nonempty_sequence_of_rows_of_the_input_size() {
+        let x = |dims: &[usize]| Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(check_input("lstm(4,3)", &x(&[2, 5, 4]), 4).unwrap(), (2, 5));
+        assert_eq!(check_input("lstm(4,3)", &x(&[0, 1, 4]), 4).unwrap(), (0, 1));
+        for dims in [
+            &[2, 0, 4][..],
+            &[2, 5, 3],
+            &[2, 5, 5],
+            &[5, 4],
+            &[1, 2, 5, 4],
+        ] {
+            let e = check_input("lstm(4,3)", &x(dims), 4)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("[batch, T, 4] with T >= 1"), "{dims:?}: {e}");
+        }
+    }
+}
