@@ -35,6 +35,7 @@ mod early_stop;
 mod error;
 mod fingerprint;
 mod generate;
+pub mod hf;
 mod history;
 pub mod job;
 mod load;

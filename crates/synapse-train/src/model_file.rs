@@ -7,7 +7,8 @@
 //! one-character strings) and `context` (SPEC section 10). A file without our metadata (PyTorch's
 //! `save_file(model.state_dict(), ...)`) loads when the spec is given.
 //! Weights also import from and export to `.npz` with the same names.
-//! Every write is atomic.
+//! Every write is atomic. A Hugging Face model folder is read wherever a
+//! model file is (`crate::hf`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -111,6 +112,9 @@ impl Model {
     /// Reads a model file. `arch` is needed when the file has no synapse
     /// metadata; when both are there they must agree.
     pub fn load(path: &Path, arch: Option<&ArchSpec>, device: &Device) -> Result<Self> {
+        if path.is_dir() {
+            return crate::hf::load_folder(path, arch, None, device);
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         Self::from_bytes(path, &bytes, arch, device)
     }
@@ -253,6 +257,9 @@ pub fn load_weights(
     device: &Device,
 ) -> Result<Sequential> {
     let bad = |reason: String| Error::model(path, reason);
+    if path.is_dir() {
+        return Ok(crate::hf::load_folder(path, Some(spec), Some(dtype), device)?.net);
+    }
     let name = path.to_string_lossy().to_ascii_lowercase();
     let tensors: HashMap<String, Tensor> = if name.ends_with(".npz") {
         read_npz(path)?
