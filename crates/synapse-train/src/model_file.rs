@@ -205,6 +205,12 @@ impl Model {
             Some(text) => Some(Normalizer::from_json(text).map_err(bad)?),
             None => None,
         };
+        if metadata.contains_key("vocab") && metadata.contains_key("tokenizer") {
+            return Err(bad(
+                "bad metadata: both vocab and tokenizer; a model's ids are characters or tokens"
+                    .into(),
+            ));
+        }
         let vocab = match metadata.get("vocab") {
             Some(text) => Some(vocab_of(text, &spec).map_err(bad)?),
             None => None,
@@ -226,11 +232,7 @@ impl Model {
             None => None,
         };
         match (&vocab, &tokenizer, context) {
-            (Some(_), Some(_), _) => return Err(bad(
-                "bad metadata: both vocab and tokenizer; a model's ids are characters or tokens"
-                    .into(),
-            )),
-            (Some(vocab), None, _) => {
+            (Some(vocab), _, _) => {
                 check_character_model(&spec, vocab.len(), context).map_err(bad)?
             }
             (None, Some(tok), _) => {
