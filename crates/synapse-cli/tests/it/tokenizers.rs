@@ -97,6 +97,21 @@ fn train_with_a_tokenizer_then_generate_counts_tokens() {
     );
     assert!(longer.len() >= out.len(), "{longer} {out}");
     assert!(prompt_ids > 0);
+    // No tokens: the prompt decoded, exactly; seven: more than the prompt.
+    let none = ok_in(
+        &dir,
+        &[
+            "generate",
+            "--model",
+            "m.safetensors",
+            "--prompt",
+            prompt,
+            "--length",
+            "0",
+        ],
+    );
+    assert_eq!(none, format!("{prompt}\n"));
+    assert_ne!(text, prompt);
     let summary = ok_in(&dir, &["summary", "--model", "m.safetensors"]);
     assert!(
         summary.contains("384 tokens (tokenizer), context 8"),
