@@ -43,6 +43,7 @@ class Sequential:
         text: Optional[_Path] = None,
         context: Optional[int] = None,
         stride: Optional[int] = None,
+        tokenizer: Optional[_Path] = None,
         optimizer: Literal["sgd", "adam", "adamw"] = "sgd",
         lr: Optional[float] = None,
         momentum: Optional[float] = None,

@@ -13,6 +13,8 @@ import signal
 import subprocess
 import time
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -65,6 +67,10 @@ COMBINATIONS = [
      dict(CE, context=8, stride=3, val_split=0.2, optimizer="adam", lr=0.01, epochs=3)),
     ("text early stop", "text", None, 27,
      dict(CE, context=6, stride=2, val_split=0.25, early_stop=1, optimizer="adam", lr=0.05, epochs=20)),
+    ("text tokenizer", "text", "embedding(384,8), lstm(8,12), linear(12,384)", 28,
+     dict(CE, context=8, stride=4, val_split=0.2, lr=0.1, epochs=3, tokenizer=str(
+         Path(__file__).resolve().parents[2]
+         / "crates/synapse-train/tests/data/gpt2/tiny-random/tokenizer.json"))),
 ]
 
 TEXT = ("the quick brown fox jumps over the lazy dog. " * 12).strip()

@@ -3,6 +3,7 @@
 reads."""
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,3 +38,24 @@ def test_a_text_model_for_synapse_generate(tmp_path, synapse_bin):
         check=True, capture_output=True, text=True,
     ).stdout
     assert out.startswith("hello ") and len(out.rstrip("\n")) == 26
+
+
+TOKENIZER = (Path(__file__).resolve().parents[2]
+             / "crates/synapse-train/tests/data/gpt2/tiny-random/tokenizer.json")
+
+
+def test_fit_with_a_tokenizer_keeps_it_and_refuses_a_small_embedding(tmp_path):
+    """fit(text=, context=, tokenizer=) as `train --tokenizer`: the model file
+    keeps the tokenizer's JSON; an embedding with fewer ids than the
+    tokenizer's 384 tokens is a ValueError naming the keyword and both sizes."""
+    text = tmp_path / "t.txt"
+    text.write_text("The synapse command trains a small model. " * 10)
+    net = sn.Sequential("embedding(384,8), linear(8,384)", seed=1)
+    history = net.fit(text=str(text), context=8, tokenizer=str(TOKENIZER), loss="cross-entropy", epochs=2)
+    assert len(history["loss"]) == 2
+    net.save(tmp_path / "m.safetensors")
+    header = (tmp_path / "m.safetensors").read_bytes()
+    assert b'"tokenizer"' in header and b'"vocab"' not in header
+    small = sn.Sequential("embedding(100,8), linear(8,100)", seed=1)
+    with pytest.raises(ValueError, match=r"^tokenizer .*384 tokens.*embedding\(100,D\)"):
+        small.fit(text=str(text), context=8, tokenizer=str(TOKENIZER), loss="cross-entropy")

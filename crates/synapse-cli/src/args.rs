@@ -38,11 +38,16 @@ pub enum Command {
     /// Write a model as an ONNX file (evaluation mode) for onnxruntime, tract, TensorRT...
     #[command(after_help = "Example:\n  synapse export --model iris.safetensors --out iris.onnx")]
     Export(ExportArgs),
-    /// Write text with a character model (one trained with --text): the prompt, then more.
+    /// Write text with a language model (one trained with --text): the prompt, then more.
     #[command(
         after_help = "Example:\n  synapse generate --model chars.safetensors --prompt 'The ' --length 300 --temperature 0.8 --top-k 10"
     )]
     Generate(GenerateArgs),
+    /// Train a byte-level BPE tokenizer (GPT-2's kind) on text files, for train --tokenizer.
+    #[command(
+        after_help = "Example:\n  synapse tokenizer --text README.md --vocab-size 512 --out tokenizer.json"
+    )]
+    Tokenizer(TokenizerArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +96,10 @@ pub struct TrainArgs {
     /// With --text: the step between windows (default: the context).
     #[arg(long, value_name = "S", allow_negative_numbers = true)]
     pub stride: Option<i64>,
+    /// With --text: a Hugging Face tokenizer.json (e.g. made by `synapse tokenizer`); the
+    /// windows are --context tokens of the encoded text, and the model keeps the tokenizer.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
     /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'; the elements are listed by
     /// [`arch_help`] from the registry.
     #[arg(long, value_name = "SPEC", help = arch_help())]
@@ -294,7 +303,7 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// A character model (trained with --text).
+    /// A language model (trained with --text, with or without --tokenizer).
     #[arg(long, value_name = "MODEL")]
     pub model: PathBuf,
     /// The text to start from.
@@ -305,7 +314,7 @@ pub struct GenerateArgs {
         allow_hyphen_values = true
     )]
     pub prompt: String,
-    /// Characters to write after the prompt.
+    /// Characters (tokens, for a model with a tokenizer) to write after the prompt.
     #[arg(
         long,
         value_name = "N",
@@ -327,6 +336,19 @@ pub struct GenerateArgs {
     /// Seed of the draws: the same seed gives the same text.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenizerArgs {
+    /// The UTF-8 text files to learn from.
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub text: Vec<PathBuf>,
+    /// Tokens in the vocabulary: the 256 byte symbols, <|endoftext|> (id 0) and merges, at least 257.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub vocab_size: String,
+    /// Where to write the tokenizer.json, atomically.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// `--arch`'s help: an example and every element kind with its sizes, from

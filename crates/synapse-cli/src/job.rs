@@ -22,6 +22,7 @@ pub fn options(a: &TrainArgs) -> anyhow::Result<JobOptions> {
         text: a.text.clone(),
         context: a.context,
         stride: a.stride,
+        tokenizer: a.tokenizer.clone(),
         loss: Some(a.loss.clone()),
         target: a
             .target

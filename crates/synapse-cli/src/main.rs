@@ -1,5 +1,5 @@
-//! The `synapse` command: train, predict, eval, summary, export, generate
-//! (SPEC sections 7 and 10).
+//! The `synapse` command: train, predict, eval, summary, export, generate,
+//! tokenizer (SPEC sections 7, 10 and 12).
 //!
 //! Parsing (clap, `args.rs`) is apart from meaning (`config.rs`); each
 //! subcommand is a `run` function. Errors are one line on stderr beginning
@@ -23,6 +23,7 @@ mod predict;
 mod progress;
 mod stdout;
 mod summary;
+mod tokenizer;
 mod train;
 
 use std::process::ExitCode;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => summary::run(a),
         Command::Export(a) => export::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::Tokenizer(a) => tokenizer::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,7 +95,7 @@ fn usage_error(e: &clap::Error) -> String {
     };
     let text = match e.kind() {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-            "no subcommand given; expected train, predict, eval, summary, export or generate"
+            "no subcommand given; expected train, predict, eval, summary, export, generate or tokenizer"
                 .to_string()
         }
         ErrorKind::MissingRequiredArgument => {

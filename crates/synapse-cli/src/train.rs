@@ -157,6 +157,7 @@ fn files<'a>(a: &'a TrainArgs, start: &'a Start) -> Files<'a> {
     Files::default()
         .input("--data", a.data.as_deref())
         .input("--text", a.text.as_deref())
+        .input("--tokenizer", a.tokenizer.as_deref())
         .input("--val", a.val.as_deref())
         .input("--init", init_file)
         .input("--resume", a.resume.as_deref())

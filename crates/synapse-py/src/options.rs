@@ -142,6 +142,7 @@ impl<'py> FitOptions<'py> {
             text: k.value::<PathBuf>(Opt::Text)?,
             context: k.count(Opt::Context)?,
             stride: k.count(Opt::Stride)?,
+            tokenizer: k.value::<PathBuf>(Opt::Tokenizer)?,
             loss: k.value::<String>(Opt::Loss)?,
             target: k
                 .get(Opt::Target.keyword())?

@@ -244,7 +244,7 @@ impl PySequential {
     /// `seed` (the constructor's), `normalize`, `validation_data` ((X, y) or
     /// a file), `val_split`, `early_stop`, `save_best`, `lr_schedule`,
     /// `clip_grad_norm`, `class_weights` ("auto" or a list), `checkpoint`,
-    /// `resume`, `text`/`context`/`stride`, `allow_large`, `verbose`; and
+    /// `resume`, `text`/`context`/`stride`/`tokenizer`, `allow_large`, `verbose`; and
     /// `warm_start`: continue the previous `fit`'s optimizer state.
     #[pyo3(signature = (x=None, y=None, **kwargs))]
     fn fit<'py>(

@@ -94,6 +94,13 @@ pub enum Error {
         /// Whether allowing large runs (`--allow-large`) lets it go ahead.
         allowable: bool,
     },
+    /// A tokenizer that cannot be read, or a text it cannot encode or decode.
+    #[error("{}{reason}", path.as_ref().map_or(String::new(), |p| format!("{}: ", p.display())))]
+    Tokenizer {
+        /// Its file, when it came from one.
+        path: Option<PathBuf>,
+        reason: String,
+    },
     /// A model that ONNX export cannot write (SPEC section 7, `export`).
     #[error("cannot export to ONNX: {0}")]
     Export(String),

@@ -1,5 +1,8 @@
 //! Text from a character model (SPEC section 10, `synapse generate`): the
 //! prompt, then one character at a time drawn from the model's scores.
+//! A model with a tokenizer (SPEC section 12) draws tokens instead: the
+//! prompt is encoded with it ([`prompt_ids`]), `length` counts tokens, and
+//! the prompt and the tokens drawn are decoded together ([`text_of`]).
 //!
 //! Each new character: the model reads at most its last `context`
 //! characters (evaluation mode), its scores `z` at the last position become
@@ -58,12 +61,7 @@ impl Default for Sampling {
 /// doc). Errors name a prompt character outside the vocabulary, a model
 /// without a vocabulary, and settings out of range (`temperature`, `top-k`).
 pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
-    let Some(vocab) = &model.vocab else {
-        return Err(Error::config(
-            "model",
-            "it has no vocabulary (vocab metadata): generate needs a character model trained with --text",
-        ));
-    };
+    let mut ids = prompt_ids(model, prompt)?;
     if !(s.temperature.is_finite() && s.temperature >= 0.0) {
         return Err(Error::config(
             "temperature",
@@ -74,24 +72,8 @@ pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
         return Err(Error::config("top-k", "0: expected at least 1"));
     }
     let context = model.context.unwrap_or(usize::MAX).max(1);
-    let mut ids: Vec<i64> = Vec::with_capacity(prompt.chars().count() + s.length);
-    for c in prompt.chars() {
-        match vocab.iter().position(|&v| v == c) {
-            Some(i) => ids.push(i as i64),
-            None => {
-                return Err(Error::config(
-                    "prompt",
-                    format!(
-                        "the character `{}` is not in the model's vocabulary of {} characters",
-                        c.escape_default(),
-                        vocab.len()
-                    ),
-                ))
-            }
-        }
-    }
+    ids.reserve(s.length);
     let mut rng = Mt19937::new(s.seed);
-    let mut text: String = prompt.to_string();
     let dev = model.net.device();
     for _ in 0..s.length {
         let from = ids.len().saturating_sub(context);
@@ -111,9 +93,52 @@ pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
             .to_vec1::<f64>()?;
         let next = pick(&scores, s, &mut rng);
         ids.push(next as i64);
-        text.push(vocab[next]);
     }
-    Ok(text)
+    text_of(model, &ids)
+}
+
+/// The ids of `prompt`: its characters in a character model's vocabulary
+/// (one outside it is an error naming it), or its tokenizer's encoding.
+/// A model with neither is refused.
+pub fn prompt_ids(model: &Model, prompt: &str) -> Result<Vec<i64>> {
+    if let Some(tok) = &model.tokenizer {
+        let ids = tok.encode(prompt).map_err(|e| match e {
+            Error::Tokenizer { reason, .. } => Error::config("prompt", reason),
+            other => other,
+        })?;
+        return Ok(ids.into_iter().map(i64::from).collect());
+    }
+    let Some(vocab) = &model.vocab else {
+        return Err(Error::config(
+            "model",
+            "it has no vocabulary (vocab or tokenizer metadata): generate needs a language model trained with --text",
+        ));
+    };
+    prompt
+        .chars()
+        .map(|c| match vocab.iter().position(|&v| v == c) {
+            Some(i) => Ok(i as i64),
+            None => Err(Error::config(
+                "prompt",
+                format!(
+                    "the character `{}` is not in the model's vocabulary of {} characters",
+                    c.escape_default(),
+                    vocab.len()
+                ),
+            )),
+        })
+        .collect()
+}
+
+/// The text of `ids`: a character model's characters, or its tokenizer's
+/// decoding (ids it does not know are left out).
+pub fn text_of(model: &Model, ids: &[i64]) -> Result<String> {
+    if let Some(tok) = &model.tokenizer {
+        let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
+        return tok.decode(&ids);
+    }
+    let vocab = model.vocab.as_deref().unwrap_or_default();
+    Ok(ids.iter().filter_map(|&i| vocab.get(i as usize)).collect())
 }
 
 /// One draw from `scores` (see the module doc).

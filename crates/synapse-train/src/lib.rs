@@ -15,7 +15,7 @@
 //!   and about a stack (the command line and Python print the same);
 //! - [`Rows`] is what the Trainer fetches a batch at a time (a [`Dataset`],
 //!   or the windows of a [`Text`] for `--text`); [`generate`] writes text
-//!   from a character model; `checks.rs` holds what is checked before
+//!   from a character or [`tokenizer`] model; `checks.rs` holds what is checked before
 //!   training; [`runtime::configure`] sets the allocator and the threads as
 //!   the command line runs;
 //! - [`job`] is the training job that `synapse train` and `Sequential.fit`
@@ -57,6 +57,7 @@ pub mod settings;
 mod split;
 pub mod summary;
 mod text;
+pub mod tokenizer;
 mod trainer;
 
 pub use arrays::dataset_from_arrays;
@@ -76,7 +77,7 @@ pub use dataset::{Classes, Dataset, LoadOptions, Targets};
 pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
 pub use error::{candle_message, nn_message, Error, Result};
 pub use fingerprint::Fingerprint;
-pub use generate::{generate, Sampling};
+pub use generate::{generate, prompt_ids, text_of, Sampling};
 pub use history::{EpochRecord, History};
 pub use load::{is_npz, load};
 pub use metrics::{Confusion, Metrics};
@@ -90,4 +91,5 @@ pub use rows::Rows;
 pub use schedule::{LrScheduler, Schedule};
 pub use split::{train_val_split, VAL_SPLIT_SEED_OFFSET};
 pub use text::{Text, TextWindows};
+pub use tokenizer::Tokenizer;
 pub use trainer::{TrainConfig, Trainer};

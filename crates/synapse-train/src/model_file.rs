@@ -4,7 +4,9 @@
 //! dtype; `__metadata__` holds `format = "synapse"`, `version = "1"`, `arch`
 //! (canonical spec), `dtype`, and when they apply `loss`, `labels` (JSON array),
 //! `normalize` (JSON), and for a character model `vocab` (JSON array of
-//! one-character strings) and `context` (SPEC section 10). A file without our metadata (PyTorch's
+//! one-character strings) and `context` (SPEC section 10), or for a model of
+//! a tokenizer's tokens `tokenizer` (its `tokenizer.json` text, SPEC section
+//! 12) instead of `vocab`. A file without our metadata (PyTorch's
 //! `save_file(model.state_dict(), ...)`) loads when the spec is given.
 //! Weights also import from and export to `.npz` with the same names.
 //! Every write is atomic. A Hugging Face model folder is read wherever a
@@ -18,7 +20,7 @@ use synapse_nn::{ArchSpec, Loss, Sequential};
 
 use crate::atomic::write_atomic;
 use crate::npy::{npz_bytes, read_npz};
-use crate::{Error, Normalizer, Result};
+use crate::{Error, Normalizer, Result, Tokenizer};
 
 /// The `format` metadata value of a model file.
 pub const FORMAT: &str = "synapse";
@@ -38,7 +40,11 @@ pub struct Model {
     pub normalize: Option<Normalizer>,
     /// A character model's vocabulary (id `i` is `vocab[i]`), from `--text`.
     pub vocab: Option<Vec<char>>,
-    /// A character model's context: the most characters it reads at once.
+    /// A language model's tokenizer (`--tokenizer`, or a Hugging Face
+    /// folder's `tokenizer.json`), instead of `vocab`: its ids are the
+    /// tokenizer's. Built with [`Tokenizer::from_json`] or [`Tokenizer::load`].
+    pub tokenizer: Option<Tokenizer>,
+    /// A character (or token) model's context: the most ids it reads at once.
     pub context: Option<usize>,
     /// Other metadata, written as given (epochs, final loss, ...) and read back
     /// with everything the file holds.
@@ -54,6 +60,7 @@ impl Model {
             labels: None,
             normalize: None,
             vocab: None,
+            tokenizer: None,
             context: None,
             metadata: BTreeMap::new(),
         }
@@ -92,6 +99,9 @@ impl Model {
                 "vocab".into(),
                 serde_json::to_string(&chars).expect("strings serialise"),
             );
+        }
+        if let Some(tok) = &self.tokenizer {
+            meta.insert("tokenizer".into(), tok.json().to_string());
         }
         if let Some(t) = self.context {
             meta.insert("context".into(), t.to_string());
@@ -199,6 +209,12 @@ impl Model {
             Some(text) => Some(Normalizer::from_json(text).map_err(bad)?),
             None => None,
         };
+        if metadata.contains_key("vocab") && metadata.contains_key("tokenizer") {
+            return Err(bad(
+                "bad metadata: both vocab and tokenizer; a model's ids are characters or tokens"
+                    .into(),
+            ));
+        }
         let vocab = match metadata.get("vocab") {
             Some(text) => Some(vocab_of(text, &spec).map_err(bad)?),
             None => None,
@@ -212,10 +228,22 @@ impl Model {
             ),
             None => None,
         };
-        match (&vocab, context) {
-            (Some(vocab), _) => check_character_model(&spec, vocab.len(), context).map_err(bad)?,
-            (None, Some(t)) => check_context(&spec, t).map_err(bad)?,
-            (None, None) => {}
+        let tokenizer = match metadata.get("tokenizer") {
+            Some(json) => Some(
+                Tokenizer::from_json(json)
+                    .map_err(|e| bad(format!("bad tokenizer metadata: {e}")))?,
+            ),
+            None => None,
+        };
+        match (&vocab, &tokenizer, context) {
+            (Some(vocab), _, _) => {
+                check_character_model(&spec, vocab.len(), context).map_err(bad)?
+            }
+            (None, Some(tok), _) => {
+                check_token_model(&spec, tok.vocab_size(), context).map_err(bad)?
+            }
+            (None, None, Some(t)) => check_context(&spec, t).map_err(bad)?,
+            (None, None, None) => {}
         }
         if normalize.is_some() && spec.takes_ids() {
             return Err(bad(format!(
@@ -238,6 +266,7 @@ impl Model {
             labels,
             normalize,
             vocab,
+            tokenizer,
             context,
             metadata,
         })
@@ -335,6 +364,37 @@ fn check_character_model(
         )),
         _ => Err(format!(
             "bad vocab metadata: {vocab} characters, but for {t} characters the stack gives {out:?}; a character model gives [{t}, {vocab}], a score for each character at each position"
+        )),
+    }
+}
+
+/// A model of a tokenizer's `n` tokens starts with `embedding(V,D)`, V at
+/// least `n` (a larger V is a model's own padding), and gives a score for
+/// each of its V ids at each of up to `context` positions.
+fn check_token_model(
+    spec: &ArchSpec,
+    n: usize,
+    context: Option<usize>,
+) -> std::result::Result<(), String> {
+    let Some(v) = spec.ids() else {
+        return Err(format!(
+            "bad tokenizer metadata: {n} tokens, but `{spec}` does not start with embedding(V,D)"
+        ));
+    };
+    if v < n {
+        return Err(format!(
+            "bad tokenizer metadata: {}",
+            crate::text::too_many_tokens(n, v)
+        ));
+    }
+    let t = context.unwrap_or(1);
+    let out = spec.check_input(&[t]).map_err(|e| {
+        format!("bad context metadata: context {t}, but the stack cannot read {t} tokens: {e}")
+    })?;
+    match out[..] {
+        [len, scores] if len == t && scores == v => Ok(()),
+        _ => Err(format!(
+            "bad tokenizer metadata: for {t} tokens the stack gives {out:?}; a language model of embedding({v},D) gives [{t}, {v}], a score for each id at each position"
         )),
     }
 }

@@ -29,6 +29,12 @@ pub fn render_model(m: &Model) -> String {
     if let (Some(vocab), Some(t)) = (&m.vocab, m.context) {
         out += &format!("text: {} characters, context {t}\n", vocab.len());
     }
+    if let (Some(tok), Some(t)) = (&m.tokenizer, m.context) {
+        out += &format!(
+            "text: {} tokens (tokenizer), context {t}\n",
+            tok.vocab_size()
+        );
+    }
     if m.normalize.is_some() {
         out += "inputs are standardised (normalize)\n";
     }

@@ -10,6 +10,10 @@
 //! chunks (the vocabulary, then the ids), so the file's bytes are never
 //! held whole either. Invalid UTF-8 is an error naming its byte offset.
 //!
+//! With a tokenizer (`--tokenizer FILE`, SPEC section 12) the text is
+//! read whole and encoded once ([`Text::load_tokens`]); its ids are the
+//! tokenizer's, and the windows are cut from them as from characters.
+//!
 //! `--val-split F` holds out the last `F` of the text ([`Text::split`]);
 //! windows that would cross the cut are dropped, and a validation part too
 //! short for one window is an error named `val-split`.
@@ -35,7 +39,7 @@ use std::sync::Arc;
 use candle_core::{Device, Tensor};
 use synapse_nn::{ArchSpec, Loss};
 
-use crate::{Error, Fingerprint, Result, Rows};
+use crate::{Error, Fingerprint, Result, Rows, Tokenizer};
 
 /// Bytes read at a time.
 const CHUNK: usize = 1 << 20;
@@ -66,10 +70,19 @@ impl Ids {
     }
 }
 
+/// What a text's ids stand for.
+#[derive(Debug, Clone)]
+pub enum Vocabulary {
+    /// The sorted characters of the text (id `i` is `chars[i]`).
+    Chars(Vec<char>),
+    /// The tokens of a tokenizer.
+    Tokens(Arc<Tokenizer>),
+}
+
 /// A text as ids into its vocabulary (see the module doc).
 #[derive(Debug, Clone)]
 pub struct Text {
-    vocab: Vec<char>,
+    vocabulary: Vocabulary,
     ids: Ids,
 }
 
@@ -128,7 +141,42 @@ impl Text {
         if ids.len() != count {
             return Err(Error::data(path, "the file changed while it was read"));
         }
-        Ok(Self { vocab, ids })
+        Ok(Self {
+            vocabulary: Vocabulary::Chars(vocab),
+            ids,
+        })
+    }
+
+    /// Reads a UTF-8 text file whole and encodes it with `tokenizer`.
+    pub fn load_tokens(path: &Path, tokenizer: Arc<Tokenizer>) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            Error::data(
+                path,
+                format!(
+                    "byte {}: invalid UTF-8; --text reads UTF-8 text",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        if text.is_empty() {
+            return Err(Error::data(path, "the text is empty"));
+        }
+        Self::tokens_of(text, tokenizer).map_err(|e| match e {
+            Error::Tokenizer { path: None, reason } => Error::data(path, reason),
+            other => other,
+        })
+    }
+
+    /// A text in memory encoded with `tokenizer`.
+    pub fn tokens_of(text: &str, tokenizer: Arc<Tokenizer>) -> Result<Self> {
+        let encoded = tokenizer.encode(text)?;
+        let mut ids = Ids::with_capacity(tokenizer.vocab_size(), encoded.len());
+        encoded.iter().for_each(|&id| ids.push(id));
+        Ok(Self {
+            vocabulary: Vocabulary::Tokens(tokenizer),
+            ids,
+        })
     }
 
     /// A text from a string in memory.
@@ -140,15 +188,50 @@ impl Text {
         let index = Index::new(&vocab);
         let mut ids = Ids::with_capacity(vocab.len(), text.chars().count());
         text.chars().for_each(|c| ids.push(index.of(c)));
-        Ok(Self { vocab, ids })
+        Ok(Self {
+            vocabulary: Vocabulary::Chars(vocab),
+            ids,
+        })
     }
 
-    /// The vocabulary: every character of the text, sorted.
+    /// What its ids stand for: characters or a tokenizer's tokens.
+    pub fn vocabulary(&self) -> &Vocabulary {
+        &self.vocabulary
+    }
+
+    /// The characters of a character text, sorted (empty for tokens).
     pub fn vocab(&self) -> &[char] {
-        &self.vocab
+        match &self.vocabulary {
+            Vocabulary::Chars(c) => c,
+            Vocabulary::Tokens(_) => &[],
+        }
     }
 
-    /// The number of characters.
+    /// The tokenizer of a text of tokens.
+    pub fn tokenizer(&self) -> Option<&Arc<Tokenizer>> {
+        match &self.vocabulary {
+            Vocabulary::Chars(_) => None,
+            Vocabulary::Tokens(t) => Some(t),
+        }
+    }
+
+    /// The number of ids: characters of the vocabulary, or the tokenizer's.
+    pub fn vocab_size(&self) -> usize {
+        match &self.vocabulary {
+            Vocabulary::Chars(c) => c.len(),
+            Vocabulary::Tokens(t) => t.vocab_size(),
+        }
+    }
+
+    /// What one id stands for, in messages: `character` or `token`.
+    fn unit(&self) -> &'static str {
+        match &self.vocabulary {
+            Vocabulary::Chars(_) => "character",
+            Vocabulary::Tokens(_) => "token",
+        }
+    }
+
+    /// The number of ids (characters or tokens).
     pub fn len(&self) -> usize {
         self.ids.len()
     }
@@ -191,6 +274,7 @@ impl Text {
             stride,
         };
         let train = windows(0, cut);
+        let unit = text.unit();
         if train.is_empty() {
             let part = if val_split.is_some() {
                 "its training part has"
@@ -200,7 +284,7 @@ impl Text {
             return Err(Error::config(
                 "context",
                 format!(
-                    "the text is too short for a window: {part} {cut} characters, and a window needs the context {context} plus the next character ({})",
+                    "the text is too short for a window: {part} {cut} {unit}s, and a window needs the context {context} plus the next {unit} ({})",
                     context + 1
                 ),
             ));
@@ -212,7 +296,7 @@ impl Text {
                     return Err(Error::config(
                         "val-split",
                         format!(
-                            "{f}: the validation part (the last {} of the text's {n} characters) is too short for a window, which needs the context {context} plus the next character ({})",
+                            "{f}: the validation part (the last {} of the text's {n} {unit}s) is too short for a window, which needs the context {context} plus the next {unit} ({})",
                             n - cut,
                             context + 1
                         ),
@@ -294,6 +378,44 @@ impl TextWindows {
     }
 }
 
+impl TextWindows {
+    /// [`Rows::check_fits`] for tokens: the stack takes every id of the
+    /// tokenizer (`embedding(V,D)` with V at least its vocabulary) and
+    /// gives a score for each of the `V` ids at each position.
+    fn check_fits_tokens(&self, spec: &ArchSpec, n: usize) -> Result<()> {
+        let t = self.context;
+        let Some(v) = spec.ids() else {
+            let first = spec.elements().first();
+            let starts = first.map_or(String::new(), |e| format!("; it starts with {e}"));
+            return Err(Error::config(
+                "arch",
+                format!("the tokenizer has {n} tokens, so the stack must start with embedding(V,D) with V at least {n}{starts}"),
+            ));
+        };
+        if v < n {
+            return Err(Error::config("tokenizer", too_many_tokens(n, v)));
+        }
+        let out = spec
+            .check_input(&[t])
+            .map_err(|e| Error::config("arch", format!("for windows of {t} tokens: {e}")))?;
+        if out != [t, v] {
+            return Err(Error::config(
+                "arch",
+                format!(
+                    "for windows of {t} tokens the stack gives {out:?}; a language model gives [{t}, {v}]: a score for each id of its embedding({v},D) at each position"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The refusal of a tokenizer with more tokens (`n`) than the embedding
+/// has ids (`v`).
+pub(crate) fn too_many_tokens(n: usize, v: usize) -> String {
+    format!("its vocabulary has {n} tokens, more than the {v} ids of the stack's embedding({v},D): make the embedding at least {n}")
+}
+
 impl Rows for TextWindows {
     fn len(&self) -> usize {
         let chars = self.end - self.start;
@@ -332,7 +454,10 @@ impl Rows for TextWindows {
                 ),
             ));
         }
-        let v = self.text.vocab.len();
+        if let Some(tok) = self.text.tokenizer() {
+            return self.check_fits_tokens(spec, tok.vocab_size());
+        }
+        let v = self.text.vocab_size();
         if spec.ids() != Some(v) {
             let first = spec.elements().first();
             let starts = first.map_or(String::new(), |e| format!("; it starts with {e}"));
@@ -361,8 +486,10 @@ impl Rows for TextWindows {
 
     fn fingerprint(&self) -> Result<u64> {
         let mut f = Fingerprint::new();
-        let vocab: String = self.text.vocab.iter().collect();
-        f.bytes(vocab.as_bytes());
+        match &self.text.vocabulary {
+            Vocabulary::Chars(c) => f.bytes(c.iter().collect::<String>().as_bytes()),
+            Vocabulary::Tokens(t) => f.bytes(t.json().as_bytes()),
+        }
         for v in [self.start, self.end, self.context, self.stride] {
             f.bytes(&(v as u64).to_le_bytes());
         }

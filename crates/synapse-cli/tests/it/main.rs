@@ -15,6 +15,7 @@
 //! | `sequence_parity` | sequence training parity with PyTorch (LSTM, GRU, causal transformer) from the shell |
 //! | `layers` | the layer kinds from the shell and their errors |
 //! | `sequences` | sequence models and `--text`: their errors, resume, `generate`, `predict` per position |
+//! | `tokenizers` | `train --tokenizer` and `generate` by tokens, `synapse tokenizer`, their refusals and resume |
 //! | `export` | `synapse export`, run by tract |
 //! | `stdout` | every printing command with stdout full or closed |
 //! | `crash` | SIGKILL at random moments: whole files, exact resume |
@@ -38,3 +39,4 @@ mod refusals;
 mod sequence_parity;
 mod sequences;
 mod stdout;
+mod tokenizers;

@@ -1,6 +1,7 @@
 //! The rows a job trains and validates on, assembled once for both
 //! interfaces: a data file or arrays (`data`, with `val` or `val_split`),
-//! or a text's windows (`text`, `context`, `stride`, `val_split`); checked
+//! or a text's windows (`text`, `context`, `stride`, `val_split`, and
+//! `tokenizer` for windows of tokens rather than characters); checked
 //! against the stack and the loss; the class weights resolved on the
 //! training rows; the normalisation fitted on them.
 //!
@@ -18,10 +19,10 @@ use candle_core::DType;
 use synapse_nn::{ArchSpec, Loss};
 
 use super::option::Opt;
-use super::options::{refuse, Input, TrainJob};
+use super::options::{refuse, Input, TrainJob, Windows};
 use crate::{
     check_fits, check_training_data, dataset_from_arrays, load, train_val_split, Classes, Dataset,
-    Error, LoadOptions, Normalizer, Result, Rows, Targets, Text, TextWindows,
+    Error, LoadOptions, Normalizer, Result, Rows, Targets, Text, TextWindows, Tokenizer,
 };
 
 /// What the model being trained already holds (a model trained before, or
@@ -76,17 +77,35 @@ impl TrainData {
     pub fn assemble(job: &TrainJob, spec: &ArchSpec, dtype: DType, prior: &Prior) -> Result<Self> {
         let o = &job.options;
         match (&o.data, &o.text, job.windows) {
-            (_, Some(path), Some(w)) => Self::text(path, w.context, w.stride, o.val_split),
+            (_, Some(path), Some(w)) => Self::text(job, path, w, spec),
             (Some(data), None, _) => Self::table(job, data, spec, dtype, prior),
             _ => refuse("give {data} or {text}"),
         }
     }
 
-    /// Windows of a text.
-    fn text(path: &Path, context: usize, stride: usize, val_split: Option<f64>) -> Result<Self> {
+    /// Windows of a text, of characters or of the tokenizer's tokens (a
+    /// tokenizer with more tokens than the stack's embedding has ids is
+    /// refused before the text is read).
+    fn text(job: &TrainJob, path: &Path, w: Windows, spec: &ArchSpec) -> Result<Self> {
         let input = Input::File(path.to_path_buf());
-        let text = Arc::new(Text::load(path).map_err(about(Opt::Text, Some(&input)))?);
-        let (train, val) = Text::split(&text, context, stride, val_split)
+        let text = match &job.options.tokenizer {
+            None => Text::load(path),
+            Some(tok_path) => {
+                let source = Input::File(tok_path.clone());
+                let tok =
+                    Tokenizer::load(tok_path).map_err(about(Opt::Tokenizer, Some(&source)))?;
+                if let Some(v) = spec.ids().filter(|&v| v < tok.vocab_size()) {
+                    return refuse(format!(
+                        "{{tokenizer}} {}: {}",
+                        tok_path.display(),
+                        crate::text::too_many_tokens(tok.vocab_size(), v)
+                    ));
+                }
+                Text::load_tokens(path, Arc::new(tok))
+            }
+        };
+        let text = Arc::new(text.map_err(about(Opt::Text, Some(&input)))?);
+        let (train, val) = Text::split(&text, w.context, w.stride, job.options.val_split)
             .map_err(about(Opt::Text, Some(&input)))?;
         Ok(Self {
             examples: Examples::Text { train, val },

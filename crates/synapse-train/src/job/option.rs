@@ -58,6 +58,8 @@ options! {
     Context = "context", "--context", "context";
     /// With a text: the step between windows.
     Stride = "stride", "--stride", "stride";
+    /// With a text: a `tokenizer.json` whose tokens the windows are cut from.
+    Tokenizer = "tokenizer", "--tokenizer", "tokenizer";
     /// The stack.
     Arch = "arch", "--arch", "spec";
     Loss = "loss", "--loss", "loss";

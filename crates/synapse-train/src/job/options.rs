@@ -13,7 +13,7 @@
 //! | an optimizer takes its own hyperparameters only | `beta1 applies to optimizer 'adam' and 'adamw' only, not 'sgd'` |
 //! | hyperparameters' ranges | the optimizer's own `check` |
 //! | `clip_grad_norm` finite and positive | `clip_grad_norm 0: expected a finite number greater than 0` |
-//! | `context`, `stride` with a text only; a text needs `context` | ... |
+//! | `context`, `stride`, `tokenizer` with a text only; a text needs `context` | `tokenizer applies to text only` |
 //! | `target`, `normalize`, `class_weights` not with a text | ... |
 //!
 //! Messages are templates (`{batch-size}`), rendered by each interface with
@@ -42,6 +42,8 @@ pub struct JobOptions {
     pub text: Option<PathBuf>,
     pub context: Option<i64>,
     pub stride: Option<i64>,
+    /// A `tokenizer.json`: the text's ids are its tokens, not characters.
+    pub tokenizer: Option<PathBuf>,
     pub loss: Option<String>,
     pub target: Option<Vec<String>>,
     pub optimizer: Option<String>,
@@ -80,6 +82,7 @@ impl JobOptions {
             Opt::Text => self.text.is_some(),
             Opt::Context => self.context.is_some(),
             Opt::Stride => self.stride.is_some(),
+            Opt::Tokenizer => self.tokenizer.is_some(),
             Opt::Arch => false,
             Opt::Loss => self.loss.is_some(),
             Opt::Target => self.target.is_some(),
@@ -304,6 +307,7 @@ impl TrainJob {
             let text_only = [
                 ("{context}", o.context.is_some()),
                 ("{stride}", o.stride.is_some()),
+                ("{tokenizer}", o.tokenizer.is_some()),
             ];
             if let Some((name, _)) = text_only.iter().find(|(_, given)| *given) {
                 return refuse(format!("{name} applies to {{text}} only"));

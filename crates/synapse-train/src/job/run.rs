@@ -7,7 +7,7 @@ use synapse_nn::{OptimizerState, Sequential};
 use super::data::TrainData;
 use super::option::Opt;
 use super::options::TrainJob;
-use crate::{Checkpoint, Error, Result, TrainConfig, Trainer};
+use crate::{Checkpoint, Error, Result, Tokenizer, TrainConfig, Trainer};
 
 /// A refused `resume`, about its checkpoint.
 fn about_resume(path: &std::path::Path) -> impl Fn(Error) -> Error + '_ {
@@ -64,7 +64,7 @@ impl TrainJob {
     }
 
     /// What the model file keeps of the run: the loss, the labels or the
-    /// text's vocabulary and context, the normalisation, the epochs and the
+    /// text's vocabulary (or tokenizer) and context, the normalisation, the epochs and the
     /// final loss.
     pub fn finish_model(
         &self,
@@ -77,7 +77,10 @@ impl TrainJob {
         match &data.examples {
             super::data::Examples::Table { .. } => model.labels = data.labels.clone(),
             super::data::Examples::Text { train, .. } => {
-                model.vocab = Some(train.text().vocab().to_vec());
+                match train.text().tokenizer() {
+                    Some(tok) => model.tokenizer = Some(Tokenizer::clone(tok)),
+                    None => model.vocab = Some(train.text().vocab().to_vec()),
+                }
                 model.context = Some(train.context());
             }
         }

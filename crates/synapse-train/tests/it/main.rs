@@ -6,6 +6,7 @@
 //! | `data`, `limits` | CSV and npz loading: values, words, one clear error per bad input, large inputs |
 //! | `arrays` | in-memory arrays (Python's): strided views, number types, empty views |
 //! | `text` | a text's windows and its validation split |
+//! | `tokenizer` | tokenizers against the gpt2 reference data: encoding, training byte for byte, windows of tokens, model files, generation |
 //! | `batching` | batches, the seeded shuffle, the validation split, normalisation |
 //! | `trainer`, `layers` | the Trainer: results, divergence, early stopping, schedules, modes and buffers |
 //! | `checkpoint` | resuming gives the weights of an uninterrupted run, bit for bit |
@@ -29,4 +30,5 @@ mod model_file;
 mod onnx;
 mod onnx_sequences;
 mod text;
+mod tokenizer;
 mod trainer;
