@@ -5,9 +5,20 @@
 //! characters (evaluation mode), its scores `z` at the last position become
 //! `p = softmax(z / temperature)` over the vocabulary (temperature 0: the
 //! most likely character, the first on a tie), kept to the `top_k` most
-//! likely when asked (the rest 0, renormalised), and one `random_sample`
-//! `u` of our seeded MT19937 picks the first character whose cumulative
-//! probability exceeds `u`. The same seed gives the same text.
+//! likely when asked (the rest 0), then to the nucleus `top_p` when asked
+//! (sorted most likely first, ties to the lower id, a character stays while
+//! the probability before it sums to less than `top_p`; the first always
+//! stays), renormalised, and one `random_sample` `u` of our seeded MT19937
+//! picks the first character whose cumulative probability exceeds `u`. The
+//! same seed gives the same text.
+//!
+//! With a KV cache ([`synapse_nn::Decoder`], `Sampling::kv_cache`, on by
+//! default) the prompt is one pass that fills the cache and each new
+//! character is one step over it; once the text is longer than `context`
+//! the window slides and the cache is rebuilt from the last `context`
+//! characters. A stack with an element that cannot step (the decoder's
+//! doc lists them) runs the whole window for every character instead.
+//! Both give the same scores up to rounding, so the same characters.
 //!
 //! ```
 //! use candle_core::{DType, Device};
@@ -26,7 +37,7 @@
 //! ```
 
 use candle_core::{DType, Tensor};
-use synapse_nn::{Mode, Mt19937};
+use synapse_nn::{Decoder, Mode, Mt19937};
 
 use crate::{Error, Model, Result};
 
@@ -39,8 +50,13 @@ pub struct Sampling {
     pub temperature: f64,
     /// Draw among the `k` most likely only.
     pub top_k: Option<usize>,
+    /// Draw among the nucleus of probability `top_p` only, in (0, 1].
+    pub top_p: Option<f64>,
     /// Seed of the generator.
     pub seed: u32,
+    /// Decode incrementally over cached keys, values and hidden states
+    /// (false: the whole window for every character).
+    pub kv_cache: bool,
 }
 
 impl Default for Sampling {
@@ -49,21 +65,75 @@ impl Default for Sampling {
             length: 200,
             temperature: 1.0,
             top_k: None,
+            top_p: None,
             seed: 1,
+            kv_cache: true,
         }
     }
 }
 
 /// The prompt and `s.length` characters drawn from `model` (see the module
 /// doc). Errors name a prompt character outside the vocabulary, a model
-/// without a vocabulary, and settings out of range (`temperature`, `top-k`).
+/// without a vocabulary, and settings out of range (`temperature`, `top-k`,
+/// `top-p`).
 pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
+    let mut text = String::new();
+    generate_streaming(model, prompt, s, |piece| {
+        text.push_str(piece);
+        Ok::<(), Error>(())
+    })?;
+    Ok(text)
+}
+
+/// As [`generate`], giving the text to `emit` as it is decoded: the prompt
+/// first, then each character; an error of `emit` stops the generation.
+pub fn generate_streaming<E: From<Error>>(
+    model: &Model,
+    prompt: &str,
+    s: &Sampling,
+    mut emit: impl FnMut(&str) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
     let Some(vocab) = &model.vocab else {
         return Err(Error::config(
             "model",
             "it has no vocabulary (vocab metadata): generate needs a character model trained with --text",
-        ));
+        )
+        .into());
     };
+    check(s)?;
+    let context = model.context.unwrap_or(usize::MAX).max(1);
+    let mut ids: Vec<u32> = Vec::with_capacity(prompt.chars().count() + s.length);
+    for c in prompt.chars() {
+        match vocab.iter().position(|&v| v == c) {
+            Some(i) => ids.push(i as u32),
+            None => {
+                return Err(Error::config(
+                    "prompt",
+                    format!(
+                        "the character `{}` is not in the model's vocabulary of {} characters",
+                        c.escape_default(),
+                        vocab.len()
+                    ),
+                )
+                .into())
+            }
+        }
+    }
+    emit(prompt)?;
+    let mut rng = Mt19937::new(s.seed);
+    let mut scorer = Scorer::new(model, s.kv_cache);
+    let mut piece = [0u8; 4];
+    for _ in 0..s.length {
+        let scores = scorer.scores(&ids, context)?;
+        let next = pick(&scores, s, &mut rng);
+        ids.push(next as u32);
+        emit(vocab[next].encode_utf8(&mut piece))?;
+    }
+    Ok(())
+}
+
+/// The settings in range.
+fn check(s: &Sampling) -> Result<()> {
     if !(s.temperature.is_finite() && s.temperature >= 0.0) {
         return Err(Error::config(
             "temperature",
@@ -73,47 +143,71 @@ pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
     if s.top_k == Some(0) {
         return Err(Error::config("top-k", "0: expected at least 1"));
     }
-    let context = model.context.unwrap_or(usize::MAX).max(1);
-    let mut ids: Vec<i64> = Vec::with_capacity(prompt.chars().count() + s.length);
-    for c in prompt.chars() {
-        match vocab.iter().position(|&v| v == c) {
-            Some(i) => ids.push(i as i64),
-            None => {
-                return Err(Error::config(
-                    "prompt",
-                    format!(
-                        "the character `{}` is not in the model's vocabulary of {} characters",
-                        c.escape_default(),
-                        vocab.len()
-                    ),
-                ))
-            }
+    if let Some(f) = s.top_p {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(Error::config(
+                "top-p",
+                format!("{f}: expected a number above 0 and at most 1"),
+            ));
         }
     }
-    let mut rng = Mt19937::new(s.seed);
-    let mut text: String = prompt.to_string();
-    let dev = model.net.device();
-    for _ in 0..s.length {
+    Ok(())
+}
+
+/// The scores at the last position of the window, through the decoder
+/// while it can step, else by a full pass.
+struct Scorer<'a> {
+    model: &'a Model,
+    decoder: Option<Decoder<'a>>,
+    /// The ids the decoder holds: `ids[from..to]`; `None` after a start
+    /// from the placeholder of an empty prompt.
+    holds: Option<(usize, usize)>,
+}
+
+impl<'a> Scorer<'a> {
+    fn new(model: &'a Model, cache: bool) -> Self {
+        Self {
+            model,
+            decoder: cache.then(|| Decoder::new(&model.net)),
+            holds: None,
+        }
+    }
+
+    fn scores(&mut self, ids: &[u32], context: usize) -> Result<Vec<f64>> {
         let from = ids.len().saturating_sub(context);
         // An empty prompt starts from the first character of the vocabulary.
-        let window: Vec<i64> = if ids.is_empty() {
-            vec![0]
-        } else {
-            ids[from..].to_vec()
-        };
+        let window: &[u32] = if ids.is_empty() { &[0] } else { &ids[from..] };
+        if self.decoder.is_some() {
+            let scores = match self.holds {
+                Some((f, to)) if f == from && to < ids.len() => {
+                    let dec = self.decoder.as_mut().expect("a decoder");
+                    dec.step(&ids[to..])?
+                }
+                _ => {
+                    let mut dec = Decoder::new(&self.model.net);
+                    let scores = dec.step(window)?;
+                    self.decoder = Some(dec);
+                    scores
+                }
+            };
+            match scores {
+                Some(z) => {
+                    self.holds = (!ids.is_empty()).then_some((from, ids.len()));
+                    return Ok(z.to_dtype(DType::F64)?.to_vec1::<f64>()?);
+                }
+                None => self.decoder = None,
+            }
+        }
         let t = window.len();
-        let x = Tensor::from_vec(window, (1, t), dev)?;
-        let out = model.net.forward(&x, Mode::Eval)?;
-        let scores = out
+        let values: Vec<i64> = window.iter().map(|&i| i64::from(i)).collect();
+        let x = Tensor::from_vec(values, (1, t), self.model.net.device())?;
+        let out = self.model.net.forward(&x, Mode::Eval)?;
+        Ok(out
             .narrow(1, t - 1, 1)?
             .flatten_all()?
             .to_dtype(DType::F64)?
-            .to_vec1::<f64>()?;
-        let next = pick(&scores, s, &mut rng);
-        ids.push(next as i64);
-        text.push(vocab[next]);
+            .to_vec1::<f64>()?)
     }
-    Ok(text)
 }
 
 /// One draw from `scores` (see the module doc).
@@ -137,6 +231,19 @@ fn pick(scores: &[f64], s: &Sampling, rng: &mut Mt19937) -> usize {
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
         for &i in &order[k..] {
             p[i] = 0.0;
+        }
+    }
+    if let Some(f) = s.top_p.filter(|&f| f < 1.0) {
+        let total: f64 = p.iter().sum();
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let mut before = 0.0;
+        for (rank, &i) in order.iter().enumerate() {
+            let q = p[i] / total;
+            if rank > 0 && before >= f {
+                p[i] = 0.0;
+            }
+            before += q;
         }
     }
     let total: f64 = p.iter().sum();
