@@ -339,4 +339,32 @@ mod tests {
             assert_eq!(pick(&scores, &all, &mut rng), want, "u = {u}");
         }
     }
+
+    /// Top-p keeps the most likely while the probability before each sums
+    /// to less than `p` (at least one): `p = [0.1, 0.6, 0.3]` with 0.6
+    /// keeps class 1 alone, with 0.7 classes 1 and 2 (`[0.6, 0.3] / 0.9`).
+    #[test]
+    fn top_p_keeps_the_smallest_nucleus() {
+        let scores = [0.1f64.ln(), 0.6f64.ln(), 0.3f64.ln()];
+        let p60 = Sampling {
+            top_p: Some(0.6),
+            ..Sampling::default()
+        };
+        let p70 = Sampling {
+            top_p: Some(0.7),
+            ..Sampling::default()
+        };
+        let (mut rng, mut twin) = (Mt19937::new(2), Mt19937::new(2));
+        let mut seen = [0; 3];
+        for _ in 0..200 {
+            twin.random_sample();
+            assert_eq!(pick(&scores, &p60, &mut rng), 1);
+            let u = twin.random_sample();
+            let got = pick(&scores, &p70, &mut rng);
+            assert_eq!(got, if u < 0.6 / 0.9 { 1 } else { 2 }, "u = {u}");
+            seen[got] += 1;
+        }
+        assert_eq!(seen[0], 0);
+        assert!(seen[2] > 0);
+    }
 }
