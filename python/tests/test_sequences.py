@@ -37,3 +37,24 @@ def test_a_text_model_for_synapse_generate(tmp_path, synapse_bin):
         check=True, capture_output=True, text=True,
     ).stdout
     assert out.startswith("hello ") and len(out.rstrip("\n")) == 26
+
+
+def test_generate_matches_the_cli(tmp_path, synapse_bin):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world, hello synapse. " * 40)
+    net = sn.Sequential("embedding(15,16), lstm(16,32), linear(32,15)", seed=2)
+    net.fit(text=str(text), context=8, loss="cross-entropy", optimizer="adam", lr=0.01, epochs=2)
+    net.save(tmp_path / "chars.safetensors")
+    for settings in [dict(temperature=0.0), dict(temperature=0.9, top_k=5, top_p=0.8, seed=4)]:
+        got = net.generate("hello ", length=40, **settings)
+        assert got.startswith("hello ") and len(got) == 46
+        flags = []
+        for key, value in settings.items():
+            flags += ["--" + key.replace("_", "-"), str(value)]
+        out = subprocess.run(
+            [str(synapse_bin), "generate", "--model", str(tmp_path / "chars.safetensors"), "--prompt", "hello ", "--length", "40", *flags],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        assert out == got + "\n"
+    with pytest.raises(ValueError, match=r"top-p"):
+        net.generate("hello", top_p=1.5)
