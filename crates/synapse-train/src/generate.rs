@@ -15,8 +15,8 @@
 //! With a KV cache ([`synapse_nn::Decoder`], `Sampling::kv_cache`, on by
 //! default) the prompt is one pass that fills the cache and each new
 //! character is one step over it; once the text is longer than `context`
-//! the window slides and the cache is rebuilt from the last `context`
-//! characters. A stack with an element that cannot step (the decoder's
+//! the window slides, and each character is a pass over the last `context`
+//! characters (the cache rebuilt from them would serve that one step only). A stack with an element that cannot step (the decoder's
 //! doc lists them) runs the whole window for every character instead.
 //! Both give the same scores up to rounding, so the same characters.
 //!
@@ -177,7 +177,10 @@ impl<'a> Scorer<'a> {
         let from = ids.len().saturating_sub(context);
         // An empty prompt starts from the first character of the vocabulary.
         let window: &[u32] = if ids.is_empty() { &[0] } else { &ids[from..] };
-        if self.decoder.is_some() {
+        // Past the context every new character slides the window, so a
+        // rebuilt cache would serve one step only: that step is the full
+        // window's pass (what a rebuild computes), through the kernels.
+        if self.decoder.is_some() && ids.len() <= context {
             let scores = match self.holds {
                 Some((f, to)) if f == from && to < ids.len() => {
                     let dec = self.decoder.as_mut().expect("a decoder");
