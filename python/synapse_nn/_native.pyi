@@ -71,6 +71,16 @@ class Sequential:
         warm_start: bool = False,
     ) -> dict[str, list[float]]: ...
     def predict(self, x: Union[_Array, _Path], *, proba: bool = False, label: bool = False) -> np.ndarray: ...
+    def generate(
+        self,
+        prompt: str = "",
+        *,
+        length: int = 200,
+        temperature: float = 1.0,
+        top_k: Optional[int] = None,
+        top_p: Optional[float] = None,
+        seed: int = 1,
+    ) -> str: ...
     def evaluate(
         self,
         x: Union[_Array, _Path],

@@ -59,3 +59,24 @@ def test_fit_with_a_tokenizer_keeps_it_and_refuses_a_small_embedding(tmp_path):
     small = sn.Sequential("embedding(100,8), linear(8,100)", seed=1)
     with pytest.raises(ValueError, match=r"^tokenizer .*384 tokens.*embedding\(100,D\)"):
         small.fit(text=str(text), context=8, tokenizer=str(TOKENIZER), loss="cross-entropy")
+
+
+def test_generate_matches_the_cli(tmp_path, synapse_bin):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world, hello synapse. " * 40)
+    net = sn.Sequential("embedding(15,16), lstm(16,32), linear(32,15)", seed=2)
+    net.fit(text=str(text), context=8, loss="cross-entropy", optimizer="adam", lr=0.01, epochs=2)
+    net.save(tmp_path / "chars.safetensors")
+    for settings in [dict(temperature=0.0), dict(temperature=0.9, top_k=5, top_p=0.8, seed=4)]:
+        got = net.generate("hello ", length=40, **settings)
+        assert got.startswith("hello ") and len(got) == 46
+        flags = []
+        for key, value in settings.items():
+            flags += ["--" + key.replace("_", "-"), str(value)]
+        out = subprocess.run(
+            [str(synapse_bin), "generate", "--model", str(tmp_path / "chars.safetensors"), "--prompt", "hello ", "--length", "40", *flags],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        assert out == got + "\n"
+    with pytest.raises(ValueError, match=r"top-p"):
+        net.generate("hello", top_p=1.5)

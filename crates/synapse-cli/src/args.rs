@@ -333,6 +333,9 @@ pub struct GenerateArgs {
     /// Draw among the K most likely characters only.
     #[arg(long, value_name = "K", allow_negative_numbers = true)]
     pub top_k: Option<String>,
+    /// Nucleus sampling: draw among the most likely characters whose probabilities reach F (0 < F <= 1), after --top-k.
+    #[arg(long, value_name = "F", allow_negative_numbers = true)]
+    pub top_p: Option<String>,
     /// Seed of the draws: the same seed gives the same text.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u32,

@@ -1,9 +1,11 @@
 //! `synapse generate`: text from a character model (SPEC section 10): the
-//! prompt, then `--length` characters drawn by `synapse_train::generate`.
+//! prompt, then `--length` characters drawn by
+//! `synapse_train::generate_streaming`, each written and flushed as it is
+//! decoded.
 
 use anyhow::{anyhow, Result};
 use candle_core::Device;
-use synapse_train::{generate, Model, Sampling};
+use synapse_train::{generate_streaming, Model, Sampling};
 
 use crate::args::GenerateArgs;
 use crate::config::flagged;
@@ -22,21 +24,39 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         .as_deref()
         .map(|k| count("--top-k", k, 1))
         .transpose()?;
+    let top_p = a
+        .top_p
+        .as_deref()
+        .map(|f| match f.parse::<f64>() {
+            Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+            _ => Err(anyhow!(
+                "--top-p `{f}`: expected a number above 0 and at most 1"
+            )),
+        })
+        .transpose()?;
     let model = Model::load(&a.model, None, &Device::Cpu).map_err(flagged("--model"))?;
     let sampling = Sampling {
         length,
         temperature: a.temperature,
         top_k,
+        top_p,
         seed: a.seed,
+        kv_cache: true,
     };
-    let text = generate(&model, &a.prompt, &sampling).map_err(|e| match e {
-        synapse_train::Error::Config { name, reason } if name == "model" => {
+    let mut out = Stdout::lock();
+    let streamed = generate_streaming(&model, &a.prompt, &sampling, |piece| {
+        out.text(piece)?;
+        out.flush()?;
+        Ok::<(), anyhow::Error>(())
+    });
+    streamed.map_err(|e| match e.downcast::<synapse_train::Error>() {
+        Ok(synapse_train::Error::Config { name, reason }) if name == "model" => {
             anyhow!("--model {}: {reason}", a.model.display())
         }
-        synapse_train::Error::Config { name, reason } => anyhow!("--{name}: {reason}"),
-        other => other.into(),
+        Ok(synapse_train::Error::Config { name, reason }) => anyhow!("--{name}: {reason}"),
+        Ok(other) => other.into(),
+        Err(e) => e,
     })?;
-    let mut out = Stdout::lock();
-    out.line(text)?;
+    out.line("")?;
     Ok(out.finish()?)
 }

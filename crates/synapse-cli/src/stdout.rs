@@ -58,6 +58,11 @@ impl Stdout {
         self.out.write_all(text.as_bytes()).map_err(WriteError)
     }
 
+    /// Writes out what is buffered now (generate's text, token by token).
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        self.out.flush().map_err(WriteError)
+    }
+
     /// Writes out what is buffered: the last chance for a write error.
     pub fn finish(mut self) -> Result<(), WriteError> {
         self.out.flush().map_err(WriteError)

@@ -7,6 +7,7 @@
 //! kind lives in one module under `elements/` (see its registry).
 
 mod backward;
+mod decode;
 mod elements;
 mod error;
 pub mod export;
@@ -22,6 +23,7 @@ mod spec;
 mod stack;
 
 pub use backward::backward;
+pub use decode::{Decoder, StepState};
 pub use elements::activation::{Activation, DEFAULT_LEAKY_SLOPE};
 pub use elements::attention::{Attention, AttentionSpec};
 pub use elements::batchnorm::{

@@ -370,6 +370,35 @@ impl PySequential {
         to_numpy(py, &out)
     }
 
+    /// Text from a character model (`synapse generate`): the prompt and
+    /// `length` characters, decoded over the KV cache; the same characters
+    /// as the CLI for the same model and settings.
+    #[pyo3(signature = (prompt="", *, length=200, temperature=1.0, top_k=None, top_p=None, seed=1))]
+    fn generate(
+        &self,
+        prompt: &str,
+        length: usize,
+        temperature: f64,
+        top_k: Option<usize>,
+        top_p: Option<f64>,
+        seed: u32,
+    ) -> PyResult<String> {
+        let s = synapse_train::Sampling {
+            length,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+            kv_cache: true,
+        };
+        synapse_train::generate(&self.model, prompt, &s).map_err(|e| match e {
+            synapse_train::Error::Config { name, reason } => {
+                PyValueError::new_err(format!("{name}: {reason}"))
+            }
+            other => train_error(other, "prompt"),
+        })
+    }
+
     /// The loss and metrics on labelled rows (`synapse eval`): a dict.
     #[pyo3(signature = (x, y=None, *, loss=None, target=None))]
     fn evaluate<'py>(

@@ -8,9 +8,20 @@
 //! characters (evaluation mode), its scores `z` at the last position become
 //! `p = softmax(z / temperature)` over the vocabulary (temperature 0: the
 //! most likely character, the first on a tie), kept to the `top_k` most
-//! likely when asked (the rest 0, renormalised), and one `random_sample`
-//! `u` of our seeded MT19937 picks the first character whose cumulative
-//! probability exceeds `u`. The same seed gives the same text.
+//! likely when asked (the rest 0), then to the nucleus `top_p` when asked
+//! (sorted most likely first, ties to the lower id, a character stays while
+//! the probability before it sums to less than `top_p`; the first always
+//! stays), renormalised, and one `random_sample` `u` of our seeded MT19937
+//! picks the first character whose cumulative probability exceeds `u`. The
+//! same seed gives the same text.
+//!
+//! With a KV cache ([`synapse_nn::Decoder`], `Sampling::kv_cache`, on by
+//! default) the prompt is one pass that fills the cache and each new
+//! character is one step over it; once the text is longer than `context`
+//! the window slides, and each character is a pass over the last `context`
+//! characters (the cache rebuilt from them would serve that one step only). A stack with an element that cannot step (the decoder's
+//! doc lists them) runs the whole window for every character instead.
+//! Both give the same scores up to rounding, so the same characters.
 //!
 //! ```
 //! use candle_core::{DType, Device};
@@ -29,7 +40,7 @@
 //! ```
 
 use candle_core::{DType, Tensor};
-use synapse_nn::{Mode, Mt19937};
+use synapse_nn::{Decoder, Mode, Mt19937};
 
 use crate::{Error, Model, Result};
 
@@ -42,8 +53,13 @@ pub struct Sampling {
     pub temperature: f64,
     /// Draw among the `k` most likely only.
     pub top_k: Option<usize>,
+    /// Draw among the nucleus of probability `top_p` only, in (0, 1].
+    pub top_p: Option<f64>,
     /// Seed of the generator.
     pub seed: u32,
+    /// Decode incrementally over cached keys, values and hidden states
+    /// (false: the whole window for every character).
+    pub kv_cache: bool,
 }
 
 impl Default for Sampling {
@@ -52,16 +68,74 @@ impl Default for Sampling {
             length: 200,
             temperature: 1.0,
             top_k: None,
+            top_p: None,
             seed: 1,
+            kv_cache: true,
         }
     }
 }
 
 /// The prompt and `s.length` characters drawn from `model` (see the module
 /// doc). Errors name a prompt character outside the vocabulary, a model
-/// without a vocabulary, and settings out of range (`temperature`, `top-k`).
+/// without a vocabulary, and settings out of range (`temperature`, `top-k`,
+/// `top-p`).
 pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
-    let mut ids = prompt_ids(model, prompt)?;
+    let mut text = String::new();
+    generate_streaming(model, prompt, s, |piece| {
+        text.push_str(piece);
+        Ok::<(), Error>(())
+    })?;
+    Ok(text)
+}
+
+/// As [`generate`], giving the text to `emit` as it is decoded: the
+/// (decoded) prompt first, then each new piece of text as soon as its
+/// tokens decode to whole characters; an error of `emit` stops the
+/// generation.
+pub fn generate_streaming<E: From<Error>>(
+    model: &Model,
+    prompt: &str,
+    s: &Sampling,
+    mut emit: impl FnMut(&str) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let mut ids: Vec<u32> = prompt_ids(model, prompt)?
+        .into_iter()
+        .map(|i| i as u32)
+        .collect();
+    check(s)?;
+    let context = model.context.unwrap_or(usize::MAX).max(1);
+    ids.reserve(s.length);
+    emit(&text_of(model, &to_i64(&ids))?)?;
+    let start = ids.len();
+    let mut shown = String::new();
+    let mut rng = Mt19937::new(s.seed);
+    let mut scorer = Scorer::new(model, s.kv_cache);
+    for _ in 0..s.length {
+        let scores = scorer.scores(&ids, context)?;
+        let next = pick(&scores, s, &mut rng);
+        ids.push(next as u32);
+        let text = text_of(model, &to_i64(&ids[start..]))?;
+        // A token may end inside a character: wait for the rest of it.
+        if text.starts_with(shown.as_str()) && !text.ends_with('\u{FFFD}') {
+            emit(&text[shown.len()..])?;
+            shown = text;
+        }
+    }
+    let text = text_of(model, &to_i64(&ids[start..]))?;
+    if let Some(rest) = text.strip_prefix(shown.as_str()) {
+        if !rest.is_empty() {
+            emit(rest)?;
+        }
+    }
+    Ok(())
+}
+
+fn to_i64(ids: &[u32]) -> Vec<i64> {
+    ids.iter().map(|&i| i64::from(i)).collect()
+}
+
+/// The settings in range.
+fn check(s: &Sampling) -> Result<()> {
     if !(s.temperature.is_finite() && s.temperature >= 0.0) {
         return Err(Error::config(
             "temperature",
@@ -71,30 +145,74 @@ pub fn generate(model: &Model, prompt: &str, s: &Sampling) -> Result<String> {
     if s.top_k == Some(0) {
         return Err(Error::config("top-k", "0: expected at least 1"));
     }
-    let context = model.context.unwrap_or(usize::MAX).max(1);
-    ids.reserve(s.length);
-    let mut rng = Mt19937::new(s.seed);
-    let dev = model.net.device();
-    for _ in 0..s.length {
+    if let Some(f) = s.top_p {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(Error::config(
+                "top-p",
+                format!("{f}: expected a number above 0 and at most 1"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The scores at the last position of the window, through the decoder
+/// while it can step, else by a full pass.
+struct Scorer<'a> {
+    model: &'a Model,
+    decoder: Option<Decoder<'a>>,
+    /// The ids the decoder holds: `ids[from..to]`; `None` after a start
+    /// from the placeholder of an empty prompt.
+    holds: Option<(usize, usize)>,
+}
+
+impl<'a> Scorer<'a> {
+    fn new(model: &'a Model, cache: bool) -> Self {
+        Self {
+            model,
+            decoder: cache.then(|| Decoder::new(&model.net)),
+            holds: None,
+        }
+    }
+
+    fn scores(&mut self, ids: &[u32], context: usize) -> Result<Vec<f64>> {
         let from = ids.len().saturating_sub(context);
         // An empty prompt starts from the first character of the vocabulary.
-        let window: Vec<i64> = if ids.is_empty() {
-            vec![0]
-        } else {
-            ids[from..].to_vec()
-        };
+        let window: &[u32] = if ids.is_empty() { &[0] } else { &ids[from..] };
+        // Past the context every new character slides the window, so a
+        // rebuilt cache would serve one step only: that step is the full
+        // window's pass (what a rebuild computes), through the kernels.
+        if self.decoder.is_some() && ids.len() <= context {
+            let scores = match self.holds {
+                Some((f, to)) if f == from && to < ids.len() => {
+                    let dec = self.decoder.as_mut().expect("a decoder");
+                    dec.step(&ids[to..])?
+                }
+                _ => {
+                    let mut dec = Decoder::new(&self.model.net);
+                    let scores = dec.step(window)?;
+                    self.decoder = Some(dec);
+                    scores
+                }
+            };
+            match scores {
+                Some(z) => {
+                    self.holds = (!ids.is_empty()).then_some((from, ids.len()));
+                    return Ok(z.to_dtype(DType::F64)?.to_vec1::<f64>()?);
+                }
+                None => self.decoder = None,
+            }
+        }
         let t = window.len();
-        let x = Tensor::from_vec(window, (1, t), dev)?;
-        let out = model.net.forward(&x, Mode::Eval)?;
-        let scores = out
+        let values: Vec<i64> = window.iter().map(|&i| i64::from(i)).collect();
+        let x = Tensor::from_vec(values, (1, t), self.model.net.device())?;
+        let out = self.model.net.forward(&x, Mode::Eval)?;
+        Ok(out
             .narrow(1, t - 1, 1)?
             .flatten_all()?
             .to_dtype(DType::F64)?
-            .to_vec1::<f64>()?;
-        let next = pick(&scores, s, &mut rng);
-        ids.push(next as i64);
+            .to_vec1::<f64>()?)
     }
-    text_of(model, &ids)
 }
 
 /// The ids of `prompt`: its characters in a character model's vocabulary
@@ -162,6 +280,19 @@ fn pick(scores: &[f64], s: &Sampling, rng: &mut Mt19937) -> usize {
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
         for &i in &order[k..] {
             p[i] = 0.0;
+        }
+    }
+    if let Some(f) = s.top_p.filter(|&f| f < 1.0) {
+        let total: f64 = p.iter().sum();
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let mut before = 0.0;
+        for (rank, &i) in order.iter().enumerate() {
+            let q = p[i] / total;
+            if rank > 0 && before >= f {
+                p[i] = 0.0;
+            }
+            before += q;
         }
     }
     let total: f64 = p.iter().sum();
@@ -256,5 +387,33 @@ mod tests {
             };
             assert_eq!(pick(&scores, &all, &mut rng), want, "u = {u}");
         }
+    }
+
+    /// Top-p keeps the most likely while the probability before each sums
+    /// to less than `p` (at least one): `p = [0.1, 0.6, 0.3]` with 0.6
+    /// keeps class 1 alone, with 0.7 classes 1 and 2 (`[0.6, 0.3] / 0.9`).
+    #[test]
+    fn top_p_keeps_the_smallest_nucleus() {
+        let scores = [0.1f64.ln(), 0.6f64.ln(), 0.3f64.ln()];
+        let p60 = Sampling {
+            top_p: Some(0.6),
+            ..Sampling::default()
+        };
+        let p70 = Sampling {
+            top_p: Some(0.7),
+            ..Sampling::default()
+        };
+        let (mut rng, mut twin) = (Mt19937::new(2), Mt19937::new(2));
+        let mut seen = [0; 3];
+        for _ in 0..200 {
+            twin.random_sample();
+            assert_eq!(pick(&scores, &p60, &mut rng), 1);
+            let u = twin.random_sample();
+            let got = pick(&scores, &p70, &mut rng);
+            assert_eq!(got, if u < 0.6 / 0.9 { 1 } else { 2 }, "u = {u}");
+            seen[got] += 1;
+        }
+        assert_eq!(seen[0], 0);
+        assert!(seen[2] > 0);
     }
 }

@@ -77,7 +77,7 @@ pub use dataset::{Classes, Dataset, LoadOptions, Targets};
 pub use early_stop::{EarlyStopRecord, EarlyStopState, EarlyStopping};
 pub use error::{candle_message, nn_message, Error, Result};
 pub use fingerprint::Fingerprint;
-pub use generate::{generate, prompt_ids, text_of, Sampling};
+pub use generate::{generate, generate_streaming, prompt_ids, text_of, Sampling};
 pub use history::{EpochRecord, History};
 pub use load::{is_npz, load};
 pub use metrics::{Confusion, Metrics};

@@ -238,6 +238,35 @@ fn text_and_generate_errors_name_the_file_the_sizes_and_the_character() {
         2,
         &["--prompt", "`x`", "vocabulary of 11 characters"],
     );
+    for bad in ["0", "1.5", "-0.2", "half"] {
+        fails_cleanly(
+            d,
+            &["generate", "--model", "lm.safetensors", "--top-p", bad],
+            2,
+            &["--top-p", bad],
+        );
+    }
+    let nucleus = ok(
+        d,
+        &[
+            "generate",
+            "--model",
+            "lm.safetensors",
+            "--prompt",
+            "he",
+            "--length",
+            "30",
+            "--top-k",
+            "5",
+            "--top-p",
+            "0.5",
+        ],
+    );
+    assert_eq!(
+        nucleus.trim_end_matches('\n').chars().count(),
+        32,
+        "{nucleus:?}"
+    );
 }
 
 /// Every new kind in one character model, `dropout` included so that the

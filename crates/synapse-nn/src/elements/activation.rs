@@ -159,6 +159,10 @@ impl ElementDef for Activation {
 }
 
 impl ElementOps for Activation {
+    fn maps_positions(&self) -> bool {
+        true
+    }
+
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         Activation::forward(self, x)
     }

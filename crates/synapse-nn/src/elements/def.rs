@@ -29,7 +29,7 @@ pub use crate::init::Emit;
 use crate::kernel::act::DenseAct;
 use crate::kernel::plan::Stage;
 use crate::spec::{Args, RowShape};
-use crate::{ElementKind, ElementSpec, Init, Layer, Mode, Result};
+use crate::{ElementKind, ElementSpec, Init, Layer, Mode, Result, StepState};
 
 /// What a state entry is: learned (optimizers see it), or a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +208,27 @@ pub trait ElementOps {
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
         self.forward(x, mode)
+    }
+
+    /// Whether the element maps each position on its own (`linear`, the
+    /// activations, the norms over the last dimension, `dropout` in
+    /// evaluation, `embedding`): then its [`ElementOps::step`] is its
+    /// evaluation forward over the new positions.
+    fn maps_positions(&self) -> bool {
+        false
+    }
+
+    /// Incremental decoding ([`crate::Decoder`]): the output at the new
+    /// positions `x` (`[1, n, ...]`, evaluation mode), given what `state`
+    /// kept from the positions before them (updated here). `None` when the
+    /// kind cannot step (the default for a kind that does not map
+    /// positions): the decoder then falls back to the full window.
+    fn step(&self, x: &Tensor, _state: &mut StepState) -> Result<Option<Tensor>> {
+        if self.maps_positions() {
+            Ok(Some(self.forward(x, &mut Mode::Eval)?))
+        } else {
+            Ok(None)
+        }
     }
 
     /// The element as written in a spec.

@@ -111,6 +111,10 @@ impl ElementDef for Dropout {
 }
 
 impl ElementOps for Dropout {
+    fn maps_positions(&self) -> bool {
+        true
+    }
+
     fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
         Dropout::forward(self, x, mode)
     }

@@ -173,6 +173,10 @@ pub(crate) fn checked_ids(ids: &Tensor, v: usize, name: &str) -> Result<Tensor> 
 }
 
 impl ElementOps for Embedding {
+    fn maps_positions(&self) -> bool {
+        true
+    }
+
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         Embedding::forward(self, x)
     }

@@ -124,6 +124,11 @@ macro_rules! registry {
         }
 
         impl Layer {
+    /// One incremental step over new positions (see [`def::ElementOps::step`]).
+    pub fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
+        self.ops().step(x, state)
+    }
+
             /// The built element's operations (the trait object of its module).
             fn ops(&self) -> &dyn ElementOps {
                 match self {

@@ -184,6 +184,23 @@ impl ElementOps for Residual {
         Residual::forward(self, x, mode)
     }
 
+    /// `x + f(x)` with `f` its inner elements stepped (their states in
+    /// `state.inner`); `None` when one of them cannot step.
+    fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
+        let Some(inner) = crate::decode::step_chain(self.layers(), x, &mut state.inner)? else {
+            return Ok(None);
+        };
+        if inner.dims() != x.dims() {
+            return Err(crate::Error::shape(
+                "residual",
+                format!("its inner elements to keep the shape {:?}", x.dims()),
+                inner.dims(),
+            ));
+        }
+        state.position += x.dim(1)?;
+        Ok(Some((x + inner)?))
+    }
+
     fn state(&self) -> Vec<(String, &Var)> {
         self.stack.state()
     }

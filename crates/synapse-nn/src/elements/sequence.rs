@@ -115,6 +115,15 @@ impl ElementOps for Reduce {
         Reduce::forward(self, x)
     }
 
+    /// `last` is the last of the new positions (what comes before a step is
+    /// causal); `seqmean` cannot step (it reads every position).
+    fn step(&self, x: &Tensor, _state: &mut crate::StepState) -> Result<Option<Tensor>> {
+        match self {
+            Reduce::Last => Ok(Some(Reduce::forward(self, x)?)),
+            Reduce::Mean => Ok(None),
+        }
+    }
+
     fn spec(&self) -> ElementSpec {
         ElementSpec::Sequence(*self)
     }

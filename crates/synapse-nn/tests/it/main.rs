@@ -3,6 +3,7 @@
 //!
 //! | module | what it checks |
 //! | --- | --- |
+//! | `decode` | `Decoder`: per-step scores over the caches equal the full window's (f32, f64) |
 //! | `backward` | `synapse_nn::backward`: the kernels' parameter gradients handed over, equal to candle's |
 //! | `spec`, `layers_spec` | the architecture spec: grammar, canonical form, shapes, errors |
 //! | `state` | parameters, buffers and state_dict names and order |
@@ -14,6 +15,7 @@
 //! | `init_sequences` | the sequence kinds' initialisers against numpy's streams and PyTorch's defaults |
 
 mod backward;
+mod decode;
 mod gradcheck;
 mod init_sequences;
 mod init_spread;

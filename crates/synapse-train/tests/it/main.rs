@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | `data`, `limits` | CSV and npz loading: values, words, one clear error per bad input, large inputs |
 //! | `arrays` | in-memory arrays (Python's): strided views, number types, empty views |
+//! | `generation` | `generate` with the KV cache draws what the full window draws; streaming; `top_p` checks |
 //! | `text` | a text's windows and its validation split |
 //! | `tokenizer` | tokenizers against the gpt2 reference data: encoding, training byte for byte, windows of tokens, model files, generation |
 //! | `batching` | batches, the seeded shuffle, the validation split, normalisation |
@@ -23,6 +24,7 @@ mod batching;
 mod checkpoint;
 mod data;
 mod distributed;
+mod generation;
 mod layers;
 mod limits;
 mod metrics;

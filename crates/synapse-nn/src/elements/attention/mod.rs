@@ -272,6 +272,57 @@ impl ElementOps for Attention {
         Attention::forward(self, x)
     }
 
+    /// Causal only: the new keys and values join the cache (`state.tensors`
+    /// `[k, v]`, each `[1, heads, seen, D/H]`) and the new queries attend
+    /// over all of them, each up to its own position.
+    fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
+        if !self.causal {
+            return Ok(None);
+        }
+        let (d, heads) = (self.dim(), self.heads);
+        let n = match x.dims() {
+            &[1, n, got] if got == d && n > 0 => n,
+            dims => {
+                return Err(Error::shape(
+                    format!("attention({d},{heads})"),
+                    format!("[1, n, {d}]"),
+                    dims,
+                ))
+            }
+        };
+        let dh = d / heads;
+        let qkv = x
+            .reshape((n, d))?
+            .matmul(&self.vars[0].t()?)?
+            .broadcast_add(&self.vars[1])?;
+        let head = |k: usize| -> Result<Tensor> {
+            Ok(qkv
+                .narrow(1, k * d, d)?
+                .reshape((1, n, heads, dh))?
+                .transpose(1, 2)?
+                .contiguous()?)
+        };
+        let (q, mut k, mut v) = (head(0)?, head(1)?, head(2)?);
+        if let [k0, v0] = &state.tensors[..] {
+            k = Tensor::cat(&[k0, &k], 2)?;
+            v = Tensor::cat(&[v0, &v], 2)?;
+        }
+        let keys = k.dim(2)?;
+        let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (dh as f64).sqrt()))?;
+        let scores = if n > 1 {
+            let mask = crate::decode::causal_mask(n, keys - n, keys, x)?;
+            scores.broadcast_add(&mask)?
+        } else {
+            scores
+        };
+        let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((n, d))?;
+        let y = o.matmul(&self.vars[2].t()?)?.broadcast_add(&self.vars[3])?;
+        state.tensors = vec![k, v];
+        state.position += n;
+        Ok(Some(y.reshape((1, n, d))?))
+    }
+
     fn state(&self) -> Vec<(String, &Var)> {
         NAMES
             .iter()

@@ -189,6 +189,10 @@ impl LayerNorm {
 }
 
 impl ElementOps for LayerNorm {
+    fn maps_positions(&self) -> bool {
+        true
+    }
+
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         LayerNorm::forward(self, x)
     }

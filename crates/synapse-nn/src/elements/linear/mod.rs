@@ -268,6 +268,10 @@ pub(crate) fn kernel_product(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>)
 }
 
 impl ElementOps for Linear {
+    fn maps_positions(&self) -> bool {
+        true
+    }
+
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         Linear::forward(self, x)
     }

@@ -159,6 +159,28 @@ impl ElementOps for Positional {
         Positional::forward(self, x)
     }
 
+    /// Adds rows `position..position + n` (the absolute positions of the
+    /// new ones); `None` past its `T` rows (the caller slides the window).
+    fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
+        let (max, d) = self.sizes();
+        let n = match x.dims() {
+            &[_, n, dd] if dd == d => n,
+            dims => {
+                return Err(Error::shape(
+                    format!("positional({max},{d})"),
+                    format!("[batch, t, {d}]"),
+                    dims,
+                ))
+            }
+        };
+        if state.position + n > max {
+            return Ok(None);
+        }
+        let rows = self.weight.as_tensor().narrow(0, state.position, n)?;
+        state.position += n;
+        Ok(Some(x.broadcast_add(&rows)?))
+    }
+
     fn state(&self) -> Vec<(String, &Var)> {
         vec![("weight".to_string(), &self.weight)]
     }

@@ -383,6 +383,32 @@ impl<G: Gates> ElementOps for Recurrent<G> {
         Recurrent::forward(self, x)
     }
 
+    /// Carries the hidden and cell state (`state.tensors` `[h, c]`, each
+    /// `[batch, H]`) from one call to the next: one cell step per new position.
+    fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
+        let (i, h) = self.sizes();
+        let (batch, t) = check_input(&format!("{}({i},{h})", G::KIND.name()), x, i)?;
+        let (mut hs, mut cs) = match &state.tensors[..] {
+            [hs, cs] => (hs.clone(), cs.clone()),
+            _ => {
+                let zero = Tensor::zeros((batch, h), x.dtype(), x.device())?;
+                (zero.clone(), zero)
+            }
+        };
+        let xw = project(x, &self.weight_ih, &self.bias_ih)?;
+        let whh = self.weight_hh.t()?;
+        let mut ys = Vec::with_capacity(t);
+        for s in 0..t {
+            let gi = xw.narrow(1, s, 1)?.squeeze(1)?;
+            let gh = hs.matmul(&whh)?.broadcast_add(&self.bias_hh)?;
+            hs = G::step(&gi, &gh, &hs, &mut cs, h)?;
+            ys.push(hs.clone());
+        }
+        state.tensors = vec![hs, cs];
+        state.position += t;
+        Ok(Some(Tensor::stack(&ys, 1)?))
+    }
+
     fn state(&self) -> Vec<(String, &Var)> {
         NAMES
             .iter()

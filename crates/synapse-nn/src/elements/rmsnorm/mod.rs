@@ -171,6 +171,10 @@ impl RmsNorm {
 }
 
 impl ElementOps for RmsNorm {
+    fn maps_positions(&self) -> bool {
+        true
+    }
+
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         RmsNorm::forward(self, x)
     }

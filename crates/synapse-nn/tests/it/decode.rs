@@ -1,0 +1,91 @@
+//! `Decoder` (incremental decoding): the scores at each new position, fed
+//! one step at a time over the cache, equal those of the full forward at
+//! that position (attention with its KV cache, positional at its offset,
+//! lstm and gru carrying their state, residual blocks, the norms), in f32
+//! and f64; kinds that cannot step answer `None`.
+
+use candle_core::{DType, Device, Tensor};
+use synapse_nn::{Decoder, Init, Mode, Sequential};
+
+const IDS: [u32; 12] = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8];
+
+/// The largest gap between the decoder's scores (the prompt `IDS[..3]` in
+/// one step, then one id a step) and the full forward's, over every
+/// position from the third.
+fn gap(arch: &str, dtype: DType) -> f64 {
+    let spec = arch.parse().unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 7, dtype, &Device::Cpu).unwrap();
+    let mut dec = Decoder::new(&net);
+    let mut worst = 0f64;
+    // The full forward of the window `IDS[..=at]`, at its last position.
+    let mut compare = |z: Tensor, at: usize| {
+        let ids: Vec<i64> = IDS[..=at].iter().map(|&i| i64::from(i)).collect();
+        let x = Tensor::from_vec(ids, (1, at + 1), &Device::Cpu).unwrap();
+        let y = net.forward(&x, Mode::Eval).unwrap().get(0).unwrap();
+        let want = if y.rank() == 2 { y.get(at).unwrap() } else { y };
+        let g = (z - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        worst = worst.max(g);
+    };
+    compare(dec.step(&IDS[..3]).unwrap().expect("steps"), 2);
+    for at in 3..IDS.len() {
+        compare(dec.step(&IDS[at..=at]).unwrap().expect("steps"), at);
+    }
+    assert_eq!(dec.position(), IDS.len());
+    worst
+}
+
+const MODELS: [&str; 4] = [
+    "embedding(10,8), positional(16,8), residual(layernorm(8), attention(8,2,causal=true)), residual(rmsnorm(8), linear(8,16), gelu, linear(16,8), dropout(0.5)), layernorm(8), linear(8,10)",
+    "embedding(10,6), lstm(6,12), linear(12,10)",
+    "embedding(10,6), gru(6,12), tanh, gru(12,5), linear(5,10)",
+    "embedding(10,8), positional(12,8), attention(8,4,causal=true), lstm(8,6), linear(6,10), last",
+];
+
+#[test]
+fn each_step_gives_the_full_windows_scores_f64() {
+    for arch in MODELS {
+        let g = gap(arch, DType::F64);
+        assert!(g < 1e-12, "{arch}: {g}");
+    }
+}
+
+#[test]
+fn each_step_gives_the_full_windows_scores_f32() {
+    for arch in MODELS {
+        let g = gap(arch, DType::F32);
+        assert!(g < 1e-5, "{arch}: {g}");
+    }
+}
+
+#[test]
+fn kinds_that_cannot_step_answer_none() {
+    for arch in [
+        "embedding(10,8), attention(8,2), linear(8,10)",
+        "embedding(10,8), lstm(8,4), seqmean, linear(4,10)",
+    ] {
+        let spec = arch.parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+        let mut dec = Decoder::new(&net);
+        assert!(dec.step(&IDS[..4]).unwrap().is_none(), "{arch}");
+    }
+}
+
+#[test]
+fn positional_past_its_rows_answers_none() {
+    let spec = "embedding(10,4), positional(4,4), linear(4,10)"
+        .parse()
+        .unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+    let mut dec = Decoder::new(&net);
+    assert!(dec.step(&IDS[..4]).unwrap().is_some());
+    assert!(dec.step(&IDS[4..5]).unwrap().is_none());
+}

@@ -1,0 +1,102 @@
+//! `generate` with the KV cache (the default) against the whole window for
+//! every character (`kv_cache: false`): the same characters, greedy and
+//! sampled (top-k, top-p), for attention, lstm and gru character models,
+//! past the context (the window slides and the cache is rebuilt), from an
+//! empty prompt, and for a stack that cannot step (it falls back).
+
+use candle_core::{DType, Device};
+use synapse_nn::{Init, Sequential};
+use synapse_train::{generate, generate_streaming, Model, Sampling};
+
+fn model(arch: &str, dtype: DType, context: usize) -> Model {
+    let spec = arch.parse().unwrap();
+    let mut m = Model::new(Sequential::init(&spec, Init::Torch, 5, dtype, &Device::Cpu).unwrap());
+    m.vocab = Some("abcdefghij".chars().collect());
+    m.context = Some(context);
+    m
+}
+
+const MODELS: [(&str, usize); 4] = [
+    ("embedding(10,8), positional(12,8), residual(layernorm(8), attention(8,2,causal=true)), residual(layernorm(8), linear(8,16), relu, linear(16,8)), linear(8,10)", 12),
+    ("embedding(10,6), lstm(6,16), linear(16,10)", 40),
+    ("embedding(10,6), gru(6,16), linear(16,10)", 7),
+    // seqmean cannot step: the whole window every time.
+    ("embedding(10,6), lstm(6,8), seqmean, linear(8,10)", 9),
+];
+
+#[test]
+fn cached_and_full_window_generation_draw_the_same_characters() {
+    let settings = [
+        Sampling {
+            length: 60,
+            temperature: 0.0,
+            ..Sampling::default()
+        },
+        Sampling {
+            length: 60,
+            temperature: 1.0,
+            seed: 3,
+            ..Sampling::default()
+        },
+        Sampling {
+            length: 60,
+            temperature: 0.7,
+            top_k: Some(4),
+            top_p: Some(0.8),
+            seed: 9,
+            ..Sampling::default()
+        },
+    ];
+    for dtype in [DType::F32, DType::F64] {
+        for (arch, context) in MODELS {
+            let m = model(arch, dtype, context);
+            for s in &settings {
+                for prompt in ["", "abc", "jihgfedcbajihgfedcba"] {
+                    let cached = generate(&m, prompt, s).unwrap();
+                    let full = generate(
+                        &m,
+                        prompt,
+                        &Sampling {
+                            kv_cache: false,
+                            ..s.clone()
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(cached, full, "{arch} {dtype:?} {s:?} prompt {prompt:?}");
+                    assert_eq!(cached.chars().count(), prompt.chars().count() + 60);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn streaming_gives_the_prompt_then_one_character_at_a_time() {
+    let m = model(MODELS[1].0, DType::F32, 40);
+    let s = Sampling {
+        length: 5,
+        ..Sampling::default()
+    };
+    let mut pieces = Vec::new();
+    generate_streaming(&m, "ab", &s, |p| {
+        pieces.push(p.to_string());
+        Ok::<(), synapse_train::Error>(())
+    })
+    .unwrap();
+    assert_eq!(pieces.len(), 6);
+    assert_eq!(pieces[0], "ab");
+    assert_eq!(pieces.concat(), generate(&m, "ab", &s).unwrap());
+}
+
+#[test]
+fn top_p_out_of_range_is_refused() {
+    let m = model(MODELS[1].0, DType::F32, 40);
+    for f in [0.0, -0.5, 1.5, f64::NAN] {
+        let s = Sampling {
+            top_p: Some(f),
+            ..Sampling::default()
+        };
+        let e = generate(&m, "a", &s).unwrap_err().to_string();
+        assert!(e.contains("top-p"), "{e}");
+    }
+}
