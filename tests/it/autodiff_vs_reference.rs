@@ -397,6 +397,7 @@ fn to_ref_elements(
                 Activation::Softmax => RefActivation::Softmax,
                 Activation::LeakyRelu(slope) => RefActivation::LeakyRelu(*slope),
                 Activation::Gelu => RefActivation::Gelu,
+                Activation::GeluTanh => RefActivation::GeluTanh,
             }),
             ElementSpec::Dropout(d) => RefElement::Dropout(RefDropout::new(d.p())),
             ElementSpec::BatchNorm(b) => {

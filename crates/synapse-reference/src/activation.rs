@@ -8,6 +8,7 @@
 //! | identity | `y = x` | `dx = dy` |
 //! | leaky_relu(a) | `y = x if x > 0 else a x` | `dx = dy if x > 0 else a dy` |
 //! | gelu | `y = x Phi(x)`, `Phi(x) = (1 + erf(x / sqrt 2)) / 2` (the exact form, `nn.GELU()`) | `dx = dy * (Phi(x) + x phi(x))`, `phi(x) = e^(-x^2 / 2) / sqrt(2 pi)` |
+//! | gelu(tanh) | `y = x (1 + t) / 2`, `t = tanh(c (x + a x^3))`, `c = sqrt(2 / pi)`, `a = 0.044715` (`nn.GELU(approximate="tanh")`) | `dx = dy * ((1 + t) / 2 + x (1 - t^2) c (1 + 3 a x^2) / 2)` |
 //! | softmax | `y_j = e^(x_j - m) / sum_k e^(x_k - m)`, `m = max_k x_k`, per row of the last dim | `dx_j = y_j (dy_j - sum_k dy_k y_k)` |
 //!
 //! Any shape; softmax treats the last dimension as the row (PyTorch's `dim=-1`),
@@ -43,6 +44,8 @@ pub enum RefActivation {
     LeakyRelu(f64),
     /// `x Phi(x)`, the exact (erf) form of `nn.GELU()`.
     Gelu,
+    /// `x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2`, `nn.GELU(approximate="tanh")`.
+    GeluTanh,
     /// Softmax over the last dimension.
     Softmax,
 }
@@ -93,6 +96,8 @@ impl RefActivation {
             }
             // y = x Phi(x)
             RefActivation::Gelu => x * phi_cdf(x),
+            // y = x (1 + t) / 2
+            RefActivation::GeluTanh => 0.5 * x * (1.0 + gelu_tanh_t(x)),
             RefActivation::Softmax => unreachable!("softmax is not element-wise"),
         }
     }
@@ -119,9 +124,24 @@ impl RefActivation {
             }
             // d(x Phi(x))/dx = Phi(x) + x phi(x)
             RefActivation::Gelu => phi_cdf(x) + x * phi_pdf(x),
+            RefActivation::GeluTanh => {
+                let t = gelu_tanh_t(x);
+                0.5 * (1.0 + t)
+                    + 0.5 * x * (1.0 - t * t) * GELU_TANH_C * (1.0 + 3.0 * GELU_TANH_A * x * x)
+            }
             RefActivation::Softmax => unreachable!("softmax is not element-wise"),
         }
     }
+}
+
+/// `sqrt(2 / pi)`, the tanh GELU's scale.
+const GELU_TANH_C: f64 = FRAC_2_SQRT_PI * FRAC_1_SQRT_2;
+/// The tanh GELU's cubic coefficient.
+const GELU_TANH_A: f64 = 0.044715;
+
+/// `t = tanh(sqrt(2 / pi) (x + 0.044715 x^3))` of the tanh GELU.
+fn gelu_tanh_t(x: f64) -> f64 {
+    (GELU_TANH_C * (x + GELU_TANH_A * x * x * x)).tanh()
 }
 
 /// The standard normal distribution function, `Phi(x) = (1 + erf(x / sqrt 2)) / 2`.

@@ -9,6 +9,7 @@
 //! | `softmax` | `e^(x_i - m) / sum_j e^(x_j - m)`, `m = max x`, over the last dim | Jacobian `s_i (d_ij - s_j)` | `Softmax` (`axis=-1`) |
 //! | `identity` | `x` | `1` | `Identity` |
 //! | `gelu` | `x Φ(x) = x (1 + erf(x / sqrt 2)) / 2` (PyTorch's exact `nn.GELU()`) | `Φ(x) + x φ(x)` | `Erf` form: `Div`, `Erf`, `Add`, `Mul`, `Mul` |
+//! | `gelu(tanh)` | `x (1 + tanh u) / 2`, `u = sqrt(2/pi) (x + 0.044715 x^3)` (`nn.GELU(approximate="tanh")`) | `(1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2` | `Mul`, `Add`, `Tanh` (every opset) |
 //!
 //! Shapes: any; `softmax` normalises over the last dimension. `gelu` is
 //! written in candle ops (`erf`, whose derivative candle has exactly;
@@ -27,6 +28,10 @@
 //! // torch.nn.GELU()(torch.tensor([1.0], dtype=torch.float64)) = 0.8413447460685429
 //! let g = Activation::Gelu.forward(&Tensor::new(&[1.0f64], &Device::Cpu)?)?;
 //! assert!((g.to_vec1::<f64>()?[0] - 0.8413447460685429).abs() < 1e-15);
+//! // torch.nn.GELU(approximate="tanh") at 1.0 (gpt2/elements.json, `gelu_tanh`)
+//! let t = Activation::GeluTanh.forward(&Tensor::new(&[1.0f64], &Device::Cpu)?)?;
+//! assert!((t.to_vec1::<f64>()?[0] - 0.8411919906082768).abs() < 1e-15);
+//! assert_eq!(Activation::GeluTanh.to_string(), "gelu(tanh)");
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
@@ -60,7 +65,14 @@ pub enum Activation {
     Identity,
     /// `x Φ(x)`, the exact (erf) GELU.
     Gelu,
+    /// `x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2`, `gelu(tanh)`.
+    GeluTanh,
 }
+
+/// `sqrt(2 / pi)`, the scale inside the tanh GELU.
+pub const GELU_TANH_SCALE: f64 = 0.797_884_560_802_865_4;
+/// The cubic coefficient of the tanh GELU.
+pub const GELU_TANH_CUBIC: f64 = 0.044715;
 
 impl Activation {
     /// Applies the activation; the output has the input's shape.
@@ -80,6 +92,11 @@ impl Activation {
                 let phi = ((x / std::f64::consts::SQRT_2)?.erf()? + 1.0)?;
                 ((x * phi)? * 0.5)?
             }
+            Activation::GeluTanh => {
+                let cube = (x.sqr()? * x)?;
+                let u = ((x + (cube * GELU_TANH_CUBIC)?)? * GELU_TANH_SCALE)?;
+                ((x * (u.tanh()? + 1.0)?)? * 0.5)?
+            }
         };
         Ok(y)
     }
@@ -95,6 +112,7 @@ impl fmt::Display for Activation {
             Activation::Softmax => write!(f, "softmax"),
             Activation::Identity => write!(f, "identity"),
             Activation::Gelu => write!(f, "gelu"),
+            Activation::GeluTanh => write!(f, "gelu(tanh)"),
         }
     }
 }
@@ -116,7 +134,7 @@ impl ElementDef for Activation {
             Activation::LeakyRelu(_) => ElementKind::LeakyRelu,
             Activation::Softmax => ElementKind::Softmax,
             Activation::Identity => ElementKind::Identity,
-            Activation::Gelu => ElementKind::Gelu,
+            Activation::Gelu | Activation::GeluTanh => ElementKind::Gelu,
         }
     }
 
@@ -130,6 +148,15 @@ impl ElementDef for Activation {
                 };
                 Activation::LeakyRelu(slope)
             }
+            "gelu" => match args.text() {
+                None => Activation::Gelu,
+                Some("tanh") => Activation::GeluTanh,
+                Some(t) => {
+                    return Err(format!(
+                        "`{t}` is not a GELU form (`gelu` or `gelu(tanh)`)"
+                    ))
+                }
+            },
             _ => {
                 args.none(name)?;
                 match name {
@@ -191,6 +218,32 @@ impl ElementOps for Activation {
                 io(&mut e, "LeakyRelu", vec![Attribute::float("alpha", *a)])
             }
             Activation::Softmax => io(&mut e, "Softmax", vec![Attribute::int("axis", -1)]),
+            Activation::GeluTanh => {
+                // 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))),
+                // valid in every opset (the tract runtime the tests use has
+                // no opset-20 `Gelu`, so this form is written for all).
+                let v = |what: &str| scope.named(what);
+                e.float(v("cubic"), scope.scalar(GELU_TANH_CUBIC)?);
+                e.float(v("scale"), scope.scalar(GELU_TANH_SCALE)?);
+                e.float(v("one"), scope.scalar(1.0)?);
+                e.float(v("half"), scope.scalar(0.5)?);
+                let x = scope.input.clone();
+                let mut op = |op: &'static str, a: String, b: String, out: &str| {
+                    e.node(op, scope, vec![a, b], vec![v(out)], vec![])
+                };
+                op("Mul", x.clone(), x.clone(), "x2");
+                op("Mul", v("x2"), x.clone(), "x3");
+                op("Mul", v("x3"), v("cubic"), "cx3");
+                op("Add", x.clone(), v("cx3"), "inner");
+                op("Mul", v("inner"), v("scale"), "u");
+                e.node("Tanh", scope, vec![v("u")], vec![v("t")], vec![]);
+                let mut op = |op: &'static str, a: String, b: String, out: String| {
+                    e.node(op, scope, vec![a, b], vec![out], vec![])
+                };
+                op("Add", v("t"), v("one"), v("t1"));
+                op("Mul", x, v("t1"), v("xt1"));
+                op("Mul", v("xt1"), v("half"), scope.output.clone());
+            }
             Activation::Gelu => {
                 // 0.5 * x * (1 + erf(x / sqrt 2)), valid from opset 17.
                 let v = |what: &str| scope.named(what);

@@ -7,7 +7,7 @@
 //! | spec | module | kernel |
 //! | --- | --- | --- |
 //! | `linear` | `linear/` | `linear/kernel.rs` (with the activation after it, gelu included) |
-//! | `sigmoid`, `tanh`, `relu`, `leaky_relu`, `softmax`, `identity`, `gelu` | `activation.rs` | `kernel/act.rs`, applied by the linear and conv2d kernels (gelu: linear only) |
+//! | `sigmoid`, `tanh`, `relu`, `leaky_relu`, `softmax`, `identity`, `gelu`, `gelu(tanh)` | `activation.rs` | `kernel/act.rs`, applied by the linear and conv2d kernels (gelu and gelu(tanh): linear only) |
 //! | `dropout` | `dropout.rs` | none |
 //! | `batchnorm`, `batchnorm2d` | `batchnorm.rs` | none |
 //! | `layernorm` | `layernorm/` | `layernorm/kernel.rs` |

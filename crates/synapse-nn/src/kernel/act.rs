@@ -12,6 +12,11 @@
 //! ```text
 //! gelu:     y = z (1 + erf(z / sqrt 2)) / 2     dz = dy * (Φ(z) + z e^(-z^2/2) / sqrt(2 pi))
 //! ```
+//! and the tanh GELU (`gelu(tanh)`), with `c = sqrt(2/pi)`, `a = 0.044715`:
+//! ```text
+//! gelu(tanh): t = tanh(c (z + a z^3)), y = z (1 + t) / 2
+//!             dz = dy * ((1 + t) / 2 + z (1 - t^2) c (1 + 3 a z^2) / 2)
+//! ```
 //! Shapes: elementwise, any shape (`dy` and `y` alike).
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
@@ -122,6 +127,8 @@ pub(crate) enum DenseAct {
     Out(KernelAct),
     /// The exact (erf) GELU.
     Gelu,
+    /// The tanh GELU, `gelu(tanh)`.
+    GeluTanh,
 }
 
 impl DenseAct {
@@ -130,6 +137,7 @@ impl DenseAct {
     pub(crate) fn of(a: &Activation) -> Option<Self> {
         match a {
             Activation::Gelu => Some(DenseAct::Gelu),
+            Activation::GeluTanh => Some(DenseAct::GeluTanh),
             _ => KernelAct::of(a).map(DenseAct::Out),
         }
     }
@@ -139,6 +147,34 @@ impl DenseAct {
 /// (`Real::gelu_slope`: f32 vectorised, f64 through libm), split over
 /// threads in fixed parts.
 pub(crate) fn gelu_all<T: Real>(z: &mut [T]) -> Vec<T> {
+    slopes_all(z, T::gelu_slope)
+}
+
+/// The tanh GELU of every element of `z` in place, returning its slope at
+/// each (the same parts as [`gelu_all`]).
+pub(crate) fn gelu_tanh_all<T: Real>(z: &mut [T]) -> Vec<T> {
+    slopes_all(z, gelu_tanh_slope)
+}
+
+/// The tanh GELU of each `z` in place, its slope into `slope`.
+fn gelu_tanh_slope<T: Real>(z: &mut [T], slope: &mut [T]) {
+    let (c, a) = (
+        T::from_f64(crate::elements::activation::GELU_TANH_SCALE),
+        T::from_f64(crate::elements::activation::GELU_TANH_CUBIC),
+    );
+    let (one, half, three) = (T::one(), T::from_f64(0.5), T::from_f64(3.0));
+    for (x, s) in z.iter_mut().zip(slope.iter_mut()) {
+        let v = *x;
+        let v2 = v * v;
+        let t = (c * (v + a * v2 * v)).tanh();
+        *s = half * (one + t) + half * v * (one - t * t) * c * (one + three * a * v2);
+        *x = half * v * (one + t);
+    }
+}
+
+/// `f` over fixed parts of `z` and of a slope buffer it fills, on threads
+/// when `z` is long enough; returns the slopes.
+fn slopes_all<T: Real>(z: &mut [T], f: fn(&mut [T], &mut [T])) -> Vec<T> {
     let mut slope = vec![T::zero(); z.len()];
     let work = 4 * ELEMENT_WORK * z.len();
     let (mut zs, mut ss) = (z, slope.as_mut_slice());
@@ -152,12 +188,10 @@ pub(crate) fn gelu_all<T: Real>(z: &mut [T]) -> Vec<T> {
         (zs, ss) = (z_tail, s_tail);
     }
     if pieces.len() == 1 {
-        pieces.into_iter().for_each(|(z, s)| T::gelu_slope(z, s));
+        pieces.into_iter().for_each(|(z, s)| f(z, s));
     } else {
         use rayon::prelude::*;
-        pieces
-            .into_par_iter()
-            .for_each(|(z, s)| T::gelu_slope(z, s));
+        pieces.into_par_iter().for_each(|(z, s)| f(z, s));
     }
     slope
 }

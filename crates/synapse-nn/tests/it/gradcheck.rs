@@ -43,6 +43,7 @@ fn every_activation_matches_finite_differences() {
         Activation::LeakyRelu(0.2),
         Activation::Softmax,
         Activation::Identity,
+        Activation::GeluTanh,
     ] {
         let x = var(random(&mut rng, 4, 5, -3.0, 3.0, 1e-3));
         // A weighted sum, so that softmax's constant row sums do not hide errors.
@@ -298,6 +299,10 @@ const STACKS: &[(&str, &[usize])] = &[
         &[2, 3, 4],
     ),
     ("attention(6,3), linear(6,2)", &[2, 4, 6]),
+    // gelu(tanh) fused into the dense kernel, and after a sequence element
+    // on its own (plain ops).
+    ("linear(4,6), gelu(tanh), linear(6,2)", &[3, 4]),
+    ("positional(3,4), gelu(tanh), linear(4,2)", &[2, 3, 4]),
     ("conv2d(2,3,3,stride=2,padding=1), relu", &[2, 2, 5, 6]),
     (
         "conv2d(1,2,2,bias=false), maxpool2d(2,stride=1)",

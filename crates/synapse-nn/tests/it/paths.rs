@@ -542,3 +542,51 @@ fn max_pool_ties_go_to_the_first_maximum_on_both_paths() {
         assert_eq!(kernel, (y, dx), "k {k} s {s}");
     }
 }
+
+/// `gelu(tanh)` after a linear is fused into the dense kernel (one `dense`
+/// call per forward) and agrees with the plain candle ops, f64 and f32,
+/// train and eval, on the threaded size; and it is not the exact form.
+// kinds: gelu
+#[test]
+fn gelu_tanh_fused_in_the_dense_kernel_agrees_with_plain_ops() {
+    two_workers(gelu_tanh_agrees);
+}
+
+fn gelu_tanh_agrees() {
+    const SHAPE: &[usize] = &[512, 256];
+    let tanh: ArchSpec = "linear(256,256), gelu(tanh)".parse().unwrap();
+    let exact: ArchSpec = "linear(256,256), gelu".parse().unwrap();
+    assert_eq!(tanh.to_string(), "linear(256,256), gelu(tanh)");
+    for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+        let n: usize = SHAPE.iter().product();
+        let values: Vec<f64> = (0..n).map(|i| 3.0 * (0.37 * i as f64).sin()).collect();
+        let x = Tensor::from_vec(values, SHAPE, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+        let net = |spec| Sequential::init(spec, Init::Torch, 3, dtype, &Device::Cpu).unwrap();
+        for train in [true, false] {
+            let before = kernel_calls_of("dense");
+            let kernel = run(&net(&tanh), &x, train, true);
+            assert!(
+                kernel_calls_of("dense") > before,
+                "gelu(tanh) {dtype:?}: the dense kernel ran"
+            );
+            let plain = run(&net(&tanh), &x, train, false);
+            assert_close(
+                &kernel,
+                &plain,
+                tol,
+                &format!("gelu(tanh) {dtype:?} train={train}"),
+            );
+            let erf = run(&net(&exact), &x, train, false);
+            let gap = erf[0]
+                .iter()
+                .zip(&plain[0])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(gap > 1e-5, "gelu(tanh) is not the erf form ({gap})");
+        }
+    }
+}

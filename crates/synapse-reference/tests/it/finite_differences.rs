@@ -301,6 +301,7 @@ fn reshape_flatten_dense_and_activations() {
         RefActivation::LeakyRelu(0.01),
         RefActivation::LeakyRelu(0.3),
         RefActivation::Gelu,
+        RefActivation::GeluTanh,
         RefActivation::Softmax,
     ] {
         check(

@@ -27,6 +27,8 @@ const SPECS: &[&str] = &[
      layernorm(5), dropout(0.5), tanh, linear(5,3)",
     "linear(3,4), rmsnorm(4), tanh, linear(4,2), rmsnorm(2,eps=0.5)",
     "reshape(2,4,4), conv2d(2,3,3,stride=2,padding=1), maxpool2d(2,stride=1), flatten, linear(3,2)",
+    // gelu(tanh) as Mul, Add, Tanh nodes.
+    "linear(3,4), gelu(tanh), linear(4,2)",
 ];
 
 /// The f64 stacks tract 0.23 can run, with the tolerance each allows. In
@@ -67,6 +69,7 @@ const F64_SPECS: &[(&str, f64)] = &[
     ),
     ("linear(3,5,bias=false), layernorm(5), tanh, linear(5,2,bias=false)", 1e-7),
     ("linear(3,5,bias=false), rmsnorm(5,eps=0.01), tanh, linear(5,2,bias=false)", 1e-7),
+    ("linear(3,4,bias=false), gelu(tanh), linear(4,2,bias=false)", 1e-13),
 ];
 
 /// Every `ElementKind::ALL` entry is exported by a stack of `SPECS`,

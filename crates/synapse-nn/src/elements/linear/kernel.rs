@@ -4,8 +4,8 @@
 //! Shapes: `x` `[..., in]` (every leading dimension a row; of rank above 2
 //! it is made contiguous first), `W` `[out, in]`, `b` `[out]`, `y`
 //! `[..., out]`. Backward, from `dy`: `dz = dy * act'` (sigmoid `y(1-y)`,
-//! tanh `1-y^2`, relu `[y > 0]`, identity 1, from the output; gelu
-//! `gelu'(z)`, computed in the forward pass and kept by the op), `dW = dz^T
+//! tanh `1-y^2`, relu `[y > 0]`, identity 1, from the output; gelu and
+//! gelu(tanh) `gelu'(z)`, computed in the forward pass and kept by the op), `dW = dz^T
 //! x`, `db = sum_rows dz`, `dx = dz W` (only when `x` needs a gradient).
 //! `dW` and `db` of parameters go to [`crate::backward`] directly.
 
@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 use crate::backward::hand_over;
-use crate::kernel::act::{act_grad, gelu_all, DenseAct};
+use crate::kernel::act::{act_grad, gelu_all, gelu_tanh_all, DenseAct};
 use crate::kernel::gemm::{matmul, product_bias};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
@@ -48,8 +48,12 @@ impl Dense {
         };
         match self.act {
             DenseAct::Out(act) => act.apply_all(&mut y),
-            DenseAct::Gelu => {
-                let slope = gelu_all(&mut y);
+            DenseAct::Gelu | DenseAct::GeluTanh => {
+                let slope = if self.act == DenseAct::Gelu {
+                    gelu_all(&mut y)
+                } else {
+                    gelu_tanh_all(&mut y)
+                };
                 *self.kept.lock().expect("dense kept lock") =
                     Some(T::cpu_tensor(slope, shape.clone())?);
             }
@@ -129,7 +133,7 @@ impl Dense {
         };
         let dz = match self.act {
             DenseAct::Out(act) => act_grad(act, dy, y)?,
-            DenseAct::Gelu => {
+            DenseAct::Gelu | DenseAct::GeluTanh => {
                 let kept = self.kept.lock().expect("dense kept lock");
                 let Some(slope) = kept.as_ref() else {
                     candle_core::bail!("dense backward: the forward kept no gelu slope");
