@@ -223,7 +223,6 @@ mod tests {
              residual(layernorm(768,eps=0.00001), attention(768,12,causal=true,dropout=0.1), dropout(0.1)), \
              residual(layernorm(768,eps=0.00001), linear(768,3072), gelu(tanh), linear(3072,768), dropout(0.1)), \
              layernorm(768,eps=0.00001), linear(768,50257,bias=false,tied=0)"
-                .replace("0.00001", "0.00001")
         );
     }
 

@@ -75,7 +75,7 @@ pub fn config_of(spec: &ArchSpec) -> std::result::Result<Gpt2Config, String> {
         .and_then(|t| probability(t, "dropout("))
         .ok_or_else(|| misfit(2, "`dropout(P)`"))?;
     let n = texts.len();
-    if n < 7 || (n - 5) % 2 != 0 {
+    if n < 7 || !(n - 5).is_multiple_of(2) {
         return Err(misfit(n.min(3), "a pair of residual blocks per layer"));
     }
     let block = texts.get(3).map_or("", String::as_str);

@@ -35,6 +35,7 @@ pub fn load_folder(
 ) -> Result<Model> {
     let bad = |reason: String| Error::model(dir, reason);
     let config = read_config(dir)?;
+    let weights = Weights::open(dir)?;
     let spec: ArchSpec = config
         .spec_text()
         .parse()
@@ -44,7 +45,6 @@ pub fn load_folder(
             "the folder holds `{spec}`, not the given `{given}`"
         )));
     }
-    let weights = Weights::open(dir)?;
     let tensors = weights.tensors(&config, dtype, device)?;
     let dtype = dtype.unwrap_or(weights.float_type);
     let net = Sequential::from_tensors(&spec, &tensors, dtype, device)

@@ -25,6 +25,7 @@ mod checkpoint;
 mod data;
 mod distributed;
 mod generation;
+mod hf_folder;
 mod layers;
 mod limits;
 mod metrics;
