@@ -80,3 +80,17 @@ def test_generate_matches_the_cli(tmp_path, synapse_bin):
         assert out == got + "\n"
     with pytest.raises(ValueError, match=r"top-p"):
         net.generate("hello", top_p=1.5)
+
+
+GPT2 = Path(__file__).resolve().parents[2] / "crates/synapse-train/tests/data/gpt2"
+
+
+def test_load_reads_a_hugging_face_folder_and_generates_transformers_tokens():
+    """sn.load(DIR) of an untied GPT-2 folder (SPEC section 12): greedy text
+    equals transformers' generate(do_sample=False) (values.json, make.py)."""
+    net = sn.load(str(GPT2 / "tiny-trained"))
+    got = net.generate("The synapse command trains a small model", length=20, temperature=0.0)
+    assert got == ("The synapse command trains a small model file,\n\n\n  line "
+                   "(`synapse train --model.safetensors --model.safetensors --")
+    with pytest.raises(ValueError, match="tie_word_embeddings"):
+        sn.load(str(GPT2 / "tiny-random"))

@@ -371,7 +371,7 @@ fn check_character_model(
 /// A model of a tokenizer's `n` tokens starts with `embedding(V,D)`, V at
 /// least `n` (a larger V is a model's own padding), and gives a score for
 /// each of its V ids at each of up to `context` positions.
-fn check_token_model(
+pub(crate) fn check_token_model(
     spec: &ArchSpec,
     n: usize,
     context: Option<usize>,

@@ -30,6 +30,7 @@ mod crash;
 mod distributed;
 mod export;
 mod flags;
+mod hf;
 mod job;
 mod layers;
 mod nothing_lost;

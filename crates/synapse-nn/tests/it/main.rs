@@ -14,6 +14,7 @@
 //! | `rng`, `init_spread` | our MT19937 against numpy; the initialisers' bounds and spread |
 //! | `init_sequences` | the sequence kinds' initialisers against numpy's streams and PyTorch's defaults |
 
+mod attention_dropout;
 mod backward;
 mod decode;
 mod gradcheck;

@@ -39,7 +39,7 @@ pub fn export_folder(model: &Model, dir: &Path) -> Result<()> {
     let mut weights = Vec::new();
     crate::safetensors_bytes::write(&mut weights, &tensors, metadata)?;
     let config_text = config.to_json();
-    let tokenizer = model.metadata.get("tokenizer");
+    let tokenizer = model.tokenizer.as_ref().map(|t| t.json());
     if !dir.exists() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

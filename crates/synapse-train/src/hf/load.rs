@@ -36,6 +36,15 @@ pub fn load_folder(
     let bad = |reason: String| Error::model(dir, reason);
     let config = read_config(dir)?;
     let weights = Weights::open(dir)?;
+    if config.tied {
+        // SPEC section 12's `linear(D,V,bias=false,tied=0)` is not in the
+        // grammar yet: one weight used twice, its gradients summed.
+        return Err(Error::model(
+            &dir.join(CONFIG),
+            "tie_word_embeddings true (an lm_head tied to wte) is not supported yet; \
+             synapse reads folders with their own lm_head.weight",
+        ));
+    }
     let spec: ArchSpec = config
         .spec_text()
         .parse()
@@ -54,8 +63,10 @@ pub fn load_folder(
     model.context = Some(config.n_positions);
     let tokenizer = dir.join(TOKENIZER);
     if tokenizer.is_file() {
-        let text = std::fs::read_to_string(&tokenizer).map_err(|e| Error::io(&tokenizer, e))?;
-        model.metadata.insert("tokenizer".into(), text);
+        let tok = crate::Tokenizer::load(&tokenizer)?;
+        crate::model_file::check_token_model(&spec, tok.vocab_size(), model.context)
+            .map_err(|e| Error::model(&tokenizer, e))?;
+        model.tokenizer = Some(tok);
     }
     Ok(model)
 }

@@ -1,6 +1,7 @@
-//! `attention(D,HEADS[,causal=true])`, SPEC section 10's `SelfAttention(D,
+//! `attention(D,HEADS[,causal=true][,dropout=P])`, SPEC section 10's `SelfAttention(D,
 //! HEADS)`: PyTorch's `nn.MultiheadAttention(D, HEADS, batch_first=True)`
-//! with query = key = value = x, the output only, dropout 0.
+//! with query = key = value = x, the output only; `dropout=P` drops
+//! attention weights in training only (plain ops then; the kernel otherwise).
 //!
 //! With `dh = D / HEADS`, head `h` taking features `h dh .. (h+1) dh`:
 //! ```text
@@ -48,11 +49,11 @@ use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
 use super::linear::kernel_product;
 use crate::export::{Export, Scope};
 use crate::init::{constant, numpy_uniform, Draws};
-use crate::spec::{flag, whole, Args, RowShape};
+use crate::spec::{flag, number, whole, Args, RowShape};
 use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
 
 /// The spec of a self-attention layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AttentionSpec {
     /// Size D of each position.
     pub dim: usize,
@@ -60,12 +61,20 @@ pub struct AttentionSpec {
     pub heads: usize,
     /// Whether each position sees only itself and earlier ones.
     pub causal: bool,
+    /// The probability of dropping an attention weight in training (after
+    /// the softmax, the kept ones scaled by `1 / (1 - p)`, as
+    /// `nn.MultiheadAttention(dropout=p)`); 0 by default, not written.
+    pub dropout: f64,
 }
 
 impl fmt::Display for AttentionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let causal = if self.causal { ",causal=true" } else { "" };
-        write!(f, "attention({},{}{causal})", self.dim, self.heads)
+        write!(f, "attention({},{}{causal}", self.dim, self.heads)?;
+        if self.dropout > 0.0 {
+            write!(f, ",dropout={}", self.dropout)?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -83,8 +92,12 @@ impl ElementDef for AttentionSpec {
 
     fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
         let a = args.split()?;
-        a.only(&["causal"])?;
-        a.count(2..=2, name, "two sizes: attention(D,HEADS[,causal=true])")?;
+        a.only(&["causal", "dropout"])?;
+        a.count(
+            2..=2,
+            name,
+            "two sizes: attention(D,HEADS[,causal=true][,dropout=P])",
+        )?;
         let dim = whole(a.sizes[0], "size", 1)?;
         let heads = whole(a.sizes[1], "heads", 1)?;
         if dim % heads != 0 {
@@ -96,6 +109,18 @@ impl ElementDef for AttentionSpec {
             dim,
             heads,
             causal: flag(a.option("causal"), "causal", false)?,
+            dropout: a
+                .option("dropout")
+                .map(|t| {
+                    number(
+                        t,
+                        "dropout",
+                        |p| (0.0..1.0).contains(&p),
+                        "a probability in [0, 1)",
+                    )
+                })
+                .transpose()?
+                .unwrap_or(0.0),
         }))
     }
 
@@ -152,11 +177,9 @@ impl ElementDef for AttentionSpec {
             vars.push(take(&e.name, &e.shape)?);
         }
         let [a, b, c, d]: [Var; 4] = vars.try_into().expect("four tensors");
-        Ok(Layer::Attention(Attention::new(
-            [a, b, c, d],
-            self.heads,
-            self.causal,
-        )?))
+        Ok(Layer::Attention(
+            Attention::new([a, b, c, d], self.heads, self.causal)?.with_dropout(self.dropout)?,
+        ))
     }
 }
 
@@ -167,6 +190,7 @@ pub struct Attention {
     vars: [Var; 4],
     heads: usize,
     causal: bool,
+    dropout: f64,
 }
 
 impl Attention {
@@ -194,7 +218,25 @@ impl Attention {
             vars,
             heads,
             causal,
+            dropout: 0.0,
         })
+    }
+
+    /// The same layer dropping attention weights with probability `p` in
+    /// training (`0 <= p < 1`).
+    pub fn with_dropout(self, p: f64) -> Result<Self> {
+        if !(0.0..1.0).contains(&p) {
+            return Err(Error::config(
+                "attention",
+                format!("dropout {p} must be in [0, 1)"),
+            ));
+        }
+        Ok(Self { dropout: p, ..self })
+    }
+
+    /// The probability of dropping an attention weight in training.
+    pub fn dropout(&self) -> f64 {
+        self.dropout
     }
 
     /// Size D of each position.
@@ -221,6 +263,14 @@ impl Attention {
     /// # Shapes
     /// `x` `[batch, T, D]` to `[batch, T, D]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_dropping(x, None)
+    }
+
+    /// [`Attention::forward`], with the attention weights dropped when
+    /// `drop` gives a generator (training with dropout > 0): one draw per
+    /// weight `[batch, heads, T, T]` in row-major order, as `dropout`
+    /// draws, through plain ops (the kernel has no dropout).
+    fn forward_dropping(&self, x: &Tensor, drop: Option<&mut crate::Mt19937>) -> Result<Tensor> {
         let (d, heads) = (self.dim(), self.heads);
         let (b, t) = match x.dims() {
             &[b, t, got] if got == d && t > 0 => (b, t),
@@ -234,7 +284,7 @@ impl Attention {
         };
         let mut tensors = vec![x];
         tensors.extend(self.vars.iter().map(|v| v.as_tensor()));
-        if crate::kernel::use_kernel(true, &tensors) {
+        if drop.is_none() && crate::kernel::use_kernel(true, &tensors) {
             let [w_in, b_in, w_out, b_out] = &self.vars;
             let qkv = kernel_product(x, w_in, Some(b_in))?;
             let o = kernel::attend(&qkv, heads, self.causal)?;
@@ -261,6 +311,13 @@ impl Attention {
             scores
         };
         let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let attn = match drop {
+            Some(rng) => {
+                let mut mode = Mode::Train(rng);
+                crate::Dropout::new(self.dropout)?.forward(&attn, &mut mode)?
+            }
+            None => attn,
+        };
         let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((b * t, d))?;
         let y = o.matmul(&self.vars[2].t()?)?.broadcast_add(&self.vars[3])?;
         Ok(y.reshape((b, t, d))?)
@@ -268,8 +325,11 @@ impl Attention {
 }
 
 impl ElementOps for Attention {
-    fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
-        Attention::forward(self, x)
+    fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
+        match mode {
+            Mode::Train(rng) if self.dropout > 0.0 => self.forward_dropping(x, Some(rng)),
+            _ => Attention::forward(self, x),
+        }
     }
 
     /// Causal only: the new keys and values join the cache (`state.tensors`
@@ -336,6 +396,7 @@ impl ElementOps for Attention {
             dim: self.dim(),
             heads: self.heads,
             causal: self.causal,
+            dropout: self.dropout,
         })
     }
 
