@@ -209,56 +209,9 @@ impl Model {
             Some(text) => Some(Normalizer::from_json(text).map_err(bad)?),
             None => None,
         };
-        if metadata.contains_key("vocab") && metadata.contains_key("tokenizer") {
-            return Err(bad(
-                "bad metadata: both vocab and tokenizer; a model's ids are characters or tokens"
-                    .into(),
-            ));
-        }
-        let vocab = match metadata.get("vocab") {
-            Some(text) => Some(vocab_of(text, &spec).map_err(bad)?),
-            None => None,
-        };
-        let context = match metadata.get("context") {
-            Some(t) => Some(
-                t.parse::<usize>()
-                    .ok()
-                    .filter(|&t| t > 0)
-                    .ok_or_else(|| bad(format!("bad context metadata `{t}`")))?,
-            ),
-            None => None,
-        };
-        let tokenizer = match metadata.get("tokenizer") {
-            Some(json) => Some(
-                Tokenizer::from_json(json)
-                    .map_err(|e| bad(format!("bad tokenizer metadata: {e}")))?,
-            ),
-            None => None,
-        };
-        match (&vocab, &tokenizer, context) {
-            (Some(vocab), _, _) => {
-                check_character_model(&spec, vocab.len(), context).map_err(bad)?
-            }
-            (None, Some(tok), _) => {
-                check_token_model(&spec, tok.vocab_size(), context).map_err(bad)?
-            }
-            (None, None, Some(t)) => check_context(&spec, t).map_err(bad)?,
-            (None, None, None) => {}
-        }
-        if normalize.is_some() && spec.takes_ids() {
-            return Err(bad(format!(
-                "bad normalize metadata: `{spec}` takes ids, which are never standardised"
-            )));
-        }
-        // A stack that starts with a convolution learns its image size from
-        // the data, so its statistics' length is checked when they are applied.
-        if let (Some(n), Some(width)) = (&normalize, spec.input_width()) {
-            if n.mean.len() != width {
-                return Err(bad(format!(
-                    "normalize has {} columns, the stack takes {width}",
-                    n.mean.len()
-                )));
-            }
+        let (vocab, tokenizer, context) = ids_metadata(&metadata, &spec).map_err(bad)?;
+        if let Some(n) = &normalize {
+            check_normalize(n, &spec).map_err(bad)?;
         }
         Ok(Self {
             net,
@@ -329,6 +282,64 @@ fn vocab_of(text: &str, spec: &ArchSpec) -> std::result::Result<Vec<char>, Strin
             vocab.len(),
             vocab.len()
         )),
+    }
+}
+
+/// The metadata of a language model (`vocab`, `tokenizer`, `context`),
+/// each checked against the stack (SPEC sections 8, 10 and 12).
+/// A language model's ids: its characters, or its tokenizer, and its context.
+type IdsMetadata = (Option<Vec<char>>, Option<Tokenizer>, Option<usize>);
+
+fn ids_metadata(
+    metadata: &BTreeMap<String, String>,
+    spec: &ArchSpec,
+) -> std::result::Result<IdsMetadata, String> {
+    if metadata.contains_key("vocab") && metadata.contains_key("tokenizer") {
+        return Err(
+            "bad metadata: both vocab and tokenizer; a model's ids are characters or tokens".into(),
+        );
+    }
+    let vocab = metadata
+        .get("vocab")
+        .map(|t| vocab_of(t, spec))
+        .transpose()?;
+    let context = metadata
+        .get("context")
+        .map(|t| {
+            t.parse::<usize>()
+                .ok()
+                .filter(|&t| t > 0)
+                .ok_or_else(|| format!("bad context metadata `{t}`"))
+        })
+        .transpose()?;
+    let tokenizer = metadata
+        .get("tokenizer")
+        .map(|json| Tokenizer::from_json(json).map_err(|e| format!("bad tokenizer metadata: {e}")))
+        .transpose()?;
+    match (&vocab, &tokenizer, context) {
+        (Some(vocab), _, _) => check_character_model(spec, vocab.len(), context)?,
+        (None, Some(tok), _) => check_token_model(spec, tok.vocab_size(), context)?,
+        (None, None, Some(t)) => check_context(spec, t)?,
+        (None, None, None) => {}
+    }
+    Ok((vocab, tokenizer, context))
+}
+
+/// Standardisation applies to float features the stack reads, as many as
+/// it takes (a stack that starts with a convolution learns its image size
+/// from the data: its statistics' length is checked when applied).
+fn check_normalize(n: &Normalizer, spec: &ArchSpec) -> std::result::Result<(), String> {
+    if spec.takes_ids() {
+        return Err(format!(
+            "bad normalize metadata: `{spec}` takes ids, which are never standardised"
+        ));
+    }
+    match spec.input_width() {
+        Some(width) if n.mean.len() != width => Err(format!(
+            "normalize has {} columns, the stack takes {width}",
+            n.mean.len()
+        )),
+        _ => Ok(()),
     }
 }
 
