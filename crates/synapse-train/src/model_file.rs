@@ -285,11 +285,11 @@ fn vocab_of(text: &str, spec: &ArchSpec) -> std::result::Result<Vec<char>, Strin
     }
 }
 
-/// The metadata of a language model (`vocab`, `tokenizer`, `context`),
-/// each checked against the stack (SPEC sections 8, 10 and 12).
 /// A language model's ids: its characters, or its tokenizer, and its context.
 type IdsMetadata = (Option<Vec<char>>, Option<Tokenizer>, Option<usize>);
 
+/// The metadata of a language model (`vocab`, `tokenizer`, `context`),
+/// each checked against the stack (SPEC sections 8, 10 and 12).
 fn ids_metadata(
     metadata: &BTreeMap<String, String>,
     spec: &ArchSpec,
