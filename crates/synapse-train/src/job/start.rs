@@ -18,6 +18,12 @@ pub fn load_start(
     dtype: DType,
     device: &Device,
 ) -> Result<(Sequential, Prior)> {
+    if path.is_dir() {
+        // A Hugging Face folder: read (memory-mapped) once, in `dtype`; it
+        // keeps no class words or normalisation.
+        let model = crate::hf::load_folder(path, Some(spec), Some(dtype), device)?;
+        return Ok((model.net, Prior::default()));
+    }
     let net = load_weights(path, spec, dtype, device)?;
     let npz = path
         .to_string_lossy()

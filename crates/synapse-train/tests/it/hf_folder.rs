@@ -163,3 +163,31 @@ mod tempdir {
         }
     }
 }
+
+/// `--init DIR` (`load_start`) reads the folder once, as the stack given,
+/// in the float type asked for, with the folder's own tensors.
+#[test]
+fn a_folder_as_the_start_of_training_keeps_its_tensors_in_the_asked_type() {
+    let dir = reference("tiny-trained");
+    let spec: synapse_nn::ArchSpec = synapse_train::hf::read_config(&dir)
+        .unwrap()
+        .spec_text()
+        .parse()
+        .unwrap();
+    let (net, prior) =
+        synapse_train::job::load_start(&dir, &spec, DType::F64, &Device::Cpu).unwrap();
+    assert_eq!(net.dtype(), DType::F64);
+    assert!(prior.labels.is_none() && prior.normalize.is_none());
+    let read = Model::load(&dir, Some(&spec), &Device::Cpu).unwrap();
+    for ((name, a), (_, b)) in net.state().into_iter().zip(read.net.state()) {
+        let a = a
+            .to_dtype(DType::F32)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+}
