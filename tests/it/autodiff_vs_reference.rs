@@ -71,6 +71,7 @@ fn random_spec(rng: &mut Mt19937) -> ArchSpec {
             input: width,
             output,
             bias: rng.interval(1) == 1,
+            tied: None,
         }));
         let act = [
             Activation::Sigmoid,

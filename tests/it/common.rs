@@ -20,6 +20,7 @@ pub fn to_reference(net: &Sequential) -> Result<RefNetwork> {
                 input,
                 output,
                 bias,
+                tied: None,
             }) => {
                 let get = |name: String| -> Result<Vec<f64>> {
                     let (_, v) = params

@@ -49,6 +49,7 @@ fn spec(any_activation: bool) -> impl Strategy<Value = ArchSpec> {
                 input: width,
                 output,
                 bias,
+                tied: None,
             }));
             elements.extend(act.map(ElementSpec::Activation));
             width = output;

@@ -30,7 +30,7 @@ pub use elements::batchnorm::{
     BatchNorm, BatchNormSpec, BatchNormState, DEFAULT_BN_MOMENTUM, DEFAULT_NORM_EPS,
 };
 pub use elements::conv2d::{Conv2d, Conv2dSpec};
-pub use elements::def::{StateEntry, StateKind};
+pub use elements::def::{StateEntry, StateKind, Tie};
 pub use elements::dropout::Dropout;
 pub use elements::embedding::{Embedding, EmbeddingSpec};
 pub use elements::gru::{Gru, GruSpec};

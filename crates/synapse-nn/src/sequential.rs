@@ -80,6 +80,7 @@ impl Sequential {
     /// Builds a stack from given layers; sizes, dtypes and devices must agree.
     pub fn new(layers: Vec<Layer>) -> Result<Self> {
         let spec = ArchSpec::new(layers.iter().map(Layer::spec).collect())?;
+        check_shared(&layers)?;
         let stack = Stack::new(layers);
         let first = stack
             .state()
@@ -292,9 +293,18 @@ impl Sequential {
                 Ok(Var::from_tensor(&t)?)
             }
         };
-        let mut layers = Vec::with_capacity(spec.elements().len());
+        let mut layers: Vec<Layer> = Vec::with_capacity(spec.elements().len());
         for (i, e) in spec.elements().iter().enumerate() {
-            layers.push(e.build(&mut |name, shape| take(format!("{i}.{name}"), shape))?);
+            // A tie takes the owner's variable itself (ArchSpec checked its shape).
+            let tie = e.tied().and_then(|t| {
+                let owner = layers.get(t.element)?.state();
+                let var = owner.into_iter().find(|(n, _)| n == t.name)?.1.clone();
+                Some((t.name, var))
+            });
+            layers.push(e.build(&mut |name, shape| match &tie {
+                Some((tied, var)) if name == *tied => Ok(var.clone()),
+                _ => take(format!("{i}.{name}"), shape),
+            })?);
         }
         Self::new(layers)
     }
@@ -477,4 +487,28 @@ impl candle_nn::ModuleT for Sequential {
         };
         out.map_err(candle_core::Error::wrap)
     }
+}
+
+/// A tied layer ([`crate::Tie`]) holds its owner's variable itself, not a
+/// copy: one tensor, one gradient.
+fn check_shared(layers: &[Layer]) -> Result<()> {
+    for (i, layer) in layers.iter().enumerate() {
+        let Some((owner, var)) = layer.tied_var() else {
+            continue;
+        };
+        let same = layers.get(owner).is_some_and(|o| {
+            o.state()
+                .iter()
+                .any(|(_, v)| v.as_tensor().id() == var.as_tensor().id())
+        });
+        if !same {
+            return Err(Error::Parameter {
+                name: format!("{i}.weight"),
+                reason: format!(
+                    "is tied to element {owner} but is not its variable (pass a clone of it)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }

@@ -84,6 +84,21 @@ impl StateEntry {
     }
 }
 
+/// A parameter an element uses without owning it (`linear(...,tied=I)`):
+/// element `element`'s parameter `name`, of shape `shape`, which the user
+/// takes under its own `name` when built. The tie is between elements of
+/// one stack, at its top level, and the owner comes first
+/// ([`crate::ArchSpec::new`] checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tie {
+    /// The owner's position in the stack.
+    pub element: usize,
+    /// The parameter's name, the same in both elements (`weight`).
+    pub name: &'static str,
+    /// Its shape, as the user needs it.
+    pub shape: Vec<usize>,
+}
+
 /// Where an element's tensors come from when it is built: `take(name, shape)`
 /// gives the variable of that (element-relative) name, checked to have that
 /// shape, the stack's dtype and device.
@@ -171,6 +186,12 @@ pub trait ElementDef: fmt::Display {
     /// why the input does not fit (the caller adds the element's name).
     fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String>;
 
+    /// The parameter it uses from an element before it, which its own
+    /// [`ElementDef::state`] leaves out (see [`Tie`]).
+    fn tied(&self) -> Option<Tie> {
+        None
+    }
+
     /// Parameters and buffers in PyTorch's state_dict order, names relative
     /// to the element.
     fn state(&self) -> Vec<StateEntry> {
@@ -195,6 +216,13 @@ pub trait ElementOps {
     /// with the same names.
     fn state(&self) -> Vec<(String, &Var)> {
         Vec::new()
+    }
+
+    /// The variable it shares with an element before it (see [`Tie`]):
+    /// that element's position and the variable, which
+    /// [`ElementOps::state`] leaves out.
+    fn tied_var(&self) -> Option<(usize, &Var)> {
+        None
     }
 
     /// Runs `stage` of the fusion plan, which begins with this element;

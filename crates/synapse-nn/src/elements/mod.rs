@@ -399,6 +399,11 @@ impl ElementSpec {
         self.def().draw(init, draws, emit)
     }
 
+    /// The parameter it uses from an element before it (see [`def::Tie`]).
+    pub fn tied(&self) -> Option<def::Tie> {
+        self.def().tied()
+    }
+
     /// The layer from its tensors.
     pub(crate) fn build(&self, take: &mut def::Take<'_>) -> Result<Layer> {
         self.def().build(take)
@@ -421,6 +426,12 @@ impl Layer {
     /// state_dict order.
     pub fn state(&self) -> Vec<(String, &Var)> {
         self.ops().state()
+    }
+
+    /// The variable it shares with an element before it, and that
+    /// element's position (see [`def::Tie`]).
+    pub fn tied_var(&self) -> Option<(usize, &Var)> {
+        self.ops().tied_var()
     }
 
     /// Runs a stage of the fusion plan that begins with this element.

@@ -68,6 +68,7 @@ impl ArchSpec {
                 reason: "it takes integer ids, which come from the data: only the stack's first element can take them".into(),
             });
         }
+        check_ties(&elements)?;
         let (input, shapes) = first_fit(&elements)?;
         let mut total = Some(0usize);
         for (index, e) in elements.iter().enumerate() {
@@ -382,4 +383,60 @@ impl FromStr for ArchSpec {
             .collect::<Result<Vec<_>>>()?;
         Self::new(elements)
     }
+}
+
+/// Each tie ([`crate::Tie`], `linear(...,tied=I)`) names an element before
+/// it at the top level whose parameter has the shape it needs; no element
+/// inside a block ties (a block's elements are numbered inside it).
+fn check_ties(elements: &[ElementSpec]) -> Result<()> {
+    fn tied_inside(e: &ElementSpec) -> Option<&ElementSpec> {
+        e.inner().iter().find_map(|i| {
+            if i.tied().is_some() {
+                Some(i)
+            } else {
+                tied_inside(i)
+            }
+        })
+    }
+    for (index, e) in elements.iter().enumerate() {
+        let fail = |reason: String| Error::Spec {
+            index,
+            element: e.to_string(),
+            reason,
+        };
+        if let Some(inner) = tied_inside(e) {
+            return Err(fail(format!(
+                "`{inner}` inside it: tied=I is for an element of the stack itself, not of a block"
+            )));
+        }
+        let Some(tie) = e.tied() else { continue };
+        if tie.element >= index {
+            return Err(fail(format!(
+                "tied={} must name an element before it (0..{})",
+                tie.element,
+                index.saturating_sub(1)
+            )));
+        }
+        let owner = &elements[tie.element];
+        let owned = owner
+            .state()
+            .into_iter()
+            .find(|s| s.name == tie.name && s.kind == crate::StateKind::Parameter);
+        match owned {
+            Some(s) if s.shape == tie.shape => {}
+            Some(s) => {
+                return Err(fail(format!(
+                    "it needs a {} of shape {:?}, but element {} `{owner}` has {:?}",
+                    tie.name, tie.shape, tie.element, s.shape
+                )))
+            }
+            None => {
+                return Err(fail(format!(
+                    "element {} `{owner}` has no {} to share (tied=I names an embedding(OUT,IN))",
+                    tie.element, tie.name
+                )))
+            }
+        }
+    }
+    Ok(())
 }

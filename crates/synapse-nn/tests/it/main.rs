@@ -7,6 +7,7 @@
 //! | `backward` | `synapse_nn::backward`: the kernels' parameter gradients handed over, equal to candle's |
 //! | `spec`, `layers_spec` | the architecture spec: grammar, canonical form, shapes, errors |
 //! | `state` | parameters, buffers and state_dict names and order |
+//! | `tied` | `linear(...,tied=I)`: one variable, summed gradient, against PyTorch |
 //! | `paths` | CPU kernels against plain candle ops, every element kind, and that kernels run |
 //! | `gradcheck` | every element and loss against finite differences (f64) |
 //! | `layers_vs_torch`, `torch/` | forward values and gradients against PyTorch (values in `torch/values.rs`) |
@@ -27,4 +28,5 @@ mod paths;
 mod rng;
 mod spec;
 mod state;
+mod tied;
 mod torch;

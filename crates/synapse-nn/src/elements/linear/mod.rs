@@ -1,4 +1,5 @@
-//! `linear(IN,OUT[,bias=false])`, PyTorch's `nn.Linear(IN, OUT)`: `y = x W^T + b`.
+//! `linear(IN,OUT[,bias=false][,tied=I])`, PyTorch's `nn.Linear(IN, OUT)`:
+//! `y = x W^T + b`.
 //!
 //! Shapes: `x` `[..., IN]` (any rank of at least 2; every leading dimension
 //! is a row), `W` `[OUT, IN]` (PyTorch's layout), `b` `[OUT]`, `y` `[..., OUT]`.
@@ -6,6 +7,14 @@
 //! State: `weight [OUT, IN]`, `bias [OUT]`. Init: weight fans `(IN, OUT)`;
 //! `numpy-uniform` draws the weight as `(IN, OUT)` and stores it transposed
 //! (the article's `2*np.random.random((3,1)) - 1`).
+//!
+//! `tied=I` (GPT-2's `lm_head`, PyTorch's `lm_head.weight = wte.weight`):
+//! the weight is element I's `[OUT, IN]` `weight` (an `embedding(OUT,IN)`
+//! before it in the same stack), one variable: its gradient is the sum of
+//! both uses (candle's store and [`crate::backward`] add them), optimizers
+//! see it once, and the state stores it once, under element I's name. The
+//! tied layer's own state is its bias alone. ONNX: both nodes read the one
+//! initializer.
 //! ONNX: `Gemm` (`transB=1`; no `C` without bias) on rank 2, else
 //! `MatMul` by the transposed weight and `Add`.
 //!
@@ -37,7 +46,7 @@ use std::fmt;
 
 use candle_core::{Tensor, Var};
 
-use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take, Tie};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::Draws;
 use crate::kernel::act::{then_act, DenseAct, KernelAct};
@@ -54,12 +63,18 @@ pub struct LinearSpec {
     pub output: usize,
     /// Whether the layer has a bias.
     pub bias: bool,
+    /// `Some(I)`: the weight is element I's `weight` (see the module doc).
+    pub tied: Option<usize>,
 }
 
 impl fmt::Display for LinearSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bias = if self.bias { "" } else { ",bias=false" };
-        write!(f, "linear({},{}{bias})", self.input, self.output)
+        write!(f, "linear({},{}{bias}", self.input, self.output)?;
+        if let Some(i) = self.tied {
+            write!(f, ",tied={i}")?;
+        }
+        write!(f, ")")
     }
 }
 
@@ -86,7 +101,7 @@ impl ElementDef for LinearSpec {
 
     fn parse(name: &str, args: &Args) -> std::result::Result<ElementSpec, String> {
         let a = args.split()?;
-        a.only(&["bias"])?;
+        a.only(&["bias", "tied"])?;
         a.count(
             2..=2,
             name,
@@ -96,6 +111,10 @@ impl ElementDef for LinearSpec {
             input: whole(a.sizes[0], "input size", 1)?,
             output: whole(a.sizes[1], "output size", 1)?,
             bias: flag(a.option("bias"), "bias", true)?,
+            tied: a
+                .option("tied")
+                .map(|i| whole(i, "tied: the element whose weight it uses", 0))
+                .transpose()?,
         }))
     }
 
@@ -110,11 +129,22 @@ impl ElementDef for LinearSpec {
         Ok(RowShape::new(out))
     }
 
+    fn tied(&self) -> Option<Tie> {
+        self.tied.map(|element| Tie {
+            element,
+            name: "weight",
+            shape: vec![self.output, self.input],
+        })
+    }
+
     fn state(&self) -> Vec<StateEntry> {
-        let mut s = vec![StateEntry::parameter(
-            "weight",
-            vec![self.output, self.input],
-        )];
+        let mut s = Vec::new();
+        if self.tied.is_none() {
+            s.push(StateEntry::parameter(
+                "weight",
+                vec![self.output, self.input],
+            ));
+        }
         if self.bias {
             s.push(StateEntry::parameter("bias", vec![self.output]));
         }
@@ -123,7 +153,9 @@ impl ElementDef for LinearSpec {
 
     fn draw(&self, init: Init, draws: &mut Draws, emit: &mut Emit<'_>) {
         let (i, o) = (self.input, self.output);
-        if init == Init::NumpyUniform {
+        if self.tied.is_some() {
+            // Drawn by element I.
+        } else if init == Init::NumpyUniform {
             // Drawn as (in, out) row-major, stored as [out, in].
             let drawn: Vec<f64> = (0..i * o).map(|_| 2.0 * draws.sample() - 1.0).collect();
             let stored = (0..o).flat_map(|c| (0..i).map(move |r| (r, c)));
@@ -146,7 +178,9 @@ impl ElementDef for LinearSpec {
             .bias
             .then(|| take("bias", &[self.output]))
             .transpose()?;
-        Ok(Layer::Linear(Linear::new(w, b)?))
+        let mut layer = Linear::new(w, b)?;
+        layer.tied = self.tied;
+        Ok(Layer::Linear(layer))
     }
 }
 
@@ -155,6 +189,8 @@ impl ElementDef for LinearSpec {
 pub struct Linear {
     weight: Var,
     bias: Option<Var>,
+    /// `Some(I)`: `weight` is element I's (see the module doc).
+    tied: Option<usize>,
 }
 
 impl Linear {
@@ -176,7 +212,25 @@ impl Linear {
                 });
             }
         }
-        Ok(Self { weight, bias })
+        Ok(Self {
+            weight,
+            bias,
+            tied: None,
+        })
+    }
+
+    /// The layer of `linear(...,tied=I)`: `weight` must be element I's own
+    /// variable (a clone of it, sharing its storage), which
+    /// [`crate::Sequential::new`] checks.
+    pub fn tied(weight: Var, bias: Option<Var>, element: usize) -> Result<Self> {
+        let mut layer = Self::new(weight, bias)?;
+        layer.tied = Some(element);
+        Ok(layer)
+    }
+
+    /// `Some(I)` when the weight is element I's.
+    pub fn tied_to(&self) -> Option<usize> {
+        self.tied
     }
 
     /// The weight, `[out, in]`.
@@ -292,7 +346,15 @@ impl ElementOps for Linear {
     }
 
     fn state(&self) -> Vec<(String, &Var)> {
-        super::def::weight_and_bias(&self.weight, self.bias.as_ref())
+        let mut state = super::def::weight_and_bias(&self.weight, self.bias.as_ref());
+        if self.tied.is_some() {
+            state.retain(|(name, _)| name != "weight");
+        }
+        state
+    }
+
+    fn tied_var(&self) -> Option<(usize, &Var)> {
+        self.tied.map(|i| (i, &self.weight))
     }
 
     fn spec(&self) -> ElementSpec {
@@ -300,13 +362,22 @@ impl ElementOps for Linear {
             input: self.in_features(),
             output: self.out_features(),
             bias: self.bias.is_some(),
+            tied: self.tied,
         })
     }
 
     fn export(&self, scope: &Scope) -> Result<Export> {
         let mut e = Export::default();
-        let (w, b) = (scope.named("weight"), scope.named("bias"));
-        e.float(w.clone(), self.weight.as_tensor().clone());
+        let b = scope.named("bias");
+        let w = match self.tied {
+            // Element I wrote the initializer (a top-level element: `I.weight`).
+            Some(i) => format!("{i}.weight"),
+            None => {
+                let w = scope.named("weight");
+                e.float(w.clone(), self.weight.as_tensor().clone());
+                w
+            }
+        };
         if let Some(bias) = &self.bias {
             e.float(b.clone(), bias.as_tensor().clone());
         }
