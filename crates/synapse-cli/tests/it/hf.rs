@@ -46,13 +46,28 @@ fn summary_and_generate_read_an_untied_folder() {
 }
 
 #[test]
-fn a_tied_folder_and_a_folder_without_config_are_one_error_line() {
+fn a_tied_folder_reads_and_a_folder_without_config_is_one_error_line() {
     let dir = workdir("hf_refused");
-    fails_cleanly(
+    // tiny-random ties lm_head to wte: its greedy text (values.json).
+    let summary = ok(&dir, &["summary", "--model", &folder("tiny-random")]);
+    assert!(summary.contains("bias=false,tied=0)"), "{summary}");
+    let out = ok(
         &dir,
-        &["summary", "--model", &folder("tiny-random")],
-        2,
-        &["tie_word_embeddings"],
+        &[
+            "generate",
+            "--model",
+            &folder("tiny-random"),
+            "--prompt",
+            "The synapse command trains a small model",
+            "--length",
+            "20",
+            "--temperature",
+            "0",
+        ],
+    );
+    assert_eq!(
+        out.trim_end_matches('\n'),
+        format!("The synapse command trains a small model{}", "rain".repeat(20))
     );
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();

@@ -36,15 +36,6 @@ pub fn load_folder(
     let bad = |reason: String| Error::model(dir, reason);
     let config = read_config(dir)?;
     let weights = Weights::open(dir)?;
-    if config.tied {
-        // SPEC section 12's `linear(D,V,bias=false,tied=0)` is not in the
-        // grammar yet: one weight used twice, its gradients summed.
-        return Err(Error::model(
-            &dir.join(CONFIG),
-            "tie_word_embeddings true (an lm_head tied to wte) is not supported yet; \
-             synapse reads folders with their own lm_head.weight",
-        ));
-    }
     let spec: ArchSpec = config
         .spec_text()
         .parse()

@@ -50,17 +50,27 @@ fn numbers(v: &Value) -> Vec<f64> {
         .collect()
 }
 
-/// The untied folder (`tiny-trained`: its own `lm_head`, eps 1e-6, dropouts
-/// 0.1) read in f64 gives transformers' f64 logits at every position of the
-/// prompt (`values.json`, made by `make.py`: `model.double()` of
+/// Both folders, untied (`tiny-trained`: its own `lm_head`, eps 1e-6,
+/// dropouts 0.1) and tied (`tiny-random`: `lm_head` is `wte`, read as
+/// `linear(D,V,bias=false,tied=0)`), read in f64 give transformers' f64
+/// logits at every position of the prompt (`values.json`, made by `make.py`: `model.double()` of
 /// `from_pretrained(DIR, attn_implementation="eager")`), its tokenizer the
 /// prompt's ids, and greedy generation transformers' tokens with a KV cache
 /// (`generate(ids, do_sample=False, max_new_tokens=20)`, float32).
 #[test]
-fn the_untied_folder_gives_transformers_logits_and_greedy_tokens() {
-    let dir = reference("tiny-trained");
-    let want = values("tiny-trained");
+fn both_folders_give_transformers_logits_and_greedy_tokens() {
+    for folder in ["tiny-trained", "tiny-random"] {
+        folder_gives_transformers_logits_and_greedy_tokens(folder);
+    }
+}
+
+fn folder_gives_transformers_logits_and_greedy_tokens(folder: &str) {
+    let dir = reference(folder);
+    let want = values(folder);
+    let tied = want["tie_word_embeddings"].as_bool().unwrap();
     let model = synapse_train::hf::load_folder(&dir, None, Some(DType::F64), &Device::Cpu).unwrap();
+    let head = model.net.spec().elements().last().unwrap().to_string();
+    assert_eq!(head.ends_with("tied=0)"), tied, "{folder}: {head}");
     let tok = model.tokenizer.as_ref().expect("the folder's tokenizer");
     let prompt = want["prompt"].as_str().unwrap();
     let ids: Vec<u32> = tok.encode(prompt).unwrap();
@@ -87,7 +97,7 @@ fn the_untied_folder_gives_transformers_logits_and_greedy_tokens() {
         .zip(&theirs)
         .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
         .fold(0.0, f64::max);
-    assert!(worst < 1e-10, "largest relative difference {worst:e}");
+    assert!(worst < 1e-10, "{folder}: largest relative difference {worst:e}");
 
     let model = Model::load(&dir, None, &Device::Cpu).unwrap();
     assert_eq!(model.net.dtype(), DType::F32);
@@ -97,7 +107,7 @@ fn the_untied_folder_gives_transformers_logits_and_greedy_tokens() {
         ..Sampling::default()
     };
     let text = generate(&model, prompt, &s).unwrap();
-    assert_eq!(text, want["greedy_f32"]["text"].as_str().unwrap());
+    assert_eq!(text, want["greedy_f32"]["text"].as_str().unwrap(), "{folder}");
 }
 
 #[test]
@@ -118,13 +128,6 @@ fn another_model_type_a_pickle_and_a_missing_config_are_one_line_each() {
     let e = load_error(&dir);
     assert!(
         e.contains("pytorch_model.bin") && e.contains("save_pretrained"),
-        "{e}"
-    );
-
-    // tiny-random is tied: not read yet, and said so in one line.
-    let e = load_error(&reference("tiny-random"));
-    assert!(
-        e.contains("tie_word_embeddings") && e.contains("not supported yet"),
         "{e}"
     );
 
