@@ -16,13 +16,19 @@ enum Input {
     Floats { features: usize },
 }
 
-/// Each sequence kind at least once: a causal transformer block with gelu,
+/// Each sequence kind at least once: a causal transformer block with gelu
+/// and GPT-2's tied head,
 /// both recurrent kinds (stacked, and before `last`/`seqmean`), attention
 /// without the mask.
 const SPECS: &[(&str, Input)] = &[
     (
         "embedding(7,6), positional(8,6), residual(layernorm(6), attention(6,2,causal=true)), \
-         residual(linear(6,12), gelu, linear(12,6)), layernorm(6), linear(6,7)",
+         residual(linear(6,12), gelu, linear(12,6)), layernorm(6), linear(6,7,bias=false,tied=0)",
+        Input::Ids { vocab: 7 },
+    ),
+    // The tied head on rank 2 (`Gemm`, with a bias), reading the table's initializer.
+    (
+        "embedding(7,6), seqmean, linear(6,7,tied=0)",
         Input::Ids { vocab: 7 },
     ),
     (
