@@ -68,6 +68,13 @@ impl OptimizerKind {
     }
 }
 
+/// What `synapse export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Onnx,
+    Hf,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DTypeArg {
     F32,
@@ -290,12 +297,18 @@ pub struct SummaryArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The model file (safetensors, as written by `synapse train`).
+    /// The model file (safetensors, as written by `synapse train`) or a Hugging Face folder.
     #[arg(long, value_name = "MODEL")]
     pub model: PathBuf,
-    /// Where to write the ONNX model, atomically.
-    #[arg(long, value_name = "FILE.onnx")]
+    /// Where to write: the ONNX model (a file), or with --format hf a folder
+    /// (new or empty), atomically.
+    #[arg(long, value_name = "FILE.onnx|DIR")]
     pub out: PathBuf,
+    /// onnx (the default), or hf: a GPT-2 folder that transformers'
+    /// `GPT2LMHeadModel.from_pretrained` reads (config.json,
+    /// model.safetensors, tokenizer.json when the model has one).
+    #[arg(long, value_enum, default_value_t = ExportFormat::Onnx)]
+    pub format: ExportFormat,
     /// The ONNX opset: 17 (the default) to 23.
     #[arg(long, value_name = "N", default_value_t = synapse_train::onnx::DEFAULT_OPSET, allow_negative_numbers = true)]
     pub opset: i64,

@@ -67,7 +67,10 @@ fn a_tied_folder_reads_and_a_folder_without_config_is_one_error_line() {
     );
     assert_eq!(
         out.trim_end_matches('\n'),
-        format!("The synapse command trains a small model{}", "rain".repeat(20))
+        format!(
+            "The synapse command trains a small model{}",
+            "rain".repeat(20)
+        )
     );
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
@@ -77,4 +80,131 @@ fn a_tied_folder_reads_and_a_folder_without_config_is_one_error_line() {
         2,
         &["has no config.json"],
     );
+}
+
+/// The tensors of a folder's `model.safetensors`, by name, as f64 values.
+fn folder_tensors(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<f64>> {
+    let file = dir.join("model.safetensors");
+    candle_core::safetensors::load(&file, &candle_core::Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .map(|(name, t)| {
+            let t = t.to_dtype(candle_core::DType::F64).unwrap();
+            (name, t.flatten_all().unwrap().to_vec1::<f64>().unwrap())
+        })
+        .collect()
+}
+
+fn config(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap()
+}
+
+/// `export --format hf` of a folder transformers wrote gives its tensors
+/// back, by transformers' own names, bit for bit (f32 in, f32 out; the tied
+/// one without `lm_head.weight`, as `save_pretrained` writes it), the
+/// config's sizes, the tokenizer, and a folder that reads as the same model.
+#[test]
+fn export_hf_gives_transformers_folders_back() {
+    let dir = workdir("hf_export");
+    for name in ["tiny-random", "tiny-trained"] {
+        let original = std::path::PathBuf::from(folder(name));
+        let out = dir.join(name);
+        let printed = ok(
+            &dir,
+            &[
+                "export",
+                "--format",
+                "hf",
+                "--model",
+                original.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(printed.contains("GPT-2 folder"), "{printed}");
+        assert_eq!(folder_tensors(&out), folder_tensors(&original), "{name}");
+        let (ours, theirs) = (config(&out), config(&original));
+        for key in [
+            "model_type",
+            "vocab_size",
+            "n_positions",
+            "n_embd",
+            "n_layer",
+            "n_head",
+            "layer_norm_epsilon",
+            "embd_pdrop",
+            "attn_pdrop",
+            "resid_pdrop",
+        ] {
+            assert_eq!(ours[key], theirs[key], "{name}: {key}");
+        }
+        let tied = |c: &serde_json::Value| c["tie_word_embeddings"].as_bool().unwrap_or(true);
+        assert_eq!(tied(&ours), tied(&theirs), "{name}: tie_word_embeddings");
+        assert_eq!(
+            std::fs::read_to_string(out.join("tokenizer.json")).unwrap(),
+            std::fs::read_to_string(original.join("tokenizer.json")).unwrap()
+        );
+        let a = ok(&dir, &["summary", "--model", out.to_str().unwrap()]);
+        let b = ok(&dir, &["summary", "--model", original.to_str().unwrap()]);
+        assert_eq!(
+            a.replace(out.to_str().unwrap(), ""),
+            b.replace(original.to_str().unwrap(), "")
+        );
+    }
+}
+
+#[test]
+fn export_hf_refuses_a_full_folder_a_folder_inside_and_another_form() {
+    let dir = workdir("hf_export_refused");
+    let original = folder("tiny-random");
+    let full = dir.join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::fs::write(full.join("notes.txt"), "keep me").unwrap();
+    let export = |model: &str, out: &str| {
+        vec![
+            "export".to_string(),
+            "--format".into(),
+            "hf".into(),
+            "--model".into(),
+            model.into(),
+            "--out".into(),
+            out.into(),
+        ]
+    };
+    let args = export(&original, full.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails_cleanly(&dir, &args, 2, &["--out", "not empty"]);
+    assert_eq!(
+        std::fs::read_to_string(full.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1);
+
+    let inside = format!("{original}/copy");
+    let args = export(&original, &inside);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails_cleanly(&dir, &args, 2, &["--out", "inside the --model folder"]);
+    assert!(!std::path::Path::new(&inside).exists());
+
+    let spec = "linear(3,4), tanh, linear(4,2)".parse().unwrap();
+    let net = synapse_nn::Sequential::init(
+        &spec,
+        synapse_nn::Init::Torch,
+        1,
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let model = dir.join("mlp.safetensors");
+    synapse_train::Model::new(net).save(&model).unwrap();
+    let out = dir.join("mlp_hf");
+    let args = export(model.to_str().unwrap(), out.to_str().unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails_cleanly(
+        &dir,
+        &args,
+        2,
+        &["not of GPT-2's form", "element 0 `linear(3,4)`"],
+    );
+    assert!(!out.exists());
 }

@@ -97,7 +97,10 @@ fn folder_gives_transformers_logits_and_greedy_tokens(folder: &str) {
         .zip(&theirs)
         .map(|(a, b)| (a - b).abs() / (1.0 + b.abs()))
         .fold(0.0, f64::max);
-    assert!(worst < 1e-10, "{folder}: largest relative difference {worst:e}");
+    assert!(
+        worst < 1e-10,
+        "{folder}: largest relative difference {worst:e}"
+    );
 
     let model = Model::load(&dir, None, &Device::Cpu).unwrap();
     assert_eq!(model.net.dtype(), DType::F32);
@@ -107,7 +110,11 @@ fn folder_gives_transformers_logits_and_greedy_tokens(folder: &str) {
         ..Sampling::default()
     };
     let text = generate(&model, prompt, &s).unwrap();
-    assert_eq!(text, want["greedy_f32"]["text"].as_str().unwrap(), "{folder}");
+    assert_eq!(
+        text,
+        want["greedy_f32"]["text"].as_str().unwrap(),
+        "{folder}"
+    );
 }
 
 #[test]
