@@ -107,10 +107,11 @@ pub struct TrainArgs {
     /// windows are --context tokens of the encoded text, and the model keeps the tokenizer.
     #[arg(long, value_name = "FILE")]
     pub tokenizer: Option<PathBuf>,
-    /// The stack, e.g. 'linear(4,16), relu, linear(16,3)'; the elements are listed by
-    /// [`arch_help`] from the registry.
+    /// The stack, e.g. 'linear(4,16), relu, linear(16,3)' (optional with
+    /// `--init DIR`, a Hugging Face folder: its stack); the elements are
+    /// listed by [`arch_help`] from the registry.
     #[arg(long, value_name = "SPEC", help = arch_help())]
-    pub arch: String,
+    pub arch: Option<String>,
     /// The loss: sse, mse, bce, bce-logits or cross-entropy.
     #[arg(long, value_name = "LOSS")]
     pub loss: String,

@@ -22,7 +22,7 @@ pub fn options(a: &TrainArgs) -> anyhow::Result<JobOptions> {
         text: a.text.clone(),
         context: a.context,
         stride: a.stride,
-        tokenizer: a.tokenizer.clone(),
+        tokenizer: a.tokenizer.clone().or_else(|| folder_tokenizer(a)),
         loss: Some(a.loss.clone()),
         target: a
             .target
@@ -106,4 +106,11 @@ mod tests {
             assert!(options.is_given(*o), "{} is not mapped", o.flag());
         }
     }
+}
+
+/// With `--text` and `--init DIR` (a Hugging Face folder) and no
+/// `--tokenizer`: the folder's own `tokenizer.json`, when it has one.
+fn folder_tokenizer(a: &TrainArgs) -> Option<std::path::PathBuf> {
+    let file = std::path::Path::new(&a.init).join(synapse_train::hf::TOKENIZER);
+    (a.text.is_some() && file.is_file()).then_some(file)
 }

@@ -32,7 +32,7 @@ enum Start {
 /// `--init`: a scheme's name, or a FILE.npz / FILE.safetensors.
 fn start(a: &TrainArgs) -> Result<Start> {
     let lower = a.init.to_ascii_lowercase();
-    if lower.ends_with(".npz") || lower.ends_with(".safetensors") {
+    if lower.ends_with(".npz") || lower.ends_with(".safetensors") || Path::new(&a.init).is_dir() {
         return Ok(Start::File(a.init.clone().into()));
     }
     let init = a.init.parse::<Init>().map_err(|e| nn_error("--init", e))?;
@@ -42,7 +42,13 @@ fn start(a: &TrainArgs) -> Result<Start> {
 /// The command line's own flags (the stack, its start, its float type and
 /// the files it writes), checked.
 fn check_own_flags(a: &TrainArgs) -> Result<(ArchSpec, Start)> {
-    let spec = parse_spec(&a.arch, "--arch")?;
+    let spec = match (&a.arch, Path::new(&a.init)) {
+        (Some(text), _) => parse_spec(text, "--arch")?,
+        (None, dir) if dir.is_dir() => folder_spec(dir)?,
+        (None, _) => bail!(
+            "missing required flags: --arch <SPEC> (optional only with --init DIR, a Hugging Face folder)"
+        ),
+    };
     synapse_train::check_parameters(&spec, a.allow_large).map_err(job_error)?;
     let start = start(a)?;
     if let Some(p) = &a.plot {
@@ -66,6 +72,15 @@ fn check_own_flags(a: &TrainArgs) -> Result<(ArchSpec, Start)> {
         }
     }
     Ok((spec, start))
+}
+
+/// The stack of a Hugging Face folder given as `--init` without `--arch`.
+fn folder_spec(dir: &Path) -> Result<ArchSpec> {
+    let config = synapse_train::hf::read_config(dir).map_err(flagged("--init"))?;
+    config
+        .spec_text()
+        .parse()
+        .map_err(|e| nn_error(&format!("--init {}: config.json", dir.display()), e))
 }
 
 /// `train`, as one of the ranks of `ranks` when distributed (see
