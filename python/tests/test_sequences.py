@@ -2,6 +2,7 @@
 `embedding`, and `text=` character models, whose files `synapse generate`
 reads."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -86,11 +87,17 @@ GPT2 = Path(__file__).resolve().parents[2] / "crates/synapse-train/tests/data/gp
 
 
 def test_load_reads_a_hugging_face_folder_and_generates_transformers_tokens():
-    """sn.load(DIR) of an untied GPT-2 folder (SPEC section 12): greedy text
-    equals transformers' generate(do_sample=False) (values.json, make.py)."""
-    net = sn.load(str(GPT2 / "tiny-trained"))
-    got = net.generate("The synapse command trains a small model", length=20, temperature=0.0)
-    assert got == ("The synapse command trains a small model file,\n\n\n  line "
-                   "(`synapse train --model.safetensors --model.safetensors --")
-    with pytest.raises(ValueError, match="tie_word_embeddings"):
-        sn.load(str(GPT2 / "tiny-random"))
+    """sn.load(DIR) of GPT-2 folders (SPEC section 12), untied and tied: greedy
+    text equals transformers' generate(do_sample=False) (values.json,
+    make.py); the tied head is one tensor in the state_dict."""
+    prompt = "The synapse command trains a small model"
+    values = json.loads((GPT2 / "values.json").read_text())["folders"]
+    for folder in ["tiny-trained", "tiny-random"]:
+        net = sn.load(str(GPT2 / folder))
+        got = net.generate(prompt, length=20, temperature=0.0)
+        assert got == values[folder]["greedy_f32"]["text"], folder
+    assert got == prompt + "rain" * 20
+    state = net.state_dict()
+    assert "0.weight" in state
+    assert not any(k.endswith(".weight") and state[k].shape == state["0.weight"].shape
+                   for k in state if k != "0.weight"), sorted(state)

@@ -110,7 +110,7 @@ pub struct TrainArgs {
     /// The stack, e.g. 'linear(4,16), relu, linear(16,3)' (optional with
     /// `--init DIR`, a Hugging Face folder: its stack); the elements are
     /// listed by [`arch_help`] from the registry.
-    #[arg(long, value_name = "SPEC", help = arch_help())]
+    #[arg(long, value_name = "SPEC", help = arch_help(), required_unless_present = "init")]
     pub arch: Option<String>,
     /// The loss: sse, mse, bce, bce-logits or cross-entropy.
     #[arg(long, value_name = "LOSS")]

@@ -66,6 +66,13 @@ pub fn error(e: synapse_train::Error) -> anyhow::Error {
     }
 }
 
+/// With `--text` and `--init DIR` (a Hugging Face folder) and no
+/// `--tokenizer`: the folder's own `tokenizer.json`, when it has one.
+fn folder_tokenizer(a: &TrainArgs) -> Option<std::path::PathBuf> {
+    let file = std::path::Path::new(&a.init).join(synapse_train::hf::TOKENIZER);
+    (a.text.is_some() && file.is_file()).then_some(file)
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -106,11 +113,4 @@ mod tests {
             assert!(options.is_given(*o), "{} is not mapped", o.flag());
         }
     }
-}
-
-/// With `--text` and `--init DIR` (a Hugging Face folder) and no
-/// `--tokenizer`: the folder's own `tokenizer.json`, when it has one.
-fn folder_tokenizer(a: &TrainArgs) -> Option<std::path::PathBuf> {
-    let file = std::path::Path::new(&a.init).join(synapse_train::hf::TOKENIZER);
-    (a.text.is_some() && file.is_file()).then_some(file)
 }

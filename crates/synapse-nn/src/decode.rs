@@ -47,7 +47,9 @@ use crate::{Layer, Result, Sequential};
 pub struct StepState {
     /// Positions seen so far.
     pub position: usize,
-    /// The kind's cached tensors (empty before the first step).
+    /// The kind's cached tensors (empty before the first step). A step may
+    /// write into them in place (attention's cache): a clone of the state
+    /// shares them, so one state serves one sequence.
     pub tensors: Vec<Tensor>,
     /// One state per inner element (`residual`).
     pub inner: Vec<StepState>,
@@ -114,12 +116,36 @@ impl<'a> Decoder<'a> {
         } else {
             x.to_dtype(self.net.dtype())?
         };
-        let Some(y) = step_chain(self.net.layers(), &x, &mut self.states)? else {
-            return Ok(None);
-        };
+        let layers = self.net.layers();
+        if self.states.len() != layers.len() {
+            self.states = vec![StepState::default(); layers.len()];
+        }
+        // The elements after the last one that looks across positions see
+        // only the last position: the scores are asked of it alone, and a
+        // prompt's head would otherwise make [n, V] of them (GPT-2: 50257
+        // per position).
+        let tail = layers
+            .iter()
+            .rev()
+            .take_while(|l| l.maps_positions())
+            .count();
+        let mut y = x;
+        for (i, (layer, state)) in layers.iter().zip(self.states.iter_mut()).enumerate() {
+            let n = y.dims().get(1).copied().unwrap_or(1);
+            if i == layers.len() - tail && y.rank() >= 2 && n > 1 {
+                y = y.narrow(1, n - 1, 1)?;
+            }
+            match layer.step(&y, state)? {
+                Some(next) => y = next,
+                None => return Ok(None),
+            }
+        }
         self.position += ids.len();
         let y = match y.rank() {
-            3 => y.get(0)?.get(ids.len() - 1)?,
+            3 => {
+                let n = y.dim(1)?;
+                y.get(0)?.get(n - 1)?
+            }
             _ => y.flatten_all()?,
         };
         Ok(Some(y))

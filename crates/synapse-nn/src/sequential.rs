@@ -68,6 +68,9 @@ impl Clone for Sequential {
     }
 }
 
+/// The values [`Sequential::check_values`] reads at a time (8 MB in f64).
+const CHECK_CHUNK: usize = 1 << 20;
+
 /// Whose tensors [`Sequential::build`] gets: the caller's (always copied) or
 /// ones made for the new stack alone (taken as they are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,29 +201,59 @@ impl Sequential {
         Ok(net)
     }
 
+    /// [`Sequential::from_tensors`] for tensors made for the new stack alone
+    /// (a loader's, which it hands over): those that are variables already
+    /// (`Var::as_tensor`) in `dtype` on `device` become the stack's own
+    /// without a copy, so that loading a large model holds each weight once.
+    pub fn from_own_tensors(
+        spec: &ArchSpec,
+        tensors: HashMap<String, Tensor>,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let net = Self::build(spec, &tensors, dtype, device, Source::Own)?;
+        drop(tensors);
+        net.check_values()?;
+        Ok(net)
+    }
+
     /// Every parameter and buffer finite; variances and counts at least 0.
+    /// Read a slice of at most [`CHECK_CHUNK`] values at a time, so that a
+    /// large model's check never holds an f64 copy of a whole tensor (GPT-2's
+    /// 50257 x 768 table would be 300 MB).
     fn check_values(&self) -> Result<()> {
         for ((name, t), entry) in self.state().into_iter().zip(self.spec.state()) {
-            let values = t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let flat = t.flatten_all()?;
             let nonnegative = entry.kind == StateKind::Count || name.ends_with(".running_var");
-            let bad = values
-                .iter()
-                .position(|v| !v.is_finite() || (nonnegative && *v < 0.0));
-            if let Some(at) = bad {
-                let what = if nonnegative {
-                    "a finite number at least 0"
-                } else {
-                    "finite"
-                };
-                let reason = format!(
-                    "holds {} at element {at}; every value must be {what}",
-                    values[at]
-                );
-                return Err(if entry.kind == StateKind::Parameter {
-                    Error::Parameter { name, reason }
-                } else {
-                    Error::Buffer { name, reason }
-                });
+            let n = flat.elem_count();
+            let mut from = 0;
+            while from < n {
+                let len = CHECK_CHUNK.min(n - from);
+                let values = flat
+                    .narrow(0, from, len)?
+                    .to_dtype(DType::F64)?
+                    .to_vec1::<f64>()?;
+                let bad = values
+                    .iter()
+                    .position(|v| !v.is_finite() || (nonnegative && *v < 0.0));
+                if let Some(k) = bad {
+                    let what = if nonnegative {
+                        "a finite number at least 0"
+                    } else {
+                        "finite"
+                    };
+                    let reason = format!(
+                        "holds {} at element {}; every value must be {what}",
+                        values[k],
+                        from + k
+                    );
+                    return Err(if entry.kind == StateKind::Parameter {
+                        Error::Parameter { name, reason }
+                    } else {
+                        Error::Buffer { name, reason }
+                    });
+                }
+                from += len;
             }
         }
         Ok(())

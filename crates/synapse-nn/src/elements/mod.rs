@@ -434,6 +434,12 @@ impl Layer {
         self.ops().tied_var()
     }
 
+    /// Whether it maps each position on its own (see
+    /// [`def::ElementOps::maps_positions`]).
+    pub(crate) fn maps_positions(&self) -> bool {
+        self.ops().maps_positions()
+    }
+
     /// Runs a stage of the fusion plan that begins with this element.
     pub(crate) fn forward_stage(
         &self,

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use candle_core::safetensors::{Load, MmapedSafetensors};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use synapse_nn::{ArchSpec, Loss, Sequential};
 
 use super::config::Gpt2Config;
@@ -47,7 +47,8 @@ pub fn load_folder(
     }
     let tensors = weights.tensors(&config, dtype, device)?;
     let dtype = dtype.unwrap_or(weights.float_type);
-    let net = Sequential::from_tensors(&spec, &tensors, dtype, device)
+    drop(weights);
+    let net = Sequential::from_own_tensors(&spec, tensors, dtype, device)
         .map_err(|e| bad(crate::nn_message(&e)))?;
     let mut model = Model::new(net);
     model.loss = Some(Loss::CrossEntropy);
@@ -151,26 +152,125 @@ impl Weights {
                     view.dtype()
                 )));
             }
-            let read = view
-                .load(device)
-                .and_then(|t| t.to_dtype(dtype))
-                .and_then(|t| {
-                    if e.transposed {
-                        t.t()?.contiguous()
-                    } else {
-                        Ok(t)
-                    }
-                })
-                .map_err(|err| {
-                    bad(format!(
-                        "{WEIGHTS}: {name}: {}",
-                        crate::candle_message(&err)
-                    ))
-                })?;
+            let direct = direct_var(
+                view.data(),
+                view.dtype(),
+                view.shape(),
+                e.transposed,
+                dtype,
+                device,
+            );
+            let read = match direct {
+                Some(var) => var,
+                None => view.load(device),
+            }
+            .and_then(|t| t.to_dtype(dtype))
+            .and_then(|t| {
+                if t.is_variable() {
+                    Ok(t)
+                } else if e.transposed {
+                    t.t()?.contiguous()
+                } else {
+                    Ok(t)
+                }
+            })
+            .and_then(|t| Ok(Var::from_tensor(&t)?.as_tensor().clone()))
+            .map_err(|err| {
+                bad(format!(
+                    "{WEIGHTS}: {name}: {}",
+                    crate::candle_message(&err)
+                ))
+            })?;
+            release(view.data());
             out.insert(e.ours, read);
         }
         Ok(out)
     }
+}
+
+/// The tensor stored in `bytes` (f32 or f64, little-endian, of `shape`) as
+/// a variable of `dtype` (f32 or f64), read from the map straight into the
+/// vector the variable keeps, a `Conv1D` weight `[in, out]` transposed on
+/// the way to `[out, in]`: no intermediate tensor. (Freed memory stays with
+/// the process, see `runtime.rs`, so an intermediate copy of GPT-2's 150 MB
+/// table would stay in its peak.) `None` for the other float types (f16,
+/// bf16), which take candle's path.
+fn direct_var(
+    bytes: &[u8],
+    stored: safetensors::Dtype,
+    shape: &[usize],
+    transposed: bool,
+    dtype: DType,
+    device: &Device,
+) -> Option<candle_core::Result<Tensor>> {
+    use safetensors::Dtype as D;
+    let (rows, cols) = match shape {
+        [r, c] => (*r, *c),
+        _ => (1, shape.iter().product()),
+    };
+    let n = rows * cols;
+    let width = match stored {
+        D::F32 => 4,
+        D::F64 => 8,
+        _ => return None,
+    };
+    if bytes.len() != n * width {
+        return None;
+    }
+    let at = |k: usize| -> f64 {
+        let b = &bytes[k * width..(k + 1) * width];
+        match width {
+            4 => f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes"))),
+            _ => f64::from_le_bytes(b.try_into().expect("8 bytes")),
+        }
+    };
+    // Element k of ours: [out, in] from the stored [in, out] when transposed.
+    let source = |k: usize| {
+        if transposed {
+            at((k % rows) * cols + k / rows)
+        } else {
+            at(k)
+        }
+    };
+    let ours: Vec<usize> = if transposed {
+        vec![cols, rows]
+    } else {
+        shape.to_vec()
+    };
+    Some(
+        match dtype {
+            // `as f32`: the rounding of candle's `to_dtype` (exact from f32).
+            DType::F32 => Var::from_vec((0..n).map(|k| source(k) as f32).collect(), ours, device),
+            DType::F64 => Var::from_vec((0..n).map(source).collect(), ours, device),
+            _ => return None,
+        }
+        .map(|v| v.as_tensor().clone()),
+    )
+}
+
+/// Gives the pages of `bytes`, a part of the memory map just read into a
+/// tensor of our own, back to the kernel (`madvise(MADV_DONTNEED)`): a
+/// file-backed page that is touched again is read again from the file, and
+/// this one will not be. The process then holds one tensor's pages of the
+/// map at a time beside the model, not the whole file (500 MB for GPT-2).
+fn release(bytes: &[u8]) {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let start = (bytes.as_ptr() as usize).div_ceil(page) * page;
+        let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
+        if end > start {
+            // SAFETY: whole pages inside `bytes`, a read-only private map of
+            // the file that nothing writes: after MADV_DONTNEED a read gives
+            // the file's bytes again, the same ones.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = bytes;
 }
 
 /// `[in, out]` for a `Conv1D` weight, as the folder stores it.

@@ -333,7 +333,8 @@ impl ElementOps for Attention {
     }
 
     /// Causal only: the new keys and values join the cache (`state.tensors`
-    /// `[k, v]`, each `[1, heads, seen, D/H]`) and the new queries attend
+    /// `[k, v]`, each `[1, heads, capacity, D/H]`, the first `seen`
+    /// positions filled; see [`grow_cache`]) and the new queries attend
     /// over all of them, each up to its own position.
     fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
         if !self.causal {
@@ -362,12 +363,18 @@ impl ElementOps for Attention {
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let (q, mut k, mut v) = (head(0)?, head(1)?, head(2)?);
-        if let [k0, v0] = &state.tensors[..] {
-            k = Tensor::cat(&[k0, &k], 2)?;
-            v = Tensor::cat(&[v0, &v], 2)?;
-        }
-        let keys = k.dim(2)?;
+        let (q, k_new, v_new) = (head(0)?, head(1)?, head(2)?);
+        let seen = if state.tensors.is_empty() {
+            0
+        } else {
+            state.position
+        };
+        let keys = seen + n;
+        grow_cache(&mut state.tensors, seen, keys, &k_new)?;
+        state.tensors[0].slice_set(&k_new, 2, seen)?;
+        state.tensors[1].slice_set(&v_new, 2, seen)?;
+        let k = state.tensors[0].narrow(2, 0, keys)?;
+        let v = state.tensors[1].narrow(2, 0, keys)?.contiguous()?;
         let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (dh as f64).sqrt()))?;
         let scores = if n > 1 {
             let mask = crate::decode::causal_mask(n, keys - n, keys, x)?;
@@ -378,7 +385,6 @@ impl ElementOps for Attention {
         let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
         let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((n, d))?;
         let y = o.matmul(&self.vars[2].t()?)?.broadcast_add(&self.vars[3])?;
-        state.tensors = vec![k, v];
         state.position += n;
         Ok(Some(y.reshape((1, n, d))?))
     }
@@ -403,4 +409,32 @@ impl ElementOps for Attention {
     fn export(&self, scope: &Scope) -> Result<Export> {
         self.export_nodes(scope)
     }
+}
+
+/// Makes the cache `[k, v]` (each `[1, heads, capacity, D/H]`, `seen`
+/// positions filled) hold `keys` positions: the same buffers when they do,
+/// else buffers of twice the capacity (at least 16) with the filled part
+/// copied. The new keys and values are then written in place: a step
+/// allocates nothing of the cache's size (a cache concatenated afresh at
+/// every token grew the process's heap by its size each time, since freed
+/// memory stays with the process; `synapse_train::runtime`).
+fn grow_cache(cache: &mut Vec<Tensor>, seen: usize, keys: usize, like: &Tensor) -> Result<()> {
+    let capacity = cache.first().map_or(0, |k| k.dims()[2]);
+    if keys <= capacity {
+        return Ok(());
+    }
+    let (heads, dh) = (like.dims()[1], like.dims()[3]);
+    let new_capacity = keys.max(2 * capacity).max(16);
+    let mut grown = Vec::with_capacity(2);
+    for i in 0..2 {
+        let buffer = Tensor::zeros((1, heads, new_capacity, dh), like.dtype(), like.device())?;
+        if let Some(old) = cache.get(i) {
+            if seen > 0 {
+                buffer.slice_set(&old.narrow(2, 0, seen)?.contiguous()?, 2, 0)?;
+            }
+        }
+        grown.push(buffer);
+    }
+    *cache = grown;
+    Ok(())
 }
