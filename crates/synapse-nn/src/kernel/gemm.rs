@@ -7,7 +7,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::parallel::{max_threads, PARALLEL_WORK};
+use super::parallel::{map_part_slices, max_threads, ELEMENT_WORK, PARALLEL_WORK};
 use super::storage::{with_float, Real};
 use super::transpose::transpose_bias;
 use super::view::View;
@@ -65,6 +65,9 @@ fn gemm_on<T: Real>(
         if !accumulate {
             dst.iter_mut().for_each(|v| *v = T::zero());
         }
+        return;
+    }
+    if !matches!(threads, gemm::Parallelism::None) && row_times_wide(dst, a, b, accumulate) {
         return;
     }
     // SAFETY: dst is an initialised slice of exactly m x n elements, row-major
@@ -220,11 +223,52 @@ fn transposed_pays<T: Real>(a: View<T>, b: View<T>) -> bool {
     rs == 1 && cs != 1 && a.rows() >= 64 && b.rows() * b.cols() >= 1 << 20
 }
 
+/// One row times a wide `b` (decoding's `x W^T`, one token): the `gemm`
+/// crate's matrix-vector path runs on one thread, and reading `b` is the
+/// whole cost (GPT-2 small: 500 MB per token, at most 16 GB/s from one core
+/// here and 41 from two). So `b`'s columns are cut in parts ([`parts`]:
+/// fixed by the size, never by the thread count; the work weighed as one
+/// element visit per weight, [`ELEMENT_WORK`]) run on the pool, each writing
+/// its own slice of `dst`; every output element is the same dot product as
+/// in one call. `false` (nothing done) unless `a` is one row, the pool has
+/// two threads or more and the work pays for them.
+///
+/// [`parts`]: super::parallel::parts
+fn row_times_wide<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> bool {
+    let (k, n) = (a.cols(), b.cols());
+    let work = k * n * ELEMENT_WORK;
+    if a.rows() != 1 || k == 0 || max_threads() < 2 || work < 2 * PARALLEL_WORK {
+        return false;
+    }
+    map_part_slices(dst, 1, work, |columns, out| {
+        let block = b.t().row_range(columns.start, columns.len()).t();
+        // SAFETY: `out` is this part's columns of the one row (`columns.len()`
+        // elements, initialised, ours alone); k > 0; the views' strides
+        // address elements inside their slices.
+        unsafe {
+            gemm_raw(
+                out.as_mut_ptr(),
+                columns.len(),
+                (a, block),
+                (T::one(), accumulate),
+                gemm::Parallelism::None,
+            )
+        }
+    });
+    true
+}
+
 /// A fresh `a * b` written by gemm as it is (no zero-filling first).
 fn fresh<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
     let n = a.rows() * b.cols();
     if a.cols() == 0 {
         return vec![T::zero(); n];
+    }
+    if a.rows() == 1 && max_threads() > 1 {
+        let mut dst = vec![T::zero(); n];
+        if row_times_wide(&mut dst, a, b, false) {
+            return dst;
+        }
     }
     let mut dst: Vec<T> = Vec::with_capacity(n);
     // SAFETY: the new Vec's buffer holds n elements, is ours alone, and is
@@ -324,6 +368,61 @@ mod tests {
         assert_eq!(dst, [9.5, 11.0, 1.0, 21.5, 25.0, 1.0]);
         gemm_block(&mut dst, 3, (a, b), 2.0, true);
         assert_eq!(dst, [47.5, 55.0, 1.0, 107.5, 125.0, 1.0]);
+    }
+
+    /// One row times a wide `W^T` on a pool of two: split in parts of
+    /// columns (it runs: the parts are several), the same bits as one call
+    /// on one thread, with and without accumulating onto a bias.
+    #[test]
+    fn one_row_split_over_columns_gives_the_one_call_bits() {
+        let (k, n) = (300, 5000);
+        let x: Vec<f32> = (0..k).map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0).collect();
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 31 % 97) as f32 - 48.0) / 41.0)
+            .collect();
+        let a = View::row_major(&x, 1, k);
+        let wt = View::row_major(&w, n, k).t();
+        assert!(super::super::parallel::parts(n, k * n * ELEMENT_WORK).len() > 1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for accumulate in [false, true] {
+            let start: Vec<f32> = (0..n).map(|j| j as f32 / 100.0).collect();
+            let mut one = start.clone();
+            // SAFETY: one row of n initialised elements; k > 0.
+            unsafe {
+                gemm_raw(
+                    one.as_mut_ptr(),
+                    n,
+                    (a, wt),
+                    (1.0, accumulate),
+                    gemm::Parallelism::None,
+                )
+            };
+            let mut split = start.clone();
+            assert!(pool.install(|| row_times_wide(&mut split, a, wt, accumulate)));
+            assert_eq!(split, one, "accumulate {accumulate}");
+        }
+        let fresh_split = pool.install(|| fresh(a, wt));
+        let mut one = vec![0.0f32; n];
+        // SAFETY: as above.
+        unsafe {
+            gemm_raw(
+                one.as_mut_ptr(),
+                n,
+                (a, wt),
+                (1.0, false),
+                gemm::Parallelism::None,
+            )
+        };
+        assert_eq!(fresh_split, one);
+        // One thread: not split.
+        let single = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert!(!single.install(|| row_times_wide(&mut one, a, wt, false)));
     }
 
     /// The choice of `(b^T a^T)^T`, at the edges the doc gives: a

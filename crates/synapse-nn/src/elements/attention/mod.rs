@@ -352,10 +352,19 @@ impl ElementOps for Attention {
             }
         };
         let dh = d / heads;
-        let qkv = x
-            .reshape((n, d))?
-            .matmul(&self.vars[0].t()?)?
-            .broadcast_add(&self.vars[1])?;
+        let mut tensors = vec![x];
+        tensors.extend(self.vars.iter().map(|v| v.as_tensor()));
+        let kernel = crate::kernel::use_kernel(true, &tensors);
+        // The projections by the dense kernel where it runs (one token's
+        // product split over the pool, see `kernel/gemm.rs`), else candle's.
+        let project = |x: &Tensor, w: &Var, b: &Var| -> Result<Tensor> {
+            if kernel {
+                kernel_product(x, w, Some(b))
+            } else {
+                Ok(x.matmul(&w.t()?)?.broadcast_add(b)?)
+            }
+        };
+        let qkv = project(&x.reshape((n, d))?, &self.vars[0], &self.vars[1])?;
         let head = |k: usize| -> Result<Tensor> {
             Ok(qkv
                 .narrow(1, k * d, d)?
@@ -384,7 +393,7 @@ impl ElementOps for Attention {
         };
         let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
         let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((n, d))?;
-        let y = o.matmul(&self.vars[2].t()?)?.broadcast_add(&self.vars[3])?;
+        let y = project(&o, &self.vars[2], &self.vars[3])?;
         state.position += n;
         Ok(Some(y.reshape((1, n, d))?))
     }
