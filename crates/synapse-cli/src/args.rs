@@ -210,7 +210,7 @@ pub struct TrainArgs {
     /// Print nothing while training.
     #[arg(long)]
     pub quiet: bool,
-    /// Allow stacks of more than 100 million parameters.
+    /// Allow stacks of more than 100 million parameters (not needed for --init DIR without --arch: the folder's own stack).
     #[arg(long)]
     pub allow_large: bool,
     /// Data-parallel training over MPI: run as `mpirun -np W synapse train ... --distributed`.

@@ -49,7 +49,10 @@ fn check_own_flags(a: &TrainArgs) -> Result<(ArchSpec, Start)> {
             "missing required flags: --arch <SPEC> (optional only with --init DIR, a Hugging Face folder)"
         ),
     };
-    synapse_train::check_parameters(&spec, a.allow_large).map_err(job_error)?;
+    // The cap guards against a mistyped --arch; a folder's stack is the
+    // size its model already has (GPT-2 small: 124M).
+    let from_folder = a.arch.is_none();
+    synapse_train::check_parameters(&spec, a.allow_large || from_folder).map_err(job_error)?;
     let start = start(a)?;
     if let Some(p) = &a.plot {
         let ext = p

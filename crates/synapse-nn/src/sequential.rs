@@ -68,8 +68,8 @@ impl Clone for Sequential {
     }
 }
 
-/// The values [`Sequential::check_values`] reads at a time (8 MB in f64).
-const CHECK_CHUNK: usize = 1 << 20;
+/// The values [`Sequential::check_values`] reads at a time (512 KB in f64).
+const CHECK_CHUNK: usize = 1 << 16;
 
 /// Whose tensors [`Sequential::build`] gets: the caller's (always copied) or
 /// ones made for the new stack alone (taken as they are).
