@@ -43,7 +43,7 @@ start=$(date +%s.%N)
   --log "$out/gpt.csv" --out "$out/gpt.safetensors"
 end=$(date +%s.%N)
 
-"$synapse" summary --model "$out/gpt.safetensors" | tail -n 2
+"$synapse" summary --model "$out/gpt.safetensors" | grep "total parameters"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "val_loss") c = i; if ($i == "loss") l = i }; next }
          best == "" || $c < best { best = $c; e = $1; tl = $l }
          END { printf "best val loss %.4f nats/token (train %.4f) at epoch %d of %d\n", best, tl, e, NR - 1 }' "$out/gpt.csv"
