@@ -96,23 +96,25 @@ fn distributed(w: usize, args: &[String]) -> Output {
     o
 }
 
-/// Every weight of a model file, in name order, as f64.
-fn weights(path: &Path) -> Vec<f64> {
+/// Every tensor of a model file, in name order, as f64 values.
+fn named_weights(path: &Path) -> Vec<(String, Vec<f64>)> {
     let mut tensors: Vec<_> = candle_core::safetensors::load(path, &Device::Cpu)
         .unwrap()
         .into_iter()
+        .map(|(name, t)| {
+            let t = t.flatten_all().unwrap().to_dtype(DType::F64).unwrap();
+            (name, t.to_vec1::<f64>().unwrap())
+        })
         .collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
     tensors
-        .iter()
-        .flat_map(|(_, t)| {
-            t.flatten_all()
-                .unwrap()
-                .to_dtype(DType::F64)
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()
-        })
+}
+
+/// Every weight of a model file, in name order, as f64.
+fn weights(path: &Path) -> Vec<f64> {
+    named_weights(path)
+        .into_iter()
+        .flat_map(|(_, v)| v)
         .collect()
 }
 
@@ -564,21 +566,15 @@ fn a_gpt2_folder_fine_tunes_on_two_ranks_as_in_one_process() {
         .to_vec()
     };
     let without_key_bias = |path: &Path| -> Vec<f64> {
-        let mut tensors: Vec<_> = candle_core::safetensors::load(path, &Device::Cpu)
-            .unwrap()
+        named_weights(path)
             .into_iter()
-            .collect();
-        tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        tensors
-            .iter()
-            .flat_map(|(name, t)| {
-                let v = t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            .flat_map(|(name, v)| {
                 let d = v.len() / 3;
+                let key_bias = name.ends_with("in_proj_bias");
                 v.into_iter()
                     .enumerate()
-                    .filter(|(k, _)| !name.ends_with("in_proj_bias") || !(d..2 * d).contains(k))
+                    .filter(move |(k, _)| !key_bias || !(d..2 * d).contains(k))
                     .map(|(_, x)| x)
-                    .collect::<Vec<_>>()
             })
             .collect()
     };

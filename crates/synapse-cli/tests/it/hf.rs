@@ -11,6 +11,26 @@ fn folder(name: &str) -> String {
     root.join(name).to_string_lossy().into_owned()
 }
 
+/// `generate` of 20 tokens at temperature 0 after values.json's prompt,
+/// the text without its last newline.
+fn greedy(dir: &std::path::Path, model: &str) -> String {
+    let out = ok(
+        dir,
+        &[
+            "generate",
+            "--model",
+            model,
+            "--prompt",
+            "The synapse command trains a small model",
+            "--length",
+            "20",
+            "--temperature",
+            "0",
+        ],
+    );
+    out.trim_end_matches('\n').to_string()
+}
+
 #[test]
 fn summary_and_generate_read_an_untied_folder() {
     let dir = workdir("hf_summary_generate");
@@ -25,22 +45,8 @@ fn summary_and_generate_read_an_untied_folder() {
         "{summary}"
     );
     // transformers' greedy text (values.json greedy_f32.text, KV cache).
-    let out = ok(
-        &dir,
-        &[
-            "generate",
-            "--model",
-            &model,
-            "--prompt",
-            "The synapse command trains a small model",
-            "--length",
-            "20",
-            "--temperature",
-            "0",
-        ],
-    );
     assert_eq!(
-        out.trim_end_matches('\n'),
+        greedy(&dir, &model),
         "The synapse command trains a small model file,\n\n\n  line (`synapse train --model.safetensors --model.safetensors --"
     );
 }
@@ -51,22 +57,8 @@ fn a_tied_folder_reads_and_a_folder_without_config_is_one_error_line() {
     // tiny-random ties lm_head to wte: its greedy text (values.json).
     let summary = ok(&dir, &["summary", "--model", &folder("tiny-random")]);
     assert!(summary.contains("bias=false,tied=0)"), "{summary}");
-    let out = ok(
-        &dir,
-        &[
-            "generate",
-            "--model",
-            &folder("tiny-random"),
-            "--prompt",
-            "The synapse command trains a small model",
-            "--length",
-            "20",
-            "--temperature",
-            "0",
-        ],
-    );
     assert_eq!(
-        out.trim_end_matches('\n'),
+        greedy(&dir, &folder("tiny-random")),
         format!(
             "The synapse command trains a small model{}",
             "rain".repeat(20)
