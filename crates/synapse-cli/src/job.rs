@@ -3,6 +3,8 @@
 //! rules and their messages are `synapse_train::job`'s), and a library
 //! error as the command line's one line (options named by their flags).
 
+use std::path::Path;
+
 use anyhow::anyhow;
 use synapse_train::job::{message, Input, JobOptions, Naming};
 use synapse_train::ClassWeights;
@@ -22,7 +24,12 @@ pub fn options(a: &TrainArgs) -> anyhow::Result<JobOptions> {
         text: a.text.clone(),
         context: a.context,
         stride: a.stride,
-        tokenizer: a.tokenizer.clone().or_else(|| folder_tokenizer(a)),
+        // With --text and --init DIR: the folder's tokenizer unless another is named.
+        tokenizer: a.tokenizer.clone().or_else(|| {
+            a.text
+                .as_ref()
+                .and_then(|_| synapse_train::hf::folder_tokenizer(Path::new(&a.init)))
+        }),
         loss: Some(a.loss.clone()),
         target: a
             .target
@@ -64,13 +71,6 @@ pub fn error(e: synapse_train::Error) -> anyhow::Error {
     } else {
         anyhow!(text)
     }
-}
-
-/// With `--text` and `--init DIR` (a Hugging Face folder) and no
-/// `--tokenizer`: the folder's own `tokenizer.json`, when it has one.
-fn folder_tokenizer(a: &TrainArgs) -> Option<std::path::PathBuf> {
-    let file = std::path::Path::new(&a.init).join(synapse_train::hf::TOKENIZER);
-    (a.text.is_some() && file.is_file()).then_some(file)
 }
 
 #[cfg(test)]

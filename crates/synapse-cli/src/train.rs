@@ -44,7 +44,9 @@ fn start(a: &TrainArgs) -> Result<Start> {
 fn check_own_flags(a: &TrainArgs) -> Result<(ArchSpec, Start)> {
     let spec = match (&a.arch, Path::new(&a.init)) {
         (Some(text), _) => parse_spec(text, "--arch")?,
-        (None, dir) if dir.is_dir() => folder_spec(dir)?,
+        (None, dir) if dir.is_dir() => {
+            synapse_train::hf::read_spec(dir).map_err(flagged("--init"))?
+        }
         (None, _) => bail!(
             "missing required flags: --arch <SPEC> (optional only with --init DIR, a Hugging Face folder)"
         ),
@@ -75,15 +77,6 @@ fn check_own_flags(a: &TrainArgs) -> Result<(ArchSpec, Start)> {
         }
     }
     Ok((spec, start))
-}
-
-/// The stack of a Hugging Face folder given as `--init` without `--arch`.
-fn folder_spec(dir: &Path) -> Result<ArchSpec> {
-    let config = synapse_train::hf::read_config(dir).map_err(flagged("--init"))?;
-    config
-        .spec_text()
-        .parse()
-        .map_err(|e| nn_error(&format!("--init {}: config.json", dir.display()), e))
 }
 
 /// `train`, as one of the ranks of `ranks` when distributed (see

@@ -36,10 +36,7 @@ pub fn load_folder(
     let bad = |reason: String| Error::model(dir, reason);
     let config = read_config(dir)?;
     let weights = Weights::open(dir)?;
-    let spec: ArchSpec = config
-        .spec_text()
-        .parse()
-        .map_err(|e| bad(format!("{CONFIG}: {}", crate::nn_message(&e))))?;
+    let spec = spec_of(dir, &config)?;
     if let Some(given) = arch.filter(|g| **g != spec) {
         return Err(bad(format!(
             "the folder holds `{spec}`, not the given `{given}`"
@@ -61,6 +58,28 @@ pub fn load_folder(
         model.tokenizer = Some(tok);
     }
     Ok(model)
+}
+
+/// The stack of the folder `dir` (what `train --init DIR` trains when no
+/// `--arch` is given), from its `config.json`.
+pub fn read_spec(dir: &Path) -> Result<ArchSpec> {
+    spec_of(dir, &read_config(dir)?)
+}
+
+/// The stack `config` makes; an error names the folder's `config.json`.
+fn spec_of(dir: &Path, config: &Gpt2Config) -> Result<ArchSpec> {
+    config
+        .spec_text()
+        .parse()
+        .map_err(|e| Error::model(dir, format!("{CONFIG}: {}", crate::nn_message(&e))))
+}
+
+/// The folder's own `tokenizer.json`, when `dir` is a folder that has one:
+/// the tokenizer `train --init DIR --text FILE` cuts windows with unless
+/// another is given.
+pub fn folder_tokenizer(dir: &Path) -> Option<PathBuf> {
+    let file = dir.join(TOKENIZER);
+    file.is_file().then_some(file)
 }
 
 /// `config.json`, parsed and checked.

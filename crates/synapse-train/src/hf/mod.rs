@@ -16,4 +16,6 @@ mod names;
 
 pub use config::Gpt2Config;
 pub use export::{config_of, export_folder};
-pub use load::{load_folder, read_config, CONFIG, INDEX, TOKENIZER, WEIGHTS};
+pub use load::{
+    folder_tokenizer, load_folder, read_config, read_spec, CONFIG, INDEX, TOKENIZER, WEIGHTS,
+};
