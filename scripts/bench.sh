@@ -5,6 +5,12 @@
 #   scripts/bench.sh                 # 3 rounds, medians
 #   ROUNDS=1 scripts/bench.sh        # a quick run
 #   ONLY=mlp scripts/bench.sh        # one part: mlp | article | cnn | seq | gemm | text
+#   BASE=../old/target/release/synapse scripts/bench.sh
+#                                    # before/after: every synapse run is followed by the
+#                                    # same run of the BASE binary (PyTorch and numpy are
+#                                    # left out, and gemm unless ONLY=gemm), the first of
+#                                    # each pair alternating by round, and one table gives
+#                                    # base s / synapse s
 #
 # Builds `synapse` in release (cargo build --release -p synapse-cli; set CARGO_TARGET_DIR
 # to build elsewhere), writes random data with fixed seeds once into .npz files in a temp
@@ -79,7 +85,7 @@ only=${ONLY:-all}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number 1 or more, got '$rounds'"
 case $only in all | mlp | article | cnn | seq | gemm | text) ;;
   *) die "ONLY must be mlp, article, cnn, seq, gemm or text, got '$only'" ;; esac
-part() { [ "$only" = all ] || [ "$only" = "$1" ]; }
+part() { [ "$only" = all ] && ! { [ -n "${BASE:-}" ] && [ "$1" = gemm ]; } || [ "$only" = "$1" ]; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -95,6 +101,15 @@ python3 -c 'import numpy' 2>/dev/null && have_numpy=1
 python3 -c 'import numpy, torch' 2>/dev/null && have_torch=1
 [ $have_numpy = 1 ] || echo "bench.sh: python3 cannot import numpy: its columns print '-'" >&2
 [ $have_torch = 1 ] || echo "bench.sh: python3 cannot import torch: its columns print '-'" >&2
+base=${BASE:-}
+if [ -n "$base" ]; then
+  base=$(realpath "$base") && [ -x "$base" ] || die "BASE: no binary at ${BASE}"
+  have_numpy=0; have_torch=0
+  echo "before/after: base $base against $synapse; PyTorch and numpy left out"
+fi
+# bins: the binaries each synapse run is made with, as "KEY=PATH": ours, then the base's.
+bins=("ours=$synapse")
+[ -n "$base" ] && bins+=("base=$base")
 
 # timed CMD...: runs one whole process; sets $wall (seconds) and $rss_mb (peak RSS);
 # its stdout is left in $work/out. A failure prints the command, its stderr, and stops.
@@ -198,15 +213,17 @@ one_work() {
   local id=$1 arch=$2 opt=$3 lr=$4 batch=$5 t=$6 seq=$7
   local extra=()
   [ "$seq" = seq ] && extra=(--no-shuffle)
-  rm -f "$work/log.csv"
-  timed env RAYON_NUM_THREADS="$t" "$synapse" train --data "$work/$id.npz" --arch "$arch" \
-    --loss cross-entropy --optimizer "$opt" --lr "$lr" --batch-size "$batch" --epochs 1 \
-    "${extra[@]}" --quiet --log "$work/log.csv" --out "$work/$id.safetensors"
-  rec "$id.$t.ours_proc" "$wall"; rec "$id.$t.ours_rss" "$rss_mb"
-  local loop
-  loop=$(log_seconds "$work/log.csv")
-  [ -n "$loop" ] || die "no seconds column in the --log file: $(cat "$work/log.csv")"
-  rec "$id.$t.ours_loop" "$loop"
+  local b loop
+  for b in "${bins[@]}"; do
+    rm -f "$work/log.csv"
+    timed env RAYON_NUM_THREADS="$t" "${b#*=}" train --data "$work/$id.npz" --arch "$arch" \
+      --loss cross-entropy --optimizer "$opt" --lr "$lr" --batch-size "$batch" --epochs 1 \
+      "${extra[@]}" --quiet --log "$work/log.csv" --out "$work/$id.safetensors"
+    rec "$id.$t.${b%%=*}_proc" "$wall"; rec "$id.$t.${b%%=*}_rss" "$rss_mb"
+    loop=$(log_seconds "$work/log.csv")
+    [ -n "$loop" ] || die "no seconds column in the --log file: $(cat "$work/log.csv")"
+    rec "$id.$t.${b%%=*}_loop" "$loop"
+  done
   if [ $have_torch = 1 ]; then
     if [ "$seq" = seq ]; then
       timed python3 scripts/bench_ref.py seq_torch_train "$t" "$work/$id.npz" "$id" "$lr" "$batch"
@@ -220,6 +237,9 @@ one_work() {
 }
 
 for r in $(seq "$rounds"); do
+  # Before/after: the first of each pair alternates round by round.
+  [ -n "$base" ] && [ $((r % 2)) = 0 ] && bins=("base=$base" "ours=$synapse")
+  [ -n "$base" ] && [ $((r % 2)) = 1 ] && bins=("ours=$synapse" "base=$base")
   if part gemm; then
     echo "round $r/$rounds: gemm peak" >&2
     for t in "${threads[@]}"; do
@@ -234,12 +254,15 @@ for r in $(seq "$rounds"); do
   if part text; then
     echo "round $r/$rounds: text" >&2
     IFS='|' read -r arch _ <<<"$(python3 scripts/bench_ref.py seq_arch lstm)"
-    rm -f "$work/log.csv"
-    timed env RAYON_NUM_THREADS=1 "$synapse" train --text "$work/text.txt" --context 64 --stride 4096 \
-      --arch "$arch" --loss cross-entropy --optimizer adam --lr 0.001 --batch-size 32 --epochs 1 \
-      --no-shuffle --quiet --log "$work/log.csv" --out "$work/text.safetensors"
-    rec text.ours_rss "$rss_mb"
-    rec text.ours_cps "$(awk -v w="$text_windows" -v s="$(log_seconds "$work/log.csv")" 'BEGIN { printf "%.0f", w * 64 / s }')"
+    for b in "${bins[@]}"; do
+      rm -f "$work/log.csv"
+      timed env RAYON_NUM_THREADS=1 "${b#*=}" train --text "$work/text.txt" --context 64 --stride 4096 \
+        --arch "$arch" --loss cross-entropy --optimizer adam --lr 0.001 --batch-size 32 --epochs 1 \
+        --no-shuffle --quiet --log "$work/log.csv" --out "$work/text.safetensors"
+      rec "text.${b%%=*}_rss" "$rss_mb"; rec "text.1.${b%%=*}_proc" "$wall"
+      rec "text.1.${b%%=*}_loop" "$(log_seconds "$work/log.csv")"
+      rec "text.${b%%=*}_cps" "$(awk -v w="$text_windows" -v s="$(log_seconds "$work/log.csv")" 'BEGIN { printf "%.0f", w * 64 / s }')"
+    done
     if [ $have_torch = 1 ]; then
       timed python3 scripts/bench_ref.py text_torch_train 1 "$work/text.txt" lstm 64 4096 0.001 32
       rec text.torch_cps "$(out chars_per_second)"; rec text.torch_rss "$rss_mb"
@@ -247,7 +270,9 @@ for r in $(seq "$rounds"); do
   fi
   if part article; then
     echo "round $r/$rounds: article" >&2
-    timed "$synapse" "${article_args[@]}"; rec article.ours "$wall"
+    for b in "${bins[@]}"; do
+      timed "${b#*=}" "${article_args[@]}"; rec "article.${b%%=*}" "$wall"
+    done
     if [ $have_numpy = 1 ]; then
       timed python3 scripts/bench_ref.py article_numpy_process; rec article.numpy "$wall"
       cp "$work/out" "$work/article_numpy_prediction"
@@ -261,8 +286,10 @@ for r in $(seq "$rounds"); do
     done
     if [ "$id" = m256 ] && part mlp; then
       for _ in 1 2 3 4 5; do
-        timed "$synapse" predict --model "$work/m256.safetensors" --input "$predict_row"
-        rec predict "$wall"
+        for b in "${bins[@]}"; do
+          timed "${b#*=}" predict --model "$work/m256.safetensors" --input "$predict_row"
+          rec "predict.${b%%=*}" "$wall"
+        done
       done
     fi
   done
@@ -295,7 +322,7 @@ if part mlp; then
   echo
   echo "| work | synapse s | goal |"
   echo "| --- | --- | --- |"
-  echo "| \`synapse predict\` one row of the 784-256-10 model, whole process | $(med predict %.4f) | < 0.020 |"
+  echo "| \`synapse predict\` one row of the 784-256-10 model, whole process | $(med predict.ours %.4f) | < 0.020 |"
 fi
 
 if part article; then
@@ -371,6 +398,32 @@ if part text; then
   echo "| text MB | peak RSS synapse MB | goal: < text + 64 MB | PyTorch MB | chars/s synapse | chars/s PyTorch | ratio |"
   echo "| --- | --- | --- | --- | --- | --- | --- |"
   echo "| $text_mb | $(med text.ours_rss %.1f) | $(awk -v t="$text_mb" 'BEGIN { printf "%.1f", t + 64 }') | $(med text.torch_rss %.1f) | $oc | $tc | $(ratio "$oc" "$tc") |"
+fi
+
+if [ -n "$base" ]; then
+  # The base's runs, row by row against ours: the loop (the --log seconds) and the whole
+  # process; ratio = base s / synapse s (> 1.00: this tree is faster).
+  echo
+  echo "### Before/after: base = $base (ratio = base s / synapse s, > 1.00: this tree faster)"
+  echo
+  echo "| work | threads | loop: base s | synapse s | ratio | whole process: base s | synapse s | ratio | peak RSS base MB | synapse MB |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for w in "${works[@]}"; do
+    IFS='|' read -r id label _ <<<"$w"
+    for t in "${threads[@]}"; do
+      k=$id.$t
+      echo "| $label | $t | $(med "$k.base_loop") | $(med "$k.ours_loop") | $(ratio "$(med "$k.base_loop")" "$(med "$k.ours_loop")") | $(med "$k.base_proc") | $(med "$k.ours_proc") | $(ratio "$(med "$k.base_proc")" "$(med "$k.ours_proc")") | $(med "$k.base_rss" %.1f) | $(med "$k.ours_rss" %.1f) |"
+    done
+  done
+  if part text; then
+    echo "| \`--text\` 10 MB, lstm | 1 | $(med text.1.base_loop) | $(med text.1.ours_loop) | $(ratio "$(med text.1.base_loop)" "$(med text.1.ours_loop)") | $(med text.1.base_proc) | $(med text.1.ours_proc) | $(ratio "$(med text.1.base_proc)" "$(med text.1.ours_proc)") | $(med text.base_rss %.1f) | $(med text.ours_rss %.1f) |"
+  fi
+  if part article; then
+    echo "| the article, 150,000 epochs | 1 | - | - | - | $(med article.base) | $(med article.ours) | $(ratio "$(med article.base)" "$(med article.ours)") | - | - |"
+  fi
+  if part mlp; then
+    echo "| \`synapse predict\` one row, 784-256-10 | 1 | - | - | - | $(med predict.base %.4f) | $(med predict.ours %.4f) | $(ratio "$(med predict.base)" "$(med predict.ours)") | - | - |"
+  fi
 fi
 
 if [ ${#works[@]} -gt 0 ]; then
