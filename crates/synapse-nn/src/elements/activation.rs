@@ -152,9 +152,7 @@ impl ElementDef for Activation {
                 None => Activation::Gelu,
                 Some("tanh") => Activation::GeluTanh,
                 Some(t) => {
-                    return Err(format!(
-                        "`{t}` is not a GELU form (`gelu` or `gelu(tanh)`)"
-                    ))
+                    return Err(format!("`{t}` is not a GELU form (`gelu` or `gelu(tanh)`)"))
                 }
             },
             _ => {

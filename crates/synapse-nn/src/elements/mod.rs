@@ -27,8 +27,8 @@
 //! built (`kernel/plan.rs`); whether a kernel or plain ops run is decided by
 //! `kernel::use_kernel` alone.
 //!
-//! **The registry** below is the one list of kinds: it declares each
-//! module, and makes a variant of [`ElementSpec`] (the spec type) and of
+//! **The registry** below is the one list of kinds (after the modules'
+//! `mod` lines, which it names): it makes a variant of [`ElementSpec`] (the spec type) and of
 //! [`Layer`] (the built layer), the [`ElementKind`]s it parses with their
 //! usage, and candle-nn's `Module`/`ModuleT` for each layer. Every
 //! operation dispatches through it; the table above is checked against
@@ -36,6 +36,27 @@
 
 pub(crate) mod def;
 mod recurrent;
+
+// One module per kind (rustfmt sorts them). Declared here rather than
+// inside `registry!`, so that tools which follow `mod` items (cargo-mutants
+// among them) see them; the registry names each (`linear::LinearSpec`), so
+// a kind missing here does not compile.
+pub(crate) mod activation;
+pub(crate) mod attention;
+pub(crate) mod batchnorm;
+pub(crate) mod conv2d;
+pub(crate) mod dropout;
+pub(crate) mod embedding;
+pub(crate) mod gru;
+pub(crate) mod layernorm;
+pub(crate) mod linear;
+pub(crate) mod lstm;
+pub(crate) mod pool;
+pub(crate) mod positional;
+pub(crate) mod reshape;
+pub(crate) mod residual;
+pub(crate) mod rmsnorm;
+pub(crate) mod sequence;
 
 use std::fmt;
 
@@ -54,7 +75,7 @@ use def::{ElementDef, ElementOps, StateEntry};
 /// }
 /// ```
 ///
-/// It declares each module and makes [`ElementSpec`], [`Layer`],
+/// It makes [`ElementSpec`], [`Layer`],
 /// [`ElementKind`] (with [`ElementKind::ALL`] and each kind's name and usage,
 /// the list of the error for an unknown name), the dispatch to the trait
 /// objects, `From<layer> for Layer`, and candle-nn's `Module` (`modes` is
@@ -63,8 +84,6 @@ use def::{ElementDef, ElementOps, StateEntry};
 macro_rules! registry {
     ($( $module:ident { $( $(#[$doc:meta])* $variant:ident($spec:ty) => $layer:ty, $modes:ident :
         [ $( $kind:ident = $name:literal $($usage:literal)? ),+ ] ; )+ } )+) => {
-        $( pub(crate) mod $module; )+
-
         /// One element of a stack, as written in a spec: a variant per module.
         #[derive(Debug, Clone, PartialEq)]
         pub enum ElementSpec {

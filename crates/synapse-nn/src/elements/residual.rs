@@ -92,7 +92,12 @@ impl ElementDef for ResidualSpec {
     }
 
     fn output_shape(&self, input: &RowShape) -> std::result::Result<RowShape, String> {
-        if let Some((j, e)) = self.elements.iter().enumerate().find(|(_, e)| e.takes_ids()) {
+        if let Some((j, e)) = self
+            .elements
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.takes_ids())
+        {
             return Err(format!(
                 "its element {j} `{e}` takes integer ids, which only the stack's first element can take (ids come from the data), never one inside a block"
             ));

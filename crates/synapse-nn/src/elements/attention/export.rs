@@ -78,13 +78,7 @@ impl Attention {
         let x = g.scope.input.clone();
         g.node("Transpose", &[NAMES[0]], "w_in_t", t2());
         let (w_in_t, qkv_raw) = (g.v("w_in_t"), g.v("qkv_raw"));
-        g.e.node(
-            "MatMul",
-            g.scope,
-            vec![x, w_in_t],
-            vec![qkv_raw],
-            vec![],
-        );
+        g.e.node("MatMul", g.scope, vec![x, w_in_t], vec![qkv_raw], vec![]);
         g.node("Add", &["qkv_raw", NAMES[1]], "qkv", vec![]);
         g.int("axis2", vec![1], vec![2]);
         g.int("heads_shape", vec![4], vec![0, 0, heads, d / heads]);
@@ -154,7 +148,12 @@ fn export_mask(g: &mut Graph<'_>) -> Result<()> {
     g.scalar("no_mask", 0.0)?;
     let (x, shape) = (g.scope.input.clone(), g.v("shape"));
     g.e.node("Shape", g.scope, vec![x], vec![shape], vec![]);
-    g.node("Slice", &["shape", "index1", "index2", "axis0"], "t1", vec![]);
+    g.node(
+        "Slice",
+        &["shape", "index1", "index2", "axis0"],
+        "t1",
+        vec![],
+    );
     g.node("Squeeze", &["t1", "axis0"], "t", vec![]);
     g.node("Range", &["zero", "t", "one"], "pos", vec![]);
     g.node("Unsqueeze", &["pos", "axis1"], "rows", vec![]);

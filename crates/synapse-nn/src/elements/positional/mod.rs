@@ -237,8 +237,11 @@ mod tests {
         for fused in [true, false] {
             with_fused_ops(fused, || {
                 // t == T == 3: x + every row, summed by hand.
-                let x = Tensor::new(&[[[10.0f64, 20.0], [30.0, 40.0], [50.0, 60.0]]], &Device::Cpu)
-                    .unwrap();
+                let x = Tensor::new(
+                    &[[[10.0f64, 20.0], [30.0, 40.0], [50.0, 60.0]]],
+                    &Device::Cpu,
+                )
+                .unwrap();
                 let y = p.forward(&x).unwrap().to_vec3::<f64>().unwrap();
                 assert_eq!(y, [[[11.0, 22.0], [33.0, 44.0], [55.0, 66.0]]]);
                 let long = Tensor::zeros((1, 4, 2), candle_core::DType::F64, &Device::Cpu).unwrap();

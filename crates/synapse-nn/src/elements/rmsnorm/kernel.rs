@@ -48,7 +48,9 @@ impl Norm {
             let mut rs = Vec::with_capacity(range.len());
             for (row, yr) in range.zip(out.chunks_mut(n)) {
                 let xr = &x[row * n..(row + 1) * n];
-                let r = (sum_lanes(xr, xr, |a, b| a * b) * inv_n + eps).sqrt().recip();
+                let r = (sum_lanes(xr, xr, |a, b| a * b) * inv_n + eps)
+                    .sqrt()
+                    .recip();
                 for ((o, &v), &wj) in yr.iter_mut().zip(xr).zip(w) {
                     *o = v * r * wj;
                 }

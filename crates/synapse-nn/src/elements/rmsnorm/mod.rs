@@ -213,7 +213,13 @@ impl ElementOps for RmsNorm {
             let attrs = vec![Attribute::ints("axes", &[-1]), keep];
             e.node("ReduceMean", scope, vec![v("square")], vec![v("ms")], attrs);
         }
-        e.node("Add", scope, vec![v("ms"), v("eps")], vec![v("mse")], vec![]);
+        e.node(
+            "Add",
+            scope,
+            vec![v("ms"), v("eps")],
+            vec![v("mse")],
+            vec![],
+        );
         e.node("Sqrt", scope, vec![v("mse")], vec![v("rms")], vec![]);
         e.node("Div", scope, vec![x, v("rms")], vec![v("xh")], vec![]);
         let out = vec![scope.output.clone()];
