@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(spec_parser csv_loader npz_loader model_loader)
+[ ${#targets[@]} -gt 0 ] || targets=(spec_parser csv_loader npz_loader model_loader text_reader model_metadata array_checks)
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -s none
 mkdir -p logs

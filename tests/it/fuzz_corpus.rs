@@ -48,3 +48,18 @@ fn npz_loader_corpus() {
 fn model_loader_corpus() {
     replay("model_loader", checks::model_loader);
 }
+
+#[test]
+fn text_reader_corpus() {
+    replay("text_reader", checks::text_reader);
+}
+
+#[test]
+fn model_metadata_corpus() {
+    replay("model_metadata", checks::model_metadata);
+}
+
+#[test]
+fn array_checks_corpus() {
+    replay("array_checks", checks::array_checks);
+}
