@@ -7,6 +7,8 @@
 //! cargo bench --bench synapse_bench -- matmul              # B's largest product alone, GFLOP/s
 //! cargo bench --bench synapse_bench -- gemm-peak [N]        # N x N f32 product (4096), best GFLOP/s
 //! cargo bench --bench synapse_bench -- gemm-shapes           # the 2048-4096-4096-10 step's products
+//! cargo bench --bench synapse_bench -- bf16-logits DIR IDS   # a model's scores: --weights bf16 against f32
+//! cargo bench --bench synapse_bench -- gemv [K] [N]          # one row times linear(K,N): f32 and bf16 weights, GB/s
 //! ```
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
 //! `name value unit`. In-process figures, for profiling one piece of work;
@@ -225,6 +227,50 @@ fn gemm_shapes() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The largest difference between a model's scores with its matrices in
+/// bfloat16 (`generate --weights bf16`) and as stored, at every position of
+/// the ids (comma-separated), and the largest score, for
+/// `scripts/bench_gpt2.py`.
+fn bf16_logits(model: &str, ids: &str) -> anyhow::Result<()> {
+    let model = synapse::train::Model::load(std::path::Path::new(model), None, &Device::Cpu)?;
+    let ids: Vec<i64> = ids.split(',').map(str::parse).collect::<Result<_, _>>()?;
+    let x = Tensor::from_vec(ids.clone(), (1, ids.len()), &Device::Cpu)?;
+    let stored = model.net.forward(&x, Mode::Eval)?.to_dtype(DType::F64)?;
+    let bf16 = model.net.with_bf16_weights()?;
+    let low = bf16.forward(&x, Mode::Eval)?.to_dtype(DType::F64)?;
+    let largest = |t: &Tensor| -> anyhow::Result<f64> {
+        Ok(t.abs()?.flatten_all()?.max(0)?.to_scalar::<f64>()?)
+    };
+    println!("bf16_max_logit_diff {:.6}", largest(&(&low - &stored)?)?);
+    println!("max_abs_logit {:.6}", largest(&stored)?);
+    Ok(())
+}
+
+/// One row through `linear(K,N,bias=false)` (decoding's product), with the
+/// weights in f32 and in bfloat16: the weights' bytes read per second, the
+/// best of 5 rounds of 20.
+fn gemv(k: usize, n: usize) -> anyhow::Result<()> {
+    let spec: ArchSpec = format!("linear({k},{n},bias=false)").parse()?;
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu)?;
+    let x = Tensor::ones((1, k), DType::F32, &Device::Cpu)?;
+    for (name, net, bytes) in [
+        ("f32", net.clone(), 4.0),
+        ("bf16", net.with_bf16_weights()?, 2.0),
+    ] {
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let start = Instant::now();
+            for _ in 0..20 {
+                net.forward(&x, Mode::Eval)?;
+            }
+            best = best.min(start.elapsed().as_secs_f64() / 20.0);
+        }
+        let gbs = (k * n) as f64 * bytes / best / 1e9;
+        println!("gemv_{name}_{k}x{n} {:.1} GB/s ({:.3} ms)", gbs, best * 1e3);
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     synapse::train::runtime::configure();
     let args: Vec<String> = std::env::args()
@@ -254,6 +300,11 @@ fn main() -> anyhow::Result<()> {
         }
         Some("gemm-shapes") => gemm_shapes(),
         Some("gemm-peak") => gemm_peak(num(1, 4096)),
+        Some("gemv") => gemv(num(1, 768), num(2, 50257)),
+        Some("bf16-logits") => bf16_logits(
+            args.get(1).map_or("", String::as_str),
+            args.get(2).map_or("", String::as_str),
+        ),
         Some("make-npz") => make_npz(
             args.get(1).map_or("mnist_like.npz", String::as_str),
             num(2, 60_000),

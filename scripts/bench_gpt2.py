@@ -21,6 +21,9 @@ tokenizers); builds nothing: give it a release `synapse` binary
 - time to first token: a whole process, start to the first token printed
   (`synapse generate --length 1`; `python -c` importing transformers,
   `from_pretrained`, `generate(max_new_tokens=1)`);
+- `--weights bf16`: its decode speed against half the f32 bytes' bound, and
+  its largest score difference from f32 over the prompt
+  (`cargo bench --bench synapse_bench -- bf16-logits DIR IDS`);
 - peak RSS while generating 64 tokens (`/usr/bin/time -v`), beside the
   weights' bytes plus the KV cache's;
 - fine-tune: one epoch of `--text` windows (context 128, stride 128, batch 4,
@@ -134,10 +137,10 @@ def synapse_run(synapse, args, threads):
     return wall, out.stdout
 
 
-def synapse_decode(synapse, folder, prompt, threads, reps):
+def synapse_decode(synapse, folder, prompt, threads, reps, more=()):
     def gen(n):
         return synapse_run(synapse, ["generate", "--model", str(folder), "--prompt", prompt,
-                                     "--length", str(n), "--temperature", "0"], threads)
+                                     "--length", str(n), "--temperature", "0", *more], threads)
 
     t1 = statistics.median(gen(1)[0] for _ in range(reps))
     t64 = statistics.median(gen(64)[0] for _ in range(reps))
@@ -243,7 +246,7 @@ def main():
     print("| threads | read GB/s | bound tok/s | synapse tok/s | fraction of bound | "
           "transformers tok/s | synapse / transformers | same tokens |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    rows = []
+    rows, speeds = [], []
     for threads in [int(t) for t in a.threads.split(",")]:
         bw = bandwidth(threads, a.reps)
         bound = bw * 1e9 / weights
@@ -255,6 +258,26 @@ def main():
         print(f"| {threads} | {bw:.1f} | {bound:.1f} | {ours:.1f} | {ours / bound:.2f} | "
               f"{theirs:.1f} | {ours / theirs:.2f} | {same} |", flush=True)
         rows.append((threads, ttft))
+        speeds.append((threads, bw, ours, out))
+    print()
+    print("`generate --weights bf16` (the matrices in bfloat16, f32 sums): the bound is "
+          "bandwidth / half the f32 bytes")
+    print("| threads | synapse bf16 tok/s | bound tok/s | fraction of bound | "
+          "bf16 / f32 synapse | same tokens as f32 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for threads, bw, f32_speed, f32_out in speeds:
+        low, _, out = synapse_decode(a.synapse, folder, prompt, threads, a.reps,
+                                     ["--weights", "bf16"])
+        bound = bw * 1e9 / (weights / 2)
+        print(f"| {threads} | {low:.1f} | {bound:.1f} | {low / bound:.2f} | "
+              f"{low / f32_speed:.2f} | {'yes' if out == f32_out else 'no'} |", flush=True)
+    diff = subprocess.run(["cargo", "bench", "-q", "--bench", "synapse_bench", "--",
+                           "bf16-logits", str(folder), ",".join(str(i) for i in ids)],
+                          capture_output=True, text=True, cwd=ROOT)
+    found = dict(line.split()[:2] for line in diff.stdout.splitlines() if len(line.split()) >= 2)
+    print(f"Largest score difference from f32 over the prompt's {len(ids)} positions: "
+          f"{found.get('bf16_max_logit_diff', '-')} (largest |score| "
+          f"{found.get('max_abs_logit', '-')}; `cargo bench --bench synapse_bench -- bf16-logits`)")
     print()
     print("| threads | synapse first token, s | transformers first token, s | "
           "synapse peak RSS MB | (weights + cache) MB | ratio | transformers peak RSS MB |")

@@ -75,6 +75,15 @@ pub enum ExportFormat {
     Hf,
 }
 
+/// How `synapse generate` keeps the weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WeightsArg {
+    /// As the model holds them (f32 or f64).
+    Stored,
+    /// The large matrices in bfloat16 (f32 accumulation): half the bytes read per token.
+    Bf16,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DTypeArg {
     F32,
@@ -353,6 +362,10 @@ pub struct GenerateArgs {
     /// Seed of the draws: the same seed gives the same text.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u32,
+    /// `bf16` keeps the dense, attention and embedding matrices in bfloat16 (f32 sums):
+    /// half the bytes read per token, scores within bfloat16's rounding of the stored ones.
+    #[arg(long, value_enum, value_name = "W", default_value = "stored")]
+    pub weights: WeightsArg,
 }
 
 #[derive(Debug, Args)]

@@ -1,13 +1,14 @@
 //! `synapse generate`: text from a character model (SPEC section 10): the
 //! prompt, then `--length` characters drawn by
 //! `synapse_train::generate_streaming`, each written and flushed as it is
-//! decoded.
+//! decoded; `--weights bf16` first keeps the large matrices in bfloat16
+//! (`Sequential::with_bf16_weights`).
 
 use anyhow::{anyhow, Result};
 use candle_core::Device;
 use synapse_train::{generate_streaming, Model, Sampling};
 
-use crate::args::GenerateArgs;
+use crate::args::{GenerateArgs, WeightsArg};
 use crate::config::flagged;
 use crate::stdout::Stdout;
 
@@ -34,7 +35,13 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
             )),
         })
         .transpose()?;
-    let model = Model::load(&a.model, None, &Device::Cpu).map_err(flagged("--model"))?;
+    let mut model = Model::load(&a.model, None, &Device::Cpu).map_err(flagged("--model"))?;
+    if a.weights == WeightsArg::Bf16 {
+        model.net = model
+            .net
+            .with_bf16_weights()
+            .map_err(|e| anyhow!("--weights bf16: {e}"))?;
+    }
     let sampling = Sampling {
         length,
         temperature: a.temperature,

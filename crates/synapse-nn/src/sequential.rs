@@ -342,6 +342,53 @@ impl Sequential {
         Self::new(layers)
     }
 
+    /// The stack for generation with its large matrices in bfloat16: the
+    /// weights of `linear` (a tied one stays its owner's) and of
+    /// `attention`'s projections, and `embedding` tables; everything else,
+    /// and every activation, in f32 ([`Sequential::dtype`] is F32). The
+    /// dense kernel multiplies them with f32 accumulation
+    /// (`kernel/bf16.rs`), reading half the bytes of f32 weights: decoding
+    /// one token reads every weight once. CPU only, and for evaluation
+    /// only: nothing differentiates through bfloat16 weights (a backward is
+    /// an error), so never train the result.
+    pub fn with_bf16_weights(&self) -> Result<Sequential> {
+        if !self.device.is_cpu() {
+            return Err(Error::SpecWhole(
+                "bfloat16 weights run on the CPU only".into(),
+            ));
+        }
+        let widened;
+        let net = if self.dtype == DType::F32 {
+            self
+        } else {
+            let state: HashMap<String, Tensor> = self.snapshot()?.into_iter().collect();
+            widened = Self::from_tensors(&self.spec, &state, DType::F32, &self.device)?;
+            &widened
+        };
+        // One conversion per variable: a tied weight stays shared.
+        let mut done: HashMap<candle_core::TensorId, Var> = HashMap::new();
+        let mut convert = |v: &Var| -> Result<Var> {
+            if let Some(c) = done.get(&v.id()) {
+                return Ok(c.clone());
+            }
+            let c = Var::from_tensor(&v.as_tensor().to_dtype(DType::BF16)?)?;
+            done.insert(v.id(), c.clone());
+            Ok(c)
+        };
+        let layers = net
+            .layers()
+            .iter()
+            .map(|l| l.with_bf16_weights(&mut convert))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            stack: Stack::new(layers),
+            spec: self.spec.clone(),
+            dtype: DType::F32,
+            device: self.device.clone(),
+            module_rng: Mutex::new(Mt19937::new(MODULE_SEED)),
+        })
+    }
+
     /// Whether the stack takes integer ids (it starts with `embedding`; see
     /// [`ArchSpec::takes_ids`]).
     pub fn takes_ids(&self) -> bool {

@@ -14,21 +14,74 @@ fn folder(name: &str) -> String {
 /// `generate` of 20 tokens at temperature 0 after values.json's prompt,
 /// the text without its last newline.
 fn greedy(dir: &std::path::Path, model: &str) -> String {
-    let out = ok(
-        dir,
+    greedy_with(dir, model, &[])
+}
+
+/// [`greedy`] with more flags.
+fn greedy_with(dir: &std::path::Path, model: &str, more: &[&str]) -> String {
+    let mut args = vec![
+        "generate",
+        "--model",
+        model,
+        "--prompt",
+        "The synapse command trains a small model",
+        "--length",
+        "20",
+        "--temperature",
+        "0",
+    ];
+    args.extend(more);
+    let out = ok(dir, &args);
+    out.trim_end_matches('\n').to_string()
+}
+
+/// `--weights bf16`: transformers' greedy text with the same matrices
+/// rounded to bfloat16 (wte, so the tied head, and every Conv1D weight;
+/// the rest float32), made by:
+///
+/// ```python
+/// import torch, transformers
+/// for name in ["tiny-trained", "tiny-random"]:
+///     m = transformers.GPT2LMHeadModel.from_pretrained(name, torch_dtype=torch.float32).eval()
+///     tok = transformers.PreTrainedTokenizerFast(tokenizer_file=f"{name}/tokenizer.json")
+///     with torch.no_grad():
+///         for n, p in m.named_parameters():
+///             if n.endswith("wte.weight") or (n.endswith(".weight") and p.dim() == 2 and "wpe" not in n):
+///                 p.copy_(p.to(torch.bfloat16).float())
+///     ids = tok("The synapse command trains a small model", return_tensors="pt").input_ids
+///     out = m.generate(ids, max_new_tokens=20, do_sample=False, pad_token_id=0)
+///     print(name, repr(tok.decode(out[0])))
+/// ```
+///
+/// (transformers 5.25, torch 2.15). The rounding leaves both folders'
+/// greedy text as in float32; `synapse-nn`'s `tests/it/bf16.rs` checks the
+/// scores themselves.
+#[test]
+fn generate_with_bf16_weights_gives_the_rounded_models_greedy_text() {
+    let dir = workdir("hf_bf16");
+    assert_eq!(
+        greedy_with(&dir, &folder("tiny-trained"), &["--weights", "bf16"]),
+        "The synapse command trains a small model file,\n\n\n  line (`synapse train --model.safetensors --model.safetensors --"
+    );
+    assert_eq!(
+        greedy_with(&dir, &folder("tiny-random"), &["--weights", "bf16"]),
+        format!(
+            "The synapse command trains a small model{}",
+            "rain".repeat(20)
+        )
+    );
+    fails_cleanly(
+        &dir,
         &[
             "generate",
             "--model",
-            model,
-            "--prompt",
-            "The synapse command trains a small model",
-            "--length",
-            "20",
-            "--temperature",
-            "0",
+            &folder("tiny-random"),
+            "--weights",
+            "f16",
         ],
+        2,
+        &["--weights"],
     );
-    out.trim_end_matches('\n').to_string()
 }
 
 #[test]

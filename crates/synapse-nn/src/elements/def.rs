@@ -259,6 +259,16 @@ pub trait ElementOps {
         }
     }
 
+    /// The layer for generation with its large matrices in bfloat16
+    /// ([`crate::Sequential::with_bf16_weights`]): each variable it keeps in
+    /// bfloat16 passed through `convert` (which gives a shared variable the
+    /// same new one, so a tie stays a tie); `None` (the default) keeps the
+    /// layer as it is. Only matrices the dense kernel multiplies, or that an
+    /// embedding gathers rows of, may go.
+    fn with_bf16_weights(&self, _convert: &mut Convert<'_>) -> Result<Option<Layer>> {
+        Ok(None)
+    }
+
     /// The element as written in a spec.
     fn spec(&self) -> ElementSpec;
 
@@ -267,6 +277,10 @@ pub trait ElementOps {
     /// element's state names under `scope.name` (SPEC sections 7 and 10).
     fn export(&self, scope: &Scope) -> Result<Export>;
 }
+
+/// What [`ElementOps::with_bf16_weights`] passes each variable it keeps in
+/// bfloat16 through.
+pub type Convert<'a> = dyn FnMut(&Var) -> Result<Var> + 'a;
 
 /// `[("weight", w), ("bias", b)]`, the bias where there is one: the state
 /// of the kinds with a weight and an optional bias (`linear`, `conv2d`).

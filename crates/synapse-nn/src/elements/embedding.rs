@@ -28,7 +28,7 @@ use std::fmt;
 
 use candle_core::{DType, Tensor, Var};
 
-use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use super::def::{Convert, ElementDef, ElementOps, Emit, StateEntry, Take};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::Draws;
 use crate::spec::{whole, Args, RowShape};
@@ -136,6 +136,11 @@ impl Embedding {
         };
         let flat = checked_ids(ids, v, &name())?;
         let rows = self.weight.as_tensor().index_select(&flat, 0)?;
+        // A table kept in bfloat16 for generation gives f32 rows.
+        let rows = match rows.dtype() {
+            DType::BF16 => rows.to_dtype(DType::F32)?,
+            _ => rows,
+        };
         Ok(rows.reshape((batch, t, d))?)
     }
 }
@@ -183,6 +188,13 @@ impl ElementOps for Embedding {
 
     fn state(&self) -> Vec<(String, &Var)> {
         vec![("weight".to_string(), &self.weight)]
+    }
+
+    /// The table in bfloat16 (its rows become f32 when gathered).
+    fn with_bf16_weights(&self, convert: &mut Convert<'_>) -> Result<Option<Layer>> {
+        Ok(Some(Layer::Embedding(Embedding {
+            weight: convert(&self.weight)?,
+        })))
     }
 
     fn spec(&self) -> ElementSpec {

@@ -143,10 +143,16 @@ macro_rules! registry {
         }
 
         impl Layer {
-    /// One incremental step over new positions (see [`def::ElementOps::step`]).
-    pub fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
-        self.ops().step(x, state)
-    }
+            /// One incremental step over new positions (see [`def::ElementOps::step`]).
+            pub fn step(&self, x: &Tensor, state: &mut crate::StepState) -> Result<Option<Tensor>> {
+                self.ops().step(x, state)
+            }
+
+            /// The layer with its large matrices in bfloat16 (see
+            /// [`def::ElementOps::with_bf16_weights`]); a kind without any is cloned.
+            pub(crate) fn with_bf16_weights(&self, convert: &mut def::Convert<'_>) -> Result<Layer> {
+                Ok(self.ops().with_bf16_weights(convert)?.unwrap_or_else(|| self.clone()))
+            }
 
             /// The built element's operations (the trait object of its module).
             fn ops(&self) -> &dyn ElementOps {

@@ -24,7 +24,7 @@ use std::fmt;
 
 use candle_core::{Tensor, Var};
 
-use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use super::def::{Convert, ElementDef, ElementOps, Emit, StateEntry, Take};
 use crate::export::{Export, Scope};
 use crate::init::Draws;
 use crate::spec::{split_top_level, Args, RowShape};
@@ -208,6 +208,16 @@ impl ElementOps for Residual {
 
     fn state(&self) -> Vec<(String, &Var)> {
         self.stack.state()
+    }
+
+    /// Its inner elements' matrices in bfloat16.
+    fn with_bf16_weights(&self, convert: &mut Convert<'_>) -> Result<Option<Layer>> {
+        let layers = self
+            .layers()
+            .iter()
+            .map(|l| l.with_bf16_weights(convert))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Layer::Residual(Residual::new(layers))))
     }
 
     fn spec(&self) -> ElementSpec {

@@ -30,10 +30,14 @@
 //! [`exp`] and [`gate`] (`e^x`, sigmoid and tanh written to vectorise, for
 //! the recurrent gates and the cross-entropy), [`math`] (vectorised f32
 //! exp and GELU for attention, layernorm and the dense kernel), [`transpose`]
-//! (a tiled transpose with a bias, for the dense forward) and [`simd`]
-//! (element-wise passes compiled for AVX-512 or AVX2, chosen at run time).
+//! (a tiled transpose with a bias, for the dense forward), [`simd`]
+//! (element-wise passes compiled for AVX-512 or AVX2, chosen at run time)
+//! and [`bf16`] (products with bfloat16 weights, for generation: the dense
+//! kernel runs them whatever [`use_kernel`]'s other rules say, as plain ops
+//! cannot mix dtypes).
 
 pub(crate) mod act;
+pub(crate) mod bf16;
 pub(crate) mod exp;
 pub(crate) mod gate;
 pub(crate) mod gemm;
@@ -68,6 +72,15 @@ pub fn with_fused_ops<R>(enabled: bool, f: impl FnOnce() -> R) -> R {
 /// tensors. True when kernels are on for this thread, every tensor is on the
 /// CPU, and all are f32, or all f64.
 pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
+    // Weights kept in bfloat16 for generation ([`bf16`]) beside f32
+    // activations: plain ops cannot mix dtypes, so the kernel runs always.
+    let bf16_weights = tensors.iter().any(|t| t.dtype() == DType::BF16)
+        && tensors
+            .iter()
+            .all(|t| t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::BF16));
+    if has_kernel && bf16_weights {
+        return true;
+    }
     has_kernel
         && ENABLED.with(|e| e.get())
         && tensors

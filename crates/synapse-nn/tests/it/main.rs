@@ -3,6 +3,7 @@
 //!
 //! | module | what it checks |
 //! | --- | --- |
+//! | `bf16` | `with_bf16_weights`: the scores of the stack with its matrices rounded to bfloat16, full window and steps |
 //! | `decode` | `Decoder`: per-step scores over the caches equal the full window's (f32, f64) |
 //! | `backward` | `synapse_nn::backward`: the kernels' parameter gradients handed over, equal to candle's |
 //! | `spec`, `layers_spec` | the architecture spec: grammar, canonical form, shapes, errors |
@@ -17,6 +18,7 @@
 
 mod attention_dropout;
 mod backward;
+mod bf16;
 mod decode;
 mod gradcheck;
 mod init_sequences;

@@ -45,7 +45,7 @@ use std::fmt;
 
 use candle_core::{Tensor, Var, D};
 
-use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use super::def::{Convert, ElementDef, ElementOps, Emit, StateEntry, Take};
 use super::linear::kernel_product;
 use crate::export::{Export, Scope};
 use crate::init::{constant, numpy_uniform, Draws};
@@ -404,6 +404,17 @@ impl ElementOps for Attention {
             .map(|n| n.to_string())
             .zip(&self.vars)
             .collect()
+    }
+
+    /// Both projections' weights in bfloat16 (the dense kernel multiplies
+    /// them); the biases stay.
+    fn with_bf16_weights(&self, convert: &mut Convert<'_>) -> Result<Option<Layer>> {
+        let [w_in, b_in, w_out, b_out] = &self.vars;
+        let vars = [convert(w_in)?, b_in.clone(), convert(w_out)?, b_out.clone()];
+        Ok(Some(Layer::Attention(Attention {
+            vars,
+            ..self.clone()
+        })))
     }
 
     fn spec(&self) -> ElementSpec {

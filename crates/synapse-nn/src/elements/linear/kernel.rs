@@ -15,6 +15,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tenso
 
 use crate::backward::hand_over;
 use crate::kernel::act::{act_grad, gelu_all, gelu_tanh_all, DenseAct};
+use crate::kernel::bf16::product_bf16;
 use crate::kernel::gemm::{matmul, product_bias};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
@@ -40,12 +41,35 @@ impl Dense {
         }
         // W^T as a view: element (k, j) of W^T is W[j, k].
         let bias: Option<Vec<T>> = b.map(|b| (0..out).map(|j| b.at(0, j)).collect());
-        let mut y = product_bias(x, w.t(), bias.as_deref());
-        // y keeps x's leading dimensions (a 1-D x is one row).
-        let shape = match shape {
-            [lead @ .., _] if shape.len() > 2 => Shape::from([lead, &[out]].concat()),
-            _ => Shape::from((batch, out)),
-        };
+        let y = product_bias(x, w.t(), bias.as_deref());
+        self.activate(y, out_shape(shape, batch, out))
+    }
+
+    /// `act(x W^T + b)` with `W` kept in bfloat16 (generation only: there
+    /// is no backward), `x` and `b` f32; see [`crate::kernel::bf16`].
+    fn forward_bf16(
+        &self,
+        (x, shape): (View<f32>, &[usize]),
+        w: (&[half::bf16], &[usize]),
+        b: Option<View<f32>>,
+    ) -> Result<(CpuStorage, Shape)> {
+        crate::kernel::count_call("dense-bf16");
+        let (batch, k) = (x.rows(), x.cols());
+        let out = w.1.first().copied().unwrap_or(0);
+        if w.1 != [out, k] || b.is_some_and(|b| b.cols() != out) {
+            candle_core::bail!("dense: x [{batch}, {k}], W {:?} (bf16)", w.1);
+        }
+        let xs: Vec<f32> = (0..batch)
+            .flat_map(|r| (0..k).map(move |c| x.at(r, c)))
+            .collect();
+        let bias: Option<Vec<f32>> = b.map(|b| (0..out).map(|j| b.at(0, j)).collect());
+        let y = product_bf16(&xs, batch, k, w.0, bias.as_deref());
+        self.activate(y, out_shape(shape, batch, out))
+    }
+
+    /// The activation after the product, in place; with GELU its slope is
+    /// kept for the backward.
+    fn activate<T: Real>(&self, mut y: Vec<T>, shape: Shape) -> Result<(CpuStorage, Shape)> {
         match self.act {
             DenseAct::Out(act) => act.apply_all(&mut y),
             DenseAct::Gelu | DenseAct::GeluTanh => {
@@ -67,11 +91,29 @@ impl Dense {
         w: (&CpuStorage, &Layout),
         b: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
+        if let (CpuStorage::F32(_), CpuStorage::BF16(weights)) = (x.0, w.0) {
+            let Some((from, to)) = w.1.contiguous_offsets() else {
+                candle_core::bail!("dense: bf16 weights must be contiguous");
+            };
+            return self.forward_bf16(
+                (View::rows_of(x.0, x.1)?, x.1.dims()),
+                (&weights[from..to], w.1.dims()),
+                b.map(|b| View::new(b.0, b.1)).transpose()?,
+            );
+        }
         with_float!(x.0, "dense", T => self.forward::<T>(
             (View::rows_of(x.0, x.1)?, x.1.dims()),
             View::new(w.0, w.1)?,
             b.map(|b| View::new(b.0, b.1)).transpose()?,
         ))
+    }
+}
+
+/// The output's shape: `x`'s leading dimensions and `out` (a 1-D `x` is one row).
+fn out_shape(x_shape: &[usize], batch: usize, out: usize) -> Shape {
+    match x_shape {
+        [lead @ .., _] if x_shape.len() > 2 => Shape::from([lead, &[out]].concat()),
+        _ => Shape::from((batch, out)),
     }
 }
 
@@ -125,6 +167,11 @@ impl Dense {
         dy: &Tensor,
         bias: bool,
     ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
+        if w.dtype() == candle_core::DType::BF16 {
+            candle_core::bail!(
+                "dense: no backward through bfloat16 weights (they are for generation)"
+            );
+        }
         // The elementwise ops read N-d tensors only when contiguous.
         let dy = &if dy.rank() > 2 {
             dy.contiguous()?

@@ -46,7 +46,7 @@ use std::fmt;
 
 use candle_core::{Tensor, Var};
 
-use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take, Tie};
+use super::def::{Convert, ElementDef, ElementOps, Emit, StateEntry, Take, Tie};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::Draws;
 use crate::kernel::act::{then_act, DenseAct, KernelAct};
@@ -355,6 +355,15 @@ impl ElementOps for Linear {
 
     fn tied_var(&self) -> Option<(usize, &Var)> {
         self.tied.map(|i| (i, &self.weight))
+    }
+
+    /// The weight in bfloat16 (a tied one is its owner's, converted once).
+    fn with_bf16_weights(&self, convert: &mut Convert<'_>) -> Result<Option<Layer>> {
+        Ok(Some(Layer::Linear(Linear {
+            weight: convert(&self.weight)?,
+            bias: self.bias.clone(),
+            tied: self.tied,
+        })))
     }
 
     fn spec(&self) -> ElementSpec {
