@@ -23,6 +23,8 @@ pub fn clip_grad_norm(
     }
     let total = total.sqrt();
     let coef = max_norm / (total + 1e-6);
+    // mutants: equivalent because at `coef == 1.0` scaling multiplies every
+    // gradient by exactly 1 (the same bits); `<` only skips that pass.
     if coef < 1.0 {
         for (_, p) in params {
             if let Some(g) = grads.get(p) {

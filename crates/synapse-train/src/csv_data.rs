@@ -354,11 +354,8 @@ fn class_indices<'a>(
             }
             out.push(v);
         }
-        let labels = match classes {
-            Classes::Known(l) => Some(l.clone()),
-            _ => None,
-        };
-        return Ok((out, labels.filter(|l| !l.is_empty())));
+        // Indices come with no words: known words would have read every cell as one.
+        return Ok((out, None));
     }
     // An empty cell is a missing class, never a class named "".
     if let Some((line, _)) = raw.iter().find(|(_, t)| t.is_empty()) {

@@ -192,6 +192,16 @@ fn file_errors_name_the_file() {
         e.contains("empty.csv") && e.contains("the file is empty"),
         "{e}"
     );
+    // A header of one unnamed column (`""`) is no header; an unnamed
+    // column beside named ones is a column.
+    let e = err(&csv("blank.csv", "\"\"\n1\n"), &LoadOptions::default());
+    assert!(e.contains("the file is empty"), "{e}");
+    let d = load(
+        &csv("unnamed.csv", ",y\n1,0\n2,1\n"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!((d.rows(), d.inputs()), (2, 1));
     let e = err(&csv("header.csv", "a,b,c\n"), &LoadOptions::default());
     assert!(
         e.contains("header.csv") && e.contains("no data rows"),
@@ -340,4 +350,26 @@ fn data_width_must_match_the_stack() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("5 classes") && e.contains("2 outputs"), "{e}");
+}
+
+#[test]
+fn a_value_beyond_f32_is_refused_in_f32_and_kept_in_f64() {
+    let p = csv("huge.csv", "a,y\n1,0\n-2e39,1\n");
+    let e = err(&p, &LoadOptions::default());
+    assert!(
+        e.contains("line 3") && e.contains("`-2e39` does not fit in f32"),
+        "{e}"
+    );
+    // f32's largest value itself fits.
+    let edge = csv(
+        "edge.csv",
+        &format!("a,y\n{},0\n1,1\n", f64::from(f32::MAX)),
+    );
+    assert!(load(&edge, &LoadOptions::default()).is_ok());
+    let f64 = LoadOptions {
+        dtype: DType::F64,
+        ..Default::default()
+    };
+    let d = load(&p, &f64).unwrap();
+    assert_eq!(d.x().to_vec2::<f64>().unwrap()[1][0], -2e39);
 }

@@ -505,3 +505,12 @@ fn ranks_that_disagree_are_refused_before_training() {
     );
     assert!(matches!(runs[0], Err(Error::PeerFailed { rank: 2 })));
 }
+
+#[test]
+fn a_flat_buffer_counts_its_elements() {
+    let (mut a, mut b) = ([1f32, 2., 3.], [0f64; 0]);
+    assert_eq!(Flat::F32(&mut a).len(), 3);
+    assert!(!Flat::F32(&mut a).is_empty());
+    assert_eq!(Flat::F64(&mut b).len(), 0);
+    assert!(Flat::F64(&mut b).is_empty());
+}

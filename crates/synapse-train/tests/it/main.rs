@@ -22,6 +22,7 @@
 mod arrays;
 mod batching;
 mod checkpoint;
+mod checks;
 mod data;
 mod distributed;
 mod generation;
