@@ -130,6 +130,32 @@ mod tests {
     /// word = lambda h, w: rotl(((h ^ w) * K) & M, 29)
     /// h = word(word(0x243f6a8885a308d3, unpack('<Q', b'0,0,1\0\0\0')[0]), 5)
     /// ```
+    /// f32 values fold two to a word: every value counts, an odd last one
+    /// paired with 0 (so [1, 2, 3] differs from [1, 2], and from [1, 2, 4]).
+    #[test]
+    fn every_f32_value_counts() {
+        let print = |v: &[f32]| {
+            let mut f = Fingerprint::new();
+            f.tensor(&candle_core::Tensor::new(v, &candle_core::Device::Cpu).unwrap())
+                .unwrap();
+            f.finish()
+        };
+        let base = print(&[1.0, 2.0, 3.0]);
+        assert_eq!(base, print(&[1.0, 2.0, 3.0]));
+        for other in [&[1.0, 2.0, 4.0][..], &[0.0, 2.0, 3.0], &[1.0, 2.5, 3.0]] {
+            assert_ne!(base, print(other), "{other:?}");
+        }
+        // By hand: the dtype's name, the size 3, then (1, 2) and (3, 0) as
+        // words, then the element count.
+        let mut f = Fingerprint::new();
+        f.bytes(b"f32");
+        f.word(3);
+        f.word(u64::from(1f32.to_bits()) | (u64::from(2f32.to_bits()) << 32));
+        f.word(u64::from(3f32.to_bits()));
+        f.word(3);
+        assert_eq!(base, f.finish());
+    }
+
     #[test]
     fn bytes_fold_as_the_module_doc_says() {
         let mut f = Fingerprint::new();

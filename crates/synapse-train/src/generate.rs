@@ -183,6 +183,8 @@ impl<'a> Scorer<'a> {
         // rebuilt cache would serve one step only: that step is the full
         // window's pass (what a rebuild computes), through the kernels.
         if self.decoder.is_some() && ids.len() <= context {
+            // mutants: `to <= ids.len()` is equivalent: `generate` asks for
+            // scores once per new id, so `to < ids.len()` whenever it holds.
             let scores = match self.holds {
                 Some((f, to)) if f == from && to < ids.len() => {
                     let dec = self.decoder.as_mut().expect("a decoder");
@@ -287,9 +289,10 @@ fn pick(scores: &[f64], s: &Sampling, rng: &mut Mt19937) -> usize {
         let mut order: Vec<usize> = (0..p.len()).collect();
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
         let mut before = 0.0;
-        for (rank, &i) in order.iter().enumerate() {
+        // The most likely is always kept: `before` is 0 there and f > 0.
+        for &i in &order {
             let q = p[i] / total;
-            if rank > 0 && before >= f {
+            if before >= f {
                 p[i] = 0.0;
             }
             before += q;
