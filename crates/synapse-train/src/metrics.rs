@@ -413,4 +413,33 @@ mod tests {
             close(m.accuracy.unwrap(), 0.0);
         }
     }
+
+    /// A classifier's figures over several chunks are those of one chunk of
+    /// all the rows (`Metrics::compute`, which scikit-learn's values check).
+    #[test]
+    fn chunked_class_figures_are_those_of_all_rows() {
+        let dev = &Device::Cpu;
+        let a = Tensor::new(&[[2.0f64, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dev).unwrap();
+        let b = Tensor::new(&[[0.0f64, 3.0, 0.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0]], dev).unwrap();
+        let (ta, tb) = (column(&[0.0, 1.0, 1.0]), column(&[1.0, 2.0, 2.0]));
+        let mut t = Tally::new(Loss::CrossEntropy, None);
+        t.add(&a, &ta).unwrap();
+        t.add(&b, &tb).unwrap();
+        let m = t.finish().unwrap();
+        let all = super::Metrics::compute(
+            Loss::CrossEntropy,
+            &Tensor::cat(&[&a, &b], 0).unwrap(),
+            &Tensor::cat(&[&ta, &tb], 0).unwrap(),
+        )
+        .unwrap();
+        for (got, want) in [
+            (m.accuracy, all.accuracy),
+            (m.precision, all.precision),
+            (m.recall, all.recall),
+            (m.f1, all.f1),
+        ] {
+            close(got.expect("a figure"), want.expect("a figure"));
+        }
+        close(m.loss, all.loss);
+    }
 }
