@@ -459,6 +459,22 @@ mod tests {
         assert_eq!(a.values(), [-2.0, 300.0, 7.0, -32768.0]);
     }
 
+    /// f64 values fit f32 up to f32's largest value itself; the first
+    /// finite value past it is found (infinities are another error's).
+    #[test]
+    fn f64_values_past_f32s_largest_are_found() {
+        let max = f64::from(f32::MAX);
+        for (values, want) in [
+            (vec![1.0, -max, max, f64::INFINITY], None),
+            (vec![1.0, max, -max * 1.5, 1e300], Some((2, -max * 1.5))),
+        ] {
+            let data: Vec<u8> = values.iter().flat_map(|v: &f64| v.to_le_bytes()).collect();
+            let bytes = npy("<f8", "(4,)", &data);
+            let a = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
+            assert_eq!(a.first_too_large_for_f32(), want, "{values:?}");
+        }
+    }
+
     /// What `npy_bytes` writes is byte for byte the layout above (the
     /// header as `np.save` writes it: `(3,)` for one dimension), and reads
     /// back as the same values.
