@@ -373,3 +373,27 @@ fn a_value_beyond_f32_is_refused_in_f32_and_kept_in_f64() {
     let d = load(&p, &f64).unwrap();
     assert_eq!(d.x().to_vec2::<f64>().unwrap()[1][0], -2e39);
 }
+
+#[test]
+fn an_npz_value_beyond_f32_is_refused_in_f32_and_kept_in_f64() {
+    let dev = Device::Cpu;
+    let x = candle_core::Tensor::new(&[[1f64, -3e39], [2., 3.]], &dev).unwrap();
+    let y = candle_core::Tensor::new(&[0f64, 1.], &dev).unwrap();
+    let bytes = synapse_train::npy::npz_bytes(&[("x".into(), x), ("y".into(), y)]).unwrap();
+    let p = csv("huge.npz", "");
+    std::fs::write(&p, bytes).unwrap();
+    let e = err(&p, &LoadOptions::default());
+    assert!(
+        e.contains("array `x`")
+            && e.contains(
+                "element 1 (-3000000000000000000000000000000000000000) does not fit in f32"
+            ),
+        "{e}"
+    );
+    let f64 = LoadOptions {
+        dtype: DType::F64,
+        ..Default::default()
+    };
+    let d = load(&p, &f64).unwrap();
+    assert_eq!(d.x().to_vec2::<f64>().unwrap()[0][1], -3e39);
+}

@@ -234,6 +234,14 @@ fn assert_checker_rules(
         .map(|o| (o.domain.as_str(), o.version))
         .collect();
     assert_eq!(opsets, [("", 17)]);
+    // Who wrote it, as onnx.checker and Netron show it.
+    assert_eq!(
+        (
+            decoded.producer_name.as_str(),
+            decoded.producer_version.as_str()
+        ),
+        ("synapse", env!("CARGO_PKG_VERSION"))
+    );
     let g = decoded.graph.unwrap();
     let float = match model.net.dtype() {
         DType::F32 => DataType::Float as i32,
