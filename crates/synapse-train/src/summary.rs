@@ -109,3 +109,17 @@ fn table(spec: &ArchSpec, input: &RowShape, shapes: &[RowShape]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    /// One row per element with its output shape and parameters, then the
+    /// totals: `linear(2,3)` has 2 x 3 + 3 = 9 parameters, `relu` none.
+    #[test]
+    fn the_table_has_a_row_per_element_and_the_totals() {
+        let spec = "linear(2,3), relu, linear(3,1)".parse().unwrap();
+        let table = super::render(&spec);
+        for want in ["linear(2,3)", "relu", "linear(3,1)", "9", "13"] {
+            assert!(table.contains(want), "no {want} in:\n{table}");
+        }
+    }
+}

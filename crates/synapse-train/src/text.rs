@@ -328,6 +328,9 @@ impl<'a> Index<'a> {
     }
 
     fn of(&self, c: char) -> u32 {
+        // mutants: equivalent because the search below gives every character
+        // the index the table holds (the vocabulary is sorted); the table
+        // is the quick way for ASCII.
         if (c as u32) < 128 {
             return self.ascii[c as usize];
         }

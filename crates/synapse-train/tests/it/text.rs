@@ -20,3 +20,29 @@ fn a_validation_split_outside_0_1_is_refused() {
     let (train, val) = Text::split(&text, 3, 1, Some(0.5)).unwrap();
     assert_eq!((train.len(), val.map(|v| v.len())), (5, Some(5)));
 }
+
+/// The vocabulary is the text's distinct characters, sorted; a character
+/// whose bytes straddle the reader's 1 MiB chunks is read whole.
+#[test]
+fn a_character_across_the_readers_chunks_is_one_character() {
+    assert_eq!(Text::from_text("banana").unwrap().vocab(), ['a', 'b', 'n']);
+    let dir = std::env::temp_dir().join(format!("synapse-text-chunk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("straddle.txt");
+    // 'é' is 2 bytes: its first ends the first chunk, its second starts the next.
+    let text = format!("{}é{}", "a".repeat((1 << 20) - 1), "b".repeat(5));
+    std::fs::write(&path, &text).unwrap();
+    let t = Text::load(&path).unwrap();
+    assert_eq!(t.vocab(), ['a', 'b', 'é']);
+    assert_eq!(t.len(), (1 << 20) - 1 + 1 + 5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A tokenizer file that is not JSON says what the JSON reader found, on one line.
+#[test]
+fn a_tokenizer_that_is_not_json_says_why_on_one_line() {
+    let e = synapse_train::Tokenizer::from_json("{\n  \"model\": ")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("EOF while parsing") && !e.contains('\n'), "{e}");
+}
