@@ -356,7 +356,52 @@ fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{fnv1a, FNV_OFFSET};
+    use std::rc::Rc;
+
+    use candle_core::{DType, Device};
+    use synapse_nn::{Init, Sequential};
+
+    use super::{fnv1a, Replicas, FNV_OFFSET};
+    use crate::distributed::{Collective, Flat};
+
+    /// Rank 0 of two whose peer's parameter hash is rank 0's plus `shift`
+    /// (0: the same weights).
+    struct Peer {
+        shift: f64,
+    }
+
+    impl Collective for Peer {
+        fn rank(&self) -> usize {
+            0
+        }
+        fn size(&self) -> usize {
+            2
+        }
+        fn all_reduce_sum(&self, buf: Flat<'_>) -> crate::Result<()> {
+            if let Flat::F64(b) = buf {
+                b[1] += b[0] + self.shift;
+            }
+            Ok(())
+        }
+        fn broadcast(&self, _buf: Flat<'_>) -> crate::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Two ranks with the same weights pass; a peer with others is named.
+    #[test]
+    fn ranks_with_other_weights_are_found() {
+        let spec = "linear(2,3)".parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+        let same = Replicas::new(Rc::new(Peer { shift: 0.0 }), &net).unwrap();
+        same.check_identical().unwrap();
+        let other = Replicas::new(Rc::new(Peer { shift: 1.0 }), &net).unwrap();
+        let e = other.check_identical().unwrap_err().to_string();
+        assert!(
+            e.contains("rank 1 ended with other weights than rank 0"),
+            "{e}"
+        );
+    }
 
     /// The published FNV-1a 64-bit test vectors (Fowler, Noll and Vo's
     /// test suite): "" 0xcbf29ce484222325, "a" 0xaf63dc4c8601ec8c,

@@ -297,8 +297,10 @@ fn validation_metrics_are_recorded_and_the_observer_sees_every_batch() {
             self.2 = Some((first, last, batches));
             Ok(())
         }
-        fn on_batch_end(&mut self, _: usize, _: usize, loss: f64) {
+        fn on_batch_end(&mut self, epoch: usize, batch: usize, loss: f64) {
             assert!(loss.is_finite());
+            // Epochs and batches counted from 1: two batches an epoch.
+            assert_eq!((epoch, batch), (self.0 / 2 + 1, self.0 % 2 + 1));
             self.0 += 1;
         }
         fn on_epoch_end(&mut self, _: &EpochRecord) {
