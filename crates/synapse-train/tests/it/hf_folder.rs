@@ -201,3 +201,54 @@ fn a_folder_as_the_start_of_training_keeps_its_tensors_in_the_asked_type() {
         assert_eq!(a, b, "{name}");
     }
 }
+
+/// The config an export writes is read back from the stack alone, and
+/// equals the folder's own `config.json` (tiny-trained: 2 layers, 4 heads,
+/// every dropout 0.1, epsilon 1e-6, not tied; tiny-random: tied).
+#[test]
+fn the_exported_config_is_the_folders_own() {
+    for name in ["tiny-trained", "tiny-random"] {
+        let dir = reference(name);
+        let model = Model::load(&dir, None, &Device::Cpu).unwrap();
+        let ours = synapse_train::hf::config_of(model.net.spec()).unwrap();
+        let theirs: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        let n = |k: &str| theirs[k].as_u64().unwrap() as usize;
+        let f = |k: &str| theirs[k].as_f64().unwrap();
+        assert_eq!(
+            (
+                ours.vocab_size,
+                ours.n_positions,
+                ours.n_embd,
+                ours.n_layer,
+                ours.n_head
+            ),
+            (
+                n("vocab_size"),
+                n("n_positions"),
+                n("n_embd"),
+                n("n_layer"),
+                n("n_head")
+            ),
+            "{name}"
+        );
+        assert_eq!(ours.n_inner, 4 * n("n_embd"), "{name}");
+        assert_eq!(
+            (
+                ours.layer_norm_epsilon,
+                ours.embd_pdrop,
+                ours.attn_pdrop,
+                ours.resid_pdrop
+            ),
+            (
+                f("layer_norm_epsilon"),
+                f("embd_pdrop"),
+                f("attn_pdrop"),
+                f("resid_pdrop")
+            ),
+            "{name}"
+        );
+        assert_eq!(ours.tied, name == "tiny-random", "{name}");
+    }
+}
