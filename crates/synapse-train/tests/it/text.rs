@@ -46,3 +46,33 @@ fn a_tokenizer_that_is_not_json_says_why_on_one_line() {
         .to_string();
     assert!(e.contains("EOF while parsing") && !e.contains('\n'), "{e}");
 }
+
+/// Token windows fit a stack that takes every id of the tokenizer and
+/// scores each of its `V` ids at each position; another is refused by name.
+#[test]
+fn token_windows_need_a_score_per_id_at_each_position() {
+    use synapse_nn::{ArchSpec, Loss};
+    let tok = synapse_train::tokenizer::train_bpe_from_texts(&["low lower lowest\nlow low\n"], 260)
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("synapse-text-tokens-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tokens.txt");
+    std::fs::write(&path, "low lower lowest low low lower lowest\n").unwrap();
+    let text = Arc::new(Text::load_tokens(&path, Arc::new(tok)).unwrap());
+    let (windows, _) = Text::split(&text, 4, 1, None).unwrap();
+    let fits = |arch: &str| {
+        let spec: ArchSpec = arch.parse().unwrap();
+        windows.check_fits(&spec, Loss::CrossEntropy)
+    };
+    fits("embedding(260,8), linear(8,260)").unwrap();
+    fits("embedding(300,8), linear(8,300)").unwrap();
+    let e = fits("embedding(260,8), linear(8,7)")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("a language model gives [4, 260]"), "{e}");
+    let e = fits("embedding(200,8), linear(8,200)")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("260") && e.contains("200"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
