@@ -260,6 +260,8 @@ fn direct_var(
         match dtype {
             // `as f32`: the rounding of candle's `to_dtype` (exact from f32).
             DType::F32 => Var::from_vec((0..n).map(|k| source(k) as f32).collect(), ours, device),
+            // mutants: deleting this arm is equivalent in values: `None`
+            // sends the tensor through the general (copying) path.
             DType::F64 => Var::from_vec((0..n).map(source).collect(), ours, device),
             _ => return None,
         }
