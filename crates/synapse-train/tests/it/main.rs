@@ -27,6 +27,7 @@ mod data;
 mod distributed;
 mod generation;
 mod hf_folder;
+mod job;
 mod layers;
 mod limits;
 mod metrics;
