@@ -19,6 +19,17 @@ y = RNG.standard_normal((4096, 1)).astype(np.float32)
 STEP = dict(loss="mse", optimizer="sgd", lr=0.01, batch_size="full", shuffle=False)
 
 
+@pytest.fixture(autouse=True)
+def python_handles_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt), whatever the process
+    started with: a shell that runs pytest in the background (`cmd &`
+    without job control) starts it with SIGINT ignored, and Python then
+    leaves it ignored, so the signal these tests send would be lost."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def send_sigint():
     signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
