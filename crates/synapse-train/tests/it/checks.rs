@@ -111,6 +111,8 @@ fn one_batchs_activations_are_refused_past_the_budget_and_never_past_the_maximum
                 reason.contains(&format!("one batch of {large} rows")),
                 "{reason}"
             );
+            // Just past 2^28 values, 4 bytes each: 1.0 GiB.
+            assert!(reason.contains("(1.0 GiB in f32)"), "{reason}");
         }
         other => panic!("{large} rows: {other:?}"),
     }
@@ -193,5 +195,44 @@ fn new_targets_keep_the_shape() -> R {
         .unwrap_err()
         .to_string();
     assert!(e.contains("must keep the shape [4, 1], got [4, 2]"), "{e}");
+    Ok(())
+}
+
+#[test]
+fn probability_targets_are_in_0_1() -> R {
+    let dev = Device::Cpu;
+    let x = Tensor::new(&[[0f32, 1.], [1., 0.], [2., 2.], [3., 1.]], &dev)?;
+    let spec: ArchSpec = "linear(2,1)".parse()?;
+    let good = dataset_from_arrays(
+        x.clone(),
+        Some(Tensor::new(&[0f32, 1., 0.5, 1.], &dev)?),
+        false,
+        DType::F32,
+    )?;
+    check_training_data(&spec, Loss::BceLogits, &good)?;
+    for (y, bad) in [([0f32, 1., 2., 0.], "2"), ([0f32, -0.5, 1., 0.], "-0.5")] {
+        let d = dataset_from_arrays(x.clone(), Some(Tensor::new(&y, &dev)?), false, DType::F32)?;
+        let e = check_training_data(&spec, Loss::BceLogits, &d)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("{bad} is outside [0, 1]")), "{e}");
+    }
+    Ok(())
+}
+
+#[test]
+fn no_rows_have_no_classes_and_a_run_of_rows_is_those_rows() -> R {
+    use synapse_train::Rows;
+    let dev = Device::Cpu;
+    let d = rows_with(Tensor::new(&[0u32, 1, 2, 1], &dev)?)?;
+    assert_eq!(d.subset(&[])?.class_count()?, 0);
+    assert_eq!(d.class_count()?, 3);
+    let (x, y) = d.range(0, 2)?;
+    assert_eq!(x.to_vec2::<f32>()?, [[0., 1.], [1., 0.]]);
+    assert_eq!(y.to_vec2::<f32>()?, [[0.], [1.]]);
+    let (x, _) = d.range(2, 2)?;
+    assert_eq!(x.to_vec2::<f32>()?, [[2., 2.], [3., 1.]]);
+    let (x, _) = d.range(0, 4)?;
+    assert_eq!(x.dims(), [4, 2]);
     Ok(())
 }

@@ -252,3 +252,27 @@ fn the_exported_config_is_the_folders_own() {
         assert_eq!(ours.tied, name == "tiny-random", "{name}");
     }
 }
+
+/// A sharded checkpoint's index names files inside the folder only: a
+/// missing one, one in a sub-folder or one above is refused by name.
+#[test]
+fn a_shard_index_names_files_in_the_folder() {
+    for name in [
+        "missing.safetensors",
+        "sub/model.safetensors",
+        "../model.safetensors",
+    ] {
+        let (_tmp, dir) = folder_with(|d| {
+            std::fs::remove_file(d.join("model.safetensors")).unwrap();
+            let index = format!(
+                r#"{{"metadata": {{}}, "weight_map": {{"transformer.wte.weight": "{name}"}}}}"#
+            );
+            std::fs::write(d.join("model.safetensors.index.json"), index).unwrap();
+        });
+        let e = load_error(&dir);
+        assert!(
+            e.contains(&format!("names {name}, which is not a file in the folder")),
+            "{name}: {e}"
+        );
+    }
+}
