@@ -9,19 +9,20 @@
 # runs shard K of N (default 0 of 16) of each package and prints, per
 # package, caught / missed / unviable / timeout and the score, caught over
 # caught + missed (a timeout is a mutant the tests stopped, listed apart).
-# N = 16 gives each package over 100 mutants per shard (synapse-nn about
-# 122, synapse-train about 105, of 1950 and 1676 listed at the time of
-# writing; the lists, so the shards' members, move as the code does).
+# N = 16 gives synapse-train about 122 mutants a shard (1,952 listed at
+# 8fc1434); synapse-nn lists 4,072, so N = 32 gives it about 127. The lists,
+# so the shards' members, move as the code does.
 # Report shards you did not write tests against.
 #
-# cargo-mutants finds files through `mod` items: the element modules that
-# `elements/mod.rs` declares inside its `registry!` macro (linear, conv2d,
-# pool, positional, attention, ...) are not in its list at all.
+# cargo-mutants finds files through `mod` items: the element kinds'
+# modules are plain `mod` lines above `registry!` in `elements/mod.rs` for
+# that reason (inside the macro it never saw them).
 #
 # Time: each viable mutant rebuilds the package's library and its one test
-# binary and runs them: about a minute on two cores, so a shard of one
-# package is one to two hours there. Doc tests are left out (each compiles
-# and links on its own, minutes per mutant); DOCTESTS=1 adds them.
+# binary and runs them: about 25 s for synapse-train on two cores (a
+# timeout costs 300 s), so a shard is 35 to 60 minutes there. Doc tests
+# are left out (each compiles and links on its own, minutes per mutant);
+# DOCTESTS=1 adds them.
 #
 # It mutates the source tree in place (`--in-place`, reusing the build
 # folder instead of copying the tree and building candle again), so it
