@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use crate::largest_gap;
 use candle_core::{DType, Device, Tensor, Var};
 use synapse_nn::{kernel_calls_of, with_fused_ops, Decoder, Init, Mode, Sequential};
 
@@ -20,21 +21,6 @@ fn is_matrix(name: &str) -> bool {
         || name.ends_with("out_proj.weight")
         || name == "3.1.weight"
         || name == "3.3.weight"
-}
-
-fn largest_gap(a: &Tensor, b: &Tensor) -> f64 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap()
 }
 
 #[test]

@@ -23,17 +23,7 @@ fn gap(arch: &str, dtype: DType) -> f64 {
         let x = Tensor::from_vec(ids, (1, at + 1), &Device::Cpu).unwrap();
         let y = net.forward(&x, Mode::Eval).unwrap().get(0).unwrap();
         let want = if y.rank() == 2 { y.get(at).unwrap() } else { y };
-        let g = (z - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .to_dtype(DType::F64)
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        worst = worst.max(g);
+        worst = worst.max(crate::largest_gap(&z, &want));
     };
     compare(dec.step(&IDS[..3]).unwrap().expect("steps"), 2);
     for at in 3..IDS.len() {

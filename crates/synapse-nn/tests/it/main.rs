@@ -32,3 +32,19 @@ mod spec;
 mod state;
 mod tied;
 mod torch;
+
+/// The largest `|a - b|` over every element, in f64.
+pub(crate) fn largest_gap(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f64 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap()
+}
