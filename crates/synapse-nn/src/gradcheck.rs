@@ -24,7 +24,8 @@ use crate::{Error, Result};
 pub struct GradCheckReport {
     /// Largest error over all elements.
     pub max_error: f64,
-    /// Which variable (index into the slice) and element (flat index) it was.
+    /// Which variable (index into the slice) and element (flat index) it was:
+    /// the first of equal errors.
     pub worst: (usize, usize),
     /// Autodiff's and the finite difference's value there.
     pub values: (f64, f64),

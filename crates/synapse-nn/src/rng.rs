@@ -48,6 +48,7 @@ impl Mt19937 {
     fn generate(&mut self) {
         #[inline(always)]
         fn twist(a: u32, b: u32, c: u32) -> u32 {
+            // mutants: `|` -> `^` is equivalent: the two masks share no bit.
             let y = (a & UPPER_MASK) | (b & LOWER_MASK);
             c ^ (y >> 1) ^ ((y & 1).wrapping_neg() & MATRIX_A)
         }

@@ -51,7 +51,7 @@ pub(crate) fn product_bf16(
     // Column-major while computing ([n, m]: a part owns whole rows of W),
     // row-major for the caller.
     let mut by_column = vec![0.0f32; n * m];
-    let work = (n * k * ELEMENT_WORK).max(2 * m * n * k);
+    let work = split_work(m, n, k);
     for_each_part(&mut by_column, m, work, |rows, out| {
         vectorized(Rows {
             x,
@@ -72,6 +72,14 @@ pub(crate) fn product_bf16(
         }
     }
     y
+}
+
+/// The work of an `[m, k] x [n, k]^T` product for the pool's split: the
+/// larger of reading W once and its `2mnk` flops. It only picks how many
+/// parts run; each output comes from one part's fixed sum, so any split
+/// gives the same bits (cargo-mutants: equivalent, see .cargo/mutants.toml).
+fn split_work(m: usize, n: usize, k: usize) -> usize {
+    (n * k * ELEMENT_WORK).max(2 * m * n * k)
 }
 
 /// One part: its rows of `W` against every row of `x`, into `out` (`m`

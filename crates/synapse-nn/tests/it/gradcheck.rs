@@ -405,3 +405,103 @@ fn new_elements_match_finite_differences_in_both_modes() {
         }
     }
 }
+
+/// Each loss's value against its formula written out here, on the fused
+/// and the plain path, for rows `[N, K]` and for positions `[batch, T, K]`
+/// (one row per position); cross-entropy's classes as `[N]`, `[N, 1]` and
+/// `[batch, T]`.
+#[test]
+fn loss_values_match_their_formulas_on_both_paths() {
+    let mut rng = Mt19937::new(14);
+    let z = random(&mut rng, 6, 4, -3.0, 3.0, 0.0);
+    let t = random(&mut rng, 6, 4, 0.0, 1.0, 0.0);
+    let p = random(&mut rng, 6, 4, 0.05, 0.95, 0.0);
+    let classes = [2u32, 0, 3, 1, 1, 0];
+    let (zv, tv, pv) = (
+        z.to_vec2::<f64>().unwrap(),
+        t.to_vec2::<f64>().unwrap(),
+        p.to_vec2::<f64>().unwrap(),
+    );
+    let mean = |f: &dyn Fn(usize, usize) -> f64| {
+        (0..6)
+            .flat_map(|i| (0..4).map(move |j| (i, j)))
+            .map(|(i, j)| f(i, j))
+            .sum::<f64>()
+            / 24.0
+    };
+    let sse = 12.0 * mean(&|i, j| (zv[i][j] - tv[i][j]).powi(2));
+    let mse = mean(&|i, j| (zv[i][j] - tv[i][j]).powi(2));
+    let bce = -mean(&|i, j| tv[i][j] * pv[i][j].ln() + (1.0 - tv[i][j]) * (1.0 - pv[i][j]).ln());
+    let bce_logits = mean(&|i, j| {
+        let x = zv[i][j];
+        x.max(0.0) - x * tv[i][j] + (-x.abs()).exp().ln_1p()
+    });
+    let ce = (0..6)
+        .map(|i| {
+            let lse = zv[i].iter().map(|v| v.exp()).sum::<f64>().ln();
+            lse - zv[i][classes[i] as usize]
+        })
+        .sum::<f64>()
+        / 6.0;
+    let c = Tensor::new(&classes, &Device::Cpu)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap();
+    let cases = [
+        (Loss::Sse, &z, &t, sse),
+        (Loss::Mse, &z, &t, mse),
+        (Loss::Bce, &p, &t, bce),
+        (Loss::BceLogits, &z, &t, bce_logits),
+        (Loss::CrossEntropy, &z, &c, ce),
+    ];
+    for fused in [true, false] {
+        synapse_nn::with_fused_ops(fused, || {
+            for (loss, out, target, want) in &cases {
+                let mut shapes = vec![(out.dims().to_vec(), target.dims().to_vec())];
+                shapes.push((
+                    vec![2, 3, 4],
+                    if *loss == Loss::CrossEntropy {
+                        vec![2, 3]
+                    } else {
+                        vec![2, 3, 4]
+                    },
+                ));
+                if *loss == Loss::CrossEntropy {
+                    shapes.push((vec![6, 4], vec![6, 1]));
+                }
+                for (o, t) in shapes {
+                    let got = loss
+                        .forward(
+                            &out.reshape(o.as_slice()).unwrap(),
+                            &target.reshape(t.as_slice()).unwrap(),
+                        )
+                        .unwrap()
+                        .to_scalar::<f64>()
+                        .unwrap();
+                    assert!(
+                        (got - want).abs() < 1e-12 * want.abs().max(1.0),
+                        "{loss} fused={fused} {o:?} {t:?}: {got} against {want}"
+                    );
+                }
+            }
+        });
+    }
+}
+
+/// Of equal errors the report names the first: here every error is 0 (a
+/// constant `f`), so the worst is element 0 of variable 0.
+#[test]
+fn gradcheck_reports_the_first_of_equal_errors() {
+    let mut rng = Mt19937::new(15);
+    let x = var(random(&mut rng, 1, 3, -1.0, 1.0, 0.0));
+    let y = var(random(&mut rng, 1, 3, -1.0, 1.0, 0.0));
+    let report = gradcheck(
+        || Ok(((x.as_tensor() + y.as_tensor())? * 0.0)?.sum_all()?),
+        &[x.clone(), y.clone()],
+        H,
+    )
+    .unwrap();
+    assert_eq!(report.max_error, 0.0, "{report:?}");
+    assert_eq!(report.worst, (0, 0), "{report:?}");
+    assert_eq!(report.checked, 6);
+}

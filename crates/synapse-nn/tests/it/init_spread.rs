@@ -91,3 +91,19 @@ fn xavier_init_is_uniform_in_root_six_over_fans() {
 fn he_init_is_uniform_in_root_six_over_fan_in() {
     check(Init::He, |i, _| (6.0 / i as f64).sqrt(), None);
 }
+
+/// The names SPEC section 3 gives each init (`--init NAME`).
+#[test]
+fn each_init_is_found_by_its_name() {
+    for (name, init) in [
+        ("torch", Init::Torch),
+        ("numpy-uniform", Init::NumpyUniform),
+        ("article", Init::NumpyUniform),
+        ("xavier", Init::Xavier),
+        ("he", Init::He),
+    ] {
+        assert_eq!(name.parse::<Init>().unwrap(), init, "{name}");
+    }
+    let e = "kaiming".parse::<Init>().unwrap_err().to_string();
+    assert!(e.contains("`kaiming`") && e.contains("he"), "{e}");
+}

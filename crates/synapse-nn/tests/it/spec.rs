@@ -254,3 +254,20 @@ fn the_fusion_plan_pairs_linear_with_the_activations_its_kernel_applies() {
     let stages: Vec<(usize, usize)> = conv.fused().iter().map(|r| (r.start, r.end)).collect();
     assert_eq!(stages, [(0, 2)]);
 }
+
+/// What one row makes flow through a stack (the memory check's basis):
+/// the row, every element's output row, and a convolution's unfolded
+/// windows `IN*K*K*OH*OW`, counted here by hand.
+#[test]
+fn activation_values_count_each_output_and_the_unfolded_windows() {
+    let mlp: ArchSpec = "linear(3,4), relu, linear(4,2)".parse().unwrap();
+    assert_eq!(mlp.activation_values(&[3]).unwrap(), 3 + 4 + 4 + 2);
+    let cnn: ArchSpec = "conv2d(1,2,3), relu, flatten, linear(18,2)"
+        .parse()
+        .unwrap();
+    // Input 1x5x5; conv output 2x3x3 = 18 with 1*3*3 * 3*3 = 81 windows' values.
+    assert_eq!(
+        cnn.activation_values(&[1, 5, 5]).unwrap(),
+        25 + (18 + 81) + 18 + 18 + 2
+    );
+}

@@ -214,3 +214,36 @@ fn init_draw_lists_the_parameters_init_builds() {
         assert_eq!(v, &values(var.as_tensor()), "{name}");
     }
 }
+
+/// An export names its constants by the state they hold (`"1.weight"`) and
+/// its nodes by their element's path (`"0.Gather"`), as
+/// `synapse_nn::export` promises: the names an ONNX reader sees.
+#[test]
+fn export_names_constants_by_their_state_and_nodes_by_their_path() {
+    use synapse_nn::export::Constant;
+    let spec: ArchSpec = "embedding(10,4), layernorm(4), linear(4,3)"
+        .parse()
+        .unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F64, &Device::Cpu).unwrap();
+    let e = net.export("ids", "logits", 17).unwrap();
+    let state: HashMap<String, Tensor> = net.state().into_iter().collect();
+    for name in ["0.weight", "1.weight", "1.bias", "2.bias"] {
+        let c = e.constants.iter().find(|c| c.name() == name);
+        match c {
+            Some(Constant::Float(_, t)) => assert_eq!(values(t), values(&state[name]), "{name}"),
+            other => panic!(
+                "{name}: {other:?} among {:?}",
+                e.constants.iter().map(Constant::name).collect::<Vec<_>>()
+            ),
+        }
+    }
+    for n in &e.nodes {
+        let path = n.name.split('.').next().unwrap();
+        assert!(["0", "1", "2"].contains(&path), "{}", n.name);
+        assert!(
+            n.name.ends_with(n.op) || n.name[path.len() + 1..].starts_with(n.op),
+            "{}",
+            n.name
+        );
+    }
+}

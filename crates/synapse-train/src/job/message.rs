@@ -230,3 +230,60 @@ fn as_options(setting: &str, value: &str, naming: Naming) -> String {
         s => format!("with {} {value}", setting_name(s, naming)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mismatch(setting: &str, checkpoint: &str, run: &str) -> Error {
+        Error::ResumeMismatch {
+            setting: setting.into(),
+            checkpoint: checkpoint.into(),
+            run: run.into(),
+        }
+    }
+
+    fn resume(e: &Error, naming: Naming) -> String {
+        about(Opt::Resume, Some(Path::new("c.safetensors")), e, naming)
+    }
+
+    #[test]
+    fn a_setting_without_an_option_is_spelled_as_a_flag_or_a_keyword() {
+        // `dtype` is a Trainer setting with no option of the job.
+        let e = mismatch("dtype", "f64", "f32");
+        assert_eq!(
+            resume(&e, Naming::Flags),
+            "--resume c.safetensors: the checkpoint was made with --dtype f64, this run has --dtype f32"
+        );
+        assert_eq!(
+            resume(&e, Naming::Keywords),
+            "resume c.safetensors: the checkpoint was made with dtype f64, this run has dtype f32"
+        );
+    }
+
+    #[test]
+    fn shuffle_and_class_weights_name_the_side_that_has_them() {
+        let e = mismatch("shuffle", "false", "true");
+        assert_eq!(
+            resume(&e, Naming::Flags),
+            "--resume c.safetensors: the checkpoint was made with --no-shuffle, this run has no --no-shuffle"
+        );
+        let e = mismatch("class-weights", "none", "1,2");
+        assert_eq!(
+            resume(&e, Naming::Flags),
+            "--resume c.safetensors: the checkpoint was made without --class-weights, this run has --class-weights 1,2"
+        );
+    }
+
+    #[test]
+    fn a_target_refusal_of_arrays_names_y() {
+        let e = Error::Config {
+            name: "y".into(),
+            reason: "3 rows, X has 4".into(),
+        };
+        assert_eq!(
+            about(Opt::Data, None, &e, Naming::Keywords),
+            "y: 3 rows, X has 4"
+        );
+    }
+}

@@ -100,3 +100,28 @@ fn top_p_out_of_range_is_refused() {
         assert!(e.contains("top-p"), "{e}");
     }
 }
+
+/// Within the context, the cache serves every new character: no full
+/// pass of the attention kernel runs (`kv_cache: false` runs one per
+/// character); past the context each character is one full pass.
+#[test]
+fn within_the_context_the_cache_makes_no_full_pass() {
+    let (arch, context) = MODELS[0];
+    let m = model(arch, DType::F32, context);
+    let full_passes = |prompt: &str, length: usize, kv_cache: bool| {
+        let before = synapse_nn::kernel_calls_of("attention");
+        let s = Sampling {
+            length,
+            kv_cache,
+            ..Sampling::default()
+        };
+        generate(&m, prompt, &s).unwrap();
+        synapse_nn::kernel_calls_of("attention") - before
+    };
+    // 3 + 9 = 12 characters: all inside the window.
+    assert_eq!(full_passes("abc", 9, true), 0);
+    assert_eq!(full_passes("abc", 9, false), 9);
+    // A full window of 12, then 4 more: the first is scored from the
+    // cache, the next 3 slide the window.
+    assert_eq!(full_passes("abcdefghijab", 4, true), 3);
+}

@@ -48,3 +48,40 @@ fn save_best_needs_validation_rows_and_a_source_is_needed() {
     let e = job(|o| o.data = None).unwrap_err();
     assert_eq!(e, "give --data or --text");
 }
+
+/// Two CSV files of the same width whose columns are named differently:
+/// `--val` is refused, naming the column, before any training.
+#[test]
+fn validation_csv_with_other_columns_is_refused() {
+    use synapse_train::job::{Prior, TrainData};
+    let dir = std::env::temp_dir().join(format!("synapse-job-cols-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (d, v) = (dir.join("d.csv"), dir.join("v.csv"));
+    std::fs::write(&d, "a,b,y\n0,1,0.5\n1,0,0.25\n").unwrap();
+    std::fs::write(&v, "a,c,y\n0,1,0.5\n").unwrap();
+    let j = TrainJob::check(
+        JobOptions {
+            data: Some(Input::File(d.clone())),
+            val: Some(Input::File(v.clone())),
+            target: Some(vec!["y".into()]),
+            loss: Some("mse".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let spec = "linear(2,1)".parse().unwrap();
+    let e = match TrainData::assemble(&j, &spec, candle_core::DType::F64, &Prior::default()) {
+        Ok(_) => panic!("--val with other columns was accepted"),
+        Err(e) => message(&e, Naming::Flags),
+    };
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        e,
+        format!(
+            "--val {}: its columns differ from --data {}: `c` where --data has `b`",
+            v.display(),
+            d.display()
+        )
+    );
+}

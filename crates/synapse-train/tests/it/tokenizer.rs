@@ -162,3 +162,31 @@ fn generate_with_a_tokenizer_counts_tokens_and_decodes() {
     let t = synapse_train::text_of(&model, &prompt_ids).unwrap();
     assert_eq!(t, prompt);
 }
+
+/// A text job's settings (stored in its checkpoints) name the tokenizer by
+/// its size and content, right before the text it cuts.
+#[test]
+fn a_text_jobs_settings_put_the_tokenizer_before_the_text() {
+    use synapse_train::job::{JobOptions, Prior, TrainData, TrainJob};
+    let j = TrainJob::check(
+        JobOptions {
+            text: Some(gpt2("finetune.txt")),
+            tokenizer: Some(gpt2("tiny-random/tokenizer.json")),
+            context: Some(16),
+            loss: Some("cross-entropy".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let spec = "embedding(384,8), linear(8,384)".parse().unwrap();
+    let data = TrainData::assemble(&j, &spec, DType::F32, &Prior::default()).unwrap();
+    let settings = j.settings(&data).unwrap();
+    let keys: Vec<&str> = settings
+        .split("; ")
+        .map(|p| p.split_once('=').unwrap().0)
+        .collect();
+    let at = keys.iter().position(|&k| k == "tokenizer").unwrap();
+    assert_eq!(keys[at + 1], "text", "{settings}");
+    assert!(settings.contains("tokenizer=384 tokens "), "{settings}");
+}

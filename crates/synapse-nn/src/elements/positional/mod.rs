@@ -255,4 +255,25 @@ mod tests {
             })
         }
     }
+
+    /// The guard of `step`: rows of `D` are added at their absolute
+    /// positions; another width or rank is refused.
+    #[test]
+    fn step_adds_rows_at_their_positions_and_refuses_other_shapes() {
+        use crate::elements::ElementOps;
+        let p = table();
+        let mut state = crate::StepState {
+            position: 1,
+            ..Default::default()
+        };
+        let x = Tensor::new(&[[[10.0f64, 20.0], [30.0, 40.0]]], &Device::Cpu).unwrap();
+        let y = p.step(&x, &mut state).unwrap().unwrap();
+        assert_eq!(y.to_vec3::<f64>().unwrap(), [[[13.0, 24.0], [35.0, 46.0]]]);
+        for dims in [&[1usize, 1, 3][..], &[1, 2], &[1, 1, 2, 1]] {
+            let x = Tensor::zeros(dims, candle_core::DType::F64, &Device::Cpu).unwrap();
+            let mut state = crate::StepState::default();
+            let e = p.step(&x, &mut state).unwrap_err().to_string();
+            assert!(e.contains("[batch, t, 2]"), "{dims:?}: {e}");
+        }
+    }
 }
