@@ -116,6 +116,12 @@ impl Tokenizer {
         self.vocab_size
     }
 
+    /// The id of GPT-2's `<|endoftext|>` token, its `bos_token_id` and
+    /// `eos_token_id`, when the tokenizer has one.
+    pub fn end_of_text(&self) -> Option<u32> {
+        self.inner.token_to_id("<|endoftext|>")
+    }
+
     /// The ids of `text`, without special tokens added.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let encoding = self

@@ -32,8 +32,9 @@ pub struct Gpt2Config {
     pub resid_pdrop: f64,
     /// `tie_word_embeddings` (absent: true).
     pub tied: bool,
-    /// `bos_token_id` / `eos_token_id` (written back as read; 0 when absent
-    /// on export, GPT-2's `<|endoftext|>` of a tokenizer made by synapse).
+    /// `bos_token_id` / `eos_token_id`: as read; on export the tokenizer's
+    /// `<|endoftext|>` (50256 in GPT-2's, 0 in one made by synapse), or 0
+    /// without a tokenizer.
     pub bos_token_id: Option<u64>,
     pub eos_token_id: Option<u64>,
 }

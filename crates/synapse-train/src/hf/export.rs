@@ -22,7 +22,11 @@ use crate::{write_all_contents_atomic, Content, Error, Model, Result};
 /// Writes `model` as a GPT-2 folder at `dir` (made when missing).
 pub fn export_folder(model: &Model, dir: &Path) -> Result<()> {
     let spec = model.net.spec();
-    let config = config_of(spec).map_err(|e| Error::config("--format hf", e))?;
+    let mut config = config_of(spec).map_err(|e| Error::config("--format hf", e))?;
+    // GPT-2 begins and ends a text with `<|endoftext|>`.
+    let end = model.tokenizer.as_ref().and_then(|t| t.end_of_text());
+    config.bos_token_id = end.map(u64::from);
+    config.eos_token_id = end.map(u64::from);
     let state: HashMap<String, _> = model.net.state().into_iter().collect();
     let mut tensors = Vec::new();
     for e in entries(config.n_layer, config.tied) {

@@ -276,3 +276,38 @@ fn a_shard_index_names_files_in_the_folder() {
         );
     }
 }
+
+/// The exported `bos_token_id` and `eos_token_id` are the tokenizer's
+/// `<|endoftext|>` (here moved from id 0 to 383, as GPT-2's is at 50256),
+/// and 0 for a model without a tokenizer.
+#[test]
+fn the_exported_config_ends_texts_with_the_tokenizers_end_of_text() {
+    let (_tmp, dir) = folder_with(|dir| {
+        let path = dir.join("tokenizer.json");
+        let mut t: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let vocab = t["model"]["vocab"].as_object_mut().unwrap();
+        let last = vocab
+            .iter()
+            .find(|(_, id)| id.as_u64() == Some(383))
+            .map(|(k, _)| k.clone())
+            .unwrap();
+        vocab.insert(last, 0.into());
+        vocab.insert("<|endoftext|>".into(), 383.into());
+        t["added_tokens"][0]["id"] = 383.into();
+        std::fs::write(&path, t.to_string()).unwrap();
+    });
+    let mut model = Model::load(&dir, None, &Device::Cpu).unwrap();
+    let ids = |out: &Path| {
+        let c: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
+                .unwrap();
+        (c["bos_token_id"].as_u64(), c["eos_token_id"].as_u64())
+    };
+    let out = dir.parent().unwrap().join("out");
+    synapse_train::hf::export_folder(&model, &out).unwrap();
+    assert_eq!(ids(&out), (Some(383), Some(383)));
+    model.tokenizer = None;
+    let bare = dir.parent().unwrap().join("bare");
+    synapse_train::hf::export_folder(&model, &bare).unwrap();
+    assert_eq!(ids(&bare), (Some(0), Some(0)));
+}
