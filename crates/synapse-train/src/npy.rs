@@ -226,6 +226,8 @@ pub fn read_npz_from(
         let declared = entry.size();
         // A stored (uncompressed) entry no longer than the file: its bytes
         // are there, so its size may size the array's buffer up front.
+        // (mutants: `!=` for either `==` is equivalent in values: the
+        // buffer is sized up front or grown, the same bytes are read.)
         let stored = entry.compression() == zip::CompressionMethod::Stored
             && entry.compressed_size() == declared
             && declared <= length;

@@ -60,6 +60,8 @@ pub fn configure() {
     // SAFETY: mallopt only changes the allocator's thresholds; called before
     // any other thread exists. A refused value leaves the default in place.
     unsafe {
+        // mutants: `32 >> 20` (0) is equivalent: M_MMAP_MAX 0 below turns
+        // mmap off whatever the threshold.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         libc::mallopt(libc::M_MMAP_MAX, 0);

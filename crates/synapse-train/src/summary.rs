@@ -121,5 +121,19 @@ mod tests {
         for want in ["linear(2,3)", "relu", "linear(3,1)", "9", "13"] {
             assert!(table.contains(want), "no {want} in:\n{table}");
         }
+        assert!(!table.contains("buffers"), "{table}");
+    }
+
+    /// A stack with buffers (batchnorm's running statistics: mean, variance
+    /// and the count, 4 + 4 + 1) gets their column and their total.
+    #[test]
+    fn buffers_have_a_column_and_a_total_when_there_are_any() {
+        let spec = "linear(3,4), batchnorm(4), linear(4,2)".parse().unwrap();
+        let table = super::render(&spec);
+        assert!(
+            table.lines().nth(1).unwrap().ends_with("buffers"),
+            "{table}"
+        );
+        assert!(table.contains("total buffer values: 9"), "{table}");
     }
 }

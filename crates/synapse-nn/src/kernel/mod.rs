@@ -32,18 +32,19 @@
 //! exp and GELU for attention, layernorm and the dense kernel), [`transpose`]
 //! (a tiled transpose with a bias, for the dense forward), [`simd`]
 //! (element-wise passes compiled for AVX-512 or AVX2, chosen at run time)
-//! and [`bf16`] (products with bfloat16 weights, for generation: the dense
-//! kernel runs them whatever [`use_kernel`]'s other rules say, as plain ops
+//! and [`rowdot`] (products that stream `W` once, row by row: one f32 row
+//! (decoding a token), or weights kept in bfloat16 for generation, which the
+//! dense kernel runs whatever [`use_kernel`]'s other rules say, as plain ops
 //! cannot mix dtypes).
 
 pub(crate) mod act;
-pub(crate) mod bf16;
 pub(crate) mod exp;
 pub(crate) mod gate;
 pub(crate) mod gemm;
 pub(crate) mod math;
 pub(crate) mod parallel;
 pub(crate) mod plan;
+pub(crate) mod rowdot;
 pub(crate) mod simd;
 pub(crate) mod storage;
 pub(crate) mod transpose;
@@ -91,7 +92,8 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 
 /// Counts one run of the kernel named `kernel` on this thread (called by
 /// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"lstm"`,
-/// `"gru"`, `"loss"`, `"update"`, `"attention"`, `"layernorm"`,
+/// `"gru"`, `"loss"`, `"update"`, `"attention"`, `"attention-step"` (one
+/// token over the cache), `"dense-bf16"`, `"layernorm"`,
 /// `"positional"`, ...; and `"hand-over"`, a parameter gradient handed to
 /// [`crate::backward`].
 pub(crate) fn count_call(kernel: &'static str) {

@@ -40,11 +40,21 @@ const MODELS: [&str; 4] = [
     "embedding(10,8), positional(12,8), attention(8,4,causal=true), lstm(8,6), linear(6,10), last",
 ];
 
+/// On both paths; on the kernel path each one-token step of attention
+/// reads the cache where it lies (`attention/step.rs`): 9 such steps in
+/// each of the two models with attention.
 #[test]
 fn each_step_gives_the_full_windows_scores_f64() {
-    for arch in MODELS {
-        let g = gap(arch, DType::F64);
-        assert!(g < 1e-12, "{arch}: {g}");
+    for fused in [true, false] {
+        let before = synapse_nn::kernel_calls_of("attention-step");
+        synapse_nn::with_fused_ops(fused, || {
+            for arch in MODELS {
+                let g = gap(arch, DType::F64);
+                assert!(g < 1e-12, "{arch} fused={fused}: {g}");
+            }
+        });
+        let steps = synapse_nn::kernel_calls_of("attention-step") - before;
+        assert_eq!(steps, if fused { 18 } else { 0 }, "fused={fused}");
     }
 }
 

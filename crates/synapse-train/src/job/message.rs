@@ -276,6 +276,37 @@ mod tests {
     }
 
     #[test]
+    fn clip_norm_and_a_validation_file_on_one_side_only() {
+        let e = mismatch("clip-norm", "none", "1");
+        assert_eq!(
+            resume(&e, Naming::Flags),
+            "--resume c.safetensors: the checkpoint was made without --clip-grad-norm, this run has --clip-grad-norm 1"
+        );
+        // Validation rows in this run only: not "other rows".
+        let e = mismatch("val", "(none)", "rows 00000000000000ab");
+        let m = resume(&e, Naming::Flags);
+        assert!(!m.contains("other rows"), "{m}");
+        assert!(m.contains("--val"), "{m}");
+    }
+
+    #[test]
+    fn an_nn_setting_is_named_by_its_option() {
+        let e = synapse_nn::Error::Setting {
+            name: "momentum",
+            value: -1.0,
+            expected: "a number in [0, 1)",
+        };
+        assert_eq!(
+            nn_message(&e, Naming::Flags),
+            "--momentum -1: expected a number in [0, 1)"
+        );
+        assert_eq!(
+            nn_message(&e, Naming::Keywords),
+            "momentum -1: expected a number in [0, 1)"
+        );
+    }
+
+    #[test]
     fn a_target_refusal_of_arrays_names_y() {
         let e = Error::Config {
             name: "y".into(),

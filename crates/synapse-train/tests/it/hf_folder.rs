@@ -311,3 +311,16 @@ fn the_exported_config_ends_texts_with_the_tokenizers_end_of_text() {
     synapse_train::hf::export_folder(&model, &bare).unwrap();
     assert_eq!(ids(&bare), (Some(0), Some(0)));
 }
+
+/// `train --init DIR --text FILE` cuts windows with the folder's own
+/// tokenizer: found when the folder has one, none otherwise.
+#[test]
+fn a_folders_own_tokenizer_is_found_when_it_has_one() {
+    let dir = reference("tiny-random");
+    assert_eq!(
+        synapse_train::hf::folder_tokenizer(&dir),
+        Some(dir.join("tokenizer.json"))
+    );
+    let (_tmp, bare) = folder_with(|d| std::fs::remove_file(d.join("tokenizer.json")).unwrap());
+    assert_eq!(synapse_train::hf::folder_tokenizer(&bare), None);
+}

@@ -85,3 +85,18 @@ fn validation_csv_with_other_columns_is_refused() {
         )
     );
 }
+
+/// Counts of at least 1 and a clip norm that is a finite number above 0.
+#[test]
+fn epochs_and_clip_norm_are_checked() {
+    for bad in [0, -3] {
+        let e = job(|o| o.epochs = Some(bad)).unwrap_err();
+        assert!(e.starts_with("--epochs"), "{e}");
+    }
+    assert_eq!(job(|o| o.epochs = Some(2)).unwrap().epochs, 2);
+    for bad in [0.0, -1.0, f64::INFINITY, f64::NAN] {
+        let e = job(|o| o.clip_grad_norm = Some(bad)).unwrap_err();
+        assert!(e.starts_with("--clip-grad-norm"), "{bad}: {e}");
+    }
+    job(|o| o.clip_grad_norm = Some(0.5)).unwrap();
+}

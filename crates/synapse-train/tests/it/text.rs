@@ -76,3 +76,20 @@ fn token_windows_need_a_score_per_id_at_each_position() {
     assert!(e.contains("260") && e.contains("200"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The ids a text needs: its distinct characters; and its windows'
+/// fingerprint (what a checkpoint stores to know its text again) changes
+/// with one character of the text.
+#[test]
+fn vocabulary_size_and_fingerprint_follow_the_text() {
+    let a = Arc::new(Text::from_text("banana split").unwrap());
+    assert_eq!(a.vocab_size(), 9);
+    let b = Arc::new(Text::from_text("banana spliT").unwrap());
+    let windows = |t: &Arc<Text>| Text::split(t, 4, 1, None).unwrap().0;
+    let (wa, wb) = (windows(&a), windows(&b));
+    assert_eq!(
+        wa.fingerprint().unwrap(),
+        windows(&a).fingerprint().unwrap()
+    );
+    assert_ne!(wa.fingerprint().unwrap(), wb.fingerprint().unwrap());
+}

@@ -409,3 +409,27 @@ fn an_observer_stops_training_after_a_step_and_nothing_is_put_back() {
         .unwrap();
     assert_eq!(flat(&net), flat(&six));
 }
+
+/// With several batches per epoch, shuffling changes the order the rows
+/// are seen in, so the weights after one epoch; it is the seed's alone.
+#[test]
+fn shuffling_several_batches_changes_the_order_and_is_the_seeds() {
+    let spec: ArchSpec = "linear(3,1,bias=false), sigmoid".parse().unwrap();
+    let fit = |shuffle: bool, seed: u32| {
+        let net = Sequential::init(&spec, Init::NumpyUniform, 1, DType::F64, &Device::Cpu).unwrap();
+        let config = TrainConfig {
+            epochs: 1,
+            batch_size: BatchSize::Rows(1),
+            shuffle,
+            seed,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(net.clone(), Loss::Sse, sgd(&net, 1.0), config).unwrap();
+        trainer.fit(&article_data(), None, &mut Silent).unwrap();
+        flat(trainer.network())
+    };
+    let in_order = fit(false, 1);
+    let shuffled = fit(true, 1);
+    assert_ne!(in_order, shuffled);
+    assert_eq!(shuffled, fit(true, 1));
+}

@@ -40,6 +40,7 @@
 
 mod export;
 mod kernel;
+mod step;
 
 use std::fmt;
 
@@ -382,17 +383,27 @@ impl ElementOps for Attention {
         grow_cache(&mut state.tensors, seen, keys, &k_new)?;
         state.tensors[0].slice_set(&k_new, 2, seen)?;
         state.tensors[1].slice_set(&v_new, 2, seen)?;
-        let k = state.tensors[0].narrow(2, 0, keys)?;
-        let v = state.tensors[1].narrow(2, 0, keys)?.contiguous()?;
-        let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (dh as f64).sqrt()))?;
-        let scores = if n > 1 {
-            let mask = crate::decode::causal_mask(n, keys - n, keys, x)?;
-            scores.broadcast_add(&mask)?
-        } else {
-            scores
+        // One token on the kernel path: over the cache where it lies.
+        let one = match n == 1 && kernel {
+            true => step::attend_one(&q, &state.tensors[0], &state.tensors[1], keys)?,
+            false => None,
         };
-        let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
-        let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((n, d))?;
+        let o = match one {
+            Some(o) => o,
+            None => {
+                let k = state.tensors[0].narrow(2, 0, keys)?;
+                let v = state.tensors[1].narrow(2, 0, keys)?.contiguous()?;
+                let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (dh as f64).sqrt()))?;
+                let scores = if n > 1 {
+                    let mask = crate::decode::causal_mask(n, keys - n, keys, x)?;
+                    scores.broadcast_add(&mask)?
+                } else {
+                    scores
+                };
+                let attn = candle_nn::ops::softmax(&scores, D::Minus1)?;
+                attn.matmul(&v)?.transpose(1, 2)?.reshape((n, d))?
+            }
+        };
         let y = project(&o, &self.vars[2], &self.vars[3])?;
         state.position += n;
         Ok(Some(y.reshape((1, n, d))?))

@@ -15,10 +15,16 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tenso
 
 use crate::backward::hand_over;
 use crate::kernel::act::{act_grad, gelu_all, gelu_tanh_all, DenseAct};
-use crate::kernel::bf16::product_bf16;
 use crate::kernel::gemm::{matmul, product_bias};
+use crate::kernel::rowdot::{product_rows, Weight};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
+
+/// Weights from which a one-row f32 product streams `W` row by row
+/// ([`crate::kernel::rowdot`], prefetching ahead) instead of taking the gemm
+/// crate's matrix-vector path: 64 Ki (256 KiB), where reading `W` from
+/// memory starts to be the cost.
+const ROW_STREAM: usize = 1 << 16;
 
 /// The forward op; the bias is the optional third argument. With GELU,
 /// `kept` holds `gelu'(z)` (shaped as `y`) from the forward for the backward.
@@ -45,25 +51,27 @@ impl Dense {
         self.activate(y, out_shape(shape, batch, out))
     }
 
-    /// `act(x W^T + b)` with `W` kept in bfloat16 (generation only: there
-    /// is no backward), `x` and `b` f32; see [`crate::kernel::bf16`].
-    fn forward_bf16(
+    /// `act(x W^T + b)` with `W` streamed row by row ([`crate::kernel::rowdot`]):
+    /// kept in bfloat16 (generation only: there is no backward), or one f32
+    /// row against a large f32 `W` (decoding a token); `x` and `b` f32.
+    fn forward_rows<B: Weight>(
         &self,
         (x, shape): (View<f32>, &[usize]),
-        w: (&[half::bf16], &[usize]),
+        w: (&[B], &[usize]),
         b: Option<View<f32>>,
     ) -> Result<(CpuStorage, Shape)> {
-        crate::kernel::count_call("dense-bf16");
+        let bf16 = std::mem::size_of::<B>() == 2;
+        crate::kernel::count_call(if bf16 { "dense-bf16" } else { "dense" });
         let (batch, k) = (x.rows(), x.cols());
         let out = w.1.first().copied().unwrap_or(0);
         if w.1 != [out, k] || b.is_some_and(|b| b.cols() != out) {
-            candle_core::bail!("dense: x [{batch}, {k}], W {:?} (bf16)", w.1);
+            candle_core::bail!("dense: x [{batch}, {k}], W {:?}", w.1);
         }
         let xs: Vec<f32> = (0..batch)
             .flat_map(|r| (0..k).map(move |c| x.at(r, c)))
             .collect();
         let bias: Option<Vec<f32>> = b.map(|b| (0..out).map(|j| b.at(0, j)).collect());
-        let y = product_bf16(&xs, batch, k, w.0, bias.as_deref());
+        let y = product_rows(&xs, batch, k, w.0, bias.as_deref());
         self.activate(y, out_shape(shape, batch, out))
     }
 
@@ -91,15 +99,29 @@ impl Dense {
         w: (&CpuStorage, &Layout),
         b: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
-        if let (CpuStorage::F32(_), CpuStorage::BF16(weights)) = (x.0, w.0) {
-            let Some((from, to)) = w.1.contiguous_offsets() else {
-                candle_core::bail!("dense: bf16 weights must be contiguous");
-            };
-            return self.forward_bf16(
-                (View::rows_of(x.0, x.1)?, x.1.dims()),
-                (&weights[from..to], w.1.dims()),
+        let rows = || -> Result<(View<f32>, Option<View<f32>>)> {
+            Ok((
+                View::rows_of(x.0, x.1)?,
                 b.map(|b| View::new(b.0, b.1)).transpose()?,
-            );
+            ))
+        };
+        match (x.0, w.0, w.1.contiguous_offsets()) {
+            (CpuStorage::F32(_), CpuStorage::BF16(weights), Some((from, to))) => {
+                let (xv, bv) = rows()?;
+                return self.forward_rows((xv, x.1.dims()), (&weights[from..to], w.1.dims()), bv);
+            }
+            (CpuStorage::F32(_), CpuStorage::BF16(_), None) => {
+                candle_core::bail!("dense: bf16 weights must be contiguous")
+            }
+            // One row against a large W: streamed (see `ROW_STREAM`).
+            (CpuStorage::F32(_), CpuStorage::F32(weights), Some((from, to)))
+                if x.1.dims().iter().rev().skip(1).product::<usize>() == 1
+                    && to - from >= ROW_STREAM =>
+            {
+                let (xv, bv) = rows()?;
+                return self.forward_rows((xv, x.1.dims()), (&weights[from..to], w.1.dims()), bv);
+            }
+            _ => {}
         }
         with_float!(x.0, "dense", T => self.forward::<T>(
             (View::rows_of(x.0, x.1)?, x.1.dims()),

@@ -1,24 +1,25 @@
-//! Products with bfloat16 weights, for generation (`generate --weights
-//! bf16`, [`crate::Sequential::with_bf16_weights`]):
+//! Row-dot products, `W` streamed once, row by row: decoding's products.
 //!
 //! ```text
-//! y[i, j] = sum_k x[i, k] * W[j, k]  (+ b[j])      x [m, k] f32, W [n, k] bf16, b [n] f32, y [m, n] f32
+//! y[i, j] = sum_k x[i, k] * W[j, k]  (+ b[j])      x [m, k] f32, W [n, k] f32 or bf16, b [n] f32, y [m, n] f32
 //! ```
 //!
 //! Decoding one token reads every weight once, so memory bandwidth bounds
-//! it; bfloat16 (an f32 with the low 16 bits of its mantissa dropped) halves
-//! the bytes. A bfloat16 is an f32 exactly (`bits << 16`), and every sum is
-//! accumulated in f32: an output is the f32 dot product of `x`'s row with
-//! the weights as f32, its terms added in 64 lanes (`k` in steps of 64;
-//! the lanes then summed in a fixed tree, see `dot`), for one row of `x`
-//! as for several. The bits do not depend on the
-//! thread count or on the instruction set ([`vectorized`] copies; no
-//! product is fused with a sum).
+//! it: the one-row f32 product (the dense kernel's, for a large `W`) and
+//! products with weights kept in bfloat16 (`generate --weights bf16`,
+//! [`crate::Sequential::with_bf16_weights`]: an f32 with the low 16 bits of
+//! its mantissa dropped, half the bytes) both stream `W` here, prefetching
+//! the rows ahead. A bfloat16 is an f32 exactly (`bits << 16`), and every
+//! sum is accumulated in f32: an output is the f32 dot product of `x`'s row
+//! with the weights as f32, its terms added in 64 lanes (`k` in steps of 64;
+//! the lanes then summed in a fixed tree, see `dot`), for one row of `x` as
+//! for several. The bits do not depend on the thread count or on the
+//! instruction set ([`vectorized`] copies; no product is fused with a sum).
 //!
 //! The rows of `W` are cut in parts by size ([`for_each_part`]) on the
 //! pool. For one row of `x` (a token) each weight is widened as it is read;
-//! for several (a prompt) a part widens each of its rows of `W` once, into a
-//! buffer of `k`, and takes its dot product with every row of `x`.
+//! for several (a prompt, bf16) a part widens each of its rows of `W` once,
+//! into a buffer of `k`, and takes its dot product with every row of `x`.
 
 use half::bf16;
 
@@ -29,22 +30,43 @@ use super::simd::{vectorized, Pass};
 /// sums run at once (one would wait on each addition's latency).
 const LANES: usize = 64;
 
+/// A weight as this file reads it: f32, or bfloat16 widened exactly.
+pub(crate) trait Weight: Copy + Send + Sync + 'static {
+    /// The f32 it stands for.
+    fn widen(self) -> f32;
+}
+
+impl Weight for f32 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self
+    }
+}
+
+impl Weight for bf16 {
+    /// Exactly: the bits moved up.
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        f32::from_bits(u32::from(self.to_bits()) << 16)
+    }
+}
+
 /// `x W^T (+ b)`: `x` `m x k` row-major, `w` `n x k` row-major, `bias` `n`;
 /// the `m x n` result row-major.
 ///
 /// Panics if `x.len() != m * k`, `w.len()` is not a multiple of `k` or
 /// `bias` is not `n` long (callers check the shapes of user tensors first).
-pub(crate) fn product_bf16(
+pub(crate) fn product_rows<B: Weight>(
     x: &[f32],
     m: usize,
     k: usize,
-    w: &[bf16],
+    w: &[B],
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    assert_eq!(x.len(), m * k, "product_bf16: x");
+    assert_eq!(x.len(), m * k, "product_rows: x");
     let n = w.len().checked_div(k).unwrap_or(0);
-    assert_eq!(w.len(), n * k, "product_bf16: W");
-    assert!(bias.is_none_or(|b| b.len() == n), "product_bf16: bias");
+    assert_eq!(w.len(), n * k, "product_rows: W");
+    assert!(bias.is_none_or(|b| b.len() == n), "product_rows: bias");
     if m == 0 || n == 0 {
         return vec![0.0; m * n];
     }
@@ -84,16 +106,16 @@ fn split_work(m: usize, n: usize, k: usize) -> usize {
 
 /// One part: its rows of `W` against every row of `x`, into `out` (`m`
 /// outputs per row of `W`).
-struct Rows<'a> {
+struct Rows<'a, B> {
     x: &'a [f32],
     m: usize,
     k: usize,
-    w: &'a [bf16],
+    w: &'a [B],
     bias: Option<&'a [f32]>,
     out: &'a mut [f32],
 }
 
-impl Pass for Rows<'_> {
+impl<B: Weight> Pass for Rows<'_, B> {
     type Output = ();
 
     #[inline(always)]
@@ -110,14 +132,14 @@ impl Pass for Rows<'_> {
         if m == 1 {
             for (j, (wj, y)) in rows {
                 prefetch(w, (j + AHEAD) * k, k);
-                y[0] = dot(x, wj, widen) + bias.map_or(0.0, |b| b[j]);
+                y[0] = dot(x, wj, B::widen) + bias.map_or(0.0, |b| b[j]);
             }
             return;
         }
         let mut row = vec![0.0f32; k];
         for (j, (wj, yj)) in rows {
             for (r, &v) in row.iter_mut().zip(wj) {
-                *r = widen(v);
+                *r = v.widen();
             }
             let b = bias.map_or(0.0, |b| b[j]);
             for (xi, y) in x.chunks_exact(k).zip(yj.iter_mut()) {
@@ -135,7 +157,7 @@ const AHEAD: usize = 2;
 /// Asks the cache for `w[from..from + len]` (the part of it inside `w`), a
 /// line (64 bytes) at a time; a hint with no effect on any value.
 #[inline(always)]
-fn prefetch(w: &[bf16], from: usize, len: usize) {
+fn prefetch<B>(w: &[B], from: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
@@ -145,17 +167,11 @@ fn prefetch(w: &[bf16], from: usize, len: usize) {
             // SAFETY: `at < w.len()`, so the address is inside `w`; a
             // prefetch reads nothing and cannot fault.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(w.as_ptr().add(at).cast::<i8>()) };
-            at += 32;
+            at += 64 / std::mem::size_of::<B>().max(1);
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (w, from, len);
-}
-
-/// A bfloat16 as the f32 it stands for, exactly.
-#[inline(always)]
-fn widen(v: bf16) -> f32 {
-    f32::from_bits(u32::from(v.to_bits()) << 16)
 }
 
 /// `sum a[i] f(b[i])`: [`LANES`] lanes as four registers of 16 (element
@@ -220,11 +236,11 @@ mod tests {
                     .build()
                     .unwrap()
             };
-            let one = pool(1).install(|| product_bf16(&x, m, k, &w, Some(&bias)));
-            let two = pool(2).install(|| product_bf16(&x, m, k, &w, Some(&bias)));
+            let one = pool(1).install(|| product_rows(&x, m, k, &w, Some(&bias)));
+            let two = pool(2).install(|| product_rows(&x, m, k, &w, Some(&bias)));
             assert_eq!(one, two, "m = {m}: the bits depend on the pool");
             // A row alone (widened as read) gives the bits it gives among others.
-            let first = product_bf16(&x[..k], 1, k, &w, Some(&bias));
+            let first = product_rows(&x[..k], 1, k, &w, Some(&bias));
             assert_eq!(first, one[..n], "m = {m}: row 0 alone");
             for i in 0..m {
                 for j in 0..n {
@@ -241,7 +257,7 @@ mod tests {
             }
         }
         // No bias, and nothing to multiply.
-        let y = product_bf16(
+        let y = product_rows(
             &[2.0, 3.0],
             1,
             2,
@@ -249,6 +265,6 @@ mod tests {
             None,
         );
         assert_eq!(y, [-2.0]);
-        assert!(product_bf16(&[], 0, 2, &[bf16::ONE, bf16::ONE], None).is_empty());
+        assert!(product_rows(&[], 0, 2, &[bf16::ONE, bf16::ONE], None).is_empty());
     }
 }
