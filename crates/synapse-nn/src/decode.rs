@@ -132,6 +132,8 @@ impl<'a> Decoder<'a> {
         let mut y = x;
         for (i, (layer, state)) in layers.iter().zip(self.states.iter_mut()).enumerate() {
             let n = y.dims().get(1).copied().unwrap_or(1);
+            // mutants: `n >= 1` is equivalent: one position narrowed to
+            // itself is the same tensor.
             if i == layers.len() - tail && y.rank() >= 2 && n > 1 {
                 y = y.narrow(1, n - 1, 1)?;
             }

@@ -347,7 +347,7 @@ impl Sequential {
     /// `attention`'s projections, and `embedding` tables; everything else,
     /// and every activation, in f32 ([`Sequential::dtype`] is F32). The
     /// dense kernel multiplies them with f32 accumulation
-    /// (`kernel/bf16.rs`), reading half the bytes of f32 weights: decoding
+    /// (`kernel/rowdot.rs`), reading half the bytes of f32 weights: decoding
     /// one token reads every weight once. CPU only, and for evaluation
     /// only: nothing differentiates through bfloat16 weights (a backward is
     /// an error), so never train the result.
