@@ -192,6 +192,21 @@ impl ElementOps for Activation {
         Activation::forward(self, x)
     }
 
+    /// Decoding keeps no gradient: GELU in one vectorised pass on the
+    /// kernel path (the full forward's GELU is the dense kernel's, fused),
+    /// else the plain ops of `forward`.
+    fn step(&self, x: &Tensor, _state: &mut crate::StepState) -> Result<Option<Tensor>> {
+        let tanh = match self {
+            Activation::Gelu => false,
+            Activation::GeluTanh => true,
+            _ => return Ok(Some(Activation::forward(self, x)?)),
+        };
+        if crate::kernel::use_kernel(true, &[x]) {
+            return Ok(Some(crate::kernel::act::gelu_no_grad(x, tanh)?));
+        }
+        Ok(Some(Activation::forward(self, x)?))
+    }
+
     fn spec(&self) -> ElementSpec {
         ElementSpec::Activation(*self)
     }

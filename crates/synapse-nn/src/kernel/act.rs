@@ -156,6 +156,27 @@ pub(crate) fn gelu_tanh_all<T: Real>(z: &mut [T]) -> Vec<T> {
     slopes_all(z, gelu_tanh_slope)
 }
 
+/// GELU (erf's, or tanh's approximation) of every element of `x`, as a
+/// new tensor outside the graph: decoding's step, which keeps no gradient
+/// (the slopes [`gelu_all`] also makes are dropped).
+pub(crate) fn gelu_no_grad(x: &Tensor, tanh: bool) -> Result<Tensor> {
+    fn run<T: Real>(s: &CpuStorage, l: &Layout, tanh: bool) -> Result<Tensor> {
+        crate::kernel::count_call("gelu-step");
+        let mut v = super::storage::contiguous::<T>(s, l, "gelu")?.to_vec();
+        match tanh {
+            true => gelu_tanh_all(&mut v),
+            false => gelu_all(&mut v),
+        };
+        T::cpu_tensor(v, l.shape().clone())
+    }
+    let x = x.contiguous()?;
+    let (s, l) = x.storage_and_layout();
+    let candle_core::Storage::Cpu(s) = &*s else {
+        candle_core::bail!("gelu: a CPU tensor only");
+    };
+    with_float!(s, "gelu", T => run::<T>(s, l, tanh))
+}
+
 /// The tanh GELU of each `z` in place, its slope into `slope`.
 fn gelu_tanh_slope<T: Real>(z: &mut [T], slope: &mut [T]) {
     let (c, a) = (

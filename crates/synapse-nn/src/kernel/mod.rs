@@ -93,7 +93,8 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 /// Counts one run of the kernel named `kernel` on this thread (called by
 /// each kernel's forward): `"dense"`, `"conv2d"`, `"pool2d"`, `"lstm"`,
 /// `"gru"`, `"loss"`, `"update"`, `"attention"`, `"attention-step"` (one
-/// token over the cache), `"dense-bf16"`, `"layernorm"`,
+/// token over the cache), `"dense-bf16"`, `"gelu-step"` (decoding's
+/// GELU), `"layernorm"`,
 /// `"positional"`, ...; and `"hand-over"`, a parameter gradient handed to
 /// [`crate::backward`].
 pub(crate) fn count_call(kernel: &'static str) {

@@ -42,10 +42,12 @@ const MODELS: [&str; 4] = [
 
 /// On both paths; on the kernel path each one-token step of attention
 /// reads the cache where it lies (`attention/step.rs`): 9 such steps in
-/// each of the two models with attention.
+/// each of the two models with attention; and the first model's GELU runs
+/// in one vectorised pass at each of its 10 steps.
 #[test]
 fn each_step_gives_the_full_windows_scores_f64() {
     for fused in [true, false] {
+        let gelu = synapse_nn::kernel_calls_of("gelu-step");
         let before = synapse_nn::kernel_calls_of("attention-step");
         synapse_nn::with_fused_ops(fused, || {
             for arch in MODELS {
@@ -55,6 +57,8 @@ fn each_step_gives_the_full_windows_scores_f64() {
         });
         let steps = synapse_nn::kernel_calls_of("attention-step") - before;
         assert_eq!(steps, if fused { 18 } else { 0 }, "fused={fused}");
+        let gelu = synapse_nn::kernel_calls_of("gelu-step") - gelu;
+        assert_eq!(gelu, if fused { 10 } else { 0 }, "fused={fused}");
     }
 }
 

@@ -243,14 +243,6 @@ fn direct_var(
             _ => f64::from_le_bytes(b.try_into().expect("8 bytes")),
         }
     };
-    // Element k of ours: [out, in] from the stored [in, out] when transposed.
-    let source = |k: usize| {
-        if transposed {
-            at((k % rows) * cols + k / rows)
-        } else {
-            at(k)
-        }
-    };
     let ours: Vec<usize> = if transposed {
         vec![cols, rows]
     } else {
@@ -259,14 +251,54 @@ fn direct_var(
     Some(
         match dtype {
             // `as f32`: the rounding of candle's `to_dtype` (exact from f32).
-            DType::F32 => Var::from_vec((0..n).map(|k| source(k) as f32).collect(), ours, device),
+            // f32 stored: read as it is (no round trip through f64).
+            DType::F32 if width == 4 => {
+                let at = |k: usize| {
+                    f32::from_le_bytes(bytes[k * 4..k * 4 + 4].try_into().expect("4 bytes"))
+                };
+                Var::from_vec(read(n, rows, cols, transposed, at), ours, device)
+            }
+            DType::F32 => Var::from_vec(
+                read(n, rows, cols, transposed, |k| at(k) as f32),
+                ours,
+                device,
+            ),
             // mutants: deleting this arm is equivalent in values: `None`
             // sends the tensor through the general (copying) path.
-            DType::F64 => Var::from_vec((0..n).map(source).collect(), ours, device),
+            DType::F64 => Var::from_vec(read(n, rows, cols, transposed, at), ours, device),
             _ => return None,
         }
         .map(|v| v.as_tensor().clone()),
     )
+}
+
+/// The `n` stored elements (`at(k)`, stored index `k`) in our order: as
+/// stored, or a stored `[rows, cols]` transposed to `[cols, rows]` tile by
+/// tile, so that both the map and the new vector are walked a cache line at
+/// a time (a column-order walk of the map read one element per line:
+/// GPT-2 small's `Conv1D` weights took most of its load time).
+fn read<T: Copy + Default>(
+    n: usize,
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+    at: impl Fn(usize) -> T,
+) -> Vec<T> {
+    if !transposed {
+        return (0..n).map(at).collect();
+    }
+    const TILE: usize = 32;
+    let mut out = vec![T::default(); n];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    out[c * rows + r] = at(r * cols + c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Gives the pages of `bytes`, a part of the memory map just read into a
