@@ -150,6 +150,8 @@ impl Sequential {
             let var = match dtype {
                 DType::F64 => Var::from_vec(values.collect::<Vec<f64>>(), shape, device),
                 // `as f32`: the same rounding as candle's `to_dtype`.
+                // mutants: deleting this arm is equivalent in values (the
+                // general arm below rounds the same; it only copies more).
                 DType::F32 => {
                     Var::from_vec(values.map(|v| v as f32).collect::<Vec<_>>(), shape, device)
                 }

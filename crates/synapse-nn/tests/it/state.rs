@@ -221,7 +221,7 @@ fn init_draw_lists_the_parameters_init_builds() {
 #[test]
 fn export_names_constants_by_their_state_and_nodes_by_their_path() {
     use synapse_nn::export::Constant;
-    let spec: ArchSpec = "embedding(10,4), layernorm(4), linear(4,3)"
+    let spec: ArchSpec = "embedding(10,4), layernorm(4), linear(4,3), gelu(tanh)"
         .parse()
         .unwrap();
     let net = Sequential::init(&spec, Init::Torch, 1, DType::F64, &Device::Cpu).unwrap();
@@ -237,13 +237,24 @@ fn export_names_constants_by_their_state_and_nodes_by_their_path() {
             ),
         }
     }
-    for n in &e.nodes {
+    // The k-th more node of one op in one element is `"{path}.{op}#{k}"`.
+    for (i, n) in e.nodes.iter().enumerate() {
         let path = n.name.split('.').next().unwrap();
-        assert!(["0", "1", "2"].contains(&path), "{}", n.name);
-        assert!(
-            n.name.ends_with(n.op) || n.name[path.len() + 1..].starts_with(n.op),
-            "{}",
-            n.name
-        );
+        assert!(["0", "1", "2", "3"].contains(&path), "{}", n.name);
+        let before = e.nodes[..i]
+            .iter()
+            .filter(|m| m.op == n.op && m.name.split('.').next() == Some(path))
+            .count();
+        let want = match before {
+            0 => format!("{path}.{}", n.op),
+            k => format!("{path}.{}#{k}", n.op),
+        };
+        assert_eq!(n.name, want);
     }
+    // gelu(tanh) exports several nodes of one op.
+    assert!(
+        e.nodes.iter().any(|n| n.name.contains('#')),
+        "{:?}",
+        e.nodes
+    );
 }
