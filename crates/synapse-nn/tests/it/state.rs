@@ -258,3 +258,15 @@ fn export_names_constants_by_their_state_and_nodes_by_their_path() {
         e.nodes
     );
 }
+
+/// A stack that takes rows of any shape (`flatten` first: its input's rank
+/// unknown, 0 to the export) exports too: each element's nodes in turn.
+#[test]
+fn a_stack_of_any_input_rank_exports() {
+    let spec: ArchSpec = "flatten, linear(4,2)".parse().unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+    let e = net.export("x", "y", 17).unwrap();
+    assert_eq!(e.nodes[0].op, "Flatten");
+    assert_eq!(e.nodes[0].inputs, ["x"]);
+    assert_eq!(e.nodes.last().unwrap().outputs, ["y"]);
+}
