@@ -9,6 +9,7 @@
 //! cargo bench --bench synapse_bench -- gemm-shapes           # the 2048-4096-4096-10 step's products
 //! cargo bench --bench synapse_bench -- bf16-logits DIR IDS   # a model's scores: --weights bf16 against f32
 //! cargo bench --bench synapse_bench -- gemv [K] [N]          # one row times linear(K,N): f32 and bf16 weights, GB/s
+//! cargo bench --bench synapse_bench -- paths                 # the kernels' paths on this CPU and pool
 //! ```
 //! Threads: `RAYON_NUM_THREADS` (default: all cores). Each line printed is
 //! `name value unit`. In-process figures, for profiling one piece of work;
@@ -301,6 +302,10 @@ fn main() -> anyhow::Result<()> {
         Some("gemm-shapes") => gemm_shapes(),
         Some("gemm-peak") => gemm_peak(num(1, 4096)),
         Some("gemv") => gemv(num(1, 768), num(2, 50257)),
+        Some("paths") => {
+            println!("{}", synapse::nn::kernel_paths());
+            Ok(())
+        }
         Some("bf16-logits") => bf16_logits(
             args.get(1).map_or("", String::as_str),
             args.get(2).map_or("", String::as_str),

@@ -93,6 +93,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 
 echo "building (release)..." >&2
 cargo build --release -q -p synapse-cli
+# The paths the kernels chose on this CPU (its SIMD copy, thresholds).
+echo "paths: $(cargo bench -q --bench synapse_bench -- paths)"
 synapse=$(realpath "${CARGO_TARGET_DIR:-target}")/release/synapse
 [ -x "$synapse" ] || die "no binary at $synapse"
 

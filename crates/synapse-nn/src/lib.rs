@@ -48,7 +48,7 @@ pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
 pub use kernel::with_fused_ops;
 #[doc(hidden)]
-pub use kernel::{kernel_calls, kernel_calls_of};
+pub use kernel::{kernel_calls, kernel_calls_of, kernel_paths};
 pub use loss::{check_class_weights, class_index, class_indices, Loss, IGNORE_INDEX};
 pub use mode::Mode;
 pub use optim::{Adam, AdamConfig, Optimizer, OptimizerState, Sgd, SgdConfig};

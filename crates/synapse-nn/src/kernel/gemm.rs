@@ -208,6 +208,11 @@ pub(crate) fn product_bias<T: Real>(a: View<T>, b: View<T>, bias: Option<&[T]>) 
     }
 }
 
+/// The rows of `a` from which [`transposed_pays`] (with [`TRANSPOSE_WEIGHTS`]).
+pub(crate) const TRANSPOSE_ROWS: usize = 64;
+/// The elements of `b` from which [`transposed_pays`] (with [`TRANSPOSE_ROWS`]).
+pub(crate) const TRANSPOSE_WEIGHTS: usize = 1 << 20;
+
 /// Whether `a * b` is cheaper made as `(b^T a^T)^T`: when `b` is
 /// column-major (as `W^T` of a row-major weight, the dense forward's `x
 /// W^T`), the gemm crate packs it with strided reads. For the
@@ -220,7 +225,7 @@ pub(crate) fn product_bias<T: Real>(a: View<T>, b: View<T>, bias: Option<&[T]>) 
 /// cache) and 64 rows of `a` or more.
 fn transposed_pays<T: Real>(a: View<T>, b: View<T>) -> bool {
     let (rs, cs) = b.strides();
-    rs == 1 && cs != 1 && a.rows() >= 64 && b.rows() * b.cols() >= 1 << 20
+    rs == 1 && cs != 1 && a.rows() >= TRANSPOSE_ROWS && b.rows() * b.cols() >= TRANSPOSE_WEIGHTS
 }
 
 /// One row times a wide `b` (decoding's `x W^T`, one token): the `gemm`

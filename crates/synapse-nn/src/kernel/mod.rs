@@ -107,6 +107,27 @@ pub(crate) fn count_call(kernel: &'static str) {
     });
 }
 
+/// The paths the kernels take on this CPU and pool, in words: the copy of
+/// the element-wise passes run-time dispatch picked, the pool's threads,
+/// and the thresholds that choose a split, a transposed product and a
+/// streamed row (`scripts/bench.sh` prints it above its tables). Not part
+/// of the API.
+#[doc(hidden)]
+pub fn kernel_paths() -> String {
+    format!(
+        "element-wise passes {}; {} pool thread(s); work split from {} Mi flops, at most {} parts; \
+         x W^T made as (W x^T)^T from {} rows and {} Mi weights; one row streams W from {} Ki weights; \
+         products otherwise by the gemm crate (its own run-time dispatch)",
+        simd::level(),
+        parallel::max_threads(),
+        parallel::PARALLEL_WORK >> 20,
+        parallel::MAX_PARTS,
+        gemm::TRANSPOSE_ROWS,
+        gemm::TRANSPOSE_WEIGHTS >> 20,
+        rowdot::ROW_STREAM >> 10,
+    )
+}
+
 /// How many kernel forwards of any kind ran on this thread so far. For the
 /// tests that prove the kernel path really runs; not part of the API.
 #[doc(hidden)]

@@ -26,6 +26,12 @@ use half::bf16;
 use super::parallel::{for_each_part, ELEMENT_WORK};
 use super::simd::{vectorized, Pass};
 
+/// Weights from which the dense kernel's one-row f32 product streams `W`
+/// here (prefetching ahead) instead of taking the gemm
+/// crate's matrix-vector path: 64 Ki (256 KiB), where reading `W` from
+/// memory starts to be the cost.
+pub(crate) const ROW_STREAM: usize = 1 << 16;
+
 /// Lanes of the dot product: four AVX-512 registers of f32, so that four
 /// sums run at once (one would wait on each addition's latency).
 const LANES: usize = 64;

@@ -24,23 +24,49 @@ pub(crate) trait Pass {
     fn run(self) -> Self::Output;
 }
 
+/// Whether the CPU has every feature [`avx512`] is compiled for.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx512() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512dq")
+        && std::is_x86_feature_detected!("avx512bw")
+        && has_avx2()
+}
+
+/// Whether the CPU has every feature [`avx2`] is compiled for.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx2() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+/// The copy [`vectorized`] runs on this CPU, in words.
+pub(crate) fn level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            return "AVX-512 (avx512f, vl, dq, bw; fma)";
+        }
+        if has_avx2() {
+            return "AVX2 with FMA";
+        }
+    }
+    "the baseline target's"
+}
+
 /// Runs `f`, compiled for AVX-512 or AVX2 when the CPU has them.
 #[inline]
 pub(crate) fn vectorized<P: Pass>(f: P) -> P::Output {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
+        if has_avx512() {
             // SAFETY: the CPU has every feature `avx512` is compiled for
             // (checked just above).
             return unsafe { avx512(f) };
         }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if has_avx2() {
             // SAFETY: as above, for `avx2`'s features.
             return unsafe { avx2(f) };
         }

@@ -590,3 +590,33 @@ fn gelu_tanh_agrees() {
         }
     }
 }
+
+/// What `scripts/bench.sh` prints above its tables: the pool it runs in and
+/// the copy of the element-wise passes this CPU gets.
+#[test]
+fn kernel_paths_name_the_pool_and_the_simd_copy() {
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let paths = pool.install(synapse_nn::kernel_paths);
+        assert!(
+            paths.contains(&format!("; {threads} pool thread(s);")),
+            "{paths}"
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            let avx2 = has!("avx2") && has!("fma");
+            let avx512 =
+                avx2 && has!("avx512f") && has!("avx512vl") && has!("avx512dq") && has!("avx512bw");
+            let want = match (avx512, avx2) {
+                (true, _) => "element-wise passes AVX-512",
+                (false, true) => "element-wise passes AVX2",
+                _ => "element-wise passes the baseline",
+            };
+            assert!(paths.starts_with(want), "{paths}");
+        }
+    }
+}

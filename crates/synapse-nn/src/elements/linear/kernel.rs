@@ -16,15 +16,9 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tenso
 use crate::backward::hand_over;
 use crate::kernel::act::{act_grad, gelu_all, gelu_tanh_all, DenseAct};
 use crate::kernel::gemm::{matmul, product_bias};
-use crate::kernel::rowdot::{product_rows, Weight};
+use crate::kernel::rowdot::{product_rows, Weight, ROW_STREAM};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
-
-/// Weights from which a one-row f32 product streams `W` row by row
-/// ([`crate::kernel::rowdot`], prefetching ahead) instead of taking the gemm
-/// crate's matrix-vector path: 64 Ki (256 KiB), where reading `W` from
-/// memory starts to be the cost.
-const ROW_STREAM: usize = 1 << 16;
 
 /// The forward op; the bias is the optional third argument. With GELU,
 /// `kept` holds `gelu'(z)` (shaped as `y`) from the forward for the backward.
