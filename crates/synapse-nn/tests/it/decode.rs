@@ -93,3 +93,29 @@ fn positional_past_its_rows_answers_none() {
     assert!(dec.step(&IDS[..4]).unwrap().is_some());
     assert!(dec.step(&IDS[4..5]).unwrap().is_none());
 }
+
+/// Past 16 positions the cache grows (16, then 32, then 64 rows), keeping
+/// what it holds: each of 40 steps still gives the full window's scores.
+#[test]
+fn the_cache_keeps_its_keys_as_it_grows() {
+    let spec = "embedding(10,8), positional(48,8), attention(8,2,causal=true), linear(8,10)"
+        .parse()
+        .unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 5, DType::F64, &Device::Cpu).unwrap();
+    let ids: Vec<u32> = (0..40).map(|i| (i * 7 + 3) % 10).collect();
+    let mut dec = Decoder::new(&net);
+    for at in 0..ids.len() {
+        let z = dec.step(&ids[at..=at]).unwrap().expect("steps");
+        let window: Vec<i64> = ids[..=at].iter().map(|&i| i64::from(i)).collect();
+        let x = Tensor::from_vec(window, (1, at + 1), &Device::Cpu).unwrap();
+        let want = net
+            .forward(&x, Mode::Eval)
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .get(at)
+            .unwrap();
+        let g = crate::largest_gap(&z, &want);
+        assert!(g < 1e-12, "position {at}: {g}");
+    }
+}

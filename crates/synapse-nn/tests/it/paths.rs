@@ -620,3 +620,40 @@ fn kernel_paths_name_the_pool_and_the_simd_copy() {
         }
     }
 }
+
+/// Every kind's sample stack exports a graph in order: each node reads the
+/// graph's input, a constant or an earlier node's output; every element
+/// but dropout (nothing in evaluation) writes nodes of its own; the last
+/// node writes the graph's output.
+#[test]
+fn every_kind_exports_a_connected_graph_in_order() {
+    for &kind in ElementKind::ALL {
+        let (text, _) = sample(kind);
+        let spec: synapse_nn::ArchSpec = text.parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 3, DType::F32, &Device::Cpu).unwrap();
+        let e = net.export("x", "y", 17).unwrap();
+        let mut known: std::collections::HashSet<&str> =
+            e.constants.iter().map(|c| c.name()).collect();
+        known.insert("x");
+        for n in &e.nodes {
+            for i in n.inputs.iter().filter(|i| !i.is_empty()) {
+                assert!(
+                    known.contains(i.as_str()),
+                    "{text}: {} reads {i} before it is written",
+                    n.name
+                );
+            }
+            known.extend(n.outputs.iter().map(String::as_str));
+        }
+        assert_eq!(e.nodes.last().unwrap().outputs, ["y"], "{text}");
+        for (i, element) in spec.elements().iter().enumerate() {
+            if element.kind() == ElementKind::Dropout {
+                continue;
+            }
+            assert!(
+                e.nodes.iter().any(|n| n.name.starts_with(&format!("{i}."))),
+                "{text}: element {i} `{element}` wrote no node"
+            );
+        }
+    }
+}

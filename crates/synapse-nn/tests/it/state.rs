@@ -270,3 +270,18 @@ fn a_stack_of_any_input_rank_exports() {
     assert_eq!(e.nodes[0].inputs, ["x"]);
     assert_eq!(e.nodes.last().unwrap().outputs, ["y"]);
 }
+
+/// A batchnorm built from its spec keeps the options written there.
+#[test]
+fn a_batchnorm_keeps_its_eps_and_momentum() {
+    let spec: ArchSpec = "linear(3,4), batchnorm(4,eps=0.001,momentum=0.3)"
+        .parse()
+        .unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F64, &Device::Cpu).unwrap();
+    match &net.layers()[1] {
+        synapse_nn::Layer::BatchNorm(b) => {
+            assert_eq!((b.eps(), b.momentum(), b.spatial()), (0.001, 0.3, false));
+        }
+        other => panic!("{other:?}"),
+    }
+}
