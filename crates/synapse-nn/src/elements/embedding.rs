@@ -149,6 +149,8 @@ impl Embedding {
 /// number in `0..v`; an error names the first bad one by row and position.
 pub(crate) fn checked_ids(ids: &Tensor, v: usize, name: &str) -> Result<Tensor> {
     let t = ids.dims().get(1).copied().unwrap_or(1).max(1);
+    // mutants: without the integer arm, integer ids take the f64 arm: the
+    // same `as f64` conversion (candle's), so the same values (equivalent).
     let values: Vec<f64> = match ids.dtype() {
         DType::U32 | DType::U8 | DType::I64 => ids
             .flatten_all()?
