@@ -28,13 +28,21 @@ pub(crate) fn threads_for(flops: usize) -> gemm::Parallelism {
     }
 }
 
+/// [`threads_for`] an `m x k` by `k x n` product's `2mnk` flops. (The gemm
+/// crate's results do not depend on its thread count, so neither function
+/// changes a value: cargo-mutants' equivalents, see .cargo/mutants.toml;
+/// `kernels_give_the_same_bits_on_one_worker_and_two` checks the bits.)
+fn product_threads(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    threads_for(2 * m * n * k)
+}
+
 /// `dst (m x n, row-major) = [dst +] a (m x k) * b (k x n)`, accumulating when asked.
 ///
 /// Panics if `dst.len() != m * n` or `a.cols() != b.rows()`: callers check the
 /// sizes of user tensors first (with an error naming them); this is an
 /// internal invariant.
 pub(crate) fn gemm_into<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) {
-    let threads = threads_for(2 * a.rows() * b.cols() * a.cols());
+    let threads = product_threads(a.rows(), b.cols(), a.cols());
     gemm_on(dst, a, b, accumulate, threads);
 }
 
@@ -280,7 +288,7 @@ fn fresh<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
     // written (not read: no accumulation) in full by gemm since k > 0; the
     // length is set only after.
     unsafe {
-        let threads = threads_for(2 * n * a.cols());
+        let threads = product_threads(a.rows(), b.cols(), a.cols());
         gemm_raw(
             dst.as_mut_ptr(),
             b.cols(),

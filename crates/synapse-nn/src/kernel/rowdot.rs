@@ -161,7 +161,8 @@ impl<B: Weight> Pass for Rows<'_, B> {
 const AHEAD: usize = 2;
 
 /// Asks the cache for `w[from..from + len]` (the part of it inside `w`), a
-/// line (64 bytes) at a time; a hint with no effect on any value.
+/// line (64 bytes) at a time; a hint with no effect on any value (so
+/// cargo-mutants' equivalents, see .cargo/mutants.toml).
 #[inline(always)]
 fn prefetch<B>(w: &[B], from: usize, len: usize) {
     #[cfg(target_arch = "x86_64")]

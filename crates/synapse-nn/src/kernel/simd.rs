@@ -24,7 +24,9 @@ pub(crate) trait Pass {
     fn run(self) -> Self::Output;
 }
 
-/// Whether the CPU has every feature [`avx512`] is compiled for.
+/// Whether the CPU has every feature [`avx512`] is compiled for. (Every
+/// copy gives the same bits, so a wrong answer on a CPU that has the
+/// features changes no value: cargo-mutants' equivalents.)
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn has_avx512() -> bool {

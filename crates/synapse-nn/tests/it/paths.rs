@@ -657,3 +657,41 @@ fn every_kind_exports_a_connected_graph_in_order() {
         }
     }
 }
+
+/// `Linear::forward_then` with an activation the dense kernel does not
+/// fuse (softmax, leaky relu) applies it after the product, as the plain
+/// path does.
+#[test]
+fn forward_then_applies_an_activation_the_kernel_cannot_fuse() {
+    let dev = Device::Cpu;
+    let w: Vec<f64> = (0..12).map(|i| (i as f64 * 0.37).sin()).collect();
+    let w = Var::from_tensor(&Tensor::from_vec(w, (4, 3), &dev).unwrap()).unwrap();
+    let b = Var::from_tensor(&Tensor::new(&[0.1f64, -0.2, 0.3, 0.0], &dev).unwrap()).unwrap();
+    let linear = synapse_nn::Linear::new(w, Some(b)).unwrap();
+    let x: Vec<f64> = (0..15).map(|i| (i as f64 * 0.71).cos()).collect();
+    let x = Tensor::from_vec(x, (5, 3), &dev).unwrap();
+    for act in [
+        synapse_nn::Activation::Softmax,
+        synapse_nn::Activation::LeakyRelu(0.1),
+    ] {
+        let plain = synapse_nn::with_fused_ops(false, || {
+            act.forward(&linear.forward(&x).unwrap()).unwrap()
+        });
+        for fused in [true, false] {
+            let y =
+                synapse_nn::with_fused_ops(fused, || linear.forward_then(&x, Some(&act)).unwrap());
+            let gap = crate::largest_gap(&y, &plain);
+            assert!(gap < 1e-12, "{act} fused={fused}: {gap}");
+        }
+    }
+}
+
+/// `last` and `seqmean` need at least one position.
+#[test]
+fn a_sequence_reduction_refuses_no_positions() {
+    let x = Tensor::zeros((2, 0, 3), DType::F64, &Device::Cpu).unwrap();
+    for r in [synapse_nn::Reduce::Last, synapse_nn::Reduce::Mean] {
+        let e = r.forward(&x).unwrap_err().to_string();
+        assert!(e.contains("T >= 1"), "{e}");
+    }
+}
