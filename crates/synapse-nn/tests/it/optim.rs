@@ -466,3 +466,21 @@ fn bad_hyperparameters_are_named() {
         }
     }
 }
+
+/// Each optimizer reports the learning rate it was given, and the one it
+/// is set to (a schedule's).
+#[test]
+fn optimizers_report_their_learning_rate() {
+    let (mut s, _) = sgd(SgdConfig {
+        lr: 0.25,
+        ..Default::default()
+    });
+    let (mut a, _) = adam(AdamConfig {
+        lr: 0.002,
+        ..Default::default()
+    });
+    assert_eq!((s.learning_rate(), a.learning_rate()), (0.25, 0.002));
+    s.set_learning_rate(0.5);
+    a.set_learning_rate(0.004);
+    assert_eq!((s.learning_rate(), a.learning_rate()), (0.5, 0.004));
+}

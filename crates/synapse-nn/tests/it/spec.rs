@@ -271,3 +271,13 @@ fn activation_values_count_each_output_and_the_unfolded_windows() {
         25 + (18 + 81) + 18 + 18 + 2
     );
 }
+
+/// A size that may be 0 (`padding`) says "whole number"; one that must be
+/// at least 1 says "positive whole number".
+#[test]
+fn a_bad_size_says_which_whole_numbers_it_takes() {
+    let e = parse_err("conv2d(1,2,3,padding=-1)");
+    assert!(e.contains("`-1` is not a whole number (padding)"), "{e}");
+    let e = parse_err("linear(0,2)");
+    assert!(e.contains("positive whole number"), "{e}");
+}
