@@ -646,6 +646,16 @@ fn every_kind_exports_a_connected_graph_in_order() {
             known.extend(n.outputs.iter().map(String::as_str));
         }
         assert_eq!(e.nodes.last().unwrap().outputs, ["y"], "{text}");
+        // Nothing written is left unread (but the graph's output).
+        for n in &e.nodes {
+            for o in n.outputs.iter().filter(|o| !o.is_empty() && *o != "y") {
+                assert!(
+                    e.nodes.iter().any(|m| m.inputs.contains(o)),
+                    "{text}: {} writes {o}, which no node reads",
+                    n.name
+                );
+            }
+        }
         for (i, element) in spec.elements().iter().enumerate() {
             if element.kind() == ElementKind::Dropout {
                 continue;

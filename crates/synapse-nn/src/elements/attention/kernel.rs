@@ -79,7 +79,9 @@ impl Geometry {
     }
 
     /// The flops of the forward over all (batch, head) pairs (two `T x T x dh` products,
-    /// half of them masked away when causal), to size the split.
+    /// half of them masked away when causal), to size the split. (Each
+    /// (batch, head) pair is one part's whatever the split, so the estimate
+    /// changes no bit: cargo-mutants' equivalents.)
     fn work(&self) -> usize {
         let per = 4 * self.t * self.t * self.dh;
         self.batch * self.heads * if self.causal { per / 2 } else { per }

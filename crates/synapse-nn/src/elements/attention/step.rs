@@ -45,6 +45,9 @@ fn run<T: Real>(parts: [(&CpuStorage, &Layout); 3], keys: usize) -> candle_core:
     let (&[1, heads, 1, dh], &[1, kh, capacity, kd]) = (ql.dims(), kl.dims()) else {
         candle_core::bail!("attention step: q {:?}, K {:?}", ql.dims(), kl.dims());
     };
+    // An internal invariant (the step hands over the cache it made), checked
+    // so that a broken caller fails here and not out of bounds (mutants:
+    // no input reaches it; equivalent).
     if kh != heads || kd != dh || vl.dims() != kl.dims() || keys == 0 || keys > capacity {
         candle_core::bail!(
             "attention step: q {:?}, K {:?}, V {:?}, {keys} keys",
