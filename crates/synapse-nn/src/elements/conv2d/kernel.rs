@@ -363,6 +363,8 @@ impl CustomOp2 for WeightGrad {
                 d => candle_core::bail!("conv2d weight grad: dz {d:?}"),
             };
             let (rows, n) = (g.rows(), g.cols());
+            // mutants: the work only picks how many parts (fixed by size,
+            // summed in part order): equivalent up to rounding.
             let partials = map_parts(b, 2 * b * o * rows * n, |images| {
                 let mut dw = vec![T::zero(); o * rows];
                 let mut cols = vec![T::zero(); rows * n];
@@ -415,6 +417,7 @@ impl CustomOp2 for InputGrad {
             };
             let wt = View::row_major(ws, o, rows).t();
             let mut dx = vec![T::zero(); b * g.image()];
+            // mutants: the work only picks the split of whole images: equivalent.
             for_each_part(&mut dx, g.image(), 2 * b * o * rows * n, |images, out| {
                 for (img, dxb) in images.zip(out.chunks_exact_mut(g.image())) {
                     let cols = product(wt, View::row_major(&dzs[img * o * n..], o, n));

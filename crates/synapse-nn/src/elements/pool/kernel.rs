@@ -61,6 +61,7 @@ impl Pool {
         let p = self;
         let (hw, n) = (p.h * p.w, p.oh * p.ow);
         let mut y = vec![T::zero(); planes * n];
+        // mutants: the work only picks the split of whole planes: equivalent.
         let work = ELEMENT_WORK * planes * n * p.k * p.k;
         for_each_part(&mut y, n, work, |range, out| {
             for (plane, yp) in range.zip(out.chunks_exact_mut(n)) {

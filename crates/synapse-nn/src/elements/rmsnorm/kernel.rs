@@ -120,6 +120,8 @@ impl NormGrad<'_> {
         let n = w.len();
         let rows = rows_ending_in(xl, n, "rmsnorm")?;
         let kept = T::slice(self.r)?;
+        // An internal invariant (the forward kept one value per row); no
+        // input reaches it (mutants: equivalent).
         if dy.len() != x.len() || kept.len() != rows {
             candle_core::bail!(
                 "rmsnorm backward: dy {:?}, {} kept values for x {:?}",
