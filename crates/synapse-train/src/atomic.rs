@@ -137,6 +137,8 @@ pub fn writable_target(path: &Path) -> Result<PathBuf> {
             file.display()
         )));
     }
+    // mutants: the guard `true` is equivalent: an existing file that is not
+    // a link canonicalises to itself (the same file, written the same way).
     let target = match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => match fs::canonicalize(path) {
             Ok(t) => t,

@@ -338,7 +338,7 @@ mod tests {
 
     use candle_core::{DType, Device, Tensor};
 
-    use super::{check_batch_statistics, stack_output};
+    use super::{check_batch_statistics, check_ids, stack_output};
     use crate::{BatchSize, Dataset};
 
     /// Rows of `row` values (zeros), one target each.
@@ -416,5 +416,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("batchnorm2d(2)"), "{e}");
+    }
+
+    /// Ids are `0..V`: V itself (and a negative id) is named by its row and
+    /// position (counted from 1 here, as the command line counts).
+    #[test]
+    fn an_id_outside_the_vocabulary_is_named_by_row_and_position() {
+        let spec: ArchSpec = "embedding(5,2), linear(2,3)".parse().unwrap();
+        let y = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
+        for (bad, shown) in [(5i64, "id 5"), (-1, "id -1")] {
+            let x = Tensor::new(&[[0i64, 1], [4, bad]], &Device::Cpu).unwrap();
+            let data = Dataset::new(x, y.clone()).unwrap();
+            let e = check_ids(&spec, &data).unwrap_err().to_string();
+            assert!(e.contains(&format!("row 2, position 2: {shown} ")), "{e}");
+        }
+        let x = Tensor::new(&[[0i64, 1], [4, 4]], &Device::Cpu).unwrap();
+        check_ids(&spec, &Dataset::new(x, y).unwrap()).unwrap();
     }
 }

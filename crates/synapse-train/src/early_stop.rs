@@ -98,3 +98,22 @@ impl EarlyStopState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EarlyStopping;
+
+    /// `--early-stop P` waits P epochs; `--save-best` alone never stops.
+    #[test]
+    fn save_best_alone_never_stops() {
+        assert_eq!(
+            EarlyStopping::from_options(Some(3), true).unwrap().patience,
+            3
+        );
+        assert_eq!(
+            EarlyStopping::from_options(None, true).unwrap().patience,
+            usize::MAX
+        );
+        assert_eq!(EarlyStopping::from_options(None, false), None);
+    }
+}

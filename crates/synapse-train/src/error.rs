@@ -242,3 +242,18 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// A candle error as one line: its contexts in order, its own lines
+    /// joined with `: `, the backtrace left out.
+    #[test]
+    fn a_candle_error_is_one_line_without_its_backtrace() {
+        let e = candle_core::Error::Msg("cat expects\nat least one tensor".into()).bt();
+        let e = e.context("stacking rows");
+        assert_eq!(
+            super::candle_message(&e),
+            "stacking rows: cat expects: at least one tensor"
+        );
+    }
+}

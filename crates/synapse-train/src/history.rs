@@ -54,3 +54,27 @@ impl History {
         self.epochs.last()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EpochRecord;
+    use crate::Metrics;
+
+    /// The validation loss when there is one, else the training loss.
+    #[test]
+    fn the_monitored_loss_is_the_validation_loss_when_there_is_one() {
+        let mut r = EpochRecord {
+            epoch: 1,
+            loss: 0.75,
+            lr: 0.1,
+            val: None,
+            seconds: 0.0,
+        };
+        assert_eq!(r.monitored(), 0.75);
+        r.val = Some(Metrics {
+            loss: 0.5,
+            ..Default::default()
+        });
+        assert_eq!(r.monitored(), 0.5);
+    }
+}

@@ -442,4 +442,19 @@ mod tests {
         }
         close(m.loss, all.loss);
     }
+
+    /// The figures in print order: the loss, then those the loss gives.
+    #[test]
+    fn figures_come_in_print_order_and_only_those_given() {
+        let m = super::Metrics {
+            loss: 0.5,
+            accuracy: Some(0.75),
+            f1: Some(0.6),
+            ..Default::default()
+        };
+        assert_eq!(
+            m.figures(),
+            [("loss", 0.5), ("accuracy", 0.75), ("f1", 0.6)]
+        );
+    }
 }

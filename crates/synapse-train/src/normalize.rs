@@ -77,3 +77,31 @@ impl Normalizer {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::Normalizer;
+
+    /// A row of several axes (`[N, C, H, W]`, here `[2, 2, 2]`) is scaled
+    /// as its flattened row: one statistic per value of a row.
+    #[test]
+    fn a_row_of_several_axes_is_scaled_as_its_flattened_row() {
+        let n = Normalizer {
+            mean: vec![1.0, 2.0, 3.0, 4.0],
+            std: vec![1.0, 2.0, 4.0, 8.0],
+        };
+        let x = Tensor::new(
+            &[[[1.0f64, 4.0], [7.0, 12.0]], [[0.0, 0.0], [3.0, 4.0]]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let y = n.apply(&x).unwrap();
+        assert_eq!(y.dims(), [2, 2, 2]);
+        assert_eq!(
+            y.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
+            [0.0, 1.0, 1.0, 1.0, -1.0, -1.0, 0.0, 0.0]
+        );
+    }
+}

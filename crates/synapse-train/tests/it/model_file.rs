@@ -430,3 +430,29 @@ fn a_context_or_a_normalisation_that_does_not_fit_the_stack_is_refused() {
     fits.save(&path).unwrap();
     assert_eq!(Model::load(&path, None, &dev).unwrap().context, Some(4));
 }
+
+/// A model file's `normalize` statistics must have one column per input
+/// column of its stack; another count is refused when the file is read.
+#[test]
+fn normalize_metadata_of_another_width_is_refused() {
+    let spec: ArchSpec = "linear(2,1)".parse().unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+    let mut m = Model::new(net);
+    m.normalize = Some(Normalizer {
+        mean: vec![0.0; 3],
+        std: vec![1.0; 3],
+    });
+    let path = std::path::Path::new("m.safetensors");
+    let e = Model::from_bytes(path, &m.to_bytes().unwrap(), None, &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("normalize has 3 columns, the stack takes 2"),
+        "{e}"
+    );
+    m.normalize = Some(Normalizer {
+        mean: vec![0.0; 2],
+        std: vec![1.0; 2],
+    });
+    Model::from_bytes(path, &m.to_bytes().unwrap(), None, &Device::Cpu).unwrap();
+}
