@@ -450,6 +450,19 @@ mod tests {
         out
     }
 
+    /// An array of no elements is its header alone: the file ends where the
+    /// header does, and that is not a truncation; one byte less is.
+    #[test]
+    fn an_empty_array_is_its_header_alone() {
+        let bytes = npy("<f4", "(0, 3)", &[]);
+        let a = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
+        assert_eq!(a.shape, [0, 3]);
+        assert!(a.values().is_empty());
+        let short = &bytes[..bytes.len() - 1];
+        let e = read_npy(&mut &short[..], short.len() as u64, true).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+    }
+
     #[test]
     fn little_endian_int16_reads_as_its_values() {
         let values: [i16; 4] = [-2, 300, 7, i16::MIN];

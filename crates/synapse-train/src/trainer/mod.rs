@@ -161,6 +161,7 @@ impl Trainer {
     ) -> Result<&History> {
         let c: Rc<dyn Collective> = self.collective.clone().unwrap_or_else(|| Rc::new(Solo));
         agree(&*c, self.check_ready(train, val))?;
+        // mutants: `>= 1` is equivalent: one process is the same as itself.
         if c.size() > 1 {
             agree(&*c, self.same_as_rank_zero(&*c, train, val))?;
         }

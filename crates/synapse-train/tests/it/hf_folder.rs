@@ -324,3 +324,31 @@ fn a_folders_own_tokenizer_is_found_when_it_has_one() {
     let (_tmp, bare) = folder_with(|d| std::fs::remove_file(d.join("tokenizer.json")).unwrap());
     assert_eq!(synapse_train::hf::folder_tokenizer(&bare), None);
 }
+
+/// A folder stored in f64, started from in f32, gives the f32 folder's own
+/// tensors (the values round trip through f64 exactly).
+#[test]
+fn an_f64_folder_read_in_f32_gives_the_f32_tensors() {
+    let (_tmp, dir) = folder_with(|d| {
+        let path = d.join("model.safetensors");
+        let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+        let wide: std::collections::HashMap<String, Tensor> = tensors
+            .into_iter()
+            .map(|(k, t)| (k, t.to_dtype(DType::F64).unwrap()))
+            .collect();
+        candle_core::safetensors::save(&wide, &path).unwrap();
+    });
+    let spec: synapse_nn::ArchSpec = synapse_train::hf::read_config(&dir)
+        .unwrap()
+        .spec_text()
+        .parse()
+        .unwrap();
+    let (net, _) = synapse_train::job::load_start(&dir, &spec, DType::F32, &Device::Cpu).unwrap();
+    let want = Model::load(&reference("tiny-random"), Some(&spec), &Device::Cpu).unwrap();
+    for ((name, a), (_, b)) in net.state().into_iter().zip(want.net.state()) {
+        assert_eq!(a.dtype(), DType::F32, "{name}");
+        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+}

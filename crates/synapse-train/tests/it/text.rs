@@ -93,3 +93,16 @@ fn vocabulary_size_and_fingerprint_follow_the_text() {
     );
     assert_ne!(wa.fingerprint().unwrap(), wb.fingerprint().unwrap());
 }
+
+/// The context and the stride are each at least 1.
+#[test]
+fn a_context_or_stride_of_0_is_refused() {
+    let text = Arc::new(Text::from_text("abcdefgh").unwrap());
+    for (context, stride) in [(0, 1), (3, 0), (0, 0)] {
+        let e = Text::split(&text, context, stride, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at least 1"), "{context} {stride}: {e}");
+    }
+    Text::split(&text, 3, 1, None).unwrap();
+}
