@@ -281,7 +281,7 @@ mod tests {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::net::UnixListener;
 
-    use super::special_kind;
+    use super::{create_new_beside, special_kind, writable_target, NAME_MAX};
 
     /// Each kind of special file named as it is (made here: a FIFO by
     /// `mkfifo`, a socket by binding one; `/dev/null` is a device).
@@ -300,6 +300,35 @@ mod tests {
         let _listener = UnixListener::bind(&socket).unwrap();
         assert_eq!(kind(&socket), "a socket");
         assert_eq!(kind(env!("CARGO_MANIFEST_DIR").as_ref()), "a special file");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A device is never replaced, and the refusal says so.
+    #[test]
+    fn a_device_is_refused_as_never_replaced() {
+        let e = writable_target(std::path::Path::new("/dev/null"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/dev/null: is a device, not a regular file; it is never replaced"),
+            "{e}"
+        );
+    }
+
+    /// A long name of two-byte characters is cut at a character boundary
+    /// so that the temporary name fits in NAME_MAX bytes (both parities of
+    /// the cut, one character apart).
+    #[test]
+    fn a_long_multibyte_name_is_cut_to_fit() {
+        let dir = std::env::temp_dir().join(format!("synapse-beside-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for lead in ["", "a"] {
+            let name = format!("{lead}{}", "é".repeat(120));
+            let (path, _file) = create_new_beside(&dir.join(&name), "tmp").unwrap();
+            let made = path.file_name().unwrap().to_str().unwrap().to_string();
+            assert!(made.len() <= NAME_MAX, "{} bytes", made.len());
+            fs::remove_file(&path).unwrap();
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -116,4 +116,22 @@ mod tests {
         );
         assert_eq!(EarlyStopping::from_options(None, false), None);
     }
+
+    /// An epoch improves when its loss is below the best by more than
+    /// `min_delta`; `patience` epochs without one stop the run.
+    #[test]
+    fn improvement_is_by_more_than_min_delta() {
+        use super::EarlyStopState;
+        let rule = EarlyStopping {
+            patience: 2,
+            min_delta: 0.1,
+            ..Default::default()
+        };
+        let mut s = EarlyStopState::default();
+        assert_eq!(s.update(&rule, 1.0, 1), (true, false));
+        assert_eq!(s.update(&rule, 0.5, 2), (true, false));
+        assert_eq!(s.update(&rule, 0.45, 3), (false, false));
+        assert_eq!(s.update(&rule, 0.42, 4), (false, true));
+        assert_eq!(s.best, Some((0.5, 2)));
+    }
 }

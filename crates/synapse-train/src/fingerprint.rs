@@ -162,4 +162,23 @@ mod tests {
         f.bytes(b"0,0,1");
         assert_eq!(f.finish(), 0x7371_fae5_f01e_1605);
     }
+
+    /// i64 values (ids) fold one to a word, as they are: the same print as
+    /// their words written out, then the count.
+    #[test]
+    fn i64_values_fold_one_to_a_word() {
+        let mut by_tensor = Fingerprint::new();
+        by_tensor
+            .tensor(
+                &candle_core::Tensor::new(&[3i64, -1, 1 << 60], &candle_core::Device::Cpu).unwrap(),
+            )
+            .unwrap();
+        // The dtype's name and the dims first, as every tensor.
+        let mut by_hand = Fingerprint::new();
+        by_hand.bytes(b"i64");
+        for w in [3u64, 3, u64::MAX, 1 << 60, 3] {
+            by_hand.word(w);
+        }
+        assert_eq!(by_tensor.finish(), by_hand.finish());
+    }
 }

@@ -184,7 +184,9 @@ impl<'a> Scorer<'a> {
         // window's pass (what a rebuild computes), through the kernels.
         if self.decoder.is_some() && ids.len() <= context {
             // mutants: `to <= ids.len()` is equivalent: `generate` asks for
-            // scores once per new id, so `to < ids.len()` whenever it holds.
+            // scores once per new id, so `to < ids.len()` whenever it holds;
+            // and `||` for `&&`: inside the context `from` is 0, as is the
+            // `f` the cache holds, so `f == from` always holds.
             let scores = match self.holds {
                 Some((f, to)) if f == from && to < ids.len() => {
                     let dec = self.decoder.as_mut().expect("a decoder");

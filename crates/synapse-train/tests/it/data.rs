@@ -397,3 +397,29 @@ fn an_npz_value_beyond_f32_is_refused_in_f32_and_kept_in_f64() {
     let d = load(&p, &f64).unwrap();
     assert_eq!(d.x().to_vec2::<f64>().unwrap()[0][1], -3e39);
 }
+
+/// Bytes that are not UTF-8 are named by their line; an empty first cell is
+/// an empty cell (not a blank line to skip).
+#[test]
+fn invalid_utf8_and_an_empty_first_cell_are_named_by_line() {
+    let path = csv("utf8.csv", "a,b,y\n1,2,0\n");
+    std::fs::write(&path, b"a,b,y\n1,2,0\n1,\xff,1\n").unwrap();
+    let e = err(&path, &classes());
+    assert!(e.ends_with("utf8.csv: line 3: the text is not valid UTF-8"), "{e}");
+    let path = csv("empty_first.csv", "a,b,y\n1,2,0\n,4,1\n");
+    let e = err(&path, &classes());
+    assert!(e.contains("line 3"), "{e}");
+}
+
+/// Table rows answer `Rows::check_fits` with the table check: a stack of
+/// another input width is refused.
+#[test]
+fn table_rows_check_that_they_fit_the_stack() {
+    use synapse_train::Rows;
+    let path = csv("fits.csv", "a,b,y\n1,2,0\n3,4,1\n");
+    let data = load(&path, &classes()).unwrap();
+    let narrow: synapse_nn::ArchSpec = "linear(2,2)".parse().unwrap();
+    let wide: synapse_nn::ArchSpec = "linear(3,2)".parse().unwrap();
+    Rows::check_fits(&data, &narrow, Loss::CrossEntropy).unwrap();
+    assert!(Rows::check_fits(&data, &wide, Loss::CrossEntropy).is_err());
+}
