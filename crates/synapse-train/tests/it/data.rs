@@ -405,7 +405,10 @@ fn invalid_utf8_and_an_empty_first_cell_are_named_by_line() {
     let path = csv("utf8.csv", "a,b,y\n1,2,0\n");
     std::fs::write(&path, b"a,b,y\n1,2,0\n1,\xff,1\n").unwrap();
     let e = err(&path, &classes());
-    assert!(e.ends_with("utf8.csv: line 3: the text is not valid UTF-8"), "{e}");
+    assert!(
+        e.ends_with("utf8.csv: line 3: the text is not valid UTF-8"),
+        "{e}"
+    );
     let path = csv("empty_first.csv", "a,b,y\n1,2,0\n,4,1\n");
     let e = err(&path, &classes());
     assert!(e.contains("line 3"), "{e}");
