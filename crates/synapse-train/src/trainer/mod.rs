@@ -360,3 +360,36 @@ fn divergence_hint(net: &Sequential, loss: Loss) -> String {
         "try a lower learning rate".into()
     }
 }
+
+#[cfg(test)]
+mod hint_tests {
+    use candle_core::{DType, Device};
+    use synapse_nn::{Init, Loss, Sequential};
+
+    /// bce on a stack that does not end with sigmoid is told so; otherwise
+    /// (and for other losses) the hint is the learning rate.
+    #[test]
+    fn the_divergence_hint_names_a_missing_sigmoid_for_bce() {
+        let net = |spec: &str| {
+            Sequential::init(
+                &spec.parse().unwrap(),
+                Init::Torch,
+                1,
+                DType::F32,
+                &Device::Cpu,
+            )
+            .unwrap()
+        };
+        let bare = super::divergence_hint(&net("linear(2,1)"), Loss::Bce);
+        assert!(bare.contains("does not end with sigmoid"), "{bare}");
+        for (spec, loss) in [
+            ("linear(2,1), sigmoid", Loss::Bce),
+            ("linear(2,1)", Loss::Mse),
+        ] {
+            assert_eq!(
+                super::divergence_hint(&net(spec), loss),
+                "try a lower learning rate"
+            );
+        }
+    }
+}

@@ -426,3 +426,18 @@ fn table_rows_check_that_they_fit_the_stack() {
     Rows::check_fits(&data, &narrow, Loss::CrossEntropy).unwrap();
     assert!(Rows::check_fits(&data, &wide, Loss::CrossEntropy).is_err());
 }
+
+/// `--val-split` takes a fraction strictly between 0 and 1.
+#[test]
+fn a_validation_split_is_a_fraction_between_0_and_1() {
+    let path = csv("split.csv", "a,y\n1,0\n2,1\n3,0\n4,1\n");
+    let data = load(&path, &classes()).unwrap();
+    for f in [0.0, 1.0, -0.5, 1.5] {
+        let e = synapse_train::train_val_split(&data, f, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("between 0 and 1"), "{f}: {e}");
+    }
+    let (t, v) = synapse_train::train_val_split(&data, 0.5, 1).unwrap();
+    assert_eq!((t.rows(), v.rows()), (2, 2));
+}

@@ -106,3 +106,14 @@ fn a_context_or_stride_of_0_is_refused() {
     }
     Text::split(&text, 3, 1, None).unwrap();
 }
+
+/// A run of windows is the batch of those windows (what evaluation walks).
+#[test]
+fn a_range_of_windows_is_the_batch_of_those_windows() {
+    let text = Arc::new(Text::from_text("abcdefghijklmnop").unwrap());
+    let (train, _) = Text::split(&text, 3, 1, None).unwrap();
+    let (rx, ry) = train.range(2, 3).unwrap();
+    let (bx, by) = train.batch(&[2, 3, 4]).unwrap();
+    assert_eq!(rx.to_vec2::<i64>().unwrap(), bx.to_vec2::<i64>().unwrap());
+    assert_eq!(ry.to_vec2::<f32>().unwrap(), by.to_vec2::<f32>().unwrap());
+}
