@@ -38,11 +38,14 @@ const LANES: usize = 64;
 
 /// A weight as this file reads it: f32, or bfloat16 widened exactly.
 pub(crate) trait Weight: Copy + Send + Sync + 'static {
+    /// The dense kernel's count name for products with these weights.
+    const KERNEL: &'static str;
     /// The f32 it stands for.
     fn widen(self) -> f32;
 }
 
 impl Weight for f32 {
+    const KERNEL: &'static str = "dense";
     #[inline(always)]
     fn widen(self) -> f32 {
         self
@@ -50,6 +53,7 @@ impl Weight for f32 {
 }
 
 impl Weight for bf16 {
+    const KERNEL: &'static str = "dense-bf16";
     /// Exactly: the bits moved up.
     #[inline(always)]
     fn widen(self) -> f32 {

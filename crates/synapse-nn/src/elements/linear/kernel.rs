@@ -54,8 +54,7 @@ impl Dense {
         w: (&[B], &[usize]),
         b: Option<View<f32>>,
     ) -> Result<(CpuStorage, Shape)> {
-        let bf16 = std::mem::size_of::<B>() == 2;
-        crate::kernel::count_call(if bf16 { "dense-bf16" } else { "dense" });
+        crate::kernel::count_call(B::KERNEL);
         let (batch, k) = (x.rows(), x.cols());
         let out = w.1.first().copied().unwrap_or(0);
         if w.1 != [out, k] || b.is_some_and(|b| b.cols() != out) {
