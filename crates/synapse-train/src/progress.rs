@@ -139,6 +139,12 @@ mod tests {
         let resumed = shown(3, 402);
         assert_eq!(resumed.len(), 101);
         assert_eq!((&resumed[..3], resumed[100]), (&[3, 6, 10][..], 402));
+        // The boundaries: 101 epochs go every 2nd (1, 2, 4, ..., 100, 101);
+        // 100 epochs, all of them.
+        let just_over = shown(1, 101);
+        assert_eq!(just_over.len(), 52);
+        assert_eq!((&just_over[..3], just_over[51]), (&[1, 2, 4][..], 101));
+        assert_eq!(shown(5, 104), (5..=104).collect::<Vec<_>>());
         let mut lines = EpochLines::default();
         lines.begin(1, 1000);
         let line = lines.line(&record(10)).unwrap();

@@ -516,6 +516,20 @@ mod tests {
     use super::Text;
     use crate::rows::Rows;
 
+    /// Ids are kept in the narrowest type that holds every id of the
+    /// vocabulary: u8 up to 256 ids, u16 up to 65,536, else u32.
+    #[test]
+    fn ids_take_the_narrowest_type_their_vocabulary_fits() {
+        use super::Ids;
+        let width = |vocab: usize| match Ids::with_capacity(vocab, 0) {
+            Ids::U8(_) => 8,
+            Ids::U16(_) => 16,
+            Ids::U32(_) => 32,
+        };
+        let widths = [1, 256, 257, 65_536, 65_537, 1 << 20].map(width);
+        assert_eq!(widths, [8, 8, 16, 16, 32, 32]);
+    }
+
     /// Windows of `T` characters and the next, every `stride`: starts 0, s,
     /// 2 s, ... while `start + T + 1 <= chars` (the module doc), counted and
     /// read by hand from `abcdefghij` (ids 0..10, the vocabulary sorted).

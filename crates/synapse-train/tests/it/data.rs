@@ -279,6 +279,43 @@ fn target_and_class_errors() {
     );
 }
 
+/// Prediction reads an npz file without `y` (`Targets::None`, as `predict`
+/// asks), or ignores the `y` it has (`Targets::Drop`): no targets, every row.
+#[test]
+fn npz_without_targets_is_read_for_prediction() {
+    for targets in [Targets::None, Targets::Drop(vec![])] {
+        let options = LoadOptions {
+            targets,
+            dtype: DType::F64,
+            ..Default::default()
+        };
+        let d = load(&fixture("no_y.npz"), &options).unwrap();
+        assert_eq!((d.rows(), d.inputs(), d.targets()), (2, 2, 0));
+        // A `y` that is there is not read: rows_differ's would be refused.
+        let d = load(&fixture("rows_differ.npz"), &options).unwrap();
+        assert_eq!((d.rows(), d.targets()), (3, 0));
+    }
+}
+
+/// A trained model's labels bound the class indices an npz `y` may hold
+/// (classes.npz holds 2, 0, 1).
+#[test]
+fn npz_class_indices_are_bounded_by_known_labels() {
+    let known = |n: usize| LoadOptions {
+        classes: Classes::Known((0..n).map(|i| format!("c{i}")).collect()),
+        ..Default::default()
+    };
+    let d = load(&fixture("classes.npz"), &known(3)).unwrap();
+    assert_eq!(d.class_count().unwrap(), 3);
+    let e = err(&fixture("classes.npz"), &known(2));
+    assert!(
+        e.contains("array `y`")
+            && e.contains("row 0")
+            && e.contains("class index 2 is out of range for 2 classes"),
+        "{e}"
+    );
+}
+
 #[test]
 fn npz_errors_name_the_array() {
     let e = err(&fixture("no_y.npz"), &LoadOptions::default());

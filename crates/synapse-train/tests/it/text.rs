@@ -77,6 +77,39 @@ fn token_windows_need_a_score_per_id_at_each_position() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Character windows fit a stack that starts with `embedding(V,D)` for the
+/// text's `V` characters and scores each of them at each position; another
+/// is refused, naming what it gives and what a character model gives.
+#[test]
+fn character_windows_need_a_score_per_character_at_each_position() {
+    use synapse_nn::{ArchSpec, Loss};
+    let text = Arc::new(Text::from_text("abcabcabd").unwrap());
+    let (windows, _) = Text::split(&text, 3, 1, None).unwrap();
+    let fits = |arch: &str, loss: Loss| {
+        let spec: ArchSpec = arch.parse().unwrap();
+        windows.check_fits(&spec, loss)
+    };
+    fits("embedding(4,8), linear(8,4)", Loss::CrossEntropy).unwrap();
+    let e = fits("embedding(4,8), linear(8,5)", Loss::CrossEntropy)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the stack gives [3, 5]") && e.contains("a character model gives [3, 4]"),
+        "{e}"
+    );
+    let e = fits("embedding(5,8), linear(8,5)", Loss::CrossEntropy)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("4 distinct characters") && e.contains("embedding(4,D)"),
+        "{e}"
+    );
+    let e = fits("embedding(4,8), linear(8,4)", Loss::Mse)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cross-entropy"), "{e}");
+}
+
 /// The ids a text needs: its distinct characters; and its windows'
 /// fingerprint (what a checkpoint stores to know its text again) changes
 /// with one character of the text.

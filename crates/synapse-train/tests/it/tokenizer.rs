@@ -190,3 +190,18 @@ fn a_text_jobs_settings_put_the_tokenizer_before_the_text() {
     assert_eq!(keys[at + 1], "text", "{settings}");
     assert!(settings.contains("tokenizer=384 tokens "), "{settings}");
 }
+
+/// The smallest vocabulary a byte-level BPE can have is its 256 byte
+/// symbols and `<|endoftext|>`: 257 trains (no merge), 256 is refused
+/// naming the flag.
+#[test]
+fn the_smallest_bpe_vocabulary_is_the_bytes_and_end_of_text() {
+    let texts = ["low lower lowest\n"];
+    let tok = train_bpe_from_texts(&texts, 257).unwrap();
+    assert_eq!(tok.vocab_size(), 257);
+    let e = train_bpe_from_texts(&texts, 256).unwrap_err().to_string();
+    assert!(
+        e.contains("vocab-size") && e.contains("at least 257"),
+        "{e}"
+    );
+}
