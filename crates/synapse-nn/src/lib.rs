@@ -46,6 +46,7 @@ pub use elements::{ElementKind, ElementSpec, Layer};
 pub use error::{index, numbered, Error, Result};
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
+pub use kernel::awake::keep_awake;
 pub use kernel::with_fused_ops;
 #[doc(hidden)]
 pub use kernel::{kernel_calls, kernel_calls_of, kernel_paths};

@@ -111,6 +111,7 @@ pub fn generate_streaming<E: From<Error>>(
     let mut rng = Mt19937::new(s.seed);
     let mut scorer = Scorer::new(model, s.kv_cache);
     for _ in 0..s.length {
+        synapse_nn::keep_awake();
         let scores = scorer.scores(&ids, context)?;
         let next = pick(&scores, s, &mut rng);
         ids.push(next as u32);

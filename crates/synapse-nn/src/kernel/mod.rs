@@ -38,6 +38,7 @@
 //! cannot mix dtypes).
 
 pub(crate) mod act;
+pub(crate) mod awake;
 pub(crate) mod exp;
 pub(crate) mod gate;
 pub(crate) mod gemm;

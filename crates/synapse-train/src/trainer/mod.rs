@@ -200,6 +200,7 @@ impl Trainer {
             let order = epoch_order(n, self.config.shuffle && !one_batch, &mut self.rng);
             let mut total = 0.0;
             for (b, rows) in batches(&order, self.config.batch_size).enumerate() {
+                synapse_nn::keep_awake();
                 let (net, loss, dropout) = (&self.net, self.loss, &mut self.dropout);
                 let weights = self.config.class_weights.as_deref();
                 let (value, grads) =
