@@ -520,6 +520,30 @@ mod tests {
         assert_eq!(a.values(), [-2.0, 300.0, 7.0, -32768.0]);
     }
 
+    /// `<u2` (numpy's uint16) is read as its values, the ones past i16's
+    /// range too.
+    #[test]
+    fn little_endian_uint16_reads_as_its_values() {
+        let values: [u16; 4] = [0, 300, 7, u16::MAX];
+        let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes = npy("<u2", "(4,)", &data);
+        let a = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
+        assert_eq!(a.dtype, NpyType::U16);
+        let want: Vec<i64> = values.iter().map(|&v| i64::from(v)).collect();
+        assert_eq!(a.integers(), want);
+    }
+
+    /// The declared size of an entry must hold the magic, the header's
+    /// length and the header itself: one byte short of that is a truncated
+    /// header, even where the stream goes on past the declared size.
+    #[test]
+    fn a_declared_size_shorter_than_the_header_is_a_truncation() {
+        let bytes = npy("<f4", "(0, 3)", &[]);
+        let short = bytes.len() as u64 - 1;
+        let e = read_npy(&mut bytes.as_slice(), short, true).unwrap_err();
+        assert!(e.contains("truncated header"), "{e}");
+    }
+
     /// f64 values fit f32 up to f32's largest value itself; the first
     /// finite value past it is found (infinities are another error's).
     #[test]

@@ -289,6 +289,34 @@ mod tests {
         assert!(m.contains("--val"), "{m}");
     }
 
+    /// A library error about `clip-norm` (the trainer's name) is named by
+    /// the interface's option for it, `clip-grad-norm`.
+    #[test]
+    fn a_trainer_setting_is_named_by_the_option_that_gives_it() {
+        let e = Error::config("clip-norm", "must be finite");
+        assert_eq!(
+            message(&e, Naming::Flags),
+            "--clip-grad-norm must be finite"
+        );
+        assert_eq!(
+            message(&e, Naming::Keywords),
+            "clip_grad_norm must be finite"
+        );
+    }
+
+    /// A switch on in the checkpoint's run and off in this one: the
+    /// checkpoint was made with it, this run has none.
+    #[test]
+    fn a_switch_on_one_side_only_is_named_on_that_side() {
+        for (setting, flag) in [("normalize", "--normalize"), ("nesterov", "--nesterov")] {
+            let e = mismatch(setting, "true", "false");
+            assert_eq!(
+                resume(&e, Naming::Flags),
+                format!("--resume c.safetensors: the checkpoint was made with {flag}, this run has no {flag}")
+            );
+        }
+    }
+
     #[test]
     fn an_nn_setting_is_named_by_its_option() {
         let e = synapse_nn::Error::Setting {

@@ -26,6 +26,16 @@ fn batches_are_consecutive_and_keep_the_last_smaller_one() {
     }
 }
 
+/// A batch size is written as it is read: `full`, or its count of rows
+/// (what settings and messages print parses back to the same size).
+#[test]
+fn a_batch_size_is_written_as_it_is_read() {
+    for size in [BatchSize::Full, BatchSize::Rows(1), BatchSize::Rows(32)] {
+        let text = size.to_string();
+        assert_eq!(text.parse::<BatchSize>().unwrap(), size, "`{text}`");
+    }
+}
+
 #[test]
 fn shuffling_is_a_seeded_permutation_every_epoch() {
     let mut a = Mt19937::new(5);

@@ -348,6 +348,24 @@ fn npz_errors_name_the_array() {
     );
 }
 
+/// A bad class index in `[rows, T]` targets (one per position) is named
+/// by its row and position, counted from 1 (not by its flat index).
+#[test]
+fn a_bad_class_per_position_is_named_by_row_and_position() {
+    let dev = Device::Cpu;
+    let x = candle_core::Tensor::zeros((2, 3), DType::F64, &dev).unwrap();
+    // Flat element 4, the -1: row 4 / 3 = 1, position 4 % 3 = 1 from 0.
+    let y = candle_core::Tensor::new(&[[0i64, 1, 2], [1, -1, 0]], &dev).unwrap();
+    let bytes = synapse_train::npy::npz_bytes(&[("x".into(), x), ("y".into(), y)]).unwrap();
+    let p = csv("per_position.npz", "");
+    std::fs::write(&p, bytes).unwrap();
+    let e = err(&p, &classes());
+    assert!(
+        e.contains("array `y`") && e.contains("row 2, position 2: `-1` is not a class index"),
+        "{e}"
+    );
+}
+
 #[test]
 fn data_width_must_match_the_stack() {
     let p = csv("w.csv", "a,b,c,y\n1,2,3,1\n");

@@ -11,7 +11,7 @@ use synapse_nn::{
     Adam, AdamConfig, ArchSpec, Init, Loss, Mt19937, Optimizer, Sequential, Sgd, SgdConfig,
 };
 use synapse_train::distributed::{Collective, Flat, Solo};
-use synapse_train::{BatchSize, Dataset, Error, History, Silent, TrainConfig, Trainer};
+use synapse_train::{BatchSize, Dataset, Error, History, Rows, Silent, TrainConfig, Trainer};
 
 /// W ranks as threads: each deposits its buffer, then every rank sums the
 /// deposits in rank order (the same bits on every rank).
@@ -409,6 +409,77 @@ fn an_error_on_one_rank_ends_every_rank_once() {
             runs[r]
         );
     }
+}
+
+/// `data`'s rows, whose batches cannot be read where `fails` (the same
+/// rows and fingerprint otherwise: the ranks agree before training).
+struct Unreadable {
+    data: Dataset,
+    fails: bool,
+}
+
+impl Rows for Unreadable {
+    fn len(&self) -> usize {
+        Rows::len(&self.data)
+    }
+    fn row_shape(&self) -> Vec<usize> {
+        Rows::row_shape(&self.data)
+    }
+    fn batch(&self, rows: &[u32]) -> synapse_train::Result<(Tensor, Tensor)> {
+        match self.fails {
+            true => Err(Error::config("rows", "this rank cannot read its slice")),
+            false => Rows::batch(&self.data, rows),
+        }
+    }
+    fn targets(&self, rows: &[u32]) -> synapse_train::Result<Tensor> {
+        Rows::targets(&self.data, rows)
+    }
+    fn check_fits(&self, spec: &ArchSpec, loss: Loss) -> synapse_train::Result<()> {
+        Rows::check_fits(&self.data, spec, loss)
+    }
+    fn fingerprint(&self) -> synapse_train::Result<u64> {
+        Rows::fingerprint(&self.data)
+    }
+}
+
+/// A rank other than 0 whose own slice of a step fails reports its error,
+/// and every other rank learns of it in that same step (`PeerFailed`
+/// naming it) instead of waiting for it at the next one.
+#[test]
+fn a_step_that_fails_on_rank_1_ends_rank_0_with_peer_failed() {
+    let case = Case::default();
+    let (sender, results) = std::sync::mpsc::channel();
+    for c in Threads::group(2) {
+        let (case, sender) = (case.clone(), sender.clone());
+        thread::spawn(move || {
+            let rank = c.rank;
+            let data = Unreadable {
+                data: data(&case),
+                fails: rank == 1,
+            };
+            let mut t = trainer(&case, 1).with_collective(Rc::new(c));
+            let outcome = t.fit(&data, None, &mut Silent).map(|_| ());
+            sender.send((rank, outcome)).unwrap();
+        });
+    }
+    let mut runs = [None, None];
+    for _ in 0..2 {
+        // A rank left waiting for a peer that has ended never reports.
+        let (rank, outcome) = results
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a rank still waits for its peer");
+        runs[rank] = Some(outcome);
+    }
+    assert!(
+        matches!(runs[1], Some(Err(Error::Config { .. }))),
+        "{:?}",
+        runs[1]
+    );
+    assert!(
+        matches!(runs[0], Some(Err(Error::PeerFailed { rank: 1 }))),
+        "{:?}",
+        runs[0]
+    );
 }
 
 #[test]

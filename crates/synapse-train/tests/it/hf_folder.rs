@@ -253,6 +253,23 @@ fn the_exported_config_is_the_folders_own() {
     }
 }
 
+/// One layer is the fewest GPT-2 has: the stack of a one-layer config is
+/// read back as that config; the stack without any layer is refused.
+#[test]
+fn a_one_layer_stack_is_of_gpt2s_form_and_none_is_not() {
+    use synapse_train::hf::{config_of, Gpt2Config};
+    let text = std::fs::read_to_string(reference("tiny-trained/config.json")).unwrap();
+    let mut config = Gpt2Config::parse(&text).unwrap();
+    config.n_layer = 1;
+    let spec = config.spec_text().parse().unwrap();
+    let back = config_of(&spec).unwrap();
+    assert_eq!(back.n_layer, 1);
+    assert_eq!(back.spec_text(), config.spec_text());
+    config.n_layer = 0;
+    let e = config_of(&config.spec_text().parse().unwrap()).unwrap_err();
+    assert!(e.contains("a pair of residual blocks per layer"), "{e}");
+}
+
 /// A sharded checkpoint's index names files inside the folder only: a
 /// missing one, one in a sub-folder or one above is refused by name.
 #[test]

@@ -100,3 +100,73 @@ fn epochs_and_clip_norm_are_checked() {
     }
     job(|o| o.clip_grad_norm = Some(0.5)).unwrap();
 }
+
+/// A CSV file of rows with a temporary folder of its own.
+fn table_file(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("synapse-job-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("d.csv");
+    std::fs::write(&path, "a,b,y\n0,1,0.5\n1,0,0.25\n2,4,1\n").unwrap();
+    path
+}
+
+/// `normalize` standardises a float stack's inputs: the job's data keeps
+/// the statistics (only a stack of ids refuses it).
+#[test]
+fn normalize_applies_to_a_stack_of_floats() {
+    use synapse_train::job::{Prior, TrainData};
+    let path = table_file("normalize");
+    let j = job(|o| {
+        o.data = Some(Input::File(path.clone()));
+        o.normalize = true;
+    })
+    .unwrap();
+    let spec = "linear(2,1)".parse().unwrap();
+    let data = TrainData::assemble(&j, &spec, candle_core::DType::F64, &Prior::default());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    let data = data.map_err(|e| message(&e, Naming::Flags)).unwrap();
+    assert_eq!(data.normalize.map(|n| n.mean.len()), Some(2));
+}
+
+/// A job given nothing has no option given, but its seed (which always
+/// has the interface's default).
+#[test]
+fn a_job_given_nothing_has_no_option_given() {
+    use synapse_train::job::Opt;
+    let o = JobOptions::default();
+    for &opt in Opt::ALL {
+        assert_eq!(o.is_given(opt), opt == Opt::Seed, "{}", opt.id());
+    }
+}
+
+/// The data are named by their content (`rows` and a fingerprint) when a
+/// checkpoint is written or one is resumed, either alone; otherwise as
+/// `given`.
+#[test]
+fn a_checkpoint_or_a_resume_names_the_data_by_content() {
+    use synapse_train::job::{Prior, TrainData};
+    let path = table_file("identify");
+    let spec = "linear(2,1)".parse().unwrap();
+    let data_setting = |f: &dyn Fn(&mut JobOptions)| {
+        let j = job(|o| {
+            o.data = Some(Input::File(path.clone()));
+            f(o);
+        })
+        .unwrap();
+        let data =
+            TrainData::assemble(&j, &spec, candle_core::DType::F64, &Prior::default()).unwrap();
+        let settings = j.settings(&data).unwrap();
+        settings
+            .split("; ")
+            .find_map(|p| p.strip_prefix("data="))
+            .unwrap()
+            .to_string()
+    };
+    let checkpoint = data_setting(&|o| o.checkpoint = Some("c.safetensors".into()));
+    let resume = data_setting(&|o| o.resume = Some("c.safetensors".into()));
+    let neither = data_setting(&|_| {});
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    assert!(checkpoint.starts_with("rows "), "{checkpoint}");
+    assert_eq!(resume, checkpoint);
+    assert_eq!(neither, "given");
+}

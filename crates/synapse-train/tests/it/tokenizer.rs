@@ -132,6 +132,24 @@ fn a_model_file_keeps_its_tokenizer_and_checks_it_against_the_stack() {
     assert!(e.contains("both"), "{e}");
 }
 
+/// A token model's stack must give one score per id of its embedding at
+/// each position: `embedding(384,8), linear(8,200)` gives 200 scores for
+/// the tokenizer's 384 ids and is refused when its file is read.
+#[test]
+fn a_token_model_that_scores_fewer_ids_than_it_reads_is_refused() {
+    let narrow = token_model("embedding(384,8), linear(8,200)");
+    let e = Model::from_bytes(
+        Path::new("m"),
+        &narrow.to_bytes().unwrap(),
+        None,
+        &Device::Cpu,
+    )
+    .unwrap_err()
+    .to_string();
+    // Context 8 (token_model's): [8, 200] where [8, 384] was due.
+    assert!(e.contains("[8, 200]") && e.contains("[8, 384]"), "{e}");
+}
+
 /// `length` counts tokens; the prompt is encoded (a character no text had
 /// is still bytes) and the output decodes prompt and tokens together.
 #[test]
