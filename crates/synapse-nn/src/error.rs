@@ -165,3 +165,18 @@ pub fn numbered(text: &str, base: usize) -> String {
     out.push_str(rest);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{index, numbered};
+
+    /// Marks are written as each interface counts (from 1 on the command
+    /// line, from 0 in Python); text that only looks like a mark stays.
+    #[test]
+    fn index_marks_are_numbered_from_the_interfaces_base() {
+        let reason = format!("id 28 at row {}, position {}", index(0), index(4));
+        assert_eq!(numbered(&reason, 1), "id 28 at row 1, position 5");
+        assert_eq!(numbered(&reason, 0), "id 28 at row 0, position 4");
+        assert_eq!(numbered("{#x} and {#3", 1), "{#x} and {#3");
+    }
+}

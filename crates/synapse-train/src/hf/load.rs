@@ -227,6 +227,9 @@ fn direct_var(
         [r, c] => (*r, *c),
         _ => (1, shape.iter().product()),
     };
+    // mutants: `/` for `*` is equivalent in values: the size check below
+    // then fails and the tensor takes the general path (the same values,
+    // a copy more for a moment), as without the f64 arm.
     let n = rows * cols;
     let width = match stored {
         D::F32 => 4,

@@ -34,6 +34,8 @@ impl Trainer {
             .flat_map(|v| (0..4).map(move |k| ((v >> (16 * k)) & 0xffff) as f64))
             .collect();
         c.broadcast(Flat::F64(&mut buf))?;
+        // mutants: `^` for `|` is equivalent: `a << 16` has its low 16 bits
+        // clear and each part is below 2^16, so the two share no bit.
         let theirs: Vec<u64> = buf
             .chunks(4)
             .map(|p| p.iter().rev().fold(0u64, |a, &h| (a << 16) | h as u64))
