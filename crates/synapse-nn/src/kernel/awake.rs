@@ -9,6 +9,17 @@
 //! [`keep_awake`] hands each other worker a job that asks rayon for work
 //! ([`rayon::yield_now`]) in a loop, so it takes the next part the moment
 //! one is queued, and gives its thread back after [`SPIN`] without any.
+//! Between two asks it yields its core to the OS scheduler
+//! (`std::thread::yield_now`) rather than spinning on it: where another
+//! process holds a core (a shared machine, ranks oversubscribed under
+//! `mpirun`), a busy-waiting worker took the core the calling thread needed
+//! (the 784-256-10 row on 2 threads beside one busy process: 0.32 s without
+//! spinners, 0.42 s with `spin_loop`, 0.33 s yielding).
+//!
+//! Measured on 2 cores of an AMD EPYC (Zen 4), whole `synapse train` of
+//! that row, paired runs: 0.254 -> 0.243 s and 0.282 -> 0.244 s (medians
+//! of 10 and 8, two sessions of the shared machine); the lstm row unchanged
+//! (its steps are a few long parts). A longer [`SPIN`] (10 ms) was slower.
 //! Called at each step, it costs one atomic load when the spinners are
 //! already there. Only the scheduling changes: the parts, and so the bits,
 //! are those of the split ([`super::parallel`]).
@@ -42,7 +53,7 @@ fn spin(caller: Option<usize>) {
         loop {
             match rayon::yield_now() {
                 Some(rayon::Yield::Executed) => last = Instant::now(),
-                Some(rayon::Yield::Idle) if last.elapsed() < SPIN => std::hint::spin_loop(),
+                Some(rayon::Yield::Idle) if last.elapsed() < SPIN => std::thread::yield_now(),
                 _ => break,
             }
         }
