@@ -41,6 +41,7 @@ pub use elements::pool::{Pool2d, PoolKind};
 pub use elements::positional::{Positional, PositionalSpec};
 pub use elements::reshape::{flatten, Flatten, Reshape};
 pub use elements::residual::{Residual, ResidualSpec};
+pub use elements::rmsnorm::{RmsNorm, RmsNormSpec};
 pub use elements::sequence::Reduce;
 pub use elements::{ElementKind, ElementSpec, Layer};
 pub use error::{index, numbered, Error, Result};

@@ -250,6 +250,9 @@ fn transposed_pays<T: Real>(a: View<T>, b: View<T>) -> bool {
 fn row_times_wide<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> bool {
     let (k, n) = (a.cols(), b.cols());
     let work = k * n * ELEMENT_WORK;
+    // mutants: at `work == 2 * PARALLEL_WORK` either way gives the one-call
+    // bits (`one_row_split_over_columns_gives_the_one_call_bits`): `<=` is
+    // equivalent.
     if a.rows() != 1 || k == 0 || max_threads() < 2 || work < 2 * PARALLEL_WORK {
         return false;
     }

@@ -109,6 +109,8 @@ pub(crate) fn map_jobs<J: Send, R: Send>(
     work: usize,
     f: impl Fn(J) -> R + Sync,
 ) -> Vec<R> {
+    // mutants: each comparison only picks the pool or the loop, and both
+    // give `f(job)` in job order: equivalent.
     if jobs.len() < 2 || max_threads() < 2 || work < PARALLEL_WORK {
         return jobs.into_iter().map(f).collect();
     }

@@ -122,3 +122,27 @@ fn the_cache_keeps_its_keys_as_it_grows() {
         assert!(g < 1e-12, "position {at}: {g}");
     }
 }
+
+/// Each element's state counts the positions it has seen (the absolute
+/// offset of the next): a residual block as much as the kinds that read
+/// the count (positional, attention, lstm), over a step of two positions
+/// and a step of one.
+#[test]
+fn every_state_counts_the_positions_it_has_seen() {
+    let spec = "embedding(10,8), positional(16,8), residual(layernorm(8), attention(8,2,causal=true)), lstm(8,6), linear(6,10)"
+        .parse()
+        .unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 7, DType::F64, &Device::Cpu).unwrap();
+    let mut states = vec![synapse_nn::StepState::default(); net.layers().len()];
+    for ids in [&[3i64, 1][..], &[4]] {
+        let mut y = Tensor::from_vec(ids.to_vec(), (1, ids.len()), &Device::Cpu).unwrap();
+        for (layer, state) in net.layers().iter().zip(states.iter_mut()) {
+            y = layer.step(&y, state).unwrap().expect("steps");
+        }
+    }
+    // positional, residual (and its attention inside), lstm.
+    for i in [1, 2, 3] {
+        assert_eq!(states[i].position, 3, "element {i}");
+    }
+    assert_eq!(states[2].inner[1].position, 3, "the residual's attention");
+}

@@ -114,11 +114,14 @@ fn every_loss() {
             }
         };
         let out = var(out);
-        assert_close(
-            &loss.to_string(),
-            || loss.forward(out.as_tensor(), &target),
-            std::slice::from_ref(&out),
-        );
+        // Scaled, the gradient the loss's backward is handed is not 1.
+        for scale in [1.0, 3.0] {
+            assert_close(
+                &format!("{loss} x {scale}"),
+                || Ok((loss.forward(out.as_tensor(), &target)? * scale)?),
+                std::slice::from_ref(&out),
+            );
+        }
     }
 }
 

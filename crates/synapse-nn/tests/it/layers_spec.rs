@@ -163,12 +163,15 @@ fn shapes_flow_through_the_stack() {
         (spec.input_width(), spec.output_width()),
         (Some(64), Some(10))
     );
+    assert_eq!((spec.input_dim(), spec.output_dim()), (64, 10));
 
     // A stack that starts with a convolution learns H and W from the data.
     let cnn: ArchSpec = "conv2d(1,4,3), maxpool2d(2), flatten".parse().unwrap();
     assert_eq!(cnn.input_shape().to_string(), "[batch, 1, ?, ?]");
     assert_eq!(cnn.output_shape().to_string(), "[batch, ?]");
     assert_eq!(cnn.input_width(), None);
+    // 0 where only data can tell.
+    assert_eq!((cnn.input_dim(), cnn.output_dim()), (0, 0));
     assert_eq!(cnn.check_input(&[1, 8, 8]).unwrap(), [36]);
     let e = cnn.check_input(&[64]).unwrap_err().to_string();
     assert!(

@@ -285,3 +285,63 @@ fn a_batchnorm_keeps_its_eps_and_momentum() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Built layers keep the options of their spec: a convolution's padding
+/// and stride, a reshape's dims; an rmsnorm without `eps` takes the machine
+/// epsilon of its weight's float type, as PyTorch's `nn.RMSNorm` does
+/// (`torch.finfo(t).eps` for t in float64, float32, float16, bfloat16:
+/// 2.220446049250313e-16, 1.1920928955078125e-07, 0.0009765625, 0.0078125).
+/// A stack shows as its spec.
+#[test]
+fn built_layers_keep_their_options() {
+    let text = "reshape(1,6,6), conv2d(1,2,3,stride=2,padding=2), flatten, linear(32,3)";
+    let spec: ArchSpec = text.parse().unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F64, &Device::Cpu).unwrap();
+    assert_eq!(net.to_string(), spec.to_string());
+    match &net.layers()[..2] {
+        [synapse_nn::Layer::Reshape(r), synapse_nn::Layer::Conv2d(c)] => {
+            assert_eq!(r.dims(), [1, 6, 6]);
+            assert_eq!((c.stride(), c.padding()), (2, 2));
+        }
+        other => panic!("{other:?}"),
+    }
+    for (dtype, eps) in [
+        (DType::F64, 2.220446049250313e-16),
+        (DType::F32, 1.1920928955078125e-07),
+        (DType::F16, 0.0009765625),
+        (DType::BF16, 0.0078125),
+    ] {
+        let weight = candle_core::Var::ones(4, dtype, &Device::Cpu).unwrap();
+        let norm = synapse_nn::RmsNorm::new(weight.clone(), None).unwrap();
+        assert_eq!(norm.eps(), eps, "{dtype:?}");
+        let given = synapse_nn::RmsNorm::new(weight, Some(0.5)).unwrap();
+        assert_eq!(given.eps(), 0.5, "{dtype:?}");
+    }
+}
+
+/// A value that is not finite is found wherever it lies in a tensor larger
+/// than the slice the check reads at a time (64 Ki values): the error names
+/// the tensor and the element.
+#[test]
+fn a_bad_value_in_the_last_slice_of_a_large_tensor_is_named() {
+    let spec: ArchSpec = "linear(300,256)".parse().unwrap();
+    let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+    let state: HashMap<String, Tensor> = net.state().into_iter().collect();
+    let n = 300 * 256;
+    for at in [5, (1 << 16) + 7, n - 1] {
+        let mut w = values(&state["0.weight"]);
+        w[at] = f64::NAN;
+        let mut bad = state.clone();
+        bad.insert(
+            "0.weight".into(),
+            Tensor::from_vec(w, (256, 300), &Device::Cpu).unwrap(),
+        );
+        let e = Sequential::from_tensors(&spec, &bad, DType::F32, &Device::Cpu).unwrap_err();
+        assert!(
+            matches!(&e, Error::Parameter { name, reason }
+                if name == "0.weight" && reason.contains(&format!("at element {at};"))),
+            "{e}"
+        );
+    }
+    assert!(Sequential::from_tensors(&spec, &state, DType::F32, &Device::Cpu).is_ok());
+}

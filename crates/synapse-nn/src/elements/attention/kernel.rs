@@ -397,3 +397,29 @@ pub(super) fn attend(qkv: &Tensor, heads: usize, causal: bool) -> Result<Tensor>
         lse: Mutex::new(None),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device};
+
+    use super::*;
+
+    /// `qkv` must be `[batch, T, 3 x heads x dh]`: a width that `3 x heads`
+    /// does not divide, no heads, or another rank, is an error naming the
+    /// shape (the element checks its own sizes first; this guards the op).
+    #[test]
+    fn qkv_of_another_layout_is_refused() {
+        let qkv = |dims: &[usize]| Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap();
+        for (dims, heads) in [(&[1, 2, 7][..], 2), (&[1, 2, 12], 0), (&[2, 12], 2)] {
+            let e = attend(&qkv(dims), heads, false).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("qkv {dims:?} is not [batch, T, 3 x {heads} x dh]")),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            attend(&qkv(&[1, 2, 12]), 2, true).unwrap().dims(),
+            [1, 2, 4]
+        );
+    }
+}

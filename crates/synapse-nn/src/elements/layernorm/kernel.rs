@@ -52,7 +52,9 @@ impl Norm {
         }
         let (inv_n, eps) = (T::from_f64(1.0 / n as f64), T::from_f64(self.eps));
         let mut y = vec![T::zero(); rows * n];
-        let parts = map_part_slices(&mut y, n, ELEMENT_WORK * 4 * rows * n, |range, out| {
+        // mutants: the work only picks the split of whole rows: equivalent.
+        let work = ELEMENT_WORK * 4 * rows * n;
+        let parts = map_part_slices(&mut y, n, work, |range, out| {
             let mut stats = Vec::with_capacity(2 * range.len());
             for (row, yr) in range.zip(out.chunks_mut(n)) {
                 let xr = &x[row * n..(row + 1) * n];

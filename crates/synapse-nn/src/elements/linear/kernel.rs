@@ -327,3 +327,57 @@ pub(crate) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseAct) -
         None => x.apply_op2(w, op),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Device;
+
+    use super::*;
+    use crate::kernel::act::KernelAct;
+
+    /// One f32 row against a `W` of [`ROW_STREAM`] weights or more streams
+    /// `W` (the bits of `product_rows`); several rows take the gemm crate's
+    /// product (the bits of `product_bias`). Both are within f32 rounding of
+    /// the f64 sum.
+    #[test]
+    fn one_row_against_a_large_w_is_streamed_and_several_rows_are_not() {
+        let (k, n) = (256, 300);
+        assert!(k * n >= ROW_STREAM);
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 7919) % 613) as f32 / 97.0 - 3.0)
+            .collect();
+        let x: Vec<f32> = (0..3 * k)
+            .map(|i| ((i * 31) % 17) as f32 / 8.0 - 1.0)
+            .collect();
+        let wt = Tensor::from_vec(w.clone(), (n, k), &Device::Cpu).unwrap();
+        for m in [1, 3] {
+            let xs = &x[..m * k];
+            let xt = Tensor::from_vec(xs.to_vec(), (m, k), &Device::Cpu).unwrap();
+            let y: Vec<f32> = dense(&xt, &wt, None, DenseAct::Out(KernelAct::Identity))
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let want = if m == 1 {
+                product_rows(xs, m, k, &w, None)
+            } else {
+                let (a, b) = (View::row_major(xs, m, k), View::row_major(&w, n, k));
+                product_bias(a, b.t(), None)
+            };
+            assert_eq!(y, want, "{m} row(s)");
+            for i in 0..m {
+                for j in 0..n {
+                    let exact: f64 = (0..k)
+                        .map(|c| f64::from(xs[i * k + c]) * f64::from(w[j * k + c]))
+                        .sum();
+                    let got = f64::from(y[i * n + j]);
+                    assert!(
+                        (got - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
+                        "y[{i}, {j}] = {got}, expected {exact}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -84,36 +84,33 @@ impl Pool {
         let p = self;
         let (hw, n) = (p.h * p.w, p.oh * p.ow);
         let mut dx = vec![T::zero(); planes * hw];
-        for_each_part(
-            &mut dx,
-            hw,
-            ELEMENT_WORK * planes * n * p.k * p.k,
-            |range, out| {
-                let (mut best, mut at) = (vec![T::zero(); p.ow], vec![0; p.ow]);
-                let inv = p.inv_area::<T>();
-                for (plane, dxp) in range.zip(out.chunks_exact_mut(hw)) {
-                    let (xp, dyp) = (&xs[plane * hw..][..hw], &dys[plane * n..][..n]);
-                    for (i, g) in dyp.chunks_exact(p.ow).enumerate() {
-                        match p.kind {
-                            PoolKind::Max => {
-                                p.scan_row(xp, i, &mut best, &mut at);
-                                at.iter().zip(g).for_each(|(&a, &g)| dxp[a] += g);
-                            }
-                            PoolKind::Avg => {
-                                for u in 0..p.k {
-                                    let start = (i * p.s + u) * p.w;
-                                    let row = &mut dxp[start..start + p.w];
-                                    for v in 0..p.k {
-                                        let targets = row[v..].iter_mut().step_by(p.s);
-                                        targets.zip(g).for_each(|(d, &g)| *d += g * inv);
-                                    }
+        // mutants: the work only picks the split of whole planes: equivalent.
+        let work = ELEMENT_WORK * planes * n * p.k * p.k;
+        for_each_part(&mut dx, hw, work, |range, out| {
+            let (mut best, mut at) = (vec![T::zero(); p.ow], vec![0; p.ow]);
+            let inv = p.inv_area::<T>();
+            for (plane, dxp) in range.zip(out.chunks_exact_mut(hw)) {
+                let (xp, dyp) = (&xs[plane * hw..][..hw], &dys[plane * n..][..n]);
+                for (i, g) in dyp.chunks_exact(p.ow).enumerate() {
+                    match p.kind {
+                        PoolKind::Max => {
+                            p.scan_row(xp, i, &mut best, &mut at);
+                            at.iter().zip(g).for_each(|(&a, &g)| dxp[a] += g);
+                        }
+                        PoolKind::Avg => {
+                            for u in 0..p.k {
+                                let start = (i * p.s + u) * p.w;
+                                let row = &mut dxp[start..start + p.w];
+                                for v in 0..p.k {
+                                    let targets = row[v..].iter_mut().step_by(p.s);
+                                    targets.zip(g).for_each(|(d, &g)| *d += g * inv);
                                 }
                             }
                         }
                     }
                 }
-            },
-        );
+            }
+        });
         dx
     }
 

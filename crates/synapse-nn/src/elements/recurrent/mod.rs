@@ -40,7 +40,8 @@ pub trait Gates: fmt::Debug + Copy + PartialEq + Eq + Send + Sync + 'static {
     /// PyTorch's gate blocks in ONNX's gate order.
     const ONNX_ORDER: &'static [usize];
 
-    /// The ONNX node's attributes besides `hidden_size`.
+    /// The ONNX node's attributes besides `hidden_size`. (mutants: `vec![]`
+    /// is this very value: equivalent.)
     fn onnx_attributes() -> Vec<Attribute> {
         Vec::new()
     }
