@@ -165,3 +165,23 @@ impl<'a, T: Real> View<'a, T> {
         self.data[r * self.rs + c * self.cs]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A range of rows keeps the strides and starts at its first row; an
+    /// empty range, or rows of no columns, is that many rows.
+    #[test]
+    fn a_row_range_has_its_rows() {
+        let data: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        let v = View::row_major(&data, 4, 3);
+        let r = v.row_range(1, 2);
+        assert_eq!((r.rows(), r.cols(), r.strides()), (2, 3, (3, 1)));
+        assert_eq!((r.at(0, 0), r.at(1, 2)), (3.0, 8.0));
+        assert_eq!(v.row_range(4, 0).rows(), 0);
+        let empty: [f32; 0] = [];
+        let no_cols = View::row_major(&empty, 5, 0);
+        assert_eq!(no_cols.row_range(1, 3).rows(), 3);
+    }
+}

@@ -484,3 +484,26 @@ fn optimizers_report_their_learning_rate() {
     a.set_learning_rate(0.004);
     assert_eq!((s.learning_rate(), a.learning_rate()), (0.5, 0.004));
 }
+
+/// The defaults are PyTorch's (torch 2.15:
+/// `torch.optim.Adam([p]).defaults` and `torch.optim.AdamW([p]).defaults`
+/// give lr 0.001, betas (0.9, 0.999), eps 1e-08, and weight_decay 0 for
+/// Adam, 0.01 (decoupled) for AdamW).
+#[test]
+fn defaults_are_pytorchs() {
+    let adam = AdamConfig {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        decoupled: false,
+    };
+    assert_eq!(AdamConfig::default(), adam);
+    let adamw = AdamConfig {
+        weight_decay: 0.01,
+        decoupled: true,
+        ..adam
+    };
+    assert_eq!(AdamConfig::adamw(), adamw);
+}
