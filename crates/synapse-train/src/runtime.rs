@@ -12,7 +12,11 @@
 //!    mmapped blocks: glibc's mmap threshold stops at 32 MiB, and the
 //!    2048-4096-4096-10 MLP's 64 MiB gradients were mapped and zeroed afresh
 //!    at every step, 15% of its loop on one thread), and the heap is not
-//!    trimmed, so a step reuses the pages the step before freed. The process
+//!    trimmed at all (`M_TRIM_THRESHOLD` -1: the largest value, `i32::MAX`,
+//!    still gave a free top of 2 GiB back, and GPT-2 small's fine-tune
+//!    faulted 2.1 GiB in again at every step: 2.58 million page faults and
+//!    11 s of system time in a 31 s epoch on 2 threads), so a step reuses
+//!    the pages the step before freed. The process
 //!    keeps its peak memory until it exits, and that peak is higher where
 //!    big blocks fragment the heap (that MLP: 382 MB instead of 325 MB). And there are at most as many arenas as threads in rayon's pool
 //!    (glibc's default is eight per core): a thread's freed blocks then stay
@@ -63,7 +67,11 @@ pub fn configure() {
         // mutants: `32 >> 20` (0) is equivalent: M_MMAP_MAX 0 below turns
         // mmap off whatever the threshold.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        // -1: never trim (mallopt(3)). `i32::MAX` still trimmed a free top
+        // of 2 GiB or more: GPT-2 small's fine-tune gave 2.1 GiB back after
+        // every step and faulted it in again (see 1. above).
+        // mutants: `1` instead only makes the process slower: equivalent.
+        libc::mallopt(libc::M_TRIM_THRESHOLD, -1);
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_ARENA_MAX, pool_threads().min(64) as libc::c_int);
     }
