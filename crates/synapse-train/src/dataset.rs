@@ -278,7 +278,7 @@ impl crate::Rows for Dataset {
 
     /// A run of rows without a copy (the whole set when it is one batch).
     fn range(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
-        if start == 0 && len == self.rows() {
+        if (start, len) == (0, self.rows()) {
             return Ok((self.x.clone(), self.y.clone()));
         }
         Ok((self.x.narrow(0, start, len)?, self.y.narrow(0, start, len)?))

@@ -181,4 +181,22 @@ mod tests {
         }
         assert_eq!(by_tensor.finish(), by_hand.finish());
     }
+
+    /// u32 values (class targets) fold two to a word, as f32 bits do: the
+    /// same print as their words written out, then the count.
+    #[test]
+    fn u32_values_fold_two_to_a_word() {
+        let mut by_tensor = Fingerprint::new();
+        by_tensor
+            .tensor(
+                &candle_core::Tensor::new(&[7u32, 9, u32::MAX], &candle_core::Device::Cpu).unwrap(),
+            )
+            .unwrap();
+        let mut by_hand = Fingerprint::new();
+        by_hand.bytes(b"u32");
+        for w in [3u64, 7 | (9 << 32), u64::from(u32::MAX), 3] {
+            by_hand.word(w);
+        }
+        assert_eq!(by_tensor.finish(), by_hand.finish());
+    }
 }

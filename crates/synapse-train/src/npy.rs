@@ -171,6 +171,8 @@ fn read_elements<T: Copy, const N: usize>(
     let mut out = Vec::new();
     if in_file {
         // Best effort: without the room, the buffer grows as it would anyway.
+        // mutants: `||` is equivalent on a little-endian machine but where
+        // the reservation fails (memory exhausted), which no test can make.
         if out.try_reserve_exact(count).is_ok() && cfg!(target_endian = "little") {
             // The bytes in the file are the elements in memory (little-endian,
             // `N` bytes each): read them straight into the buffer.
@@ -213,12 +215,14 @@ fn read_in_place<T: Copy, const N: usize>(
     count: usize,
     decode: fn([u8; N]) -> T,
 ) -> std::result::Result<Vec<T>, String> {
-    crate::runtime::advise_huge_pages(out.as_mut_ptr().cast(), count * N);
+    let len = count * N;
+    crate::runtime::advise_huge_pages(out.as_mut_ptr().cast(), len);
     out.resize(count, decode([0; N]));
     // SAFETY: `out` holds `count` initialised elements of `N` bytes each
-    // (checked by the caller: N == size_of::<T>()); T is f32, f64 or u8,
-    // for which every bit pattern is a value, so any bytes read are valid.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), count * N) };
+    // (checked by the caller: N == size_of::<T>()), `len` bytes; T is f32,
+    // f64 or u8, for which every bit pattern is a value, so any bytes read
+    // are valid.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), len) };
     let mut done = 0;
     while done < bytes.len() {
         match r.read(&mut bytes[done..]) {

@@ -303,6 +303,19 @@ mod tests {
         s.step(1.0);
         s.step(1.0);
         assert_eq!(s.lr(), 1.5e-8);
+        // Nor one of exactly 1e-8 (PyTorch: `if old_lr - new_lr > eps`):
+        // 2e-8 halved is 1e-8, and so is the change, to the last bit.
+        let mut s = LrScheduler::new(
+            Schedule::Plateau {
+                patience: 0,
+                factor: 0.5,
+            },
+            2e-8,
+        );
+        s.step(1.0);
+        s.step(1.0);
+        assert_eq!(2e-8 - 2e-8 * 0.5, 1e-8);
+        assert_eq!(s.lr(), 2e-8);
         let mut s = LrScheduler::new(
             Schedule::Plateau {
                 patience: 0,

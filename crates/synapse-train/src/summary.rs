@@ -136,4 +136,35 @@ mod tests {
         );
         assert!(table.contains("total buffer values: 9"), "{table}");
     }
+
+    /// A model's summary is its stack's table, with the shapes its window
+    /// makes concrete, then what the model file adds: the dtype, the loss,
+    /// the text's characters and context.
+    #[test]
+    fn a_model_adds_its_window_dtype_loss_and_text() {
+        use candle_core::{DType, Device};
+        use synapse_nn::{Init, Loss, Sequential};
+
+        let spec = "embedding(5,4), lstm(4,3), linear(3,5)".parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 1, DType::F32, &Device::Cpu).unwrap();
+        let mut m = crate::Model::new(net);
+        m.loss = Some(Loss::CrossEntropy);
+        m.vocab = Some("abcde".chars().collect());
+        m.context = Some(7);
+        let out = super::render_model(&m);
+        // The stack's rows, their sequence length known: 7, not `?`.
+        for want in [
+            "embedding(5,4)",
+            "lstm(4,3)",
+            "[batch, 7, 3]",
+            "[batch, 7, 5]",
+        ] {
+            assert!(out.contains(want), "no {want} in:\n{out}");
+        }
+        assert!(!out.contains('?'), "{out}");
+        assert!(
+            out.ends_with("dtype: f32\nloss: cross-entropy\ntext: 5 characters, context 7\n"),
+            "{out}"
+        );
+    }
 }

@@ -516,6 +516,28 @@ mod tests {
     use super::Text;
     use crate::rows::Rows;
 
+    /// Invalid UTF-8 past the first chunk is named by its byte offset in
+    /// the file (not in the chunk); a character cut by a chunk's end is
+    /// read whole.
+    #[test]
+    fn invalid_utf8_past_the_first_chunk_names_its_offset_in_the_file() {
+        let path = std::env::temp_dir().join(format!("synapse-utf8-{}.txt", std::process::id()));
+        // "é" (2 bytes) across the first chunk's end, then a stray byte.
+        let mut bytes = vec![b'a'; super::CHUNK - 1];
+        bytes.extend_from_slice("é".as_bytes());
+        bytes.extend_from_slice(b"bc");
+        let bad = bytes.len();
+        bytes.push(0xff);
+        std::fs::write(&path, &bytes[..bad]).unwrap();
+        let mut last = Vec::new();
+        super::each_char(&path, |c| last.push(c)).unwrap();
+        assert_eq!(last[super::CHUNK - 1..], ['é', 'b', 'c']);
+        std::fs::write(&path, &bytes).unwrap();
+        let e = super::each_char(&path, |_| {}).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(e.contains(&format!("byte {bad}: invalid UTF-8")), "{e}");
+    }
+
     /// Ids are kept in the narrowest type that holds every id of the
     /// vocabulary: u8 up to 256 ids, u16 up to 65,536, else u32.
     #[test]
@@ -538,8 +560,9 @@ mod tests {
         let text = Arc::new(Text::from_text("abcdefghij").unwrap());
         let (train, val) = Text::split(&text, 3, 2, None).unwrap();
         assert!(val.is_none());
-        // Starts 0, 2, 4, 6 (6 + 3 + 1 = 10).
+        // Starts 0, 2, 4, 6 (6 + 3 + 1 = 10); a row is a window of T ids.
         assert_eq!(train.len(), 4);
+        assert_eq!(train.row_shape(), [3]);
         let (x, y) = train.batch(&[1, 3]).unwrap();
         assert_eq!(x.to_vec2::<i64>().unwrap(), [[2, 3, 4], [6, 7, 8]]);
         assert_eq!(

@@ -250,6 +250,11 @@ mod tests {
                 r#"{"model_type": "gpt2", "layer_norm_epsilon": -1}"#,
                 "layer_norm_epsilon",
             ),
+            // 0 too: a row of equal values would divide by 0.
+            (
+                r#"{"model_type": "gpt2", "layer_norm_epsilon": 0}"#,
+                "layer_norm_epsilon",
+            ),
         ];
         for (text, says) in bad {
             let e = Gpt2Config::parse(text).unwrap_err();

@@ -227,9 +227,10 @@ fn direct_var(
         [r, c] => (*r, *c),
         _ => (1, shape.iter().product()),
     };
-    // mutants: `/` for `*` is equivalent in values: the size check below
-    // then fails and the tensor takes the general path (the same values,
-    // a copy more for a moment), as without the f64 arm.
+    // mutants: `/` or `+` for `*` here or in the size check below is
+    // equivalent in values: the size check then fails and the tensor takes
+    // the general path (the same values, a copy more for a moment), as
+    // without the f64 arm.
     let n = rows * cols;
     let width = match stored {
         D::F32 => 4,
@@ -309,6 +310,9 @@ fn read<T: Copy + Default>(
 /// file-backed page that is touched again is read again from the file, and
 /// this one will not be. The process then holds one tensor's pages of the
 /// map at a time beside the model, not the whole file (500 MB for GPT-2).
+///
+/// (mutants: a paging hint: the pages come back from the file with the same
+/// bytes whatever range is given back, so every mutant here is equivalent.)
 fn release(bytes: &[u8]) {
     #[cfg(unix)]
     {

@@ -247,6 +247,29 @@ mod tests {
         about(Opt::Resume, Some(Path::new("c.safetensors")), e, naming)
     }
 
+    /// Early stopping on one side is named by its patience; a patience of
+    /// `usize::MAX` is `--save-best` alone (never stop, keep the best).
+    #[test]
+    fn early_stopping_is_named_by_its_patience_or_as_save_best_alone() {
+        let e = mismatch(
+            "early-stopping",
+            "patience 3, min_delta 0, restore_best false",
+            "none",
+        );
+        assert_eq!(
+            resume(&e, Naming::Flags),
+            "--resume c.safetensors: the checkpoint was made with --early-stop 3, \
+             this run has neither --early-stop nor --save-best"
+        );
+        let save_best = format!("patience {}, min_delta 0, restore_best true", usize::MAX);
+        let e = mismatch("early-stopping", &save_best, "none");
+        assert_eq!(
+            resume(&e, Naming::Keywords),
+            "resume c.safetensors: the checkpoint was made with save_best=True (and no early_stop), \
+             this run has neither early_stop nor save_best"
+        );
+    }
+
     #[test]
     fn a_setting_without_an_option_is_spelled_as_a_flag_or_a_keyword() {
         // `dtype` is a Trainer setting with no option of the job.

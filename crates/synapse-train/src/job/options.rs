@@ -130,14 +130,6 @@ impl OptimizerChoice {
         }
     }
 
-    /// The learning rate it starts from.
-    pub fn lr(&self) -> f64 {
-        match self {
-            OptimizerChoice::Sgd(c) => c.lr,
-            OptimizerChoice::Adam(c) => c.lr,
-        }
-    }
-
     /// A boxed optimizer over `params`.
     pub fn build(
         &self,

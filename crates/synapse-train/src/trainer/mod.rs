@@ -175,7 +175,8 @@ impl Trainer {
         let params = self.net.parameters();
         let one_batch = batch_rows >= n;
         // One record per epoch, without the copies of a growing Vec (best
-        // effort: an absurd --epochs just grows it as it goes).
+        // effort: an absurd --epochs just grows it as it goes). mutants: the
+        // size is a capacity only: equivalent.
         let epochs = (self.config.epochs + 1).saturating_sub(first);
         let _ = self.history.epochs.try_reserve_exact(epochs);
         let (dev, dtype) = (self.net.device().clone(), self.net.dtype());

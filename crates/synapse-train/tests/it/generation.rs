@@ -124,4 +124,17 @@ fn within_the_context_the_cache_makes_no_full_pass() {
     // A full window of 12, then 4 more: the first is scored from the
     // cache, the next 3 slide the window.
     assert_eq!(full_passes("abcdefghijab", 4, true), 3);
+    // And the cache grows: after the prompt's step each new character is
+    // one step of one token over it (`attention-step`), not a rebuild from
+    // the whole window.
+    let one_token_steps = |prompt: &str, length: usize| {
+        let before = synapse_nn::kernel_calls_of("attention-step");
+        let s = Sampling {
+            length,
+            ..Sampling::default()
+        };
+        generate(&m, prompt, &s).unwrap();
+        synapse_nn::kernel_calls_of("attention-step") - before
+    };
+    assert_eq!(one_token_steps("abc", 9), 8);
 }
