@@ -153,7 +153,7 @@ pub(crate) fn gelu_all<T: Real>(z: &mut [T]) -> Vec<T> {
 /// The tanh GELU of every element of `z` in place, returning its slope at
 /// each (the same parts as [`gelu_all`]).
 pub(crate) fn gelu_tanh_all<T: Real>(z: &mut [T]) -> Vec<T> {
-    slopes_all(z, gelu_tanh_slope)
+    slopes_all(z, T::gelu_tanh_slope)
 }
 
 /// GELU (erf's, or tanh's approximation) of every element of `x`, as a
@@ -177,8 +177,9 @@ pub(crate) fn gelu_no_grad(x: &Tensor, tanh: bool) -> Result<Tensor> {
     with_float!(s, "gelu", T => run::<T>(s, l, tanh))
 }
 
-/// The tanh GELU of each `z` in place, its slope into `slope`.
-fn gelu_tanh_slope<T: Real>(z: &mut [T], slope: &mut [T]) {
+/// The tanh GELU of each `z` in place, its slope into `slope`, through
+/// libm's tanh (f64's `Real::gelu_tanh_slope`).
+pub(crate) fn gelu_tanh_libm<T: Real>(z: &mut [T], slope: &mut [T]) {
     let (c, a) = (
         T::from_f64(crate::elements::activation::GELU_TANH_SCALE),
         T::from_f64(crate::elements::activation::GELU_TANH_CUBIC),

@@ -13,8 +13,16 @@
 //! gelu(z) = z (1 + erf(z / sqrt 2)) / 2
 //! gelu'(z) = (1 + erf(z / sqrt 2)) / 2 + z e^(-z^2 / 2) / sqrt(2 pi)
 //! ```
-//! The one `e^(-z^2/2)` serves both the erf and the slope. f64 keeps libm's
-//! erf and exp (`storage.rs`): the training-parity tests hold f64 to 1e-10.
+//! The one `e^(-z^2/2)` serves both the erf and the slope. The tanh GELU
+//! (`gelu(tanh)`, GPT-2's), with `c = sqrt(2/pi)`, `a = 0.044715`:
+//! ```text
+//! u = c (z + a z^3),  tanh u = sign(u) (1 - e) / (1 + e),  e = exp(-2 |u|)
+//! gelu(z)  = z (1 + tanh u) / 2
+//! gelu'(z) = (1 + tanh u) / 2 + z (1 - tanh^2 u) c (1 + 3 a z^2) / 2
+//! ```
+//! (absolute error of tanh below 3e-7: `1 - e` loses the relative precision
+//! of a tiny `u`, not the absolute). f64 keeps libm's erf, exp and tanh
+//! (`storage.rs`): the training-parity tests hold f64 to 1e-10.
 //!
 //! Sums (f32 and f64) are added in eight lanes, element `i` into lane `i %
 //! 8`, the lanes then pairwise ([`sum_lanes`]): one running sum would wait
@@ -76,6 +84,42 @@ fn gelu_with(z: &mut [f32], slope: &mut [f32], fma: impl Fn(f32, f32, f32) -> f3
         *v = x * phi;
         *s = fma(x * e, INV_SQRT_2PI, phi);
     }
+}
+
+/// The tanh GELU of each `z` in place, its slope into `slope` (see the
+/// header).
+#[inline(always)]
+fn gelu_tanh_with(z: &mut [f32], slope: &mut [f32], fma: impl Fn(f32, f32, f32) -> f32 + Copy) {
+    const C: f32 = crate::elements::activation::GELU_TANH_SCALE as f32;
+    const A: f32 = crate::elements::activation::GELU_TANH_CUBIC as f32;
+    for (v, s) in z.iter_mut().zip(slope.iter_mut()) {
+        let x = *v;
+        let x2 = x * x;
+        let u = C * fma(A * x2, x, x);
+        let e = exp_with(-2.0 * u.abs(), fma);
+        let t = ((1.0 - e) / (1.0 + e)).copysign(u);
+        let half = 0.5 * (1.0 + t);
+        *v = x * half;
+        *s = fma(0.5 * x * (1.0 - t * t) * C, fma(3.0 * A, x2, 1.0), half);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn gelu_tanh_avx2(z: &mut [f32], slope: &mut [f32]) {
+    gelu_tanh_with(z, slope, f32::mul_add)
+}
+
+/// The tanh GELU of each `z` in place, its slope into `slope` (f32, the
+/// approximation above). Panics if the lengths differ.
+pub(crate) fn gelu_tanh_f32(z: &mut [f32], slope: &mut [f32]) {
+    assert_eq!(z.len(), slope.len(), "gelu_tanh_f32: lengths");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA, checked just above.
+        return unsafe { gelu_tanh_avx2(z, slope) };
+    }
+    gelu_tanh_with(z, slope, mul_add_plain)
 }
 
 /// `a b + c` in two roundings: the multiply-add of the copies compiled
@@ -177,6 +221,41 @@ mod tests {
     #[test]
     fn gelu_without_fma_matches_the_exact_forms() {
         check_gelu(|z, s| gelu_with(z, s, mul_add_plain));
+    }
+
+    /// The tanh GELU and its slope within 1e-6 (absolute, and relative to
+    /// the value) of the forms in f64 with libm's tanh, by the copy chosen
+    /// and by the copy without FMA.
+    #[test]
+    fn tanh_gelu_and_its_slope_match_libm() {
+        let (c, a) = (
+            crate::elements::activation::GELU_TANH_SCALE,
+            crate::elements::activation::GELU_TANH_CUBIC,
+        );
+        let xs: Vec<f32> = (-1200..1200)
+            .map(|i| i as f32 * 0.01)
+            .chain([1e-6, -3e-5, 30.0, -30.0, 0.0])
+            .collect();
+        let plain = |z: &mut [f32], s: &mut [f32]| gelu_tanh_with(z, s, mul_add_plain);
+        for gelu in [gelu_tanh_f32 as fn(&mut [f32], &mut [f32]), plain] {
+            let (mut y, mut s) = (xs.clone(), vec![0.0; xs.len()]);
+            gelu(&mut y, &mut s);
+            for ((&x, &y), &s) in xs.iter().zip(&y).zip(&s) {
+                let xd = x as f64;
+                let t = (c * (xd + a * xd * xd * xd)).tanh();
+                let want_y = xd * (1.0 + t) / 2.0;
+                let want_s =
+                    (1.0 + t) / 2.0 + xd * (1.0 - t * t) * c * (1.0 + 3.0 * a * xd * xd) / 2.0;
+                assert!(
+                    (y as f64 - want_y).abs() <= 1e-6 * (1.0 + want_y.abs()),
+                    "gelu({x}): {y} vs {want_y}"
+                );
+                assert!(
+                    (s as f64 - want_s).abs() <= 1e-6 * (1.0 + want_s.abs()),
+                    "gelu'({x}): {s} vs {want_s}"
+                );
+            }
+        }
     }
 
     /// As above for the softmax numerators and their sum: `exp(v - shift)`

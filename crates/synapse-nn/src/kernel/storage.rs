@@ -38,6 +38,9 @@ pub(crate) trait Real:
     /// (f32: the vectorised approximations of `math.rs`; f64: libm's erf
     /// and exp, rounding the value as the plain ops do).
     fn gelu_slope(z: &mut [Self], slope: &mut [Self]);
+    /// The same for the tanh GELU (f32: `math.rs`'s vectorised pass; f64:
+    /// libm's tanh).
+    fn gelu_tanh_slope(z: &mut [Self], slope: &mut [Self]);
     /// `v = exp(v - shift)` for each element, returning their sum (f32:
     /// the vectorised exp of `math.rs`, summed in lanes; f64: libm's, in
     /// order).
@@ -68,6 +71,9 @@ impl Real for f32 {
     }
     fn gelu_slope(z: &mut [Self], slope: &mut [Self]) {
         super::math::gelu_f32(z, slope)
+    }
+    fn gelu_tanh_slope(z: &mut [Self], slope: &mut [Self]) {
+        super::math::gelu_tanh_f32(z, slope)
     }
     fn exp_shifted(v: &mut [Self], shift: Self) -> Self {
         super::math::exp_shifted_f32(v, shift)
@@ -107,6 +113,9 @@ impl Real for f64 {
             *v = x * (e + 1.0) * 0.5;
             *s = (e + 1.0) * 0.5 + x * (-(x * x) * 0.5).exp() * inv_sqrt_2pi;
         }
+    }
+    fn gelu_tanh_slope(z: &mut [Self], slope: &mut [Self]) {
+        super::act::gelu_tanh_libm(z, slope)
     }
     fn exp_shifted(v: &mut [Self], shift: Self) -> Self {
         let mut sum = 0.0;
