@@ -502,6 +502,49 @@ mod tests {
 
     /// An array of no elements is its header alone: the file ends where the
     /// header does, and that is not a truncation; one byte less is.
+    /// A reader that hands out its bytes a few at a time, and in between
+    /// the errors it was given (once each).
+    struct Stutter {
+        bytes: Vec<u8>,
+        at: usize,
+        errors: Vec<std::io::ErrorKind>,
+    }
+
+    impl std::io::Read for Stutter {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if let Some(kind) = self.errors.pop() {
+                return Err(kind.into());
+            }
+            let n = buf.len().min(3).min(self.bytes.len() - self.at);
+            buf[..n].copy_from_slice(&self.bytes[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// Reading in place takes the bytes as they come, retries a read that
+    /// was interrupted (as `read_exact` does), and reports any other error
+    /// as a truncation after the whole elements read so far.
+    #[test]
+    fn an_interrupted_read_is_retried_and_another_error_ends_it() {
+        let values = [1.5f32, -2.0, 3.25];
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let read = |errors: Vec<std::io::ErrorKind>| {
+            let mut r = Stutter {
+                bytes: bytes.clone(),
+                at: 0,
+                errors,
+            };
+            super::read_in_place(&mut r, Vec::with_capacity(3), 3, f32::from_le_bytes)
+        };
+        let interrupted = vec![std::io::ErrorKind::Interrupted; 2];
+        assert_eq!(read(interrupted).unwrap(), values);
+        assert_eq!(
+            read(vec![std::io::ErrorKind::Other]).unwrap_err(),
+            "truncated data: 3 elements expected, 0 found"
+        );
+    }
+
     #[test]
     fn an_empty_array_is_its_header_alone() {
         let bytes = npy("<f4", "(0, 3)", &[]);

@@ -133,3 +133,37 @@ fn normalizer_matches_numpy() {
         .apply(&Tensor::zeros((2, 2), DType::F64, &Device::Cpu).unwrap())
         .is_err());
 }
+
+/// `with_x` and `with_y` replace their side and keep the other;
+/// `to_device` converts both sides' numbers to the dtype and keeps ids as
+/// ids.
+#[test]
+fn a_dataset_replaces_a_side_and_converts_its_numbers() {
+    let x = Tensor::new(&[[1.0f64, 2.0], [3.0, 4.0]], &Device::Cpu).unwrap();
+    let y = Tensor::new(&[[0.5f64], [1.5]], &Device::Cpu).unwrap();
+    let data = Dataset::new(x.clone(), y.clone()).unwrap();
+    let doubled = data.with_x((&x * 2.0).unwrap()).unwrap();
+    assert_eq!(
+        doubled.x().to_vec2::<f64>().unwrap(),
+        [[2.0, 4.0], [6.0, 8.0]]
+    );
+    assert_eq!(doubled.y().to_vec2::<f64>().unwrap(), [[0.5], [1.5]]);
+    let halved = data.with_y((&y / 2.0).unwrap()).unwrap();
+    assert_eq!(halved.y().to_vec2::<f64>().unwrap(), [[0.25], [0.75]]);
+    assert_eq!(
+        halved.x().to_vec2::<f64>().unwrap(),
+        x.to_vec2::<f64>().unwrap()
+    );
+    let f32s = data.to_device(&Device::Cpu, DType::F32).unwrap();
+    assert_eq!(
+        (f32s.x().dtype(), f32s.y().dtype()),
+        (DType::F32, DType::F32)
+    );
+    assert_eq!(f32s.x().to_vec2::<f32>().unwrap(), [[1.0, 2.0], [3.0, 4.0]]);
+    let ids = Tensor::new(&[[1i64, 2], [3, 0]], &Device::Cpu).unwrap();
+    let ids = Dataset::new(ids, y)
+        .unwrap()
+        .to_device(&Device::Cpu, DType::F32)
+        .unwrap();
+    assert_eq!((ids.x().dtype(), ids.y().dtype()), (DType::I64, DType::F32));
+}

@@ -170,3 +170,46 @@ fn a_checkpoint_or_a_resume_names_the_data_by_content() {
     assert_eq!(resume, checkpoint);
     assert_eq!(neither, "given");
 }
+
+/// Validation rows of class words take the training data's classes, in
+/// its order, whatever words they hold themselves: `emu` is class 2 of
+/// `cat, dog, emu` even in a file that has no `dog`.
+#[test]
+fn validation_words_take_the_training_classes() {
+    use synapse_train::job::{Examples, Prior, TrainData};
+    let dir = std::env::temp_dir().join(format!("synapse-job-words-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (d, v) = (dir.join("d.csv"), dir.join("v.csv"));
+    std::fs::write(&d, "a,y\n0,cat\n1,dog\n2,emu\n").unwrap();
+    std::fs::write(&v, "a,y\n3,emu\n4,cat\n").unwrap();
+    let j = TrainJob::check(
+        JobOptions {
+            data: Some(Input::File(d)),
+            val: Some(Input::File(v)),
+            loss: Some("cross-entropy".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let spec = "linear(1,3)".parse().unwrap();
+    let data = TrainData::assemble(&j, &spec, candle_core::DType::F64, &Prior::default());
+    std::fs::remove_dir_all(&dir).unwrap();
+    let data = data.map_err(|e| message(&e, Naming::Flags)).unwrap();
+    assert_eq!(
+        data.labels.as_deref(),
+        Some(&["cat", "dog", "emu"].map(String::from)[..])
+    );
+    let Examples::Table { val: Some(val), .. } = data.examples else {
+        panic!("no validation rows")
+    };
+    let classes: Vec<f64> = val
+        .y()
+        .flatten_all()
+        .unwrap()
+        .to_dtype(candle_core::DType::F64)
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(classes, [2.0, 0.0]);
+}

@@ -243,6 +243,7 @@ fn assert_checker_rules(
         ("synapse", env!("CARGO_PKG_VERSION"))
     );
     let g = decoded.graph.unwrap();
+    assert_eq!(g.name, "synapse");
     let float = match model.net.dtype() {
         DType::F32 => DataType::Float as i32,
         _ => DataType::Double as i32,
