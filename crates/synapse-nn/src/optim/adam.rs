@@ -12,7 +12,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use super::kernel::{update, Update};
+use super::kernel::{update, written_zeros, Update};
 use super::{check_setting, state_tensor, Optimizer, OptimizerState};
 use crate::Result;
 
@@ -102,7 +102,7 @@ impl Adam {
         config.check()?;
         let moments = params
             .iter()
-            .map(|(_, p)| Ok((p.zeros_like()?, p.zeros_like()?)))
+            .map(|(_, p)| Ok((written_zeros(p)?, written_zeros(p)?)))
             .collect::<Result<_>>()?;
         Ok(Self {
             params,
