@@ -27,6 +27,8 @@ pub(crate) trait Real:
     num_traits::Float + Send + Sync + 'static + std::ops::AddAssign
 {
     fn slice(s: &CpuStorage) -> Result<&[Self]>;
+    /// The elements of `s`, to write (an error for another type).
+    fn slice_mut(s: &mut CpuStorage) -> Result<&mut [Self]>;
     fn storage(v: Vec<Self>) -> CpuStorage;
     /// The elements of owned storage, moved out (an error for another type).
     fn into_vec(s: CpuStorage) -> Result<Vec<Self>>;
@@ -50,6 +52,12 @@ pub(crate) trait Real:
 impl Real for f32 {
     fn slice(s: &CpuStorage) -> Result<&[Self]> {
         s.as_slice::<f32>()
+    }
+    fn slice_mut(s: &mut CpuStorage) -> Result<&mut [Self]> {
+        match s {
+            CpuStorage::F32(v) => Ok(v),
+            _ => candle_core::bail!("expected f32 storage"),
+        }
     }
     fn storage(v: Vec<Self>) -> CpuStorage {
         CpuStorage::F32(v)
@@ -83,6 +91,12 @@ impl Real for f32 {
 impl Real for f64 {
     fn slice(s: &CpuStorage) -> Result<&[Self]> {
         s.as_slice::<f64>()
+    }
+    fn slice_mut(s: &mut CpuStorage) -> Result<&mut [Self]> {
+        match s {
+            CpuStorage::F64(v) => Ok(v),
+            _ => candle_core::bail!("expected f64 storage"),
+        }
     }
     fn storage(v: Vec<Self>) -> CpuStorage {
         CpuStorage::F64(v)

@@ -12,7 +12,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use super::kernel::{update, written_zeros, Update};
+use super::kernel::{step, written_zeros, Step};
 use super::{check_setting, state_tensor, Optimizer, OptimizerState};
 use crate::Result;
 
@@ -137,38 +137,17 @@ impl Optimizer for Adam {
             let Some(g) = grads.get(p) else { continue };
             if crate::kernel::use_kernel(true, &[p, g, m]) {
                 // L2 decay enters the moments through g' = g + wd p; AdamW decays p.
-                let l2 = if c.decoupled { 0.0 } else { c.weight_decay };
-                update(
-                    m,
-                    g,
-                    p,
-                    Update::AdamFirst {
-                        beta1: c.beta1,
-                        wd: l2,
-                    },
-                )?;
-                update(
-                    v,
-                    g,
-                    p,
-                    Update::AdamSecond {
-                        beta2: c.beta2,
-                        wd: l2,
-                    },
-                )?;
-                let decay =
-                    (c.decoupled && c.weight_decay != 0.0).then_some(1.0 - c.lr * c.weight_decay);
-                update(
-                    p,
-                    m,
-                    v,
-                    Update::AdamParam {
-                        step_size,
-                        bc2_sqrt,
-                        eps: c.eps,
-                        decay,
-                    },
-                )?;
+                let rule = Step::Adam {
+                    beta1: c.beta1,
+                    beta2: c.beta2,
+                    l2: if c.decoupled { 0.0 } else { c.weight_decay },
+                    step_size,
+                    bc2_sqrt,
+                    eps: c.eps,
+                    decay: (c.decoupled && c.weight_decay != 0.0)
+                        .then_some(1.0 - c.lr * c.weight_decay),
+                };
+                step(p, g, &[m, v], rule)?;
                 continue;
             }
             let mut g = g.clone();

@@ -1,124 +1,98 @@
-//! The CPU kernel of the optimizer updates, in place (f32/f64): one pass over
-//! a parameter or a state tensor, no allocation. The plain-op definitions are
-//! in `sgd.rs` and `adam.rs`; [`crate::kernel::use_kernel`] picks. Each rule is PyTorch's, in PyTorch's order of
-//! operations (`g' = g + wd p` is `grad.add(param, alpha=wd)`, and so on).
+//! The CPU kernel of the optimizer updates, in place (f32/f64): one fused
+//! pass per parameter, as PyTorch's `fused=True` optimizers, reading the
+//! gradient once and writing the parameter and its state once, in loops
+//! compiled for the widest vectors the CPU has ([`crate::kernel::simd`]).
+//! No allocation. The plain-op definitions are in `sgd.rs` and `adam.rs`;
+//! [`crate::kernel::use_kernel`] picks. Each rule is PyTorch's, in PyTorch's
+//! order of operations (`g' = g + wd p` is `grad.add(param, alpha=wd)`, and
+//! so on), so the bits are those of the plain ops.
 //!
-//! | update | target | from | new value |
-//! | --- | --- | --- | --- |
-//! | `Sgd` | p | g | `p - lr g'` |
-//! | `MomentumBuffer` | buf | g, p | `g'` on the first step, else `m buf + g'` |
-//! | `SgdMomentum` | p | g, buf | `p - lr (g' + m buf)` (Nesterov) or `p - lr buf` |
-//! | `AdamFirst` | m | g, p | `m + (1 - b1) (g' - m)` |
-//! | `AdamSecond` | v | g, p | `b2 v + ((1 - b2) g') g'` |
-//! | `AdamParam` | p | m, v | `p (1 - lr wd)` (AdamW), then `p - step (m / (sqrt(v) / bc2 + eps))` |
+//! | step | state | per element, in order |
+//! | --- | --- | --- |
+//! | `Sgd` | none | `p = p - lr g'` |
+//! | `Momentum` | buf | `buf = g'` on the first step, else `m buf + g'`; `p = p - lr (g' + m buf)` (Nesterov) or `p - lr buf` |
+//! | `Adam` | m, v | `m = m + (1 - b1) (g' - m)`; `v = b2 v + ((1 - b2) g') g'`; `p = p (1 - lr wd)` (AdamW); `p = p - step (m / (sqrt(v) / bc2 + eps))` |
+//!
+//! `g' = g + wd p` with L2 weight decay (SGD, Adam), else `g`.
+//!
+//! candle hands an in-place op one tensor to write; a step writes two or
+//! three (the parameter and its state), so [`step`] nests one in-place op
+//! per state tensor ([`with_mut`]) inside the parameter's: each tensor's
+//! storage is locked for writing once, in the same order every step.
 
-use candle_core::{CpuStorage, DType, InplaceOp3, Layout, Result, Tensor};
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use candle_core::{CpuStorage, DType, InplaceOp1, InplaceOp2, Layout, Result, Tensor};
 
 use crate::kernel::parallel::{for_each_part, ELEMENT_WORK};
-use crate::kernel::storage::Real;
+use crate::kernel::simd::{vectorized, Pass};
+use crate::kernel::storage::{with_float, Real};
 
-/// One in-place update rule and its constants.
+/// One fused update rule and its constants.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Update {
-    Sgd {
-        lr: f64,
-        wd: f64,
-    },
-    MomentumBuffer {
-        momentum: f64,
-        wd: f64,
-        first: bool,
-    },
-    SgdMomentum {
+pub(crate) enum Step {
+    /// Plain SGD: no state.
+    Sgd { lr: f64, wd: f64 },
+    /// SGD with momentum: one state tensor, the buffer.
+    Momentum {
         lr: f64,
         momentum: f64,
         wd: f64,
         nesterov: bool,
+        /// The buffer's first step: it takes `g'` (its old value is unread).
+        first: bool,
     },
-    AdamFirst {
+    /// Adam and AdamW: two state tensors, the moments `m` and `v`.
+    Adam {
         beta1: f64,
-        wd: f64,
-    },
-    AdamSecond {
         beta2: f64,
-        wd: f64,
-    },
-    AdamParam {
+        /// Adam's L2 weight decay (0 for AdamW).
+        l2: f64,
+        /// `lr / (1 - beta1^t)`.
         step_size: f64,
+        /// `sqrt(1 - beta2^t)`.
         bc2_sqrt: f64,
         eps: f64,
+        /// AdamW's `1 - lr wd`, when it decays.
         decay: Option<f64>,
     },
 }
 
-impl Update {
-    fn run<T: Real>(self, t: &mut [T], a: &[T], b: &[T]) {
-        let c = T::from_f64;
-        // g' = g + wd * p, only when there is weight decay (as PyTorch).
-        let decayed = |g: T, p: T, wd: f64| if wd != 0.0 { g + c(wd) * p } else { g };
+impl Step {
+    /// How many state tensors the rule writes.
+    fn states(self) -> usize {
         match self {
-            Update::Sgd { lr, wd } => {
-                // Here b is the parameter itself (read before the write).
-                for (p, &g) in t.iter_mut().zip(a) {
-                    *p = *p - c(lr) * decayed(g, *p, wd);
-                }
-            }
-            Update::MomentumBuffer {
-                momentum,
-                wd,
-                first,
-            } => {
-                for ((buf, &g), &p) in t.iter_mut().zip(a).zip(b) {
-                    let g = decayed(g, p, wd);
-                    *buf = if first { g } else { *buf * c(momentum) + g };
-                }
-            }
-            Update::SgdMomentum {
-                lr,
-                momentum,
-                wd,
-                nesterov,
-            } => {
-                for ((p, &g), &buf) in t.iter_mut().zip(a).zip(b) {
-                    let d = if nesterov {
-                        decayed(g, *p, wd) + c(momentum) * buf
-                    } else {
-                        buf
-                    };
-                    *p = *p - c(lr) * d;
-                }
-            }
-            Update::AdamFirst { beta1, wd } => {
-                for ((m, &g), &p) in t.iter_mut().zip(a).zip(b) {
-                    let g = decayed(g, p, wd);
-                    *m = *m + c(1.0 - beta1) * (g - *m);
-                }
-            }
-            Update::AdamSecond { beta2, wd } => {
-                for ((v, &g), &p) in t.iter_mut().zip(a).zip(b) {
-                    let g = decayed(g, p, wd);
-                    *v = *v * c(beta2) + c(1.0 - beta2) * g * g;
-                }
-            }
-            Update::AdamParam {
-                step_size,
-                bc2_sqrt,
-                eps,
-                decay,
-            } => {
-                for ((p, &m), &v) in t.iter_mut().zip(a).zip(b) {
-                    if let Some(f) = decay {
-                        *p = *p * c(f);
-                    }
-                    let denom = v.sqrt() / c(bc2_sqrt) + c(eps);
-                    *p = *p - c(step_size) * (m / denom);
-                }
-            }
+            Step::Sgd { .. } => 0,
+            Step::Momentum { .. } => 1,
+            Step::Adam { .. } => 2,
         }
     }
 }
 
-impl InplaceOp3 for Update {
+/// Applies `rule` to the parameter `p` in place, with its gradient `g` (made
+/// contiguous if needed) and `state` (the rule's state tensors, contiguous,
+/// of `p`'s shape and dtype, each its own storage), all written in one pass.
+pub(crate) fn step(p: &Tensor, g: &Tensor, state: &[&Tensor], rule: Step) -> Result<()> {
+    if state.len() != rule.states() {
+        candle_core::bail!("synapse-update: {} state tensors for {rule:?}", state.len());
+    }
+    let g = if g.is_contiguous() {
+        g.clone()
+    } else {
+        g.contiguous()?
+    };
+    p.inplace_op2(&g, &Fused { rule, state })
+}
+
+/// The parameter's in-place op: the parameter written, the gradient read,
+/// the state borrowed inside ([`with_mut`]).
+struct Fused<'a> {
+    rule: Step,
+    state: &'a [&'a Tensor],
+}
+
+impl InplaceOp2 for Fused<'_> {
     fn name(&self) -> &'static str {
         "synapse-update"
     }
@@ -129,31 +103,239 @@ impl InplaceOp3 for Update {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
     ) -> Result<()> {
         crate::kernel::count_call("update");
         let n = l1.shape().elem_count();
-        for l in [l1, l2, l3] {
-            if !l.is_contiguous() || l.shape().elem_count() != n {
-                candle_core::bail!("synapse-update: contiguous tensors of one shape expected");
+        let (Some((a, b)), Some((c, d))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("synapse-update: contiguous tensors expected");
+        };
+        if d - c != n || self.state.iter().any(|t| t.elem_count() != n) {
+            candle_core::bail!("synapse-update: tensors of one shape expected");
+        }
+        with_float!(s1, "synapse-update", T => {
+            let p = &mut T::slice_mut(s1)?[a..b];
+            let g = &T::slice(s2)?[c..d];
+            self.run::<T>(p, g)
+        })
+    }
+}
+
+impl Fused<'_> {
+    fn run<T: Real>(&self, p: &mut [T], g: &[T]) -> Result<()> {
+        let c = T::from_f64;
+        match self.rule {
+            Step::Sgd { lr, wd } => {
+                vectorized(SgdPass {
+                    p,
+                    g,
+                    lr: c(lr),
+                    wd: (wd != 0.0).then(|| c(wd)),
+                });
+                Ok(())
+            }
+            Step::Momentum {
+                lr,
+                momentum,
+                wd,
+                nesterov,
+                first,
+            } => with_mut::<T, _>(self.state[0], |buf| {
+                vectorized(MomentumPass {
+                    p,
+                    g,
+                    buf,
+                    lr: c(lr),
+                    momentum: c(momentum),
+                    wd: (wd != 0.0).then(|| c(wd)),
+                    nesterov,
+                    first,
+                })
+            }),
+            Step::Adam {
+                beta1,
+                beta2,
+                l2,
+                step_size,
+                bc2_sqrt,
+                eps,
+                decay,
+            } => with_mut::<T, _>(self.state[0], |m| {
+                with_mut::<T, _>(self.state[1], |v| {
+                    vectorized(AdamPass {
+                        p,
+                        g,
+                        m,
+                        v,
+                        one_minus_beta1: c(1.0 - beta1),
+                        beta2: c(beta2),
+                        one_minus_beta2: c(1.0 - beta2),
+                        l2: (l2 != 0.0).then(|| c(l2)),
+                        step_size: c(step_size),
+                        bc2_sqrt: c(bc2_sqrt),
+                        eps: c(eps),
+                        decay: decay.map(c),
+                    })
+                })
+            })?,
+        }
+    }
+}
+
+/// Runs `f` on the elements of `t` (CPU, contiguous, of type `T`), borrowed
+/// for writing: an in-place op of its own, whose storage stays locked while
+/// `f` runs.
+fn with_mut<T: Real, R>(t: &Tensor, f: impl FnOnce(&mut [T]) -> R) -> Result<R> {
+    struct Borrow<T, F, R> {
+        f: RefCell<Option<F>>,
+        out: RefCell<Option<R>>,
+        _t: PhantomData<T>,
+    }
+    impl<T: Real, R, F: FnOnce(&mut [T]) -> R> InplaceOp1 for Borrow<T, F, R> {
+        fn name(&self) -> &'static str {
+            "synapse-update-state"
+        }
+        fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> Result<()> {
+            let Some((a, b)) = l.contiguous_offsets() else {
+                candle_core::bail!("synapse-update: contiguous state expected");
+            };
+            let Some(f) = self.f.borrow_mut().take() else {
+                candle_core::bail!("synapse-update: state borrowed twice");
+            };
+            *self.out.borrow_mut() = Some(f(&mut T::slice_mut(s)?[a..b]));
+            Ok(())
+        }
+    }
+    let op = Borrow {
+        f: RefCell::new(Some(f)),
+        out: RefCell::new(None),
+        _t: PhantomData::<T>,
+    };
+    t.inplace_op1(&op)?;
+    match op.out.into_inner() {
+        Some(out) => Ok(out),
+        None => candle_core::bail!("synapse-update: a state tensor not on the CPU"),
+    }
+}
+
+/// Plain SGD over one parameter.
+struct SgdPass<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    lr: T,
+    /// L2 weight decay, when not 0.
+    wd: Option<T>,
+}
+
+impl<T: Real> Pass for SgdPass<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        let lr = self.lr;
+        match self.wd {
+            None => {
+                for (p, &g) in self.p.iter_mut().zip(self.g) {
+                    *p = *p - lr * g;
+                }
+            }
+            Some(wd) => {
+                for (p, &g) in self.p.iter_mut().zip(self.g) {
+                    *p = *p - lr * (g + wd * *p);
+                }
             }
         }
-        let (o1, o2, o3) = (l1.start_offset(), l2.start_offset(), l3.start_offset());
-        match s1 {
-            CpuStorage::F32(t) => self.run::<f32>(
-                &mut t[o1..o1 + n],
-                &f32::slice(s2)?[o2..o2 + n],
-                &f32::slice(s3)?[o3..o3 + n],
-            ),
-            CpuStorage::F64(t) => self.run::<f64>(
-                &mut t[o1..o1 + n],
-                &f64::slice(s2)?[o2..o2 + n],
-                &f64::slice(s3)?[o3..o3 + n],
-            ),
-            _ => candle_core::bail!("synapse-update: f32 or f64 only"),
+    }
+}
+
+/// SGD with momentum over one parameter and its buffer.
+struct MomentumPass<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    buf: &'a mut [T],
+    lr: T,
+    momentum: T,
+    wd: Option<T>,
+    nesterov: bool,
+    first: bool,
+}
+
+impl<T: Real> Pass for MomentumPass<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        // Each choice a loop of its own, so that none branches inside.
+        match (self.wd.is_some(), self.nesterov, self.first) {
+            (false, false, false) => momentum::<T, false, false, false>(self),
+            (false, false, true) => momentum::<T, false, false, true>(self),
+            (false, true, false) => momentum::<T, false, true, false>(self),
+            (false, true, true) => momentum::<T, false, true, true>(self),
+            (true, false, false) => momentum::<T, true, false, false>(self),
+            (true, false, true) => momentum::<T, true, false, true>(self),
+            (true, true, false) => momentum::<T, true, true, false>(self),
+            (true, true, true) => momentum::<T, true, true, true>(self),
         }
-        Ok(())
+    }
+}
+
+#[inline(always)]
+fn momentum<T: Real, const WD: bool, const NESTEROV: bool, const FIRST: bool>(
+    s: MomentumPass<'_, T>,
+) {
+    let (lr, mu, wd) = (s.lr, s.momentum, s.wd.unwrap_or(T::zero()));
+    for ((p, &g), buf) in s.p.iter_mut().zip(s.g).zip(s.buf.iter_mut()) {
+        let g = if WD { g + wd * *p } else { g };
+        *buf = if FIRST { g } else { *buf * mu + g };
+        let d = if NESTEROV { g + mu * *buf } else { *buf };
+        *p = *p - lr * d;
+    }
+}
+
+/// Adam's step over one parameter and its two moments.
+struct AdamPass<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+    one_minus_beta1: T,
+    beta2: T,
+    one_minus_beta2: T,
+    l2: Option<T>,
+    step_size: T,
+    bc2_sqrt: T,
+    eps: T,
+    decay: Option<T>,
+}
+
+impl<T: Real> Pass for AdamPass<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self) {
+        match (self.l2.is_some(), self.decay.is_some()) {
+            (false, false) => adam::<T, false, false>(self),
+            (false, true) => adam::<T, false, true>(self),
+            (true, false) => adam::<T, true, false>(self),
+            (true, true) => adam::<T, true, true>(self),
+        }
+    }
+}
+
+#[inline(always)]
+fn adam<T: Real, const L2: bool, const DECAY: bool>(s: AdamPass<'_, T>) {
+    let (l2, decay) = (s.l2.unwrap_or(T::zero()), s.decay.unwrap_or(T::one()));
+    let (b1c, b2, b2c) = (s.one_minus_beta1, s.beta2, s.one_minus_beta2);
+    let (step_size, bc2, eps) = (s.step_size, s.bc2_sqrt, s.eps);
+    for (((p, &g), m), v) in
+        s.p.iter_mut()
+            .zip(s.g)
+            .zip(s.m.iter_mut())
+            .zip(s.v.iter_mut())
+    {
+        let g = if L2 { g + l2 * *p } else { g };
+        *m = *m + b1c * (g - *m);
+        *v = *v * b2 + b2c * g * g;
+        let q = if DECAY { *p * decay } else { *p };
+        let denom = v.sqrt() / bc2 + eps;
+        *p = q - step_size * (*m / denom);
     }
 }
 
@@ -189,21 +371,6 @@ pub(crate) fn written_zeros(like: &Tensor) -> Result<Tensor> {
         DType::F64 => Tensor::from_vec(zeros::<f64>(n), like.shape(), like.device()),
         _ => like.zeros_like(),
     }
-}
-
-/// Applies `rule` to `target` in place, reading `a` and `b` (made contiguous if needed).
-pub(crate) fn update(target: &Tensor, a: &Tensor, b: &Tensor, rule: Update) -> Result<()> {
-    let a = if a.is_contiguous() {
-        a.clone()
-    } else {
-        a.contiguous()?
-    };
-    let b = if b.is_contiguous() {
-        b.clone()
-    } else {
-        b.contiguous()?
-    };
-    target.inplace_op3(&a, &b, &rule)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{Tensor, Var};
 
-use super::kernel::{update, Update};
+use super::kernel::{step, Step};
 use super::{check_setting, state_tensor, Optimizer, OptimizerState};
 use crate::{Error, Result};
 
@@ -155,34 +155,26 @@ impl Optimizer for Sgd {
     }
 }
 
-/// The update on the CPU kernel: one pass per tensor, no allocation after the first step.
+/// The update on the CPU kernel: one fused pass per parameter, no
+/// allocation after the first step.
 fn step_in_place(c: &SgdConfig, p: &Var, g: &Tensor, buf: &mut Option<Tensor>) -> Result<()> {
     let wd = c.weight_decay;
     if c.momentum == 0.0 {
-        return Ok(update(p, g, g, Update::Sgd { lr: c.lr, wd })?);
+        return Ok(step(p, g, &[], Step::Sgd { lr: c.lr, wd })?);
     }
     let first = buf.is_none();
     let b = match buf {
         Some(b) => b.clone(),
         None => buf.insert(p.zeros_like()?).clone(),
     };
-    update(
-        &b,
-        g,
-        p,
-        Update::MomentumBuffer {
-            momentum: c.momentum,
-            wd,
-            first,
-        },
-    )?;
-    let rule = Update::SgdMomentum {
+    let rule = Step::Momentum {
         lr: c.lr,
         momentum: c.momentum,
         wd,
         nesterov: c.nesterov,
+        first,
     };
-    Ok(update(p, g, &b, rule)?)
+    Ok(step(p, g, &[&b], rule)?)
 }
 
 /// The update in plain tensor operations, on any device.

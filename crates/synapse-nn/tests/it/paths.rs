@@ -276,10 +276,10 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
         step(mlp, &[5, 4], 2, Loss::Mse, false, true),
         [("dense", 2), ("loss", 1), ("update", 4)]
     );
-    // Adam: three updates per parameter (first and second moment, parameter).
+    // Adam: one fused update per parameter (both moments and the parameter).
     assert_eq!(
         step(mlp, &[5, 4], 2, Loss::Mse, true, true),
-        [("dense", 2), ("loss", 1), ("update", 12)]
+        [("dense", 2), ("loss", 1), ("update", 4)]
     );
     // Every loss with a kernel runs it; bce has none.
     for loss in [Loss::Sse, Loss::Mse, Loss::BceLogits, Loss::CrossEntropy] {
@@ -339,8 +339,8 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
     }
     // A transformer block: the position table, each layernorm, the
     // attention core, and the dense kernel for both projections and both
-    // feed-forward products (gelu in the first); the loss; three Adam
-    // updates for each of the 17 tensors.
+    // feed-forward products (gelu in the first); the loss; one fused Adam
+    // update for each of the 17 tensors.
     let gpt = "linear(6,8), positional(5,8), residual(layernorm(8), attention(8,2,causal=true)), \
                residual(layernorm(8), linear(8,16), gelu, linear(16,8)), seqmean, linear(8,2)";
     assert_eq!(
@@ -348,7 +348,7 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
         [
             ("dense", 6),
             ("loss", 1),
-            ("update", 51),
+            ("update", 17),
             ("attention", 1),
             ("layernorm", 2),
             ("positional", 1)
