@@ -98,6 +98,23 @@ fn dense<'a, T: Real>(o: &View<'a, T>) -> Cow<'a, [T]> {
     }
 }
 
+/// `e^(o_ij - shift_i)` of every element of `[rows, k]` values, in f64:
+/// the shifts subtracted row by row, then one flat pass of `e^x` over all
+/// the elements, so that the loop vectorises across rows whatever `k` (a
+/// few classes would leave most of a row's vector a scalar tail).
+#[inline(always)]
+fn shifted_exp<T: Real>(o: &[T], k: usize, shift: impl Fn(usize) -> f64) -> Vec<f64> {
+    let mut e: Vec<f64> = Vec::with_capacity(o.len());
+    for (i, row) in o.chunks_exact(k).enumerate() {
+        let m = shift(i);
+        e.extend(row.iter().map(|v| v.as_f64() - m));
+    }
+    for x in e.iter_mut() {
+        *x = exp_f64(*x);
+    }
+    e
+}
+
 /// `lse_i = max_i + ln sum_j e^(o_ij - max_i)` of each row of `[rows, k]`
 /// logits, in f64, the sum in the order of `j`.
 struct RowLse<'a, T> {
@@ -105,24 +122,26 @@ struct RowLse<'a, T> {
     k: usize,
 }
 
+/// The largest of a row, in f64.
+#[inline(always)]
+fn row_max<T: Real>(row: &[T]) -> f64 {
+    row.iter()
+        .map(|v| v.as_f64())
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
 impl<T: Real> Pass for RowLse<'_, T> {
     type Output = Vec<f64>;
 
     #[inline(always)]
     fn run(self) -> Vec<f64> {
-        let mut e = vec![0.0f64; self.k];
-        self.o
-            .chunks_exact(self.k)
-            .map(|row| {
-                let max = row
-                    .iter()
-                    .map(|v| v.as_f64())
-                    .fold(f64::NEG_INFINITY, f64::max);
-                for (e, v) in e.iter_mut().zip(row) {
-                    *e = exp_f64(v.as_f64() - max);
-                }
-                max + e.iter().sum::<f64>().ln()
-            })
+        let k = self.k;
+        let maxes: Vec<f64> = self.o.chunks_exact(k).map(row_max).collect();
+        let e = shifted_exp(self.o, k, |i| maxes[i]);
+        maxes
+            .iter()
+            .zip(e.chunks_exact(k))
+            .map(|(max, row)| max + row.iter().sum::<f64>().ln())
             .collect()
     }
 }
@@ -143,14 +162,15 @@ impl<T: Real> Pass for CrossEntropyGrad<'_, T> {
     #[inline(always)]
     fn run(self) -> Vec<T> {
         let (k, s) = (self.k, self.s);
+        let e = shifted_exp(self.o, k, |i| self.lse[i]);
         let mut g = vec![T::zero(); self.o.len()];
-        let rows = g.chunks_exact_mut(k).zip(self.o.chunks_exact(k));
-        for ((g, row), (c, &lse)) in rows.zip(self.classes.iter().zip(self.lse)) {
+        let rows = g.chunks_exact_mut(k).zip(e.chunks_exact(k));
+        for ((g, e), c) in rows.zip(self.classes) {
             let Some(c) = *c else { continue };
-            for (g, v) in g.iter_mut().zip(row) {
-                *g = T::from_f64(exp_f64(v.as_f64() - lse) * s);
+            for (g, &e) in g.iter_mut().zip(e) {
+                *g = T::from_f64(e * s);
             }
-            g[c] = T::from_f64((exp_f64(row[c].as_f64() - lse) - 1.0) * s);
+            g[c] = T::from_f64((e[c] - 1.0) * s);
         }
         g
     }
