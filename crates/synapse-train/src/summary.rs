@@ -124,6 +124,19 @@ mod tests {
         assert!(!table.contains("buffers"), "{table}");
     }
 
+    /// The elements run as one CPU kernel are listed under the totals, and
+    /// no such line is printed for a stack without any.
+    #[test]
+    fn fused_elements_are_listed_when_there_are_any() {
+        let fused = super::render(&"linear(2,3), relu, linear(3,1)".parse().unwrap());
+        assert!(
+            fused.ends_with("\nfused: 0-1 (one CPU kernel each)\n"),
+            "{fused}"
+        );
+        let apart = super::render(&"layernorm(3)".parse().unwrap());
+        assert!(!apart.contains("fused"), "{apart}");
+    }
+
     /// A stack with buffers (batchnorm's running statistics: mean, variance
     /// and the count, 4 + 4 + 1) gets their column and their total.
     #[test]

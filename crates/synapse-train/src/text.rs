@@ -534,8 +534,12 @@ mod tests {
         assert_eq!(last[super::CHUNK - 1..], ['é', 'b', 'c']);
         std::fs::write(&path, &bytes).unwrap();
         let e = super::each_char(&path, |_| {}).unwrap_err().to_string();
-        std::fs::remove_file(&path).unwrap();
         assert!(e.contains(&format!("byte {bad}: invalid UTF-8")), "{e}");
+        // A character cut by the end of the file is an error, not dropped.
+        std::fs::write(&path, &"abé".as_bytes()[..3]).unwrap();
+        let e = super::each_char(&path, |_| {}).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(e.contains("byte 2: invalid UTF-8"), "{e}");
     }
 
     /// Ids are kept in the narrowest type that holds every id of the

@@ -86,4 +86,19 @@ mod tests {
         let ours: std::collections::BTreeSet<_> = untied.iter().map(|e| &e.ours).collect();
         assert_eq!(ours.len(), untied.len(), "one of ours per tensor");
     }
+
+    /// The final layernorm follows the embeddings' 3 elements and two
+    /// residuals per block, for any number of blocks.
+    #[test]
+    fn the_final_layernorm_follows_every_block() {
+        for n_layer in [1, 3, 12] {
+            let e = entries(n_layer, true);
+            let ln_f = e.iter().find(|e| e.hf.ends_with("ln_f.weight")).unwrap();
+            assert_eq!(
+                ln_f.ours,
+                format!("{}.weight", 3 + 2 * n_layer),
+                "{n_layer}"
+            );
+        }
+    }
 }

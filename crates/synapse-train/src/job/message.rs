@@ -357,6 +357,25 @@ mod tests {
         );
     }
 
+    /// A refusal of a file's rows names the option and its file; only a
+    /// targets refusal without a file (arrays) names `y`.
+    #[test]
+    fn a_refusal_of_a_files_rows_names_the_option_and_the_file() {
+        let e = Error::Config {
+            name: "targets".into(),
+            reason: "class 7 of 3".into(),
+        };
+        let v = Some(Path::new("v.csv"));
+        assert_eq!(
+            about(Opt::Val, v, &e, Naming::Flags),
+            "--val v.csv: class 7 of 3"
+        );
+        assert_eq!(
+            about(Opt::Data, None, &e, Naming::Keywords),
+            "y: class 7 of 3"
+        );
+    }
+
     #[test]
     fn a_target_refusal_of_arrays_names_y() {
         let e = Error::Config {

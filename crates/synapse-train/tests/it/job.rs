@@ -213,3 +213,54 @@ fn validation_words_take_the_training_classes() {
         .unwrap();
     assert_eq!(classes, [2.0, 0.0]);
 }
+
+/// `--val-split` is a fraction strictly between 0 and 1; `--target` names
+/// each column once.
+#[test]
+fn val_split_and_target_columns_are_checked() {
+    for bad in [0.0, 1.0, 1.5, -0.25, f64::NAN] {
+        let e = job(|o| o.val_split = Some(bad)).unwrap_err();
+        assert_eq!(e, format!("--val-split {bad} must be between 0 and 1"));
+    }
+    job(|o| o.val_split = Some(0.25)).unwrap();
+    let target =
+        |cols: &[&str]| job(|o| o.target = Some(cols.iter().map(|c| c.to_string()).collect()));
+    assert_eq!(
+        target(&["a", ""]).unwrap_err(),
+        "--target `a,`: expected column names separated by commas"
+    );
+    assert_eq!(
+        target(&["y", "b", "y"]).unwrap_err(),
+        "--target `y,b,y`: the column `y` is named twice"
+    );
+    target(&["y", "b"]).unwrap();
+}
+
+/// Validation rows in a CSV file beside training arrays in an npz file:
+/// the columns are compared between two CSV files only (an npz file names
+/// none), so the pair is accepted.
+#[test]
+fn an_npz_file_and_a_csv_file_of_the_same_width_pair_up() {
+    use synapse_train::job::{Prior, TrainData};
+    let dir = std::env::temp_dir().join(format!("synapse-job-npz-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let npz =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/regression_f32.npz");
+    let v = dir.join("v.csv");
+    std::fs::write(&v, "a,b,y\n0,1,0.5\n1,0,0.25\n").unwrap();
+    let j = TrainJob::check(
+        JobOptions {
+            data: Some(Input::File(npz)),
+            val: Some(Input::File(v)),
+            loss: Some("mse".into()),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    let spec = "linear(2,1)".parse().unwrap();
+    let data = TrainData::assemble(&j, &spec, candle_core::DType::F32, &Prior::default())
+        .map_err(|e| message(&e, Naming::Flags));
+    std::fs::remove_dir_all(&dir).unwrap();
+    data.unwrap();
+}
