@@ -29,7 +29,11 @@ tokenizers); builds nothing: give it a release `synapse` binary
 - fine-tune: one epoch of `--text` windows (context 128, stride 128, batch 4,
   AdamW lr 1e-4, no shuffle, dropout as the config says) over the first 2,580
   tokens of README.md (20 windows, 5 steps), `synapse train --init DIR`
-  against the same loop in PyTorch.
+  against the same loop in PyTorch, timed twice: in this process, warm
+  (PyTorch's allocator already holds the memory of the runs before), and in
+  a fresh process of its own, as synapse's always is (its first step maps
+  the memory anew; on a VM that maps pages slowly while other processes
+  hold gigabytes, as this one does, that costs a fresh process seconds).
 
 The median of --reps runs is printed for each timing.
 """
@@ -208,6 +212,22 @@ def torch_finetune(folder, ids, threads):
     return time.perf_counter() - start, len(windows)
 
 
+def torch_finetune_fresh(folder, ids_path, threads):
+    """`torch_finetune` in a fresh `python` process: its loop's seconds."""
+    code = (
+        "import importlib.util, sys; from pathlib import Path; "
+        f"spec = importlib.util.spec_from_file_location('b', {str(Path(__file__).resolve())!r}); "
+        "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b); "
+        f"ids = [int(v) for v in Path({str(ids_path)!r}).read_text().split()]; "
+        f"print(b.torch_finetune(Path({str(folder)!r}), ids, {threads})[0])"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.exit(f"PyTorch fine-tune in a fresh process: {out.stderr}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def synapse_finetune(synapse, folder, text, directory, threads):
     log = directory / f"ft{threads}.csv"
     synapse_run(synapse, ["train", "--init", str(folder), "--text", str(text), "--context",
@@ -294,12 +314,17 @@ def main():
     print()
     print(f"Fine-tune, one epoch: {len(ft_ids)} tokens, windows of {FINETUNE['context']}, "
           f"batch {FINETUNE['batch']}, AdamW")
-    print("| threads | synapse s | PyTorch s | PyTorch / synapse |")
-    print("| --- | --- | --- | --- |")
+    print("| threads | synapse s | PyTorch s, in this process | PyTorch / synapse | "
+          "PyTorch s, fresh process | PyTorch / synapse |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    ids_path = directory / "finetune.ids"
+    ids_path.write_text(" ".join(map(str, ft_ids)))
     for threads in [int(t) for t in a.threads.split(",")]:
         ours = synapse_finetune(a.synapse, folder, text, directory, threads)
         theirs, _ = torch_finetune(folder, ft_ids, threads)
-        print(f"| {threads} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.2f} |", flush=True)
+        fresh = torch_finetune_fresh(folder, ids_path, threads)
+        print(f"| {threads} | {ours:.2f} | {theirs:.2f} | {theirs / ours:.2f} | "
+              f"{fresh:.2f} | {fresh / ours:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,13 @@
 //! candle `Var`) hands its gradient over with [`hand_over`] instead of
 //! returning it to candle, and [`backward`] puts it in the store after
 //! candle's pass: one tensor, written once by the product that made it.
-//! A parameter used twice gets the sum, as from candle. The dense kernel
-//! does this (linear layers, attention's projections), whose weights are
-//! the large ones; the other kernels return their gradients to candle.
+//! A parameter used twice gets the sum, as from candle: the gradients
+//! handed over for it are added into the first in place (a tied weight,
+//! the embedding's table and the output layer's), then to candle's own, if
+//! any. The dense kernel does this (linear layers, attention's
+//! projections), and the embedding's (its table's gradient, made once):
+//! their weights are the large ones; the other kernels return their
+//! gradients to candle.
 //!
 //! Outside [`backward`] (a plain `loss.backward()`, as the tests that
 //! compare with candle's autodiff call) [`hand_over`] gives the gradient
@@ -22,7 +26,7 @@
 use std::cell::RefCell;
 
 use candle_core::backprop::GradStore;
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use crate::Result;
 
@@ -48,7 +52,17 @@ pub fn backward(loss: &Tensor) -> Result<GradStore> {
     let mut grads = loss.backward()?;
     let handed = HANDED.with(|h| h.borrow_mut().take()).unwrap_or_default();
     drop(scope);
+    // The gradients handed over for one parameter (a tied weight: the
+    // embedding's and the output layer's) are summed into the first, in
+    // place: each is a kernel's own new tensor, which nothing else holds.
+    let mut summed: Vec<(Tensor, Tensor)> = Vec::with_capacity(handed.len());
     for (param, grad) in handed {
+        match summed.iter_mut().find(|(p, _)| p.id() == param.id()) {
+            Some((_, first)) => add_into(first, &grad)?,
+            None => summed.push((param, grad)),
+        }
+    }
+    for (param, grad) in summed {
         let sum = match grads.remove(&param) {
             Some(other) => (other + grad)?,
             None => grad,
@@ -56,6 +70,50 @@ pub fn backward(loss: &Tensor) -> Result<GradStore> {
         grads.insert(&param, sum);
     }
     Ok(grads)
+}
+
+/// `target += grad`, in place on the CPU (f32/f64, one shape); elsewhere
+/// `target` becomes the sum (`Tensor::add`'s bits either way).
+fn add_into(target: &mut Tensor, grad: &Tensor) -> Result<()> {
+    struct AddInto;
+    impl candle_core::InplaceOp2 for AddInto {
+        fn name(&self) -> &'static str {
+            "synapse-add-into"
+        }
+        fn cpu_fwd(
+            &self,
+            s1: &mut candle_core::CpuStorage,
+            l1: &candle_core::Layout,
+            s2: &candle_core::CpuStorage,
+            l2: &candle_core::Layout,
+        ) -> candle_core::Result<()> {
+            use crate::kernel::storage::{with_float, Real};
+            let (Some((a, b)), Some((c, d))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+            else {
+                candle_core::bail!("add-into: contiguous tensors expected");
+            };
+            if b - a != d - c {
+                candle_core::bail!("add-into: tensors of one size expected");
+            }
+            with_float!(s1, "add-into", T => {
+                let g = &T::slice(s2)?[c..d];
+                for (t, &g) in T::slice_mut(s1)?[a..b].iter_mut().zip(g) {
+                    *t += g;
+                }
+                Ok(())
+            })
+        }
+    }
+    let cpu_float = target.device().is_cpu()
+        && matches!(target.dtype(), DType::F32 | DType::F64)
+        && target.dtype() == grad.dtype()
+        && target.dims() == grad.dims();
+    if cpu_float && target.is_contiguous() {
+        target.inplace_op2(&grad.contiguous()?, &AddInto)?;
+    } else {
+        *target = (&*target + grad)?;
+    }
+    Ok(())
 }
 
 /// Hands `grad`, the gradient of `param`, to the [`backward`] running on this

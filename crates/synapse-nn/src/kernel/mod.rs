@@ -96,7 +96,7 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 /// `"gru"`, `"loss"`, `"update"`, `"attention"`, `"attention-step"` (one
 /// token over the cache), `"dense-bf16"`, `"gelu-step"` (decoding's
 /// GELU), `"layernorm"`,
-/// `"positional"`, ...; and `"hand-over"`, a parameter gradient handed to
+/// `"positional"`, `"embedding"`, ...; and `"hand-over"`, a parameter gradient handed to
 /// [`crate::backward`].
 pub(crate) fn count_call(kernel: &'static str) {
     CALLS.with(|c| {

@@ -109,3 +109,58 @@ fn a_weight_used_twice_gets_the_sum_of_its_two_gradients() {
     close(ours.get(&w).unwrap(), &dw);
     close(ours.get(&b).unwrap(), &db);
 }
+
+/// The embedding kernel's table gradient (ids repeated, some never used) is
+/// candle's `index_select` backward bit for bit (plain ops, kernels off),
+/// handed over once. Tied to the output layer, the two handed gradients are
+/// summed in place to the bits of candle's sum of the same two (a plain
+/// `backward()` with kernels on: the kernels give their gradients back and
+/// candle adds them). With plain ops candle adds each embedding row onto
+/// the output layer's gradient instead, another order of sums.
+#[test]
+fn the_embedding_gradient_is_candles_and_a_tied_pair_sums_in_place() {
+    let dev = Device::Cpu;
+    for text in [
+        "embedding(13,8), tanh, seqmean, linear(8,3)",
+        "embedding(13,8), tanh, linear(8,13,bias=false,tied=0)",
+    ] {
+        let spec: ArchSpec = text.parse().unwrap();
+        for dtype in [DType::F32, DType::F64] {
+            let net = Sequential::init(&spec, Init::Torch, 5, dtype, &dev).unwrap();
+            // Ids 0..11 with repeats: 11 and 12 never appear.
+            let ids: Vec<u32> = (0..4 * 6).map(|i| (5 * i) % 11).collect();
+            let ids = Tensor::from_vec(ids, (4, 6), &dev).unwrap();
+            let loss = |fused: bool| {
+                synapse_nn::with_fused_ops(fused, || {
+                    let out = net.forward(&ids, Mode::Eval).unwrap();
+                    let c = Tensor::from_vec(
+                        (0..out.elem_count())
+                            .map(|i| (0.7 * i as f64).sin())
+                            .collect::<Vec<_>>(),
+                        out.dims(),
+                        &dev,
+                    )
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap();
+                    (out * c).unwrap().sum_all().unwrap()
+                })
+            };
+            let before = handed();
+            let ours = synapse_nn::with_fused_ops(true, || backward(&loss(true)).unwrap());
+            let tied = text.contains("tied");
+            // The table, and the linear's weight (and bias, untied).
+            let expected = if tied { 2 } else { 3 };
+            assert_eq!(handed() - before, expected, "{text} {dtype:?}: handed over");
+            let plain = synapse_nn::with_fused_ops(tied, || loss(tied).backward().unwrap());
+            for (name, p) in net.parameters() {
+                let (a, b) = (ours.get(&p), plain.get(&p));
+                assert_eq!(
+                    bits(a.unwrap()),
+                    bits(b.unwrap()),
+                    "{text} {dtype:?} {name}"
+                );
+            }
+        }
+    }
+}

@@ -217,7 +217,7 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 12] = [
+    const NAMES: [&str; 13] = [
         "dense",
         "conv2d",
         "pool2d",
@@ -229,6 +229,7 @@ fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
         "layernorm",
         "rmsnorm",
         "positional",
+        "embedding",
         "hand-over",
     ];
     let before: Vec<u64> = NAMES.iter().map(|n| kernel_calls_of(n)).collect();
@@ -325,6 +326,13 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
             [("dense", 1), (kernel, 1), ("loss", 1), ("update", 6)]
         );
     }
+    // The embedding's gather (its backward hands over the table's gradient).
+    let emb = "embedding(11,8), seqmean, linear(8,2)";
+    assert_eq!(
+        step(emb, &[5, 4], 2, Loss::Mse, false, true),
+        [("dense", 1), ("loss", 1), ("update", 3), ("embedding", 1)]
+    );
+    assert_eq!(step(emb, &[5, 4], 2, Loss::Mse, false, false), []);
     // With kernels off, none runs, whatever the stack.
     for (text, shape) in [
         (mlp, &[5, 4][..]),

@@ -9,8 +9,9 @@
 //! `weight [V, D]`; init `torch` N(0, 1) (numpy's `standard_normal`),
 //! `xavier`/`he` by the fans `(D, V)`, `numpy-uniform` as drawn. An id
 //! outside `0..V` is an error naming its row, position and V. ONNX: `Gather`
-//! (axis 0) on an int64 input. No kernel. Reference:
-//! `synapse_reference::RefEmbedding`.
+//! (axis 0) on an int64 input. Kernel: `kernel.rs` (the gather, and a
+//! backward that makes the table's gradient once and hands it over).
+//! Reference: `synapse_reference::RefEmbedding`.
 //!
 //! ```
 //! use candle_core::{Device, Tensor, Var};
@@ -23,6 +24,8 @@
 //! assert!(e.forward(&Tensor::new(&[[3u32]], &dev)?).unwrap_err().to_string().contains("row 1, position 1"));
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
+
+mod kernel;
 
 use std::fmt;
 
@@ -135,7 +138,14 @@ impl Embedding {
             dims => return Err(Error::shape(name(), "ids [batch, T]", dims)),
         };
         let flat = checked_ids(ids, v, &name())?;
-        let rows = self.weight.as_tensor().index_select(&flat, 0)?;
+        let w = self.weight.as_tensor();
+        // A table kept in bfloat16 for generation takes the plain path.
+        let float = matches!(w.dtype(), DType::F32 | DType::F64);
+        let rows = if float && crate::kernel::use_kernel(true, &[w]) {
+            w.apply_op2(&flat, kernel::Gather)?
+        } else {
+            w.index_select(&flat, 0)?
+        };
         // A table kept in bfloat16 for generation gives f32 rows.
         let rows = match rows.dtype() {
             DType::BF16 => rows.to_dtype(DType::F32)?,
