@@ -713,3 +713,37 @@ fn a_sequence_reduction_refuses_no_positions() {
         assert!(e.contains("T >= 1"), "{e}");
     }
 }
+
+/// Cross-entropy's kernel runs its `e^x` over blocks of rows (about 4,096
+/// values each, at least one row): with 10 classes over 1,000 rows (three
+/// blocks, the last one short) and with 5,000 classes (a block a row), its
+/// value and gradient agree with plain ops, some rows ignored (-100).
+#[test]
+fn cross_entropy_over_blocks_of_rows_agrees_with_plain_ops() {
+    let dev = Device::Cpu;
+    for (rows, k) in [(1000usize, 10usize), (7, 5000)] {
+        let values: Vec<f64> = (0..rows * k)
+            .map(|i| 3.0 * (0.37 * i as f64).sin())
+            .collect();
+        let targets: Vec<f64> = (0..rows)
+            .map(|i| {
+                if i % 13 == 5 {
+                    -100.0
+                } else {
+                    ((i * 7) % k) as f64
+                }
+            })
+            .collect();
+        let y = Tensor::from_vec(targets, rows, &dev).unwrap();
+        let run = |fused: bool| {
+            let o = Var::from_tensor(&Tensor::from_vec(values.clone(), (rows, k), &dev).unwrap())
+                .unwrap();
+            with_fused_ops(fused, || {
+                let loss = Loss::CrossEntropy.forward(o.as_tensor(), &y).unwrap();
+                let g = loss.backward().unwrap();
+                vec![flat(&loss), flat(g.get(o.as_tensor()).unwrap())]
+            })
+        };
+        assert_close(&run(true), &run(false), 1e-12, &format!("{rows} x {k}"));
+    }
+}
