@@ -35,16 +35,25 @@ mod torch;
 
 /// The largest `|a - b|` over every element, in f64.
 pub(crate) fn largest_gap(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f64 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_dtype(candle_core::DType::F64)
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f64>()
-        .unwrap()
+    let values = |t: &candle_core::Tensor| {
+        t.flatten_all()
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()
+    };
+    let (a, b) = (values(a), values(b));
+    assert_eq!(a.len(), b.len(), "largest_gap: sizes");
+    // Equal values (infinities too) are no gap; a NaN on either side is no
+    // gap a comparison passes: infinity (which `f64::max` keeps; it drops a
+    // NaN).
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| match (x - y).abs() {
+            _ if x == y => 0.0,
+            g if g.is_nan() => f64::INFINITY,
+            g => g,
+        })
+        .fold(0.0, f64::max)
 }
