@@ -147,6 +147,13 @@ pub trait ElementDef: fmt::Display {
     /// a stack starting with one takes flat rows, or sequences when what
     /// follows needs them.
     fn last_dim(&self) -> Option<usize> {
+        // mutants: `Some(1)` is equivalent: the retry as sequences `[?, 1]`
+        // (`spec::first_fit`) of a stack whose first sized element is not
+        // one of these fails at that element (batchnorm, pools, embedding,
+        // attention or recurrent kinds of another width), or gives it the
+        // input it already had (width 1) or the output it always gives
+        // (reshape, flatten), so it never fails later than, nor instead of,
+        // the flat rows (`only_a_last_dimension_element_first_is_retried_as_a_sequence`).
         None
     }
 

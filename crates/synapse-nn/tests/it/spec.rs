@@ -281,3 +281,21 @@ fn a_bad_size_says_which_whole_numbers_it_takes() {
     let e = parse_err("linear(0,2)");
     assert!(e.contains("positive whole number"), "{e}");
 }
+
+/// A stack whose first sized element does not act on the last dimension
+/// (batchnorm, reshape) takes flat rows only: it is not retried as a
+/// sequence, so an element after it that needs sequences is the error.
+#[test]
+fn only_a_last_dimension_element_first_is_retried_as_a_sequence() {
+    for spec in [
+        "batchnorm(1), positional(5,1), linear(1,2)",
+        "reshape(1), lstm(1,2)",
+    ] {
+        let e = spec.parse::<ArchSpec>().unwrap_err().to_string();
+        assert!(e.contains("element 1"), "{spec}: {e}");
+    }
+    // `linear` first is retried: sequences [T, 1] fit.
+    "linear(1,1), positional(5,1), linear(1,2)"
+        .parse::<ArchSpec>()
+        .unwrap();
+}
