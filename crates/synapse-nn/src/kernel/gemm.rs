@@ -280,6 +280,9 @@ fn fresh<T: Real>(a: View<T>, b: View<T>) -> Vec<T> {
     if a.cols() == 0 {
         return vec![T::zero(); n];
     }
+    // mutants: `>=` is equivalent: `row_times_wide` checks the pool's
+    // threads itself and does nothing (false) on one; this test only saves
+    // the zeroed buffer then.
     if a.rows() == 1 && max_threads() > 1 {
         let mut dst = vec![T::zero(); n];
         if row_times_wide(&mut dst, a, b, false) {

@@ -107,3 +107,25 @@ fn each_init_is_found_by_its_name() {
     let e = "kaiming".parse::<Init>().unwrap_err().to_string();
     assert!(e.contains("`kaiming`") && e.contains("he"), "{e}");
 }
+
+/// A convolution's fans count its kernel's positions: `in K K` and `out K
+/// K` (PyTorch's `_calculate_fan_in_and_fan_out`). Xavier over conv2d(8,
+/// 16,5): U(-a, a), a = sqrt(6 / (200 + 400)) = 0.1, reached (3,200 values)
+/// and never passed.
+#[test]
+fn xavier_init_of_a_convolution_counts_the_kernel_in_both_fans() {
+    let spec: ArchSpec = "conv2d(8,16,5)".parse().unwrap();
+    let net = Sequential::init(&spec, Init::Xavier, 3, DType::F64, &Device::Cpu).unwrap();
+    let (_, w) = net
+        .parameters()
+        .into_iter()
+        .find(|(n, _)| n == "0.weight")
+        .unwrap();
+    let values = w.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+    let bound = (6.0f64 / (8 * 25 + 16 * 25) as f64).sqrt();
+    let (_, _, largest) = stats(&values);
+    assert!(
+        largest <= bound && largest > 0.99 * bound,
+        "{largest} of {bound}"
+    );
+}

@@ -299,3 +299,42 @@ fn only_a_last_dimension_element_first_is_retried_as_a_sequence() {
         .parse::<ArchSpec>()
         .unwrap();
 }
+
+/// `rmsnorm` acts on the last dimension as `layernorm` and `linear` do: a
+/// stack that starts with it takes sequences when what follows needs them,
+/// and its weight is a parameter of the stack.
+#[test]
+fn rmsnorm_first_takes_sequences_and_its_weight_is_a_parameter() {
+    use candle_core::{DType, Device};
+    let spec: ArchSpec = "rmsnorm(4), positional(5,4), linear(4,2)".parse().unwrap();
+    assert_eq!(spec.input_shape().to_string(), "[batch, ?, 4]");
+    let net =
+        synapse_nn::Sequential::init(&spec, synapse_nn::Init::Torch, 1, DType::F32, &Device::Cpu)
+            .unwrap();
+    let names: Vec<String> = net.parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["0.weight", "1.weight", "2.weight", "2.bias"]);
+}
+
+/// `seqmean`'s ONNX node: `ReduceMean` over axis 1, the axes an attribute
+/// up to opset 17 and an input from 18 (the op's signature changed there).
+#[test]
+fn seqmean_exports_its_axes_as_the_opset_wants() {
+    use candle_core::{DType, Device};
+    let spec: ArchSpec = "linear(3,4), seqmean, linear(4,2)".parse().unwrap();
+    let net =
+        synapse_nn::Sequential::init(&spec, synapse_nn::Init::Torch, 1, DType::F32, &Device::Cpu)
+            .unwrap();
+    for (opset, inputs, attributes) in [(17, 1, 2), (18, 2, 1)] {
+        let e = net.export("x", "y", opset).unwrap();
+        let mean = e
+            .nodes
+            .iter()
+            .find(|n| n.op == "ReduceMean")
+            .expect("a ReduceMean");
+        assert_eq!(
+            (mean.inputs.len(), mean.attributes.len()),
+            (inputs, attributes),
+            "opset {opset}: {mean:?}"
+        );
+    }
+}
