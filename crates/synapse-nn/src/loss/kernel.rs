@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use crate::kernel::exp::exp_f64;
+use crate::kernel::parallel::{for_each_part, map_parts, ELEMENT_WORK};
 use crate::kernel::simd::{vectorized, Pass};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
@@ -175,15 +176,16 @@ struct CrossEntropyGrad<'a, T> {
     classes: &'a [Option<usize>],
     lse: &'a [f64],
     s: f64,
+    /// The rows' gradient, zeros given (ignored rows stay 0).
+    g: &'a mut [T],
 }
 
 impl<T: Real> Pass for CrossEntropyGrad<'_, T> {
-    type Output = Vec<T>;
+    type Output = ();
 
     #[inline(always)]
-    fn run(self) -> Vec<T> {
-        let (k, s) = (self.k, self.s);
-        let mut g = vec![T::zero(); self.o.len()];
+    fn run(self) {
+        let (k, s, g) = (self.k, self.s, self.g);
         let rows = self.classes.len().min(self.lse.len());
         shifted_exp(
             &self.o[..rows * k],
@@ -200,8 +202,25 @@ impl<T: Real> Pass for CrossEntropyGrad<'_, T> {
                 }
             },
         );
-        g
     }
+}
+
+/// The work of one `e^x` of [`shifted_exp`], in [`ELEMENT_WORK`]'s units
+/// (its polynomial is some twenty operations), for the split over threads.
+const EXP_WORK: usize = 4 * ELEMENT_WORK;
+
+/// Each row's `lse` ([`RowLse`]), the rows cut in parts run on the pool
+/// when there are enough of them (a language model's 512 rows of 50,257
+/// logits); each row's value is the same whatever the parts.
+fn row_lse<T: Real>(o: &[T], k: usize) -> Vec<f64> {
+    let rows = o.len() / k;
+    map_parts(rows, EXP_WORK * o.len(), |r| {
+        vectorized(RowLse {
+            o: &o[r.start * k..r.end * k],
+            k,
+        })
+    })
+    .concat()
 }
 
 /// The class of every row (`None`: ignored).
@@ -218,7 +237,7 @@ fn value<T: Real>(loss: Loss, o: View<T>, t: View<T>) -> Result<(f64, Option<Vec
     match loss {
         Loss::CrossEntropy => {
             let k = o.cols();
-            let lse = vectorized(RowLse { o: &dense(&o), k });
+            let lse = row_lse(&dense(&o), k);
             for (i, c) in classes(&t, o.rows(), k)?.into_iter().enumerate() {
                 if let Some(c) = c {
                     total += lse[i] - o.at(i, c).as_f64();
@@ -288,16 +307,23 @@ fn gradient<T: Real>(
             let lse = match lse {
                 Some(lse) => lse,
                 None => {
-                    computed = vectorized(RowLse { o: &o, k });
+                    computed = row_lse(&o, k);
                     &computed
                 }
             };
-            g = vectorized(CrossEntropyGrad {
-                o: &o,
-                k,
-                classes: &classes(&t, lse.len(), k)?,
-                lse,
-                s: scale / counted(&t, lse.len(), k)?,
+            let classes = classes(&t, lse.len(), k)?;
+            let s = scale / counted(&t, lse.len(), k)?;
+            g = vec![T::zero(); lse.len() * k];
+            let work = EXP_WORK * g.len();
+            for_each_part(&mut g, k, work, |r, g| {
+                vectorized(CrossEntropyGrad {
+                    o: &o[r.start * k..r.end * k],
+                    k,
+                    classes: &classes[r.clone()],
+                    lse: &lse[r],
+                    s,
+                    g,
+                })
             });
         }
         Loss::Bce => candle_core::bail!("bce is not fused"),

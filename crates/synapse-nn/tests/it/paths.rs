@@ -715,13 +715,15 @@ fn a_sequence_reduction_refuses_no_positions() {
 }
 
 /// Cross-entropy's kernel runs its `e^x` over blocks of rows (about 4,096
-/// values each, at least one row): with 10 classes over 1,000 rows (three
-/// blocks, the last one short) and with 5,000 classes (a block a row), its
-/// value and gradient agree with plain ops, some rows ignored (-100).
+/// values each, at least one row), and over parts of the rows on the pool
+/// when they are many: with 10 classes over 1,000 rows (three blocks, the
+/// last one short), 5,000 classes over 7 rows (a block a row) and over 64
+/// (in parts), its value and gradient agree with plain ops, some rows
+/// ignored (-100), and give the same bits on one worker and two.
 #[test]
 fn cross_entropy_over_blocks_of_rows_agrees_with_plain_ops() {
     let dev = Device::Cpu;
-    for (rows, k) in [(1000usize, 10usize), (7, 5000)] {
+    for (rows, k) in [(1000usize, 10usize), (7, 5000), (64, 5000)] {
         let values: Vec<f64> = (0..rows * k)
             .map(|i| 3.0 * (0.37 * i as f64).sin())
             .collect();
@@ -744,6 +746,12 @@ fn cross_entropy_over_blocks_of_rows_agrees_with_plain_ops() {
                 vec![flat(&loss), flat(g.get(o.as_tensor()).unwrap())]
             })
         };
-        assert_close(&run(true), &run(false), 1e-12, &format!("{rows} x {k}"));
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| run(true));
+        assert_close(&one, &run(false), 1e-12, &format!("{rows} x {k}"));
+        assert_eq!(two_workers(|| run(true)), one, "{rows} x {k}: two workers");
     }
 }
