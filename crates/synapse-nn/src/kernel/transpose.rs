@@ -29,6 +29,8 @@ pub(crate) fn transpose_bias<T: Real>(
     assert_eq!(src.len(), rows * cols, "transpose: source size");
     assert!(bias.is_none_or(|b| b.len() == rows), "transpose: bias size");
     let mut dst = vec![T::zero(); rows * cols];
+    // mutants: the work only picks the parts (each element is copied the
+    // same way in any): equivalent; the test below covers a split.
     for_each_part(&mut dst, rows, rows * cols * ELEMENT_WORK, |part, out| {
         for c0 in part.clone().step_by(TILE) {
             let c1 = (c0 + TILE).min(part.end);

@@ -184,4 +184,38 @@ mod tests {
         let no_cols = View::row_major(&empty, 5, 0);
         assert_eq!(no_cols.row_range(1, 3).rows(), 3);
     }
+
+    /// A view whose last element lies past its data is refused, whatever
+    /// its strides; one that fits, or has no rows or no columns, is not.
+    #[test]
+    fn a_view_past_its_data_is_refused() {
+        let data = [0.0f64; 6];
+        assert!(View::checked(&data, 2, 3, 3, 1).is_ok());
+        assert!(View::checked(&data, 3, 2, 1, 3).is_ok());
+        for (rows, cols, rs, cs) in [(2, 4, 4, 1), (3, 3, 3, 1), (2, 3, 1, 3), (7, 1, 1, 1)] {
+            let e = View::checked(&data, rows, cols, rs, cs)
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                e.is_some_and(|e| e.contains("exceeds 6")),
+                "[{rows}, {cols}]"
+            );
+        }
+        assert!(View::checked(&data, 0, 9, 9, 1).is_ok());
+        assert!(View::checked(&data, 9, 0, 1, 1).is_ok());
+    }
+
+    /// Row-major without gaps is one slice: several whole rows, or a single
+    /// row; a row stride past the columns, or a column stride, is not.
+    #[test]
+    fn only_gapless_row_major_views_are_one_slice() {
+        let data: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        let v = View::row_major(&data, 4, 3);
+        assert_eq!(v.as_row_major(), Some(&data[..]));
+        assert_eq!(v.row_range(3, 1).as_row_major(), Some(&data[9..12]));
+        let gaps = View::checked(&data, 3, 2, 4, 1).unwrap();
+        assert_eq!(gaps.as_row_major(), None);
+        let columns = View::checked(&data, 3, 4, 1, 3).unwrap();
+        assert_eq!(columns.as_row_major(), None);
+    }
 }

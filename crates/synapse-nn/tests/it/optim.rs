@@ -630,3 +630,16 @@ fn defaults_are_pytorchs() {
     };
     assert_eq!(AdamConfig::adamw(), adamw);
 }
+
+/// A gradient that is the parameter's own storage is refused by name (the
+/// fused step writes the parameter while it reads the gradient), not
+/// applied to half-updated values.
+#[test]
+fn a_gradient_sharing_the_parameters_storage_is_refused() {
+    let p = param();
+    let mut opt = Adam::new(vec![("p".into(), p.clone())], AdamConfig::default()).unwrap();
+    let mut grads = candle_core::backprop::GradStore::default();
+    grads.insert(p.as_tensor(), p.as_tensor().clone());
+    let e = opt.step(&grads).unwrap_err().to_string();
+    assert!(e.contains("synapse-update"), "{e}");
+}
