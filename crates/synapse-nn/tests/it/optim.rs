@@ -643,3 +643,22 @@ fn a_gradient_sharing_the_parameters_storage_is_refused() {
     let e = opt.step(&grads).unwrap_err().to_string();
     assert!(e.contains("synapse-update"), "{e}");
 }
+
+/// Each optimizer counts its steps in its state (a checkpoint keeps them:
+/// Adam's bias corrections need them, SGD's count is reported the same).
+#[test]
+fn the_state_counts_the_steps_taken() {
+    for (mut opt, p) in [
+        sgd(SgdConfig::default()),
+        sgd(SgdConfig {
+            momentum: 0.9,
+            ..Default::default()
+        }),
+        adam(AdamConfig::default()),
+    ] {
+        for _ in 0..3 {
+            step(opt.as_mut(), &p).unwrap();
+        }
+        assert_eq!(opt.state().unwrap().step, 3);
+    }
+}
