@@ -208,6 +208,8 @@ impl Conv {
         let (rows, n) = (g.rows(), g.cols());
         let wv = View::row_major(ws, o, rows);
         let mut y = vec![T::zero(); b * o * n];
+        // mutants: the work only picks the parts (each image is computed
+        // whole in one): equivalent.
         for_each_part(&mut y, o * n, 2 * b * o * rows * n, |images, out| {
             let mut cols = vec![T::zero(); rows * n];
             for (img, yb) in images.zip(out.chunks_exact_mut(o * n)) {
@@ -561,6 +563,31 @@ mod tests {
                 (lhs - rhs).abs() < 1e-12,
                 "k {k} s {s} p {p}: {lhs} vs {rhs}"
             );
+        }
+    }
+
+    /// The weight gradient refuses a `dz` whose image size or batch does not
+    /// fit the geometry (an internal check: candle's graph hands it the
+    /// forward's own shapes).
+    #[test]
+    fn the_weight_gradient_refuses_a_dz_of_another_shape() {
+        let (_, _, g) = Geometry::of(&[2, 1, 5, 5], &[3, 1, 3, 3], 1, 0).unwrap();
+        let x = Tensor::zeros(
+            (2, 1, 5, 5),
+            candle_core::DType::F64,
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        for (dims, fits) in [
+            ([2, 3, 3, 3], true),
+            ([2, 3, 4, 3], false),
+            ([2, 3, 3, 4], false),
+            ([1, 3, 3, 3], false),
+        ] {
+            let dz =
+                Tensor::zeros(&dims, candle_core::DType::F64, &candle_core::Device::Cpu).unwrap();
+            let got = x.apply_op2_no_bwd(&dz, &WeightGrad(g));
+            assert_eq!(got.is_ok(), fits, "dz {dims:?}");
         }
     }
 }
