@@ -317,13 +317,14 @@ mod tests {
 
     /// A long name of two-byte characters is cut at a character boundary
     /// so that the temporary name fits in NAME_MAX bytes (both parities of
-    /// the cut, one character apart).
+    /// the cut, one character apart: 400 or 401 bytes, longer than the
+    /// room, so the cut falls inside a character in one of the two).
     #[test]
     fn a_long_multibyte_name_is_cut_to_fit() {
         let dir = std::env::temp_dir().join(format!("synapse-beside-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         for lead in ["", "a"] {
-            let name = format!("{lead}{}", "é".repeat(120));
+            let name = format!("{lead}{}", "é".repeat(200));
             let (path, _file) = create_new_beside(&dir.join(&name), "tmp").unwrap();
             let made = path.file_name().unwrap().to_str().unwrap().to_string();
             assert!(made.len() <= NAME_MAX, "{} bytes", made.len());

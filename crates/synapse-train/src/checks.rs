@@ -338,7 +338,7 @@ mod tests {
 
     use candle_core::{DType, Device, Tensor};
 
-    use super::{check_batch_statistics, check_ids, stack_output};
+    use super::{check_batch_statistics, check_fits, check_ids, check_parameters, stack_output};
     use crate::{BatchSize, Dataset};
 
     /// Rows of `row` values (zeros), one target each.
@@ -432,5 +432,33 @@ mod tests {
         }
         let x = Tensor::new(&[[0i64, 1], [4, 4]], &Device::Cpu).unwrap();
         check_ids(&spec, &Dataset::new(x, y).unwrap()).unwrap();
+    }
+
+    /// Flat targets fit any output of as many values (a row of 6 targets
+    /// for an output [2, 3]); targets of a shape must be the output's.
+    #[test]
+    fn flat_targets_fit_an_output_of_as_many_values() {
+        let spec: ArchSpec = "linear(4,6), reshape(2,3)".parse().unwrap();
+        let x = Tensor::zeros((2, 4), DType::F32, &Device::Cpu).unwrap();
+        let flat = Tensor::zeros((2, 6), DType::F32, &Device::Cpu).unwrap();
+        let data = Dataset::new(x.clone(), flat).unwrap();
+        check_fits(&spec, synapse_nn::Loss::Mse, &data).unwrap();
+        let shaped = Tensor::zeros((2, 3, 2), DType::F32, &Device::Cpu).unwrap();
+        let data = Dataset::new(x, shaped).unwrap();
+        let e = check_fits(&spec, synapse_nn::Loss::Mse, &data)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("[3, 2] per row") && e.contains("[2, 3]"), "{e}");
+    }
+
+    /// More than 100 million parameters only with `allow_large`.
+    #[test]
+    fn a_large_stack_needs_allow_large() {
+        let big: ArchSpec = "linear(20000,5001)".parse().unwrap();
+        assert!(big.parameter_count() > super::LARGE_PARAMETERS);
+        let e = check_parameters(&big, false).unwrap_err().to_string();
+        assert!(e.contains("more than 100000000"), "{e}");
+        check_parameters(&big, true).unwrap();
+        check_parameters(&"linear(2,3)".parse().unwrap(), false).unwrap();
     }
 }

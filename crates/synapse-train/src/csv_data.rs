@@ -388,3 +388,19 @@ fn class_indices<'a>(
     }
     Ok((out, Some(labels)))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Twelve column names are all shown; past twelve, how many more.
+    #[test]
+    fn past_twelve_columns_the_rest_are_counted() {
+        let header = |n: usize| -> Vec<String> { (0..n).map(|i| format!("c{i}")).collect() };
+        let twelve = super::list_columns(&header(12));
+        assert!(
+            twelve.ends_with("c11") && !twelve.contains("more"),
+            "{twelve}"
+        );
+        let thirteen = super::list_columns(&header(13));
+        assert!(thirteen.ends_with("c11 and 1 more"), "{thirteen}");
+    }
+}

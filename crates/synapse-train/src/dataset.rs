@@ -292,3 +292,23 @@ impl crate::Rows for Dataset {
         Dataset::fingerprint(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor};
+
+    /// The first class out of range, by its row and its position among the
+    /// row's targets (both 0-based): targets [3 rows, 4 positions].
+    #[test]
+    fn the_first_class_out_of_range_is_found_by_row_and_position() {
+        let x = Tensor::zeros((3, 4), DType::F32, &Device::Cpu).unwrap();
+        let y = Tensor::new(
+            &[[0f32, 1., 2., 1.], [2., 0., 1., 2.], [1., 7., 0., 9.]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let data = super::Dataset::new(x, y).unwrap();
+        assert_eq!(data.first_class_from(3).unwrap(), Some((2, 1, 7.0)));
+        assert_eq!(data.first_class_from(10).unwrap(), None);
+    }
+}

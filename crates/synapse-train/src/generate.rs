@@ -344,6 +344,30 @@ mod tests {
         assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
     }
 
+    /// A temperature divides the scores: `[0, ln 3, 0]` at temperature 0.5
+    /// are `[0, 2 ln 3, 0]`, `p = [1, 9, 1] / 11`: a sample `u` picks 0
+    /// below 1/11, 1 below 10/11, else 2.
+    #[test]
+    fn a_temperature_divides_the_scores() {
+        let scores = [0.0, 3f64.ln(), 0.0];
+        let s = Sampling {
+            temperature: 0.5,
+            ..Sampling::default()
+        };
+        let (mut rng, mut twin) = (Mt19937::new(9), Mt19937::new(9));
+        for _ in 0..300 {
+            let u = twin.random_sample();
+            let want = if u < 1.0 / 11.0 {
+                0
+            } else if u < 10.0 / 11.0 {
+                1
+            } else {
+                2
+            };
+            assert_eq!(pick(&scores, &s, &mut rng), want, "u = {u}");
+        }
+    }
+
     /// Temperature 0 takes the first most likely; `top_k` keeps the `k`
     /// most likely (ties to the lower id) and renormalises.
     #[test]
