@@ -477,3 +477,22 @@ fn common_float_dtype(tensors: &HashMap<String, Tensor>) -> std::result::Result<
     }
     Ok(dtype)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The labels metadata: at least two class words, once each, and as
+    /// many as the stack's outputs when they are known.
+    #[test]
+    fn labels_are_one_word_per_output() {
+        let words = |w: &[&str]| -> Vec<String> { w.iter().map(|s| s.to_string()).collect() };
+        super::check_labels(&words(&["a", "b", "c"]), Some(3)).unwrap();
+        super::check_labels(&words(&["a", "b"]), None).unwrap();
+        let e = super::check_labels(&words(&["a", "b"]), Some(3)).unwrap_err();
+        assert!(
+            e.contains("2 class words for a stack with 3 outputs"),
+            "{e}"
+        );
+        let e = super::check_labels(&words(&["a"]), Some(1)).unwrap_err();
+        assert!(e.contains("at least 2"), "{e}");
+    }
+}

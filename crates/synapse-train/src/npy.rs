@@ -642,4 +642,25 @@ mod tests {
         let back = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
         assert_eq!(back.integers(), [i64::MAX, -5]);
     }
+
+    /// Fortran order: a 2-D array is read transposed into row-major order;
+    /// more dimensions are refused, not read in the wrong order.
+    #[test]
+    fn fortran_order_of_more_than_two_dimensions_is_refused() {
+        let fortran = |shape: &str, data: &[u8]| {
+            // `npy`'s header says False; True is as long with the space after.
+            let mut bytes = npy("|u1", shape, data);
+            let (from, to) = (b"'fortran_order': False,", b"'fortran_order': True, ");
+            let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+            bytes[at..at + to.len()].copy_from_slice(to);
+            read_npy(&mut bytes.as_slice(), bytes.len() as u64, false)
+        };
+        let two = fortran("(2, 3)", &[1, 2, 3, 4, 5, 6]).unwrap();
+        assert_eq!(two.shape, [2, 3]);
+        let e = fortran("(2, 2, 2)", &[0; 8]).err().unwrap();
+        assert!(
+            e.contains("fortran-ordered arrays of more than 2 dimensions"),
+            "{e}"
+        );
+    }
 }
