@@ -22,6 +22,9 @@ pub fn predict(net: &Sequential, x: &Tensor) -> Result<Tensor> {
         x.to_dtype(net.dtype())?
     };
     let n = x.dim(0)?;
+    // mutants: `>` is equivalent: the chunks only bound the memory of one
+    // forward; in evaluation mode each row's outputs are computed from that
+    // row alone, the same in a chunk or in the whole.
     if n <= EVAL_CHUNK {
         return Ok(net.forward(&x, Mode::Eval)?.detach());
     }

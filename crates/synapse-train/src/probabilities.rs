@@ -64,3 +64,25 @@ pub fn classes_per_position(out: &Tensor) -> crate::Result<Vec<Vec<usize>>> {
         .map(|r| r.into_iter().map(|c| c as usize).collect())
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    /// The largest output of each position, row by row: outputs [2, 3, 2].
+    #[test]
+    fn each_position_takes_its_largest_output() {
+        let out = Tensor::new(
+            &[
+                [[0.1f32, 0.9], [0.8, 0.2], [0.3, 0.7]],
+                [[0.6, 0.4], [0.0, 1.0], [0.5, 0.1]],
+            ],
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(
+            super::classes_per_position(&out).unwrap(),
+            [[1, 0, 1], [0, 1, 0]]
+        );
+    }
+}
