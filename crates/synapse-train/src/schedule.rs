@@ -170,6 +170,8 @@ impl LrScheduler {
                 let t = t_max.max(1) as f64;
                 let pi = std::f64::consts::PI;
                 let (e_i, t_i) = (e as i64, t_max.max(1) as i64);
+                // mutants: `e_i - 1 + t_i` is equivalent: it differs by 2 t_i,
+                // a multiple of the modulus.
                 if (e_i - 1 - t_i).rem_euclid(2 * t_i) == 0 {
                     lr + (self.base - min) * (1.0 - (pi / t).cos()) / 2.0
                 } else {
@@ -378,5 +380,20 @@ mod tests {
             };
             assert_eq!(ok(s), fine, "{f}");
         }
+    }
+
+    /// `cosine:T_MAX` is `cosine:T_MAX:0`, and prints so.
+    #[test]
+    fn cosine_without_a_minimum_has_minimum_zero() {
+        let s: Schedule = "cosine:10".parse().unwrap();
+        assert_eq!(
+            s,
+            Schedule::Cosine {
+                t_max: 10,
+                min: 0.0
+            }
+        );
+        assert_eq!(s.to_string(), "cosine:10:0");
+        assert!("cosine".parse::<Schedule>().is_err());
     }
 }
