@@ -223,3 +223,14 @@ fn the_smallest_bpe_vocabulary_is_the_bytes_and_end_of_text() {
         "{e}"
     );
 }
+
+/// A tokenized text is empty when its tokens are none (the empty string),
+/// whatever its characters would have been; one with tokens is not.
+#[test]
+fn a_text_of_no_tokens_is_empty() {
+    let tok = Arc::new(Tokenizer::load(&gpt2("tiny-random/tokenizer.json")).unwrap());
+    let none = Text::tokens_of("", tok.clone()).unwrap();
+    assert!(none.is_empty() && none.len() == 0);
+    let some = Text::tokens_of("the model", tok).unwrap();
+    assert!(!some.is_empty() && some.len() > 0);
+}
