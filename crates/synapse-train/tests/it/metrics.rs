@@ -138,20 +138,21 @@ fn regression_figures_match_scikit_learn() {
     close(one.rmse, 0.33166247903554);
 }
 
-/// `Trainer::evaluate` reads its rows in chunks of at most 4 Mi values:
-/// rows of 2^20 values are read 4 at a time, so 5 rows are two chunks (4
-/// and the last 1), and the figures are those of all 5 rows at once.
+/// `Trainer::evaluate` reads its rows in chunks of at most 4 Mi output
+/// values: outputs of 2^20 values a row are read 4 rows at a time, so 5 rows
+/// are two chunks (4 and the last 1), and the figures are those of all 5
+/// rows at once.
 #[test]
 fn evaluate_reads_a_last_short_chunk() {
     use candle_core::DType;
     use synapse_nn::{ArchSpec, Init, Sequential, Sgd, SgdConfig};
     use synapse_train::{Dataset, TrainConfig, Trainer};
     let width = 1 << 20;
-    let spec: ArchSpec = format!("linear({width},1)").parse().unwrap();
+    let spec: ArchSpec = format!("linear(1,{width})").parse().unwrap();
     let net = Sequential::init(&spec, Init::Torch, 3, DType::F32, &Device::Cpu).unwrap();
+    let x = Tensor::new(&[[0.5f32], [1.0], [-1.0], [2.0], [0.25]], &Device::Cpu).unwrap();
     let values: Vec<f32> = (0..5 * width).map(|i| ((i % 97) as f32) / 97.0).collect();
-    let x = Tensor::from_vec(values, (5, width), &Device::Cpu).unwrap();
-    let y = Tensor::new(&[[0.5f32], [1.0], [-1.0], [2.0], [0.25]], &Device::Cpu).unwrap();
+    let y = Tensor::from_vec(values, (5, width), &Device::Cpu).unwrap();
     let whole = Metrics::compute(
         Loss::Mse,
         &net.forward(&x, synapse_nn::Mode::Eval).unwrap(),
@@ -163,7 +164,9 @@ fn evaluate_reads_a_last_short_chunk() {
     let m = trainer.evaluate(&Dataset::new(x, y).unwrap()).unwrap();
     assert!(
         (m.loss - whole.loss).abs() <= 1e-6 * whole.loss.abs().max(1.0),
-        "{m:?} vs {whole:?}"
+        "{} vs {}",
+        m.loss,
+        whole.loss
     );
     close(m.r2, whole.r2.unwrap());
 }
