@@ -115,7 +115,7 @@ fn gelu_tanh_avx2(z: &mut [f32], slope: &mut [f32]) {
 pub(crate) fn gelu_tanh_f32(z: &mut [f32], slope: &mut [f32]) {
     assert_eq!(z.len(), slope.len(), "gelu_tanh_f32: lengths");
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::simd::has_avx2() {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { gelu_tanh_avx2(z, slope) };
     }
@@ -147,7 +147,7 @@ fn exp_shifted_avx2(v: &mut [f32], shift: f32) -> f32 {
 /// denominator.
 pub(crate) fn exp_shifted_f32(v: &mut [f32], shift: f32) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::simd::has_avx2() {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { exp_shifted_avx2(v, shift) };
     }
@@ -165,7 +165,7 @@ fn gelu_avx2(z: &mut [f32], slope: &mut [f32]) {
 pub(crate) fn gelu_f32(z: &mut [f32], slope: &mut [f32]) {
     assert_eq!(z.len(), slope.len(), "gelu_f32: lengths");
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if super::simd::has_avx2() {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { gelu_avx2(z, slope) };
     }

@@ -37,10 +37,11 @@ fn has_avx512() -> bool {
         && has_avx2()
 }
 
-/// Whether the CPU has every feature [`avx2`] is compiled for.
+/// Whether the CPU has every feature [`avx2`] is compiled for (AVX2 and
+/// FMA; also what `math.rs`'s FMA copies need).
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
