@@ -303,6 +303,29 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A path through a file (`f/x.csv`, `f/sub/x.csv` with `f` a file)
+    /// is refused naming that file, before anything is created; a path
+    /// through a folder that does not exist yet is refused for that reason
+    /// instead (the missing folder), not as a path through a file.
+    #[test]
+    fn a_path_through_a_file_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("synapse-through-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        fs::write(&file, b"kept").unwrap();
+        for path in [file.join("x.csv"), file.join("sub").join("x.csv")] {
+            let e = writable_target(&path).unwrap_err().to_string();
+            let want = format!("{} is a file, not a folder", file.display());
+            assert!(e.contains(&want), "{e}");
+        }
+        let missing = writable_target(&dir.join("nowhere").join("x.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(!missing.contains("is a file, not a folder"), "{missing}");
+        assert_eq!(fs::read(&file).unwrap(), b"kept");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A device is never replaced, and the refusal says so.
     #[test]
     fn a_device_is_refused_as_never_replaced() {

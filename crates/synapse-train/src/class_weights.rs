@@ -142,4 +142,16 @@ mod tests {
         assert!(e.contains("`1,0.5`") && e.contains("expected 3"), "{e}");
         assert!(given.resolve(Loss::Mse, &data(&y), 2).is_err());
     }
+
+    /// A target at or past the class count (refused where targets are
+    /// checked, as a row and a position) is not counted by `auto`, the
+    /// class count itself included: no class of that number exists.
+    #[test]
+    fn auto_counts_no_target_outside_the_classes() {
+        let y = [0.0, 0.0, 2.0, 0.0, 1.0, 5.0];
+        let w = ClassWeights::Auto
+            .resolve(Loss::CrossEntropy, &data(&y), 2)
+            .unwrap();
+        assert_eq!(w, [4.0 / 6.0, 2.0]);
+    }
 }

@@ -93,6 +93,8 @@ impl Fingerprint {
     fn halves(&mut self, mut values: impl Iterator<Item = u32>) {
         while let Some(a) = values.next() {
             let b = values.next().unwrap_or(0);
+            // mutants: `^` for `|` is equivalent: the two halves' bits
+            // never overlap.
             self.word(u64::from(a) | (u64::from(b) << 32));
         }
     }

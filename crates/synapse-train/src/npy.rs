@@ -567,6 +567,61 @@ mod tests {
         assert_eq!(a.values(), [-2.0, 300.0, 7.0, -32768.0]);
     }
 
+    /// Every whole-number dtype numpy writes for ids (`<i8`, `<i4`, `<u4`,
+    /// `|u1`, `<u1`) is read as its own type, and its values exactly, its
+    /// extremes too (the bytes as `np.array(v, dtype).tobytes()` gives them:
+    /// little-endian two's complement).
+    #[test]
+    fn each_integer_dtype_reads_as_its_values() {
+        fn bytes_of<const N: usize>(values: &[i64], to: impl Fn(i64) -> [u8; N]) -> Vec<u8> {
+            values.iter().flat_map(|&v| to(v)).collect()
+        }
+        let cases: [(&str, NpyType, Vec<i64>, Vec<u8>); 5] = {
+            let i8s = vec![-3, 0, i64::MAX, i64::MIN];
+            let i4s = vec![-3, 70_000, i64::from(i32::MAX), i64::from(i32::MIN)];
+            let u4s = vec![0, 70_000, i64::from(u32::MAX), 1];
+            let u1s = vec![0, 7, 128, 255];
+            [
+                (
+                    "<i8",
+                    NpyType::I64,
+                    i8s.clone(),
+                    bytes_of(&i8s, i64::to_le_bytes),
+                ),
+                (
+                    "<i4",
+                    NpyType::I32,
+                    i4s.clone(),
+                    bytes_of(&i4s, |v| (v as i32).to_le_bytes()),
+                ),
+                (
+                    "<u4",
+                    NpyType::U32,
+                    u4s.clone(),
+                    bytes_of(&u4s, |v| (v as u32).to_le_bytes()),
+                ),
+                (
+                    "|u1",
+                    NpyType::U8,
+                    u1s.clone(),
+                    bytes_of(&u1s, |v| [v as u8]),
+                ),
+                (
+                    "<u1",
+                    NpyType::U8,
+                    u1s.clone(),
+                    bytes_of(&u1s, |v| [v as u8]),
+                ),
+            ]
+        };
+        for (descr, dtype, values, data) in cases {
+            let bytes = npy(descr, "(2, 2)", &data);
+            let a = read_npy(&mut bytes.as_slice(), bytes.len() as u64, true).unwrap();
+            assert_eq!((a.dtype, a.shape.clone()), (dtype, vec![2, 2]), "{descr}");
+            assert_eq!(a.integers(), values, "{descr}");
+        }
+    }
+
     /// `<u2` (numpy's uint16) is read as its values, the ones past i16's
     /// range too.
     #[test]

@@ -189,4 +189,16 @@ mod tests {
         ));
         assert!(settle(0, &[0.0, 0.0], Ok(())).is_ok());
     }
+
+    /// One process alone is rank 0 of 1: `agree` hands its own error back
+    /// as it is (never "rank N failed"), and a success stays one.
+    #[test]
+    fn solo_agrees_with_itself() {
+        assert_eq!((Solo.rank(), Solo.size()), (0, 1));
+        assert!(matches!(
+            agree::<()>(&Solo, Err(Error::config("x", "bad"))),
+            Err(Error::Config { .. })
+        ));
+        assert_eq!(agree(&Solo, Ok(7)).unwrap(), 7);
+    }
 }

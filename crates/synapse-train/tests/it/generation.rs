@@ -88,6 +88,55 @@ fn streaming_gives_the_prompt_then_one_character_at_a_time() {
     assert_eq!(pieces.concat(), generate(&m, "ab", &s).unwrap());
 }
 
+/// A character cut between two tokens is given whole, once its second
+/// token is drawn: never a replacement character for the half that came
+/// first. The model is a bigram table set by hand (greedy: `a` then the
+/// byte 0xC3 then the byte 0xA9, again and again), over a byte-level
+/// tokenizer of those three tokens (GPT-2's byte-to-character map writes
+/// the bytes 0xC3 and 0xA9 as `Ã` and `©`): the bytes C3 A9 are `é`.
+#[test]
+fn streaming_waits_for_the_rest_of_a_character() {
+    let json = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,
+        "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},
+        "post_processor":null,
+        "decoder":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true},
+        "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,
+            "end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,
+            "vocab":{"a":0,"\u00c3":1,"\u00a9":2},"merges":[]}}"#;
+    let spec = "embedding(3,3)".parse().unwrap();
+    // Row i scores the token after i highest: 0 -> 1 -> 2 -> 0.
+    let table = candle_core::Tensor::new(
+        &[[0f32, 9.0, 0.0], [0.0, 0.0, 9.0], [9.0, 0.0, 0.0]],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let tensors = [("0.weight".to_string(), table)].into_iter().collect();
+    let net = Sequential::from_tensors(&spec, &tensors, DType::F32, &Device::Cpu).unwrap();
+    let mut m = Model::new(net);
+    m.tokenizer = Some(synapse_train::Tokenizer::from_json(json).unwrap());
+    m.context = Some(8);
+    let s = Sampling {
+        length: 7,
+        temperature: 0.0,
+        ..Sampling::default()
+    };
+    let mut pieces = Vec::new();
+    generate_streaming(&m, "a", &s, |p| {
+        pieces.push(p.to_string());
+        Ok::<(), synapse_train::Error>(())
+    })
+    .unwrap();
+    // Seven tokens after the prompt: C3 A9 a C3 A9 a C3 (the last cut).
+    assert_eq!(pieces[..4], ["a", "é", "a", "é"]);
+    assert!(
+        pieces[..5].iter().all(|p| !p.contains('\u{FFFD}')),
+        "{pieces:?}"
+    );
+    assert_eq!(pieces.concat(), generate(&m, "a", &s).unwrap());
+    assert_eq!(pieces.concat(), "aéaéa\u{FFFD}");
+}
+
 #[test]
 fn top_p_out_of_range_is_refused() {
     let m = model(MODELS[1].0, DType::F32, 40);
