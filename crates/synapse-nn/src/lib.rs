@@ -48,8 +48,9 @@ pub use error::{index, numbered, Error, Result};
 pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
 pub use kernel::awake::keep_awake;
-pub use kernel::with_fused_ops;
 #[doc(hidden)]
+pub use kernel::gemm::column_split_products;
+pub use kernel::with_fused_ops;
 pub use kernel::{kernel_calls, kernel_calls_of, kernel_paths};
 pub use loss::{check_class_weights, class_index, class_indices, Loss, IGNORE_INDEX};
 pub use mode::Mode;

@@ -118,6 +118,7 @@ pub fn kernel_paths() -> String {
     format!(
         "element-wise passes {}; {} pool thread(s); work split from {} Mi flops, at most {} parts; \
          x W^T made as (W x^T)^T from {} rows and {} Mi weights; one row streams W from {} Ki weights; \
+         products up to {} Mi flops split by columns over the pool; \
          products otherwise by the gemm crate (its own run-time dispatch)",
         simd::level(),
         parallel::max_threads(),
@@ -126,6 +127,7 @@ pub fn kernel_paths() -> String {
         gemm::TRANSPOSE_ROWS,
         gemm::TRANSPOSE_WEIGHTS >> 20,
         rowdot::ROW_STREAM >> 10,
+        gemm::COLUMN_SPLIT_WORK >> 20,
     )
 }
 

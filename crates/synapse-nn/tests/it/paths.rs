@@ -481,6 +481,38 @@ fn kernels_give_the_same_bits_on_one_worker_and_two() {
     }
 }
 
+/// An MLP whose products are mid-sized (6 Mflop: the forward's `x W^T`
+/// and the first weight's gradient) splits them by columns on two workers
+/// and gives the bits of one worker, outputs and every gradient.
+#[test]
+fn mid_sized_products_split_by_columns_keep_the_bits() {
+    let spec: ArchSpec = "linear(96,256), relu, linear(256,10)".parse().unwrap();
+    for dtype in [DType::F32, DType::F64] {
+        let net = Sequential::init(&spec, Init::Torch, 3, dtype, &Device::Cpu).unwrap();
+        let values: Vec<f64> = (0..128 * 96).map(|i| (0.37 * i as f64).sin()).collect();
+        let x = Tensor::from_vec(values, (128, 96), &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool")
+                .install(|| {
+                    let before = synapse_nn::column_split_products();
+                    let out = run(&net, &x, true, true);
+                    (out, synapse_nn::column_split_products() - before)
+                })
+        };
+        let ((one, none), (two, splits)) = (on(1), on(2));
+        assert_eq!(none, 0, "{dtype:?}: one worker splits nothing");
+        assert!(splits >= 2, "{dtype:?}: {splits} products split");
+        assert_eq!(two, one, "{dtype:?}");
+    }
+}
+
 /// Attention over more positions than one tile of the kernel (64): the
 /// online softmax across key tiles, the causal mask on and off the
 /// diagonal tiles, the backward's tile loops; on two workers, and the same
