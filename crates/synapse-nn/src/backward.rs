@@ -134,3 +134,38 @@ pub(crate) fn hand_over(param: &Tensor, grad: Tensor) -> Option<Tensor> {
         None => Some(grad),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor};
+
+    use super::add_into;
+
+    /// `add_into` reads the gradient where its layout starts: a row range
+    /// of a larger tensor (contiguous, from an offset) is added as those
+    /// rows, f32 and f64.
+    #[test]
+    fn add_into_reads_a_gradient_from_its_offset() {
+        for dtype in [candle_core::DType::F32, candle_core::DType::F64] {
+            let of = |v: &[f64], shape: (usize, usize)| {
+                Tensor::from_slice(v, shape, &Device::Cpu)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap()
+            };
+            let mut target = of(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (2, 3));
+            let whole = of(
+                &[10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0],
+                (3, 3),
+            );
+            let rows = whole.narrow(0, 1, 2).unwrap();
+            assert!(rows.is_contiguous());
+            add_into(&mut target, &rows).unwrap();
+            let got = target.to_dtype(candle_core::DType::F64).unwrap();
+            assert_eq!(
+                got.to_vec2::<f64>().unwrap(),
+                [[41.0, 52.0, 63.0], [74.0, 85.0, 96.0]]
+            );
+        }
+    }
+}

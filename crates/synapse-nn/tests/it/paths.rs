@@ -708,6 +708,35 @@ fn every_kind_exports_a_connected_graph_in_order() {
     }
 }
 
+/// `linear` exports as `Gemm` on rows (rank 2) and as `Transpose`,
+/// `MatMul`, `Add` on sequences (rank 3, where ONNX's `Gemm` does not
+/// apply): the rank the stack's input has (its first element's, one more
+/// for the batch) reaches the elements, through kinds that change it.
+#[test]
+fn linear_exports_by_the_rank_it_is_given() {
+    for (text, want) in [
+        ("linear(4,3)", "Gemm"),
+        ("linear(4,5), relu, linear(5,3)", "Gemm"),
+        ("embedding(10,4), linear(4,3)", "MatMul"),
+        ("lstm(2,4), linear(4,3)", "MatMul"),
+        ("lstm(2,4), last, linear(4,3)", "Gemm"),
+    ] {
+        let spec: ArchSpec = text.parse().unwrap();
+        let net = Sequential::init(&spec, Init::Torch, 3, DType::F32, &Device::Cpu).unwrap();
+        let e = net.export("x", "y", 17).unwrap();
+        let last = spec.elements().len() - 1;
+        let ops: Vec<&str> = e
+            .nodes
+            .iter()
+            .filter(|n| n.name.starts_with(&format!("{last}.")))
+            .map(|n| n.op)
+            .collect();
+        assert!(ops.contains(&want), "{text}: {ops:?}");
+        let other = if want == "Gemm" { "MatMul" } else { "Gemm" };
+        assert!(!ops.contains(&other), "{text}: {ops:?}");
+    }
+}
+
 /// `Linear::forward_then` with an activation the dense kernel does not
 /// fuse (softmax, leaky relu) applies it after the product, as the plain
 /// path does.
