@@ -159,14 +159,30 @@ pub(crate) const COLUMN_SPLIT_WORK: usize = 1 << 26;
 /// epoch 0.19 to 0.17 s on two threads. Thin products (the 10-class layer's
 /// `dW`, 10 rows; its `dx`, an inner size of 10) pack next to nothing and
 /// stay with the gemm crate: split, the 784-1024-1024-10 epoch was 2% slower.
+///
+/// Every part must sum each element as the whole product does. The gemm
+/// crate blocks `k` by `k` alone, except in its small path (an output of at
+/// most 64 x 64), which takes blocks of 512: a part of 64 columns or fewer
+/// of a product of 64 rows or fewer would take it where the whole does not.
+/// Up to `k = 512` both give one block; past it the split needs more than
+/// 64 rows. (`m = 48, k = 784, n = 128` split in two gave other bits.)
 fn column_part(m: usize, n: usize, k: usize, threads: usize) -> Option<usize> {
     let flops = 2 * m * n * k;
     if threads < 2 || m < 32 || k < 32 || flops > COLUMN_SPLIT_WORK || n < 32 * threads {
         return None;
     }
+    if m <= SMALL_PATH && k > SMALL_PATH_BLOCK {
+        return None;
+    }
     // Whole micro-panels (16 columns in f32, 8 in f64: a multiple of both).
     Some(n.div_ceil(threads).next_multiple_of(16))
 }
+
+/// The gemm crate's small path: an output of at most this many rows and
+/// columns (see [`column_part`]).
+const SMALL_PATH: usize = 64;
+/// The gemm crate's block of `k` in its small path.
+const SMALL_PATH_BLOCK: usize = 512;
 
 thread_local! {
     /// The products this thread split by [`gemm_columns`].
@@ -198,10 +214,12 @@ unsafe impl<T> Send for Columns<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for Columns<T> {}
 
-/// [`gemm_raw`] with `b`'s columns cut in parts of `width`, each part a
+/// [`gemm_raw`] with `b`'s columns cut in parts of `width` (a last part of
+/// fewer than 16 columns joins the one before: a part of one column would
+/// take the gemm crate's matrix-vector path), each part a
 /// product on one thread of rayon's pool that packs its own columns of `b`.
-/// Every output element is the same sum as in one call: the gemm crate's
-/// blocking of `k` depends on `k` alone.
+/// Every output element is the same sum as in one call (see
+/// [`column_part`]).
 ///
 /// # Safety
 /// As [`gemm_raw`].
@@ -215,9 +233,14 @@ unsafe fn gemm_columns<T: Real>(
     use rayon::prelude::*;
     let n = b.cols();
     let out = Columns(dst);
-    (0..n.div_ceil(width)).into_par_iter().for_each(|p| {
+    let mut parts = n.div_ceil(width);
+    if parts > 1 && n - (parts - 1) * width < 16 {
+        parts -= 1;
+    }
+    (0..parts).into_par_iter().for_each(|p| {
         let start = p * width;
-        let block = b.t().row_range(start, width.min(n - start)).t();
+        let end = if p + 1 == parts { n } else { start + width };
+        let block = b.t().row_range(start, end - start).t();
         // SAFETY: columns start.. of every row of the caller's block: inside
         // it, and no other part's; the rest as for gemm_raw.
         unsafe {
@@ -543,11 +566,23 @@ mod tests {
     /// A mid-sized product on a pool of two is split by `b`'s columns (the
     /// count says so) and gives the bits of one call on one thread: f32 and
     /// f64, `b` row-major and transposed (`x W^T`), widths that are not a
-    /// multiple of the part's, scaled and accumulated. On one thread, past
-    /// 64 Mflop, or under 32 columns a thread, it is not split.
+    /// multiple of the part's (a last part too narrow joins the one
+    /// before), scaled and accumulated. On one thread, past 64 Mflop, under
+    /// 32 columns a thread, 32 rows or inner sizes, or with 64 rows or fewer
+    /// past an inner size of 512 (the gemm crate's small path would block
+    /// `k` otherwise in a part), it is not split.
     #[test]
     fn mid_sized_products_split_by_columns_give_the_one_call_bits() {
         fn check<T: Real + std::fmt::Debug>(m: usize, k: usize, n: usize, transposed: bool) {
+            check_on::<T>(m, k, n, transposed, 2)
+        }
+        fn check_on<T: Real + std::fmt::Debug>(
+            m: usize,
+            k: usize,
+            n: usize,
+            transposed: bool,
+            threads: usize,
+        ) {
             let of = |i: usize| T::from_f64(((i * 37 % 101) as f64 - 50.0) / 23.0);
             let x: Vec<T> = (0..m * k).map(of).collect();
             let w: Vec<T> = (0..k * n).map(|i| of(i + 7)).collect();
@@ -557,10 +592,10 @@ mod tests {
                 false => View::row_major(&w, k, n),
             };
             let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(2)
+                .num_threads(threads)
                 .build()
                 .unwrap();
-            assert!(column_part(m, n, k, 2).is_some(), "{m} {k} {n}");
+            assert!(column_part(m, n, k, threads).is_some(), "{m} {k} {n}");
             for (scale, accumulate) in [(T::one(), false), (T::from_f64(0.5), true)] {
                 let start: Vec<T> = (0..m * n).map(|i| of(i + 3)).collect();
                 let mut one = start.clone();
@@ -584,7 +619,7 @@ mod tests {
                             n,
                             (a, b),
                             (scale, accumulate),
-                            gemm::Parallelism::Rayon(2),
+                            gemm::Parallelism::Rayon(threads),
                         )
                     };
                     column_split_products() - before
@@ -595,12 +630,19 @@ mod tests {
         }
         for transposed in [false, true] {
             check::<f32>(128, 200, 256, transposed);
+            check::<f32>(96, 784, 128, transposed);
+            check::<f32>(48, 500, 97, transposed);
+            check::<f32>(40, 300, 289, transposed);
+            // Three parts of 48 columns would leave one for the last: two.
+            check_on::<f32>(40, 300, 97, transposed, 3);
             check::<f32>(37, 61, 250, transposed);
             check::<f64>(64, 100, 130, transposed);
         }
         assert_eq!(column_part(128, 256, 784, 1), None);
         assert_eq!(column_part(1, 256, 784, 2), None);
         assert_eq!(column_part(10, 1024, 256, 2), None);
+        assert_eq!(column_part(48, 128, 784, 2), None);
+        assert_eq!(column_part(65, 128, 784, 2), Some(64));
         assert_eq!(column_part(256, 1024, 10, 2), None);
         assert_eq!(column_part(32, 64, 32, 2), Some(32));
         assert_eq!(column_part(128, 63, 784, 2), None);
