@@ -561,6 +561,15 @@ mod tests {
             .build()
             .unwrap();
         assert!(!single.install(|| row_times_wide(&mut one, a, wt, false)));
+        // Too little work to pay for a second thread (8 x 16 weights): not
+        // split, on two threads either.
+        let (small_x, small_w) = (vec![1.0f32; 8], vec![0.5f32; 8 * 16]);
+        let (sa, sw) = (
+            View::row_major(&small_x, 1, 8),
+            View::row_major(&small_w, 16, 8).t(),
+        );
+        let mut small = vec![0.0f32; 16];
+        assert!(!pool.install(|| row_times_wide(&mut small, sa, sw, false)));
     }
 
     /// A mid-sized product on a pool of two is split by `b`'s columns (the
