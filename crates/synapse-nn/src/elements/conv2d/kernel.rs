@@ -502,6 +502,25 @@ pub(super) fn conv2d(
 mod tests {
     use super::*;
 
+    /// The bias gradient's sum over images and positions, per channel; a
+    /// `dz` of no positions (or no channels) sums to zeros, not a panic.
+    #[test]
+    fn channel_sums_per_channel_and_of_nothing() {
+        let dev = candle_core::Device::Cpu;
+        let dz = Tensor::from_vec(
+            (0..12).map(f64::from).collect::<Vec<_>>(),
+            (2, 3, 1, 2),
+            &dev,
+        )
+        .unwrap();
+        let sums = dz.apply_op1_no_bwd(&ChannelSum).unwrap();
+        // Channel c of image i holds 6i + 2c and 6i + 2c + 1.
+        assert_eq!(sums.to_vec1::<f64>().unwrap(), [14.0, 22.0, 30.0]);
+        let empty = Tensor::zeros((2, 3, 0, 4), candle_core::DType::F32, &dev).unwrap();
+        let sums = empty.apply_op1_no_bwd(&ChannelSum).unwrap();
+        assert_eq!(sums.to_vec1::<f32>().unwrap(), [0.0; 3]);
+    }
+
     /// im2col against its definition, every stride/padding pair on an odd shape.
     #[test]
     fn im2col_reads_the_padded_windows() {

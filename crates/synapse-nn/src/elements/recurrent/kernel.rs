@@ -185,6 +185,8 @@ impl Sizes {
     }
 
     /// The flops of one pass over every step (products and gate work).
+    // mutants: equivalent, any arithmetic: the estimate only picks the pool
+    // or a loop for chunks fixed by the batch size (the same numbers).
     fn work(&self) -> usize {
         self.rows() * self.gh() * (2 * self.hidden + ELEMENT_WORK)
     }
@@ -620,4 +622,37 @@ pub(crate) fn sequence<C: Cell>(x: &Tensor, vars: [&Var; 4]) -> Result<Tensor> {
         cell: PhantomData,
     };
     x.contiguous()?.apply_op3(&w, &b, op)
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::Layout;
+
+    use super::Sizes;
+
+    /// The op's own check of its three arguments' shapes (`x` `[B, T,
+    /// IN]`, `W` `[G H, IN + H]`, `b` `[2 G H]`): each way to break it is
+    /// refused on its own, and the sizes of a good set are read back.
+    #[test]
+    fn sizes_refuse_each_shape_that_does_not_fit() {
+        let of = |x: &[usize], w: &[usize], b: &[usize]| {
+            let l = |d: &[usize]| Layout::contiguous(d.to_vec());
+            Sizes::of("lstm", 4, &l(x), &l(w), &l(b))
+        };
+        let z = of(&[2, 5, 3], &[8, 5], &[16]).unwrap();
+        assert_eq!(
+            (z.batch, z.steps, z.input, z.hidden, z.gates),
+            (2, 5, 3, 2, 4)
+        );
+        for (x, w, b) in [
+            (&[2, 5, 3][..], &[9, 5][..], &[18][..]), // 9 rows: not 4 gates of H
+            (&[2, 5, 3], &[0, 3], &[0]),              // H = 0
+            (&[2, 0, 3], &[8, 5], &[16]),             // no steps
+            (&[2, 5, 3], &[8, 6], &[16]),             // IN + H != 6
+            (&[2, 5, 3], &[8, 5], &[8]),              // b not [2 G H]
+            (&[2, 5], &[8, 5], &[16]),                // x not 3-D
+        ] {
+            assert!(of(x, w, b).is_err(), "x {x:?} W {w:?} b {b:?}");
+        }
+    }
 }
