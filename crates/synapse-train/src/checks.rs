@@ -449,6 +449,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("[3, 2] per row") && e.contains("[2, 3]"), "{e}");
+        // Flat targets of another count: named as a shape beside the
+        // output's shape, not as columns against its first size.
+        let five = Tensor::zeros((2, 5), DType::F32, &Device::Cpu).unwrap();
+        let x = Tensor::zeros((2, 4), DType::F32, &Device::Cpu).unwrap();
+        let data = Dataset::new(x, five).unwrap();
+        let e = check_fits(&spec, synapse_nn::Loss::Mse, &data)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("its targets are [5] per row but the stack `linear(4,6), reshape(2,3)` gives [2, 3]"),
+            "{e}"
+        );
     }
 
     /// More than 100 million parameters only with `allow_large`.
