@@ -702,16 +702,26 @@ mod tests {
     /// more dimensions are refused, not read in the wrong order.
     #[test]
     fn fortran_order_of_more_than_two_dimensions_is_refused() {
-        let fortran = |shape: &str, data: &[u8]| {
+        let fortran_of = |descr: &str, shape: &str, data: &[u8]| {
             // `npy`'s header says False; True is as long with the space after.
-            let mut bytes = npy("|u1", shape, data);
+            let mut bytes = npy(descr, shape, data);
             let (from, to) = (b"'fortran_order': False,", b"'fortran_order': True, ");
             let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
             bytes[at..at + to.len()].copy_from_slice(to);
             read_npy(&mut bytes.as_slice(), bytes.len() as u64, false)
         };
+        let fortran = |shape: &str, data: &[u8]| fortran_of("|u1", shape, data);
+        // Column by column on disk: [[1, 3, 5], [2, 4, 6]] in rows.
         let two = fortran("(2, 3)", &[1, 2, 3, 4, 5, 6]).unwrap();
         assert_eq!(two.shape, [2, 3]);
+        assert_eq!(two.integers(), [1, 3, 5, 2, 4, 6]);
+        // Elements of several bytes move whole (`<i4`, kept as bytes).
+        let ints: Vec<u8> = [1i32, -2, 3, -4, 5, -6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let wide = fortran_of("<i4", "(2, 3)", &ints).unwrap();
+        assert_eq!(wide.integers(), [1, 3, 5, -2, -4, -6]);
         let e = fortran("(2, 2, 2)", &[0; 8]).err().unwrap();
         assert!(
             e.contains("fortran-ordered arrays of more than 2 dimensions"),

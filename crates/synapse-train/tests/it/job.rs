@@ -128,6 +128,24 @@ fn normalize_applies_to_a_stack_of_floats() {
     assert_eq!(data.normalize.map(|n| n.mean.len()), Some(2));
 }
 
+/// Rows that do not fit the stack are refused naming the option and its
+/// file: `--data FILE: ...`.
+#[test]
+fn rows_that_do_not_fit_name_the_option_and_its_file() {
+    use synapse_train::job::{Prior, TrainData};
+    let path = table_file("misfit");
+    let j = job(|o| o.data = Some(Input::File(path.clone()))).unwrap();
+    let spec = "linear(3,1)".parse().unwrap();
+    let data = TrainData::assemble(&j, &spec, candle_core::DType::F64, &Prior::default());
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    let e = match data {
+        Ok(_) => panic!("2 columns for linear(3,1) were accepted"),
+        Err(e) => message(&e, Naming::Flags),
+    };
+    let want = format!("--data {}: it has 2 input columns", path.display());
+    assert!(e.starts_with(&want), "{e}");
+}
+
 /// A job given nothing has no option given, but its seed (which always
 /// has the interface's default).
 #[test]
