@@ -7,7 +7,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::parallel::{map_part_slices, max_threads, ELEMENT_WORK, PARALLEL_WORK};
+use super::parallel::{max_threads, parts, ELEMENT_WORK, PARALLEL_WORK};
 use super::storage::{with_float, Real};
 use super::transpose::transpose_bias;
 use super::view::View;
@@ -111,8 +111,9 @@ unsafe fn gemm_raw<T: Real>(
     if let gemm::Parallelism::Rayon(t) = threads {
         if let Some(width) = column_part(m, n, k, t) {
             COLUMN_SPLITS.with(|c| c.set(c.get() + 1));
-            // SAFETY: as for this function; each part writes its own columns.
-            unsafe { gemm_columns(dst, dst_rs, (a, b), (scale, accumulate), width) };
+            let parts = column_ranges(n, width);
+            // SAFETY: as for this function; the parts cover 0..n once.
+            unsafe { gemm_columns(dst, dst_rs, (a, b), (scale, accumulate), &parts) };
             return;
         }
     }
@@ -214,45 +215,55 @@ unsafe impl<T> Send for Columns<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for Columns<T> {}
 
-/// [`gemm_raw`] with `b`'s columns cut in parts of `width` (a last part of
-/// fewer than 16 columns joins the one before: a part of one column would
-/// take the gemm crate's matrix-vector path), each part a
-/// product on one thread of rayon's pool that packs its own columns of `b`.
+/// `0..n` in parts of `width` columns; a last part of fewer than 16
+/// columns joins the one before (a part of one column would take the gemm
+/// crate's matrix-vector path, which sums in another order).
+fn column_ranges(n: usize, width: usize) -> Vec<std::ops::Range<usize>> {
+    let mut parts = n.div_ceil(width);
+    if parts > 1 && n - (parts - 1) * width < 16 {
+        parts -= 1;
+    }
+    (0..parts)
+        .map(|p| p * width..if p + 1 == parts { n } else { (p + 1) * width })
+        .collect()
+}
+
+/// [`gemm_raw`] for each part of `b`'s columns in `parts`, each a product
+/// on one thread of rayon's pool that packs its own columns of `b` and
+/// writes its own columns of `dst` (the mid-sized products of
+/// [`column_part`], and one row times a wide `b`, [`row_times_wide`]).
 /// Every output element is the same sum as in one call (see
 /// [`column_part`]).
 ///
 /// # Safety
-/// As [`gemm_raw`].
+/// As [`gemm_raw`]; `parts` are disjoint ranges inside `0..b.cols()`.
 unsafe fn gemm_columns<T: Real>(
     dst: *mut T,
     dst_rs: usize,
     (a, b): (View<T>, View<T>),
     (scale, accumulate): (T, bool),
-    width: usize,
+    parts: &[std::ops::Range<usize>],
 ) {
     use rayon::prelude::*;
-    let n = b.cols();
     let out = Columns(dst);
-    let mut parts = n.div_ceil(width);
-    if parts > 1 && n - (parts - 1) * width < 16 {
-        parts -= 1;
-    }
-    (0..parts).into_par_iter().for_each(|p| {
-        let start = p * width;
-        let end = if p + 1 == parts { n } else { start + width };
-        let block = b.t().row_range(start, end - start).t();
-        // SAFETY: columns start.. of every row of the caller's block: inside
-        // it, and no other part's; the rest as for gemm_raw.
+    let run = |columns: &std::ops::Range<usize>| {
+        let block = b.t().row_range(columns.start, columns.len()).t();
+        // SAFETY: this part's columns of every row of the caller's block:
+        // inside it, and no other part's; the rest as for gemm_raw.
         unsafe {
             gemm_raw(
-                out.ptr().add(start),
+                out.ptr().add(columns.start),
                 dst_rs,
                 (a, block),
                 (scale, accumulate),
                 gemm::Parallelism::None,
             )
         }
-    });
+    };
+    match parts {
+        [one] => run(one),
+        _ => parts.par_iter().for_each(run),
+    }
 }
 
 /// `dst = [dst +] scale * a * b` on the calling thread, where `dst` is an
@@ -365,7 +376,6 @@ fn transposed_pays<T: Real>(a: View<T>, b: View<T>) -> bool {
 /// in one call. `false` (nothing done) unless `a` is one row, the pool has
 /// two threads or more and the work pays for them.
 ///
-/// [`parts`]: super::parallel::parts
 fn row_times_wide<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bool) -> bool {
     let (k, n) = (a.cols(), b.cols());
     let work = k * n * ELEMENT_WORK;
@@ -375,21 +385,18 @@ fn row_times_wide<T: Real>(dst: &mut [T], a: View<T>, b: View<T>, accumulate: bo
     if a.rows() != 1 || k == 0 || max_threads() < 2 || work < 2 * PARALLEL_WORK {
         return false;
     }
-    map_part_slices(dst, 1, work, |columns, out| {
-        let block = b.t().row_range(columns.start, columns.len()).t();
-        // SAFETY: `out` is this part's columns of the one row (`columns.len()`
-        // elements, initialised, ours alone); k > 0; the views' strides
-        // address elements inside their slices.
-        unsafe {
-            gemm_raw(
-                out.as_mut_ptr(),
-                columns.len(),
-                (a, block),
-                (T::one(), accumulate),
-                gemm::Parallelism::None,
-            )
-        }
-    });
+    assert_eq!(dst.len(), n, "row_times_wide: destination size");
+    // SAFETY: `dst` is the one row of n initialised elements, borrowed
+    // mutably (so disjoint from the views); k > 0; `parts` cover 0..n once.
+    unsafe {
+        gemm_columns(
+            dst.as_mut_ptr(),
+            n,
+            (a, b),
+            (T::one(), accumulate),
+            &parts(n, work),
+        )
+    };
     true
 }
 
