@@ -20,12 +20,12 @@
 
 use std::fmt;
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use super::def::{ElementDef, ElementOps, Take};
 use crate::export::{Export, Scope};
 use crate::spec::{number, Args, RowShape};
-use crate::{ElementKind, ElementSpec, Error, Layer, Mode, Result};
+use crate::{ElementKind, ElementSpec, Error, Layer, Mode, Mt19937, Result};
 
 /// Dropout with probability `p` in `[0, 1)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,19 +58,33 @@ impl Dropout {
         if self.p == 0.0 {
             return Ok(x.clone());
         }
+        let keep = keep_mask(rng, x.elem_count(), self.p);
         let scale = 1.0 / (1.0 - self.p);
-        let mask: Vec<f64> = (0..x.elem_count())
-            .map(|_| {
-                if rng.random_sample() >= self.p {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        // The mask in the input's type: `scale` rounded once, as `to_dtype`
+        // of the f64 mask would.
+        let mask = match x.dtype() {
+            DType::F32 => scaled(&keep, scale as f32, x)?,
+            DType::F64 => scaled(&keep, scale, x)?,
+            _ => scaled(&keep, scale, x)?.to_dtype(x.dtype())?,
+        };
         Ok((x * mask)?)
     }
+}
+
+/// The keep flags of `n` values dropped with probability `p`, in row-major
+/// order: `u_i >= p`, one `u_i = random_sample()` each (see the header).
+/// Shared with attention's kernel, which draws the same masks.
+pub(crate) fn keep_mask(rng: &mut Mt19937, n: usize, p: f64) -> Vec<bool> {
+    let mut keep = vec![false; n];
+    rng.fill_keep(&mut keep, p);
+    keep
+}
+
+/// The mask of `x`'s shape: `scale` where kept, else zero.
+fn scaled<T: candle_core::WithDType>(keep: &[bool], scale: T, x: &Tensor) -> Result<Tensor> {
+    let zero = T::from_f64(0.0);
+    let mask: Vec<T> = keep.iter().map(|&k| if k { scale } else { zero }).collect();
+    Ok(Tensor::from_vec(mask, x.shape(), x.device())?)
 }
 
 impl fmt::Display for Dropout {

@@ -2,7 +2,10 @@
 //! pass per parameter, as PyTorch's `fused=True` optimizers, reading the
 //! gradient once and writing the parameter and its state once, in loops
 //! compiled for the widest vectors the CPU has ([`crate::kernel::simd`]).
-//! No allocation. The plain-op definitions are in `sgd.rs` and `adam.rs`;
+//! No allocation of the parameter's size. A large parameter's pass is cut
+//! in parts that run on the pool (`kernel/parallel.rs`; each element's
+//! update is its own, so the bits are those of one loop on any number of
+//! threads). The plain-op definitions are in `sgd.rs` and `adam.rs`;
 //! [`crate::kernel::use_kernel`] picks. Each rule is PyTorch's, in PyTorch's
 //! order of operations (`g' = g + wd p` is `grad.add(param, alpha=wd)`, and
 //! so on), so the bits are those of the plain ops.
@@ -22,10 +25,11 @@
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::ops::Range;
 
 use candle_core::{CpuStorage, DType, InplaceOp1, InplaceOp2, Layout, Result, Tensor};
 
-use crate::kernel::parallel::{for_each_part, ELEMENT_WORK};
+use crate::kernel::parallel::{for_each_part, map_jobs, parts, ELEMENT_WORK};
 use crate::kernel::simd::{vectorized, Pass};
 use crate::kernel::storage::{with_float, Real};
 
@@ -124,14 +128,22 @@ impl InplaceOp2 for Fused<'_> {
 impl Fused<'_> {
     fn run<T: Real>(&self, p: &mut [T], g: &[T]) -> Result<()> {
         let c = T::from_f64;
+        // Each element's update is its own, so the parts (fixed by the
+        // size) give the bits of one loop; each visits the parameter, the
+        // gradient and the state.
+        let work = ELEMENT_WORK * (2 + self.rule.states()) * p.len();
+        let ranges = parts(p.len(), work);
         match self.rule {
             Step::Sgd { lr, wd } => {
-                vectorized(SgdPass {
-                    p,
-                    g,
-                    lr: c(lr),
-                    wd: (wd != 0.0).then(|| c(wd)),
-                });
+                let (lr, wd) = (c(lr), (wd != 0.0).then(|| c(wd)));
+                run_parts(
+                    cut(p, &ranges)
+                        .into_iter()
+                        .zip(cut_ref(g, &ranges))
+                        .map(|(p, g)| SgdPass { p, g, lr, wd })
+                        .collect(),
+                    work,
+                );
                 Ok(())
             }
             Step::Momentum {
@@ -141,16 +153,25 @@ impl Fused<'_> {
                 nesterov,
                 first,
             } => with_mut::<T, _>(self.state[0], |buf| {
-                vectorized(MomentumPass {
-                    p,
-                    g,
-                    buf,
-                    lr: c(lr),
-                    momentum: c(momentum),
-                    wd: (wd != 0.0).then(|| c(wd)),
-                    nesterov,
-                    first,
-                })
+                let (lr, momentum, wd) = (c(lr), c(momentum), (wd != 0.0).then(|| c(wd)));
+                run_parts(
+                    cut(p, &ranges)
+                        .into_iter()
+                        .zip(cut_ref(g, &ranges))
+                        .zip(cut(buf, &ranges))
+                        .map(|((p, g), buf)| MomentumPass {
+                            p,
+                            g,
+                            buf,
+                            lr,
+                            momentum,
+                            wd,
+                            nesterov,
+                            first,
+                        })
+                        .collect(),
+                    work,
+                )
             }),
             Step::Adam {
                 beta1,
@@ -162,24 +183,59 @@ impl Fused<'_> {
                 decay,
             } => with_mut::<T, _>(self.state[0], |m| {
                 with_mut::<T, _>(self.state[1], |v| {
-                    vectorized(AdamPass {
-                        p,
-                        g,
-                        m,
-                        v,
-                        one_minus_beta1: c(1.0 - beta1),
-                        beta2: c(beta2),
-                        one_minus_beta2: c(1.0 - beta2),
-                        l2: (l2 != 0.0).then(|| c(l2)),
-                        step_size: c(step_size),
-                        bc2_sqrt: c(bc2_sqrt),
-                        eps: c(eps),
-                        decay: decay.map(c),
-                    })
+                    let l2 = (l2 != 0.0).then(|| c(l2));
+                    let (b1c, b2, b2c) = (c(1.0 - beta1), c(beta2), c(1.0 - beta2));
+                    let (step_size, bc2_sqrt, eps) = (c(step_size), c(bc2_sqrt), c(eps));
+                    let decay = decay.map(c);
+                    run_parts(
+                        cut(p, &ranges)
+                            .into_iter()
+                            .zip(cut_ref(g, &ranges))
+                            .zip(cut(m, &ranges))
+                            .zip(cut(v, &ranges))
+                            .map(|(((p, g), m), v)| AdamPass {
+                                p,
+                                g,
+                                m,
+                                v,
+                                one_minus_beta1: b1c,
+                                beta2: b2,
+                                one_minus_beta2: b2c,
+                                l2,
+                                step_size,
+                                bc2_sqrt,
+                                eps,
+                                decay,
+                            })
+                            .collect(),
+                        work,
+                    )
                 })
             })?,
         }
     }
+}
+
+/// Runs the passes of one update's parts, on the pool when `work` pays.
+fn run_parts<P: Pass<Output = ()> + Send>(jobs: Vec<P>, work: usize) {
+    map_jobs(jobs, work, vectorized);
+}
+
+/// `s` cut at `ranges` (consecutive, covering it).
+fn cut<'a, T>(mut s: &'a mut [T], ranges: &[Range<usize>]) -> Vec<&'a mut [T]> {
+    ranges
+        .iter()
+        .map(|r| {
+            let (head, tail) = std::mem::take(&mut s).split_at_mut(r.len());
+            s = tail;
+            head
+        })
+        .collect()
+}
+
+/// [`cut`] for a slice that is only read.
+fn cut_ref<'a, T>(s: &'a [T], ranges: &[Range<usize>]) -> Vec<&'a [T]> {
+    ranges.iter().map(|r| &s[r.clone()]).collect()
 }
 
 /// Runs `f` on the elements of `t` (CPU, contiguous, of type `T`), borrowed

@@ -310,18 +310,28 @@ fn adam_other_betas_and_eps() {
     );
 }
 
-/// The fused kernel gives the plain ops' bits, step after step, for every
-/// variant of each rule, in f32 and f64, on 1,003 values (whole vectors of
-/// every width and a tail) with two parameters, one of them lacking a
-/// gradient at every other step. The gradient is `c * p` with `c` spread
-/// over [0.5, 3.5) and of both signs, so that each value moves its own way.
 /// An optimizer over the given named parameters.
 type Maker = Box<dyn Fn(Vec<(String, Var)>) -> Box<dyn Optimizer>>;
 
+/// The fused kernel gives the plain ops' bits, step after step, for every
+/// variant of each rule, in f32 and f64, on 1,003 values (whole vectors of
+/// every width and a tail) and on 150,001 (cut in parts that run on a pool
+/// of two), with two parameters, one of them lacking a gradient at every
+/// other step. The gradient is `c * p` with `c` spread over [0.5, 3.5) and
+/// of both signs, so that each value moves its own way.
 #[test]
 fn fused_step_gives_the_plain_ops_bits() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a pool of two threads");
+    for n in [1003, 150_001] {
+        pool.install(|| fused_step_gives_the_plain_ops_bits_on(n));
+    }
+}
+
+fn fused_step_gives_the_plain_ops_bits_on(n: usize) {
     use candle_core::DType;
-    let n = 1003;
     let spread = |k: usize| -> Vec<f64> {
         (0..n)
             .map(|i| ((i * 37 + k * 11) % 97) as f64 / 97.0 * 3.0 - 1.5)

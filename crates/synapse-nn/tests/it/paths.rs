@@ -60,7 +60,7 @@ fn sample(kind: ElementKind) -> (&'static str, &'static [usize]) {
         ElementKind::Lstm => ("lstm(6,5), linear(5,3)", &[2, 4, 6]),
         ElementKind::Gru => ("gru(6,5), linear(5,3)", &[2, 4, 6]),
         ElementKind::Attention => (
-            "attention(8,2,causal=true), attention(8,4), linear(8,3)",
+            "attention(8,2,causal=true), attention(8,4,dropout=0.3), linear(8,3)",
             &[2, 5, 8],
         ),
         ElementKind::Last => ("lstm(6,5), last, linear(5,2)", &[2, 4, 6]),
@@ -515,13 +515,19 @@ fn mid_sized_products_split_by_columns_keep_the_bits() {
 
 /// Attention over more positions than one tile of the kernel (64): the
 /// online softmax across key tiles, the causal mask on and off the
-/// diagonal tiles, the backward's tile loops; on two workers, and the same
+/// diagonal tiles, the backward's tile loops, with dropout and without
+/// (the kernel draws the plain path's masks); on two workers, and the same
 /// bits on a second run.
 #[test]
 fn attention_over_several_tiles_agrees_on_both_paths() {
     two_workers(|| {
-        for causal in [true, false] {
-            let text = format!("attention(8,2,causal={causal}), linear(8,3)");
+        for (causal, drop) in [
+            (true, ""),
+            (false, ""),
+            (true, ",dropout=0.2"),
+            (false, ",dropout=0.5"),
+        ] {
+            let text = format!("attention(8,2,causal={causal}{drop}), linear(8,3)");
             let spec: ArchSpec = text.parse().unwrap();
             for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
                 let shape = [3, 137, 8];

@@ -126,6 +126,54 @@ fn stream_stays_exact_past_the_first_regeneration() {
     assert_eq!(a[999], 0.016448753231374513);
 }
 
+/// The bulk draws are the one-by-one draws: from a fresh generator and from
+/// one part-way through its state, across several regenerations, in runs
+/// of every length from 0 up.
+#[test]
+fn bulk_draws_are_the_draws_one_by_one() {
+    for skip in [0, 1, 623, 700] {
+        let (mut one, mut bulk) = (Mt19937::new(5), Mt19937::new(5));
+        for _ in 0..skip {
+            one.next_u32();
+            bulk.next_u32();
+        }
+        for len in [0, 1, 2, 623, 624, 625, 1500] {
+            let want: Vec<u32> = (0..len).map(|_| one.next_u32()).collect();
+            let mut got = vec![0u32; len];
+            bulk.fill_u32(&mut got);
+            assert_eq!(got, want, "skip {skip}, run {len}");
+        }
+        assert_eq!(bulk, one, "skip {skip}: the states after");
+    }
+}
+
+/// `fill_keep` is `random_sample() >= p` value by value, the generator left
+/// where the loop leaves it; at `p` equal to a sample that value is kept,
+/// one ulp above it dropped (the comparison is `>=`, on all 53 bits).
+#[test]
+fn keep_flags_are_samples_at_or_above_p() {
+    for p in [0.0, 0.1, 0.25, 1.0 / 3.0, 0.5, 0.9, 1e-300] {
+        let (mut one, mut bulk) = (Mt19937::new(11), Mt19937::new(11));
+        let want: Vec<bool> = (0..1300).map(|_| one.random_sample() >= p).collect();
+        let mut got = vec![false; 1300];
+        bulk.fill_keep(&mut got, p);
+        assert_eq!(got, want, "p {p}");
+        assert_eq!(bulk, one, "p {p}: the states after");
+    }
+    let rng = Mt19937::new(3);
+    let mut peek = rng.clone();
+    let draws: Vec<f64> = (0..3).map(|_| peek.random_sample()).collect();
+    for (i, &u) in draws.iter().enumerate() {
+        let mut at = rng.clone();
+        let mut flags = vec![false; 3];
+        at.fill_keep(&mut flags, u);
+        assert!(flags[i], "sample {i} = p is kept");
+        let mut above = rng.clone();
+        above.fill_keep(&mut flags, f64::from_bits(u.to_bits() + 1));
+        assert!(!flags[i], "sample {i} < p by one ulp is dropped");
+    }
+}
+
 #[test]
 fn numpy_uniform_init_is_numpys_matrix_transposed() {
     // linear(2,3): numpy draws W as (in=2, out=3) row-major; we store [3, 2].

@@ -29,6 +29,20 @@
 //! and need a copy of the whole output: a fifth of the kernel's time at the
 //! gpt bench's batch of 32, which has more items than threads.)
 //!
+//! With dropout (training, `attention(...,dropout=P)`), the weights that
+//! multiply `V` are `P~ = M o P`, `M` the mask of `[batch, heads, T, T]`
+//! drawn before the forward, in that row-major order, from the stack's
+//! generator (`scale = 1/(1-P)` where kept, else 0: the masks of the plain
+//! path, value for value). The row sums of the online softmax stay those of
+//! the undropped `P`; the backward becomes
+//!
+//! ```text
+//! O = P~ V     dV = P~^T dO     dP = M o (dO V^T)     dS = P o (dP - D)
+//! ```
+//!
+//! with `D_i = sum_j P_ij dP_ij = sum_c dO[i,c] O[i,c]` as before. The mask
+//! is kept, one byte a weight, for the backward.
+//!
 //! Storing `P` instead of `lse` (tried for T <= 64: 2 MiB a layer at the
 //! gpt bench's batch of 32, written by the forward, read by the backward)
 //! measured no faster than making it again: a median of 2.21 s of CPU
@@ -47,6 +61,32 @@ use crate::kernel::view::View;
 
 /// Queries (and keys) per tile: the scores of a tile fit in L1.
 const BLOCK: usize = 64;
+
+/// Dropout's mask over the attention weights of a call: `keep` for
+/// `[batch, heads, T, T]` in row-major order, and the scale of a kept
+/// weight, `1/(1-P)`.
+pub(super) struct DropMask {
+    pub(super) keep: Vec<bool>,
+    pub(super) scale: f64,
+}
+
+/// The mask of one (batch, head) pair, `[T, T]`, with the scale as `T`.
+#[derive(Clone, Copy)]
+struct ItemMask<'a, T> {
+    keep: &'a [bool],
+    scale: T,
+    t: usize,
+}
+
+impl<T: Real> ItemMask<'_, T> {
+    /// The mask's values for query `i`, keys `j0 .. j0 + n`.
+    fn row(&self, i: usize, j0: usize, n: usize) -> impl Iterator<Item = T> + '_ {
+        let at = i * self.t + j0;
+        self.keep[at..at + n]
+            .iter()
+            .map(|&k| if k { self.scale } else { T::zero() })
+    }
+}
 
 /// The sizes of one call.
 #[derive(Debug, Clone, Copy)]
@@ -123,13 +163,14 @@ impl Geometry {
 }
 
 /// Head `(b, h)`'s forward: `o` `[T, dh]` and `lse` `[T]`; `s` is a
-/// `BLOCK x BLOCK` scratch tile, `m` and `l` `BLOCK` scratch rows.
+/// `BLOCK x BLOCK` scratch tile, `m` and `l` `BLOCK` scratch rows; `mask`
+/// the pair's dropout mask, if any.
 fn forward_item<T: Real>(
     g: &Geometry,
     (q, k, v): (View<T>, View<T>, View<T>),
-    o: &mut [T],
-    lse: &mut [T],
+    (o, lse): (&mut [T], &mut [T]),
     (s, m, l): (&mut [T], &mut [T], &mut [T]),
+    mask: Option<ItemMask<T>>,
 ) {
     let (t, dh) = (g.t, g.dh);
     let scale = T::from_f64(1.0 / (dh as f64).sqrt());
@@ -165,6 +206,13 @@ fn forward_item<T: Real>(
                 l[r] += sum;
                 m[r] = max;
             }
+            if let Some(mask) = mask {
+                for (r, row) in tile.chunks_mut(bk).enumerate() {
+                    row.iter_mut()
+                        .zip(mask.row(i0 + r, j0, bk))
+                        .for_each(|(x, w)| *x = *x * w);
+                }
+            }
             let p = View::row_major(tile, bq, bk);
             gemm_block(ob, dh, (p, v.row_range(j0, bk)), T::one(), true);
         }
@@ -179,8 +227,8 @@ fn forward_item<T: Real>(
 }
 
 /// Head `(b, h)`'s backward into `grads` `[3, T, dh]` (dQ, dK, dV), from
-/// `o`, `d_o` and `lse`; `p`, `dp` are `BLOCK x BLOCK` scratch tiles and
-/// `dsum` a `[T]` scratch row.
+/// `o`, `d_o` and `lse`; `p`, `pd`, `dp` are `BLOCK x BLOCK` scratch tiles
+/// and `dsum` a `[T]` scratch row; `mask` the pair's dropout mask, if any.
 #[allow(clippy::too_many_arguments)]
 fn backward_item<T: Real>(
     g: &Geometry,
@@ -188,7 +236,8 @@ fn backward_item<T: Real>(
     (o, d_o): (View<T>, View<T>),
     lse: &[T],
     grads: &mut [T],
-    (p, dp, dsum): (&mut [T], &mut [T], &mut [T]),
+    (p, pd, dp, dsum): (&mut [T], &mut [T], &mut [T], &mut [T]),
+    mask: Option<ItemMask<T>>,
 ) {
     let (t, dh) = (g.t, g.dh);
     let scale = T::from_f64(1.0 / (dh as f64).sqrt());
@@ -214,15 +263,39 @@ fn backward_item<T: Real>(
                 T::exp_shifted(live, lse[i0 + r]);
                 hidden.fill(T::zero());
             }
-            let pv = View::row_major(pt, bq, bk);
-            gemm_block(&mut dv[j0 * dh..], dh, (pv.t(), dob), T::one(), true);
             let dpt = &mut dp[..bq * bk];
             gemm_block(dpt, bk, (dob, vb.t()), T::one(), false);
-            for (r, (ds, pr)) in dpt.chunks_mut(bk).zip(pt.chunks(bk)).enumerate() {
-                let d = dsum[i0 + r];
-                ds.iter_mut()
-                    .zip(pr)
-                    .for_each(|(x, &pp)| *x = pp * (*x - d));
+            match mask {
+                None => {
+                    let pv = View::row_major(pt, bq, bk);
+                    gemm_block(&mut dv[j0 * dh..], dh, (pv.t(), dob), T::one(), true);
+                    for (r, (ds, pr)) in dpt.chunks_mut(bk).zip(pt.chunks(bk)).enumerate() {
+                        let d = dsum[i0 + r];
+                        ds.iter_mut()
+                            .zip(pr)
+                            .for_each(|(x, &pp)| *x = pp * (*x - d));
+                    }
+                }
+                Some(mask) => {
+                    // P~ = M o P for dV; dS = P o (M o dP~ - D).
+                    let pdt = &mut pd[..bq * bk];
+                    for (r, ((ds, pr), dr)) in dpt
+                        .chunks_mut(bk)
+                        .zip(pt.chunks(bk))
+                        .zip(pdt.chunks_mut(bk))
+                        .enumerate()
+                    {
+                        let d = dsum[i0 + r];
+                        for (((x, &pp), y), w) in
+                            ds.iter_mut().zip(pr).zip(dr).zip(mask.row(i0 + r, j0, bk))
+                        {
+                            *y = pp * w;
+                            *x = pp * (w * *x - d);
+                        }
+                    }
+                    let pv = View::row_major(pdt, bq, bk);
+                    gemm_block(&mut dv[j0 * dh..], dh, (pv.t(), dob), T::one(), true);
+                }
             }
             let ds = View::row_major(dpt, bq, bk);
             gemm_block(&mut dq[i0 * dh..], dh, (ds, kb), scale, true);
@@ -237,12 +310,48 @@ pub(super) struct Attend {
     heads: usize,
     causal: bool,
     lse: Mutex<Option<CpuStorage>>,
+    drop: Option<DropMask>,
+}
+
+impl Geometry {
+    /// Pair `(b, h)`'s part of `drop`, if any.
+    fn mask<'a, T: Real>(
+        &self,
+        drop: Option<&'a DropMask>,
+        (b, h): (usize, usize),
+    ) -> Option<ItemMask<'a, T>> {
+        drop.map(|d| {
+            let at = (b * self.heads + h) * self.t * self.t;
+            ItemMask {
+                keep: &d.keep[at..at + self.t * self.t],
+                scale: T::from_f64(d.scale),
+                t: self.t,
+            }
+        })
+    }
+
+    /// Checks that `drop` covers every (batch, head) pair's `[T, T]`.
+    fn check_mask(&self, drop: Option<&DropMask>) -> Result<()> {
+        match drop {
+            Some(d) if d.keep.len() != self.batch * self.heads * self.t * self.t => {
+                candle_core::bail!(
+                    "attention: a dropout mask of {} for [{}, {}, {t}, {t}]",
+                    d.keep.len(),
+                    self.batch,
+                    self.heads,
+                    t = self.t
+                )
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Attend {
     fn run<T: Real>(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         crate::kernel::count_call("attention");
         let g = Geometry::of(l, self.heads, self.causal)?;
+        g.check_mask(self.drop.as_ref())?;
         let qkv = contiguous::<T>(s, l, "attention qkv")?;
         let (t, dh, d) = (g.t, g.dh, g.d());
         let mut o = vec![T::zero(); g.batch * t * d];
@@ -262,9 +371,9 @@ impl Attend {
                     forward_item(
                         &g,
                         qkv_views,
-                        &mut oh,
-                        &mut lse[at..at + t],
+                        (&mut oh, &mut lse[at..at + t]),
                         (&mut s, &mut m, &mut l),
+                        g.mask(self.drop.as_ref(), (b, h)),
                     );
                     g.place(&oh, &mut out[n * t * d..(n + 1) * t * d], d, h * dh);
                 }
@@ -295,6 +404,7 @@ impl CustomOp1 for Attend {
             heads: self.heads,
             causal: self.causal,
             lse,
+            drop: self.drop.as_ref(),
         };
         Ok(Some(qkv.apply_op3_no_bwd(o, &d_o.contiguous()?, &grad)?))
     }
@@ -305,6 +415,7 @@ struct AttendGrad<'a> {
     heads: usize,
     causal: bool,
     lse: &'a CpuStorage,
+    drop: Option<&'a DropMask>,
 }
 
 impl AttendGrad<'_> {
@@ -315,6 +426,7 @@ impl AttendGrad<'_> {
         (s3, l3): (&CpuStorage, &Layout),
     ) -> Result<(CpuStorage, Shape)> {
         let g = Geometry::of(l1, self.heads, self.causal)?;
+        g.check_mask(self.drop)?;
         let (t, dh, d) = (g.t, g.dh, g.d());
         if l2.dims() != [g.batch, t, d] || l3.dims() != [g.batch, t, d] {
             candle_core::bail!(
@@ -337,10 +449,10 @@ impl AttendGrad<'_> {
         let work = 5 * g.work() / 2;
         let parts = map_part_slices(&mut dqkv, t * 3 * d, work, |items, out| -> Result<()> {
             let mut grads = vec![T::zero(); 3 * t * dh];
-            let (mut p, mut dp) = (
-                vec![T::zero(); BLOCK * BLOCK],
-                vec![T::zero(); BLOCK * BLOCK],
-            );
+            let tile = || vec![T::zero(); BLOCK * BLOCK];
+            // `pd` (for `M o P`) only with a mask.
+            let (mut p, mut pd, mut dp) =
+                (tile(), self.drop.map_or(Vec::new(), |_| tile()), tile());
             let mut dsum = vec![T::zero(); t];
             for (n, b) in items.enumerate() {
                 let item = &mut out[n * t * 3 * d..(n + 1) * t * 3 * d];
@@ -356,7 +468,8 @@ impl AttendGrad<'_> {
                         (g.head(o, d, (b, h), 0)?, g.head(d_o, d, (b, h), 0)?),
                         &lse[at..at + t],
                         &mut grads,
-                        (&mut p, &mut dp, &mut dsum),
+                        (&mut p, &mut pd, &mut dp, &mut dsum),
+                        g.mask(self.drop, (b, h)),
                     );
                     for (k, block) in grads.chunks(t * dh).enumerate() {
                         g.place(block, item, 3 * d, k * d + h * dh);
@@ -389,12 +502,19 @@ impl CustomOp3 for AttendGrad<'_> {
 }
 
 /// The heads' outputs `[batch, T, D]` from `qkv` `[batch, T, 3D]`, as one op
-/// with its own backward (CPU, f32/f64).
-pub(super) fn attend(qkv: &Tensor, heads: usize, causal: bool) -> Result<Tensor> {
+/// with its own backward (CPU, f32/f64); `drop`, dropout's mask over the
+/// attention weights in training.
+pub(super) fn attend(
+    qkv: &Tensor,
+    heads: usize,
+    causal: bool,
+    drop: Option<DropMask>,
+) -> Result<Tensor> {
     qkv.apply_op1(Attend {
         heads,
         causal,
         lse: Mutex::new(None),
+        drop,
     })
 }
 
@@ -411,14 +531,16 @@ mod tests {
     fn qkv_of_another_layout_is_refused() {
         let qkv = |dims: &[usize]| Tensor::zeros(dims, DType::F32, &Device::Cpu).unwrap();
         for (dims, heads) in [(&[1, 2, 7][..], 2), (&[1, 2, 12], 0), (&[2, 12], 2)] {
-            let e = attend(&qkv(dims), heads, false).unwrap_err().to_string();
+            let e = attend(&qkv(dims), heads, false, None)
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.contains(&format!("qkv {dims:?} is not [batch, T, 3 x {heads} x dh]")),
                 "{e}"
             );
         }
         assert_eq!(
-            attend(&qkv(&[1, 2, 12]), 2, true).unwrap().dims(),
+            attend(&qkv(&[1, 2, 12]), 2, true, None).unwrap().dims(),
             [1, 2, 4]
         );
     }

@@ -1,7 +1,7 @@
 //! `attention(D,HEADS[,causal=true][,dropout=P])`, SPEC section 10's `SelfAttention(D,
 //! HEADS)`: PyTorch's `nn.MultiheadAttention(D, HEADS, batch_first=True)`
 //! with query = key = value = x, the output only; `dropout=P` drops
-//! attention weights in training only (plain ops then; the kernel otherwise).
+//! attention weights in training only, on both paths, from the same draws.
 //!
 //! With `dh = D / HEADS`, head `h` taking features `h dh .. (h+1) dh`:
 //! ```text
@@ -270,7 +270,7 @@ impl Attention {
     /// [`Attention::forward`], with the attention weights dropped when
     /// `drop` gives a generator (training with dropout > 0): one draw per
     /// weight `[batch, heads, T, T]` in row-major order, as `dropout`
-    /// draws, through plain ops (the kernel has no dropout).
+    /// draws, on both paths (the kernel takes the mask, drawn first).
     fn forward_dropping(&self, x: &Tensor, drop: Option<&mut crate::Mt19937>) -> Result<Tensor> {
         let (d, heads) = (self.dim(), self.heads);
         let (b, t) = match x.dims() {
@@ -285,10 +285,16 @@ impl Attention {
         };
         let mut tensors = vec![x];
         tensors.extend(self.vars.iter().map(|v| v.as_tensor()));
-        if drop.is_none() && crate::kernel::use_kernel(true, &tensors) {
+        if crate::kernel::use_kernel(true, &tensors) {
             let [w_in, b_in, w_out, b_out] = &self.vars;
             let qkv = kernel_product(x, w_in, Some(b_in))?;
-            let o = kernel::attend(&qkv, heads, self.causal)?;
+            // The plain path's masks, drawn in the same order: one value for
+            // each weight of `[batch, heads, T, T]`.
+            let mask = drop.map(|rng| kernel::DropMask {
+                keep: crate::elements::dropout::keep_mask(rng, b * heads * t * t, self.dropout),
+                scale: 1.0 / (1.0 - self.dropout),
+            });
+            let o = kernel::attend(&qkv, heads, self.causal, mask)?;
             return kernel_product(&o, w_out, Some(b_out));
         }
         let dh = d / heads;
