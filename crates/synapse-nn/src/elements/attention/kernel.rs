@@ -544,4 +544,26 @@ mod tests {
             [1, 2, 4]
         );
     }
+
+    /// A dropout mask must cover `[batch, heads, T, T]` (2 x 2 x 3 x 3 = 36
+    /// weights here): one of another size is refused, naming both sizes.
+    #[test]
+    fn a_mask_of_another_size_is_refused() {
+        let qkv = Tensor::zeros((2, 3, 12), DType::F32, &Device::Cpu).unwrap();
+        let mask = |n| {
+            Some(DropMask {
+                keep: vec![true; n],
+                scale: 2.0,
+            })
+        };
+        for n in [0, 35, 37, 72] {
+            let e = attend(&qkv, 2, true, mask(n)).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("a dropout mask of {n} for [2, 2, 3, 3]")),
+                "{e}"
+            );
+        }
+        let kept = attend(&qkv, 2, true, mask(36)).unwrap();
+        assert_eq!(kept.dims(), [2, 3, 4]);
+    }
 }
