@@ -116,6 +116,8 @@ impl Mt19937 {
             let words = &mut words[..2 * part.len()];
             self.fill_u32(words);
             for (k, w) in part.iter_mut().zip(words.chunks_exact(2)) {
+                // mutants: `|` -> `^` is equivalent: `b >> 6` is under 2^26,
+                // below the bits of `a << 26`.
                 let draw = (u64::from(w[0] >> 5) << 26) | u64::from(w[1] >> 6);
                 *k = draw as f64 >= threshold;
             }

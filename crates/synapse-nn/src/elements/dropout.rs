@@ -61,7 +61,8 @@ impl Dropout {
         let keep = keep_mask(rng, x.elem_count(), self.p);
         let scale = 1.0 / (1.0 - self.p);
         // The mask in the input's type: `scale` rounded once, as `to_dtype`
-        // of the f64 mask would.
+        // of the f64 mask would. (mutants: deleting the F32 or the F64 arm
+        // is equivalent: the last arm gives the same values, a pass later.)
         let mask = match x.dtype() {
             DType::F32 => scaled(&keep, scale as f32, x)?,
             DType::F64 => scaled(&keep, scale, x)?,

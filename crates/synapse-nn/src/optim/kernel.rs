@@ -130,7 +130,8 @@ impl Fused<'_> {
         let c = T::from_f64;
         // Each element's update is its own, so the parts (fixed by the
         // size) give the bits of one loop; each visits the parameter, the
-        // gradient and the state.
+        // gradient and the state. (mutants: the work only picks the parts:
+        // equivalent.)
         let work = ELEMENT_WORK * (2 + self.rule.states()) * p.len();
         let ranges = parts(p.len(), work);
         match self.rule {
