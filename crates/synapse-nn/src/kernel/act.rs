@@ -21,7 +21,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::parallel::{for_each_part, ELEMENT_WORK};
+use super::parallel::{cut, for_each_part, ELEMENT_WORK};
 use super::storage::{with_float, Real};
 use super::view::View;
 use crate::Activation;
@@ -202,16 +202,12 @@ fn slopes_all<T: Real>(z: &mut [T], f: fn(&mut [T], &mut [T])) -> Vec<T> {
     // run and where; each value is computed alone, so any split gives the
     // same bits (equivalent).
     let work = 4 * ELEMENT_WORK * z.len();
-    let (mut zs, mut ss) = (z, slope.as_mut_slice());
     // Pair each part of z with the same part of the slope.
-    let parts = super::parallel::parts(zs.len(), work);
-    let mut pieces = Vec::with_capacity(parts.len());
-    for r in &parts {
-        let (z_head, z_tail) = zs.split_at_mut(r.len());
-        let (s_head, s_tail) = ss.split_at_mut(r.len());
-        pieces.push((z_head, s_head));
-        (zs, ss) = (z_tail, s_tail);
-    }
+    let parts = super::parallel::parts(z.len(), work);
+    let pieces: Vec<_> = cut(z, &parts)
+        .into_iter()
+        .zip(cut(&mut slope, &parts))
+        .collect();
     if pieces.len() == 1 {
         pieces.into_iter().for_each(|(z, s)| f(z, s));
     } else {

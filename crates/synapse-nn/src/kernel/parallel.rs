@@ -48,6 +48,24 @@ pub(crate) fn parts(n: usize, work: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// `s` cut at `ranges` (consecutive from 0, as [`parts`] gives them): one
+/// slice for each, to hand several buffers' same parts to the same job.
+pub(crate) fn cut<'a, T>(mut s: &'a mut [T], ranges: &[Range<usize>]) -> Vec<&'a mut [T]> {
+    ranges
+        .iter()
+        .map(|r| {
+            let (head, tail) = std::mem::take(&mut s).split_at_mut(r.len());
+            s = tail;
+            head
+        })
+        .collect()
+}
+
+/// [`cut`] for a slice that is only read.
+pub(crate) fn cut_ref<'a, T>(s: &'a [T], ranges: &[Range<usize>]) -> Vec<&'a [T]> {
+    ranges.iter().map(|r| &s[r.clone()]).collect()
+}
+
 /// Runs `f(items, out)` for each part of `0..n` in parallel, where `out` is
 /// the part's own slice of `out` (`per_item` elements per item).
 ///

@@ -25,11 +25,10 @@
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::ops::Range;
 
 use candle_core::{CpuStorage, DType, InplaceOp1, InplaceOp2, Layout, Result, Tensor};
 
-use crate::kernel::parallel::{for_each_part, map_jobs, parts, ELEMENT_WORK};
+use crate::kernel::parallel::{cut, cut_ref, for_each_part, map_jobs, parts, ELEMENT_WORK};
 use crate::kernel::simd::{vectorized, Pass};
 use crate::kernel::storage::{with_float, Real};
 
@@ -220,23 +219,6 @@ impl Fused<'_> {
 /// Runs the passes of one update's parts, on the pool when `work` pays.
 fn run_parts<P: Pass<Output = ()> + Send>(jobs: Vec<P>, work: usize) {
     map_jobs(jobs, work, vectorized);
-}
-
-/// `s` cut at `ranges` (consecutive, covering it).
-fn cut<'a, T>(mut s: &'a mut [T], ranges: &[Range<usize>]) -> Vec<&'a mut [T]> {
-    ranges
-        .iter()
-        .map(|r| {
-            let (head, tail) = std::mem::take(&mut s).split_at_mut(r.len());
-            s = tail;
-            head
-        })
-        .collect()
-}
-
-/// [`cut`] for a slice that is only read.
-fn cut_ref<'a, T>(s: &'a [T], ranges: &[Range<usize>]) -> Vec<&'a [T]> {
-    ranges.iter().map(|r| &s[r.clone()]).collect()
 }
 
 /// Runs `f` on the elements of `t` (CPU, contiguous, of type `T`), borrowed
