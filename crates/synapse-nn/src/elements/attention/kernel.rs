@@ -160,6 +160,38 @@ impl Geometry {
             dst[at..at + self.dh].copy_from_slice(row);
         }
     }
+
+    /// Pair `(b, h)`'s part of `drop`, if any.
+    fn mask<'a, T: Real>(
+        &self,
+        drop: Option<&'a DropMask>,
+        (b, h): (usize, usize),
+    ) -> Option<ItemMask<'a, T>> {
+        drop.map(|d| {
+            let at = (b * self.heads + h) * self.t * self.t;
+            ItemMask {
+                keep: &d.keep[at..at + self.t * self.t],
+                scale: T::from_f64(d.scale),
+                t: self.t,
+            }
+        })
+    }
+
+    /// Checks that `drop` covers every (batch, head) pair's `[T, T]`.
+    fn check_mask(&self, drop: Option<&DropMask>) -> Result<()> {
+        match drop {
+            Some(d) if d.keep.len() != self.batch * self.heads * self.t * self.t => {
+                candle_core::bail!(
+                    "attention: a dropout mask of {} for [{}, {}, {t}, {t}]",
+                    d.keep.len(),
+                    self.batch,
+                    self.heads,
+                    t = self.t
+                )
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Head `(b, h)`'s forward: `o` `[T, dh]` and `lse` `[T]`; `s` is a
@@ -311,40 +343,6 @@ pub(super) struct Attend {
     causal: bool,
     lse: Mutex<Option<CpuStorage>>,
     drop: Option<DropMask>,
-}
-
-impl Geometry {
-    /// Pair `(b, h)`'s part of `drop`, if any.
-    fn mask<'a, T: Real>(
-        &self,
-        drop: Option<&'a DropMask>,
-        (b, h): (usize, usize),
-    ) -> Option<ItemMask<'a, T>> {
-        drop.map(|d| {
-            let at = (b * self.heads + h) * self.t * self.t;
-            ItemMask {
-                keep: &d.keep[at..at + self.t * self.t],
-                scale: T::from_f64(d.scale),
-                t: self.t,
-            }
-        })
-    }
-
-    /// Checks that `drop` covers every (batch, head) pair's `[T, T]`.
-    fn check_mask(&self, drop: Option<&DropMask>) -> Result<()> {
-        match drop {
-            Some(d) if d.keep.len() != self.batch * self.heads * self.t * self.t => {
-                candle_core::bail!(
-                    "attention: a dropout mask of {} for [{}, {}, {t}, {t}]",
-                    d.keep.len(),
-                    self.batch,
-                    self.heads,
-                    t = self.t
-                )
-            }
-            _ => Ok(()),
-        }
-    }
 }
 
 impl Attend {
