@@ -49,6 +49,7 @@ pub use gradcheck::{gradcheck, GradCheckReport};
 pub use init::Init;
 pub use kernel::awake::keep_awake;
 #[doc(hidden)]
+pub use kernel::gather::gather_rows;
 pub use kernel::gemm::column_split_products;
 pub use kernel::with_fused_ops;
 pub use kernel::{kernel_calls, kernel_calls_of, kernel_paths};

@@ -10,6 +10,7 @@
 //! Trainer fetches it a batch at a time.
 
 use candle_core::{DType, Device, Tensor};
+use synapse_nn::gather_rows;
 
 use crate::{Error, Result};
 
@@ -159,10 +160,9 @@ impl Dataset {
 
     /// The rows at `indices`, in that order.
     pub fn subset(&self, indices: &[u32]) -> Result<Self> {
-        let idx = Tensor::new(indices, self.x.device())?;
         Ok(Self {
-            x: self.x.index_select(&idx, 0)?,
-            y: self.y.index_select(&idx, 0)?,
+            x: gather_rows(&self.x, indices)?,
+            y: gather_rows(&self.y, indices)?,
             ..self.clone()
         })
     }
@@ -267,13 +267,11 @@ impl crate::Rows for Dataset {
     }
 
     fn batch(&self, rows: &[u32]) -> Result<(Tensor, Tensor)> {
-        let idx = Tensor::new(rows, self.x.device())?;
-        Ok((self.x.index_select(&idx, 0)?, self.y.index_select(&idx, 0)?))
+        Ok((gather_rows(&self.x, rows)?, gather_rows(&self.y, rows)?))
     }
 
     fn targets(&self, rows: &[u32]) -> Result<Tensor> {
-        let idx = Tensor::new(rows, self.y.device())?;
-        Ok(self.y.index_select(&idx, 0)?)
+        Ok(gather_rows(&self.y, rows)?)
     }
 
     /// A run of rows without a copy (the whole set when it is one batch).

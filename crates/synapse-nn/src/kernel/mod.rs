@@ -30,7 +30,8 @@
 //! [`exp`] and [`gate`] (`e^x`, sigmoid and tanh written to vectorise, for
 //! the recurrent gates and the cross-entropy), [`math`] (vectorised f32
 //! exp and GELU for attention, layernorm and the dense kernel), [`transpose`]
-//! (a tiled transpose with a bias, for the dense forward), [`simd`]
+//! (a tiled transpose with a bias, for the dense forward), [`gather`] (a
+//! training batch's rows copied from the data set), [`simd`]
 //! (element-wise passes compiled for AVX-512 or AVX2, chosen at run time)
 //! and [`rowdot`] (products that stream `W` once, row by row: one f32 row
 //! (decoding a token), or weights kept in bfloat16 for generation, which the
@@ -41,6 +42,7 @@ pub(crate) mod act;
 pub(crate) mod awake;
 pub(crate) mod exp;
 pub(crate) mod gate;
+pub(crate) mod gather;
 pub(crate) mod gemm;
 pub(crate) mod math;
 pub(crate) mod parallel;
