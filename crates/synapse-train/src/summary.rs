@@ -130,7 +130,7 @@ mod tests {
     fn fused_elements_are_listed_when_there_are_any() {
         let fused = super::render(&"linear(2,3), relu, linear(3,1)".parse().unwrap());
         assert!(
-            fused.ends_with("\nfused: 0-1 (one CPU kernel each)\n"),
+            fused.ends_with("\nfused: 0-2 (one CPU kernel each)\n"),
             "{fused}"
         );
         let apart = super::render(&"layernorm(3)".parse().unwrap());

@@ -16,11 +16,9 @@
 //! On another device, another dtype, or a non-contiguous `x` it is candle's
 //! `index_select`: the same values.
 
-use std::mem::MaybeUninit;
-
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use super::parallel::{cut, map_jobs, parts, ELEMENT_WORK};
+use super::parallel::{copy_into, new_by_parts, ELEMENT_WORK};
 
 /// The op: the indices it gathers.
 struct Gather<'a> {
@@ -29,27 +27,17 @@ struct Gather<'a> {
 
 /// `rows` of the row-major `src` (`row` values a row) into a new vector.
 fn gather<T: Copy + Send + Sync>(src: &[T], row: usize, rows: &[u32]) -> Vec<T> {
-    let total = rows.len() * row;
-    let mut out: Vec<T> = Vec::with_capacity(total);
-    let ranges = parts(rows.len(), total * GATHER_WORK);
-    let jobs: Vec<_> = ranges
-        .iter()
-        .cloned()
-        .zip(cut(
-            &mut out.spare_capacity_mut()[..total],
-            &ranges_of(&ranges, row),
-        ))
-        .collect();
-    map_jobs(jobs, total * GATHER_WORK, |(part, dst)| {
-        for (&r, d) in rows[part].iter().zip(dst.chunks_exact_mut(row.max(1))) {
-            let from = r as usize * row;
-            copy_into(d, &src[from..from + row]);
-        }
-    });
-    // SAFETY: the parts cover `0..rows.len()` (`parts`), so every one of
-    // the first `total` values was written above.
-    unsafe { out.set_len(total) };
-    out
+    let work = rows.len() * row * GATHER_WORK;
+    // SAFETY: each part copies a whole row into each of its `row`-long
+    // chunks (`copy_into` checks the lengths), so it writes every value.
+    unsafe {
+        new_by_parts(rows.len(), row, work, |part, dst| {
+            for (&r, d) in rows[part].iter().zip(dst.chunks_exact_mut(row.max(1))) {
+                let from = r as usize * row;
+                copy_into(d, &src[from..from + row]);
+            }
+        })
+    }
 }
 
 /// The work of one value copied, in [`parts`]' flops: four element-wise
@@ -61,19 +49,6 @@ fn gather<T: Copy + Send + Sync>(src: &[T], row: usize, rows: &[u32]) -> Vec<T> 
 /// thread's samples in the copy fell from 167 to 72. A batch of 32 rows of
 /// 64 values (scikit-learn's digits) stays on the calling thread.
 const GATHER_WORK: usize = 4 * ELEMENT_WORK;
-
-/// Item ranges as value ranges (`row` values an item), for [`cut`].
-fn ranges_of(items: &[std::ops::Range<usize>], row: usize) -> Vec<std::ops::Range<usize>> {
-    items.iter().map(|r| r.start * row..r.end * row).collect()
-}
-
-/// `dst = src`, for a `dst` not yet initialised (as `copy_from_slice`).
-fn copy_into<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
-    assert_eq!(dst.len(), src.len(), "gather: row size");
-    // SAFETY: both are `src.len()` values long (checked), `MaybeUninit<T>`
-    // has `T`'s layout, and the output is a new allocation `src` cannot be in.
-    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<T>(), src.len()) };
-}
 
 impl CustomOp1 for Gather<'_> {
     fn name(&self) -> &'static str {
@@ -118,6 +93,7 @@ pub fn gather_rows(x: &Tensor, rows: &[u32]) -> Result<Tensor> {
 mod tests {
     use candle_core::{DType, Device, Tensor};
 
+    use super::super::parallel::parts;
     use super::*;
 
     /// The bytes of candle's `index_select` for every dtype it copies, rows

@@ -7,7 +7,7 @@
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
-use super::parallel::{max_threads, parts, ELEMENT_WORK, PARALLEL_WORK};
+use super::parallel::{copy_into, max_threads, new_by_parts, parts, ELEMENT_WORK, PARALLEL_WORK};
 use super::storage::{with_float, Real};
 use super::transpose::transpose_bias;
 use super::view::View;
@@ -336,10 +336,16 @@ pub(crate) fn product_bias<T: Real>(a: View<T>, b: View<T>, bias: Option<&[T]>) 
         None => fresh(a, b),
         Some(bias) => {
             assert_eq!(bias.len(), n, "product: bias size");
-            let mut y = Vec::with_capacity(m * n);
-            for _ in 0..m {
-                y.extend_from_slice(bias);
-            }
+            // The bias on every row, rows cut in parts over the pool (a
+            // copy: the same bytes however it is cut).
+            // SAFETY: each part writes a bias into each of its `n`-long rows.
+            let mut y = unsafe {
+                new_by_parts(m, n, m * n * ELEMENT_WORK, |_, rows| {
+                    for row in rows.chunks_exact_mut(n.max(1)) {
+                        copy_into(row, bias);
+                    }
+                })
+            };
             gemm_into(&mut y, a, b, true);
             y
         }

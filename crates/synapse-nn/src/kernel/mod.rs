@@ -12,7 +12,7 @@
 //!
 //! | kind | plain definition and kernel |
 //! | --- | --- |
-//! | linear (+ sigmoid/tanh/relu/identity/gelu after it) | `elements/linear/mod.rs`, `elements/linear/kernel.rs` |
+//! | linear (+ sigmoid/tanh/relu/identity/gelu after it; two in a row as a linked pair) | `elements/linear/mod.rs`, `elements/linear/kernel.rs`, `elements/linear/pair.rs` |
 //! | conv2d (+ sigmoid/tanh/relu/identity, + maxpool2d/avgpool2d after it) | `elements/conv2d/mod.rs`, `elements/conv2d/kernel.rs` |
 //! | maxpool2d, avgpool2d | `elements/pool/mod.rs`, `elements/pool/kernel.rs` |
 //! | lstm, gru (the whole sequence, backward through time in the same op) | `elements/lstm/mod.rs`, `elements/gru/mod.rs`; the cells `elements/lstm/kernel.rs`, `elements/gru/kernel.rs`; the frame around them `elements/recurrent/kernel.rs` |
@@ -98,7 +98,9 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 /// `"gru"`, `"loss"`, `"update"`, `"attention"`, `"attention-step"` (one
 /// token over the cache), `"dense-bf16"`, `"gelu-step"` (decoding's
 /// GELU), `"layernorm"`,
-/// `"positional"`, `"embedding"`, ...; and `"hand-over"`, a parameter gradient handed to
+/// `"positional"`, `"embedding"`, `"dense-pair"` (two dense layers linked,
+/// besides their two `"dense"` runs), `"gather"` (a batch's rows), ...; and
+/// `"hand-over"`, a parameter gradient handed to
 /// [`crate::backward`].
 pub(crate) fn count_call(kernel: &'static str) {
     CALLS.with(|c| {

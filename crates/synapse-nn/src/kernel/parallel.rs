@@ -118,6 +118,46 @@ pub(crate) fn map_parts<R: Send>(
     ranges.into_par_iter().map(&f).collect()
 }
 
+/// A new vector of `n * per_item` values written part by part: `f(items,
+/// out)` for each part of `0..n` in parallel, `out` the part's own slice
+/// of the vector (`per_item` values per item), not yet initialised: no
+/// zero fill first, and each part's memory first touched by the thread
+/// that writes it.
+///
+/// # Safety
+/// `f` must write every value of the slice it is given.
+pub(crate) unsafe fn new_by_parts<T: Send>(
+    n: usize,
+    per_item: usize,
+    work: usize,
+    f: impl Fn(Range<usize>, &mut [std::mem::MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let total = n * per_item;
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    let ranges = parts(n, work);
+    let values: Vec<Range<usize>> = ranges
+        .iter()
+        .map(|r| r.start * per_item..r.end * per_item)
+        .collect();
+    let jobs: Vec<_> = ranges
+        .into_iter()
+        .zip(cut(&mut out.spare_capacity_mut()[..total], &values))
+        .collect();
+    map_jobs(jobs, work, |(items, slice)| f(items, slice));
+    // SAFETY: the parts cover `0..n` (`parts`), so their slices cover the
+    // first `total` values, each written by `f` (the caller's promise).
+    unsafe { out.set_len(total) };
+    out
+}
+
+/// `dst = src`, for a `dst` not yet initialised (as `copy_from_slice`).
+pub(crate) fn copy_into<T: Copy>(dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) {
+    assert_eq!(dst.len(), src.len(), "copy_into: sizes");
+    // SAFETY: both are `src.len()` values long (checked), `MaybeUninit<T>`
+    // has `T`'s layout, and a `&mut` slice never overlaps a `&` one.
+    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr().cast::<T>(), src.len()) };
+}
+
 /// `f(job)` for jobs the caller already cut in parts of its own (fixed by
 /// the data, not by the thread count), in parallel when there are several
 /// threads and several jobs and `work` (all jobs together) pays for it;

@@ -7,6 +7,7 @@
 //! | stage | elements | kernel |
 //! | --- | --- | --- |
 //! | `Dense` | `linear`, then an activation the kernel applies (sigmoid, tanh, relu, identity, gelu; `DenseAct::of`) | `elements/linear/kernel.rs` |
+//! | `Mlp` | two `Dense` stages in a row (a transformer's `linear, gelu, linear`): the hidden layer stays out of candle's graph | `elements/linear/pair.rs` |
 //! | `Conv` | `conv2d`, then such an activation, then a `maxpool2d`/`avgpool2d` (each optional) | `elements/conv2d/kernel.rs` |
 //! | `One` | any other element alone (its own kernel, if it has one) | |
 //!
@@ -16,7 +17,9 @@
 //! ```
 //! use synapse_nn::ArchSpec;
 //! let spec: ArchSpec = "conv2d(1,2,3), relu, maxpool2d(2), flatten, linear(8,4), tanh, linear(4,2), softmax".parse()?;
-//! assert_eq!(spec.fused(), [0..3, 4..6]);
+//! assert_eq!(spec.fused(), [0..3, 4..7]);
+//! let spec: ArchSpec = "linear(8,4), relu, linear(4,4), relu, linear(4,2)".parse()?;
+//! assert_eq!(spec.fused(), [0..4]);
 //! # Ok::<(), synapse_nn::Error>(())
 //! ```
 
@@ -34,6 +37,13 @@ pub(crate) enum Stage {
     One(usize),
     /// A linear layer and the activation after it.
     Dense { linear: usize, act: Option<usize> },
+    /// Two linear layers in a row, each with the activation after it.
+    Mlp {
+        linear: usize,
+        act: Option<usize>,
+        second: usize,
+        act2: Option<usize>,
+    },
     /// A convolution, the activation and the pool after it.
     Conv {
         conv: usize,
@@ -48,6 +58,12 @@ impl Stage {
         match *self {
             Stage::One(i) => i..i + 1,
             Stage::Dense { linear, act } => linear..act.unwrap_or(linear) + 1,
+            Stage::Mlp {
+                linear,
+                second,
+                act2,
+                ..
+            } => linear..act2.unwrap_or(second) + 1,
             Stage::Conv { conv, act, pool } => conv..pool.or(act).unwrap_or(conv) + 1,
         }
     }

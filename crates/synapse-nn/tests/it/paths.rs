@@ -217,8 +217,9 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 13] = [
+    const NAMES: [&str; 14] = [
         "dense",
+        "dense-pair",
         "conv2d",
         "pool2d",
         "lstm",
@@ -272,15 +273,28 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
         })
     };
     let mlp = "linear(4,3), sigmoid, linear(3,2)";
-    // Two dense kernels, one loss, one SGD update per parameter (4).
+    // Two dense kernels, linked as one pair; one loss, one SGD update per
+    // parameter (4).
     assert_eq!(
         step(mlp, &[5, 4], 2, Loss::Mse, false, true),
-        [("dense", 2), ("loss", 1), ("update", 4)]
+        [("dense", 2), ("dense-pair", 1), ("loss", 1), ("update", 4)]
     );
     // Adam: one fused update per parameter (both moments and the parameter).
     assert_eq!(
         step(mlp, &[5, 4], 2, Loss::Mse, true, true),
-        [("dense", 2), ("loss", 1), ("update", 4)]
+        [("dense", 2), ("dense-pair", 1), ("loss", 1), ("update", 4)]
+    );
+    // Three linear layers: the first two a pair, the third alone.
+    assert_eq!(
+        step(
+            &format!("{mlp}, relu, linear(2,2)"),
+            &[5, 4],
+            2,
+            Loss::Mse,
+            false,
+            true
+        ),
+        [("dense", 3), ("dense-pair", 1), ("loss", 1), ("update", 6)]
     );
     // Every loss with a kernel runs it; bce has none.
     for loss in [Loss::Sse, Loss::Mse, Loss::BceLogits, Loss::CrossEntropy] {
@@ -347,14 +361,15 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
     }
     // A transformer block: the position table, each layernorm, the
     // attention core, and the dense kernel for both projections and both
-    // feed-forward products (gelu in the first); the loss; one fused Adam
-    // update for each of the 17 tensors.
+    // feed-forward products (gelu in the first; the two a linked pair);
+    // the loss; one fused Adam update for each of the 17 tensors.
     let gpt = "linear(6,8), positional(5,8), residual(layernorm(8), attention(8,2,causal=true)), \
                residual(layernorm(8), linear(8,16), gelu, linear(16,8)), seqmean, linear(8,2)";
     assert_eq!(
         step(gpt, &[3, 5, 6], 2, Loss::Mse, true, true),
         [
             ("dense", 6),
+            ("dense-pair", 1),
             ("loss", 1),
             ("update", 17),
             ("attention", 1),

@@ -243,10 +243,25 @@ fn the_fusion_plan_pairs_linear_with_the_activations_its_kernel_applies() {
         ("leaky_relu", false),
     ] {
         let spec: ArchSpec = format!("linear(3,4), {act}, linear(4,2)").parse().unwrap();
-        // The one stage of two elements, as (start, end).
+        // The one stage, as (start, end): with the activation in the kernel,
+        // both layers run as one linked pair; without, each alone.
         let stages: Vec<(usize, usize)> = spec.fused().iter().map(|r| (r.start, r.end)).collect();
-        let want: &[(usize, usize)] = if fused { &[(0, 2)] } else { &[] };
+        let want: &[(usize, usize)] = if fused { &[(0, 3)] } else { &[] };
         assert_eq!(stages, want, "{act}");
+    }
+    // Two linear layers with nothing between are a pair too; a third (and
+    // its activation) is a stage of its own.
+    for (text, want) in [
+        ("linear(3,4), linear(4,2)", vec![(0, 2)]),
+        (
+            "linear(3,4), relu, linear(4,4), relu, linear(4,2), tanh",
+            vec![(0, 4), (4, 6)],
+        ),
+        ("linear(3,4), relu, dropout(0.5), linear(4,2)", vec![(0, 2)]),
+    ] {
+        let spec: ArchSpec = text.parse().unwrap();
+        let stages: Vec<(usize, usize)> = spec.fused().iter().map(|r| (r.start, r.end)).collect();
+        assert_eq!(stages, want, "{text}");
     }
     let conv: ArchSpec = "conv2d(1,2,3), gelu, flatten".parse().unwrap();
     assert!(conv.fused().is_empty(), "{:?}", conv.fused());

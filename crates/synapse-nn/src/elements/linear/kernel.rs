@@ -16,18 +16,27 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tenso
 use crate::backward::hand_over;
 use crate::kernel::act::{act_grad, gelu_all, gelu_tanh_all, DenseAct};
 use crate::kernel::gemm::{matmul, product_bias};
+use crate::kernel::parallel::{for_each_part, new_by_parts, ELEMENT_WORK};
 use crate::kernel::rowdot::{product_rows, Weight, ROW_STREAM};
 use crate::kernel::storage::{with_float, Real};
 use crate::kernel::view::View;
 
 /// The forward op; the bias is the optional third argument. With GELU,
 /// `kept` holds `gelu'(z)` (shaped as `y`) from the forward for the backward.
-struct Dense {
+pub(super) struct Dense {
     act: DenseAct,
     kept: Mutex<Option<Tensor>>,
 }
 
 impl Dense {
+    /// The op for `act` (nothing kept yet).
+    pub(super) fn new(act: DenseAct) -> Self {
+        Self {
+            act,
+            kept: Mutex::new(None),
+        }
+    }
+
     fn forward<T: Real>(
         &self,
         (x, shape): (View<T>, &[usize]),
@@ -86,7 +95,7 @@ impl Dense {
         Ok((T::storage(y), shape))
     }
 
-    fn dispatch(
+    pub(super) fn dispatch(
         &self,
         x: (&CpuStorage, &Layout),
         w: (&CpuStorage, &Layout),
@@ -145,11 +154,18 @@ impl candle_core::CustomOp1 for RowSum {
         fn run<T: Real>(s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
             let v = View::<T>::new(s, l)?;
             let mut out = vec![T::zero(); v.cols()];
-            if let (Some((a, b)), [_, cols]) = (l.contiguous_offsets(), l.dims()) {
-                // Whole rows at a time (the same sums in the same order).
-                for row in T::slice(s)?[a..b].chunks_exact(*cols) {
-                    out.iter_mut().zip(row).for_each(|(o, &x)| *o += x);
-                }
+            if let (Some((a, b)), &[_, cols]) = (l.contiguous_offsets(), l.dims()) {
+                // Whole rows at a time, the columns cut in parts over the
+                // pool: each column's sum is over the rows in order, the
+                // same bits on any split.
+                let rows = &T::slice(s)?[a..b];
+                for_each_part(&mut out, 1, rows.len() * ELEMENT_WORK, |part, o| {
+                    for row in rows.chunks_exact(cols.max(1)) {
+                        o.iter_mut()
+                            .zip(&row[part.clone()])
+                            .for_each(|(o, &x)| *o += x);
+                    }
+                });
                 return Ok((T::storage(out), Shape::from(v.cols())));
             }
             for r in 0..v.rows() {
@@ -173,14 +189,15 @@ fn rows(t: &Tensor) -> Result<Tensor> {
 }
 
 impl Dense {
-    /// The gradients `(dx, dW, db)` of the layer.
-    fn backward(
+    /// The gradients `(dx, dW, db)` of the layer (`dx` when `want_dx`,
+    /// `db` when `bias`), from its input `x`, weight `w`, output `y` and
+    /// the output's gradient `dy`.
+    pub(super) fn backward(
         &self,
-        x: &Tensor,
-        w: &Tensor,
-        y: &Tensor,
+        (x, w, y): (&Tensor, &Tensor, &Tensor),
         dy: &Tensor,
         bias: bool,
+        want_dx: bool,
     ) -> Result<(Option<Tensor>, Tensor, Option<Tensor>)> {
         if w.dtype() == candle_core::DType::BF16 {
             candle_core::bail!(
@@ -210,7 +227,7 @@ impl Dense {
         } else {
             None
         };
-        let dx = if x.track_op() {
+        let dx = if want_dx {
             Some(matmul(&dz, w)?.reshape(x.shape())?)
         } else {
             None
@@ -245,7 +262,14 @@ impl CustomOp2 for Product {
             }
             let a = crate::kernel::storage::contiguous::<T>(s1, l1, "product: a")?;
             let b = crate::kernel::storage::contiguous::<T>(s2, l2, "product: b")?;
-            let out: Vec<T> = a.iter().zip(b).map(|(&a, &b)| a * b).collect();
+            // SAFETY: each part writes every value of its slice.
+            let out: Vec<T> = unsafe {
+                new_by_parts(a.len(), 1, a.len() * ELEMENT_WORK, |part, o| {
+                    for ((o, &a), &b) in o.iter_mut().zip(&a[part.clone()]).zip(&b[part]) {
+                        o.write(a * b);
+                    }
+                })
+            };
             Ok((T::storage(out), l1.shape().clone()))
         }
         with_float!(s1, "product", T => run::<T>(s1, l1, s2, l2))
@@ -277,7 +301,7 @@ impl CustomOp3 for Dense {
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, db) = self.backward(x, w, y, dy, true)?;
+        let (dx, dw, db) = self.backward((x, w, y), dy, true, x.track_op())?;
         let db = db.and_then(|db| hand_over(b, db));
         Ok((dx, hand_over(w, dw), db))
     }
@@ -305,7 +329,7 @@ impl CustomOp2 for Dense {
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = self.backward(x, w, y, dy, false)?;
+        let (dx, dw, _) = self.backward((x, w, y), dy, false, x.track_op())?;
         Ok((dx, hand_over(w, dw)))
     }
 }
@@ -318,10 +342,7 @@ pub(crate) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseAct) -
     } else {
         x.clone()
     };
-    let op = Dense {
-        act,
-        kept: Mutex::new(None),
-    };
+    let op = Dense::new(act);
     match b {
         Some(b) => x.apply_op3(w, b, op),
         None => x.apply_op2(w, op),

@@ -22,7 +22,9 @@
 //! candle ops below (matmul, broadcast add), which autodiff differentiates on
 //! any device, and the CPU kernel in `kernel.rs`, which also applies a
 //! following sigmoid, tanh, relu or identity in the same pass (the stack's
-//! plan pairs them, `kernel/plan.rs`) and carries its own backward.
+//! plan pairs them, `kernel/plan.rs`) and carries its own backward. Two
+//! linear layers in a row (each with such an activation) run as the
+//! linked pair of `pair.rs`, whose hidden layer stays out of candle's graph.
 //! Reference: `synapse_reference::RefDense`.
 //!
 //! ```
@@ -41,6 +43,7 @@
 //! ```
 
 mod kernel;
+mod pair;
 
 use std::fmt;
 
@@ -87,11 +90,19 @@ impl ElementDef for LinearSpec {
         true
     }
 
-    /// The dense kernel takes the activation after it, if it applies it.
+    /// The dense kernel takes the activation after it, if it applies it,
+    /// and the next linear layer with its own (`pair.rs`), if one follows.
     fn stage(&self, elements: &[ElementSpec], i: usize) -> Stage {
-        Stage::Dense {
-            linear: i,
-            act: plan::dense_act(elements, i + 1),
+        let act = plan::dense_act(elements, i + 1);
+        let second = act.map_or(i + 1, |a| a + 1);
+        match elements.get(second) {
+            Some(ElementSpec::Linear(_)) => Stage::Mlp {
+                linear: i,
+                act,
+                second,
+                act2: plan::dense_act(elements, second + 1),
+            },
+            _ => Stage::Dense { linear: i, act },
         }
     }
 
@@ -310,6 +321,53 @@ impl Linear {
     }
 }
 
+impl Linear {
+    /// The weight and the bias as tensors.
+    fn params(&self) -> (&Tensor, Option<&Tensor>) {
+        (
+            self.weight.as_tensor(),
+            self.bias.as_ref().map(|b| b.as_tensor()),
+        )
+    }
+
+    /// `act2(act(x W^T + b) W2^T + b2)`: this layer, then `next`, each with
+    /// the activation after it in the stack. On the CPU the two run as the
+    /// linked pair of `pair.rs` (the hidden layer out of candle's graph);
+    /// otherwise one after the other.
+    fn forward_pair(
+        &self,
+        x: &Tensor,
+        act: Option<&Activation>,
+        (next, act2): (&Linear, Option<&Activation>),
+    ) -> Result<Tensor> {
+        self.check_input(x)?;
+        let (w1, b1) = self.params();
+        let (w2, b2) = next.params();
+        let tensors: Vec<&Tensor> = [Some(x), Some(w1), b1, Some(w2), b2]
+            .into_iter()
+            .flatten()
+            .collect();
+        let (fused, fused2) = (act.map(DenseAct::of), act2.map(DenseAct::of));
+        let kernel_acts = !matches!((fused, fused2), (Some(None), _) | (_, Some(None)));
+        let float_weights = tensors
+            .iter()
+            .all(|t| t.dtype() != candle_core::DType::BF16);
+        if kernel_acts
+            && float_weights
+            && next.in_features() == self.out_features()
+            && crate::kernel::use_kernel(true, &tensors)
+        {
+            let identity = DenseAct::Out(KernelAct::Identity);
+            let (a1, a2) = (fused.flatten(), fused2.flatten());
+            let first = (w1, b1, a1.unwrap_or(identity));
+            let second = (w2, b2, a2.unwrap_or(identity));
+            return Ok(pair::dense_pair(x, first, second)?);
+        }
+        let h = self.forward_then(x, act)?;
+        next.forward_then(&h, act2)
+    }
+}
+
 /// `x W^T + b` by the dense kernel (CPU, f32/f64: the caller decided with
 /// `kernel::use_kernel`), for attention's projections.
 ///
@@ -340,6 +398,18 @@ impl ElementOps for Linear {
         match stage {
             Stage::Dense { act, .. } => {
                 self.forward_then(x, super::activation::stage_activation(layers, act))
+            }
+            Stage::Mlp {
+                act, second, act2, ..
+            } => {
+                let Layer::Linear(next) = &layers[second] else {
+                    return Err(Error::shape("dense pair", "a linear layer", &[second]));
+                };
+                let (act, act2) = (
+                    super::activation::stage_activation(layers, act),
+                    super::activation::stage_activation(layers, act2),
+                );
+                self.forward_pair(x, act, (next, act2))
             }
             _ => ElementOps::forward(self, x, mode),
         }
