@@ -411,6 +411,60 @@ fn threaded_kernels_give_the_same_bits_every_run() {
     });
 }
 
+/// The passes cut in parts by their size (the dense forward's bias rows,
+/// the GELU backward's `dy * slope`, the bias gradients' sums by column and
+/// by channel, the linked pair's hidden layer), at sizes where they are cut
+/// in two or more: within rounding of plain ops, and the same bits on a
+/// pool of one worker and of two.
+#[test]
+fn passes_cut_in_parts_agree_with_plain_ops_and_across_workers() {
+    let one_worker = |f: &(dyn Fn() -> Vec<Vec<f64>> + Sync)| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a pool of one thread")
+            .install(f)
+    };
+    let cases: [(&str, &[usize]); 2] = [
+        // dz [512, 512]: the row sum, the product and the bias rows in two parts.
+        (
+            "linear(64,512), gelu, linear(512,512), gelu, linear(512,3)",
+            &[512, 64],
+        ),
+        // dz [24, 16, 28, 28]: the channel sum in two parts.
+        (
+            "conv2d(1,16,3,padding=1), relu, maxpool2d(2), flatten, linear(3136,3)",
+            &[24, 1, 28, 28],
+        ),
+    ];
+    for ((dtype, tol), (text, shape)) in [(DType::F64, 1e-12), (DType::F32, 1e-5)]
+        .into_iter()
+        .flat_map(|d| cases.map(|c| (d, c)))
+    {
+        let spec: ArchSpec = text.parse().unwrap();
+        let n: usize = shape.iter().product();
+        let values: Vec<f64> = (0..n).map(|i| (0.37 * i as f64).sin()).collect();
+        let x = Tensor::from_vec(values, shape, &Device::Cpu)
+            .unwrap()
+            .to_dtype(dtype)
+            .unwrap();
+        let x = Var::from_tensor(&x).unwrap().as_tensor().clone();
+        let net = Sequential::init(&spec, Init::Torch, 3, dtype, &Device::Cpu).unwrap();
+        let kernel = two_workers(|| run(&net, &x, true, true));
+        assert_close(
+            &kernel,
+            &run(&net, &x, true, false),
+            tol,
+            &format!("{text} {dtype:?}"),
+        );
+        assert_eq!(
+            one_worker(&|| run(&net, &x, true, true)),
+            kernel,
+            "{text} {dtype:?}: one worker against two"
+        );
+    }
+}
+
 /// The recurrent kernels over several chunks of sequences (a batch of 40
 /// runs as chunks of 16, 16 and 8), large enough that the chunks run on
 /// threads and the weight gradients' products split their columns: they

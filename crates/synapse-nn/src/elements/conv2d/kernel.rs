@@ -34,7 +34,7 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, S
 use crate::elements::pool::kernel::{Pool, PoolGrad};
 use crate::kernel::act::{act_grad, KernelAct};
 use crate::kernel::gemm::{gemm_into, product};
-use crate::kernel::parallel::{for_each_part, map_parts};
+use crate::kernel::parallel::{for_each_part, map_parts, ELEMENT_WORK};
 use crate::kernel::storage::{contiguous, with_float, Real};
 use crate::kernel::view::View;
 use crate::PoolKind;
@@ -449,11 +449,15 @@ impl CustomOp1 for ChannelSum {
             };
             let mut out = vec![T::zero(); o];
             if o * n > 0 {
-                for image in dz.chunks_exact(o * n) {
-                    for (acc, plane) in out.iter_mut().zip(image.chunks_exact(n)) {
-                        *acc += lanes_sum(plane);
+                // Channels cut in parts over the pool; each channel's sum
+                // runs over the images in order, the same bits on any split.
+                for_each_part(&mut out, 1, dz.len() * ELEMENT_WORK, |channels, acc| {
+                    for image in dz.chunks_exact(o * n) {
+                        for (a, c) in acc.iter_mut().zip(channels.clone()) {
+                            *a += lanes_sum(&image[c * n..][..n]);
+                        }
                     }
-                }
+                });
             }
             Ok((T::storage(out), Shape::from(o)))
         }
