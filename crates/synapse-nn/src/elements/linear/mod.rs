@@ -319,9 +319,7 @@ impl Linear {
         *out.last_mut().expect("rank >= 2") = self.out_features();
         Ok(y.reshape(out)?)
     }
-}
 
-impl Linear {
     /// The weight and the bias as tensors.
     fn params(&self) -> (&Tensor, Option<&Tensor>) {
         (
@@ -403,7 +401,9 @@ impl ElementOps for Linear {
                 act, second, act2, ..
             } => {
                 let Layer::Linear(next) = &layers[second] else {
-                    return Err(Error::shape("dense pair", "a linear layer", &[second]));
+                    return Err(Error::SpecWhole(format!(
+                        "the fusion plan pairs element {second} as a linear layer, which it is not"
+                    )));
                 };
                 let (act, act2) = (
                     super::activation::stage_activation(layers, act),
