@@ -64,6 +64,15 @@ fn token(link: &Link) -> Result<(CpuStorage, Shape)> {
     Ok((storage, Shape::from(1)))
 }
 
+/// The bias's gradient for candle (`None` when handed over, or without a
+/// bias).
+fn hand_over_bias(b: Option<&Tensor>, db: Option<Tensor>) -> Option<Tensor> {
+    match (b, db) {
+        (Some(b), Some(db)) => hand_over(b, db),
+        _ => None,
+    }
+}
+
 impl Head {
     /// `(dx, dW1, db1)` from the hidden gradient the tail left.
     fn backward(
@@ -79,10 +88,7 @@ impl Head {
         let (dx, dw, db) =
             self.first
                 .backward((x, w, &self.link.hidden), &dh, b.is_some(), x.track_op())?;
-        let db = match (b, db) {
-            (Some(b), Some(db)) => hand_over(b, db),
-            _ => None,
-        };
+        let db = hand_over_bias(b, db);
         Ok((dx, hand_over(w, dw), db))
     }
 }
@@ -119,10 +125,7 @@ impl Tail {
         } else {
             None
         };
-        let db = match (b, db) {
-            (Some(b), Some(db)) => hand_over(b, db),
-            _ => None,
-        };
+        let db = hand_over_bias(b, db);
         Ok((dtoken, hand_over(w, dw), db))
     }
 }
