@@ -384,6 +384,24 @@ mod tests {
         }
     }
 
+    /// An input of rank 3 that is a view, not contiguous (a transposed
+    /// `[T, B, in]`), is made contiguous first, as by the dense kernel:
+    /// the same values as the two layers apart.
+    #[test]
+    fn a_view_of_rank_3_gives_the_values_of_the_layers_apart() {
+        let x = Var::from_tensor(&values(&[3, 2, 5], 0.1, DType::F64)).unwrap();
+        let view = x.transpose(0, 1).unwrap();
+        assert!(!view.is_contiguous());
+        let w1 = Var::from_tensor(&values(&[7, 5], 1.0, DType::F64)).unwrap();
+        let w2 = Var::from_tensor(&values(&[4, 7], 2.0, DType::F64)).unwrap();
+        let (gelu, identity) = (DenseAct::Gelu, DenseAct::Out(KernelAct::Identity));
+        let wrt = [x.as_tensor(), w1.as_tensor(), w2.as_tensor()];
+        let pair = dense_pair(&view, (&w1, None, gelu), (&w2, None, identity)).unwrap();
+        let h = super::super::kernel::dense(&view, &w1, None, gelu).unwrap();
+        let apart = super::super::kernel::dense(&h, &w2, None, identity).unwrap();
+        assert_eq!(grads_of(&pair, &wrt, false), grads_of(&apart, &wrt, false));
+    }
+
     /// The input's gradient is left out when the input is data (not a
     /// variable, nothing before it to train), as by the dense kernel: the
     /// parameters' gradients are the same.
