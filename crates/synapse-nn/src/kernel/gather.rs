@@ -182,6 +182,26 @@ mod tests {
         assert_eq!(gather_rows(&x, &[]).unwrap().dims(), [0, 3, 2, 2]);
     }
 
+    /// A dtype it has no copy for (f16, bf16) takes candle's
+    /// `index_select`: the same values, no error.
+    #[test]
+    fn other_dtypes_take_index_select() {
+        let x = Tensor::arange(0f32, 12.0, &Device::Cpu)
+            .unwrap()
+            .reshape((4, 3))
+            .unwrap();
+        let rows = [3u32, 1, 1];
+        let idx = Tensor::new(&rows, &Device::Cpu).unwrap();
+        for dtype in [DType::F16, DType::BF16] {
+            let x = x.to_dtype(dtype).unwrap();
+            let got = gather_rows(&x, &rows).unwrap();
+            assert_eq!(got.dtype(), dtype);
+            let want = x.index_select(&idx, 0).unwrap();
+            let as_f32 = |t: &Tensor| t.to_dtype(DType::F32).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!(as_f32(&got), as_f32(&want), "{dtype:?}");
+        }
+    }
+
     /// An index past the last row is refused, naming it and the set's size.
     #[test]
     fn gather_refuses_a_row_past_the_end() {
