@@ -36,7 +36,7 @@ pub(crate) const MAX_PARTS: usize = 8;
 /// count (so partial sums give the same bits on any). The first `n % parts`
 /// parts get one item more.
 pub(crate) fn parts(n: usize, work: usize) -> Vec<Range<usize>> {
-    let count = (work / PARALLEL_WORK).clamp(1, MAX_PARTS).min(n).max(1);
+    let count = part_count(n, work);
     let (base, extra) = (n / count, n % count);
     let mut start = 0;
     (0..count)
@@ -46,6 +46,12 @@ pub(crate) fn parts(n: usize, work: usize) -> Vec<Range<usize>> {
             start - len..start
         })
         .collect()
+}
+
+/// How many parts [`parts`] cuts `0..n` in (without making them: the
+/// one-part case, most passes of a small model's step, allocates nothing).
+fn part_count(n: usize, work: usize) -> usize {
+    (work / PARALLEL_WORK).clamp(1, MAX_PARTS).min(n).max(1)
 }
 
 /// `s` cut at `ranges` (consecutive from 0, as [`parts`] gives them): one
@@ -91,6 +97,9 @@ pub(crate) fn map_part_slices<T: Send, R: Send>(
 ) -> Vec<R> {
     let n = out.len().checked_div(per_item).unwrap_or(0);
     assert_eq!(out.len(), n * per_item, "map_part_slices: output size");
+    if part_count(n, work) == 1 {
+        return vec![f(0..n, out)];
+    }
     let ranges = parts(n, work);
     let mut pieces = Vec::with_capacity(ranges.len());
     let mut rest = out;
@@ -111,11 +120,10 @@ pub(crate) fn map_parts<R: Send>(
     work: usize,
     f: impl Fn(Range<usize>) -> R + Sync,
 ) -> Vec<R> {
-    let ranges = parts(n, work);
-    if ranges.len() == 1 {
-        return ranges.into_iter().map(f).collect();
+    if part_count(n, work) == 1 {
+        return vec![f(0..n)];
     }
-    ranges.into_par_iter().map(&f).collect()
+    parts(n, work).into_par_iter().map(&f).collect()
 }
 
 /// A new vector of `n * per_item` values written part by part: `f(items,
@@ -134,6 +142,12 @@ pub(crate) unsafe fn new_by_parts<T: Send>(
 ) -> Vec<T> {
     let total = n * per_item;
     let mut out: Vec<T> = Vec::with_capacity(total);
+    if part_count(n, work) == 1 {
+        f(0..n, &mut out.spare_capacity_mut()[..total]);
+        // SAFETY: `f` wrote all `total` values (the caller's promise).
+        unsafe { out.set_len(total) };
+        return out;
+    }
     let ranges = parts(n, work);
     let values: Vec<Range<usize>> = ranges
         .iter()
