@@ -127,10 +127,10 @@ pub(crate) fn map_parts<R: Send>(
 }
 
 /// A new vector of `n * per_item` values written part by part: `f(items,
-/// out)` for each part of `0..n` in parallel, `out` the part's own slice
-/// of the vector (`per_item` values per item), not yet initialised: no
-/// zero fill first, and each part's memory first touched by the thread
-/// that writes it.
+/// out)` for each part of `0..n` in parallel ([`map_part_slices`] over the
+/// vector's spare capacity), `out` the part's own slice (`per_item` values
+/// per item), not yet initialised: no zero fill first, and each part's
+/// memory first touched by the thread that writes it.
 ///
 /// # Safety
 /// `f` must write every value of the slice it is given.
@@ -142,23 +142,8 @@ pub(crate) unsafe fn new_by_parts<T: Send>(
 ) -> Vec<T> {
     let total = n * per_item;
     let mut out: Vec<T> = Vec::with_capacity(total);
-    if part_count(n, work) == 1 {
-        f(0..n, &mut out.spare_capacity_mut()[..total]);
-        // SAFETY: `f` wrote all `total` values (the caller's promise).
-        unsafe { out.set_len(total) };
-        return out;
-    }
-    let ranges = parts(n, work);
-    let values: Vec<Range<usize>> = ranges
-        .iter()
-        .map(|r| r.start * per_item..r.end * per_item)
-        .collect();
-    let jobs: Vec<_> = ranges
-        .into_iter()
-        .zip(cut(&mut out.spare_capacity_mut()[..total], &values))
-        .collect();
-    map_jobs(jobs, work, |(items, slice)| f(items, slice));
-    // SAFETY: the parts cover `0..n` (`parts`), so their slices cover the
+    map_part_slices(&mut out.spare_capacity_mut()[..total], per_item, work, f);
+    // SAFETY: the parts of `map_part_slices` cover its whole slice, the
     // first `total` values, each written by `f` (the caller's promise).
     unsafe { out.set_len(total) };
     out
