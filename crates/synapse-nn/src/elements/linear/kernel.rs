@@ -334,14 +334,21 @@ impl CustomOp2 for Dense {
     }
 }
 
+/// The kernel's input as it reads it: `x` itself when of rank 2 (a strided
+/// view is read as it is), else made contiguous (every leading dimension a
+/// row).
+pub(super) fn rows_input(x: &Tensor) -> Result<Tensor> {
+    if x.rank() > 2 {
+        x.contiguous()
+    } else {
+        Ok(x.clone())
+    }
+}
+
 /// `act(x W^T + b)` as one op with its own backward (CPU, f32/f64), for
 /// `x` of any rank of at least 2 (`[..., in]` to `[..., out]`).
 pub(crate) fn dense(x: &Tensor, w: &Tensor, b: Option<&Tensor>, act: DenseAct) -> Result<Tensor> {
-    let x = if x.rank() > 2 {
-        x.contiguous()?
-    } else {
-        x.clone()
-    };
+    let x = rows_input(x)?;
     let op = Dense::new(act);
     match b {
         Some(b) => x.apply_op3(w, b, op),

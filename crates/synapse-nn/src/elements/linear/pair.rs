@@ -250,11 +250,7 @@ pub(crate) type Layer<'a> = (&'a Tensor, Option<&'a Tensor>, DenseAct);
 /// rank of at least 2.
 pub(crate) fn dense_pair(x: &Tensor, first: Layer<'_>, second: Layer<'_>) -> Result<Tensor> {
     crate::kernel::count_call("dense-pair");
-    let x = if x.rank() > 2 {
-        x.contiguous()?
-    } else {
-        x.clone()
-    };
+    let x = super::kernel::rows_input(x)?;
     let ((w1, b1, act1), (w2, b2, act2)) = (first, second);
     let first = Dense::new(act1);
     // The hidden layer, outside the graph: the head carries its gradients.
