@@ -13,7 +13,8 @@
 //! over the data set, so each costs a cache miss or more: the copy waits on
 //! memory, and two threads wait on it side by side.
 //!
-//! On another device, another dtype, or a non-contiguous `x` it is candle's
+//! A non-contiguous `x` is made contiguous first (candle's `index_select`
+//! refuses one). On another device or another dtype it is candle's
 //! `index_select`: the same values.
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
@@ -40,7 +41,7 @@ fn gather<T: Copy + Send + Sync>(src: &[T], row: usize, rows: &[u32]) -> Vec<T> 
     }
 }
 
-/// The work of one value copied, in [`parts`]' flops: four element-wise
+/// The work of one value copied, in [`super::parallel::parts`]' flops: four element-wise
 /// visits, as rows scattered over a large set miss the caches. Measured on
 /// the 784-256-10 row (batches of 128 rows of 784 f32 from 30,000; 2-core
 /// AMD EPYC, `perf record` of a 2-thread run): 0.8 ns a value on one
@@ -96,6 +97,16 @@ mod tests {
     use super::super::parallel::parts;
     use super::*;
 
+    /// Every value of `t`, row-major, as f64 (exact for these tests' values).
+    fn as_f64(t: &Tensor) -> Vec<f64> {
+        t.to_dtype(DType::F64)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
     /// The bytes of candle's `index_select` for every dtype it copies, rows
     /// of several values and of one, repeated and out-of-order indices, on
     /// one thread and on a pool of two with a batch large enough to be cut
@@ -131,16 +142,11 @@ mod tests {
                     };
                     assert_eq!(got.dims(), want.dims());
                     assert_eq!(got.dtype(), dtype);
-                    let diff = (got.to_dtype(DType::F64).unwrap()
-                        - want.to_dtype(DType::F64).unwrap())
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap();
-                    assert_eq!(diff, 0.0, "n {n} row {row} {dtype:?} pool {on_pool}");
+                    assert_eq!(
+                        as_f64(&got),
+                        as_f64(&want),
+                        "n {n} row {row} {dtype:?} pool {on_pool}"
+                    );
                 }
             }
         }
@@ -159,25 +165,13 @@ mod tests {
         let idx = Tensor::new(&rows, &Device::Cpu).unwrap();
         let got = gather_rows(&x, &rows).unwrap();
         assert_eq!(got.dims(), [3, 3, 2, 2]);
-        assert_eq!(
-            got.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            x.index_select(&idx, 0)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
-        );
+        assert_eq!(as_f64(&got), as_f64(&x.index_select(&idx, 0).unwrap()));
         let t = x.flatten_from(1).unwrap().t().unwrap();
         assert!(!t.is_contiguous());
+        let idx = Tensor::new(&[1u32, 0], &Device::Cpu).unwrap();
         assert_eq!(
-            gather_rows(&t, &[1, 0]).unwrap().to_vec2::<f32>().unwrap(),
-            t.contiguous()
-                .unwrap()
-                .index_select(&Tensor::new(&[1u32, 0], &Device::Cpu).unwrap(), 0)
-                .unwrap()
-                .to_vec2::<f32>()
-                .unwrap()
+            as_f64(&gather_rows(&t, &[1, 0]).unwrap()),
+            as_f64(&t.contiguous().unwrap().index_select(&idx, 0).unwrap())
         );
         assert_eq!(gather_rows(&x, &[]).unwrap().dims(), [0, 3, 2, 2]);
     }
@@ -197,8 +191,7 @@ mod tests {
             let got = gather_rows(&x, &rows).unwrap();
             assert_eq!(got.dtype(), dtype);
             let want = x.index_select(&idx, 0).unwrap();
-            let as_f32 = |t: &Tensor| t.to_dtype(DType::F32).unwrap().to_vec2::<f32>().unwrap();
-            assert_eq!(as_f32(&got), as_f32(&want), "{dtype:?}");
+            assert_eq!(as_f64(&got), as_f64(&want), "{dtype:?}");
         }
     }
 
