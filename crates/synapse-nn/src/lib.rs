@@ -22,6 +22,9 @@ mod sequential;
 mod spec;
 mod stack;
 
+#[cfg(test)]
+mod testing;
+
 pub use backward::backward;
 pub use decode::{Decoder, StepState};
 pub use elements::activation::{Activation, DEFAULT_LEAKY_SLOPE};

@@ -96,16 +96,7 @@ mod tests {
 
     use super::super::parallel::parts;
     use super::*;
-
-    /// Every value of `t`, row-major, as f64 (exact for these tests' values).
-    fn as_f64(t: &Tensor) -> Vec<f64> {
-        t.to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap()
-    }
+    use crate::testing::flat;
 
     /// The bytes of candle's `index_select` for every dtype it copies, rows
     /// of several values and of one, repeated and out-of-order indices, on
@@ -143,8 +134,8 @@ mod tests {
                     assert_eq!(got.dims(), want.dims());
                     assert_eq!(got.dtype(), dtype);
                     assert_eq!(
-                        as_f64(&got),
-                        as_f64(&want),
+                        flat(&got),
+                        flat(&want),
                         "n {n} row {row} {dtype:?} pool {on_pool}"
                     );
                 }
@@ -165,13 +156,13 @@ mod tests {
         let idx = Tensor::new(&rows, &Device::Cpu).unwrap();
         let got = gather_rows(&x, &rows).unwrap();
         assert_eq!(got.dims(), [3, 3, 2, 2]);
-        assert_eq!(as_f64(&got), as_f64(&x.index_select(&idx, 0).unwrap()));
+        assert_eq!(flat(&got), flat(&x.index_select(&idx, 0).unwrap()));
         let t = x.flatten_from(1).unwrap().t().unwrap();
         assert!(!t.is_contiguous());
         let idx = Tensor::new(&[1u32, 0], &Device::Cpu).unwrap();
         assert_eq!(
-            as_f64(&gather_rows(&t, &[1, 0]).unwrap()),
-            as_f64(&t.contiguous().unwrap().index_select(&idx, 0).unwrap())
+            flat(&gather_rows(&t, &[1, 0]).unwrap()),
+            flat(&t.contiguous().unwrap().index_select(&idx, 0).unwrap())
         );
         assert_eq!(gather_rows(&x, &[]).unwrap().dims(), [0, 3, 2, 2]);
     }
@@ -191,7 +182,7 @@ mod tests {
             let got = gather_rows(&x, &rows).unwrap();
             assert_eq!(got.dtype(), dtype);
             let want = x.index_select(&idx, 0).unwrap();
-            assert_eq!(as_f64(&got), as_f64(&want), "{dtype:?}");
+            assert_eq!(flat(&got), flat(&want), "{dtype:?}");
         }
     }
 

@@ -286,6 +286,7 @@ mod tests {
 
     use super::*;
     use crate::kernel::act::KernelAct;
+    use crate::testing::flat;
 
     /// A tensor of `dims` with varied values, as `dtype`.
     fn values(dims: &[usize], seed: f64, dtype: DType) -> Tensor {
@@ -294,15 +295,6 @@ mod tests {
         Tensor::from_vec(v, dims, &Device::Cpu)
             .unwrap()
             .to_dtype(dtype)
-            .unwrap()
-    }
-
-    fn flat(t: &Tensor) -> Vec<f64> {
-        t.to_dtype(DType::F64)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
             .unwrap()
     }
 
