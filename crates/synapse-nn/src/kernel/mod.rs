@@ -99,7 +99,8 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 /// token over the cache), `"dense-bf16"`, `"gelu-step"` (decoding's
 /// GELU), `"layernorm"`,
 /// `"positional"`, `"embedding"`, `"dense-pair"` (two dense layers linked,
-/// besides their two `"dense"` runs), `"gather"` (a batch's rows), ...; and
+/// besides their two `"dense"` runs), `"recurrent-dense"` (a recurrent
+/// layer linked to the linear layer after it, besides their own runs), `"gather"` (a batch's rows), ...; and
 /// `"hand-over"`, a parameter gradient handed to
 /// [`crate::backward`].
 pub(crate) fn count_call(kernel: &'static str) {

@@ -8,6 +8,7 @@
 //! | --- | --- | --- |
 //! | `Dense` | `linear`, then an activation the kernel applies (sigmoid, tanh, relu, identity, gelu; `DenseAct::of`) | `elements/linear/kernel.rs` |
 //! | `Mlp` | two `Dense` stages in a row (a transformer's `linear, gelu, linear`): the hidden layer stays out of candle's graph | `elements/linear/pair.rs` |
+//! | `Linked` | `lstm`/`gru`, then a `Dense` stage: the sequence stays out of candle's graph | `elements/linear/link.rs` |
 //! | `Conv` | `conv2d`, then such an activation, then a `maxpool2d`/`avgpool2d` (each optional) | `elements/conv2d/kernel.rs` |
 //! | `One` | any other element alone (its own kernel, if it has one) | |
 //!
@@ -44,6 +45,13 @@ pub(crate) enum Stage {
         second: usize,
         act2: Option<usize>,
     },
+    /// An element whose kernel feeds the linear layer after it (and that
+    /// layer's activation), the two ops linked.
+    Linked {
+        element: usize,
+        linear: usize,
+        act: Option<usize>,
+    },
     /// A convolution, the activation and the pool after it.
     Conv {
         conv: usize,
@@ -64,6 +72,11 @@ impl Stage {
                 act2,
                 ..
             } => linear..act2.unwrap_or(second) + 1,
+            Stage::Linked {
+                element,
+                linear,
+                act,
+            } => element..act.unwrap_or(linear) + 1,
             Stage::Conv { conv, act, pool } => conv..pool.or(act).unwrap_or(conv) + 1,
         }
     }

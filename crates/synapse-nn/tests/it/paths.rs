@@ -217,9 +217,10 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 14] = [
+    const NAMES: [&str; 15] = [
         "dense",
         "dense-pair",
+        "recurrent-dense",
         "conv2d",
         "pool2d",
         "lstm",
@@ -339,6 +340,21 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
             step(text, &[5, 6, 4], 2, Loss::Mse, false, true),
             [("dense", 1), (kernel, 1), ("loss", 1), ("update", 6)]
         );
+        // With the linear layer right after it, the two run linked
+        // (`linear/link.rs`): each kernel once, and the link's own count.
+        let linked = format!("{kernel}(4,3), linear(3,2), last");
+        assert_eq!(
+            step(&linked, &[5, 6, 4], 2, Loss::Mse, false, true),
+            [
+                ("dense", 1),
+                ("recurrent-dense", 1),
+                (kernel, 1),
+                ("loss", 1),
+                ("update", 6)
+            ],
+            "{linked}"
+        );
+        assert_eq!(step(&linked, &[5, 6, 4], 2, Loss::Mse, false, false), []);
     }
     // The embedding's gather (its backward hands over the table's gradient).
     let emb = "embedding(11,8), seqmean, linear(8,2)";

@@ -230,7 +230,8 @@ fn an_element_taking_ids_comes_only_first() {
 
 /// The fusion plan pairs `linear` with each activation its kernel applies
 /// (`DenseAct::of`: sigmoid, tanh, relu, identity and gelu) and with no
-/// other; `conv2d`'s kernel takes no gelu (`KernelAct::of`).
+/// other; `conv2d`'s kernel takes no gelu (`KernelAct::of`); `lstm` and
+/// `gru` take the linear layer after them.
 #[test]
 fn the_fusion_plan_pairs_linear_with_the_activations_its_kernel_applies() {
     for (act, fused) in [
@@ -258,6 +259,19 @@ fn the_fusion_plan_pairs_linear_with_the_activations_its_kernel_applies() {
             vec![(0, 4), (4, 6)],
         ),
         ("linear(3,4), relu, dropout(0.5), linear(4,2)", vec![(0, 2)]),
+    ] {
+        let spec: ArchSpec = text.parse().unwrap();
+        let stages: Vec<(usize, usize)> = spec.fused().iter().map(|r| (r.start, r.end)).collect();
+        assert_eq!(stages, want, "{text}");
+    }
+    // A recurrent layer takes the linear layer right after it (and that
+    // layer's activation), linked; after `last`, or alone, it runs alone.
+    for (text, want) in [
+        ("embedding(9,4), lstm(4,3), linear(3,9)", vec![(1, 3)]),
+        ("gru(4,3), linear(3,2), tanh, linear(2,2)", vec![(0, 3)]),
+        ("lstm(4,3), linear(3,3), linear(3,2)", vec![(0, 2)]),
+        ("lstm(4,3), last, linear(3,2)", vec![]),
+        ("gru(4,3), lstm(3,3)", vec![]),
     ] {
         let spec: ArchSpec = text.parse().unwrap();
         let stages: Vec<(usize, usize)> = spec.fused().iter().map(|r| (r.start, r.end)).collect();

@@ -43,6 +43,7 @@
 //! ```
 
 mod kernel;
+pub(crate) mod link;
 mod pair;
 
 use std::fmt;
@@ -328,6 +329,29 @@ impl Linear {
         )
     }
 
+    /// This layer and the activation after it as the dense kernel's
+    /// `(W, b, act)`, when the kernel would run them on `x`: on the CPU,
+    /// f32/f64 with kernels on (`kernel::use_kernel`), no bfloat16 weights,
+    /// and an activation the kernel applies (or none). For the ops linked
+    /// to the element before (`link.rs`): `None` runs them apart.
+    pub(crate) fn as_kernel(
+        &self,
+        x: &Tensor,
+        act: Option<&Activation>,
+    ) -> Option<link::Layer<'_>> {
+        let (w, b) = self.params();
+        let mut tensors = vec![x, w];
+        tensors.extend(b);
+        let fused = match act.map(DenseAct::of) {
+            None => DenseAct::Out(KernelAct::Identity),
+            Some(fused) => fused?,
+        };
+        let float_weights = tensors
+            .iter()
+            .all(|t| t.dtype() != candle_core::DType::BF16);
+        (float_weights && crate::kernel::use_kernel(true, &tensors)).then_some((w, b, fused))
+    }
+
     /// `act2(act(x W^T + b) W2^T + b2)`: this layer, then `next`, each with
     /// the activation after it in the stack. On the CPU the two run as the
     /// linked pair of `pair.rs` (the hidden layer out of candle's graph);
@@ -339,27 +363,10 @@ impl Linear {
         (next, act2): (&Linear, Option<&Activation>),
     ) -> Result<Tensor> {
         self.check_input(x)?;
-        let (w1, b1) = self.params();
-        let (w2, b2) = next.params();
-        let tensors: Vec<&Tensor> = [Some(x), Some(w1), b1, Some(w2), b2]
-            .into_iter()
-            .flatten()
-            .collect();
-        let (fused, fused2) = (act.map(DenseAct::of), act2.map(DenseAct::of));
-        let kernel_acts = !matches!((fused, fused2), (Some(None), _) | (_, Some(None)));
-        let float_weights = tensors
-            .iter()
-            .all(|t| t.dtype() != candle_core::DType::BF16);
-        if kernel_acts
-            && float_weights
-            && next.in_features() == self.out_features()
-            && crate::kernel::use_kernel(true, &tensors)
-        {
-            let identity = DenseAct::Out(KernelAct::Identity);
-            let (a1, a2) = (fused.flatten(), fused2.flatten());
-            let first = (w1, b1, a1.unwrap_or(identity));
-            let second = (w2, b2, a2.unwrap_or(identity));
-            return Ok(pair::dense_pair(x, first, second)?);
+        if next.in_features() == self.out_features() {
+            if let (Some(first), Some(second)) = (self.as_kernel(x, act), next.as_kernel(x, act2)) {
+                return Ok(pair::dense_pair(x, first, second)?);
+            }
         }
         let h = self.forward_then(x, act)?;
         next.forward_then(&h, act2)

@@ -15,268 +15,26 @@
 //! Why: candle sums every gradient into its store as `zeros_like(t) +
 //! grad`. For the hidden layer, four times a transformer's width, that is
 //! two more tensors of its size every step, a zero fill and a pass over
-//! them, alive together at the step's peak. Here the graph holds two ops
-//! joined by a token of one value: `head(x, W1, b1) -> token` and
-//! `tail(token, W2, b2) -> y`, which share `h` (and GELU's kept slope) in a
-//! [`Link`]. The tail's backward leaves `dh` in the link and gives candle a
-//! zero for the token; the head's takes `dh` from the link. Every parameter
-//! still gets its gradient from candle or [`crate::backward`]'s hand-over,
-//! so a plain `loss.backward()` gets them all too.
+//! them, alive together at the step's peak. The two layers run as the
+//! linked ops of `link.rs` (the head the first layer's kernel, which keeps
+//! GELU's slope in its output), so `h` is never a node of candle's graph.
 
-use std::sync::{Arc, Mutex};
-
-use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
-};
+use candle_core::{Result, Tensor};
 
 use super::kernel::Dense;
-use crate::backward::hand_over;
-use crate::kernel::act::DenseAct;
+pub(crate) use super::link::Layer;
 
-/// What the two ops share: the hidden layer (outside any graph), and its
-/// gradient from the tail's backward until the head's takes it.
-struct Link {
-    hidden: Tensor,
-    grad: Mutex<Option<Tensor>>,
-}
-
-/// The first layer: `x, W1[, b1]` to the token; its backward is the
-/// layer's, from the hidden gradient in the link.
-struct Head {
-    first: Dense,
-    link: Arc<Link>,
-}
-
-/// The second layer: `token, W2[, b2]` to `y`, computed from the hidden
-/// layer in the link.
-struct Tail {
-    second: Dense,
-    link: Arc<Link>,
-}
-
-/// The token: one zero of the hidden layer's dtype.
-fn token(link: &Link) -> Result<(CpuStorage, Shape)> {
-    let storage = match link.hidden.dtype() {
-        DType::F32 => CpuStorage::F32(vec![0.0]),
-        DType::F64 => CpuStorage::F64(vec![0.0]),
-        other => candle_core::bail!("dense pair: a {other:?} hidden layer"),
-    };
-    Ok((storage, Shape::from(1)))
-}
-
-/// The bias's gradient for candle (`None` when handed over, or without a
-/// bias).
-fn hand_over_bias(b: Option<&Tensor>, db: Option<Tensor>) -> Option<Tensor> {
-    match (b, db) {
-        (Some(b), Some(db)) => hand_over(b, db),
-        _ => None,
-    }
-}
-
-impl Head {
-    /// `(dx, dW1, db1)` from the hidden gradient the tail left.
-    fn backward(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: Option<&Tensor>,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = self.link.grad.lock().expect("dense pair link").take();
-        let Some(dh) = grad else {
-            candle_core::bail!("dense pair: the second layer's backward left no hidden gradient");
-        };
-        let (dx, dw, db) =
-            self.first
-                .backward((x, w, &self.link.hidden), &dh, b.is_some(), x.track_op())?;
-        let db = hand_over_bias(b, db);
-        Ok((dx, hand_over(w, dw), db))
-    }
-}
-
-impl Tail {
-    /// `y` from the hidden layer (the token's storage is not read).
-    fn forward(
-        &self,
-        w: (&CpuStorage, &Layout),
-        b: Option<(&CpuStorage, &Layout)>,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (hidden, layout) = self.link.hidden.storage_and_layout();
-        let Storage::Cpu(hidden) = &*hidden else {
-            candle_core::bail!("dense pair: the hidden layer is not on the CPU");
-        };
-        self.second.dispatch((hidden, layout), w, b)
-    }
-
-    /// `(dtoken, dW2, db2)`; `dh` goes to the link (when the head needs it).
-    fn backward(
-        &self,
-        token: &Tensor,
-        (w, b): (&Tensor, Option<&Tensor>),
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let wanted = token.track_op();
-        let (dh, dw, db) =
-            self.second
-                .backward((&self.link.hidden, w, y), dy, b.is_some(), wanted)?;
-        *self.link.grad.lock().expect("dense pair link") = dh;
-        let dtoken = if wanted {
-            Some(token.zeros_like()?)
-        } else {
-            None
-        };
-        let db = hand_over_bias(b, db);
-        Ok((dtoken, hand_over(w, dw), db))
-    }
-}
-
-impl CustomOp3 for Head {
-    fn name(&self) -> &'static str {
-        "synapse-dense-pair-head"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        token(&self.link)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        _token: &Tensor,
-        _dtoken: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        self.backward(x, w, Some(b))
-    }
-}
-
-impl CustomOp2 for Head {
-    fn name(&self) -> &'static str {
-        "synapse-dense-pair-head-nobias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        token(&self.link)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _token: &Tensor,
-        _dtoken: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = self.backward(x, w, None)?;
-        Ok((dx, dw))
-    }
-}
-
-impl CustomOp3 for Tail {
-    fn name(&self) -> &'static str {
-        "synapse-dense-pair-tail"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.forward((s2, l2), Some((s3, l3)))
-    }
-
-    fn bwd(
-        &self,
-        token: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        self.backward(token, (w, Some(b)), y, dy)
-    }
-}
-
-impl CustomOp2 for Tail {
-    fn name(&self) -> &'static str {
-        "synapse-dense-pair-tail-nobias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        _: &CpuStorage,
-        _: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.forward((s2, l2), None)
-    }
-
-    fn bwd(
-        &self,
-        token: &Tensor,
-        w: &Tensor,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dtoken, dw, _) = self.backward(token, (w, None), y, dy)?;
-        Ok((dtoken, dw))
-    }
-}
-
-/// One dense layer's parameters and the activation its kernel applies.
-pub(crate) type Layer<'a> = (&'a Tensor, Option<&'a Tensor>, DenseAct);
-
-/// `act2(act1(x W1^T + b1) W2^T + b2)` as the linked pair of ops (CPU,
-/// f32/f64: the caller decided with `kernel::use_kernel`), for `x` of any
-/// rank of at least 2.
+/// `act2(act1(x W1^T + b1) W2^T + b2)` as the linked ops of `link.rs`, the
+/// head the first layer's dense kernel (CPU, f32/f64: the caller decided
+/// with `kernel::use_kernel`), for `x` of any rank of at least 2.
 pub(crate) fn dense_pair(x: &Tensor, first: Layer<'_>, second: Layer<'_>) -> Result<Tensor> {
     crate::kernel::count_call("dense-pair");
     let x = super::kernel::rows_input(x)?;
-    let ((w1, b1, act1), (w2, b2, act2)) = (first, second);
-    let first = Dense::new(act1);
-    // The hidden layer, outside the graph: the head carries its gradients.
-    let hidden = match b1 {
-        Some(b1) => x.apply_op3_no_bwd(w1, b1, &first)?,
-        None => x.apply_op2_no_bwd(w1, &first)?,
-    };
-    let link = Arc::new(Link {
-        hidden,
-        grad: Mutex::new(None),
-    });
-    let head = Head {
-        first,
-        link: Arc::clone(&link),
-    };
-    let token = match b1 {
-        Some(b1) => x.apply_op3(w1, b1, head)?,
-        None => x.apply_op2(w1, head)?,
-    };
-    let tail = Tail {
-        second: Dense::new(act2),
-        link,
-    };
-    match b2 {
-        Some(b2) => token.apply_op3(w2, b2, tail),
-        None => token.apply_op2(w2, tail),
+    let (w1, b1, act1) = first;
+    let op = Dense::new(act1);
+    match b1 {
+        Some(b1) => super::link::linked3((&x, w1, b1), op, second),
+        None => super::link::linked2((&x, w1), op, second),
     }
 }
 
@@ -285,7 +43,7 @@ mod tests {
     use candle_core::{DType, Device, Tensor, Var};
 
     use super::*;
-    use crate::kernel::act::KernelAct;
+    use crate::kernel::act::{DenseAct, KernelAct};
     use crate::testing::flat;
 
     /// A tensor of `dims` with varied values, as `dtype`.

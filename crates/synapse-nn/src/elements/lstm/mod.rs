@@ -43,6 +43,7 @@ mod kernel;
 use candle_core::{Tensor, Var};
 use candle_nn::ops::sigmoid;
 
+use super::linear::link::Then;
 use super::recurrent::kernel::{sequence, Cell};
 use super::recurrent::{Gates, Recurrent, RecurrentSpec};
 use crate::{ElementKind, ElementSpec, Layer};
@@ -85,7 +86,7 @@ impl Gates for LstmCell {
         og * c.tanh()?
     }
 
-    fn kernel(x: &Tensor, vars: [&Var; 4]) -> candle_core::Result<Tensor> {
-        sequence::<Self>(x, vars)
+    fn kernel(x: &Tensor, vars: [&Var; 4], then: Option<Then<'_>>) -> candle_core::Result<Tensor> {
+        sequence::<Self>(x, vars, then)
     }
 }

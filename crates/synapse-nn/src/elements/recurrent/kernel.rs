@@ -23,9 +23,14 @@
 //! ```text
 //! t = T-1..0:  dA_t, dGh_t, dh = cell'(dy_t + dh)       one pass over [B, G H]
 //!              dh += dGh_t W_hh                        one product per step (none at t = 0)
-//! dW_ih = dA^T X      dW_hh = dGh^T H_prev      dX = dA W_ih      one product each
+//! dW_ih = dA^T X      dW_hh = dGh^T H_prev      dX = dA W_ih
 //! db_ih = sum_rows dA      db_hh = sum_rows dGh
 //! ```
+//! `dX` is one product; `dW = [dW_ih | dW_hh]` is written in place by
+//! blocks of its rows (one job each, fixed by H), whose products pack a
+//! block of `dA`'s columns at a time rather than all `G H` of them. The
+//! values kept for the cells are freed once the steps are done, before
+//! these products: the backward's peak is then `dA`, `y` and `dy`.
 //! `dA` is the gradient of the gates' input part and `dGh` of their hidden
 //! part `h W_hh^T + b_hh`: the same for lstm; for gru they differ in the
 //! `n` block alone (by the factor `r`), which is then a `[B T, H]` buffer of
@@ -48,8 +53,9 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor, Var};
 
+use crate::elements::linear::link::{linked3, Then};
 use crate::kernel::gate::GateMath;
-use crate::kernel::gemm::{gemm_into_here, product};
+use crate::kernel::gemm::{gemm_block, gemm_into_here, product};
 use crate::kernel::parallel::{map_jobs, ELEMENT_WORK};
 use crate::kernel::simd::{vectorized, Pass};
 use crate::kernel::storage::{contiguous, with_float, Real};
@@ -320,7 +326,6 @@ struct BackwardIn<'a, T> {
     w: &'a [T],
     y: &'a [T],
     dy: &'a [T],
-    kept: &'a [T],
 }
 
 /// The steps of one chunk of sequences, backward: its rows of the gates
@@ -331,6 +336,8 @@ struct BackwardChunk<'a, C, T> {
     da: &'a mut [T],
     dgh: Option<&'a mut [T]>,
     inputs: &'a BackwardIn<'a, T>,
+    /// The values the forward kept `[B T, KEPT H]`.
+    kept: &'a [T],
     /// `W_hh` `[G H, H]`.
     w_hh: View<'a, T>,
     zeros: &'a [T],
@@ -346,6 +353,7 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
         let (gh, h, t) = (self.z.gh(), self.z.hidden, self.z.steps);
         let (kh, ch) = (C::KEPT * h, C::CARRY * h);
         let (v, da, mut dgh, zeros) = (self.inputs, self.da, self.dgh, self.zeros);
+        let kept = self.kept;
         let rows = da.len() / (t * gh);
         let (mut dh, mut carry) = (vec![T::zero(); rows * h], vec![T::zero(); rows * ch]);
         // dGh_t W_hh: dA_t's blocks but the split one, then the split one.
@@ -358,13 +366,13 @@ impl<C: Cell, T: GateMath> Pass for BackwardChunk<'_, C, T> {
             for r in 0..rows {
                 let (i, g) = (r * t + s, self.first + r * t + s);
                 let prev = if s > 0 {
-                    (at(v.y, g - 1, h), at(v.kept, g - 1, kh))
+                    (at(v.y, g - 1, h), at(kept, g - 1, kh))
                 } else {
                     (&zeros[..h], &zeros[..kh])
                 };
                 C::backward(Backward {
                     gates: at_mut(da, i, gh),
-                    kept: at(v.kept, g, kh),
+                    kept: at(kept, g, kh),
                     prev,
                     dy: at(v.dy, g, h),
                     dh: at_mut(&mut dh, r, h),
@@ -398,9 +406,21 @@ fn own_width<C: Cell>(h: usize) -> usize {
     }
 }
 
-/// The gradients, from the forward's `gates` (overwritten by `dA`).
+/// Rows of `dW` a job computes (see [`backward`]): the largest divisor of
+/// `H` up to 128, so that a block lies inside one gate's rows, and the
+/// blocks (8 for lstm(., 256), 6 for gru(., 256)) share two threads evenly.
+fn dw_block(h: usize) -> usize {
+    (1..=h.min(128))
+        .rev()
+        .find(|d| h.is_multiple_of(*d))
+        .unwrap_or(1)
+}
+
+/// The gradients, from the forward's `gates` (overwritten by `dA`) and the
+/// values it kept (freed once the steps are done, before the products).
 fn backward<C: Cell, T: GateMath>(
     v: BackwardIn<'_, T>,
+    kept: Vec<T>,
     mut da: Vec<T>,
     z: Sizes,
     want_dx: bool,
@@ -425,6 +445,7 @@ fn backward<C: Cell, T: GateMath>(
             da,
             dgh,
             inputs: &v,
+            kept: &kept,
             w_hh,
             zeros: &zeros,
             z,
@@ -432,8 +453,8 @@ fn backward<C: Cell, T: GateMath>(
         })
     });
     done.into_iter().collect::<Result<Vec<()>>>()?;
+    drop(kept);
     let da_v = View::row_major(&da, n, gh);
-    let dw_ih = product(da_v.t(), View::row_major(v.x, n, z.input));
     let dx = if want_dx {
         let w_ih = View::checked(v.w, gh, z.input, z.w_cols(), 1)?;
         Some(product(da_v, w_ih))
@@ -447,6 +468,21 @@ fn backward<C: Cell, T: GateMath>(
     if own > 0 {
         column_sums(&dgh, &mut db_hh[gh - own..]);
     }
+    // dW = [dW_ih | dW_hh] `[G H, IN + H]`, written in place by blocks of
+    // rows, one job each (fixed by H, so the same bits on any thread
+    // count): a product over all G H rows had the gemm crate pack all of
+    // dA's columns at once, a buffer of G H x 512 values beside dA.
+    let (w_cols, block) = (z.w_cols(), dw_block(h));
+    let work = 2 * n * gh * w_cols;
+    let mut dw = vec![T::zero(); gh * w_cols];
+    let x_v = View::row_major(v.x, n, z.input);
+    let jobs: Vec<_> = dw.chunks_mut(block * w_cols).enumerate().collect();
+    let done = map_jobs(jobs, work, |(j, rows)| -> Result<()> {
+        let da_j = View::checked(&da[j * block..], n, block, gh, 1)?;
+        gemm_block(rows, w_cols, (da_j.t(), x_v), T::one(), false);
+        Ok(())
+    });
+    done.into_iter().collect::<Result<Vec<()>>>()?;
     // dW_hh = sum over rows of dGh_t^T h_{t-1}, where h_{t-1} is y one row
     // up, 0 at t = 0: the rows at t = 0 of dA and dGh's own block set to 0
     // (their last use), then products of their rows 1.. with y's rows
@@ -459,27 +495,25 @@ fn backward<C: Cell, T: GateMath>(
             sequence[..own].fill(T::zero());
         }
     }
-    let h_prev = View::row_major(&v.y[..n.saturating_sub(1) * h], n.saturating_sub(1), h);
-    let (dw_shared, dw_own) = match n {
-        0 | 1 => (vec![T::zero(); (gh - own) * h], vec![T::zero(); own * h]),
-        _ => (
-            product(
-                View::checked(&da[gh..], n - 1, gh - own, gh, 1)?.t(),
-                h_prev,
-            ),
-            match own {
-                0 => Vec::new(),
-                _ => product(View::checked(&dgh[own..], n - 1, own, own, 1)?.t(), h_prev),
-            },
-        ),
-    };
-    let mut dw = Vec::with_capacity(gh * z.w_cols());
-    for j in 0..gh {
-        dw.extend_from_slice(at(&dw_ih, j, z.input));
-        dw.extend_from_slice(match j.checked_sub(gh - own) {
-            None => at(&dw_shared, j, h),
-            Some(k) => at(&dw_own, k, h),
+    if n > 1 {
+        let h_prev = View::row_major(&v.y[..(n - 1) * h], n - 1, h);
+        let jobs: Vec<_> = dw.chunks_mut(block * w_cols).enumerate().collect();
+        let done = map_jobs(jobs, work, |(j, rows)| -> Result<()> {
+            let first = j * block;
+            let grads = match first.checked_sub(gh - own) {
+                None => View::checked(&da[gh + first..], n - 1, block, gh, 1)?,
+                Some(k) => View::checked(&dgh[own + k..], n - 1, block, own, 1)?,
+            };
+            gemm_block(
+                &mut rows[z.input..],
+                w_cols,
+                (grads.t(), h_prev),
+                T::one(),
+                false,
+            );
+            Ok(())
         });
+        done.into_iter().collect::<Result<Vec<()>>>()?;
     }
     Ok(Grads { dx, dw, db })
 }
@@ -593,9 +627,8 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
                 w,
                 y: y?,
                 dy: dy?,
-                kept: &values,
             };
-            let g = backward::<C, T>(inputs, gates, z, want_dx)?;
+            let g = backward::<C, T>(inputs, values, gates, z, want_dx)?;
             let dx =
                 g.dx.map(|dx| T::cpu_tensor(dx, Shape::from((z.batch, z.steps, z.input))))
                     .transpose()?;
@@ -613,22 +646,141 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
 /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` (PyTorch's layout) on `x`
 /// `[B, T, IN]`, as one op with its own backward (CPU, f32/f64). The
 /// weights and the biases are joined first (two small copies, whose
-/// gradients candle splits back).
-pub(crate) fn sequence<C: Cell>(x: &Tensor, vars: [&Var; 4]) -> Result<Tensor> {
+/// gradients candle splits back). With `then`, the dense layer after it
+/// (`[B, T, H]` to `[B, T, OUT]`), the two linked (`linear/link.rs`): the
+/// sequence is not a node of candle's graph, its gradient never in the
+/// store.
+pub(crate) fn sequence<C: Cell>(
+    x: &Tensor,
+    vars: [&Var; 4],
+    then: Option<Then<'_>>,
+) -> Result<Tensor> {
     let w = Tensor::cat(&[vars[0].as_tensor(), vars[1].as_tensor()], 1)?;
     let b = Tensor::cat(&[vars[2].as_tensor(), vars[3].as_tensor()], 0)?;
     let op = Recurrent::<C> {
         kept: Mutex::new(None),
         cell: PhantomData,
     };
-    x.contiguous()?.apply_op3(&w, &b, op)
+    let x = x.contiguous()?;
+    match then {
+        Some(Then(dense)) => {
+            crate::kernel::count_call("recurrent-dense");
+            linked3((&x, &w, &b), op, dense)
+        }
+        None => x.apply_op3(&w, &b, op),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use candle_core::Layout;
+    use candle_core::{DType, Device, Layout, Tensor, Var};
 
-    use super::Sizes;
+    use super::{sequence, Cell, Sizes};
+    use crate::elements::gru::GruCell;
+    use crate::elements::linear::link::Then;
+    use crate::elements::lstm::LstmCell;
+    use crate::testing::flat;
+    use crate::{Activation, Linear};
+
+    /// A variable of `dims` with varied values in about [-0.5, 0.5].
+    fn var(dims: &[usize], seed: f64, dtype: DType) -> Var {
+        let n: usize = dims.iter().product();
+        let v: Vec<f64> = (0..n)
+            .map(|i| 0.5 * (seed + 0.37 * i as f64).sin())
+            .collect();
+        let t = Tensor::from_vec(v, dims, &Device::Cpu).unwrap();
+        Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()
+    }
+
+    /// `y`, then the gradients of `sum(y * c)` for each of `wrt`, by
+    /// candle's `backward` or [`crate::backward`] (the hand-over).
+    fn grads_of(y: &Tensor, wrt: &[&Tensor], synapse_backward: bool) -> Vec<Vec<f64>> {
+        let c = var(y.dims(), 0.3, y.dtype());
+        let loss = (y * c.as_tensor()).unwrap().sum_all().unwrap();
+        let grads = if synapse_backward {
+            crate::backward(&loss).unwrap()
+        } else {
+            loss.backward().unwrap()
+        };
+        let mut out = vec![flat(y)];
+        out.extend(wrt.iter().map(|t| flat(grads.get(t).expect("a gradient"))));
+        out
+    }
+
+    /// The sequence linked to the dense layer after it (`linear/link.rs`)
+    /// gives the values of the two kernels one after the other: the
+    /// output and the gradients of the input and of every parameter, bit
+    /// for bit, for lstm and gru, f32 and f64, the dense layer with and
+    /// without a bias and an activation, both backwards.
+    #[test]
+    fn the_linked_sequence_gives_the_values_of_the_layers_apart() {
+        fn check<C: Cell>(dtype: DType, bias: bool, act: Option<&Activation>) {
+            let (b, t, i, h, out) = (3, 4, 5, 6, 7);
+            let g = C::GATES;
+            let x = var(&[b, t, i], 0.1, dtype);
+            let vars = [
+                var(&[g * h, i], 1.0, dtype),
+                var(&[g * h, h], 2.0, dtype),
+                var(&[g * h], 3.0, dtype),
+                var(&[g * h], 4.0, dtype),
+            ];
+            let w = var(&[out, h], 5.0, dtype);
+            let bias = bias.then(|| var(&[out], 6.0, dtype));
+            let linear = Linear::new(w.clone(), bias.clone()).unwrap();
+            let mut wrt = vec![x.as_tensor(), w.as_tensor()];
+            wrt.extend(vars.iter().map(|v| v.as_tensor()));
+            wrt.extend(bias.as_ref().map(|b| b.as_tensor()));
+            let vars = [&vars[0], &vars[1], &vars[2], &vars[3]];
+            let context = format!("{} {dtype:?} bias {} {act:?}", C::NAME, bias.is_some());
+            for synapse_backward in [false, true] {
+                let dense = linear
+                    .as_kernel(x.as_tensor(), act)
+                    .expect("the dense kernel");
+                let linked = sequence::<C>(x.as_tensor(), vars, Some(Then(dense))).unwrap();
+                let y = sequence::<C>(x.as_tensor(), vars, None).unwrap();
+                let apart = linear.forward_then(&y, act).unwrap();
+                assert_eq!(
+                    grads_of(&linked, &wrt, synapse_backward),
+                    grads_of(&apart, &wrt, synapse_backward),
+                    "{context}, synapse backward {synapse_backward}"
+                );
+            }
+        }
+        for dtype in [DType::F32, DType::F64] {
+            for bias in [true, false] {
+                for act in [None, Some(&Activation::Tanh)] {
+                    check::<LstmCell>(dtype, bias, act);
+                    check::<GruCell>(dtype, bias, act);
+                }
+            }
+        }
+    }
+
+    /// The point of the link: no tensor of the sequence's shape `[B, T, H]`
+    /// is a node of candle's graph (so its store never sums a gradient of
+    /// that size), where the two kernels apart have one.
+    #[test]
+    fn the_sequence_is_not_in_the_graph() {
+        let x = var(&[2, 3, 4], 0.1, DType::F32);
+        let v: Vec<Var> = [&[20usize, 4][..], &[20, 5], &[20], &[20]]
+            .iter()
+            .enumerate()
+            .map(|(k, d)| var(d, k as f64, DType::F32))
+            .collect();
+        let vars = [&v[0], &v[1], &v[2], &v[3]];
+        let linear = Linear::new(var(&[6, 5], 5.0, DType::F32), None).unwrap();
+        let nodes = |y: &Tensor| {
+            y.sorted_nodes()
+                .iter()
+                .filter(|t| t.dims() == [2, 3, 5])
+                .count()
+        };
+        let dense = linear.as_kernel(x.as_tensor(), None).unwrap();
+        let linked = sequence::<LstmCell>(x.as_tensor(), vars, Some(Then(dense))).unwrap();
+        assert_eq!(nodes(&linked), 0);
+        let y = sequence::<LstmCell>(x.as_tensor(), vars, None).unwrap();
+        assert_eq!(nodes(&linear.forward(&y).unwrap()), 1);
+    }
 
     /// The op's own check of its three arguments' shapes (`x` `[B, T,
     /// IN]`, `W` `[G H, IN + H]`, `b` `[2 G H]`): each way to break it is

@@ -22,11 +22,15 @@ use std::marker::PhantomData;
 
 use candle_core::{Tensor, Var};
 
+use super::activation::stage_activation;
 use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use super::linear::link::Then;
+use super::linear::Linear;
 use crate::export::{Attribute, Export, Scope};
 use crate::init::{constant, numpy_uniform, Draws};
+use crate::kernel::plan::{self, Stage};
 use crate::spec::{whole, Args, RowShape};
-use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
+use crate::{Activation, ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
 
 /// What makes one recurrent kind (`lstm`, `gru`), implemented by its cell
 /// in its own module: the rest of the element is [`Recurrent`]'s.
@@ -64,8 +68,10 @@ pub trait Gates: fmt::Debug + Copy + PartialEq + Eq + Send + Sync + 'static {
         h: usize,
     ) -> candle_core::Result<Tensor>;
 
-    /// The whole sequence as the CPU kernel (`kernel.rs` around the cell).
-    fn kernel(x: &Tensor, vars: [&Var; 4]) -> candle_core::Result<Tensor>;
+    /// The whole sequence as the CPU kernel (`kernel.rs` around the cell),
+    /// then the dense layer `then` when given, linked to it (`linear/link.rs`:
+    /// the sequence out of candle's graph).
+    fn kernel(x: &Tensor, vars: [&Var; 4], then: Option<Then<'_>>) -> candle_core::Result<Tensor>;
 }
 
 /// The state names, in order.
@@ -285,6 +291,19 @@ impl<G: Gates> ElementDef for RecurrentSpec<G> {
         Ok(G::spec(RecurrentSpec::new(input, hidden)))
     }
 
+    /// The kernel takes the linear layer after it, if one follows (and
+    /// that layer's activation), the two linked (`linear/link.rs`).
+    fn stage(&self, elements: &[ElementSpec], i: usize) -> Stage {
+        match elements.get(i + 1) {
+            Some(ElementSpec::Linear(_)) => Stage::Linked {
+                element: i,
+                linear: i + 1,
+                act: plan::dense_act(elements, i + 2),
+            },
+            _ => Stage::One(i),
+        }
+    }
+
     fn input_requirement(&self) -> Option<RowShape> {
         Some(RowShape::new(vec![None, Some(self.input)]))
     }
@@ -359,10 +378,8 @@ impl<G: Gates> Recurrent<G> {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (i, h) = self.sizes();
         let (batch, t) = check_input(&format!("{}({i},{h})", G::KIND.name()), x, i)?;
-        let mut tensors = vec![x];
-        tensors.extend(self.vars().map(|v| v.as_tensor()));
-        if crate::kernel::use_kernel(true, &tensors) {
-            return Ok(G::kernel(x, self.vars())?);
+        if self.runs_kernel(x) {
+            return Ok(G::kernel(x, self.vars(), None)?);
         }
         let xw = project(x, &self.weight_ih, &self.bias_ih)?;
         let whh = self.weight_hh.t()?;
@@ -379,9 +396,56 @@ impl<G: Gates> Recurrent<G> {
     }
 }
 
+impl<G: Gates> Recurrent<G> {
+    /// Whether the kernel runs on `x` (CPU, f32/f64, kernels on).
+    fn runs_kernel(&self, x: &Tensor) -> bool {
+        let mut tensors = vec![x];
+        tensors.extend(self.vars().map(|v| v.as_tensor()));
+        crate::kernel::use_kernel(true, &tensors)
+    }
+
+    /// `act(forward(x) W^T + b)`: this layer, then `next` and the
+    /// activation after it, linked when both run their kernels
+    /// (`linear/link.rs`), else one after the other.
+    fn forward_into(
+        &self,
+        x: &Tensor,
+        (next, act): (&Linear, Option<&Activation>),
+    ) -> Result<Tensor> {
+        let (i, h) = self.sizes();
+        check_input(&format!("{}({i},{h})", G::KIND.name()), x, i)?;
+        if next.in_features() == h && self.runs_kernel(x) {
+            if let Some(dense) = next.as_kernel(x, act) {
+                return Ok(G::kernel(x, self.vars(), Some(Then(dense)))?);
+            }
+        }
+        next.forward_then(&self.forward(x)?, act)
+    }
+}
+
 impl<G: Gates> ElementOps for Recurrent<G> {
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         Recurrent::forward(self, x)
+    }
+
+    fn forward_stage(
+        &self,
+        stage: Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        _mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        match stage {
+            Stage::Linked { linear, act, .. } => {
+                let Some(Layer::Linear(next)) = layers.get(linear) else {
+                    return Err(Error::SpecWhole(format!(
+                        "the fusion plan links element {linear} as a linear layer, which it is not"
+                    )));
+                };
+                self.forward_into(x, (next, stage_activation(layers, act)))
+            }
+            _ => Recurrent::forward(self, x),
+        }
     }
 
     /// Carries the hidden and cell state (`state.tensors` `[h, c]`, each
