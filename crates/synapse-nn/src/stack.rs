@@ -43,6 +43,26 @@ impl Stack {
         Ok(y)
     }
 
+    /// `r + ` [`Stack::forward`], the add inside the last stage's kernel
+    /// when it has one (`linear/link.rs`'s residual join), else after it.
+    /// The caller checks the shapes of an unjoined sum: `(y, false)` is the
+    /// stack's output alone, `(r + y, true)` the sum.
+    pub(crate) fn forward_joined(
+        &self,
+        x: &Tensor,
+        r: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, bool)> {
+        let Some((last, first)) = self.plan.split_last() else {
+            return Ok((x.clone(), false));
+        };
+        let mut y = x.clone();
+        for stage in first {
+            y = plan::run(*stage, &self.layers, &y, mode)?;
+        }
+        plan::run_joined(*last, &self.layers, &y, r, mode)
+    }
+
     /// Every parameter and buffer, `"{i}.{name}"`, in state_dict order.
     pub(crate) fn state(&self) -> Vec<(String, &Var)> {
         let mut out = Vec::new();

@@ -245,6 +245,22 @@ pub trait ElementOps {
         self.forward(x, mode)
     }
 
+    /// Runs `stage` (which begins with this element and ends a residual
+    /// block's branch) with the block's input `r`: `(r + y, true)` when
+    /// the add runs inside the stage's last kernel (`linear/link.rs`'s
+    /// residual join), else `(y, false)` for the caller to add `r`. By
+    /// default the stage as [`ElementOps::forward_stage`] runs it.
+    fn forward_stage_joined(
+        &self,
+        stage: Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        _r: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, bool)> {
+        Ok((self.forward_stage(stage, layers, x, mode)?, false))
+    }
+
     /// Whether the element maps each position on its own (`linear`, the
     /// activations, the norms over the last dimension, `dropout` in
     /// evaluation, `embedding`): then its [`ElementOps::step`] is its

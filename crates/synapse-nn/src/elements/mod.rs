@@ -476,6 +476,19 @@ impl Layer {
         self.ops().forward_stage(stage, layers, x, mode)
     }
 
+    /// The stage with a residual block's input `r` (see
+    /// `ElementOps::forward_stage_joined`).
+    pub(crate) fn forward_stage_joined(
+        &self,
+        stage: crate::kernel::plan::Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        r: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, bool)> {
+        self.ops().forward_stage_joined(stage, layers, x, r, mode)
+    }
+
     /// The element as written in a spec.
     pub fn spec(&self) -> ElementSpec {
         self.ops().spec()

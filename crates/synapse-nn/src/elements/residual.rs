@@ -8,7 +8,11 @@
 //! when the spec is parsed). State: inner element `j` owns `"{j}.weight"`
 //! and so on, so a block at stack index `i` gives PyTorch's `"{i}.{j}.weight"`;
 //! blocks nest. Init: the inner elements' draws, in order. The inner stack
-//! has its own fusion plan (its kernels). ONNX: the inner nodes, then `Add`.
+//! has its own fusion plan (its kernels); on the CPU a branch that ends in
+//! a linked pair of linear layers (a transformer's MLP block) or in
+//! attention adds `x` in that last product's own output buffer
+//! (`linear/link.rs`'s residual join: the branch's output is never a
+//! tensor beside the sum). ONNX: the inner nodes, then `Add`.
 //! Reference: `synapse_reference::RefResidual`.
 //!
 //! ```
@@ -174,7 +178,11 @@ impl Residual {
     /// # Shapes
     /// Any shape the inner elements keep; `y` like `x`.
     pub fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
-        let inner = self.stack.forward(x, mode)?;
+        // A branch ending in a linked pair adds `x` in its last kernel.
+        let (inner, joined) = self.stack.forward_joined(x, x, mode)?;
+        if joined {
+            return Ok(inner);
+        }
         if inner.dims() != x.dims() {
             return Err(crate::Error::shape(
                 "residual",

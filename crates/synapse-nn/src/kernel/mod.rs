@@ -100,7 +100,8 @@ pub(crate) fn use_kernel(has_kernel: bool, tensors: &[&Tensor]) -> bool {
 /// GELU), `"layernorm"`,
 /// `"positional"`, `"embedding"`, `"dense-pair"` (two dense layers linked,
 /// besides their two `"dense"` runs), `"recurrent-dense"` (a recurrent
-/// layer linked to the linear layer after it, besides their own runs), `"gather"` (a batch's rows), ...; and
+/// layer linked to the linear layer after it, besides their own runs),
+/// `"residual-join"` (a residual block's add in its branch's last product), `"gather"` (a batch's rows), ...; and
 /// `"hand-over"`, a parameter gradient handed to
 /// [`crate::backward`].
 pub(crate) fn count_call(kernel: &'static str) {

@@ -119,3 +119,16 @@ pub(crate) fn run(
 ) -> Result<Tensor> {
     layers[stage.span().start].forward_stage(stage, layers, x, mode)
 }
+
+/// Runs a residual block's last stage with the block's input `r`: `(r +
+/// y, true)` when the add runs in the stage's last kernel, else `(y,
+/// false)` (`ElementOps::forward_stage_joined`).
+pub(crate) fn run_joined(
+    stage: Stage,
+    layers: &[Layer],
+    x: &Tensor,
+    r: &Tensor,
+    mode: &mut Mode<'_>,
+) -> Result<(Tensor, bool)> {
+    layers[stage.span().start].forward_stage_joined(stage, layers, x, r, mode)
+}

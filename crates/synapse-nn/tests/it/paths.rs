@@ -217,10 +217,11 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 15] = [
+    const NAMES: [&str; 16] = [
         "dense",
         "dense-pair",
         "recurrent-dense",
+        "residual-join",
         "conv2d",
         "pool2d",
         "lstm",
@@ -378,7 +379,9 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
     // A transformer block: the position table, each layernorm, the
     // attention core, and the dense kernel for both projections and both
     // feed-forward products (gelu in the first; the two a linked pair);
-    // the loss; one fused Adam update for each of the 17 tensors.
+    // each residual's add in its branch's last product (the output
+    // projection, the pair's second layer); the loss; one fused Adam
+    // update for each of the 17 tensors.
     let gpt = "linear(6,8), positional(5,8), residual(layernorm(8), attention(8,2,causal=true)), \
                residual(layernorm(8), linear(8,16), gelu, linear(16,8)), seqmean, linear(8,2)";
     assert_eq!(
@@ -386,6 +389,7 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
         [
             ("dense", 6),
             ("dense-pair", 1),
+            ("residual-join", 2),
             ("loss", 1),
             ("update", 17),
             ("attention", 1),

@@ -47,9 +47,10 @@ use std::fmt;
 use candle_core::{Tensor, Var, D};
 
 use super::def::{Convert, ElementDef, ElementOps, Emit, StateEntry, Take};
-use super::linear::kernel_product;
+use super::linear::{kernel_product, kernel_product_joined};
 use crate::export::{Export, Scope};
 use crate::init::{constant, numpy_uniform, Draws};
+use crate::kernel::plan::Stage;
 use crate::spec::{flag, number, whole, Args, RowShape};
 use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
 
@@ -264,14 +265,23 @@ impl Attention {
     /// # Shapes
     /// `x` `[batch, T, D]` to `[batch, T, D]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_dropping(x, None)
+        Ok(self.forward_dropping(x, None, None)?.0)
     }
 
     /// [`Attention::forward`], with the attention weights dropped when
     /// `drop` gives a generator (training with dropout > 0): one draw per
     /// weight `[batch, heads, T, T]` in row-major order, as `dropout`
-    /// draws, on both paths (the kernel takes the mask, drawn first).
-    fn forward_dropping(&self, x: &Tensor, drop: Option<&mut crate::Mt19937>) -> Result<Tensor> {
+    /// draws, on both paths (the kernel takes the mask, drawn first). With
+    /// `join` (the input of the residual block this attention ends), the
+    /// kernel path gives `join + y` with the add in the output projection's
+    /// own buffer (`linear/link.rs`'s residual join): `(sum, true)`; else
+    /// `(y, false)`.
+    fn forward_dropping(
+        &self,
+        x: &Tensor,
+        drop: Option<&mut crate::Mt19937>,
+        join: Option<&Tensor>,
+    ) -> Result<(Tensor, bool)> {
         let (d, heads) = (self.dim(), self.heads);
         let (b, t) = match x.dims() {
             &[b, t, got] if got == d && t > 0 => (b, t),
@@ -295,7 +305,12 @@ impl Attention {
                 scale: 1.0 / (1.0 - self.dropout),
             });
             let o = kernel::attend(&qkv, heads, self.causal, mask)?;
-            return kernel_product(&o, w_out, Some(b_out));
+            return match join {
+                Some(r) if r.dims() == x.dims() && crate::kernel::use_kernel(true, &[x, r]) => {
+                    Ok((kernel_product_joined(&o, w_out, b_out, r)?, true))
+                }
+                _ => Ok((kernel_product(&o, w_out, Some(b_out))?, false)),
+            };
         }
         let dh = d / heads;
         let rows = x.reshape((b * t, d))?;
@@ -327,15 +342,33 @@ impl Attention {
         };
         let o = attn.matmul(&v)?.transpose(1, 2)?.reshape((b * t, d))?;
         let y = o.matmul(&self.vars[2].t()?)?.broadcast_add(&self.vars[3])?;
-        Ok(y.reshape((b, t, d))?)
+        Ok((y.reshape((b, t, d))?, false))
     }
 }
 
 impl ElementOps for Attention {
     fn forward(&self, x: &Tensor, mode: &mut Mode<'_>) -> Result<Tensor> {
         match mode {
-            Mode::Train(rng) if self.dropout > 0.0 => self.forward_dropping(x, Some(rng)),
+            Mode::Train(rng) if self.dropout > 0.0 => {
+                Ok(self.forward_dropping(x, Some(rng), None)?.0)
+            }
             _ => Attention::forward(self, x),
+        }
+    }
+
+    /// The attention ending a residual block's branch, with the join in
+    /// its output projection (kernel path).
+    fn forward_stage_joined(
+        &self,
+        _stage: Stage,
+        _layers: &[Layer],
+        x: &Tensor,
+        r: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, bool)> {
+        match mode {
+            Mode::Train(rng) if self.dropout > 0.0 => self.forward_dropping(x, Some(rng), Some(r)),
+            _ => self.forward_dropping(x, None, Some(r)),
         }
     }
 
@@ -474,4 +507,74 @@ fn grow_cache(cache: &mut Vec<Tensor>, seen: usize, keys: usize, like: &Tensor) 
     }
     *cache = grown;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device, Tensor, Var};
+
+    use super::{Attention, Stage};
+    use crate::elements::def::ElementOps;
+    use crate::testing::flat;
+    use crate::{Mode, Mt19937};
+
+    /// A variable of `dims` with varied values in about [-0.5, 0.5].
+    fn var(dims: &[usize], seed: f64, dtype: DType) -> Var {
+        let n: usize = dims.iter().product();
+        let v: Vec<f64> = (0..n)
+            .map(|i| 0.5 * (seed + 0.37 * i as f64).sin())
+            .collect();
+        let t = Tensor::from_vec(v, dims, &Device::Cpu).unwrap();
+        Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()
+    }
+
+    /// The residual join in the output projection (`linear/link.rs`) gives
+    /// the values of the attention and candle's add after it, bit for bit:
+    /// the output and every gradient (input and parameters), f32 and f64,
+    /// with and without dropout in training (the same draws, taken once),
+    /// and in evaluation.
+    #[test]
+    fn the_joined_attention_gives_the_values_of_attention_and_an_add() {
+        for dtype in [DType::F32, DType::F64] {
+            for dropout in [0.0, 0.25] {
+                let x = var(&[2, 3, 4], 0.1, dtype);
+                let vars = [
+                    var(&[12, 4], 1.0, dtype),
+                    var(&[12], 2.0, dtype),
+                    var(&[4, 4], 3.0, dtype),
+                    var(&[4], 4.0, dtype),
+                ];
+                let attention = Attention::new(vars.clone(), 2, true)
+                    .unwrap()
+                    .with_dropout(dropout)
+                    .unwrap();
+                let mut wrt = vec![x.as_tensor()];
+                wrt.extend(vars.iter().map(|v| v.as_tensor()));
+                let c = var(&[2, 3, 4], 0.3, dtype);
+                let grads = |y: &Tensor| -> Vec<Vec<f64>> {
+                    let loss = (y * c.as_tensor()).unwrap().sum_all().unwrap();
+                    let g = crate::backward(&loss).unwrap();
+                    let mut out = vec![flat(y)];
+                    out.extend(wrt.iter().map(|t| flat(g.get(t).expect("a gradient"))));
+                    out
+                };
+                let (mut rng, mut rng2) = (Mt19937::new(5), Mt19937::new(5));
+                let (mut train, mut train2) = (Mode::Train(&mut rng), Mode::Train(&mut rng2));
+                let (joined, yes) = attention
+                    .forward_stage_joined(Stage::One(0), &[], &x, &x, &mut train)
+                    .unwrap();
+                let apart = (x.as_tensor()
+                    + ElementOps::forward(&attention, &x, &mut train2).unwrap())
+                .unwrap();
+                assert!(yes, "{dtype:?} dropout {dropout}: joined");
+                assert_eq!(grads(&joined), grads(&apart), "{dtype:?} dropout {dropout}");
+                assert_eq!(rng.next_u32(), rng2.next_u32(), "the same draws");
+                let (eval, _) = attention
+                    .forward_stage_joined(Stage::One(0), &[], &x, &x, &mut Mode::Eval)
+                    .unwrap();
+                let eval_apart = (x.as_tensor() + attention.forward(&x).unwrap()).unwrap();
+                assert_eq!(flat(&eval), flat(&eval_apart), "{dtype:?} evaluation");
+            }
+        }
+    }
 }

@@ -365,11 +365,37 @@ impl Linear {
         self.check_input(x)?;
         if next.in_features() == self.out_features() {
             if let (Some(first), Some(second)) = (self.as_kernel(x, act), next.as_kernel(x, act2)) {
-                return Ok(pair::dense_pair(x, first, second)?);
+                return Ok(pair::dense_pair(x, first, second, None)?);
             }
         }
         let h = self.forward_then(x, act)?;
         next.forward_then(&h, act2)
+    }
+
+    /// `r + next(act(x W^T + b))`, the pair with the residual join of
+    /// `link.rs`, when it applies: both kernels run, `next` has no
+    /// activation after it, and its output has `r`'s shape. `None`: the
+    /// caller runs the pair and adds `r` itself.
+    fn forward_pair_joined(
+        &self,
+        x: &Tensor,
+        act: Option<&Activation>,
+        next: &Linear,
+        r: &Tensor,
+    ) -> Result<Option<Tensor>> {
+        self.check_input(x)?;
+        let mut out = x.dims().to_vec();
+        *out.last_mut().expect("checked: rank >= 2") = next.out_features();
+        let (fits, kernels) = (
+            next.in_features() == self.out_features() && out == r.dims(),
+            crate::kernel::use_kernel(true, &[x, r]),
+        );
+        match (self.as_kernel(x, act), next.as_kernel(x, None)) {
+            (Some(first), Some(second)) if fits && kernels => {
+                Ok(Some(pair::dense_pair(x, first, second, Some(r))?))
+            }
+            _ => Ok(None),
+        }
     }
 }
 
@@ -382,6 +408,24 @@ impl Linear {
 pub(crate) fn kernel_product(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
     let identity = DenseAct::Out(KernelAct::Identity);
     Ok(kernel::dense(x, weight, bias, identity)?)
+}
+
+/// `r + (x W^T + b)` by the dense kernel with the residual join of
+/// `link.rs` (the add in the product's own output buffer), for attention's
+/// output projection at the end of a residual block (CPU, f32/f64: the
+/// caller decided with `kernel::use_kernel`).
+///
+/// # Shapes
+/// `x` `[..., in]` (rank at least 2), `weight` `[out, in]`, `bias` `[out]`,
+/// `r` `[..., out]`.
+pub(crate) fn kernel_product_joined(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    r: &Tensor,
+) -> Result<Tensor> {
+    let x = kernel::rows_input(x)?;
+    Ok(link::dense_joined(&x, (weight, bias), r)?)
 }
 
 impl ElementOps for Linear {
@@ -420,6 +464,33 @@ impl ElementOps for Linear {
             }
             _ => ElementOps::forward(self, x, mode),
         }
+    }
+
+    /// The pair ending a residual block's branch, with the join, when its
+    /// second layer has no activation after it.
+    fn forward_stage_joined(
+        &self,
+        stage: Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        r: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, bool)> {
+        if let Stage::Mlp {
+            act,
+            second,
+            act2: None,
+            ..
+        } = stage
+        {
+            if let Layer::Linear(next) = &layers[second] {
+                let act = super::activation::stage_activation(layers, act);
+                if let Some(sum) = self.forward_pair_joined(x, act, next, r)? {
+                    return Ok((sum, true));
+                }
+            }
+        }
+        Ok((self.forward_stage(stage, layers, x, mode)?, false))
     }
 
     fn state(&self) -> Vec<(String, &Var)> {

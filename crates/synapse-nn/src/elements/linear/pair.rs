@@ -26,15 +26,21 @@ pub(crate) use super::link::Layer;
 
 /// `act2(act1(x W1^T + b1) W2^T + b2)` as the linked ops of `link.rs`, the
 /// head the first layer's dense kernel (CPU, f32/f64: the caller decided
-/// with `kernel::use_kernel`), for `x` of any rank of at least 2.
-pub(crate) fn dense_pair(x: &Tensor, first: Layer<'_>, second: Layer<'_>) -> Result<Tensor> {
+/// with `kernel::use_kernel`), for `x` of any rank of at least 2; with
+/// `join`, `join + ..` (the residual join: `act2` the identity).
+pub(crate) fn dense_pair(
+    x: &Tensor,
+    first: Layer<'_>,
+    second: Layer<'_>,
+    join: Option<&Tensor>,
+) -> Result<Tensor> {
     crate::kernel::count_call("dense-pair");
     let x = super::kernel::rows_input(x)?;
     let (w1, b1, act1) = first;
     let op = Dense::new(act1);
     match b1 {
-        Some(b1) => super::link::linked3((&x, w1, b1), op, second),
-        None => super::link::linked2((&x, w1), op, second),
+        Some(b1) => super::link::linked3((&x, w1, b1), op, second, join),
+        None => super::link::linked2((&x, w1), op, second, join),
     }
 }
 
@@ -113,6 +119,7 @@ mod tests {
                                 x.as_tensor(),
                                 (w1.as_tensor(), b1t, act1),
                                 (w2.as_tensor(), b2t, act2),
+                                None,
                             )
                             .unwrap();
                             let h =
@@ -130,6 +137,43 @@ mod tests {
         }
     }
 
+    /// The residual join (`link.rs`): `r + pair(x)` with the add in the
+    /// second layer's output buffer gives the values of the pair and
+    /// candle's add after it, bit for bit: the output and the gradients of
+    /// `x`, `r` and every parameter, f32 and f64, both backwards; and the
+    /// branch's output is not a node of the graph (one node of `r`'s shape
+    /// less, besides `r` and the sum).
+    #[test]
+    fn the_residual_join_gives_the_values_of_the_pair_and_an_add() {
+        for dtype in [DType::F32, DType::F64] {
+            for synapse_backward in [false, true] {
+                let var =
+                    |dims: &[usize], seed| Var::from_tensor(&values(dims, seed, dtype)).unwrap();
+                let (x, r) = (var(&[2, 3, 5], 0.1), var(&[2, 3, 4], 0.7));
+                let (w1, b1) = (var(&[7, 5], 1.0), var(&[7], 3.0));
+                let (w2, b2) = (var(&[4, 7], 2.0), var(&[4], 4.0));
+                let identity = DenseAct::Out(KernelAct::Identity);
+                let first = (w1.as_tensor(), Some(b1.as_tensor()), DenseAct::Gelu);
+                let second = (w2.as_tensor(), Some(b2.as_tensor()), identity);
+                let wrt = [&x, &r, &w1, &b1, &w2, &b2].map(|v| v.as_tensor());
+                let joined = dense_pair(&x, first, second, Some(&r)).unwrap();
+                let apart = (r.as_tensor() + dense_pair(&x, first, second, None).unwrap()).unwrap();
+                assert_eq!(
+                    grads_of(&joined, &wrt, synapse_backward),
+                    grads_of(&apart, &wrt, synapse_backward),
+                    "{dtype:?}, synapse backward {synapse_backward}"
+                );
+                let nodes = |y: &Tensor| {
+                    y.sorted_nodes()
+                        .iter()
+                        .filter(|t| t.dims() == [2, 3, 4])
+                        .count()
+                };
+                assert_eq!((nodes(&joined), nodes(&apart)), (2, 3));
+            }
+        }
+    }
+
     /// An input of rank 3 that is a view, not contiguous (a transposed
     /// `[T, B, in]`), is made contiguous first, as by the dense kernel:
     /// the same values as the two layers apart.
@@ -142,7 +186,7 @@ mod tests {
         let w2 = Var::from_tensor(&values(&[4, 7], 2.0, DType::F64)).unwrap();
         let (gelu, identity) = (DenseAct::Gelu, DenseAct::Out(KernelAct::Identity));
         let wrt = [x.as_tensor(), w1.as_tensor(), w2.as_tensor()];
-        let pair = dense_pair(&view, (&w1, None, gelu), (&w2, None, identity)).unwrap();
+        let pair = dense_pair(&view, (&w1, None, gelu), (&w2, None, identity), None).unwrap();
         let h = super::super::kernel::dense(&view, &w1, None, gelu).unwrap();
         let apart = super::super::kernel::dense(&h, &w2, None, identity).unwrap();
         assert_eq!(grads_of(&pair, &wrt, false), grads_of(&apart, &wrt, false));
@@ -158,7 +202,7 @@ mod tests {
         let w2 = Var::from_tensor(&values(&[4, 7], 2.0, DType::F64)).unwrap();
         let relu = DenseAct::Out(KernelAct::Relu);
         let identity = DenseAct::Out(KernelAct::Identity);
-        let y = dense_pair(&x, (&w1, None, relu), (&w2, None, identity)).unwrap();
+        let y = dense_pair(&x, (&w1, None, relu), (&w2, None, identity), None).unwrap();
         let grads = y.sum_all().unwrap().backward().unwrap();
         assert!(grads.get(&x).is_none());
         let h = super::super::kernel::dense(&x, &w1, None, relu).unwrap();
@@ -185,7 +229,7 @@ mod tests {
                 .filter(|t| t.dims() == [6, 9])
                 .count()
         };
-        let pair = dense_pair(&x, (&w1, None, gelu), (&w2, None, identity)).unwrap();
+        let pair = dense_pair(&x, (&w1, None, gelu), (&w2, None, identity), None).unwrap();
         assert_eq!(hidden_nodes(&pair), 0);
         let h = super::super::kernel::dense(&x, &w1, None, gelu).unwrap();
         let apart = super::super::kernel::dense(&h, &w2, None, identity).unwrap();

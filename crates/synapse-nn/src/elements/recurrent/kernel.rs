@@ -665,7 +665,7 @@ pub(crate) fn sequence<C: Cell>(
     match then {
         Some(Then(dense)) => {
             crate::kernel::count_call("recurrent-dense");
-            linked3((&x, &w, &b), op, dense)
+            linked3((&x, &w, &b), op, dense, None)
         }
         None => x.apply_op3(&w, &b, op),
     }
