@@ -511,22 +511,12 @@ fn grow_cache(cache: &mut Vec<Tensor>, seen: usize, keys: usize, like: &Tensor) 
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{DType, Device, Tensor, Var};
+    use candle_core::{DType, Tensor};
 
     use super::{Attention, Stage};
     use crate::elements::def::ElementOps;
-    use crate::testing::flat;
+    use crate::testing::{flat, grads_of, var};
     use crate::{Mode, Mt19937};
-
-    /// A variable of `dims` with varied values in about [-0.5, 0.5].
-    fn var(dims: &[usize], seed: f64, dtype: DType) -> Var {
-        let n: usize = dims.iter().product();
-        let v: Vec<f64> = (0..n)
-            .map(|i| 0.5 * (seed + 0.37 * i as f64).sin())
-            .collect();
-        let t = Tensor::from_vec(v, dims, &Device::Cpu).unwrap();
-        Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()
-    }
 
     /// The residual join in the output projection (`linear/link.rs`) gives
     /// the values of the attention and candle's add after it, bit for bit:
@@ -550,14 +540,7 @@ mod tests {
                     .unwrap();
                 let mut wrt = vec![x.as_tensor()];
                 wrt.extend(vars.iter().map(|v| v.as_tensor()));
-                let c = var(&[2, 3, 4], 0.3, dtype);
-                let grads = |y: &Tensor| -> Vec<Vec<f64>> {
-                    let loss = (y * c.as_tensor()).unwrap().sum_all().unwrap();
-                    let g = crate::backward(&loss).unwrap();
-                    let mut out = vec![flat(y)];
-                    out.extend(wrt.iter().map(|t| flat(g.get(t).expect("a gradient"))));
-                    out
-                };
+                let grads = |y: &Tensor| grads_of(y, &wrt, true);
                 let (mut rng, mut rng2) = (Mt19937::new(5), Mt19937::new(5));
                 let (mut train, mut train2) = (Mode::Train(&mut rng), Mode::Train(&mut rng2));
                 let (joined, yes) = attention

@@ -50,32 +50,7 @@ mod tests {
 
     use super::*;
     use crate::kernel::act::{DenseAct, KernelAct};
-    use crate::testing::flat;
-
-    /// A tensor of `dims` with varied values, as `dtype`.
-    fn values(dims: &[usize], seed: f64, dtype: DType) -> Tensor {
-        let n: usize = dims.iter().product();
-        let v: Vec<f64> = (0..n).map(|i| (seed + 0.37 * i as f64).sin()).collect();
-        Tensor::from_vec(v, dims, &Device::Cpu)
-            .unwrap()
-            .to_dtype(dtype)
-            .unwrap()
-    }
-
-    /// `y`, then the gradients of `sum(y * c)` for each parameter and for
-    /// `x` (when it is a variable), by `backward`.
-    fn grads_of(y: &Tensor, wrt: &[&Tensor], synapse_backward: bool) -> Vec<Vec<f64>> {
-        let c = values(y.dims(), 0.3, y.dtype());
-        let loss = (y * c).unwrap().sum_all().unwrap();
-        let grads = if synapse_backward {
-            crate::backward(&loss).unwrap()
-        } else {
-            loss.backward().unwrap()
-        };
-        let mut out = vec![flat(y)];
-        out.extend(wrt.iter().map(|t| flat(grads.get(t).expect("a gradient"))));
-        out
-    }
+    use crate::testing::{flat, grads_of, values};
 
     /// The linked pair gives the values of the two layers' own dense
     /// kernels one after the other (the Dense stages it replaces): the

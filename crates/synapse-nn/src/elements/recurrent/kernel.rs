@@ -673,39 +673,14 @@ pub(crate) fn sequence<C: Cell>(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{DType, Device, Layout, Tensor, Var};
+    use candle_core::{DType, Layout, Tensor, Var};
 
     use super::{sequence, Cell, Sizes};
     use crate::elements::gru::GruCell;
     use crate::elements::linear::link::Then;
     use crate::elements::lstm::LstmCell;
-    use crate::testing::flat;
+    use crate::testing::{grads_of, var};
     use crate::{Activation, Linear};
-
-    /// A variable of `dims` with varied values in about [-0.5, 0.5].
-    fn var(dims: &[usize], seed: f64, dtype: DType) -> Var {
-        let n: usize = dims.iter().product();
-        let v: Vec<f64> = (0..n)
-            .map(|i| 0.5 * (seed + 0.37 * i as f64).sin())
-            .collect();
-        let t = Tensor::from_vec(v, dims, &Device::Cpu).unwrap();
-        Var::from_tensor(&t.to_dtype(dtype).unwrap()).unwrap()
-    }
-
-    /// `y`, then the gradients of `sum(y * c)` for each of `wrt`, by
-    /// candle's `backward` or [`crate::backward`] (the hand-over).
-    fn grads_of(y: &Tensor, wrt: &[&Tensor], synapse_backward: bool) -> Vec<Vec<f64>> {
-        let c = var(y.dims(), 0.3, y.dtype());
-        let loss = (y * c.as_tensor()).unwrap().sum_all().unwrap();
-        let grads = if synapse_backward {
-            crate::backward(&loss).unwrap()
-        } else {
-            loss.backward().unwrap()
-        };
-        let mut out = vec![flat(y)];
-        out.extend(wrt.iter().map(|t| flat(grads.get(t).expect("a gradient"))));
-        out
-    }
 
     /// The sequence linked to the dense layer after it (`linear/link.rs`)
     /// gives the values of the two kernels one after the other: the
