@@ -46,7 +46,7 @@ pub(crate) fn dense_pair(
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{DType, Device, Tensor, Var};
+    use candle_core::{DType, Tensor, Var};
 
     use super::*;
     use crate::kernel::act::{DenseAct, KernelAct};
