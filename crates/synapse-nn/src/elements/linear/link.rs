@@ -65,12 +65,7 @@ impl Link {
     /// The gradient the tail left (taken: a second backward of the graph
     /// runs the tail again first).
     fn take_grad(&self, name: &str) -> Result<Tensor> {
-        let grad = self
-            .grad
-            .lock()
-            .map_err(|_| candle_core::Error::Msg(format!("{name}: poisoned link")))?
-            .take();
-        match grad {
+        match locked(&self.grad, name, Option::take)? {
             Some(dh) => Ok(dh),
             None => candle_core::bail!("{name}: the dense layer's backward left no gradient"),
         }

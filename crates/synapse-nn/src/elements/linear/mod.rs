@@ -355,46 +355,62 @@ impl Linear {
     /// `act2(act(x W^T + b) W2^T + b2)`: this layer, then `next`, each with
     /// the activation after it in the stack. On the CPU the two run as the
     /// linked pair of `pair.rs` (the hidden layer out of candle's graph);
-    /// otherwise one after the other.
+    /// otherwise one after the other. With `join` (the input of the
+    /// residual block the pair ends), the pair adds it in its second
+    /// layer's output buffer when it can (`link.rs`'s residual join: that
+    /// layer's activation the identity, its output `join`'s shape), and
+    /// says so: `(join + y, true)`, else `(y, false)`.
     fn forward_pair(
         &self,
         x: &Tensor,
         act: Option<&Activation>,
         (next, act2): (&Linear, Option<&Activation>),
-    ) -> Result<Tensor> {
+        join: Option<&Tensor>,
+    ) -> Result<(Tensor, bool)> {
         self.check_input(x)?;
         if next.in_features() == self.out_features() {
             if let (Some(first), Some(second)) = (self.as_kernel(x, act), next.as_kernel(x, act2)) {
-                return Ok(pair::dense_pair(x, first, second, None)?);
+                let mut out = x.dims().to_vec();
+                *out.last_mut().expect("checked: rank >= 2") = next.out_features();
+                let join = join.filter(|r| {
+                    second.2 == DenseAct::Out(KernelAct::Identity)
+                        && r.dims() == out
+                        && crate::kernel::use_kernel(true, &[x, r])
+                });
+                let y = pair::dense_pair(x, first, second, join)?;
+                return Ok((y, join.is_some()));
             }
         }
         let h = self.forward_then(x, act)?;
-        next.forward_then(&h, act2)
+        Ok((next.forward_then(&h, act2)?, false))
     }
+}
 
-    /// `r + next(act(x W^T + b))`, the pair with the residual join of
-    /// `link.rs`, when it applies: both kernels run, `next` has no
-    /// activation after it, and its output has `r`'s shape. `None`: the
-    /// caller runs the pair and adds `r` itself.
-    fn forward_pair_joined(
+impl Linear {
+    /// Runs `stage`, which begins with this layer: `(y, joined)`, where a
+    /// pair is given `join` (see [`Linear::forward_pair`]).
+    fn run_stage(
         &self,
+        stage: Stage,
+        layers: &[Layer],
         x: &Tensor,
-        act: Option<&Activation>,
-        next: &Linear,
-        r: &Tensor,
-    ) -> Result<Option<Tensor>> {
-        self.check_input(x)?;
-        let mut out = x.dims().to_vec();
-        *out.last_mut().expect("checked: rank >= 2") = next.out_features();
-        let (fits, kernels) = (
-            next.in_features() == self.out_features() && out == r.dims(),
-            crate::kernel::use_kernel(true, &[x, r]),
-        );
-        match (self.as_kernel(x, act), next.as_kernel(x, None)) {
-            (Some(first), Some(second)) if fits && kernels => {
-                Ok(Some(pair::dense_pair(x, first, second, Some(r))?))
+        join: Option<&Tensor>,
+        mode: &mut Mode<'_>,
+    ) -> Result<(Tensor, bool)> {
+        let act_at = |i| super::activation::stage_activation(layers, i);
+        match stage {
+            Stage::Dense { act, .. } => Ok((self.forward_then(x, act_at(act))?, false)),
+            Stage::Mlp {
+                act, second, act2, ..
+            } => {
+                let Layer::Linear(next) = &layers[second] else {
+                    return Err(Error::SpecWhole(format!(
+                        "the fusion plan pairs element {second} as a linear layer, which it is not"
+                    )));
+                };
+                self.forward_pair(x, act_at(act), (next, act_at(act2)), join)
             }
-            _ => Ok(None),
+            _ => Ok((ElementOps::forward(self, x, mode)?, false)),
         }
     }
 }
@@ -444,30 +460,11 @@ impl ElementOps for Linear {
         x: &Tensor,
         mode: &mut Mode<'_>,
     ) -> Result<Tensor> {
-        match stage {
-            Stage::Dense { act, .. } => {
-                self.forward_then(x, super::activation::stage_activation(layers, act))
-            }
-            Stage::Mlp {
-                act, second, act2, ..
-            } => {
-                let Layer::Linear(next) = &layers[second] else {
-                    return Err(Error::SpecWhole(format!(
-                        "the fusion plan pairs element {second} as a linear layer, which it is not"
-                    )));
-                };
-                let (act, act2) = (
-                    super::activation::stage_activation(layers, act),
-                    super::activation::stage_activation(layers, act2),
-                );
-                self.forward_pair(x, act, (next, act2))
-            }
-            _ => ElementOps::forward(self, x, mode),
-        }
+        Ok(self.run_stage(stage, layers, x, None, mode)?.0)
     }
 
-    /// The pair ending a residual block's branch, with the join, when its
-    /// second layer has no activation after it.
+    /// A pair ending a residual block's branch adds `r` in its last
+    /// product (`forward_pair`'s join).
     fn forward_stage_joined(
         &self,
         stage: Stage,
@@ -476,21 +473,7 @@ impl ElementOps for Linear {
         r: &Tensor,
         mode: &mut Mode<'_>,
     ) -> Result<(Tensor, bool)> {
-        if let Stage::Mlp {
-            act,
-            second,
-            act2: None,
-            ..
-        } = stage
-        {
-            if let Layer::Linear(next) = &layers[second] {
-                let act = super::activation::stage_activation(layers, act);
-                if let Some(sum) = self.forward_pair_joined(x, act, next, r)? {
-                    return Ok((sum, true));
-                }
-            }
-        }
-        Ok((self.forward_stage(stage, layers, x, mode)?, false))
+        self.run_stage(stage, layers, x, Some(r), mode)
     }
 
     fn state(&self) -> Vec<(String, &Var)> {

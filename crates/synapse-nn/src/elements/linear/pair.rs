@@ -22,7 +22,7 @@
 use candle_core::{Result, Tensor};
 
 use super::kernel::Dense;
-pub(crate) use super::link::Layer;
+use super::link::Layer;
 
 /// `act2(act1(x W1^T + b1) W2^T + b2)` as the linked ops of `link.rs`, the
 /// head the first layer's dense kernel (CPU, f32/f64: the caller decided
