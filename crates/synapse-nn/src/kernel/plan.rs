@@ -9,6 +9,7 @@
 //! | `Dense` | `linear`, then an activation the kernel applies (sigmoid, tanh, relu, identity, gelu; `DenseAct::of`) | `elements/linear/kernel.rs` |
 //! | `Mlp` | two `Dense` stages in a row (a transformer's `linear, gelu, linear`): the hidden layer stays out of candle's graph | `elements/linear/pair.rs` |
 //! | `Linked` | `lstm`/`gru`, then a `Dense` stage: the sequence stays out of candle's graph | `elements/linear/link.rs` |
+//! | `Lookup` | `embedding`, then `lstm`/`gru` (and the `Dense` stage a `Linked` one takes): the input product is a lookup in the table's product `E W_ih^T` | `elements/recurrent/lookup.rs` |
 //! | `Conv` | `conv2d`, then such an activation, then a `maxpool2d`/`avgpool2d` (each optional) | `elements/conv2d/kernel.rs` |
 //! | `One` | any other element alone (its own kernel, if it has one) | |
 //!
@@ -52,6 +53,16 @@ pub(crate) enum Stage {
         linear: usize,
         act: Option<usize>,
     },
+    /// An embedding whose rows feed a recurrent layer: the layer's input
+    /// product becomes a lookup of the ids in `E W_ih^T` (when the
+    /// vocabulary is small against the batch's positions, else the
+    /// elements apart), then the dense stage it links, if any.
+    Lookup {
+        embedding: usize,
+        element: usize,
+        linear: Option<usize>,
+        act: Option<usize>,
+    },
     /// A convolution, the activation and the pool after it.
     Conv {
         conv: usize,
@@ -77,6 +88,12 @@ impl Stage {
                 linear,
                 act,
             } => element..act.unwrap_or(linear) + 1,
+            Stage::Lookup {
+                embedding,
+                element,
+                linear,
+                act,
+            } => embedding..act.or(linear).unwrap_or(element) + 1,
             Stage::Conv { conv, act, pool } => conv..pool.or(act).unwrap_or(conv) + 1,
         }
     }

@@ -217,10 +217,11 @@ fn a_threaded_cnn_agrees() {
 /// The kernel runs of `f` on this thread, by kernel name, with kernels on
 /// or off.
 fn calls(fused: bool, f: impl FnOnce()) -> Vec<(&'static str, u64)> {
-    const NAMES: [&str; 16] = [
+    const NAMES: [&str; 17] = [
         "dense",
         "dense-pair",
         "recurrent-dense",
+        "recurrent-lookup",
         "residual-join",
         "conv2d",
         "pool2d",
@@ -356,6 +357,23 @@ fn each_kernel_runs_on_the_kernel_path_and_none_on_the_plain_path() {
             "{linked}"
         );
         assert_eq!(step(&linked, &[5, 6, 4], 2, Loss::Mse, false, false), []);
+        // After an embedding whose vocabulary is at most half the batch's
+        // positions (11 ids, 5 x 6 positions), the input product is a
+        // lookup (`recurrent/lookup.rs`): no embedding kernel, the lookup's
+        // own count; with 16 ids, the elements apart.
+        for (vocab, lookup) in [(11, true), (16, false)] {
+            let fed = format!("embedding({vocab},4), {linked}");
+            let mut want = vec![("dense", 1), ("recurrent-dense", 1)];
+            want.extend(lookup.then_some(("recurrent-lookup", 1)));
+            want.extend([(kernel, 1), ("loss", 1), ("update", 7)]);
+            want.extend((!lookup).then_some(("embedding", 1)));
+            assert_eq!(
+                step(&fed, &[5, 6], 2, Loss::Mse, false, true),
+                want,
+                "{fed}"
+            );
+            assert_eq!(step(&fed, &[5, 6], 2, Loss::Mse, false, false), [], "{fed}");
+        }
     }
     // The embedding's gather (its backward hands over the table's gradient).
     let emb = "embedding(11,8), seqmean, linear(8,2)";

@@ -266,8 +266,13 @@ fn the_fusion_plan_pairs_linear_with_the_activations_its_kernel_applies() {
     }
     // A recurrent layer takes the linear layer right after it (and that
     // layer's activation), linked; after `last`, or alone, it runs alone.
+    // An embedding right before it feeds it by lookup (`Lookup`), with the
+    // linear layer it takes, if any.
     for (text, want) in [
-        ("embedding(9,4), lstm(4,3), linear(3,9)", vec![(1, 3)]),
+        ("embedding(9,4), lstm(4,3), linear(3,9)", vec![(0, 3)]),
+        ("embedding(9,4), gru(4,3), last, linear(3,9)", vec![(0, 2)]),
+        ("embedding(9,4), tanh, lstm(4,3), linear(3,9)", vec![(2, 4)]),
+        ("embedding(9,4), linear(4,3), tanh", vec![(1, 3)]),
         ("gru(4,3), linear(3,2), tanh, linear(2,2)", vec![(0, 3)]),
         ("lstm(4,3), linear(3,3), linear(3,2)", vec![(0, 2)]),
         ("lstm(4,3), last, linear(3,2)", vec![]),

@@ -34,6 +34,7 @@ use candle_core::{DType, Tensor, Var};
 use super::def::{Convert, ElementDef, ElementOps, Emit, StateEntry, Take};
 use crate::export::{Attribute, Export, Scope};
 use crate::init::Draws;
+use crate::kernel::plan::Stage;
 use crate::spec::{whole, Args, RowShape};
 use crate::{ElementKind, ElementSpec, Error, Init, Layer, Mode, Result};
 
@@ -69,6 +70,33 @@ impl ElementDef for EmbeddingSpec {
 
     fn ids(&self) -> Option<usize> {
         Some(self.vocab)
+    }
+
+    /// Before `lstm`/`gru`, the plan's `Lookup` stage: the recurrent
+    /// layer's input product a lookup (`recurrent/lookup.rs`), and the
+    /// dense stage it links, if any.
+    fn stage(&self, elements: &[ElementSpec], i: usize) -> Stage {
+        let Some(next @ (ElementSpec::Lstm(_) | ElementSpec::Gru(_))) = elements.get(i + 1) else {
+            return Stage::One(i);
+        };
+        match next.stage(elements, i + 1) {
+            Stage::Linked {
+                element,
+                linear,
+                act,
+            } => Stage::Lookup {
+                embedding: i,
+                element,
+                linear: Some(linear),
+                act,
+            },
+            _ => Stage::Lookup {
+                embedding: i,
+                element: i + 1,
+                linear: None,
+                act: None,
+            },
+        }
     }
 
     fn input_requirement(&self) -> Option<RowShape> {
@@ -131,13 +159,10 @@ impl Embedding {
     /// # Shapes
     /// `ids` `[batch, T]` to `[batch, T, D]`.
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
-        let (v, d) = self.sizes();
-        let name = || format!("embedding({v},{d})");
-        let (batch, t) = match ids.dims() {
-            &[b, t] => (b, t),
-            dims => return Err(Error::shape(name(), "ids [batch, T]", dims)),
-        };
-        let flat = checked_ids(ids, v, &name())?;
+        let (_, d) = self.sizes();
+        let flat = self.checked_ids(ids)?;
+        let (batch, t) = flat.dims2()?;
+        let flat = flat.flatten_all()?;
         let w = self.weight.as_tensor();
         // A table kept in bfloat16 for generation takes the plain path.
         let float = matches!(w.dtype(), DType::F32 | DType::F64);
@@ -152,6 +177,19 @@ impl Embedding {
             _ => rows,
         };
         Ok(rows.reshape((batch, t, d))?)
+    }
+}
+
+impl Embedding {
+    /// `ids` `[batch, T]` as u32 indices of the same shape, each checked
+    /// by [`checked_ids`]; an error names the table.
+    pub(crate) fn checked_ids(&self, ids: &Tensor) -> Result<Tensor> {
+        let (v, d) = self.sizes();
+        let name = format!("embedding({v},{d})");
+        match *ids.dims() {
+            [b, t] => Ok(checked_ids(ids, v, &name)?.reshape((b, t))?),
+            ref dims => Err(Error::shape(name, "ids [batch, T]", dims)),
+        }
     }
 }
 
@@ -196,6 +234,26 @@ impl ElementOps for Embedding {
 
     fn forward(&self, x: &Tensor, _mode: &mut Mode<'_>) -> Result<Tensor> {
         Embedding::forward(self, x)
+    }
+
+    /// The `Lookup` stage is the recurrent layer's to run (it reads this
+    /// table); any other is this element alone.
+    fn forward_stage(
+        &self,
+        stage: Stage,
+        layers: &[Layer],
+        x: &Tensor,
+        mode: &mut Mode<'_>,
+    ) -> Result<Tensor> {
+        match stage {
+            Stage::Lookup { element, .. } => match layers.get(element) {
+                Some(layer) => layer.forward_stage(stage, layers, x, mode),
+                None => Err(Error::SpecWhole(format!(
+                    "the fusion plan feeds element {element}, which the stack does not have"
+                ))),
+            },
+            _ => Embedding::forward(self, x),
+        }
     }
 
     fn state(&self) -> Vec<(String, &Var)> {

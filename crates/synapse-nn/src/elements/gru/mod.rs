@@ -38,7 +38,7 @@
 
 mod kernel;
 
-use candle_core::{Tensor, Var};
+use candle_core::Tensor;
 use candle_nn::ops::sigmoid;
 
 use super::linear::link::Then;
@@ -92,7 +92,11 @@ impl Gates for GruCell {
         ((h_prev - &n)? * z)? + n
     }
 
-    fn kernel(x: &Tensor, vars: [&Var; 4], then: Option<Then<'_>>) -> candle_core::Result<Tensor> {
-        sequence::<Self>(x, vars, then)
+    fn kernel(
+        x: &Tensor,
+        weights: [&Tensor; 4],
+        then: Option<Then<'_>>,
+    ) -> candle_core::Result<Tensor> {
+        sequence::<Self>(x, weights, then)
     }
 }

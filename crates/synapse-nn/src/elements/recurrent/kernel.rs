@@ -6,6 +6,9 @@
 //! weights side by side, so that the op has three arguments); `b = [b_ih,
 //! b_hh]` `[2 G H]`; `y` `[B, T, H]`. The rows of every `[B T, .]` buffer
 //! are `(b, t)`, sequence-major, as `x` and `y`.
+//! With ids `x` `[B, T]` (u32) in place of rows, each is the one-hot row
+//! of width `IN` that picks a column of `W_ih`: the input products are
+//! copied rows and `dW_ih` sums `dA`'s rows by id (`lookup.rs`), no `dX`.
 //!
 //! Forward (`A` is overwritten by the gate activations, step by step):
 //! ```text
@@ -51,8 +54,9 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 
+use super::lookup;
 use crate::elements::linear::link::{linked3, Then};
 use crate::kernel::gate::GateMath;
 use crate::kernel::gemm::{gemm_block, gemm_into_here, product};
@@ -149,12 +153,19 @@ struct Sizes {
 }
 
 impl Sizes {
-    /// From the layouts of `x` `[B, T, IN]`, `W` `[G H, IN + H]`, `b` `[2 G H]`.
+    /// From the layouts of `x` `[B, T, IN]` (or ids `[B, T]`: `IN` is then
+    /// the vocabulary, `W`'s columns less `H`), `W` `[G H, IN + H]`, `b`
+    /// `[2 G H]`.
     fn of(name: &str, gates: usize, x: &Layout, w: &Layout, b: &Layout) -> Result<Self> {
-        let (&[batch, steps, input], &[gh, cols]) = (x.dims(), w.dims()) else {
+        let &[gh, cols] = w.dims() else {
             candle_core::bail!("{name} kernel: x {:?}, W {:?}", x.dims(), w.dims());
         };
         let hidden = gh / gates;
+        let (batch, steps, input) = match *x.dims() {
+            [batch, steps, input] => (batch, steps, input),
+            [batch, steps] if cols > hidden => (batch, steps, cols - hidden),
+            _ => candle_core::bail!("{name} kernel: x {:?}, W {:?}", x.dims(), w.dims()),
+        };
         if gh % gates != 0
             || hidden == 0
             || steps == 0
@@ -196,6 +207,15 @@ impl Sizes {
     fn work(&self) -> usize {
         self.rows() * self.gh() * (2 * self.hidden + ELEMENT_WORK)
     }
+}
+
+/// The op's input: rows `[B T, IN]`, or ids `[B T]` whose rows are the
+/// columns of `W_ih` (the lookup of `lookup.rs`: `W_ih` is `E W_ih^T`'s
+/// transpose, `IN` the vocabulary).
+#[derive(Clone, Copy)]
+enum Input<'a, T> {
+    Rows(&'a [T]),
+    Ids(&'a [u32]),
 }
 
 /// The forward's results: `y` and what the backward needs.
@@ -271,13 +291,18 @@ impl<C: Cell, T: GateMath> Pass for ForwardChunk<'_, C, T> {
     }
 }
 
-fn forward<C: Cell, T: GateMath>(x: &[T], w: &[T], b: &[T], z: Sizes) -> Result<Saved<T>> {
+fn forward<C: Cell, T: GateMath>(x: Input<T>, w: &[T], b: &[T], z: Sizes) -> Result<Saved<T>> {
     let (gh, h, t) = (z.gh(), z.hidden, z.steps);
     let kh = C::KEPT * h;
     // The input products of every step (the cell adds the bias).
     let bias = C::input_bias(&b[..gh], &b[gh..]);
-    let w_ih = View::checked(w, gh, z.input, z.w_cols(), 1)?;
-    let mut gates = product(View::row_major(x, z.rows(), z.input), w_ih.t());
+    let mut gates = match x {
+        Input::Rows(x) => {
+            let w_ih = View::checked(w, gh, z.input, z.w_cols(), 1)?;
+            product(View::row_major(x, z.rows(), z.input), w_ih.t())
+        }
+        Input::Ids(ids) => lookup::gather(ids, w, gh, z.input, z.w_cols())?,
+    };
     // W_hh^T [H, G H], rows padded to `ld`.
     let ld = gh + PAD;
     let mut wt = vec![T::zero(); h * ld];
@@ -322,7 +347,7 @@ struct Grads<T> {
 
 /// What the backward reads, as slices (the gates are its own, to overwrite).
 struct BackwardIn<'a, T> {
-    x: &'a [T],
+    x: Input<'a, T>,
     w: &'a [T],
     y: &'a [T],
     dy: &'a [T],
@@ -455,11 +480,12 @@ fn backward<C: Cell, T: GateMath>(
     done.into_iter().collect::<Result<Vec<()>>>()?;
     drop(kept);
     let da_v = View::row_major(&da, n, gh);
-    let dx = if want_dx {
-        let w_ih = View::checked(v.w, gh, z.input, z.w_cols(), 1)?;
-        Some(product(da_v, w_ih))
-    } else {
-        None
+    let dx = match v.x {
+        Input::Rows(_) if want_dx => {
+            let w_ih = View::checked(v.w, gh, z.input, z.w_cols(), 1)?;
+            Some(product(da_v, w_ih))
+        }
+        _ => None,
     };
     let mut db = vec![T::zero(); 2 * gh];
     let (db_ih, db_hh) = db.split_at_mut(gh);
@@ -475,11 +501,16 @@ fn backward<C: Cell, T: GateMath>(
     let (w_cols, block) = (z.w_cols(), dw_block(h));
     let work = 2 * n * gh * w_cols;
     let mut dw = vec![T::zero(); gh * w_cols];
-    let x_v = View::row_major(v.x, n, z.input);
     let jobs: Vec<_> = dw.chunks_mut(block * w_cols).enumerate().collect();
     let done = map_jobs(jobs, work, |(j, rows)| -> Result<()> {
-        let da_j = View::checked(&da[j * block..], n, block, gh, 1)?;
-        gemm_block(rows, w_cols, (da_j.t(), x_v), T::one(), false);
+        match v.x {
+            Input::Rows(x) => {
+                let da_j = View::checked(&da[j * block..], n, block, gh, 1)?;
+                let x_v = View::row_major(x, n, z.input);
+                gemm_block(rows, w_cols, (da_j.t(), x_v), T::one(), false);
+            }
+            Input::Ids(ids) => lookup::scatter(rows, w_cols, (&da, gh), ids, j * block),
+        }
         Ok(())
     });
     done.into_iter().collect::<Result<Vec<()>>>()?;
@@ -543,7 +574,7 @@ impl<C: Cell> Recurrent<C> {
     ) -> Result<(CpuStorage, Shape)> {
         crate::kernel::count_call(C::NAME);
         let z = Sizes::of(C::NAME, C::GATES, xl, wl, bl)?;
-        let x = contiguous::<T>(xs, xl, "recurrent kernel: x")?;
+        let x = input::<T>(xs, xl)?;
         let w = contiguous::<T>(ws, wl, "recurrent kernel: W")?;
         let b = contiguous::<T>(bs, bl, "recurrent kernel: b")?;
         let saved = forward::<C, T>(x, w, b, z)?;
@@ -558,6 +589,18 @@ impl<C: Cell> Recurrent<C> {
         self.kept
             .lock()
             .map_err(|_| candle_core::Error::Msg(format!("{}: poisoned", C::NAME)))
+    }
+}
+
+/// The op's input from its storage: ids when `x` is `[B, T]`, else rows.
+fn input<'a, T: Real>(s: &'a CpuStorage, l: &Layout) -> Result<Input<'a, T>> {
+    if l.dims().len() == 2 {
+        match l.contiguous_offsets() {
+            Some((a, b)) => Ok(Input::Ids(&s.as_slice::<u32>()?[a..b])),
+            None => candle_core::bail!("recurrent kernel: ids must be contiguous"),
+        }
+    } else {
+        Ok(Input::Rows(contiguous::<T>(s, l, "recurrent kernel: x")?))
     }
 }
 
@@ -583,7 +626,7 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        with_float!(s1, C::NAME, T => self.run::<T>((s1, l1), (s2, l2), (s3, l3)))
+        with_float!(s2, C::NAME, T => self.run::<T>((s1, l1), (s2, l2), (s3, l3)))
     }
 
     fn bwd(
@@ -607,14 +650,15 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
         let (xs, ws, bs, ys, ds) = (cpu(&xs)?, cpu(&ws)?, cpu(&bs)?, cpu(&ys)?, cpu(&ds)?);
         let want_dx = x.track_op();
         fn run<C: Cell, T: GateMath>(
-            parts: [(&CpuStorage, &Layout); 5],
+            x: (&CpuStorage, &Layout),
+            parts: [(&CpuStorage, &Layout); 4],
             kept: Option<(CpuStorage, CpuStorage)>,
             z: Sizes,
             want_dx: bool,
         ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
-            let [x, w, b, y, dy] =
+            let [w, b, y, dy] =
                 parts.map(|(s, l)| contiguous::<T>(s, l, "recurrent kernel backward"));
-            let (x, w) = (x?, w?);
+            let (x, w) = (input::<T>(x.0, x.1)?, w?);
             let (gates, values) = match kept {
                 Some((g, k)) => (T::into_vec(g)?, T::into_vec(k)?),
                 None => {
@@ -636,15 +680,18 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
             let db = T::cpu_tensor(g.db, Shape::from(2 * z.gh()))?;
             Ok((dx, dw, db))
         }
-        let parts = [(xs, xl), (ws, wl), (bs, bl), (ys, yl), (ds, dl)];
-        let (dx, dw, db) = with_float!(xs, C::NAME, T => run::<C, T>(parts, kept, z, want_dx))?;
+        let parts = [(ws, wl), (bs, bl), (ys, yl), (ds, dl)];
+        let (dx, dw, db) =
+            with_float!(ws, C::NAME, T => run::<C, T>((xs, xl), parts, kept, z, want_dx))?;
         Ok((dx, Some(dw), Some(db)))
     }
 }
 
 /// The output sequence `[B, T, H]` of the recurrent layer of cell `C` with
 /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` (PyTorch's layout) on `x`
-/// `[B, T, IN]`, as one op with its own backward (CPU, f32/f64). The
+/// `[B, T, IN]`, as one op with its own backward (CPU, f32/f64); or on ids
+/// `x` `[B, T]` (u32, each below `IN`), each the one-hot row that picks a
+/// column of `weight_ih` (`lookup.rs`). The
 /// weights and the biases are joined first (two small copies, whose
 /// gradients candle splits back). With `then`, the dense layer after it
 /// (`[B, T, H]` to `[B, T, OUT]`), the two linked (`linear/link.rs`): the
@@ -652,11 +699,11 @@ impl<C: Cell> CustomOp3 for Recurrent<C> {
 /// store.
 pub(crate) fn sequence<C: Cell>(
     x: &Tensor,
-    vars: [&Var; 4],
+    weights: [&Tensor; 4],
     then: Option<Then<'_>>,
 ) -> Result<Tensor> {
-    let w = Tensor::cat(&[vars[0].as_tensor(), vars[1].as_tensor()], 1)?;
-    let b = Tensor::cat(&[vars[2].as_tensor(), vars[3].as_tensor()], 0)?;
+    let w = Tensor::cat(&[weights[0], weights[1]], 1)?;
+    let b = Tensor::cat(&[weights[2], weights[3]], 0)?;
     let op = Recurrent::<C> {
         kept: Mutex::new(None),
         cell: PhantomData,
@@ -705,7 +752,7 @@ mod tests {
             let mut wrt = vec![x.as_tensor(), w.as_tensor()];
             wrt.extend(vars.iter().map(|v| v.as_tensor()));
             wrt.extend(bias.as_ref().map(|b| b.as_tensor()));
-            let vars = [&vars[0], &vars[1], &vars[2], &vars[3]];
+            let vars = [&vars[0], &vars[1], &vars[2], &vars[3]].map(Var::as_tensor);
             let context = format!("{} {dtype:?} bias {} {act:?}", C::NAME, bias.is_some());
             for synapse_backward in [false, true] {
                 let dense = linear
@@ -742,7 +789,7 @@ mod tests {
             .enumerate()
             .map(|(k, d)| var(d, k as f64, DType::F32))
             .collect();
-        let vars = [&v[0], &v[1], &v[2], &v[3]];
+        let vars = [&v[0], &v[1], &v[2], &v[3]].map(Var::as_tensor);
         let linear = Linear::new(var(&[6, 5], 5.0, DType::F32), None).unwrap();
         let nodes = |y: &Tensor| {
             y.sorted_nodes()
@@ -758,7 +805,7 @@ mod tests {
     }
 
     /// The op's own check of its three arguments' shapes (`x` `[B, T,
-    /// IN]`, `W` `[G H, IN + H]`, `b` `[2 G H]`): each way to break it is
+    /// IN]` or ids `[B, T]`, `W` `[G H, IN + H]`, `b` `[2 G H]`): each way to break it is
     /// refused on its own, and the sizes of a good set are read back.
     #[test]
     fn sizes_refuse_each_shape_that_does_not_fit() {
@@ -771,13 +818,17 @@ mod tests {
             (z.batch, z.steps, z.input, z.hidden, z.gates),
             (2, 5, 3, 2, 4)
         );
+        // Ids `[B, T]`: the input is one-hot, as wide as W's columns less H.
+        let z = of(&[2, 5], &[8, 5], &[16]).unwrap();
+        assert_eq!((z.batch, z.steps, z.input), (2, 5, 3));
         for (x, w, b) in [
             (&[2, 5, 3][..], &[9, 5][..], &[18][..]), // 9 rows: not 4 gates of H
             (&[2, 5, 3], &[0, 3], &[0]),              // H = 0
             (&[2, 0, 3], &[8, 5], &[16]),             // no steps
             (&[2, 5, 3], &[8, 6], &[16]),             // IN + H != 6
             (&[2, 5, 3], &[8, 5], &[8]),              // b not [2 G H]
-            (&[2, 5], &[8, 5], &[16]),                // x not 3-D
+            (&[10], &[8, 5], &[16]),                  // x neither rows nor ids
+            (&[2, 5], &[8, 2], &[16]),                // ids, but W has no columns for them
         ] {
             assert!(of(x, w, b).is_err(), "x {x:?} W {w:?} b {b:?}");
         }

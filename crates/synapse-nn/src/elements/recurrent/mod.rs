@@ -16,6 +16,7 @@
 //! tensor as drawn.
 
 pub(crate) mod kernel;
+mod lookup;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -24,6 +25,7 @@ use candle_core::{Tensor, Var};
 
 use super::activation::stage_activation;
 use super::def::{ElementDef, ElementOps, Emit, StateEntry, Take};
+use super::embedding::Embedding;
 use super::linear::link::Then;
 use super::linear::Linear;
 use crate::export::{Attribute, Export, Scope};
@@ -70,8 +72,14 @@ pub trait Gates: fmt::Debug + Copy + PartialEq + Eq + Send + Sync + 'static {
 
     /// The whole sequence as the CPU kernel (`kernel.rs` around the cell),
     /// then the dense layer `then` when given, linked to it (`linear/link.rs`:
-    /// the sequence out of candle's graph).
-    fn kernel(x: &Tensor, vars: [&Var; 4], then: Option<Then<'_>>) -> candle_core::Result<Tensor>;
+    /// the sequence out of candle's graph). `weights` are `weight_ih`,
+    /// `weight_hh`, `bias_ih`, `bias_hh`; with ids `x` `[B, T]`, `weight_ih`
+    /// is `E W_ih^T`'s transpose (`lookup.rs`).
+    fn kernel(
+        x: &Tensor,
+        weights: [&Tensor; 4],
+        then: Option<Then<'_>>,
+    ) -> candle_core::Result<Tensor>;
 }
 
 /// The state names, in order.
@@ -379,7 +387,7 @@ impl<G: Gates> Recurrent<G> {
         let (i, h) = self.sizes();
         let (batch, t) = check_input(&format!("{}({i},{h})", G::KIND.name()), x, i)?;
         if self.runs_kernel(x) {
-            return Ok(G::kernel(x, self.vars(), None)?);
+            return Ok(G::kernel(x, self.vars().map(Var::as_tensor), None)?);
         }
         let xw = project(x, &self.weight_ih, &self.bias_ih)?;
         let whh = self.weight_hh.t()?;
@@ -416,10 +424,67 @@ impl<G: Gates> Recurrent<G> {
         check_input(&format!("{}({i},{h})", G::KIND.name()), x, i)?;
         if next.in_features() == h && self.runs_kernel(x) {
             if let Some(dense) = next.as_kernel(x, act) {
-                return Ok(G::kernel(x, self.vars(), Some(Then(dense)))?);
+                return Ok(G::kernel(
+                    x,
+                    self.vars().map(Var::as_tensor),
+                    Some(Then(dense)),
+                )?);
             }
         }
         next.forward_then(&self.forward(x)?, act)
+    }
+
+    /// This layer alone, or then `next` and its activation.
+    fn forward_then(
+        &self,
+        x: &Tensor,
+        then: Option<(&Linear, Option<&Activation>)>,
+    ) -> Result<Tensor> {
+        match then {
+            Some(next) => self.forward_into(x, next),
+            None => Recurrent::forward(self, x),
+        }
+    }
+
+    /// The plan's `Lookup` stage: `table`'s rows of `ids` `[B, T]` into
+    /// this layer (then `next`, if any). When the kernel runs and the
+    /// lookup pays (`lookup.rs`), the input product is a lookup in `E
+    /// W_ih^T`: the op takes the ids, and candle's graph the small product
+    /// `W_ih E^T` (through which `W_ih` and the table get their gradients);
+    /// else the elements one after the other.
+    fn forward_looked_up(
+        &self,
+        ids: &Tensor,
+        table: &Embedding,
+        then: Option<(&Linear, Option<&Activation>)>,
+    ) -> Result<Tensor> {
+        let ((vocab, d), (i, h)) = (table.sizes(), self.sizes());
+        let e = table.weight().as_tensor();
+        let runs = match *ids.dims() {
+            [b, t] => d == i && lookup::pays(vocab, b * t) && self.runs_kernel(e),
+            _ => false,
+        };
+        if !runs {
+            return self.forward_then(&table.forward(ids)?, then);
+        }
+        crate::kernel::count_call("recurrent-lookup");
+        let ids = table.checked_ids(ids)?;
+        let p = self.weight_ih.matmul(&e.t()?)?;
+        let weights = [
+            &p,
+            self.weight_hh.as_tensor(),
+            self.bias_ih.as_tensor(),
+            self.bias_hh.as_tensor(),
+        ];
+        Ok(match then {
+            Some((next, act)) => match next.as_kernel(e, act) {
+                Some(dense) if next.in_features() == h => {
+                    G::kernel(&ids, weights, Some(Then(dense)))?
+                }
+                _ => next.forward_then(&G::kernel(&ids, weights, None)?, act)?,
+            },
+            None => G::kernel(&ids, weights, None)?,
+        })
     }
 }
 
@@ -443,6 +508,28 @@ impl<G: Gates> ElementOps for Recurrent<G> {
                     )));
                 };
                 self.forward_into(x, (next, stage_activation(layers, act)))
+            }
+            Stage::Lookup {
+                embedding,
+                linear,
+                act,
+                ..
+            } => {
+                let Some(Layer::Embedding(table)) = layers.get(embedding) else {
+                    return Err(Error::SpecWhole(format!(
+                        "the fusion plan feeds this layer from element {embedding} as an embedding, which it is not"
+                    )));
+                };
+                let next = match linear.map(|l| layers.get(l)) {
+                    None => None,
+                    Some(Some(Layer::Linear(next))) => Some((next, stage_activation(layers, act))),
+                    Some(_) => {
+                        return Err(Error::SpecWhole(format!(
+                            "the fusion plan links element {linear:?} as a linear layer, which it is not"
+                        )))
+                    }
+                };
+                self.forward_looked_up(x, table, next)
             }
             _ => Recurrent::forward(self, x),
         }
