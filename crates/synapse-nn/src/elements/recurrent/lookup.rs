@@ -128,22 +128,8 @@ mod tests {
     fn the_lookup_gives_the_values_of_the_embedding_and_the_layer_apart() {
         fn check<G: Gates>(dtype: DType, then: bool) {
             let (b, t, v, d, h, out) = (6, 5, 7, 4, 6, 3);
-            let g = <G as Gates>::GATES;
-            let table = var(&[v, d], 0.1, dtype);
+            let (table, layer, vars) = table_and_layer::<G>((v, d, h), dtype);
             let e = Embedding::new(table.clone()).unwrap();
-            let vars = [
-                var(&[g * h, d], 1.0, dtype),
-                var(&[g * h, h], 2.0, dtype),
-                var(&[g * h], 3.0, dtype),
-                var(&[g * h], 4.0, dtype),
-            ];
-            let layer = Recurrent::<G>::new(
-                vars[0].clone(),
-                vars[1].clone(),
-                vars[2].clone(),
-                vars[3].clone(),
-            )
-            .unwrap();
             let w = var(&[out, h], 5.0, dtype);
             let linear = Linear::new(w.clone(), Some(var(&[out], 6.0, dtype))).unwrap();
             let act = Some(&Activation::Tanh);
@@ -184,6 +170,24 @@ mod tests {
         }
     }
 
+    /// A table `[v, d]` and a layer of kind `G` from `d` to `h`, with the
+    /// layer's four parameters.
+    fn table_and_layer<G: Gates>(
+        (v, d, h): (usize, usize, usize),
+        dtype: DType,
+    ) -> (Var, Recurrent<G>, [Var; 4]) {
+        let g = <G as Gates>::GATES;
+        let vars = [
+            var(&[g * h, d], 1.0, dtype),
+            var(&[g * h, h], 2.0, dtype),
+            var(&[g * h], 3.0, dtype),
+            var(&[g * h], 4.0, dtype),
+        ];
+        let [a, b, c, e] = vars.clone();
+        let layer = Recurrent::<G>::new(a, b, c, e).unwrap();
+        (var(&[v, d], 0.1, dtype), layer, vars)
+    }
+
     /// Each value within `tol` of the other's size (at least 1).
     fn close(a: &[f64], b: &[f64], tol: f64, context: &str) {
         assert_eq!(a.len(), b.len(), "{context}");
@@ -201,21 +205,8 @@ mod tests {
     #[test]
     fn the_lookup_gives_the_same_bits_on_any_thread_count() {
         let (b, t, v, d, h) = (40, 6, 9, 8, 32);
-        let g = <LstmCell as Gates>::GATES;
-        let table = var(&[v, d], 0.1, DType::F32);
+        let (table, layer, vars) = table_and_layer::<LstmCell>((v, d, h), DType::F32);
         let e = Embedding::new(table.clone()).unwrap();
-        let vars: Vec<Var> = [vec![g * h, d], vec![g * h, h], vec![g * h], vec![g * h]]
-            .iter()
-            .enumerate()
-            .map(|(k, dims)| var(dims, k as f64, DType::F32))
-            .collect();
-        let layer = Recurrent::<LstmCell>::new(
-            vars[0].clone(),
-            vars[1].clone(),
-            vars[2].clone(),
-            vars[3].clone(),
-        )
-        .unwrap();
         let mut wrt = vec![table.as_tensor()];
         wrt.extend(vars.iter().map(Var::as_tensor));
         let ids = ids(b, t, v as u32);
