@@ -175,6 +175,34 @@ fn every_element_kind_agrees() {
     }
 }
 
+/// An embedding feeding lstm or gru, the plan's `Lookup` stage: with
+/// kernels on, the layer's input product is a lookup in `E W_ih^T`
+/// (`recurrent/lookup.rs`; 11 ids against 4 x 6 positions), checked to run;
+/// with them off, the plain ops of each element. The outputs and every
+/// parameter's gradient agree, in training and evaluation, on two workers.
+#[test]
+fn an_embedding_feeding_a_recurrent_layer_agrees_on_both_paths() {
+    two_workers(|| {
+        for kind in ["lstm", "gru"] {
+            let text = format!("embedding(11,6), {kind}(6,5), linear(5,3)");
+            let spec: ArchSpec = text.parse().unwrap();
+            let ids: Vec<u32> = (0..24u32).map(|i| (7 * i) % 11).collect();
+            let x = Tensor::from_vec(ids, (4, 6), &Device::Cpu).unwrap();
+            for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+                let net = Sequential::init(&spec, Init::Torch, 3, dtype, &Device::Cpu).unwrap();
+                for train in [true, false] {
+                    let before = kernel_calls_of("recurrent-lookup");
+                    let kernel = run(&net, &x, train, true);
+                    assert_eq!(kernel_calls_of("recurrent-lookup"), before + 1, "{text}");
+                    let plain = run(&net, &x, train, false);
+                    let context = format!("{text} {dtype:?} train={train}");
+                    assert_close(&kernel, &plain, tol, &context);
+                }
+            }
+        }
+    });
+}
+
 /// A CNN large enough that the conv and pool kernels split their images over
 /// threads (when the machine has two or more), with fused activations, a
 /// strided padded conv without bias and an overlapping average pool.
